@@ -1,0 +1,29 @@
+//! # trailseal-core
+//!
+//! The pure core of trailseal, a tamper-evident audit log for AI-agent actions: the canonical
+//! JSON form, the trace payload, chain format "1", and streaming verification with a typed
+//! three-way verdict. This crate does no I/O, reads no clock and draws no random numbers;
+//! storage backends feed it records and it decides.
+//!
+//! The format is specified in `docs/format.md` of the repository; it is compatible with the
+//! audit chain of weaver-kernel 0.12.0.
+
+pub mod chain;
+pub mod json;
+pub mod record;
+pub mod time;
+pub mod trace;
+pub mod verdict;
+pub mod verify;
+
+pub use chain::{ChainKey, GENESIS_HASH, Hash32, KeyError, KeyId};
+pub use record::{Head, SealedRecord, seal_batch};
+pub use time::Timestamp;
+pub use trace::{PreparedTrace, TraceError, TraceLimits, TraceSummary};
+pub use verdict::{
+    Caveat, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict, Verified,
+};
+pub use verify::{
+    ChainStart, Columns, ContentCheck, ContentChecker, Flow, MalformedRecord, RecordView, ScanItem,
+    StartKind, StoredKeyId, TraceEncoding, Verifier,
+};

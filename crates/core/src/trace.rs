@@ -1,0 +1,453 @@
+//! The trace payload: weaver-kernel's `ActionTrace` export shape.
+//!
+//! [`PreparedTrace::parse`] validates a trace before it is appended (every field
+//! weaver-kernel's decoder needs, with the right types, `status` consistent with `error`, no
+//! duplicate or unknown keys, within size and depth limits) and produces its canonical bytes
+//! with every optional field filled in, exactly as `export_action_trace` would have written it.
+//! [`TraceSummary`] reads the fields used for listing and retention from any stored payload.
+
+use crate::json::{self, Doc, JsonError, Kind, Mode, NodeRef, ParseOptions};
+use crate::time::{Offset, Timestamp};
+
+/// Default limit on the size of one trace's JSON text.
+pub const DEFAULT_MAX_TRACE_BYTES: usize = 1 << 20;
+
+/// Default limit on the nesting depth of one trace (weaver-kernel's Python reader handles
+/// roughly 990 levels, less the depth of its own call stack).
+pub const DEFAULT_MAX_TRACE_DEPTH: usize = 128;
+
+/// The `ActionTrace` export fields, in canonical (sorted) order.
+pub const FIELDS: [&str; 16] = [
+    "action_id",
+    "args",
+    "capability_id",
+    "correction",
+    "driver_id",
+    "error",
+    "event_type",
+    "handle_id",
+    "invoked_at",
+    "principal_id",
+    "reason_code",
+    "response_mode",
+    "result_summary",
+    "sensitivity",
+    "status",
+    "token_id",
+];
+
+/// Accepted values of `response_mode`.
+pub const RESPONSE_MODES: [&str; 4] = ["summary", "table", "handle_only", "raw"];
+/// Accepted values of `sensitivity`.
+pub const SENSITIVITIES: [&str; 5] = ["NONE", "PII", "PCI", "SECRETS", "MEMORY"];
+/// Accepted values of `event_type`.
+pub const EVENT_TYPES: [&str; 3] = ["invoke", "expand", "deny"];
+
+/// Limits on one trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceLimits {
+    /// Largest JSON text accepted, in bytes.
+    pub max_bytes: usize,
+    /// Deepest nesting accepted.
+    pub max_depth: usize,
+}
+
+impl Default for TraceLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: DEFAULT_MAX_TRACE_BYTES,
+            max_depth: DEFAULT_MAX_TRACE_DEPTH,
+        }
+    }
+}
+
+/// Why a trace cannot be appended. Messages name the field; the caller adds the record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceError {
+    #[error("trace is {size} bytes, over the limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+    #[error("not valid JSON: {0}")]
+    Json(#[from] JsonError),
+    #[error("a trace must be a JSON object, found {found}")]
+    NotObject { found: &'static str },
+    #[error("key {key} appears twice in one object")]
+    DuplicateKey { key: String },
+    #[error("field `{field}` is missing")]
+    Missing { field: &'static str },
+    #[error("field `{field}` must be {expected}, found {found}")]
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("field `{field}`: {problem}")]
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
+    #[error("unknown field {field} (the export shape has exactly the 16 ActionTrace fields)")]
+    UnknownField { field: String },
+    #[error("field `status` is {found:?} but `error` is {error_state}, so it must be {expected:?}")]
+    StatusMismatch {
+        found: String,
+        expected: &'static str,
+        error_state: &'static str,
+    },
+}
+
+/// Shows a key from untrusted input safely: JSON-quoted, ASCII, at most 80 characters.
+fn show_key(key: &str) -> String {
+    let mut out = Vec::new();
+    let short: String = key.chars().take(64).collect();
+    json::write_json_string(&short, &mut out);
+    let mut s = String::from_utf8_lossy(&out).into_owned();
+    if short.len() < key.len() {
+        s.push('…');
+    }
+    s
+}
+
+/// A validated trace, ready to be sealed into a record.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PreparedTrace {
+    canonical: String,
+    action_id: String,
+    invoked_at: String,
+    invoked_at_ts: Timestamp,
+}
+
+impl std::fmt::Debug for PreparedTrace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedTrace")
+            .field("action_id", &self.action_id)
+            .field("invoked_at", &self.invoked_at)
+            .field("bytes", &self.canonical.len())
+            .finish()
+    }
+}
+
+fn expect_string<'d>(field: &'static str, node: NodeRef<'d>) -> Result<&'d str, TraceError> {
+    node.as_str().ok_or(TraceError::WrongType {
+        field,
+        expected: "a string",
+        found: node.kind().name(),
+    })
+}
+
+fn expect_kind(field: &'static str, node: NodeRef<'_>, kinds: &[Kind]) -> Result<(), TraceError> {
+    if kinds.contains(&node.kind()) {
+        return Ok(());
+    }
+    let expected = match kinds {
+        [Kind::Object] => "an object",
+        [Kind::Object, Kind::Null] => "an object or null",
+        [Kind::String, Kind::Null] => "a string or null",
+        _ => "another type",
+    };
+    Err(TraceError::WrongType {
+        field,
+        expected,
+        found: node.kind().name(),
+    })
+}
+
+fn expect_one_of(field: &'static str, value: &str, allowed: &[&str]) -> Result<(), TraceError> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(TraceError::Invalid {
+            field,
+            problem: format!("{} is not one of {}", show_key(value), allowed.join(", ")),
+        })
+    }
+}
+
+impl PreparedTrace {
+    /// Validates a trace in the export shape and builds its canonical form.
+    pub fn parse(text: &[u8], limits: &TraceLimits) -> Result<Self, TraceError> {
+        if text.len() > limits.max_bytes {
+            return Err(TraceError::TooLarge {
+                size: text.len(),
+                limit: limits.max_bytes,
+            });
+        }
+        let doc = json::parse_with(
+            text,
+            &ParseOptions {
+                max_depth: limits.max_depth,
+            },
+        )?;
+        Self::from_doc(&doc)
+    }
+
+    fn from_doc(doc: &Doc) -> Result<Self, TraceError> {
+        let root = doc.root();
+        if root.kind() != Kind::Object {
+            return Err(TraceError::NotObject {
+                found: root.kind().name(),
+            });
+        }
+        if let Some(key) = doc.find_duplicate_key() {
+            return Err(TraceError::DuplicateKey {
+                key: show_key(&key),
+            });
+        }
+        doc.check_strict()?;
+        let mut present: [Option<NodeRef<'_>>; 16] = [None; 16];
+        for (key, value) in root.members() {
+            match FIELDS.iter().position(|f| *f == key) {
+                Some(i) => {
+                    if let Some(slot) = present.get_mut(i) {
+                        *slot = Some(value);
+                    }
+                }
+                None => {
+                    return Err(TraceError::UnknownField {
+                        field: show_key(key),
+                    });
+                }
+            }
+        }
+        let get = |name: &str| -> Option<NodeRef<'_>> {
+            FIELDS
+                .iter()
+                .position(|f| *f == name)
+                .and_then(|i| present.get(i).copied().flatten())
+        };
+        let required = |name: &'static str| get(name).ok_or(TraceError::Missing { field: name });
+
+        let action_id = expect_string("action_id", required("action_id")?)?;
+        if action_id.is_empty() {
+            return Err(TraceError::Invalid {
+                field: "action_id",
+                problem: "must not be empty".into(),
+            });
+        }
+        for field in ["capability_id", "principal_id", "token_id", "driver_id"] {
+            expect_string(field, required(field)?)?;
+        }
+        let invoked_at = expect_string("invoked_at", required("invoked_at")?)?;
+        let invoked_at_ts =
+            Timestamp::parse(invoked_at, Offset::Required).map_err(|e| TraceError::Invalid {
+                field: "invoked_at",
+                problem: format!("{}: {e}", show_key(invoked_at)),
+            })?;
+        expect_kind("args", required("args")?, &[Kind::Object])?;
+        let mode = expect_string("response_mode", required("response_mode")?)?;
+        expect_one_of("response_mode", mode, &RESPONSE_MODES)?;
+        for field in ["handle_id", "error", "reason_code"] {
+            if let Some(node) = get(field) {
+                expect_kind(field, node, &[Kind::String, Kind::Null])?;
+            }
+        }
+        for field in ["result_summary", "correction"] {
+            if let Some(node) = get(field) {
+                expect_kind(field, node, &[Kind::Object, Kind::Null])?;
+            }
+        }
+        if let Some(node) = get("sensitivity") {
+            expect_one_of(
+                "sensitivity",
+                expect_string("sensitivity", node)?,
+                &SENSITIVITIES,
+            )?;
+        }
+        if let Some(node) = get("event_type") {
+            expect_one_of(
+                "event_type",
+                expect_string("event_type", node)?,
+                &EVENT_TYPES,
+            )?;
+        }
+        let failed = get("error").is_some_and(|n| !n.is_null());
+        let status = if failed { "failed" } else { "succeeded" };
+        if let Some(node) = get("status") {
+            let found = expect_string("status", node)?;
+            if found != status {
+                return Err(TraceError::StatusMismatch {
+                    found: found.chars().take(64).collect(),
+                    expected: status,
+                    error_state: if failed { "set" } else { "null" },
+                });
+            }
+        }
+
+        let mut out = Vec::with_capacity(256);
+        out.push(b'{');
+        for (i, field) in FIELDS.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::write_json_string(field, &mut out);
+            out.push(b':');
+            match (get(field), *field) {
+                (Some(node), _) => node.write_canonical(&mut out, Mode::Strict)?,
+                (None, "sensitivity") => out.extend_from_slice(b"\"NONE\""),
+                (None, "event_type") => out.extend_from_slice(b"\"invoke\""),
+                (None, "status") => json::write_json_string(status, &mut out),
+                (None, _) => out.extend_from_slice(b"null"),
+            }
+        }
+        out.push(b'}');
+        Ok(Self {
+            canonical: String::from_utf8_lossy(&out).into_owned(),
+            action_id: action_id.to_owned(),
+            invoked_at: invoked_at.to_owned(),
+            invoked_at_ts,
+        })
+    }
+
+    /// The canonical JSON of the trace (ASCII).
+    pub fn canonical(&self) -> &str {
+        &self.canonical
+    }
+
+    /// The trace's `action_id`.
+    pub fn action_id(&self) -> &str {
+        &self.action_id
+    }
+
+    /// The trace's `invoked_at`, as written.
+    pub fn invoked_at(&self) -> &str {
+        &self.invoked_at
+    }
+
+    /// The trace's `invoked_at`, parsed.
+    pub fn invoked_at_timestamp(&self) -> Timestamp {
+        self.invoked_at_ts
+    }
+}
+
+/// The fields of a stored trace used for listing, filtering and retention. Read leniently:
+/// a field that is missing or of the wrong type is `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TraceSummary {
+    pub action_id: Option<String>,
+    pub capability_id: Option<String>,
+    pub principal_id: Option<String>,
+    pub invoked_at: Option<String>,
+    pub invoked_at_ts: Option<Timestamp>,
+    /// `"failed"` when `error` is set, else `"succeeded"` (as weaver-kernel derives it).
+    pub failed: bool,
+}
+
+impl TraceSummary {
+    /// Reads the summary fields of a parsed payload.
+    pub fn from_node(root: NodeRef<'_>) -> Self {
+        let s = |k: &str| root.get(k).and_then(|n| n.as_str()).map(str::to_owned);
+        let invoked_at = s("invoked_at");
+        let invoked_at_ts = invoked_at
+            .as_deref()
+            .and_then(|t| Timestamp::parse(t, Offset::DefaultUtc).ok());
+        Self {
+            action_id: s("action_id"),
+            capability_id: s("capability_id"),
+            principal_id: s("principal_id"),
+            invoked_at,
+            invoked_at_ts,
+            failed: root.get("error").is_some_and(|n| !n.is_null()),
+        }
+    }
+
+    /// `"failed"` or `"succeeded"`.
+    pub fn status(&self) -> &'static str {
+        if self.failed { "failed" } else { "succeeded" }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{"action_id":"act-0","capability_id":"billing.list","principal_id":"u1","token_id":"tok-1","invoked_at":"2026-01-01T00:00:00+00:00","args":{"a":1},"response_mode":"summary","driver_id":"memory"}"#;
+
+    fn parse(s: &str) -> Result<PreparedTrace, TraceError> {
+        PreparedTrace::parse(s.as_bytes(), &TraceLimits::default())
+    }
+
+    #[test]
+    fn fields_are_sorted() {
+        let mut sorted = FIELDS;
+        sorted.sort_unstable();
+        assert_eq!(sorted, FIELDS);
+    }
+
+    #[test]
+    fn fills_defaults_like_export_action_trace() {
+        let t = parse(MINIMAL).unwrap();
+        assert_eq!(
+            t.canonical(),
+            r#"{"action_id":"act-0","args":{"a":1},"capability_id":"billing.list","correction":null,"driver_id":"memory","error":null,"event_type":"invoke","handle_id":null,"invoked_at":"2026-01-01T00:00:00+00:00","principal_id":"u1","reason_code":null,"response_mode":"summary","result_summary":null,"sensitivity":"NONE","status":"succeeded","token_id":"tok-1"}"#
+        );
+        // Round trip: the full shape is accepted unchanged.
+        assert_eq!(parse(t.canonical()).unwrap(), t);
+    }
+
+    #[test]
+    fn names_the_bad_field() {
+        let cases = [
+            (
+                MINIMAL.replace(r#""args":{"a":1}"#, r#""args":[1]"#),
+                "field `args` must be an object, found array",
+            ),
+            (
+                MINIMAL.replace(r#","driver_id":"memory""#, ""),
+                "field `driver_id` is missing",
+            ),
+            (
+                MINIMAL.replace("2026-01-01T00:00:00+00:00", "2026-01-01"),
+                "field `invoked_at`",
+            ),
+            (MINIMAL.replace("summary", "loud"), "field `response_mode`"),
+            (
+                MINIMAL.replace(r#""driver_id""#, r#""status":"failed","driver_id""#),
+                "field `status` is \"failed\"",
+            ),
+            (
+                MINIMAL.replace(r#""driver_id""#, r#""extra":1,"driver_id""#),
+                "unknown field \"extra\"",
+            ),
+            (
+                MINIMAL.replace(r#"{"a":1}"#, r#"{"a":1,"a":2}"#),
+                "key \"a\" appears twice",
+            ),
+            (
+                MINIMAL.replace(r#"{"a":1}"#, r#"{"a":NaN}"#),
+                "not valid JSON",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err} should contain {expected}");
+        }
+        let failed = MINIMAL.replace(r#""driver_id""#, r#""error":"boom","driver_id""#);
+        assert!(
+            parse(&failed)
+                .unwrap()
+                .canonical()
+                .contains(r#""status":"failed""#)
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let limits = TraceLimits {
+            max_bytes: 100,
+            max_depth: 3,
+        };
+        assert!(matches!(
+            PreparedTrace::parse(MINIMAL.as_bytes(), &limits),
+            Err(TraceError::TooLarge { .. })
+        ));
+        let limits = TraceLimits {
+            max_bytes: 10_000,
+            max_depth: 3,
+        };
+        let deep = MINIMAL.replace(r#"{"a":1}"#, r#"{"a":[[[1]]]}"#);
+        assert!(matches!(
+            PreparedTrace::parse(deep.as_bytes(), &limits),
+            Err(TraceError::Json(_))
+        ));
+    }
+}

@@ -1,0 +1,213 @@
+//! The outcome of verifying a chain: verified (with caveats saying what was not checked),
+//! tampered (naming the first bad record), or unverifiable (saying why nothing could be
+//! concluded).
+
+use std::fmt;
+
+/// Something verification could not check. A verified verdict always lists these, so
+/// "verified" never claims more than was checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Caveat {
+    /// The store holds no records.
+    EmptyStore,
+    /// The chain starts from a checkpoint that carries no MAC (written by weaver-kernel's
+    /// `prune`), so records before `seq` cannot be checked and their removal is not proven
+    /// legitimate.
+    UnauthenticatedCheckpoint { seq: u64 },
+    /// No signed anchor covers the head, so records after `last_seq` (or any records, for an
+    /// empty chain) could have been removed.
+    NoAnchor { last_seq: Option<u64> },
+}
+
+impl fmt::Display for Caveat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Caveat::EmptyStore => f.write_str("store is empty"),
+            Caveat::UnauthenticatedCheckpoint { seq } => write!(
+                f,
+                "starts from an unauthenticated checkpoint at seq {seq}: records before it cannot be checked"
+            ),
+            Caveat::NoAnchor {
+                last_seq: Some(seq),
+            } => {
+                write!(
+                    f,
+                    "no anchor: records after seq {seq} could have been removed"
+                )
+            }
+            Caveat::NoAnchor { last_seq: None } => {
+                f.write_str("no anchor: records could have been removed")
+            }
+        }
+    }
+}
+
+/// What kind of damage was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TamperKind {
+    /// A record's content does not match its `record_hash` (or an index column does not match
+    /// the authenticated content).
+    Content,
+    /// A record's `prev_hash` does not match the previous record's `record_hash`.
+    Link,
+    /// A record's seq is not the one expected (a record was inserted, deleted or reordered).
+    Sequence,
+    /// A record cannot be read at all (not JSON, missing fields, torn write).
+    Malformed,
+    /// Store metadata that authenticates the chain was altered.
+    Metadata,
+}
+
+impl TamperKind {
+    /// The lowercase name used in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TamperKind::Content => "content",
+            TamperKind::Link => "link",
+            TamperKind::Sequence => "sequence",
+            TamperKind::Malformed => "malformed",
+            TamperKind::Metadata => "metadata",
+        }
+    }
+}
+
+impl fmt::Display for TamperKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why nothing could be concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UnverifiableReason {
+    /// No secret was provided.
+    NoSecret,
+    /// The secret is not the one the store was written with.
+    WrongSecret,
+    /// The store could not be read.
+    Unreadable,
+    /// The file is not a store trailseal knows (or is from a newer format version).
+    UnknownStore,
+}
+
+impl UnverifiableReason {
+    /// The lowercase name used in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnverifiableReason::NoSecret => "no secret",
+            UnverifiableReason::WrongSecret => "wrong secret",
+            UnverifiableReason::Unreadable => "unreadable store",
+            UnverifiableReason::UnknownStore => "unknown store",
+        }
+    }
+}
+
+impl fmt::Display for UnverifiableReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every record was checked and held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub records_checked: u64,
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    pub caveats: Vec<Caveat>,
+}
+
+/// The first record that failed, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tampered {
+    pub first_bad_seq: u64,
+    pub kind: TamperKind,
+    /// Records examined, including the bad one.
+    pub records_checked: u64,
+    /// Starts with the location: `seq 42: content does not match its record_hash`.
+    pub detail: String,
+}
+
+/// Nothing could be concluded, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unverifiable {
+    pub reason: UnverifiableReason,
+    pub detail: String,
+}
+
+/// The three-way outcome of verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    Verified(Verified),
+    Tampered(Tampered),
+    Unverifiable(Unverifiable),
+}
+
+impl Verdict {
+    /// `"verified"`, `"tampered"` or `"unverifiable"`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Verdict::Verified(_) => "verified",
+            Verdict::Tampered(_) => "tampered",
+            Verdict::Unverifiable(_) => "unverifiable",
+        }
+    }
+
+    /// Whether the verdict is `verified`.
+    pub fn is_verified(&self) -> bool {
+        matches!(self, Verdict::Verified(_))
+    }
+
+    /// The seq of the first bad record, when tampered.
+    pub fn first_bad_seq(&self) -> Option<u64> {
+        match self {
+            Verdict::Tampered(t) => Some(t.first_bad_seq),
+            _ => None,
+        }
+    }
+
+    /// The kind of damage, when tampered.
+    pub fn kind(&self) -> Option<TamperKind> {
+        match self {
+            Verdict::Tampered(t) => Some(t.kind),
+            _ => None,
+        }
+    }
+
+    /// Records examined.
+    pub fn records_checked(&self) -> u64 {
+        match self {
+            Verdict::Verified(v) => v.records_checked,
+            Verdict::Tampered(t) => t.records_checked,
+            Verdict::Unverifiable(_) => 0,
+        }
+    }
+
+    /// A one-line description.
+    pub fn detail(&self) -> String {
+        match self {
+            Verdict::Verified(v) => match (v.first_seq, v.last_seq) {
+                (Some(first), Some(last)) => format!(
+                    "verified {} record{} (seq {first} to {last})",
+                    v.records_checked,
+                    if v.records_checked == 1 { "" } else { "s" }
+                ),
+                _ => "verified 0 records".to_owned(),
+            },
+            Verdict::Tampered(t) => t.detail.clone(),
+            Verdict::Unverifiable(u) => u.detail.clone(),
+        }
+    }
+
+    /// Caveats of a verified verdict (empty otherwise).
+    pub fn caveats(&self) -> &[Caveat] {
+        match self {
+            Verdict::Verified(v) => &v.caveats,
+            _ => &[],
+        }
+    }
+}

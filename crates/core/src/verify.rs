@@ -1,0 +1,484 @@
+//! Streaming chain verification.
+//!
+//! A store feeds records in chain order to a [`Verifier`]; it keeps only the expected next seq
+//! and `prev_hash`, so memory does not grow with the store. Each record is checked as
+//! weaver-kernel 0.12.0 checks it, in the same order (seq, then link, then MAC), so the first
+//! failure — and its seq — is the same one weaver-kernel reports. On top of that trailseal
+//! reports records it cannot read as `malformed` instead of raising, checks the index columns
+//! a table store keeps beside the payload, and tells a wrong secret from tampering.
+//!
+//! The content check ([`ContentChecker`]) is independent of the sequential state, so callers
+//! may run it on many records in parallel and feed the results in order with
+//! [`Verifier::feed_checked`]; the verdict is the same as feeding records one by one.
+
+use crate::chain::{ChainKey, KeyId};
+use crate::json::{self, Kind};
+use crate::verdict::{
+    Caveat, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict, Verified,
+};
+
+/// How a chain begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StartKind {
+    /// From the genesis value at seq 0.
+    Genesis,
+    /// From weaver-kernel's pruning checkpoint (`meta.checkpoint_hash`), which carries no MAC.
+    UnauthenticatedCheckpoint,
+}
+
+/// Where verification starts: the seq of the first record and the `prev_hash` it must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainStart {
+    pub next_seq: u64,
+    pub prev_hash: Vec<u8>,
+    pub kind: StartKind,
+}
+
+impl ChainStart {
+    /// The start of an unpruned chain.
+    pub fn genesis() -> Self {
+        Self {
+            next_seq: 0,
+            prev_hash: crate::chain::GENESIS_HASH.as_bytes().to_vec(),
+            kind: StartKind::Genesis,
+        }
+    }
+}
+
+/// What the store says about the key it was written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredKeyId {
+    /// The store records no key id (weaver-kernel stores).
+    Absent,
+    /// The store records this key id.
+    Present(KeyId),
+}
+
+/// How the trace bytes of a record were obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceEncoding {
+    /// Text exactly as stored; usually the canonical form, but weaver-kernel's SQLite store
+    /// keeps `json.dumps` output, so it is re-canonicalised when the stored bytes do not match.
+    Stored,
+    /// Already canonicalised by the reader.
+    Canonical,
+}
+
+/// Index columns a table store keeps beside the payload (weaver-kernel's `action_id` and
+/// `invoked_at`). They are not covered by the MAC, so they are checked against the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Columns<'a> {
+    pub action_id: &'a [u8],
+    pub invoked_at: &'a [u8],
+}
+
+/// One stored record, borrowed from the store's read buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    pub seq: u64,
+    pub prev_hash: &'a [u8],
+    pub record_hash: &'a [u8],
+    pub trace: &'a [u8],
+    pub encoding: TraceEncoding,
+    pub columns: Option<Columns<'a>>,
+}
+
+/// A stored record that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedRecord {
+    /// The seq the record claims, when it could be read.
+    pub seq: Option<u64>,
+    /// Where it is, e.g. `line 40`.
+    pub location: String,
+    /// What is wrong, without the location.
+    pub problem: String,
+    /// The record is the last one and incomplete: an interrupted write, not an edit.
+    pub torn: bool,
+}
+
+/// An item of a store scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanItem<'a> {
+    Record(RecordView<'a>),
+    Malformed(MalformedRecord),
+}
+
+/// The result of checking one record's content against its `record_hash`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContentCheck {
+    /// The MAC matches (and the index columns, if any, match the payload).
+    Ok,
+    /// The MAC does not match.
+    Mismatch,
+    /// The payload is not a JSON object.
+    Malformed(String),
+    /// The MAC matches but an index column differs from the authenticated payload.
+    ColumnMismatch(&'static str),
+}
+
+/// Checks record contents. Keeps a scratch buffer and a hint about whether this store's
+/// payloads are stored canonically, so the common case costs one MAC and no parsing.
+#[derive(Debug, Default)]
+pub struct ContentChecker {
+    scratch: Vec<u8>,
+    expect_noncanonical: bool,
+}
+
+impl ContentChecker {
+    /// A checker with an empty scratch buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks `record` against its `record_hash` with `key`. Never panics.
+    pub fn check(&mut self, key: &ChainKey, record: &RecordView<'_>) -> ContentCheck {
+        let try_stored = record.encoding == TraceEncoding::Canonical || !self.expect_noncanonical;
+        if try_stored {
+            let mac = key.record_hash(record.seq, record.prev_hash, record.trace);
+            if mac.ct_eq_stored(record.record_hash) {
+                self.expect_noncanonical = false;
+                return match record.columns {
+                    Some(cols) => check_columns_canonical(record.trace, cols),
+                    None => ContentCheck::Ok,
+                };
+            }
+            if record.encoding == TraceEncoding::Canonical {
+                return ContentCheck::Mismatch;
+            }
+        }
+        let doc = match json::parse(record.trace) {
+            Ok(doc) => doc,
+            Err(e) => return ContentCheck::Malformed(format!("payload is not valid JSON: {e}")),
+        };
+        let root = doc.root();
+        if root.kind() != Kind::Object {
+            return ContentCheck::Malformed(format!(
+                "payload is a JSON {}, not an object",
+                root.kind().name()
+            ));
+        }
+        self.scratch.clear();
+        // Python mode: weaver-kernel hashed NaN, Infinity and lone surrogates as Python prints them.
+        if let Err(e) = root.write_canonical(&mut self.scratch, json::Mode::Python) {
+            return ContentCheck::Malformed(format!("payload cannot be canonicalised: {e}"));
+        }
+        if try_stored && self.scratch == record.trace {
+            return ContentCheck::Mismatch;
+        }
+        self.expect_noncanonical = true;
+        let mac = key.record_hash(record.seq, record.prev_hash, &self.scratch);
+        if !mac.ct_eq_stored(record.record_hash) {
+            return ContentCheck::Mismatch;
+        }
+        match record.columns {
+            Some(cols) => {
+                let field = |name: &str| root.get(name).and_then(|n| n.as_str());
+                if field("action_id").map(str::as_bytes) != Some(cols.action_id) {
+                    ContentCheck::ColumnMismatch("action_id")
+                } else if field("invoked_at").map(str::as_bytes) != Some(cols.invoked_at) {
+                    ContentCheck::ColumnMismatch("invoked_at")
+                } else {
+                    ContentCheck::Ok
+                }
+            }
+            None => ContentCheck::Ok,
+        }
+    }
+}
+
+fn check_columns_canonical(trace: &[u8], cols: Columns<'_>) -> ContentCheck {
+    for (name, column) in [
+        ("action_id", cols.action_id),
+        ("invoked_at", cols.invoked_at),
+    ] {
+        let matches = match json::find_top_level_string(trace, name) {
+            Some(raw) if !raw.contains(&b'\\') => raw == column,
+            Some(raw) => {
+                let mut quoted = Vec::with_capacity(raw.len() + 2);
+                quoted.push(b'"');
+                quoted.extend_from_slice(raw);
+                quoted.push(b'"');
+                json::parse(&quoted)
+                    .ok()
+                    .is_some_and(|d| d.root().as_str().map(str::as_bytes) == Some(column))
+            }
+            None => false,
+        };
+        if !matches {
+            return ContentCheck::ColumnMismatch(name);
+        }
+    }
+    ContentCheck::Ok
+}
+
+/// Whether to keep feeding records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+#[derive(Debug)]
+enum State {
+    Running,
+    /// The first record failed its MAC and the store has no key id: keep going to learn
+    /// whether every record fails while the links hold (a wrong secret).
+    Probing(Tampered),
+    Failed(Tampered),
+    WrongSecret(String),
+}
+
+/// The sequential half of verification.
+#[derive(Debug)]
+pub struct Verifier {
+    start: ChainStart,
+    stored_key_id: StoredKeyId,
+    key_id: KeyId,
+    expected_seq: u64,
+    expected_prev: Vec<u8>,
+    checked: u64,
+    first_seq: Option<u64>,
+    last_seq: Option<u64>,
+    state: State,
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+impl Verifier {
+    /// A verifier for a chain that begins at `start`, checked with `key`.
+    pub fn new(key: &ChainKey, start: ChainStart, stored_key_id: StoredKeyId) -> Self {
+        Self {
+            expected_seq: start.next_seq,
+            expected_prev: start.prev_hash.clone(),
+            start,
+            stored_key_id,
+            key_id: key.key_id(),
+            checked: 0,
+            first_seq: None,
+            last_seq: None,
+            state: State::Running,
+        }
+    }
+
+    /// Records examined so far.
+    pub fn records_checked(&self) -> u64 {
+        self.checked
+    }
+
+    /// Checks the next item, computing its content check here.
+    pub fn feed(
+        &mut self,
+        key: &ChainKey,
+        checker: &mut ContentChecker,
+        item: &ScanItem<'_>,
+    ) -> Flow {
+        match item {
+            ScanItem::Record(record) => {
+                if self.is_done() {
+                    return Flow::Stop;
+                }
+                let content = checker.check(key, record);
+                self.feed_checked(record, content)
+            }
+            ScanItem::Malformed(bad) => self.feed_malformed(bad),
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        matches!(self.state, State::Failed(_) | State::WrongSecret(_))
+    }
+
+    fn fail(&mut self, seq: u64, kind: TamperKind, detail: String) -> Flow {
+        let tampered = Tampered {
+            first_bad_seq: seq,
+            kind,
+            records_checked: self.checked,
+            detail,
+        };
+        self.state = match std::mem::replace(&mut self.state, State::Running) {
+            // While probing, any failure other than another MAC mismatch ends the probe: the
+            // first record's MAC failure stands as tampering.
+            State::Probing(first) => State::Failed(first),
+            _ => State::Failed(tampered),
+        };
+        Flow::Stop
+    }
+
+    /// Checks the next record given its content check (computed elsewhere, e.g. in parallel).
+    pub fn feed_checked(&mut self, record: &RecordView<'_>, content: ContentCheck) -> Flow {
+        if self.is_done() {
+            return Flow::Stop;
+        }
+        self.checked += 1;
+        let seq = record.seq;
+        if seq != self.expected_seq {
+            return self.fail(
+                seq,
+                TamperKind::Sequence,
+                format!(
+                    "seq {seq}: expected seq {} here (a record was inserted, deleted or reordered)",
+                    self.expected_seq
+                ),
+            );
+        }
+        if record.prev_hash != self.expected_prev.as_slice() {
+            let what = if self.checked == 1 {
+                match self.start.kind {
+                    StartKind::Genesis => "the genesis value",
+                    StartKind::UnauthenticatedCheckpoint => "the checkpoint hash",
+                }
+            } else {
+                "the previous record's record_hash"
+            };
+            return self.fail(
+                seq,
+                TamperKind::Link,
+                format!(
+                    "seq {seq}: prev_hash does not match {what} (a record was inserted, deleted or reordered)"
+                ),
+            );
+        }
+        match content {
+            ContentCheck::Ok => {
+                if let State::Probing(first) = std::mem::replace(&mut self.state, State::Running) {
+                    // A later record verifies, so the key is right and the first one was altered.
+                    self.state = State::Failed(first);
+                    return Flow::Stop;
+                }
+                if self.checked == 1
+                    && matches!(self.stored_key_id, StoredKeyId::Present(id) if id != self.key_id)
+                {
+                    return self.fail(
+                        seq,
+                        TamperKind::Metadata,
+                        format!(
+                            "seq {seq}: the store's key id was altered (the records verify with this secret, whose key id is {})",
+                            self.key_id
+                        ),
+                    );
+                }
+            }
+            ContentCheck::Mismatch => {
+                if let State::Probing(_) = self.state {
+                    // Still consistent with a wrong secret: keep probing.
+                } else if self.checked == 1 {
+                    let tampered = Tampered {
+                        first_bad_seq: seq,
+                        kind: TamperKind::Content,
+                        records_checked: 1,
+                        detail: format!("seq {seq}: content does not match its record_hash"),
+                    };
+                    match self.stored_key_id {
+                        StoredKeyId::Present(id) if id != self.key_id => {
+                            self.state = State::WrongSecret(format!(
+                                "the store was written with key id {id}, but this secret has key id {}",
+                                self.key_id
+                            ));
+                            return Flow::Stop;
+                        }
+                        StoredKeyId::Present(_) => {
+                            self.state = State::Failed(tampered);
+                            return Flow::Stop;
+                        }
+                        StoredKeyId::Absent => self.state = State::Probing(tampered),
+                    }
+                } else {
+                    return self.fail(
+                        seq,
+                        TamperKind::Content,
+                        format!("seq {seq}: content does not match its record_hash"),
+                    );
+                }
+            }
+            ContentCheck::Malformed(problem) => {
+                return self.fail(seq, TamperKind::Malformed, format!("seq {seq}: {problem}"));
+            }
+            ContentCheck::ColumnMismatch(column) => {
+                return self.fail(
+                    seq,
+                    TamperKind::Content,
+                    format!(
+                        "seq {seq}: the {column} column does not match the authenticated payload"
+                    ),
+                );
+            }
+        }
+        self.first_seq.get_or_insert(seq);
+        self.last_seq = Some(seq);
+        self.expected_seq = seq.saturating_add(1);
+        self.expected_prev.clear();
+        self.expected_prev.extend_from_slice(record.record_hash);
+        Flow::Continue
+    }
+
+    /// Reports a record that could not be read.
+    pub fn feed_malformed(&mut self, bad: &MalformedRecord) -> Flow {
+        if self.is_done() {
+            return Flow::Stop;
+        }
+        self.checked += 1;
+        let seq = bad.seq.unwrap_or(self.expected_seq);
+        let torn = if bad.torn {
+            " (an interrupted write: the last record is incomplete)"
+        } else {
+            ""
+        };
+        self.fail(
+            seq,
+            TamperKind::Malformed,
+            format!("seq {seq} ({}): {}{torn}", bad.location, bad.problem),
+        )
+    }
+
+    /// The verdict once the store has been read to its end (or feeding stopped).
+    pub fn finish(self) -> Verdict {
+        match self.state {
+            State::Failed(t) => Verdict::Tampered(t),
+            State::WrongSecret(detail) => Verdict::Unverifiable(Unverifiable {
+                reason: UnverifiableReason::WrongSecret,
+                detail,
+            }),
+            State::Probing(_) => Verdict::Unverifiable(Unverifiable {
+                reason: UnverifiableReason::WrongSecret,
+                detail: format!(
+                    "all {} record{} fail their MAC while every link holds: the secret is not the one this store was written with (or every record was rewritten)",
+                    self.checked,
+                    plural(self.checked)
+                ),
+            }),
+            State::Running => {
+                let mut caveats = Vec::new();
+                if self.checked == 0 {
+                    if let StoredKeyId::Present(id) = self.stored_key_id
+                        && id != self.key_id
+                    {
+                        return Verdict::Unverifiable(Unverifiable {
+                            reason: UnverifiableReason::WrongSecret,
+                            detail: format!(
+                                "the store was written with key id {id}, but this secret has key id {}",
+                                self.key_id
+                            ),
+                        });
+                    }
+                    caveats.push(Caveat::EmptyStore);
+                }
+                if self.start.kind == StartKind::UnauthenticatedCheckpoint {
+                    caveats.push(Caveat::UnauthenticatedCheckpoint {
+                        seq: self.start.next_seq,
+                    });
+                }
+                let last = self.last_seq.or(self.start.next_seq.checked_sub(1));
+                caveats.push(Caveat::NoAnchor { last_seq: last });
+                Verdict::Verified(Verified {
+                    records_checked: self.checked,
+                    first_seq: self.first_seq,
+                    last_seq: self.last_seq,
+                    caveats,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! Differential test: trailseal's canonical form against Python's
+//! `json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=True)`
+//! on random JSON texts, all sent to one `python3` process.
+//!
+//! The seed is random per run and printed; set `TRAILSEAL_DIFF_SEED` to replay a run and
+//! `TRAILSEAL_DIFF_CASES` to change the number of cases (default 6,000).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use trailseal_core::json::{JsonErrorKind, Mode, canonicalize, parse};
+
+/// xorshift64*: small, seedable, good enough to spread test inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+fn ws(rng: &mut Rng, out: &mut String) {
+    if rng.chance(30) {
+        for _ in 0..rng.below(3) {
+            out.push(*rng.pick(&[' ', '\t', '\n', '\r']));
+        }
+    }
+}
+
+fn digits(rng: &mut Rng, n: u64, out: &mut String) {
+    for _ in 0..n {
+        out.push(char::from(b'0' + rng.below(10) as u8));
+    }
+}
+
+fn number(rng: &mut Rng, out: &mut String) {
+    match rng.below(10) {
+        // Small and big integers, including -0.
+        0 => {
+            let _ = write!(out, "{}", rng.next() as i64 >> rng.below(64));
+        }
+        1 => {
+            if rng.chance(50) {
+                out.push('-');
+            }
+            out.push(char::from(b'1' + rng.below(9) as u8));
+            let n = 19 + rng.below(300);
+            digits(rng, n, out);
+        }
+        2 => {
+            out.push_str(rng.pick::<&str>(&["-0", "0", "-0.0", "0e0", "-0E-0", "1E400", "-1e400"]))
+        }
+        // Random doubles spelled as Rust prints them (shortest) or with extra digits.
+        3 | 4 => {
+            let f = loop {
+                let f = f64::from_bits(rng.next());
+                if f.is_finite() {
+                    break f;
+                }
+            };
+            if rng.chance(50) {
+                let _ = write!(out, "{f:e}");
+            } else {
+                let _ = write!(out, "{f:.17e}");
+            }
+        }
+        // Decimal mantissa and exponent, any spelling.
+        _ => {
+            if rng.chance(40) {
+                out.push('-');
+            }
+            if rng.chance(20) {
+                out.push('0');
+            } else {
+                out.push(char::from(b'1' + rng.below(9) as u8));
+                let n = rng.below(20);
+                digits(rng, n, out);
+            }
+            let mut is_float = false;
+            if rng.chance(70) {
+                out.push('.');
+                let n = 1 + rng.below(20);
+                digits(rng, n, out);
+                is_float = true;
+            }
+            if rng.chance(50) || !is_float {
+                out.push(*rng.pick(&['e', 'E']));
+                if rng.chance(60) {
+                    out.push(*rng.pick(&['+', '-']));
+                }
+                let choices = [
+                    rng.below(5),
+                    rng.below(25),
+                    rng.below(330),
+                    300 + rng.below(40),
+                ];
+                let exp = *rng.pick(&choices);
+                let _ = write!(out, "{exp}");
+            }
+        }
+    }
+}
+
+fn string(rng: &mut Rng, out: &mut String) {
+    out.push('"');
+    for _ in 0..rng.below(14) {
+        match rng.below(16) {
+            0..=4 => out.push(char::from(b' ' + rng.below(95) as u8)),
+            5 => out.push_str(
+                rng.pick::<&str>(&["\\n", "\\t", "\\r", "\\b", "\\f", "\\/", "\\\\", "\\\""]),
+            ),
+            6 => {
+                let _ = write!(out, "\\u{:04x}", rng.below(0x80));
+            }
+            7 => {
+                let c = rng.below(0xD800);
+                if rng.chance(50) {
+                    let _ = write!(out, "\\u{c:04x}");
+                } else {
+                    let _ = write!(out, "\\u{c:04X}");
+                }
+            }
+            8 => out.push(*rng.pick(&[
+                'é', 'ß', 'ñ', '中', '\u{2028}', '\u{2029}', '\u{feff}', '\u{ffff}', '\u{e000}',
+                '\u{7f}', '\u{80}',
+            ])),
+            9 => out.push(*rng.pick(&['😀', '🚀', '𝄞', '\u{10ffff}', '\u{10000}'])),
+            10 => {
+                let c = 0x10000 + rng.below(0x10_0000) as u32;
+                let ch = char::from_u32(c).unwrap_or('x');
+                let mut buf = [0u16; 2];
+                for u in ch.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{u:04x}");
+                }
+            }
+            11 if rng.chance(5) => {
+                // A lone surrogate: Python accepts it, trailseal must reject it.
+                let _ = write!(out, "\\u{:04x}", 0xD800 + rng.below(0x800));
+            }
+            12 if rng.chance(5) => out.push('\u{1}'), // raw control: both reject
+            _ => out.push(*rng.pick(&['a', 'b', 'z', 'A', '0', ' ', '-', '_', '.', ':'])),
+        }
+    }
+    out.push('"');
+}
+
+fn value(rng: &mut Rng, depth: u32, out: &mut String) {
+    let container_chance = if depth > 6 { 10 } else { 45 };
+    if rng.chance(container_chance) {
+        if rng.chance(50) {
+            out.push('[');
+            let n = rng.below(5);
+            for i in 0..n {
+                if i > 0 {
+                    ws(rng, out);
+                    out.push(',');
+                }
+                ws(rng, out);
+                value(rng, depth + 1, out);
+                ws(rng, out);
+            }
+            out.push(']');
+        } else {
+            out.push('{');
+            let n = rng.below(6);
+            let mut keys: Vec<String> = Vec::new();
+            for i in 0..n {
+                if i > 0 {
+                    out.push(',');
+                }
+                ws(rng, out);
+                let key = if !keys.is_empty() && rng.chance(15) {
+                    rng.pick(&keys).clone()
+                } else {
+                    let mut k = String::new();
+                    string(rng, &mut k);
+                    k
+                };
+                out.push_str(&key);
+                keys.push(key);
+                ws(rng, out);
+                out.push(':');
+                ws(rng, out);
+                value(rng, depth + 1, out);
+                ws(rng, out);
+            }
+            out.push('}');
+        }
+        return;
+    }
+    match rng.below(8) {
+        0 => out.push_str(rng.pick::<&str>(&["null", "true", "false"])),
+        1 if rng.chance(3) => out.push_str(rng.pick::<&str>(&["NaN", "Infinity", "-Infinity"])),
+        1..=3 => number(rng, out),
+        _ => string(rng, out),
+    }
+}
+
+fn deep(rng: &mut Rng, out: &mut String) {
+    let depth = 100 + rng.below(850);
+    for _ in 0..depth {
+        if rng.chance(50) {
+            out.push('[');
+        } else {
+            out.push_str("{\"k\":");
+        }
+    }
+    number(rng, out);
+    let closers: Vec<char> = out.chars().filter(|c| *c == '[' || *c == '{').collect();
+    for c in closers.iter().rev() {
+        out.push(if *c == '[' { ']' } else { '}' });
+    }
+}
+
+const PYTHON: &str = r#"
+import json, sys
+for line in sys.stdin:
+    text = json.loads(line)
+    try:
+        out = {"ok": json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=True)}
+    except RecursionError:
+        out = {"err": "RecursionError"}
+    except ValueError as e:
+        out = {"err": type(e).__name__}
+    sys.stdout.write(json.dumps(out) + "\n")
+"#;
+
+#[test]
+fn canonical_form_matches_python_on_random_values() {
+    let seed = std::env::var("TRAILSEAL_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            use std::hash::{BuildHasher, RandomState};
+            RandomState::new().hash_one(std::time::SystemTime::now()) | 1
+        });
+    let cases: usize = std::env::var("TRAILSEAL_DIFF_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6000);
+    eprintln!("differential seed {seed} ({cases} cases); replay with TRAILSEAL_DIFF_SEED={seed}");
+    let mut rng = Rng(seed);
+    let inputs: Vec<String> = (0..cases)
+        .map(|i| {
+            let mut s = String::new();
+            ws(&mut rng, &mut s);
+            if i % 50 == 0 {
+                deep(&mut rng, &mut s);
+            } else {
+                value(&mut rng, 0, &mut s);
+            }
+            ws(&mut rng, &mut s);
+            s
+        })
+        .collect();
+
+    let mut child = Command::new(std::env::var("TRAILSEAL_PYTHON").unwrap_or("python3".into()))
+        .args(["-c", PYTHON])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 must be installed for the differential test");
+    let mut stdin = child.stdin.take().unwrap();
+    let payload: String = inputs
+        .iter()
+        .map(|s| serde_json::to_string(s).unwrap() + "\n")
+        .collect();
+    let writer = std::thread::spawn(move || stdin.write_all(payload.as_bytes()));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(output.status.success(), "python failed");
+    let answers: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), inputs.len());
+
+    let (mut agreed, mut both_rejected, mut python_only) = (0, 0, 0);
+    for (input, answer) in inputs.iter().zip(&answers) {
+        let strict = canonicalize(input.as_bytes());
+        // Python mode must reproduce Python's output for everything Python accepts.
+        let python_mode = parse(input.as_bytes()).map(|doc| {
+            let mut out = Vec::new();
+            doc.root()
+                .write_canonical(&mut out, Mode::Python)
+                .map(|()| String::from_utf8(out).unwrap())
+        });
+        match (answer.get("ok").and_then(|v| v.as_str()), strict) {
+            (Some(py), Ok(rs)) => {
+                assert_eq!(rs, py, "seed {seed}: input {input:?}");
+                agreed += 1;
+            }
+            (Some(py), Err(e)) => {
+                // Python accepts these but they have no canonical form trailseal will write.
+                let allowed = match e.kind {
+                    JsonErrorKind::NonFinite => py.contains("NaN") || py.contains("Infinity"),
+                    JsonErrorKind::LoneSurrogate => py.contains("\\ud") || py.contains("\\ue"),
+                    _ => false,
+                };
+                assert!(
+                    allowed,
+                    "seed {seed}: trailseal rejected {input:?} ({e}); python gave {py}"
+                );
+                let py_mode = python_mode.as_ref().ok().and_then(|r| r.as_ref().ok());
+                assert_eq!(
+                    py_mode.map(String::as_str),
+                    Some(py),
+                    "seed {seed}: python mode on {input:?}"
+                );
+                python_only += 1;
+            }
+            (None, Ok(rs)) => {
+                // Python's recursion limit is below trailseal's depth limit.
+                assert_eq!(
+                    answer["err"], "RecursionError",
+                    "seed {seed}: {input:?} gave {rs}"
+                );
+            }
+            (None, Err(_)) => {
+                if answer["err"] != "RecursionError" {
+                    assert!(
+                        python_mode.is_err(),
+                        "seed {seed}: python rejects {input:?}, python mode accepted it"
+                    );
+                }
+                both_rejected += 1;
+            }
+        }
+    }
+    eprintln!(
+        "{agreed} agreed, {both_rejected} rejected by both, {python_only} rejected by trailseal only (NaN/Infinity, lone surrogates)"
+    );
+    assert!(agreed >= cases * 3 / 4, "too few accepted cases: {agreed}");
+}
