@@ -243,6 +243,18 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The form Python's `datetime.isoformat()` gives a UTC timestamp, as weaver-kernel stores
+    /// `invoked_at`: `2026-01-01T00:00:00+00:00`, with `.ffffff` only when microseconds are
+    /// not zero.
+    pub fn to_python_isoformat(&self) -> String {
+        let mut s = self.to_rfc3339();
+        s.pop();
+        s.push_str("+00:00");
+        s
+    }
+}
+
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.to_rfc3339())
@@ -292,7 +304,9 @@ mod tests {
         assert_eq!(t.to_rfc3339(), "2026-01-01T00:00:00Z");
         let t = Timestamp::parse("2026-03-01T09:30:00.473781+00:00", Offset::Required).unwrap();
         assert_eq!(t.to_rfc3339(), "2026-03-01T09:30:00.473781Z");
+        assert_eq!(t.to_python_isoformat(), "2026-03-01T09:30:00.473781+00:00");
         let t = Timestamp::parse("2026-03-01T11:30:00+02:00", Offset::Required).unwrap();
+        assert_eq!(t.to_python_isoformat(), "2026-03-01T09:30:00+00:00");
         assert_eq!(t.to_rfc3339(), "2026-03-01T09:30:00Z");
         let t = Timestamp::parse("1969-12-31T23:59:59.5Z", Offset::Required).unwrap();
         assert_eq!(t.unix_micros(), -500_000);

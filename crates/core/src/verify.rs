@@ -27,6 +27,25 @@ pub enum StartKind {
     UnauthenticatedCheckpoint,
 }
 
+impl StartKind {
+    /// The name used in stored headers and JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartKind::Genesis => "genesis",
+            StartKind::UnauthenticatedCheckpoint => "unauthenticated-checkpoint",
+        }
+    }
+
+    /// The kind with this name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "genesis" => Some(StartKind::Genesis),
+            "unauthenticated-checkpoint" => Some(StartKind::UnauthenticatedCheckpoint),
+            _ => None,
+        }
+    }
+}
+
 /// Where verification starts: the seq of the first record and the `prev_hash` it must carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainStart {

@@ -1,0 +1,166 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Tamper-evident audit log for AI-agent actions.
+///
+/// Stores are weaver-kernel 0.12.0 compatible: a path ending in .db, .sqlite or .sqlite3 is a
+/// SQLite store, .jsonl a JSONL store (--format overrides). The chain secret comes from
+/// WEAVER_KERNEL_SECRET or --secret-file.
+///
+/// Exit codes: 0 success (verified), 1 tampered, 2 unverifiable or error.
+#[derive(Debug, Parser)]
+#[command(name = "trailseal", version, max_term_width = 100)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Record a realistic set of agent actions into a new SQLite store, verify it, and show
+    /// tampering being caught on a copy.
+    Demo(DemoArgs),
+    /// Append traces (export shape, one JSON object a line) read from stdin.
+    Append(AppendArgs),
+    /// Verify a store's chain. Exit 0 verified, 1 tampered, 2 unverifiable.
+    Verify(VerifyArgs),
+    /// List traces, optionally filtered.
+    List(ListArgs),
+    /// Show one trace and its chain fields.
+    Show(ShowArgs),
+    /// Export the chain, chain fields included, to a JSONL file that verifies on its own.
+    Export(ExportArgs),
+    /// Print the canonical form of JSON values read one a line from stdin.
+    Canonical,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum FormatArg {
+    Sqlite,
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
+    /// The store: a .db/.sqlite/.sqlite3 (SQLite) or .jsonl (JSONL) path.
+    #[arg(long, value_name = "STORE")]
+    pub(crate) store: String,
+    /// The store format, when the extension does not say.
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<FormatArg>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SecretArgs {
+    /// Read the chain secret from this file (one trailing newline is ignored) instead of
+    /// WEAVER_KERNEL_SECRET.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Where to create the demo store.
+    #[arg(long, value_name = "PATH", default_value = "audit.db")]
+    pub(crate) store: PathBuf,
+    #[command(flatten)]
+    pub(crate) secret: SecretArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AppendArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) secret: SecretArgs,
+    /// Commit every N traces instead of all of stdin at once (for long streams; a bad trace
+    /// then leaves the batches before it written).
+    #[arg(long, value_name = "N")]
+    pub(crate) commit_every: Option<usize>,
+    /// Largest accepted trace, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = trailseal::core::trace::DEFAULT_MAX_TRACE_BYTES)]
+    pub(crate) max_trace_bytes: usize,
+    /// Print what was appended as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Print nothing on success.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) secret: SecretArgs,
+    /// Print the verdict as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Print nothing; the exit code is the verdict.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum StatusArg {
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FilterArgs {
+    /// Only traces of this principal_id.
+    #[arg(long)]
+    pub(crate) principal: Option<String>,
+    /// Only traces of this capability_id.
+    #[arg(long)]
+    pub(crate) capability: Option<String>,
+    /// Only succeeded or failed traces.
+    #[arg(long, value_enum)]
+    pub(crate) status: Option<StatusArg>,
+    /// Only traces invoked at or after this time (RFC 3339; a date or a time without an
+    /// offset is UTC).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) since: Option<String>,
+    /// Only traces invoked strictly before this time.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: Option<String>,
+    /// At most this many traces.
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
+    /// Print a JSON array of traces.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// The action_id to show.
+    pub(crate) action_id: String,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// The JSONL file to write (replaced atomically).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub(crate) out: PathBuf,
+}

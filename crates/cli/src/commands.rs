@@ -1,0 +1,380 @@
+//! The commands.
+
+mod demo;
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use trailseal::core::json;
+use trailseal::core::time::Offset;
+use trailseal::core::trace::TraceLimits;
+use trailseal::core::verify::Flow;
+use trailseal::secret;
+use trailseal::{AuditLog, ChainKey, Filter, Format, OpenMode, OpenOptions, Timestamp, Verdict};
+
+use crate::cli::{
+    AppendArgs, Cli, Command, ExportArgs, FilterArgs, FormatArg, ListArgs, SecretArgs, ShowArgs,
+    StatusArg, StoreArgs, VerifyArgs,
+};
+use crate::error::{CliError, EXIT_ERROR, EXIT_OK, EXIT_TAMPERED, output};
+use crate::output::{JsonObject, ProgressLine, verdict_json, verdict_text};
+
+pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Demo(args) => demo::run(&args),
+        Command::Append(args) => append(&args),
+        Command::Verify(args) => verify(&args),
+        Command::List(args) => list(&args),
+        Command::Show(args) => show(&args),
+        Command::Export(args) => export(&args),
+        Command::Canonical => canonical(),
+    }
+}
+
+fn format_of(args: &StoreArgs) -> Option<Format> {
+    args.format.map(|f| match f {
+        FormatArg::Sqlite => Format::Sqlite,
+        FormatArg::Jsonl => Format::Jsonl,
+    })
+}
+
+fn open(args: &StoreArgs, mode: OpenMode, limits: TraceLimits) -> Result<AuditLog, CliError> {
+    let options = OpenOptions {
+        format: format_of(args),
+        mode,
+        limits,
+    };
+    Ok(AuditLog::open(&args.store, &options)?)
+}
+
+/// The chain key from --secret-file or WEAVER_KERNEL_SECRET; warns about a secret file
+/// others can read.
+pub(crate) fn load_key(args: &SecretArgs) -> Result<Option<ChainKey>, CliError> {
+    if let Some(path) = &args.secret_file
+        && secret::file_is_shared(path)
+    {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "warning: {} can be read by other users; `chmod 600` it",
+            path.display()
+        );
+    }
+    Ok(secret::resolve_key(args.secret_file.as_deref())?)
+}
+
+fn stdout() -> std::io::StdoutLock<'static> {
+    std::io::stdout().lock()
+}
+
+fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
+    let key = load_key(&args.secret)?.ok_or_else(CliError::no_secret)?;
+    let limits = TraceLimits {
+        max_bytes: args.max_trace_bytes,
+        ..TraceLimits::default()
+    };
+    let mut log = open(&args.store, OpenMode::Write { create: true }, limits)?.with_key(key);
+    let chunk = args.commit_every.unwrap_or(usize::MAX).max(1);
+
+    let stdin = std::io::stdin().lock();
+    let mut pending = Vec::new();
+    let mut pending_lines = Vec::new();
+    let mut appended = Vec::new();
+    let mut flush = |log: &mut AuditLog,
+                     pending: &mut Vec<_>,
+                     lines: &mut Vec<usize>|
+     -> Result<(), CliError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let result = log.append(pending);
+        let first_line = lines.first().copied().unwrap_or(0);
+        pending.clear();
+        lines.clear();
+        let done = result.map_err(|e| {
+            CliError::from(e).hint(format!(
+                "nothing from line {first_line} on was written; earlier commits (if any) stand"
+            ))
+        })?;
+        appended.extend(done);
+        Ok(())
+    };
+    let mut reader = std::io::BufReader::new(stdin);
+    let mut line = Vec::new();
+    let mut line_no = 0usize;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| CliError::new(format!("stdin: cannot read: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let text = trim(&line);
+        if text.is_empty() {
+            continue;
+        }
+        let prepared = log.prepare([text]).map_err(|e| match e {
+            trailseal::Error::Trace { source, .. } => CliError::new(format!("line {line_no}: {source}"))
+                .hint("each stdin line must be one trace in weaver-kernel's export shape; nothing from this batch was written"),
+            other => other.into(),
+        })?;
+        pending.extend(prepared);
+        pending_lines.push(line_no);
+        if pending.len() >= chunk {
+            flush(&mut log, &mut pending, &mut pending_lines)?;
+        }
+    }
+    flush(&mut log, &mut pending, &mut pending_lines)?;
+
+    if args.quiet {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = stdout();
+    let first = appended.first().map(|a| a.seq);
+    let last = appended.last().map(|a| a.seq);
+    let result = if args.json {
+        writeln!(
+            out,
+            "{}",
+            JsonObject::new()
+                .num("appended", appended.len() as u64)
+                .opt_num("first_seq", first)
+                .opt_num("last_seq", last)
+                .opt_str("head_hash", appended.last().map(|a| a.record_hash.as_str()))
+                .finish()
+        )
+    } else {
+        match (first, last) {
+            (Some(f), Some(l)) => writeln!(
+                out,
+                "appended {} record{} (seq {f} to {l}) to {}",
+                appended.len(),
+                if appended.len() == 1 { "" } else { "s" },
+                log.location()
+            ),
+            _ => writeln!(out, "appended nothing (stdin held no traces)"),
+        }
+    };
+    result.map_err(output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn trim(line: &[u8]) -> &[u8] {
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    line.get(start..end).unwrap_or_default()
+}
+
+pub(crate) fn verdict_exit(verdict: &Verdict) -> ExitCode {
+    ExitCode::from(match verdict {
+        Verdict::Verified(_) => EXIT_OK,
+        Verdict::Tampered(_) => EXIT_TAMPERED,
+        _ => EXIT_ERROR,
+    })
+}
+
+fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
+    let key = load_key(&args.secret)?;
+    let options = OpenOptions {
+        format: format_of(&args.store),
+        ..OpenOptions::default()
+    };
+    let verdict = match AuditLog::open(&args.store.store, &options) {
+        // A store that cannot be opened is a verdict too (unverifiable), in the same format.
+        Err(trailseal::Error::Store(e)) => trailseal::unverifiable_from(&e),
+        Err(e) => return Err(e.into()),
+        Ok(log) => {
+            let mut log = match key {
+                Some(key) => log.with_key(key),
+                None => log,
+            };
+            let mut progress = ProgressLine::new(!args.quiet);
+            let verdict = log.verify_with_progress(&mut |p| progress.update(p));
+            progress.finish();
+            verdict
+        }
+    };
+    if !args.quiet {
+        let text = if args.json {
+            verdict_json(&verdict) + "\n"
+        } else {
+            verdict_text(&verdict, &args.store.store)
+        };
+        stdout().write_all(text.as_bytes()).map_err(output)?;
+    }
+    Ok(verdict_exit(&verdict))
+}
+
+fn parse_time(flag: &str, value: &str) -> Result<Timestamp, CliError> {
+    Timestamp::parse(value, Offset::DefaultUtc).map_err(|e| {
+        CliError::new(format!("--{flag} {value:?}: {e}"))
+            .hint("use RFC 3339, e.g. 2026-11-27T10:00:00Z, or a date such as 2026-11-27 (UTC)")
+    })
+}
+
+fn filter_of(args: &FilterArgs) -> Result<Filter, CliError> {
+    Ok(Filter {
+        principal: args.principal.clone(),
+        capability: args.capability.clone(),
+        failed: args.status.map(|s| matches!(s, StatusArg::Failed)),
+        since: args
+            .since
+            .as_deref()
+            .map(|v| parse_time("since", v))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|v| parse_time("until", v))
+            .transpose()?,
+        limit: args.limit,
+    })
+}
+
+fn list(args: &ListArgs) -> Result<ExitCode, CliError> {
+    let filter = filter_of(&args.filter)?;
+    let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?;
+    let mut out = stdout();
+    let mut count = 0usize;
+    let mut write_error = None;
+    if args.json {
+        out.write_all(b"[").map_err(output)?;
+    } else {
+        writeln!(
+            out,
+            "{:<6} {:<38} {:<28} {:<24} {:<9} INVOKED_AT",
+            "SEQ", "ACTION_ID", "CAPABILITY", "PRINCIPAL", "STATUS"
+        )
+        .map_err(output)?;
+    }
+    let unreadable = log.list(&filter, &mut |entry| {
+        let s = &entry.summary;
+        let result = if args.json {
+            let sep = if count == 0 { "\n" } else { ",\n" };
+            write!(out, "{sep}{}", entry.trace)
+        } else {
+            writeln!(
+                out,
+                "{:<6} {:<38} {:<28} {:<24} {:<9} {}",
+                entry.seq,
+                s.action_id.as_deref().unwrap_or("?"),
+                s.capability_id.as_deref().unwrap_or("?"),
+                s.principal_id.as_deref().unwrap_or("?"),
+                s.status(),
+                s.invoked_at.as_deref().unwrap_or("?")
+            )
+        };
+        count += 1;
+        match result {
+            Ok(()) => Flow::Continue,
+            Err(e) => {
+                write_error = Some(e);
+                Flow::Stop
+            }
+        }
+    })?;
+    if let Some(e) = write_error {
+        return Err(output(e));
+    }
+    if args.json {
+        out.write_all(if count == 0 { b"]\n" } else { b"\n]\n" })
+            .map_err(output)?;
+    } else if count == 0 {
+        writeln!(out, "no traces matched").map_err(output)?;
+    }
+    if unreadable > 0 {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "warning: {unreadable} record(s) could not be read and were skipped; run `trailseal verify`"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(args: &ShowArgs) -> Result<ExitCode, CliError> {
+    let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?;
+    let record = log.find(&args.action_id)?.ok_or_else(|| {
+        CliError::new(format!(
+            "{}: no trace with action_id {:?}",
+            log.location(),
+            args.action_id
+        ))
+        .hint("`trailseal list` shows the action ids")
+    })?;
+    let canonical = json::parse(record.trace.as_bytes())
+        .ok()
+        .and_then(|doc| {
+            let mut out = Vec::new();
+            doc.root()
+                .write_canonical(&mut out, json::Mode::Python)
+                .ok()?;
+            String::from_utf8(out).ok()
+        })
+        .ok_or_else(|| {
+            CliError::new(format!(
+                "{}: seq {}: the stored trace is not valid JSON",
+                log.location(),
+                record.seq
+            ))
+            .hint("run `trailseal verify` to check the chain")
+        })?;
+    let text = if args.json {
+        JsonObject::new()
+            .num("seq", record.seq)
+            .str("prev_hash", &record.prev_hash)
+            .str("record_hash", &record.record_hash)
+            .raw("trace", &canonical)
+            .finish()
+            + "\n"
+    } else {
+        format!(
+            "seq:         {}\nprev_hash:   {}\nrecord_hash: {}\ntrace:\n{}\n",
+            record.seq,
+            record.prev_hash,
+            record.record_hash,
+            json::pretty(canonical.as_bytes(), 2)
+        )
+    };
+    stdout().write_all(text.as_bytes()).map_err(output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(args: &ExportArgs) -> Result<ExitCode, CliError> {
+    let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?;
+    let n = log.export_jsonl(&args.out)?;
+    writeln!(
+        stdout(),
+        "exported {n} record{} with their chain fields to {}; check it with `trailseal verify --store {}`",
+        if n == 1 { "" } else { "s" },
+        args.out.display(),
+        args.out.display()
+    )
+    .map_err(output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn canonical() -> Result<ExitCode, CliError> {
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::BufWriter::new(stdout());
+    for (i, line) in stdin.split(b'\n').enumerate() {
+        let line = line.map_err(|e| CliError::new(format!("stdin: cannot read: {e}")))?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        let canonical = json::canonicalize(line).map_err(|e| {
+            CliError::new(format!("line {}: {e}", i + 1))
+                .hint("each line must be one JSON value; NaN, Infinity and lone surrogates have no canonical form")
+        })?;
+        out.write_all(canonical.as_bytes()).map_err(output)?;
+        out.write_all(b"\n").map_err(output)?;
+    }
+    out.flush().map_err(output)?;
+    Ok(ExitCode::SUCCESS)
+}

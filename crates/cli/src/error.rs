@@ -1,0 +1,123 @@
+//! Errors as the command line shows them: a message, a hint, an exit code.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use trailseal::StoreError;
+use trailseal::secret::SecretError;
+
+/// Exit code: verified / success.
+pub(crate) const EXIT_OK: u8 = 0;
+/// Exit code: tampering detected.
+pub(crate) const EXIT_TAMPERED: u8 = 1;
+/// Exit code: unverifiable, usage error or failure.
+pub(crate) const EXIT_ERROR: u8 = 2;
+
+/// A failed command.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    message: String,
+    hint: Option<String>,
+    code: u8,
+}
+
+impl CliError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            hint: None,
+            code: EXIT_ERROR,
+        }
+    }
+
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub(crate) fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.code)
+    }
+
+    pub(crate) fn report(&self) {
+        if self.is_silent() {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "error: {}", self.message);
+        if let Some(hint) = &self.hint {
+            let _ = writeln!(err, "hint: {hint}");
+        }
+    }
+
+    /// The error for a missing secret.
+    pub(crate) fn no_secret() -> Self {
+        CliError::new("no secret: the chain secret is needed to append and verify").hint(
+            "export WEAVER_KERNEL_SECRET=<the secret the store is written with>, or pass --secret-file PATH",
+        )
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        let hint = match &e {
+            StoreError::NotFound { .. } => {
+                Some("check the --store path (`trailseal demo` creates a sample store)")
+            }
+            StoreError::UnknownStore { .. } => {
+                Some("pass --format sqlite or --format jsonl if the file name misleads")
+            }
+            StoreError::NewerVersion { .. } => Some("upgrade trailseal to read this store"),
+            StoreError::DuplicateActionId { .. } => Some("every trace needs a unique action_id"),
+            StoreError::TornTail { .. } | StoreError::BadHead { .. } => {
+                Some("run `trailseal verify` to see which record is damaged")
+            }
+            _ => None,
+        };
+        let err = CliError::new(e.to_string());
+        match hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
+    }
+}
+
+impl From<trailseal::Error> for CliError {
+    fn from(e: trailseal::Error) -> Self {
+        match e {
+            trailseal::Error::Store(e) => e.into(),
+            trailseal::Error::NoSecret => CliError::no_secret(),
+            trailseal::Error::WrongKey { .. } => CliError::new(e.to_string())
+                .hint("use the secret this store was written with (see `trailseal verify`)"),
+            other => CliError::new(other.to_string()),
+        }
+    }
+}
+
+impl From<SecretError> for CliError {
+    fn from(e: SecretError) -> Self {
+        CliError::new(e.to_string()).hint(
+            "the secret is text: set WEAVER_KERNEL_SECRET or write it to a file for --secret-file",
+        )
+    }
+}
+
+/// Output errors: a closed pipe (`trailseal list | head`) ends the command quietly.
+pub(crate) fn output(e: std::io::Error) -> CliError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        CliError {
+            message: String::new(),
+            hint: None,
+            code: EXIT_OK,
+        }
+    } else {
+        CliError::new(format!("cannot write output: {e}"))
+    }
+}
+
+impl CliError {
+    /// Whether this is the quiet end of a closed pipe.
+    pub(crate) fn is_silent(&self) -> bool {
+        self.message.is_empty()
+    }
+}

@@ -1,0 +1,101 @@
+use std::fmt;
+
+/// An error from a storage backend. Every message starts with the store's location.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A reading command was pointed at a path that does not exist.
+    #[error("{location}: no such store (reading commands do not create one)")]
+    NotFound { location: String },
+
+    /// The file exists but is not a store trailseal knows.
+    #[error("{location}: not a trailseal or weaver-kernel store: {reason}")]
+    UnknownStore { location: String, reason: String },
+
+    /// The store was written by a newer trailseal.
+    #[error(
+        "{location}: store format version {found} is newer than this trailseal reads (up to {supported})"
+    )]
+    NewerVersion {
+        location: String,
+        found: String,
+        supported: String,
+    },
+
+    /// An appended trace's `action_id` is already stored; nothing was written.
+    #[error("{location}: action_id {action_id:?} is already in the store; nothing was written")]
+    DuplicateActionId { location: String, action_id: String },
+
+    /// The last JSONL line is incomplete (a write was interrupted).
+    #[error(
+        "{location}: the last line (at byte {offset}) is incomplete, an interrupted write; nothing was written"
+    )]
+    TornTail { location: String, offset: u64 },
+
+    /// The record at the head of the chain cannot be read, so nothing can be linked to it.
+    #[error(
+        "{location}: the head record at seq {seq} cannot be used to link new records: {problem}"
+    )]
+    BadHead {
+        location: String,
+        seq: u64,
+        problem: String,
+    },
+
+    /// The store is at the largest seq representable.
+    #[error("{location}: the chain is full (seq would overflow)")]
+    SeqOverflow { location: String },
+
+    /// An I/O error.
+    #[error("{location}: {action}: {source}")]
+    Io {
+        location: String,
+        action: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An error from SQLite.
+    #[cfg(feature = "sqlite")]
+    #[error("{location}: {action}: {source}")]
+    Sqlite {
+        location: String,
+        action: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn io(location: &str, action: &'static str) -> impl FnOnce(std::io::Error) -> Self {
+        let location = location.to_owned();
+        move |source| StoreError::Io {
+            location,
+            action,
+            source,
+        }
+    }
+
+    /// Whether the error means "this is not a store I can read" rather than a failure to read.
+    pub fn is_unknown_store(&self) -> bool {
+        matches!(
+            self,
+            StoreError::UnknownStore { .. } | StoreError::NewerVersion { .. }
+        )
+    }
+}
+
+/// Shows bytes from a store in a message: lossy UTF-8, at most 80 characters.
+pub(crate) struct Shown<'a>(pub(crate) &'a [u8]);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = String::from_utf8_lossy(self.0);
+        let short: String = text.chars().take(80).collect();
+        write!(f, "{short:?}")?;
+        if short.len() < text.len() {
+            f.write_str("…")?;
+        }
+        Ok(())
+    }
+}

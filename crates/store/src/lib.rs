@@ -1,0 +1,93 @@
+//! # trailseal-store
+//!
+//! Where trailseal's chains live. Every backend implements one narrow trait, [`Store`]: read
+//! the chain's state, append a batch atomically, stream the records in chain order, and find
+//! one record by `action_id`. The chain logic itself (sealing, verification) is in
+//! `trailseal-core`; a backend only moves bytes, inside a transaction or lock that makes
+//! appends from many processes produce one linear chain.
+//!
+//! Backends:
+//! - [`sqlite::SqliteStore`] (feature `sqlite`, on by default): weaver-kernel 0.12.0's
+//!   `SQLiteTraceStore` layout, plus additive `trailseal_*` tables;
+//! - [`jsonl::JsonlStore`]: weaver-kernel's `JsonlTraceStore` layout, one record a line;
+//! - [`memory::MemoryStore`]: for tests and embedding.
+//!
+//! [`conformance`] is the test suite every backend runs.
+
+pub mod conformance;
+mod error;
+pub mod jsonl;
+pub mod memory;
+mod open;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+pub use error::StoreError;
+pub use open::{Format, OpenMode, open};
+
+use trailseal_core::verify::{ChainStart, Flow, ScanItem, StoredKeyId};
+use trailseal_core::{ChainKey, Hash32, PreparedTrace};
+
+/// The state of a chain as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreState {
+    /// Where verification starts (genesis, or a pruning checkpoint).
+    pub start: ChainStart,
+    /// The key id the store records, if any.
+    pub key_id: StoredKeyId,
+    /// The last record, if any: its seq and stored `record_hash`.
+    pub head: Option<(u64, Vec<u8>)>,
+    /// How many records the store holds, when it can tell cheaply (for progress display).
+    pub record_count_hint: Option<u64>,
+}
+
+/// A record that was appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    pub record_hash: Hash32,
+}
+
+/// One stored record, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub seq: u64,
+    pub prev_hash: String,
+    pub record_hash: String,
+    /// The trace JSON as stored (canonical for records trailseal wrote).
+    pub trace: String,
+}
+
+/// A place a chain is stored.
+///
+/// Implementations must make [`Store::append`] atomic and durable (all of the batch or none of
+/// it, on disk when it returns) and serialise appends from other handles and processes on the
+/// same store, so the chain never forks. Nothing may panic on any stored content: damaged
+/// records are reported as [`ScanItem::Malformed`] during scans.
+pub trait Store: Send {
+    /// Where the store is, for messages (a path, or a URL without its password).
+    fn location(&self) -> &str;
+
+    /// Reads where the chain starts, its head, and the recorded key id.
+    fn state(&mut self) -> Result<StoreState, StoreError>;
+
+    /// Links `traces` to the current head with `key`, writes them and makes them durable, all
+    /// inside one transaction or lock. Refuses the whole batch, writing nothing, when an
+    /// `action_id` is already stored. Records the key id if the store has none.
+    fn append(
+        &mut self,
+        key: &ChainKey,
+        traces: &[PreparedTrace],
+    ) -> Result<Vec<Appended>, StoreError>;
+
+    /// Streams the records with `seq >= from_seq` in chain order (for JSONL, file order) to
+    /// `visit` until it returns [`Flow::Stop`] or the records end.
+    fn scan(
+        &mut self,
+        from_seq: u64,
+        visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
+    ) -> Result<(), StoreError>;
+
+    /// The record with this `action_id`, if stored.
+    fn find(&mut self, action_id: &str) -> Result<Option<StoredRecord>, StoreError>;
+}

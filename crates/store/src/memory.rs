@@ -1,0 +1,181 @@
+//! An in-memory store: for tests, and for embedding where persistence is handled elsewhere.
+
+use std::collections::HashSet;
+
+use trailseal_core::verify::{ChainStart, Flow, RecordView, ScanItem, StoredKeyId, TraceEncoding};
+use trailseal_core::{ChainKey, Hash32, Head, PreparedTrace, seal_batch};
+
+use crate::{Appended, Store, StoreError, StoreState, StoredRecord};
+
+/// One record as the memory store keeps it. Public so tests can damage it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryRecord {
+    pub seq: u64,
+    pub prev_hash: String,
+    pub record_hash: String,
+    pub trace: String,
+}
+
+/// An in-memory chain.
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    start: ChainStart,
+    key_id: StoredKeyId,
+    records: Vec<MemoryRecord>,
+    action_ids: HashSet<String>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty chain starting at genesis.
+    pub fn new() -> Self {
+        Self {
+            start: ChainStart::genesis(),
+            key_id: StoredKeyId::Absent,
+            records: Vec::new(),
+            action_ids: HashSet::new(),
+        }
+    }
+
+    /// The records, for tests that damage them on purpose. Changing them bypasses every check.
+    pub fn records_mut(&mut self) -> &mut Vec<MemoryRecord> {
+        &mut self.records
+    }
+
+    /// The records.
+    pub fn records(&self) -> &[MemoryRecord] {
+        &self.records
+    }
+
+    fn head(&self) -> Result<Head, StoreError> {
+        match self.records.last() {
+            None => Ok(Head {
+                next_seq: self.start.next_seq,
+                prev_hash: Hash32::parse(&self.start.prev_hash).unwrap_or(Hash32::GENESIS),
+            }),
+            Some(last) => {
+                let bad = |problem: &str| StoreError::BadHead {
+                    location: "memory".into(),
+                    seq: last.seq,
+                    problem: problem.into(),
+                };
+                let prev_hash = Hash32::parse(last.record_hash.as_bytes())
+                    .ok_or_else(|| bad("its record_hash is not 64 lowercase hex characters"))?;
+                let next_seq = last.seq.checked_add(1).ok_or_else(|| bad("seq overflow"))?;
+                Ok(Head {
+                    next_seq,
+                    prev_hash,
+                })
+            }
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn location(&self) -> &str {
+        "memory"
+    }
+
+    fn state(&mut self) -> Result<StoreState, StoreError> {
+        Ok(StoreState {
+            start: self.start.clone(),
+            key_id: self.key_id,
+            head: self
+                .records
+                .last()
+                .map(|r| (r.seq, r.record_hash.as_bytes().to_vec())),
+            record_count_hint: Some(self.records.len() as u64),
+        })
+    }
+
+    fn append(
+        &mut self,
+        key: &ChainKey,
+        traces: &[PreparedTrace],
+    ) -> Result<Vec<Appended>, StoreError> {
+        if let Some(id) = traces
+            .iter()
+            .map(PreparedTrace::action_id)
+            .find(|id| self.action_ids.contains(*id))
+        {
+            return Err(StoreError::DuplicateActionId {
+                location: "memory".into(),
+                action_id: id.into(),
+            });
+        }
+        if let Some(id) = trailseal_core::record::find_duplicate_action_id(traces) {
+            return Err(StoreError::DuplicateActionId {
+                location: "memory".into(),
+                action_id: id.into(),
+            });
+        }
+        let mut head = self.head()?;
+        let sealed = seal_batch(key, &mut head, traces);
+        let mut out = Vec::with_capacity(sealed.len());
+        for record in sealed {
+            self.action_ids.insert(record.trace.action_id().to_owned());
+            self.records.push(MemoryRecord {
+                seq: record.seq,
+                prev_hash: record.prev_hash.to_string(),
+                record_hash: record.record_hash.to_string(),
+                trace: record.trace.canonical().to_owned(),
+            });
+            out.push(Appended {
+                seq: record.seq,
+                record_hash: record.record_hash,
+            });
+        }
+        if self.key_id == StoredKeyId::Absent {
+            self.key_id = StoredKeyId::Present(key.key_id());
+        }
+        Ok(out)
+    }
+
+    fn scan(
+        &mut self,
+        from_seq: u64,
+        visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
+    ) -> Result<(), StoreError> {
+        for r in self.records.iter().filter(|r| r.seq >= from_seq) {
+            let item = ScanItem::Record(RecordView {
+                seq: r.seq,
+                prev_hash: r.prev_hash.as_bytes(),
+                record_hash: r.record_hash.as_bytes(),
+                trace: r.trace.as_bytes(),
+                encoding: TraceEncoding::Stored,
+                columns: None,
+            });
+            if visit(&item) == Flow::Stop {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn find(&mut self, action_id: &str) -> Result<Option<StoredRecord>, StoreError> {
+        if !self.action_ids.contains(action_id) {
+            return Ok(None);
+        }
+        Ok(self
+            .records
+            .iter()
+            .find(|r| {
+                trailseal_core::json::parse(r.trace.as_bytes())
+                    .ok()
+                    .is_some_and(|d| {
+                        d.root().get("action_id").and_then(|n| n.as_str()) == Some(action_id)
+                    })
+            })
+            .map(|r| StoredRecord {
+                seq: r.seq,
+                prev_hash: r.prev_hash.clone(),
+                record_hash: r.record_hash.clone(),
+                trace: r.trace.clone(),
+            }))
+    }
+}

@@ -1,0 +1,83 @@
+//! Choosing and opening a backend from a location string.
+
+use std::path::Path;
+
+use crate::jsonl::JsonlStore;
+use crate::memory::MemoryStore;
+use crate::{Store, StoreError};
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// For reading: the store must exist and is not modified.
+    Read,
+    /// For appending; `create` makes a new store when there is none.
+    Write { create: bool },
+}
+
+/// A store format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// weaver-kernel's SQLite layout.
+    Sqlite,
+    /// weaver-kernel's JSONL layout.
+    Jsonl,
+    /// In memory (location `:memory:`).
+    Memory,
+}
+
+impl Format {
+    /// The format a location implies: `.db`, `.sqlite`, `.sqlite3` are SQLite, `.jsonl` is
+    /// JSONL, `:memory:` is memory.
+    pub fn from_location(location: &str) -> Option<Format> {
+        if location == ":memory:" {
+            return Some(Format::Memory);
+        }
+        let ext = Path::new(location)
+            .extension()?
+            .to_str()?
+            .to_ascii_lowercase();
+        match ext.as_str() {
+            "db" | "sqlite" | "sqlite3" => Some(Format::Sqlite),
+            "jsonl" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+
+    /// Parses a `--format` value.
+    pub fn parse(name: &str) -> Option<Format> {
+        match name {
+            "sqlite" => Some(Format::Sqlite),
+            "jsonl" => Some(Format::Jsonl),
+            "memory" => Some(Format::Memory),
+            _ => None,
+        }
+    }
+}
+
+/// Opens the store at `location` in `format` (or the one its name implies).
+pub fn open(
+    location: &str,
+    format: Option<Format>,
+    mode: OpenMode,
+) -> Result<Box<dyn Store>, StoreError> {
+    let format = format.or_else(|| Format::from_location(location)).ok_or_else(|| StoreError::UnknownStore {
+        location: location.to_owned(),
+        reason: "cannot tell the format from the name (use .db, .sqlite, .sqlite3 or .jsonl, or --format)".into(),
+    })?;
+    match format {
+        #[cfg(feature = "sqlite")]
+        Format::Sqlite => Ok(Box::new(crate::sqlite::SqliteStore::open(
+            Path::new(location),
+            mode,
+        )?)),
+        #[cfg(not(feature = "sqlite"))]
+        Format::Sqlite => Err(StoreError::UnknownStore {
+            location: location.to_owned(),
+            reason: "this build of trailseal has no SQLite support".into(),
+        }),
+        Format::Jsonl => Ok(Box::new(JsonlStore::open(Path::new(location), mode)?)),
+        Format::Memory => Ok(Box::new(MemoryStore::new())),
+    }
+}

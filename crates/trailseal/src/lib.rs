@@ -1,0 +1,38 @@
+//! # trailseal
+//!
+//! A tamper-evident audit log for AI-agent actions. Every record carries an HMAC-SHA256 over
+//! its content and the previous record's hash (chain format "1", compatible with
+//! weaver-kernel 0.12.0), so any later edit, insertion, deletion or reordering is detected and
+//! the first bad record is named.
+//!
+//! ```no_run
+//! use trailseal::{AuditLog, OpenOptions, OpenMode, secret};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = secret::key_from_env()?.ok_or("set WEAVER_KERNEL_SECRET")?;
+//! let options = OpenOptions { mode: OpenMode::Write { create: true }, ..OpenOptions::default() };
+//! let mut log = AuditLog::open("audit.db", &options)?.with_key(key);
+//! log.append_json(br#"{"action_id":"a1","capability_id":"crm.search","principal_id":"agent-7",
+//!   "token_id":"tok-1","invoked_at":"2026-11-27T10:00:00+00:00","args":{"q":"acme"},
+//!   "response_mode":"summary","driver_id":"http"}"#)?;
+//! let verdict = log.verify();
+//! assert!(verdict.is_verified());
+//! # Ok(()) }
+//! ```
+
+mod export;
+mod log;
+pub mod query;
+pub mod secret;
+mod verify;
+
+pub use log::{AuditLog, Error, OpenOptions};
+pub use query::{Filter, TraceEntry};
+pub use verify::{Progress, no_secret, unverifiable_from, verify_store};
+
+pub use trailseal_core as core;
+pub use trailseal_core::{
+    Caveat, ChainKey, KeyId, PreparedTrace, TamperKind, Timestamp, TraceLimits, Verdict,
+};
+pub use trailseal_store as store;
+pub use trailseal_store::{Appended, Format, OpenMode, Store, StoreError, StoredRecord};

@@ -1,0 +1,308 @@
+//! [`AuditLog`]: a store plus the chain key, with validation, key confirmation and
+//! verification around the storage trait.
+
+use std::io::Write;
+use std::path::Path;
+
+use trailseal_core::json::{self, Mode};
+use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, ScanItem, StoredKeyId};
+use trailseal_core::{
+    ChainKey, KeyId, PreparedTrace, TraceError, TraceLimits, TraceSummary, Verdict,
+};
+use trailseal_store::{Appended, Format, OpenMode, Store, StoreError, StoredRecord};
+
+use crate::query::{Filter, TraceEntry};
+use crate::verify::{Progress, verify_store};
+
+/// An error from the library. Messages start with what they concern (a store, a trace).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A trace in a batch is invalid; `index` is its 0-based position. Nothing was written.
+    #[error("trace {index}: {source}")]
+    Trace {
+        index: usize,
+        #[source]
+        source: TraceError,
+    },
+    /// The operation needs the chain secret.
+    #[error("no secret: set WEAVER_KERNEL_SECRET or pass a secret file")]
+    NoSecret,
+    /// The store was written with another key; nothing was written.
+    #[error("{location}: {detail}; nothing was written")]
+    WrongKey { location: String, detail: String },
+    /// An I/O error outside a store.
+    #[error("{path}: {action}: {source}")]
+    Io {
+        path: String,
+        action: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How to open a log.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// The store format; `None` infers it from the location.
+    pub format: Option<Format>,
+    /// Read only, or for appending.
+    pub mode: OpenMode,
+    /// Limits on appended traces.
+    pub limits: TraceLimits,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            format: None,
+            mode: OpenMode::Read,
+            limits: TraceLimits::default(),
+        }
+    }
+}
+
+/// A tamper-evident audit log: a store and, for appending and verifying, its chain key.
+pub struct AuditLog {
+    store: Box<dyn Store>,
+    key: Option<ChainKey>,
+    limits: TraceLimits,
+    key_confirmed: bool,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("store", &self.store.location())
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditLog {
+    /// Opens the store at `location` (a path ending in `.db`, `.sqlite`, `.sqlite3` or
+    /// `.jsonl`, or `:memory:`).
+    pub fn open(location: &str, options: &OpenOptions) -> Result<Self, Error> {
+        let store = trailseal_store::open(location, options.format, options.mode)?;
+        Ok(Self::from_store(store).with_limits(options.limits))
+    }
+
+    /// Wraps an already opened store.
+    pub fn from_store(store: Box<dyn Store>) -> Self {
+        Self {
+            store,
+            key: None,
+            limits: TraceLimits::default(),
+            key_confirmed: false,
+        }
+    }
+
+    /// Sets the chain key used to append and verify.
+    pub fn with_key(mut self, key: ChainKey) -> Self {
+        self.key = Some(key);
+        self.key_confirmed = false;
+        self
+    }
+
+    /// Sets the limits on appended traces.
+    pub fn with_limits(mut self, limits: TraceLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The store's location.
+    pub fn location(&self) -> &str {
+        self.store.location()
+    }
+
+    /// The underlying store.
+    pub fn store_mut(&mut self) -> &mut dyn Store {
+        self.store.as_mut()
+    }
+
+    /// Validates traces given as JSON texts; the error names the first bad one's position.
+    pub fn prepare<'a, I>(&self, texts: I) -> Result<Vec<PreparedTrace>, Error>
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+    {
+        texts
+            .into_iter()
+            .enumerate()
+            .map(|(index, text)| {
+                PreparedTrace::parse(text, &self.limits)
+                    .map_err(|source| Error::Trace { index, source })
+            })
+            .collect()
+    }
+
+    /// Appends one trace (JSON in the export shape). Durable when it returns.
+    pub fn append_json(&mut self, text: &[u8]) -> Result<Appended, Error> {
+        let prepared = self.prepare([text])?;
+        let appended = self.append(&prepared)?;
+        appended.into_iter().next().ok_or_else(|| Error::Io {
+            path: self.location().to_owned(),
+            action: "append",
+            source: std::io::Error::other("the store appended nothing"),
+        })
+    }
+
+    /// Appends validated traces in one transaction: all of them or none. Refuses to extend a
+    /// chain written with another key.
+    pub fn append(&mut self, traces: &[PreparedTrace]) -> Result<Vec<Appended>, Error> {
+        if traces.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = self.key.clone().ok_or(Error::NoSecret)?;
+        self.confirm_key(&key)?;
+        Ok(self.store.append(&key, traces)?)
+    }
+
+    /// Checks, once per handle, that `key` is the key the store was written with: by the key
+    /// id the store records, or else by the MAC of its head record.
+    fn confirm_key(&mut self, key: &ChainKey) -> Result<(), Error> {
+        if self.key_confirmed {
+            return Ok(());
+        }
+        let state = self.store.state()?;
+        match state.key_id {
+            StoredKeyId::Present(id) if id != key.key_id() => {
+                return Err(self.wrong_key(format!(
+                    "the store was written with key id {id}, but this secret has key id {}",
+                    key.key_id()
+                )));
+            }
+            StoredKeyId::Present(_) => {}
+            StoredKeyId::Absent => {
+                if let Some((head_seq, _)) = state.head {
+                    let mut checker = ContentChecker::new();
+                    let mut outcome = None;
+                    self.store.scan(head_seq, &mut |item| {
+                        if let ScanItem::Record(record) = item
+                            && record.seq == head_seq
+                        {
+                            outcome = Some(checker.check(key, record));
+                            return Flow::Stop;
+                        }
+                        Flow::Continue
+                    })?;
+                    match outcome {
+                        Some(ContentCheck::Ok) => {}
+                        Some(ContentCheck::Mismatch) => {
+                            return Err(self.wrong_key(format!(
+                                "the head record (seq {head_seq}) does not verify with this secret; refusing to extend the chain with a different key"
+                            )));
+                        }
+                        Some(ContentCheck::Malformed(problem)) => {
+                            return Err(StoreError::BadHead {
+                                location: self.location().to_owned(),
+                                seq: head_seq,
+                                problem,
+                            }
+                            .into());
+                        }
+                        Some(ContentCheck::ColumnMismatch(column)) => {
+                            return Err(StoreError::BadHead {
+                                location: self.location().to_owned(),
+                                seq: head_seq,
+                                problem: format!("its {column} column does not match its payload"),
+                            }
+                            .into());
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+        self.key_confirmed = true;
+        Ok(())
+    }
+
+    fn wrong_key(&self, detail: String) -> Error {
+        Error::WrongKey {
+            location: self.location().to_owned(),
+            detail,
+        }
+    }
+
+    /// The key id of the loaded key.
+    pub fn key_id(&self) -> Option<KeyId> {
+        self.key.as_ref().map(ChainKey::key_id)
+    }
+
+    /// Verifies the whole chain. Never fails: a store that cannot be read, or a missing key,
+    /// gives an `unverifiable` verdict.
+    pub fn verify(&mut self) -> Verdict {
+        self.verify_with_progress(&mut |_| {})
+    }
+
+    /// [`AuditLog::verify`], reporting progress.
+    pub fn verify_with_progress(&mut self, progress: &mut dyn FnMut(Progress)) -> Verdict {
+        verify_store(self.store.as_mut(), self.key.as_ref(), progress)
+    }
+
+    /// Streams the traces that match `filter`, in chain order. Records that cannot be read
+    /// are counted, not shown; the count is returned.
+    pub fn list(
+        &mut self,
+        filter: &Filter,
+        visit: &mut dyn FnMut(&TraceEntry) -> Flow,
+    ) -> Result<u64, Error> {
+        let mut unreadable = 0u64;
+        let mut shown = 0usize;
+        let mut canonical = Vec::new();
+        self.store.scan(0, &mut |item| {
+            let ScanItem::Record(record) = item else {
+                unreadable += 1;
+                return Flow::Continue;
+            };
+            let Ok(doc) = json::parse(record.trace) else {
+                unreadable += 1;
+                return Flow::Continue;
+            };
+            let summary = TraceSummary::from_node(doc.root());
+            if !filter.matches(&summary) {
+                return Flow::Continue;
+            }
+            canonical.clear();
+            if doc
+                .root()
+                .write_canonical(&mut canonical, Mode::Python)
+                .is_err()
+            {
+                unreadable += 1;
+                return Flow::Continue;
+            }
+            let entry = TraceEntry {
+                seq: record.seq,
+                summary,
+                trace: String::from_utf8_lossy(&canonical).into_owned(),
+            };
+            shown += 1;
+            if visit(&entry) == Flow::Stop || filter.limit.is_some_and(|l| shown >= l) {
+                return Flow::Stop;
+            }
+            Flow::Continue
+        })?;
+        Ok(unreadable)
+    }
+
+    /// The record with this `action_id`.
+    pub fn find(&mut self, action_id: &str) -> Result<Option<StoredRecord>, Error> {
+        Ok(self.store.find(action_id)?)
+    }
+
+    /// Writes the chain, chain fields included, as a JSONL store to `path` (atomically: a
+    /// temporary file beside it, fsynced, then renamed). The export verifies on its own with
+    /// the same secret. Returns the number of records written.
+    pub fn export_jsonl(&mut self, path: &Path) -> Result<u64, Error> {
+        crate::export::export_jsonl(self.store.as_mut(), path)
+    }
+
+    /// Writes the export to any writer (see [`AuditLog::export_jsonl`]).
+    pub fn export_jsonl_to(&mut self, out: &mut dyn Write) -> Result<u64, Error> {
+        let location = self.store.location().to_owned();
+        crate::export::write_jsonl(self.store.as_mut(), out, location)
+    }
+}
