@@ -355,6 +355,11 @@ impl JsonlStore {
         };
         if path.exists() {
             store.check_first_line()?;
+        } else {
+            // Create the empty store now, so it exists for other handles and readers.
+            let file = store.open_file(true, true)?;
+            file.sync_all()
+                .map_err(StoreError::io(&store.location, "fsync"))?;
         }
         Ok(store)
     }

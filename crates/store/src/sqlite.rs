@@ -60,8 +60,11 @@ impl SqliteStore {
         if !exists && !matches!(mode, OpenMode::Write { create: true }) {
             return Err(StoreError::NotFound { location });
         }
+        // Readers open read-write too (nothing is written): SQLite then rolls back a journal
+        // left by a crashed writer and removes WAL files on close, which a read-only
+        // connection cannot. A write-protected file is opened read-only by SQLite itself.
         let flags = match mode {
-            OpenMode::Read => OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenMode::Read => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             OpenMode::Write { .. } => {
                 OpenFlags::SQLITE_OPEN_READ_WRITE
                     | OpenFlags::SQLITE_OPEN_CREATE
@@ -145,12 +148,32 @@ impl SqliteStore {
                     tables.join(", ")
                 )));
             }
-            self.conn
-                .pragma_update(None, "journal_mode", "WAL")
-                .map_err(self.sql_err("enable WAL"))?;
+            // Several processes may create the store at once. Switching to WAL needs the
+            // database to itself and SQLite does not wait for that, so retry; the tables are
+            // then created under the write lock, each only if still missing.
+            let mut attempts = 0;
+            loop {
+                match self.conn.pragma_update(None, "journal_mode", "WAL") {
+                    Ok(()) => break,
+                    Err(e)
+                        if attempts < 1000
+                            && matches!(
+                                e.sqlite_error_code(),
+                                Some(
+                                    rusqlite::ErrorCode::DatabaseBusy
+                                        | rusqlite::ErrorCode::DatabaseLocked
+                                )
+                            ) =>
+                    {
+                        attempts += 1;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => return Err((self.sql_err("enable WAL"))(e)),
+                }
+            }
             self.conn
                 .execute_batch(&format!(
-                    "BEGIN; {TRACES_DDL}; {META_DDL}; {TRAILSEAL_META_DDL}; \
+                    "BEGIN IMMEDIATE; {TRACES_DDL}; {META_DDL}; {TRAILSEAL_META_DDL}; \
                      INSERT OR IGNORE INTO trailseal_meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
                 ))
                 .map_err(self.sql_err("create schema"))?;

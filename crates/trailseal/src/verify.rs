@@ -54,7 +54,7 @@ pub fn verify_store(
     let scanned = store.scan(0, &mut |item| {
         let flow = verifier.feed(key, &mut checker, item);
         let checked = verifier.records_checked();
-        if checked % PROGRESS_EVERY == 0 {
+        if checked.is_multiple_of(PROGRESS_EVERY) {
             progress(Progress {
                 records_checked: checked,
                 total_hint,

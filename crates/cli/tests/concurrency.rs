@@ -1,0 +1,103 @@
+//! Several processes appending to one SQLite or JSONL store at once produce one linear chain:
+//! no fork, no gap, no lost record.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use trailseal::core::verify::Flow;
+use trailseal::{AuditLog, ChainKey, Filter, OpenOptions};
+
+const SECRET: &str = "concurrency-secret";
+const WRITERS: usize = 6;
+const EACH: usize = 120;
+
+fn trace(writer: usize, i: usize) -> String {
+    format!(
+        r#"{{"action_id":"w{writer}-{i:04}","capability_id":"crm.search","principal_id":"worker-{writer}","token_id":"tok","invoked_at":"2026-03-01T09:30:00+00:00","args":{{"i":{i}}},"response_mode":"summary","driver_id":"http"}}"#
+    )
+}
+
+fn hammer(store: &str, commit_every: &str) {
+    let children: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_trailseal"))
+                .args([
+                    "append",
+                    "--store",
+                    store,
+                    "--quiet",
+                    "--commit-every",
+                    commit_every,
+                ])
+                .env("WEAVER_KERNEL_SECRET", SECRET)
+                .stdin(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let input: String = (0..EACH).map(|i| trace(w, i) + "\n").collect();
+            let mut stdin = child.stdin.take().unwrap();
+            std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
+            child
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let key = ChainKey::from_secret(SECRET.as_bytes()).unwrap();
+    let mut log = AuditLog::open(store, &OpenOptions::default())
+        .unwrap()
+        .with_key(key);
+    let verdict = log.verify();
+    assert!(verdict.is_verified(), "{store}: {verdict:?}");
+    assert_eq!(verdict.records_checked(), (WRITERS * EACH) as u64);
+    let mut ids = HashSet::new();
+    let mut seqs = Vec::new();
+    log.list(&Filter::default(), &mut |e| {
+        ids.insert(e.summary.action_id.clone().unwrap());
+        seqs.push(e.seq);
+        Flow::Continue
+    })
+    .unwrap();
+    assert_eq!(
+        ids.len(),
+        WRITERS * EACH,
+        "every appended trace is present exactly once"
+    );
+    assert_eq!(
+        seqs,
+        (0..(WRITERS * EACH) as u64).collect::<Vec<_>>(),
+        "contiguous, no gap"
+    );
+}
+
+#[test]
+fn processes_appending_to_sqlite_form_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    hammer(dir.path().join("c.db").to_str().unwrap(), "1");
+}
+
+#[test]
+fn processes_appending_to_jsonl_form_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    hammer(dir.path().join("c.jsonl").to_str().unwrap(), "1");
+}
+
+#[test]
+fn batched_appends_from_processes_form_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    hammer(dir.path().join("b.db").to_str().unwrap(), "7");
+    hammer(dir.path().join("b.jsonl").to_str().unwrap(), "7");
+}

@@ -1,0 +1,82 @@
+//! The conformance suite against every backend of this crate.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::PathBuf;
+
+use trailseal_store::conformance::{Backend, Fixture};
+use trailseal_store::{OpenMode, Store};
+
+struct Memory;
+
+impl Backend for Memory {
+    fn fresh(&self) -> Fixture {
+        Fixture {
+            store: Box::new(trailseal_store::memory::MemoryStore::new()),
+            guard: Box::new(()),
+        }
+    }
+    fn reopen(&self, _: &Fixture) -> Option<Box<dyn Store>> {
+        None
+    }
+}
+
+struct File(&'static str);
+
+impl File {
+    fn path(f: &Fixture, ext: &str) -> PathBuf {
+        f.guard
+            .downcast_ref::<tempfile::TempDir>()
+            .unwrap()
+            .path()
+            .join(format!("store.{ext}"))
+    }
+}
+
+impl Backend for File {
+    fn fresh(&self) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("store.{}", self.0));
+        let store = trailseal_store::open(
+            path.to_str().unwrap(),
+            None,
+            OpenMode::Write { create: true },
+        )
+        .unwrap();
+        Fixture {
+            store,
+            guard: Box::new(dir),
+        }
+    }
+    fn reopen(&self, f: &Fixture) -> Option<Box<dyn Store>> {
+        let path = Self::path(f, self.0);
+        Some(
+            trailseal_store::open(
+                path.to_str().unwrap(),
+                None,
+                OpenMode::Write { create: false },
+            )
+            .unwrap(),
+        )
+    }
+}
+
+mod memory {
+    use super::*;
+    trailseal_store::conformance_tests!(Memory);
+}
+
+mod jsonl {
+    use super::*;
+    trailseal_store::conformance_tests!(File("jsonl"));
+}
+
+mod sqlite {
+    use super::*;
+    trailseal_store::conformance_tests!(File("db"));
+}

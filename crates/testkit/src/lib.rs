@@ -1,0 +1,113 @@
+//! Test support shared by trailseal's test suites.
+//!
+//! - [`vectors_dir`]: the read-only vectors in `../shared/vectors` (or `TRAILSEAL_VECTORS`).
+//! - [`weaver_python`]: a Python with `weaver-kernel==0.12.0`: `TRAILSEAL_WEAVER_PYTHON` when
+//!   set (`.ci/run` sets it), else a virtual environment under `target/weaver-venv`, created on
+//!   first use (needs `python3` and access to PyPI). Tests that need it fail loudly when it
+//!   cannot be provided; they are never skipped silently.
+//! - [`weaver_tool`]: runs `interop/weaver_tool.py` with that Python.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The shared test vectors.
+pub fn vectors_dir() -> PathBuf {
+    std::env::var_os("TRAILSEAL_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/vectors"))
+}
+
+const WEAVER_PIN: &str = "weaver-kernel==0.12.0";
+
+fn provision_venv() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    std::fs::create_dir_all(&target).unwrap();
+    let venv = target.join("weaver-venv");
+    let python = venv.join("bin/python");
+    let marker = venv.join(".trailseal-installed");
+    // Test binaries run in parallel: one creates the venv, the others wait on the lock.
+    let lock = std::fs::File::create(target.join("weaver-venv.lock")).unwrap();
+    lock.lock().unwrap();
+    if !marker.exists() {
+        eprintln!(
+            "creating {} with {WEAVER_PIN} (set TRAILSEAL_WEAVER_PYTHON to use another)",
+            venv.display()
+        );
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run python3 to create the weaver-kernel venv: {e}"));
+        assert!(
+            status.success(),
+            "python3 -m venv {} failed",
+            venv.display()
+        );
+        let status = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                WEAVER_PIN,
+            ])
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "pip install {WEAVER_PIN} failed (is PyPI reachable?)"
+        );
+        std::fs::write(&marker, WEAVER_PIN).unwrap();
+    }
+    python
+}
+
+/// A Python interpreter that has weaver-kernel 0.12.0 installed.
+pub fn weaver_python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| match std::env::var_os("TRAILSEAL_WEAVER_PYTHON") {
+            Some(p) => PathBuf::from(p),
+            None => provision_venv(),
+        })
+        .clone()
+}
+
+/// Runs `interop/weaver_tool.py ARGS` with `secret` in `WEAVER_KERNEL_SECRET`; returns the one
+/// JSON object it prints.
+pub fn weaver_tool(args: &[&str], secret: &str) -> serde_json::Value {
+    let output = Command::new(weaver_python())
+        .arg(workspace_root().join("interop/weaver_tool.py"))
+        .args(args)
+        .env("WEAVER_KERNEL_SECRET", secret)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "weaver_tool {args:?} failed ({}): {}\n{stdout}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("weaver_tool {args:?}: {e}: {stdout}"))
+}
