@@ -74,7 +74,16 @@ impl Hash32 {
 
     /// Constant-time comparison with a stored hex string.
     pub fn ct_eq_stored(&self, stored: &[u8]) -> bool {
-        stored.len() == 64 && bool::from(self.0.as_slice().ct_eq(stored))
+        let Ok(stored) = <&[u8; 64]>::try_from(stored) else {
+            return false;
+        };
+        // Accumulate the difference of all 64 bytes, 8 at a time, with no early exit.
+        let mut diff = 0u64;
+        for (a, b) in self.0.chunks_exact(8).zip(stored.chunks_exact(8)) {
+            let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
+            diff |= word(a) ^ word(b);
+        }
+        bool::from(std::hint::black_box(diff).ct_eq(&0))
     }
 }
 
@@ -192,20 +201,38 @@ impl ChainKey {
     /// the result equals weaver-kernel's even for damaged records.
     pub fn record_hash(&self, seq: u64, prev_hash: &[u8], canonical_trace: &[u8]) -> Hash32 {
         let mut mac = self.mac.clone();
-        mac.update(b"{\"prev_hash\":");
-        if prev_hash.iter().all(|b| b.is_ascii_alphanumeric()) {
-            mac.update(b"\"");
-            mac.update(prev_hash);
-            mac.update(b"\"");
+        let mut digits = [0u8; 20];
+        let seq = format_u64(seq, &mut digits);
+        // Printable ASCII other than `"` and `\` needs no escaping (a branch-free check).
+        let escaped = prev_hash.iter().fold(false, |bad, &b| {
+            bad | !(0x20..0x7F).contains(&b) | (b == b'"') | (b == b'\\')
+        });
+        if prev_hash.len() == 64 && !escaped {
+            // The usual case, in one update: {"prev_hash":"<64>","seq":<n>,"trace":
+            let mut prefix = [0u8; 14 + 64 + 8 + 20 + 9];
+            let mut len = 0;
+            for part in [
+                b"{\"prev_hash\":\"".as_slice(),
+                prev_hash,
+                b"\",\"seq\":",
+                seq,
+                b",\"trace\":",
+            ] {
+                if let Some(slot) = prefix.get_mut(len..len + part.len()) {
+                    slot.copy_from_slice(part);
+                }
+                len += part.len();
+            }
+            mac.update(prefix.get(..len).unwrap_or_default());
         } else {
             let mut quoted = Vec::with_capacity(prev_hash.len() + 2);
             write_json_string(&String::from_utf8_lossy(prev_hash), &mut quoted);
+            mac.update(b"{\"prev_hash\":");
             mac.update(&quoted);
+            mac.update(b",\"seq\":");
+            mac.update(seq);
+            mac.update(b",\"trace\":");
         }
-        mac.update(b",\"seq\":");
-        let mut buf = [0u8; 20];
-        mac.update(format_u64(seq, &mut buf));
-        mac.update(b",\"trace\":");
         mac.update(canonical_trace);
         mac.update(b"}");
         Hash32::from_bytes(&mac.finalize().into_bytes().into())

@@ -809,10 +809,10 @@ fn skip_ws_at(text: &[u8], mut i: usize) -> usize {
 fn end_of_string(text: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;
     loop {
-        match text.get(j)? {
-            b'\\' => j += 2,
-            b'"' => return Some(j + 1),
-            _ => j += 1,
+        let k = j + memchr::memchr2(b'"', b'\\', text.get(j..)?)?;
+        match text.get(k)? {
+            b'\\' => j = k + 2,
+            _ => return Some(k + 1),
         }
     }
 }

@@ -206,12 +206,56 @@ impl ContentChecker {
     }
 }
 
+const ACTION_ID_NEEDLE: &[u8] = b"\"action_id\":\"";
+const INVOKED_AT_NEEDLE: &[u8] = b"\"invoked_at\":\"";
+
+/// Where a top-level string member's raw value is, in a canonical (MAC-verified) payload.
+///
+/// Fast paths: the payload's first member (`action_id` sorts first in the export shape), or
+/// the only occurrence of `"name":"` in the payload (the top-level member exists in every
+/// export-shape trace, so a lone occurrence is it). Otherwise a structural scan.
+fn locate<'t>(trace: &'t [u8], name: &str, needle: &[u8]) -> Option<&'t [u8]> {
+    let value_at = |start: usize| {
+        let rest = trace.get(start..)?;
+        let end = memchr::memchr2(b'"', b'\\', rest)?;
+        (rest.get(end) == Some(&b'"'))
+            .then(|| rest.get(..end))
+            .flatten()
+    };
+    if trace.first() == Some(&b'{')
+        && trace.get(1..).is_some_and(|t| t.starts_with(needle))
+        && let Some(v) = value_at(1 + needle.len())
+    {
+        return Some(v);
+    }
+    static FINDERS: std::sync::OnceLock<[memchr::memmem::Finder<'static>; 2]> =
+        std::sync::OnceLock::new();
+    let finders = FINDERS.get_or_init(|| {
+        [
+            memchr::memmem::Finder::new(ACTION_ID_NEEDLE),
+            memchr::memmem::Finder::new(INVOKED_AT_NEEDLE),
+        ]
+    });
+    let finder = if needle == ACTION_ID_NEEDLE {
+        &finders[0]
+    } else {
+        &finders[1]
+    };
+    let mut hits = finder.find_iter(trace);
+    if let (Some(at), None) = (hits.next(), hits.next())
+        && let Some(v) = value_at(at + needle.len())
+    {
+        return Some(v);
+    }
+    json::find_top_level_string(trace, name)
+}
+
 fn check_columns_canonical(trace: &[u8], cols: Columns<'_>) -> ContentCheck {
-    for (name, column) in [
-        ("action_id", cols.action_id),
-        ("invoked_at", cols.invoked_at),
+    for (name, needle, column) in [
+        ("action_id", ACTION_ID_NEEDLE, cols.action_id),
+        ("invoked_at", INVOKED_AT_NEEDLE, cols.invoked_at),
     ] {
-        let matches = match json::find_top_level_string(trace, name) {
+        let matches = match locate(trace, name, needle) {
             Some(raw) if !raw.contains(&b'\\') => raw == column,
             Some(raw) => {
                 let mut quoted = Vec::with_capacity(raw.len() + 2);

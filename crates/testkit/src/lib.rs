@@ -95,19 +95,26 @@ pub fn weaver_python() -> PathBuf {
 /// Runs `interop/weaver_tool.py ARGS` with `secret` in `WEAVER_KERNEL_SECRET`; returns the one
 /// JSON object it prints.
 pub fn weaver_tool(args: &[&str], secret: &str) -> serde_json::Value {
+    let stdout = weaver_tool_text(args, secret);
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("weaver_tool {args:?}: {e}: {stdout}"))
+}
+
+/// [`weaver_tool`]'s output as text (for values `serde_json` would round, such as integers
+/// beyond 64 bits).
+pub fn weaver_tool_text(args: &[&str], secret: &str) -> String {
     let output = Command::new(weaver_python())
         .arg(workspace_root().join("interop/weaver_tool.py"))
         .args(args)
         .env("WEAVER_KERNEL_SECRET", secret)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
         "weaver_tool {args:?} failed ({}): {}\n{stdout}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("weaver_tool {args:?}: {e}: {stdout}"))
+    stdout
 }

@@ -28,7 +28,7 @@ mod verify;
 
 pub use log::{AuditLog, Error, OpenOptions};
 pub use query::{Filter, TraceEntry};
-pub use verify::{Progress, no_secret, unverifiable_from, verify_store};
+pub use verify::{Progress, default_threads, no_secret, unverifiable_from, verify_store};
 
 pub use trailseal_core as core;
 pub use trailseal_core::{

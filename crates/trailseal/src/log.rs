@@ -70,6 +70,7 @@ pub struct AuditLog {
     key: Option<ChainKey>,
     limits: TraceLimits,
     key_confirmed: bool,
+    threads: usize,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -96,7 +97,15 @@ impl AuditLog {
             key: None,
             limits: TraceLimits::default(),
             key_confirmed: false,
+            threads: crate::verify::default_threads(),
         }
+    }
+
+    /// Sets how many threads verification uses (default: one per core; 1 verifies on the
+    /// calling thread alone). The verdict does not depend on it.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     /// Sets the chain key used to append and verify.
@@ -239,7 +248,12 @@ impl AuditLog {
 
     /// [`AuditLog::verify`], reporting progress.
     pub fn verify_with_progress(&mut self, progress: &mut dyn FnMut(Progress)) -> Verdict {
-        verify_store(self.store.as_mut(), self.key.as_ref(), progress)
+        verify_store(
+            self.store.as_mut(),
+            self.key.as_ref(),
+            self.threads,
+            progress,
+        )
     }
 
     /// Streams the traces that match `filter`, in chain order. Records that cannot be read

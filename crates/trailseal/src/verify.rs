@@ -1,6 +1,22 @@
-//! Driving a [`Verifier`] over a store.
+//! Driving a [`Verifier`] over a store, with the content checks spread over all cores.
+//!
+//! The store is read by the calling thread, which copies records into batches (one buffer
+//! each). Worker threads compute each record's content check (the MAC, and re-canonicalising
+//! weaver-kernel payloads); the calling thread feeds the results, in chain order, to the
+//! sequential [`Verifier`], which checks seqs and links exactly as a one-by-one pass would. The
+//! verdict (first bad seq, kind, records checked) is therefore identical to the sequential one.
+//! At most `2 × threads + 1` batches exist at a time, so memory stays bounded whatever the size
+//! of the store.
 
-use trailseal_core::verify::{ContentChecker, Verifier};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use trailseal_core::verify::{
+    Columns, ContentCheck, ContentChecker, Flow, MalformedRecord, RecordView, ScanItem,
+    TraceEncoding, Verifier,
+};
 use trailseal_core::{ChainKey, Unverifiable, UnverifiableReason, Verdict};
 use trailseal_store::{Store, StoreError};
 
@@ -33,12 +49,20 @@ pub fn no_secret() -> Verdict {
     })
 }
 
-const PROGRESS_EVERY: u64 = 1 << 16;
+/// Records per batch handed to a worker.
+const BATCH: usize = 2048;
 
-/// Verifies every record of `store` with `key`, streaming.
+/// The number of threads verification uses by default: every core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Verifies every record of `store` with `key`, streaming, on `threads` threads (1: all on the
+/// calling thread).
 pub fn verify_store(
     store: &mut dyn Store,
     key: Option<&ChainKey>,
+    threads: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Verdict {
     let Some(key) = key else {
@@ -50,25 +74,234 @@ pub fn verify_store(
     };
     let total_hint = state.record_count_hint;
     let mut verifier = Verifier::new(key, state.start, state.key_id);
-    let mut checker = ContentChecker::new();
-    let scanned = store.scan(0, &mut |item| {
-        let flow = verifier.feed(key, &mut checker, item);
-        let checked = verifier.records_checked();
-        if checked.is_multiple_of(PROGRESS_EVERY) {
-            progress(Progress {
-                records_checked: checked,
-                total_hint,
-            });
-        }
-        flow
-    });
+    let mut report = |checked: u64| {
+        progress(Progress {
+            records_checked: checked,
+            total_hint,
+        })
+    };
+    let scanned = if threads <= 1 {
+        let mut checker = ContentChecker::new();
+        store.scan(0, &mut |item| {
+            let flow = verifier.feed(key, &mut checker, item);
+            if verifier.records_checked().is_multiple_of(BATCH as u64 * 16) {
+                report(verifier.records_checked());
+            }
+            flow
+        })
+    } else {
+        verify_parallel(store, key, threads, &mut verifier, &mut report)
+    };
     if let Err(e) = scanned {
         return unverifiable_from(&e);
     }
     let verdict = verifier.finish();
-    progress(Progress {
-        records_checked: verdict.records_checked(),
-        total_hint,
-    });
+    report(verdict.records_checked());
     verdict
+}
+
+#[derive(Debug)]
+enum Entry {
+    Record {
+        seq: u64,
+        prev_hash: Range<usize>,
+        record_hash: Range<usize>,
+        trace: Range<usize>,
+        encoding: TraceEncoding,
+        columns: Option<(Range<usize>, Range<usize>)>,
+    },
+    Malformed(MalformedRecord),
+}
+
+/// Records copied out of the store's read buffer: one byte buffer, many ranges.
+#[derive(Debug, Default)]
+struct Batch {
+    id: u64,
+    buf: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+impl Batch {
+    fn push_bytes(&mut self, bytes: &[u8]) -> Range<usize> {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(bytes);
+        start..self.buf.len()
+    }
+
+    fn push(&mut self, item: &ScanItem<'_>) {
+        let entry = match item {
+            ScanItem::Record(r) => Entry::Record {
+                seq: r.seq,
+                prev_hash: self.push_bytes(r.prev_hash),
+                record_hash: self.push_bytes(r.record_hash),
+                trace: self.push_bytes(r.trace),
+                encoding: r.encoding,
+                columns: r
+                    .columns
+                    .map(|c| (self.push_bytes(c.action_id), self.push_bytes(c.invoked_at))),
+            },
+            ScanItem::Malformed(m) => Entry::Malformed(m.clone()),
+        };
+        self.entries.push(entry);
+    }
+
+    fn bytes(&self, r: &Range<usize>) -> &[u8] {
+        self.buf.get(r.clone()).unwrap_or_default()
+    }
+
+    fn view(&self, entry: &Entry) -> Option<RecordView<'_>> {
+        match entry {
+            Entry::Record {
+                seq,
+                prev_hash,
+                record_hash,
+                trace,
+                encoding,
+                columns,
+            } => Some(RecordView {
+                seq: *seq,
+                prev_hash: self.bytes(prev_hash),
+                record_hash: self.bytes(record_hash),
+                trace: self.bytes(trace),
+                encoding: *encoding,
+                columns: columns.as_ref().map(|(a, i)| Columns {
+                    action_id: self.bytes(a),
+                    invoked_at: self.bytes(i),
+                }),
+            }),
+            Entry::Malformed(_) => None,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.entries.clear();
+    }
+}
+
+type Checked = (Batch, Vec<ContentCheck>);
+
+fn worker(
+    key: &ChainKey,
+    jobs: &Mutex<Receiver<Batch>>,
+    results: &std::sync::mpsc::Sender<Checked>,
+) {
+    let mut checker = ContentChecker::new();
+    loop {
+        // Hold the lock only to take one batch.
+        let next = jobs.lock().map(|rx| rx.recv());
+        let Ok(Ok(batch)) = next else {
+            return;
+        };
+        let checks = batch
+            .entries
+            .iter()
+            .map(|e| match batch.view(e) {
+                Some(view) => checker.check(key, &view),
+                None => ContentCheck::Ok,
+            })
+            .collect();
+        if results.send((batch, checks)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Feeds finished batches to the verifier in order; returns `Stop` once it has a verdict.
+struct Feeder<'v, 'p> {
+    verifier: &'v mut Verifier,
+    report: &'p mut dyn FnMut(u64),
+    next_id: u64,
+    waiting: BTreeMap<u64, Checked>,
+    free: Vec<Batch>,
+    stopped: bool,
+}
+
+impl Feeder<'_, '_> {
+    fn accept(&mut self, (batch, checks): Checked) {
+        self.waiting.insert(batch.id, (batch, checks));
+        while let Some((mut batch, checks)) = self.waiting.remove(&self.next_id) {
+            self.next_id += 1;
+            if !self.stopped {
+                for (entry, check) in batch.entries.iter().zip(checks) {
+                    let flow = match (batch.view(entry), entry) {
+                        (Some(view), _) => self.verifier.feed_checked(&view, check),
+                        (None, Entry::Malformed(m)) => self.verifier.feed_malformed(m),
+                        (None, Entry::Record { .. }) => Flow::Continue,
+                    };
+                    if flow == Flow::Stop {
+                        self.stopped = true;
+                        break;
+                    }
+                }
+                (self.report)(self.verifier.records_checked());
+            }
+            batch.clear();
+            self.free.push(batch);
+        }
+    }
+}
+
+fn verify_parallel(
+    store: &mut dyn Store,
+    key: &ChainKey,
+    threads: usize,
+    verifier: &mut Verifier,
+    report: &mut dyn FnMut(u64),
+) -> Result<(), StoreError> {
+    std::thread::scope(|scope| {
+        let (job_tx, job_rx): (SyncSender<Batch>, Receiver<Batch>) = sync_channel(threads * 2);
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let (result_tx, result_rx) = channel::<Checked>();
+        for _ in 0..threads {
+            let jobs = Arc::clone(&job_rx);
+            let results = result_tx.clone();
+            scope.spawn(move || worker(key, &jobs, &results));
+        }
+        drop(result_tx);
+
+        let mut feeder = Feeder {
+            verifier,
+            report,
+            next_id: 0,
+            waiting: BTreeMap::new(),
+            free: Vec::new(),
+            stopped: false,
+        };
+        let mut sent = 0u64;
+        let mut current = Batch::default();
+        let scanned = store.scan(0, &mut |item| {
+            current.push(item);
+            if current.entries.len() < BATCH {
+                return Flow::Continue;
+            }
+            let mut batch = std::mem::replace(&mut current, feeder.free.pop().unwrap_or_default());
+            batch.id = sent;
+            sent += 1;
+            if job_tx.send(batch).is_err() {
+                return Flow::Stop;
+            }
+            while let Ok(done) = result_rx.try_recv() {
+                feeder.accept(done);
+            }
+            if feeder.stopped {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        });
+        if !current.entries.is_empty() && !feeder.stopped {
+            current.id = sent;
+            sent += 1;
+            let _ = job_tx.send(current);
+        }
+        drop(job_tx);
+        while feeder.next_id < sent {
+            match result_rx.recv() {
+                Ok(done) => feeder.accept(done),
+                Err(_) => break,
+            }
+        }
+        scanned
+    })
 }

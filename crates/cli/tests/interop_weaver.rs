@@ -1,0 +1,544 @@
+//! Interop with the real weaver-kernel 0.12.0 (`interop/weaver_tool.py` in a venv, see
+//! `trailseal-testkit`):
+//!
+//! - stores weaver-kernel writes, with fresh random content, verify in trailseal; every kind of
+//!   damage in `cases.json`, applied to them at random positions, gets the verdict weaver-kernel
+//!   gives (same ok/not-ok, same first_bad_seq; `malformed` where weaver-kernel raises);
+//! - stores trailseal writes verify with `weaver-kernel audit verify`, decode in weaver-kernel,
+//!   take weaver-kernel's appends, and still verify in trailseal.
+//!
+//! The random positions come from a seed printed at the start; `TRAILSEAL_INTEROP_SEED`
+//! replays a run.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::Path;
+
+use rusqlite::Connection;
+use trailseal::core::UnverifiableReason;
+use trailseal::core::json;
+use trailseal::core::verify::Flow;
+use trailseal::{AuditLog, ChainKey, Filter, OpenMode, OpenOptions, TamperKind, Verdict};
+use trailseal_testkit::{weaver_tool, weaver_tool_text};
+
+const SECRET: &str = "interop-secret-ü-😀";
+const RECORDS: u64 = 48;
+
+fn seed() -> u64 {
+    std::env::var("TRAILSEAL_INTEROP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            use std::hash::{BuildHasher, RandomState};
+            RandomState::new().hash_one(std::time::SystemTime::now()) % 1_000_000
+        })
+}
+
+/// A small deterministic generator for positions.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+fn verify(path: &Path, secret: &str) -> Verdict {
+    let key = ChainKey::from_secret(secret.as_bytes()).unwrap();
+    AuditLog::open(path.to_str().unwrap(), &OpenOptions::default())
+        .unwrap()
+        .with_key(key)
+        .verify()
+}
+
+fn weaver_verify(backend: &str, path: &Path, secret: &str) -> serde_json::Value {
+    weaver_tool(
+        &[
+            "verify",
+            "--backend",
+            backend,
+            "--path",
+            path.to_str().unwrap(),
+        ],
+        secret,
+    )
+}
+
+/// trailseal's verdict must agree with weaver-kernel's on the same file.
+fn assert_agree(what: &str, backend: &str, path: &Path, secret: &str) {
+    let weaver = weaver_verify(backend, path, secret);
+    let ours = verify(path, secret);
+    let context = format!("{what}: weaver-kernel said {weaver}, trailseal said {ours:?}");
+    if weaver.get("error").is_some() {
+        assert_eq!(ours.kind(), Some(TamperKind::Malformed), "{context}");
+    } else if weaver["ok"] == true {
+        assert!(ours.is_verified(), "{context}");
+        assert_eq!(
+            Some(ours.records_checked()),
+            weaver["records_checked"].as_u64(),
+            "{context}"
+        );
+    } else if secret != SECRET {
+        assert!(
+            matches!(&ours, Verdict::Unverifiable(u) if u.reason == UnverifiableReason::WrongSecret),
+            "{context}"
+        );
+    } else {
+        assert!(matches!(ours, Verdict::Tampered(_)), "{context}");
+        assert_eq!(
+            ours.first_bad_seq(),
+            weaver["first_bad_seq"].as_u64(),
+            "{context}"
+        );
+    }
+}
+
+fn weaver_store(dir: &Path, backend: &str, seed: u64, extra: &[&str]) -> std::path::PathBuf {
+    let ext = if backend == "sqlite" {
+        "sqlite"
+    } else {
+        "jsonl"
+    };
+    let path = dir.join(format!("weaver-{seed}-{}.{ext}", extra.len()));
+    let seed = seed.to_string();
+    let count = RECORDS.to_string();
+    let mut args = vec![
+        "write",
+        "--backend",
+        backend,
+        "--path",
+        path.to_str().unwrap(),
+        "--count",
+        &count,
+        "--seed",
+        &seed,
+    ];
+    args.extend_from_slice(extra);
+    let out = weaver_tool(&args, SECRET);
+    assert_eq!(out["written"].as_u64(), Some(RECORDS), "{out}");
+    path
+}
+
+fn copy(src: &Path, dir: &Path, name: &str) -> std::path::PathBuf {
+    let dst = dir.join(format!(
+        "{name}.{}",
+        src.extension().unwrap().to_str().unwrap()
+    ));
+    std::fs::copy(src, &dst).unwrap();
+    dst
+}
+
+fn sql(path: &Path, statement: &str) {
+    Connection::open(path)
+        .unwrap()
+        .execute_batch(statement)
+        .unwrap();
+}
+
+#[test]
+fn weaver_sqlite_stores_and_every_damage() {
+    let seed = seed();
+    eprintln!("interop seed {seed} (TRAILSEAL_INTEROP_SEED={seed} replays)");
+    let mut rng = Rng(seed);
+    let dir = tempfile::tempdir().unwrap();
+    for extra in [&[][..], &["--lone-surrogates", "--non-finite"][..]] {
+        let base = weaver_store(dir.path(), "sqlite", seed, extra);
+        assert_agree("fresh store", "sqlite", &base, SECRET);
+        assert!(verify(&base, SECRET).is_verified());
+        assert_agree("wrong secret", "sqlite", &base, "not-the-secret");
+        for round in 0..3 {
+            let k = 1 + rng.below(RECORDS - 3);
+            let name = |n: &str| format!("{n}-{round}-{}", extra.len());
+            let p = copy(&base, dir.path(), &name("mutate"));
+            sql(
+                &p,
+                &format!(
+                    "UPDATE traces SET payload = replace(payload, '\"principal_id\": \"', '\"principal_id\": \"x') WHERE seq = {k}"
+                ),
+            );
+            assert_agree(
+                &format!("seq {k}: principal_id changed"),
+                "sqlite",
+                &p,
+                SECRET,
+            );
+
+            let p = copy(&base, dir.path(), &name("delete"));
+            sql(&p, &format!("DELETE FROM traces WHERE seq = {k}"));
+            assert_agree(&format!("seq {k} deleted"), "sqlite", &p, SECRET);
+
+            let p = copy(&base, dir.path(), &name("swap"));
+            sql(
+                &p,
+                &format!(
+                    "UPDATE traces SET seq = -1 WHERE seq = {k}; UPDATE traces SET seq = {k} WHERE seq = {n}; UPDATE traces SET seq = {n} WHERE seq = -1;",
+                    n = k + 1
+                ),
+            );
+            // The two records trade places; the seq column still reads k, k+1.
+            assert_agree(
+                &format!("seq {k} and {} swapped", k + 1),
+                "sqlite",
+                &p,
+                SECRET,
+            );
+
+            let p = copy(&base, dir.path(), &name("respace"));
+            let conn = Connection::open(&p).unwrap();
+            let payload: String = conn
+                .query_row(
+                    "SELECT payload FROM traces WHERE seq = ?1",
+                    [k as i64],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let doc = json::parse(payload.as_bytes()).unwrap();
+            let mut canonical = Vec::new();
+            doc.root()
+                .write_canonical(&mut canonical, json::Mode::Python)
+                .unwrap();
+            let pretty = json::pretty(&canonical, 2);
+            conn.execute(
+                "UPDATE traces SET payload = ?1 WHERE seq = ?2",
+                rusqlite::params![pretty, k as i64],
+            )
+            .unwrap();
+            drop(conn);
+            assert_agree(
+                &format!("seq {k}: payload re-serialised"),
+                "sqlite",
+                &p,
+                SECRET,
+            );
+            assert!(verify(&p, SECRET).is_verified());
+
+            let p = copy(&base, dir.path(), &name("corrupt"));
+            sql(
+                &p,
+                &format!(
+                    "UPDATE traces SET payload = substr(payload, 1, 30) || '}}' WHERE seq = {k}"
+                ),
+            );
+            assert_agree(&format!("seq {k}: payload not JSON"), "sqlite", &p, SECRET);
+            assert_eq!(verify(&p, SECRET).first_bad_seq(), Some(k));
+
+            let p = copy(&base, dir.path(), &name("forged-hash"));
+            sql(
+                &p,
+                &format!(
+                    "UPDATE traces SET record_hash = '{}' WHERE seq = {k}",
+                    "ab".repeat(32)
+                ),
+            );
+            assert_agree(
+                &format!("seq {k}: record_hash replaced"),
+                "sqlite",
+                &p,
+                SECRET,
+            );
+
+            let p = copy(&base, dir.path(), &name("truncate"));
+            sql(&p, &format!("DELETE FROM traces WHERE seq > {k}"));
+            assert_agree(
+                &format!("records after seq {k} deleted"),
+                "sqlite",
+                &p,
+                SECRET,
+            );
+            assert!(
+                verify(&p, SECRET)
+                    .caveats()
+                    .iter()
+                    .any(|c| c.to_string().starts_with("no anchor"))
+            );
+
+            let p = copy(&base, dir.path(), &name("prefix"));
+            sql(
+                &p,
+                &format!(
+                    "DELETE FROM traces WHERE seq < {k};
+                     INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', (SELECT prev_hash FROM traces WHERE seq = {k}));
+                     INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_next_seq', '{k}');"
+                ),
+            );
+            assert_agree(
+                &format!("prefix before {k} deleted, checkpoint forged"),
+                "sqlite",
+                &p,
+                SECRET,
+            );
+            let caveats = verify(&p, SECRET)
+                .caveats()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>();
+            assert!(
+                caveats
+                    .iter()
+                    .any(|c| c.contains(&format!("unauthenticated checkpoint at seq {k}"))),
+                "{caveats:?}"
+            );
+
+            let p = copy(&base, dir.path(), &name("prefix-unforged"));
+            sql(&p, &format!("DELETE FROM traces WHERE seq < {k}"));
+            assert_agree(&format!("prefix before {k} deleted"), "sqlite", &p, SECRET);
+        }
+        // Legitimate retention by weaver-kernel itself.
+        let p = copy(&base, dir.path(), &format!("pruned-{}", extra.len()));
+        let out = weaver_tool(
+            &[
+                "prune",
+                "--path",
+                p.to_str().unwrap(),
+                "--before",
+                "2026-03-01T09:30:20+00:00",
+            ],
+            SECRET,
+        );
+        assert_eq!(out["pruned"], 20, "{out}");
+        assert_agree("pruned by weaver-kernel", "sqlite", &p, SECRET);
+    }
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn write_lines(path: &Path, lines: &[String], final_newline: bool) {
+    let mut text = lines.join("\n");
+    if final_newline {
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn weaver_jsonl_stores_and_every_damage() {
+    let seed = seed();
+    eprintln!("interop seed {seed} (TRAILSEAL_INTEROP_SEED={seed} replays)");
+    let mut rng = Rng(seed ^ 0x5EED);
+    let dir = tempfile::tempdir().unwrap();
+    let base = weaver_store(
+        dir.path(),
+        "jsonl",
+        seed,
+        &["--lone-surrogates", "--non-finite"],
+    );
+    assert_agree("fresh store", "jsonl", &base, SECRET);
+    assert!(verify(&base, SECRET).is_verified());
+    assert_agree("wrong secret", "jsonl", &base, "not-the-secret");
+    let original = lines(&base);
+    for round in 0..3 {
+        let k = (1 + rng.below(RECORDS - 3)) as usize;
+        let damaged = |name: &str, lines: &[String], newline: bool| {
+            let p = dir.path().join(format!("{name}-{round}.jsonl"));
+            write_lines(&p, lines, newline);
+            p
+        };
+        let mut l = original.clone();
+        l[k] = l[k].replace("\"args\": {", "\"args\": {\"injected\": 1, ");
+        assert_agree(
+            &format!("line {k}: args changed"),
+            "jsonl",
+            &damaged("args", &l, true),
+            SECRET,
+        );
+
+        let mut l = original.clone();
+        l.remove(k);
+        assert_agree(
+            &format!("line {k} deleted"),
+            "jsonl",
+            &damaged("delete", &l, true),
+            SECRET,
+        );
+
+        let mut l = original.clone();
+        l.swap(k, k + 1);
+        assert_agree(
+            &format!("lines {k} and {} swapped", k + 1),
+            "jsonl",
+            &damaged("swap", &l, true),
+            SECRET,
+        );
+
+        let mut l = original.clone();
+        l.insert(k, String::new());
+        l.insert(k, "   ".into());
+        assert_agree("blank lines", "jsonl", &damaged("blank", &l, true), SECRET);
+
+        let mut l = original.clone();
+        let forged = format!("\"record_hash\": \"{}\"", "cd".repeat(32));
+        let start = l[k].find("\"record_hash\": \"").unwrap();
+        l[k].replace_range(start..start + forged.len(), &forged);
+        assert_agree(
+            &format!("line {k}: record_hash replaced"),
+            "jsonl",
+            &damaged("forged", &l, true),
+            SECRET,
+        );
+
+        let mut l = original.clone();
+        l.truncate(k + 1);
+        let last = l.pop().unwrap();
+        l.push(last[..last.len() / 2].to_owned());
+        let p = damaged("torn", &l, false);
+        assert_agree(&format!("line {k} torn"), "jsonl", &p, SECRET);
+        assert!(verify(&p, SECRET).detail().contains("interrupted write"));
+
+        let mut l = original.clone();
+        l.truncate(k);
+        assert_agree(
+            &format!("lines after {k} deleted"),
+            "jsonl",
+            &damaged("truncate", &l, true),
+            SECRET,
+        );
+    }
+}
+
+/// The traces `weaver_tool list` prints, each in canonical form (read with trailseal's own
+/// reader: integers beyond 64 bits stay exact).
+fn listed(backend: &str, path: &Path) -> Vec<String> {
+    let text = weaver_tool_text(
+        &[
+            "list",
+            "--backend",
+            backend,
+            "--path",
+            path.to_str().unwrap(),
+        ],
+        SECRET,
+    );
+    let doc = json::parse(text.trim().as_bytes()).unwrap();
+    doc.root()
+        .get("traces")
+        .unwrap_or_else(|| panic!("{text}"))
+        .elements()
+        .map(|t| {
+            let mut out = Vec::new();
+            t.write_canonical(&mut out, json::Mode::Strict).unwrap();
+            String::from_utf8(out).unwrap()
+        })
+        .collect()
+}
+
+/// Tricky traces in the export shape, as weaver-kernel decodes and re-encodes them.
+fn tricky_traces(dir: &Path, seed: u64) -> Vec<String> {
+    let source = weaver_store(dir, "sqlite", seed, &[]);
+    listed("sqlite", &source)
+}
+
+#[test]
+fn trailseal_stores_verify_in_weaver_kernel_and_take_its_appends() {
+    let seed = seed();
+    let dir = tempfile::tempdir().unwrap();
+    let traces = tricky_traces(dir.path(), seed);
+    let key = ChainKey::from_secret(SECRET.as_bytes()).unwrap();
+    for (backend, ext) in [("sqlite", "db"), ("jsonl", "jsonl")] {
+        let path = dir.path().join(format!("trailseal.{ext}"));
+        let options = OpenOptions {
+            mode: OpenMode::Write { create: true },
+            ..OpenOptions::default()
+        };
+        let mut log = AuditLog::open(path.to_str().unwrap(), &options)
+            .unwrap()
+            .with_key(key.clone());
+        let (first, rest) = traces.split_at(10);
+        for t in first {
+            log.append_json(t.as_bytes()).unwrap();
+        }
+        let batch = log.prepare(rest.iter().map(String::as_bytes)).unwrap();
+        log.append(&batch).unwrap();
+        drop(log);
+
+        // weaver-kernel's own command line verifies it...
+        let cli = weaver_tool(
+            &[
+                "cli-verify",
+                "--backend",
+                backend,
+                "--path",
+                path.to_str().unwrap(),
+            ],
+            SECRET,
+        );
+        assert_eq!(cli["exit_code"], 0, "{backend}: {cli}");
+        assert_eq!(cli["result"]["ok"], true, "{backend}: {cli}");
+        assert_eq!(
+            cli["result"]["records_checked"].as_u64(),
+            Some(RECORDS),
+            "{backend}: {cli}"
+        );
+        // ...decodes every trace to what was appended...
+        assert_eq!(
+            listed(backend, &path),
+            traces,
+            "{backend}: weaver-kernel decodes what trailseal stored"
+        );
+        // ...and appends to it; trailseal verifies the result.
+        let out = weaver_tool(
+            &[
+                "append",
+                "--backend",
+                backend,
+                "--path",
+                path.to_str().unwrap(),
+                "--count",
+                "15",
+                "--seed",
+                "7",
+                "--start-index",
+                "5000",
+            ],
+            SECRET,
+        );
+        assert_eq!(out["written"], 15, "{out}");
+        let v = verify(&path, SECRET);
+        assert!(v.is_verified(), "{backend}: {v:?}");
+        assert_eq!(v.records_checked(), RECORDS + 15);
+        // trailseal appends after weaver-kernel's records, and weaver-kernel still verifies.
+        let mut log = AuditLog::open(
+            path.to_str().unwrap(),
+            &OpenOptions {
+                mode: OpenMode::Write { create: false },
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap()
+        .with_key(key.clone());
+        let more: Vec<String> = traces
+            .iter()
+            .take(5)
+            .map(|t| t.replace("\"action_id\":\"", "\"action_id\":\"again-"))
+            .collect();
+        let batch = log.prepare(more.iter().map(String::as_bytes)).unwrap();
+        log.append(&batch).unwrap();
+        let mut ids = 0;
+        log.list(&Filter::default(), &mut |_| {
+            ids += 1;
+            Flow::Continue
+        })
+        .unwrap();
+        assert_eq!(ids, RECORDS + 20);
+        let w = weaver_verify(backend, &path, SECRET);
+        assert_eq!(
+            (w["ok"].as_bool(), w["records_checked"].as_u64()),
+            (Some(true), Some(RECORDS + 20)),
+            "{backend}: {w}"
+        );
+        assert!(verify(&path, SECRET).is_verified());
+    }
+}
