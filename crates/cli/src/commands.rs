@@ -111,7 +111,7 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
             break;
         }
         line_no += 1;
-        let text = trim(&line);
+        let text = line.trim_ascii();
         if text.is_empty() {
             continue;
         }
@@ -159,18 +159,6 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
     };
     result.map_err(output)?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn trim(line: &[u8]) -> &[u8] {
-    let start = line
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(line.len());
-    let end = line
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    line.get(start..end).unwrap_or_default()
 }
 
 pub(crate) fn verdict_exit(verdict: &Verdict) -> ExitCode {

@@ -134,18 +134,6 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<LineRecord<'_>, BadLine> {
     })
 }
 
-fn trim(line: &[u8]) -> &[u8] {
-    let start = line
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(line.len());
-    let end = line
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    line.get(start..end).unwrap_or_default()
-}
-
 /// The first line of a JSONL store that does not start at genesis (a pruned store, or an
 /// export of one): `{"trailseal":{"format":1,"start":{"seq":N,"prev_hash":"…","kind":"…"}}}`.
 /// weaver-kernel cannot read a file with this line; it only appears where weaver-kernel could
@@ -298,13 +286,13 @@ fn read_last_line(file: &mut File, len: u64) -> std::io::Result<Option<(u64, Vec
                 let line = buf.get(nl + 1..=end).unwrap_or_default();
                 return Ok(Some((
                     start + nl as u64 + 1,
-                    trim(line).to_vec(),
+                    line.trim_ascii().to_vec(),
                     newline_after,
                 )));
             }
             None if start == 0 => {
                 let line = buf.get(..=end).unwrap_or_default();
-                return Ok(Some((0, trim(line).to_vec(), newline_after)));
+                return Ok(Some((0, line.trim_ascii().to_vec(), newline_after)));
             }
             None => window = window.saturating_mul(4),
         }
@@ -377,7 +365,7 @@ impl JsonlStore {
             if n == 0 {
                 return Ok(());
             }
-            let t = trim(&line);
+            let t = <[u8]>::trim_ascii(&line);
             if t.is_empty() && line.ends_with(b"\n") {
                 continue;
             }
@@ -425,7 +413,7 @@ impl JsonlStore {
             }
             line_no += 1;
             let ended = buf.last() == Some(&b'\n');
-            let line = trim(&buf);
+            let line = <[u8]>::trim_ascii(&buf);
             if line.is_empty() {
                 continue;
             }
@@ -529,12 +517,7 @@ impl Store for JsonlStore {
         key: &ChainKey,
         traces: &[PreparedTrace],
     ) -> Result<Vec<Appended>, StoreError> {
-        if let Some(id) = trailseal_core::record::find_duplicate_action_id(traces) {
-            return Err(StoreError::DuplicateActionId {
-                location: self.location.clone(),
-                action_id: id.into(),
-            });
-        }
+        crate::refuse_repeated_ids(&self.location, traces)?;
         let mut file = self.open_file(true, true)?;
         file.lock()
             .map_err(StoreError::io(&self.location, "lock"))?;
@@ -698,7 +681,7 @@ impl JsonlStore {
             {
                 return Ok(None);
             }
-            let t = trim(&line);
+            let t = <[u8]>::trim_ascii(&line);
             if !t.is_empty() {
                 return Header::parse(t, &self.location);
             }

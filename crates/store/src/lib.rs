@@ -91,3 +91,17 @@ pub trait Store: Send {
     /// The record with this `action_id`, if stored.
     fn find(&mut self, action_id: &str) -> Result<Option<StoredRecord>, StoreError>;
 }
+
+/// Refuses a batch that repeats an `action_id` within itself (every backend's first check).
+pub(crate) fn refuse_repeated_ids(
+    location: &str,
+    traces: &[PreparedTrace],
+) -> Result<(), StoreError> {
+    match trailseal_core::record::find_duplicate_action_id(traces) {
+        Some(id) => Err(StoreError::DuplicateActionId {
+            location: location.to_owned(),
+            action_id: id.to_owned(),
+        }),
+        None => Ok(()),
+    }
+}

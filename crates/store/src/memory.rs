@@ -108,12 +108,7 @@ impl Store for MemoryStore {
                 action_id: id.into(),
             });
         }
-        if let Some(id) = trailseal_core::record::find_duplicate_action_id(traces) {
-            return Err(StoreError::DuplicateActionId {
-                location: "memory".into(),
-                action_id: id.into(),
-            });
-        }
+        crate::refuse_repeated_ids("memory", traces)?;
         let mut head = self.head()?;
         let sealed = seal_batch(key, &mut head, traces);
         let mut out = Vec::with_capacity(sealed.len());

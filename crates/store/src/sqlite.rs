@@ -405,12 +405,7 @@ impl Store for SqliteStore {
         key: &ChainKey,
         traces: &[PreparedTrace],
     ) -> Result<Vec<Appended>, StoreError> {
-        if let Some(id) = trailseal_core::record::find_duplicate_action_id(traces) {
-            return Err(StoreError::DuplicateActionId {
-                location: self.location.clone(),
-                action_id: id.into(),
-            });
-        }
+        crate::refuse_repeated_ids(&self.location, traces)?;
         let location = self.location.clone();
         let sql_err = |action: &'static str| {
             let location = location.clone();

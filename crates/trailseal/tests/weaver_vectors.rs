@@ -116,3 +116,16 @@ fn verdicts_say_what_was_not_checked() {
     let v = verify("torn-last-line.jsonl", secret);
     assert!(v.detail().contains("interrupted write"), "{v:?}");
 }
+
+#[test]
+fn the_development_fallback_is_explicit_and_random() {
+    let a = trailseal::secret::development_key().unwrap();
+    let b = trailseal::secret::development_key().unwrap();
+    assert_ne!(a.key_id(), b.key_id(), "each call draws a new key");
+    let mut log = AuditLog::from_store(Box::new(trailseal::store::memory::MemoryStore::new())).with_key(a);
+    log.append_json(
+        br#"{"action_id":"d1","capability_id":"c","principal_id":"p","token_id":"t","invoked_at":"2026-01-01T00:00:00Z","args":{},"response_mode":"raw","driver_id":"d"}"#,
+    )
+    .unwrap();
+    assert!(log.verify().is_verified());
+}
