@@ -33,8 +33,74 @@ pub(crate) enum Command {
     Show(ShowArgs),
     /// Export the chain, chain fields included, to a JSONL file that verifies on its own.
     Export(ExportArgs),
+    /// Remove the oldest records (a seq prefix) with an authenticated receipt, so the rest
+    /// still verifies.
+    Prune(PruneArgs),
+    /// Show or set the store's minimum retention (an authenticated policy receipt).
+    Policy(PolicyArgs),
+    /// List the retention log: prune and policy receipts.
+    Retention(RetentionArgs),
     /// Print the canonical form of JSON values read one a line from stdin.
     Canonical,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("cutoff").required(true).args(["before", "older_than", "keep_last"])))]
+pub(crate) struct PruneArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) secret: SecretArgs,
+    /// Remove the longest prefix of records invoked before this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) before: Option<String>,
+    /// Remove the longest prefix of records older than this (e.g. 183d, 12h, 1w2d).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) older_than: Option<String>,
+    /// Remove all but the newest N records.
+    #[arg(long, value_name = "N")]
+    pub(crate) keep_last: Option<u64>,
+    /// Say what would be removed; change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// First write the removed records to this JSONL file (fsynced before anything is
+    /// removed); it verifies on its own.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) archive: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PolicyArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) secret: SecretArgs,
+    /// Refuse to prune records younger than this (e.g. 183d).
+    #[arg(long, value_name = "DURATION", conflicts_with = "clear")]
+    pub(crate) min_retention: Option<String>,
+    /// Remove the minimum retention.
+    #[arg(long)]
+    pub(crate) clear: bool,
+    /// Allow lowering (or clearing) the minimum retention.
+    #[arg(long)]
+    pub(crate) allow_decrease: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RetentionArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) secret: SecretArgs,
+    /// Print the receipts as a JSON array.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

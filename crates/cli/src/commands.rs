@@ -1,6 +1,7 @@
 //! The commands.
 
 mod demo;
+mod retention;
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -27,6 +28,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::List(args) => list(&args),
         Command::Show(args) => show(&args),
         Command::Export(args) => export(&args),
+        Command::Prune(args) => retention::prune(&args),
+        Command::Policy(args) => retention::policy(&args),
+        Command::Retention(args) => retention::retention(&args),
         Command::Canonical => canonical(),
     }
 }
@@ -38,7 +42,11 @@ fn format_of(args: &StoreArgs) -> Option<Format> {
     })
 }
 
-fn open(args: &StoreArgs, mode: OpenMode, limits: TraceLimits) -> Result<AuditLog, CliError> {
+pub(crate) fn open(
+    args: &StoreArgs,
+    mode: OpenMode,
+    limits: TraceLimits,
+) -> Result<AuditLog, CliError> {
     let options = OpenOptions {
         format: format_of(args),
         mode,
@@ -63,7 +71,7 @@ pub(crate) fn load_key(args: &SecretArgs) -> Result<Option<ChainKey>, CliError> 
     Ok(secret::resolve_key(args.secret_file.as_deref())?)
 }
 
-fn stdout() -> std::io::StdoutLock<'static> {
+pub(crate) fn stdout() -> std::io::StdoutLock<'static> {
     std::io::stdout().lock()
 }
 
@@ -79,7 +87,10 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
     let stdin = std::io::stdin().lock();
     let mut pending = Vec::new();
     let mut pending_lines = Vec::new();
-    let mut appended = Vec::new();
+    // Only what the summary needs: memory stays flat however long stdin is.
+    let mut count = 0u64;
+    let mut first: Option<u64> = None;
+    let mut last: Option<trailseal::Appended> = None;
     let mut flush = |log: &mut AuditLog,
                      pending: &mut Vec<_>,
                      lines: &mut Vec<usize>|
@@ -96,7 +107,13 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
                 "nothing from line {first_line} on was written; earlier commits (if any) stand"
             ))
         })?;
-        appended.extend(done);
+        count += done.len() as u64;
+        if first.is_none() {
+            first = done.first().map(|a| a.seq);
+        }
+        if let Some(l) = done.last() {
+            last = Some(*l);
+        }
         Ok(())
     };
     let mut reader = std::io::BufReader::new(stdin);
@@ -132,17 +149,17 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = stdout();
-    let first = appended.first().map(|a| a.seq);
-    let last = appended.last().map(|a| a.seq);
+    let head_hash = last.map(|a| a.record_hash);
+    let last = last.map(|a| a.seq);
     let result = if args.json {
         writeln!(
             out,
             "{}",
             JsonObject::new()
-                .num("appended", appended.len() as u64)
+                .num("appended", count)
                 .opt_num("first_seq", first)
                 .opt_num("last_seq", last)
-                .opt_str("head_hash", appended.last().map(|a| a.record_hash.as_str()))
+                .opt_str("head_hash", head_hash.as_ref().map(|h| h.as_str()))
                 .finish()
         )
     } else {
@@ -150,8 +167,8 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
             (Some(f), Some(l)) => writeln!(
                 out,
                 "appended {} record{} (seq {f} to {l}) to {}",
-                appended.len(),
-                if appended.len() == 1 { "" } else { "s" },
+                count,
+                if count == 1 { "" } else { "s" },
                 log.location()
             ),
             _ => writeln!(out, "appended nothing (stdin held no traces)"),

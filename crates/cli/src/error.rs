@@ -35,6 +35,11 @@ impl CliError {
         self
     }
 
+    pub(crate) fn exit(mut self, code: u8) -> Self {
+        self.code = code;
+        self
+    }
+
     pub(crate) fn exit_code(&self) -> ExitCode {
         ExitCode::from(self.code)
     }

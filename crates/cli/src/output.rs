@@ -41,6 +41,13 @@ impl JsonObject {
         self
     }
 
+    pub(crate) fn bool(mut self, key: &str, value: bool) -> Self {
+        self.key(key);
+        self.buf
+            .extend_from_slice(if value { b"true" } else { b"false" });
+        self
+    }
+
     pub(crate) fn num(mut self, key: &str, value: u64) -> Self {
         self.key(key);
         self.buf.extend_from_slice(value.to_string().as_bytes());
@@ -93,6 +100,13 @@ pub(crate) fn verdict_json(verdict: &Verdict) -> String {
         _ => None,
     };
     let caveats: Vec<String> = verdict.caveats().iter().map(ToString::to_string).collect();
+    let retention = match verdict {
+        Verdict::Verified(v) => {
+            let items: Vec<String> = v.retention.iter().map(|r| r.to_json()).collect();
+            format!("[{}]", items.join(","))
+        }
+        _ => "[]".to_owned(),
+    };
     JsonObject::new()
         .str("status", verdict.status())
         .num("records_checked", verdict.records_checked())
@@ -103,6 +117,7 @@ pub(crate) fn verdict_json(verdict: &Verdict) -> String {
         .opt_str("reason", reason)
         .str("detail", &verdict.detail())
         .strs("caveats", &caveats)
+        .raw("retention", &retention)
         .finish()
 }
 
@@ -124,6 +139,28 @@ pub(crate) fn verdict_text(verdict: &Verdict, location: &str) -> String {
         Verdict::Unverifiable(u) => format!("UNVERIFIABLE ({}): {}\n", u.reason, u.detail),
         other => format!("{}: {}\n", other.status(), other.detail()),
     };
+    if let Verdict::Verified(v) = verdict
+        && !v.retention.is_empty()
+    {
+        let pruned: u64 = v
+            .retention
+            .iter()
+            .map(|r| match &r.body {
+                trailseal::core::ReceiptBody::Prune { count, .. } => *count,
+                _ => 0,
+            })
+            .sum();
+        out.push_str(&format!(
+            "  retention log: {} receipt{} verified{}\n",
+            v.retention.len(),
+            if v.retention.len() == 1 { "" } else { "s" },
+            if pruned > 0 {
+                format!(" ({pruned} records pruned with receipts)")
+            } else {
+                String::new()
+            }
+        ));
+    }
     for caveat in verdict.caveats() {
         out.push_str(&format!("  caveat: {caveat}\n"));
     }

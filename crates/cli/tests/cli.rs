@@ -5,7 +5,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    clippy::panic
+    clippy::panic,
+    clippy::print_stderr
 )]
 
 use std::io::Write;
@@ -101,7 +102,7 @@ fn verify_json_is_one_object_with_every_field() {
     );
     assert_eq!(
         stdout(&o),
-        "{\"status\":\"tampered\",\"records_checked\":26,\"first_seq\":null,\"last_seq\":null,\"first_bad_seq\":25,\"kind\":\"content\",\"reason\":null,\"detail\":\"seq 25: content does not match its record_hash\",\"caveats\":[]}\n"
+        "{\"status\":\"tampered\",\"records_checked\":26,\"first_seq\":null,\"last_seq\":null,\"first_bad_seq\":25,\"kind\":\"content\",\"reason\":null,\"detail\":\"seq 25: content does not match its record_hash\",\"caveats\":[],\"retention\":[]}\n"
     );
     let o = run(
         &[
@@ -636,4 +637,144 @@ fn the_secret_never_appears_in_output() {
     }
     let bytes = std::fs::read(&store).unwrap();
     assert!(!bytes.windows(canary.len()).any(|w| w == canary.as_bytes()));
+}
+
+#[test]
+fn prune_policy_and_retention_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path(), "r.db");
+    std::fs::copy(vector("store.sqlite"), &store).unwrap();
+    let archive = store_in(dir.path(), "old.jsonl");
+
+    let o = run(
+        &[
+            "prune",
+            "--store",
+            &store,
+            "--before",
+            "2026-03-01T09:30:13Z",
+            "--dry-run",
+        ],
+        Some(SECRET),
+        "",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "would prune 13 records (seq 0 to 12), invoked before 2026-03-01T09:30:13Z; the chain would start at seq 13 (dry run: nothing changed)\n"
+    );
+    let o = run(
+        &["policy", "--store", &store, "--min-retention", "26w"],
+        Some(SECRET),
+        "",
+    );
+    assert_eq!(stdout(&o), "minimum retention set to 182d (receipt 0)\n");
+    // The records are from March 2026; 26 weeks later they may go, not before.
+    let o = run(
+        &["prune", "--store", &store, "--older-than", "1d"],
+        Some(SECRET),
+        "",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("minimum retention is 182d")
+            && stderr(&o).contains("nothing was pruned"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &[
+            "prune",
+            "--store",
+            &store,
+            "--before",
+            "2026-03-01T09:30:13Z",
+            "--archive",
+            &archive,
+            "--json",
+        ],
+        Some(SECRET),
+        "",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(
+        (v["pruned"].as_u64(), v["first_retained_seq"].as_u64()),
+        (Some(13), Some(13))
+    );
+    assert_eq!(v["receipt"]["kind"], "prune");
+    assert_eq!(v["receipt"]["index"], 1);
+    let o = run(&["verify", "--store", &archive, "--json"], Some(SECRET), "");
+    assert_eq!(
+        (
+            json(&o)["status"].as_str(),
+            json(&o)["records_checked"].as_u64()
+        ),
+        (Some("verified"), Some(13))
+    );
+    assert_eq!(
+        json(&o)["caveats"],
+        serde_json::json!([]),
+        "the archive is complete by its receipt"
+    );
+
+    let o = run(&["verify", "--store", &store, "--json"], Some(SECRET), "");
+    let v = json(&o);
+    assert_eq!(v["retention"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        v["caveats"],
+        serde_json::json!(["no anchor: records after seq 39 could have been removed"])
+    );
+
+    let o = run(&["retention", "--store", &store], Some(SECRET), "");
+    let text = stdout(&o);
+    assert!(
+        text.starts_with(&format!(
+            "retention log of {store}: 2 receipts, MACs and links verified with key id "
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(" policy  ") && text.contains("minimum retention 182d"),
+        "{text}"
+    );
+    assert!(
+        text.contains(" prune   ")
+            && text.contains("seq 0 to 12 (13 records), invoked before 2026-03-01T09:30:13Z"),
+        "{text}"
+    );
+    let o = run(&["retention", "--store", &store, "--json"], None, "");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout(&o))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let o = run(&["policy", "--store", &store], None, "");
+    assert_eq!(
+        stdout(&o),
+        "minimum retention: 182d (not verified: no secret)\n"
+    );
+    let o = run(&["policy", "--store", &store, "--clear"], Some(SECRET), "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--allow-decrease"), "{}", stderr(&o));
+
+    // A damaged store is not pruned: exit 1, nothing changed.
+    let bad = store_in(dir.path(), "bad.sqlite");
+    std::fs::copy(vector("mutate-payload.sqlite"), &bad).unwrap();
+    let o = run(
+        &["prune", "--store", &bad, "--keep-last", "1"],
+        Some(SECRET),
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).starts_with("error: refusing: the store does not verify: seq 25"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["prune", "--store", &store], Some(SECRET), "");
+    assert_eq!(o.status.code(), Some(2), "a cutoff is required");
 }

@@ -14,7 +14,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    clippy::panic
+    clippy::panic,
+    clippy::print_stderr
 )]
 
 use std::path::Path;
@@ -540,5 +541,99 @@ fn trailseal_stores_verify_in_weaver_kernel_and_take_its_appends() {
             "{backend}: {w}"
         );
         assert!(verify(&path, SECRET).is_verified());
+    }
+}
+
+#[test]
+fn weaver_kernel_verifies_and_extends_a_store_trailseal_pruned() {
+    let seed = seed();
+    let dir = tempfile::tempdir().unwrap();
+    for source in ["weaver", "trailseal"] {
+        // A store weaver-kernel wrote, or one trailseal wrote with the same traces.
+        let sub = dir.path().join(source);
+        std::fs::create_dir(&sub).unwrap();
+        let weaver = weaver_store(&sub, "sqlite", seed, &[]);
+        let path = if source == "weaver" {
+            weaver
+        } else {
+            let path = sub.join("trailseal-pruned.db");
+            let options = OpenOptions {
+                mode: OpenMode::Write { create: true },
+                ..OpenOptions::default()
+            };
+            let key = ChainKey::from_secret(SECRET.as_bytes()).unwrap();
+            let mut log = AuditLog::open(path.to_str().unwrap(), &options)
+                .unwrap()
+                .with_key(key);
+            let texts = listed("sqlite", &weaver);
+            log.append(&log.prepare(texts.iter().map(String::as_bytes)).unwrap())
+                .unwrap();
+            std::fs::remove_file(&weaver).unwrap();
+            path
+        };
+        let key = ChainKey::from_secret(SECRET.as_bytes()).unwrap();
+        let options = OpenOptions {
+            mode: OpenMode::Write { create: false },
+            ..OpenOptions::default()
+        };
+        let mut log = AuditLog::open(path.to_str().unwrap(), &options)
+            .unwrap()
+            .with_key(key.clone());
+        let now = trailseal::Timestamp::parse(
+            "2026-06-01T00:00:00Z",
+            trailseal::core::time::Offset::Required,
+        )
+        .unwrap();
+        let before = trailseal::Timestamp::parse(
+            "2026-03-01T09:30:20Z",
+            trailseal::core::time::Offset::Required,
+        )
+        .unwrap();
+        let report = log
+            .prune(&trailseal::PruneRequest {
+                cutoff: trailseal::CutoffSpec::Before(before),
+                now,
+                dry_run: false,
+                archive: None,
+            })
+            .unwrap();
+        assert_eq!(report.pruned, 20, "{source}");
+        drop(log);
+        let w = weaver_verify("sqlite", &path, SECRET);
+        assert_eq!(
+            (w["ok"].as_bool(), w["records_checked"].as_u64()),
+            (Some(true), Some(RECORDS - 20)),
+            "{source}: {w}"
+        );
+        let out = weaver_tool(
+            &[
+                "append",
+                "--backend",
+                "sqlite",
+                "--path",
+                path.to_str().unwrap(),
+                "--count",
+                "6",
+                "--seed",
+                "9",
+                "--start-index",
+                "7000",
+            ],
+            SECRET,
+        );
+        assert_eq!(out["written"], 6, "{out}");
+        let v = verify(&path, SECRET);
+        assert!(
+            v.is_verified() && v.records_checked() == RECORDS - 20 + 6,
+            "{source}: {v:?}"
+        );
+        assert!(
+            !v.caveats()
+                .iter()
+                .any(|c| c.to_string().contains("unauthenticated")),
+            "{source}: {v:?}"
+        );
+        let w = weaver_verify("sqlite", &path, SECRET);
+        assert_eq!(w["ok"], true, "{source}: {w}");
     }
 }

@@ -11,6 +11,7 @@
 pub mod chain;
 pub mod json;
 pub mod record;
+pub mod retention;
 pub mod time;
 pub mod trace;
 pub mod verdict;
@@ -18,6 +19,7 @@ pub mod verify;
 
 pub use chain::{ChainKey, GENESIS_HASH, Hash32, KeyError, KeyId};
 pub use record::{Head, SealedRecord, seal_batch};
+pub use retention::{Cutoff, Receipt, ReceiptBody, ResolvedStart, RetentionLog};
 pub use time::Timestamp;
 pub use trace::{PreparedTrace, TraceError, TraceLimits, TraceSummary};
 pub use verdict::{
@@ -25,5 +27,5 @@ pub use verdict::{
 };
 pub use verify::{
     ChainStart, Columns, ContentCheck, ContentChecker, Flow, MalformedRecord, RecordView, ScanItem,
-    StartKind, StoredKeyId, TraceEncoding, Verifier,
+    SealedEnd, StartKind, StoredKeyId, TraceEncoding, Verifier,
 };

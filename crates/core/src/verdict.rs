@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::retention::Receipt;
+
 /// Something verification could not check. A verified verdict always lists these, so
 /// "verified" never claims more than was checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +60,10 @@ pub enum TamperKind {
     Malformed,
     /// Store metadata that authenticates the chain was altered.
     Metadata,
+    /// The retention log (checkpoints and receipts) was altered, or does not match the
+    /// records: a receipt edited, deleted, reordered or replayed, a forged checkpoint, a
+    /// rollback of the log or of the records.
+    Checkpoint,
 }
 
 impl TamperKind {
@@ -69,6 +75,7 @@ impl TamperKind {
             TamperKind::Sequence => "sequence",
             TamperKind::Malformed => "malformed",
             TamperKind::Metadata => "metadata",
+            TamperKind::Checkpoint => "checkpoint",
         }
     }
 }
@@ -113,11 +120,14 @@ impl fmt::Display for UnverifiableReason {
 
 /// Every record was checked and held.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Verified {
     pub records_checked: u64,
     pub first_seq: Option<u64>,
     pub last_seq: Option<u64>,
     pub caveats: Vec<Caveat>,
+    /// The retention log, verified (empty when the store has none).
+    pub retention: Vec<Receipt>,
 }
 
 /// The first record that failed, and how.

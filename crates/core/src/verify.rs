@@ -13,6 +13,7 @@
 
 use crate::chain::{ChainKey, KeyId};
 use crate::json::{self, Kind};
+use crate::retention::{Receipt, ResolvedStart};
 use crate::verdict::{
     Caveat, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict, Verified,
 };
@@ -25,6 +26,8 @@ pub enum StartKind {
     Genesis,
     /// From weaver-kernel's pruning checkpoint (`meta.checkpoint_hash`), which carries no MAC.
     UnauthenticatedCheckpoint,
+    /// From a checkpoint authenticated by a prune receipt of the retention log.
+    Checkpoint,
 }
 
 impl StartKind {
@@ -33,6 +36,7 @@ impl StartKind {
         match self {
             StartKind::Genesis => "genesis",
             StartKind::UnauthenticatedCheckpoint => "unauthenticated-checkpoint",
+            StartKind::Checkpoint => "checkpoint",
         }
     }
 
@@ -41,6 +45,7 @@ impl StartKind {
         match name {
             "genesis" => Some(StartKind::Genesis),
             "unauthenticated-checkpoint" => Some(StartKind::UnauthenticatedCheckpoint),
+            "checkpoint" => Some(StartKind::Checkpoint),
             _ => None,
         }
     }
@@ -304,6 +309,20 @@ pub struct Verifier {
     first_seq: Option<u64>,
     last_seq: Option<u64>,
     state: State,
+    retention: Vec<Receipt>,
+    unauthenticated_origin: Option<u64>,
+    sealed_end: Option<SealedEnd>,
+}
+
+/// An authenticated statement of where the chain ends (an archive's prune receipt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedEnd {
+    /// The last record's seq.
+    pub last_seq: u64,
+    /// The last record's `record_hash`.
+    pub last_hash: Vec<u8>,
+    /// What states it, for messages ("the archive's prune receipt").
+    pub source: String,
 }
 
 fn plural(n: u64) -> &'static str {
@@ -323,7 +342,28 @@ impl Verifier {
             first_seq: None,
             last_seq: None,
             state: State::Running,
+            retention: Vec::new(),
+            unauthenticated_origin: None,
+            sealed_end: None,
         }
+    }
+
+    /// Requires the chain to end exactly at `end`: then no truncation caveat is needed, and a
+    /// chain that ends elsewhere is tampered (kind `checkpoint`).
+    pub fn expect_end(&mut self, end: SealedEnd) {
+        self.sealed_end = Some(end);
+    }
+
+    /// A verifier for a chain whose start comes from a verified retention log.
+    pub fn from_resolved(
+        key: &ChainKey,
+        resolved: ResolvedStart,
+        stored_key_id: StoredKeyId,
+    ) -> Self {
+        let mut v = Self::new(key, resolved.start, stored_key_id);
+        v.retention = resolved.log.receipts;
+        v.unauthenticated_origin = resolved.unauthenticated_origin;
+        v
     }
 
     /// Records examined so far.
@@ -377,6 +417,28 @@ impl Verifier {
         }
         self.checked += 1;
         let seq = record.seq;
+        let at_checkpoint = self.checked == 1 && self.start.kind == StartKind::Checkpoint;
+        if at_checkpoint && seq != self.expected_seq {
+            let expected = self.expected_seq;
+            let detail = if seq > expected {
+                format!(
+                    "seq {seq}: the authenticated checkpoint says the chain resumes at seq {expected}; records {expected} to {} are missing (deleted, or the retention log was rolled back)",
+                    seq - 1
+                )
+            } else {
+                format!(
+                    "seq {seq}: records before the authenticated checkpoint at seq {expected} are present (the records were rolled back to before the prune)"
+                )
+            };
+            return self.fail(seq, TamperKind::Checkpoint, detail);
+        }
+        if at_checkpoint && record.prev_hash != self.expected_prev.as_slice() {
+            return self.fail(
+                seq,
+                TamperKind::Checkpoint,
+                format!("seq {seq}: prev_hash does not match the authenticated checkpoint's hash"),
+            );
+        }
         if seq != self.expected_seq {
             return self.fail(
                 seq,
@@ -391,7 +453,9 @@ impl Verifier {
             let what = if self.checked == 1 {
                 match self.start.kind {
                     StartKind::Genesis => "the genesis value",
-                    StartKind::UnauthenticatedCheckpoint => "the checkpoint hash",
+                    StartKind::UnauthenticatedCheckpoint | StartKind::Checkpoint => {
+                        "the checkpoint hash"
+                    }
                 }
             } else {
                 "the previous record's record_hash"
@@ -532,14 +596,37 @@ impl Verifier {
                     caveats.push(Caveat::UnauthenticatedCheckpoint {
                         seq: self.start.next_seq,
                     });
+                } else if let Some(seq) = self.unauthenticated_origin {
+                    caveats.push(Caveat::UnauthenticatedCheckpoint { seq });
                 }
                 let last = self.last_seq.or(self.start.next_seq.checked_sub(1));
-                caveats.push(Caveat::NoAnchor { last_seq: last });
+                match &self.sealed_end {
+                    Some(end)
+                        if last == Some(end.last_seq) && self.expected_prev == end.last_hash => {}
+                    Some(end) => {
+                        let seq = last.map_or(self.start.next_seq, |l| {
+                            l.saturating_add(1).min(end.last_seq)
+                        });
+                        return Verdict::Tampered(Tampered {
+                            first_bad_seq: seq,
+                            kind: TamperKind::Checkpoint,
+                            records_checked: self.checked,
+                            detail: format!(
+                                "seq {seq}: {} says the chain ends at seq {}, but it ends at {} (records were removed or added)",
+                                end.source,
+                                end.last_seq,
+                                last.map_or_else(|| "no record".to_owned(), |l| format!("seq {l}"))
+                            ),
+                        });
+                    }
+                    None => caveats.push(Caveat::NoAnchor { last_seq: last }),
+                }
                 Verdict::Verified(Verified {
                     records_checked: self.checked,
                     first_seq: self.first_seq,
                     last_seq: self.last_seq,
                     caveats,
+                    retention: self.retention,
                 })
             }
         }

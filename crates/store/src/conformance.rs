@@ -315,6 +315,107 @@ pub fn wrong_key_is_unverifiable(b: &dyn Backend) {
     }
 }
 
+/// A prune removes exactly the planned prefix, adds the receipt and moves the start; a plan
+/// that no longer matches the store changes nothing.
+pub fn prune_is_atomic_and_checked(b: &dyn Backend) {
+    use trailseal_core::Hash32;
+    let mut f = b.fresh();
+    let key = test_key();
+    f.store.append(&key, &traces(0, 10)).unwrap();
+    let recs = records(&mut *f.store);
+    let hash = |seq: usize| Hash32::parse(recs[seq].2.as_bytes()).unwrap();
+    let stale = crate::PrunePlan {
+        from_seq: 0,
+        last_seq: 3,
+        last_hash: hash(4),
+        log_len: 0,
+    };
+    assert!(matches!(
+        f.store.prune(&stale, "{}"),
+        Err(StoreError::Conflict { .. })
+    ));
+    let wrong_log = crate::PrunePlan {
+        from_seq: 0,
+        last_seq: 3,
+        last_hash: hash(3),
+        log_len: 1,
+    };
+    assert!(matches!(
+        f.store.prune(&wrong_log, "{}"),
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(
+        records(&mut *f.store).len(),
+        10,
+        "{}: a refused prune changes nothing",
+        name(&*f.store)
+    );
+    assert!(f.store.state().unwrap().retention.is_empty());
+
+    let plan = crate::PrunePlan {
+        from_seq: 0,
+        last_seq: 3,
+        last_hash: hash(3),
+        log_len: 0,
+    };
+    f.store.prune(&plan, "{\"receipt\":0}").unwrap();
+    let after = records(&mut *f.store);
+    assert_eq!(after.first().map(|r| r.0), Some(4));
+    assert_eq!(after.len(), 6);
+    let state = f.store.state().unwrap();
+    assert_eq!(state.retention, vec!["{\"receipt\":0}".to_owned()]);
+    assert_eq!(state.start.next_seq, 4);
+    assert_eq!(state.start.prev_hash, recs[3].2.as_bytes());
+    // Appends continue the chain; a pruned action_id may not come back either way.
+    f.store.append(&key, &traces(10, 2)).unwrap();
+    assert_eq!(records(&mut *f.store).last().map(|r| r.0), Some(11));
+    // The next prune starts where the last one ended.
+    let plan = crate::PrunePlan {
+        from_seq: 4,
+        last_seq: 11,
+        last_hash: Hash32::parse(records(&mut *f.store)[7].2.as_bytes()).unwrap(),
+        log_len: 1,
+    };
+    f.store.prune(&plan, "{\"receipt\":1}").unwrap();
+    let state = f.store.state().unwrap();
+    assert!(records(&mut *f.store).is_empty());
+    assert_eq!(state.start.next_seq, 12);
+    assert_eq!(state.retention.len(), 2);
+    f.store.append(&key, &traces(20, 1)).unwrap();
+    assert_eq!(
+        records(&mut *f.store)[0].0,
+        12,
+        "{}: a fully pruned chain resumes at the checkpoint",
+        name(&*f.store)
+    );
+}
+
+/// Receipts are added in order, and only onto the log the writer saw.
+pub fn receipts_append_in_order(b: &dyn Backend) {
+    let mut f = b.fresh();
+    f.store.append(&test_key(), &traces(0, 3)).unwrap();
+    f.store.add_receipt(0, "{\"r\":0}").unwrap();
+    assert!(matches!(
+        f.store.add_receipt(0, "{\"r\":\"stale\"}"),
+        Err(StoreError::Conflict { .. })
+    ));
+    f.store.add_receipt(1, "{\"r\":1}").unwrap();
+    let state = f.store.state().unwrap();
+    assert_eq!(
+        state.retention,
+        vec!["{\"r\":0}".to_owned(), "{\"r\":1}".to_owned()]
+    );
+    assert_eq!(
+        records(&mut *f.store).len(),
+        3,
+        "{}: receipts leave records alone",
+        name(&*f.store)
+    );
+    if let Some(mut other) = b.reopen(&f) {
+        assert_eq!(other.state().unwrap().retention.len(), 2);
+    }
+}
+
 /// Generates one `#[test]` per conformance check for a backend type implementing [`Backend`].
 #[macro_export]
 macro_rules! conformance_tests {
@@ -329,6 +430,8 @@ macro_rules! conformance_tests {
             scan_bounds,
             two_handles_one_chain,
             wrong_key_is_unverifiable,
+            prune_is_atomic_and_checked,
+            receipts_append_in_order,
         );
     };
     (@tests $backend:expr; $($check:ident,)*) => {

@@ -42,6 +42,13 @@ pub enum StoreError {
         problem: String,
     },
 
+    /// The store changed between planning and doing a change (another writer); nothing was
+    /// changed.
+    #[error(
+        "{location}: the store changed while this was being done ({detail}); nothing was changed, retry"
+    )]
+    Conflict { location: String, detail: String },
+
     /// The store is at the largest seq representable.
     #[error("{location}: the chain is full (seq would overflow)")]
     SeqOverflow { location: String },

@@ -23,7 +23,7 @@ use trailseal_core::verify::{
 };
 use trailseal_core::{ChainKey, Hash32, Head, KeyId, PreparedTrace, seal_batch};
 
-use crate::{Appended, OpenMode, Store, StoreError, StoreState, StoredRecord};
+use crate::{Appended, OpenMode, PrunePlan, Store, StoreError, StoreState, StoredRecord};
 
 /// One parsed line.
 #[derive(Debug)]
@@ -134,30 +134,54 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<LineRecord<'_>, BadLine> {
     })
 }
 
-/// The first line of a JSONL store that does not start at genesis (a pruned store, or an
-/// export of one): `{"trailseal":{"format":1,"start":{"seq":N,"prev_hash":"…","kind":"…"}}}`.
-/// weaver-kernel cannot read a file with this line; it only appears where weaver-kernel could
-/// not verify the file anyway (its JSONL reader always starts from genesis).
+/// The first line of a JSONL store that does not start at genesis, or that carries a
+/// retention log (a pruned store, an export or archive of one):
+/// `{"trailseal":{"format":1,"start":{"seq":N,"prev_hash":"…","kind":"…"},"retention":[…],"archive_of":{…}}}`.
+/// weaver-kernel cannot read a file with this line (see docs/format.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     /// Where the chain in the file starts.
     pub start: ChainStart,
+    /// The retention log: receipts as canonical JSON texts, oldest first.
+    pub retention: Vec<String>,
+    /// For an archive of pruned records: the prune receipt that removed them from their store.
+    pub archive_of: Option<String>,
 }
 
 /// The header format version this code writes and reads.
 pub const HEADER_FORMAT: u64 = 1;
 
 impl Header {
+    /// A header that only sets the start.
+    pub fn starting_at(start: ChainStart) -> Header {
+        Header {
+            start,
+            retention: Vec::new(),
+            archive_of: None,
+        }
+    }
+
     /// The header as one line, with its newline.
     pub fn to_line(&self) -> String {
-        let kind = self.start.kind.as_str();
         let mut prev = Vec::new();
         json::write_json_string(&String::from_utf8_lossy(&self.start.prev_hash), &mut prev);
-        format!(
-            "{{\"trailseal\":{{\"format\":{HEADER_FORMAT},\"start\":{{\"seq\":{},\"prev_hash\":{},\"kind\":\"{kind}\"}}}}}}\n",
+        let mut line = format!(
+            "{{\"trailseal\":{{\"format\":{HEADER_FORMAT},\"start\":{{\"seq\":{},\"prev_hash\":{},\"kind\":\"{}\"}}",
             self.start.next_seq,
-            String::from_utf8_lossy(&prev)
-        )
+            String::from_utf8_lossy(&prev),
+            self.start.kind.as_str(),
+        );
+        if !self.retention.is_empty() {
+            line.push_str(",\"retention\":[");
+            line.push_str(&self.retention.join(","));
+            line.push(']');
+        }
+        if let Some(receipt) = &self.archive_of {
+            line.push_str(",\"archive_of\":");
+            line.push_str(receipt);
+        }
+        line.push_str("}}\n");
+        line
     }
 
     /// Reads a header line. `Ok(None)` when the line is not a header.
@@ -198,12 +222,33 @@ impl Header {
             .and_then(|n| n.as_str())
             .and_then(StartKind::from_name)
             .ok_or_else(|| unknown("has an unknown start.kind"))?;
+        let text = |node: json::NodeRef<'_>| {
+            let mut out = Vec::new();
+            node.write_canonical(&mut out, Mode::Python)
+                .map(|()| String::from_utf8_lossy(&out).into_owned())
+        };
+        let retention = match header.get("retention") {
+            None => Vec::new(),
+            Some(list) if list.kind() == Kind::Array => list
+                .elements()
+                .map(text)
+                .collect::<Result<_, _>>()
+                .map_err(|e| unknown(&e.to_string()))?,
+            Some(_) => return Err(unknown("has a retention member that is not a list")),
+        };
+        let archive_of = header
+            .get("archive_of")
+            .map(text)
+            .transpose()
+            .map_err(|e| unknown(&e.to_string()))?;
         Ok(Some(Header {
             start: ChainStart {
                 next_seq,
                 prev_hash: prev_hash.as_bytes().to_vec(),
                 kind,
             },
+            retention,
+            archive_of,
         }))
     }
 }
@@ -474,7 +519,11 @@ impl Store for JsonlStore {
     }
 
     fn state(&mut self) -> Result<StoreState, StoreError> {
-        let start = self.header()?.map_or_else(ChainStart::genesis, |h| h.start);
+        let header = self.header()?;
+        let (start, retention, archive_of) = match header {
+            Some(h) => (h.start, h.retention, h.archive_of),
+            None => (ChainStart::genesis(), Vec::new(), None),
+        };
         // The key id of the first record (weaver-kernel's lines carry none).
         let mut key_id = StoredKeyId::Absent;
         if self.path.exists() {
@@ -506,10 +555,53 @@ impl Store for JsonlStore {
         };
         Ok(StoreState {
             start,
+            retention,
+            archive_of,
             key_id,
             head,
             record_count_hint: None,
         })
+    }
+
+    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
+        let _lock = self.open_locked()?;
+        let mut header = self
+            .header()?
+            .unwrap_or_else(|| Header::starting_at(ChainStart::genesis()));
+        if header.retention.len() as u64 != expected_len {
+            return Err(self.conflict("the retention log grew"));
+        }
+        header.retention.push(receipt.to_owned());
+        self.rewrite(&header, None)
+    }
+
+    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
+        let _lock = self.open_locked()?;
+        let mut header = self
+            .header()?
+            .unwrap_or_else(|| Header::starting_at(ChainStart::genesis()));
+        if header.retention.len() as u64 != plan.log_len {
+            return Err(self.conflict("the retention log grew"));
+        }
+        let mut first = None;
+        let mut last_hash_ok = false;
+        self.for_each_line(0, &mut |_, line, _| {
+            if let Ok(r) = parse_line(line) {
+                first.get_or_insert(r.seq);
+                if r.seq == plan.last_seq {
+                    last_hash_ok = *r.record_hash == *plan.last_hash.as_bytes();
+                    return Flow::Stop;
+                }
+            }
+            Flow::Continue
+        })?;
+        if first != Some(plan.from_seq) || !last_hash_ok {
+            return Err(self.conflict("the records to prune changed"));
+        }
+        header.start = ChainStart::checkpoint(plan.last_seq, plan.last_hash);
+        header.retention.push(receipt.to_owned());
+        header.archive_of = None;
+        self.rewrite(&header, Some(plan.last_seq))
     }
 
     fn append(
@@ -518,9 +610,7 @@ impl Store for JsonlStore {
         traces: &[PreparedTrace],
     ) -> Result<Vec<Appended>, StoreError> {
         crate::refuse_repeated_ids(&self.location, traces)?;
-        let mut file = self.open_file(true, true)?;
-        file.lock()
-            .map_err(StoreError::io(&self.location, "lock"))?;
+        let mut file = self.open_locked()?;
         let meta = file
             .metadata()
             .map_err(StoreError::io(&self.location, "stat"))?;
@@ -664,6 +754,80 @@ impl Store for JsonlStore {
 }
 
 impl JsonlStore {
+    fn conflict(&self, detail: &str) -> StoreError {
+        StoreError::Conflict {
+            location: self.location.clone(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Opens the file for appending and takes its exclusive lock. A prune replaces the file
+    /// (rename), so after waiting for the lock, check that the path still names the file we
+    /// hold; if not, start again on the new one.
+    fn open_locked(&self) -> Result<File, StoreError> {
+        loop {
+            let file = self.open_file(true, true)?;
+            file.lock()
+                .map_err(StoreError::io(&self.location, "lock"))?;
+            let held = file
+                .metadata()
+                .map_err(StoreError::io(&self.location, "stat"))?;
+            match std::fs::metadata(&self.path) {
+                Ok(now) if identity(&now) == identity(&held) => return Ok(file),
+                Ok(_) => continue,
+                Err(e) => return Err(StoreError::io(&self.location, "stat")(e)),
+            }
+        }
+    }
+
+    /// Replaces the file with `header` and every record line except those with
+    /// `seq <= drop_through`: written beside it, fsynced, renamed over it, directory fsynced.
+    /// The caller holds the lock.
+    fn rewrite(&mut self, header: &Header, drop_through: Option<u64>) -> Result<(), StoreError> {
+        let dir = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.rewrite-{}", std::process::id()));
+        let result = (|| {
+            let file = File::create(&tmp).map_err(StoreError::io(&self.location, "create"))?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            out.write_all(header.to_line().as_bytes())
+                .map_err(StoreError::io(&self.location, "write"))?;
+            let mut failed = None;
+            self.for_each_line(0, &mut |_, line, _| {
+                let drop = drop_through.is_some_and(|d| parse_line(line).is_ok_and(|r| r.seq <= d));
+                if !drop && let Err(e) = out.write_all(line).and_then(|()| out.write_all(b"\n")) {
+                    failed = Some(e);
+                    return Flow::Stop;
+                }
+                Flow::Continue
+            })?;
+            if let Some(e) = failed {
+                return Err(StoreError::io(&self.location, "write")(e));
+            }
+            let file = out
+                .into_inner()
+                .map_err(|e| StoreError::io(&self.location, "write")(e.into_error()))?;
+            file.sync_all()
+                .map_err(StoreError::io(&self.location, "fsync"))?;
+            std::fs::rename(&tmp, &self.path).map_err(StoreError::io(&self.location, "rename"))?;
+            File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .map_err(StoreError::io(&self.location, "fsync directory"))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        self.cache = None;
+        result
+    }
+
     /// The header line, if the file has one.
     fn header(&self) -> Result<Option<Header>, StoreError> {
         if !self.path.exists() {

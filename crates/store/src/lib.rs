@@ -31,8 +31,13 @@ use trailseal_core::{ChainKey, Hash32, PreparedTrace};
 /// The state of a chain as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreState {
-    /// Where verification starts (genesis, or a pruning checkpoint).
+    /// Where the store says the chain starts: genesis, weaver-kernel's `meta` checkpoint, or a
+    /// JSONL header's start. Not authenticated by itself; the retention log decides.
     pub start: ChainStart,
+    /// The retention log: stored receipts (JSON texts), oldest first.
+    pub retention: Vec<String>,
+    /// For an archive of pruned records (JSONL): the receipt of the prune that removed them.
+    pub archive_of: Option<String>,
     /// The key id the store records, if any.
     pub key_id: StoredKeyId,
     /// The last record, if any: its seq and stored `record_hash`.
@@ -90,6 +95,29 @@ pub trait Store: Send {
 
     /// The record with this `action_id`, if stored.
     fn find(&mut self, action_id: &str) -> Result<Option<StoredRecord>, StoreError>;
+
+    /// Adds a receipt to the retention log, if the log still holds `expected_len` receipts
+    /// (else [`StoreError::Conflict`]), atomically and durably.
+    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError>;
+
+    /// Removes the records `plan.from_seq ..= plan.last_seq`, adds the prune `receipt` to the
+    /// retention log and makes the chain start at `plan.last_seq + 1` — all in one atomic,
+    /// durable step, and only if the store is still as `plan` describes it (else
+    /// [`StoreError::Conflict`], changing nothing).
+    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError>;
+}
+
+/// What a prune removes, as verified just before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrunePlan {
+    /// The first record to remove (the chain's first record).
+    pub from_seq: u64,
+    /// The last record to remove.
+    pub last_seq: u64,
+    /// Its `record_hash`: the checkpoint the retained records link to.
+    pub last_hash: Hash32,
+    /// How many receipts the retention log holds before this one.
+    pub log_len: u64,
 }
 
 /// Refuses a batch that repeats an `action_id` within itself (every backend's first check).

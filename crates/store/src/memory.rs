@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use trailseal_core::verify::{ChainStart, Flow, RecordView, ScanItem, StoredKeyId, TraceEncoding};
 use trailseal_core::{ChainKey, Hash32, Head, PreparedTrace, seal_batch};
 
-use crate::{Appended, Store, StoreError, StoreState, StoredRecord};
+use crate::{Appended, PrunePlan, Store, StoreError, StoreState, StoredRecord};
 
 /// One record as the memory store keeps it. Public so tests can damage it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,7 @@ pub struct MemoryStore {
     key_id: StoredKeyId,
     records: Vec<MemoryRecord>,
     action_ids: HashSet<String>,
+    retention: Vec<String>,
 }
 
 impl Default for MemoryStore {
@@ -39,7 +40,18 @@ impl MemoryStore {
             key_id: StoredKeyId::Absent,
             records: Vec::new(),
             action_ids: HashSet::new(),
+            retention: Vec::new(),
         }
+    }
+
+    /// The retention log, for tests that damage it on purpose.
+    pub fn retention_mut(&mut self) -> &mut Vec<String> {
+        &mut self.retention
+    }
+
+    /// Where the store says the chain starts, for tests that damage it on purpose.
+    pub fn start_mut(&mut self) -> &mut ChainStart {
+        &mut self.start
     }
 
     /// The records, for tests that damage them on purpose. Changing them bypasses every check.
@@ -84,6 +96,8 @@ impl Store for MemoryStore {
     fn state(&mut self) -> Result<StoreState, StoreError> {
         Ok(StoreState {
             start: self.start.clone(),
+            retention: self.retention.clone(),
+            archive_of: None,
             key_id: self.key_id,
             head: self
                 .records
@@ -172,5 +186,53 @@ impl Store for MemoryStore {
                 record_hash: r.record_hash.clone(),
                 trace: r.trace.clone(),
             }))
+    }
+
+    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
+        if self.retention.len() as u64 != expected_len {
+            return Err(conflict("the retention log grew"));
+        }
+        self.retention.push(receipt.to_owned());
+        Ok(())
+    }
+
+    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
+        if self.retention.len() as u64 != plan.log_len {
+            return Err(conflict("the retention log grew"));
+        }
+        let first = self.records.first().map(|r| r.seq);
+        let last = self.records.iter().position(|r| r.seq == plan.last_seq);
+        let (Some(first), Some(last)) = (first, last) else {
+            return Err(conflict("the records to prune are gone"));
+        };
+        if first != plan.from_seq
+            || self.records.get(last).map(|r| r.record_hash.as_bytes())
+                != Some(plan.last_hash.as_bytes())
+        {
+            return Err(conflict("the records to prune changed"));
+        }
+        for r in self.records.drain(..=last) {
+            if let Some(id) = trailseal_core::json::parse(r.trace.as_bytes())
+                .ok()
+                .and_then(|d| {
+                    d.root()
+                        .get("action_id")
+                        .and_then(|n| n.as_str())
+                        .map(str::to_owned)
+                })
+            {
+                self.action_ids.remove(&id);
+            }
+        }
+        self.retention.push(receipt.to_owned());
+        self.start = ChainStart::checkpoint(plan.last_seq, plan.last_hash);
+        Ok(())
+    }
+}
+
+fn conflict(detail: &str) -> StoreError {
+    StoreError::Conflict {
+        location: "memory".into(),
+        detail: detail.into(),
     }
 }

@@ -26,13 +26,14 @@ use trailseal_core::verify::{
 use trailseal_core::{ChainKey, Hash32, Head, KeyId, PreparedTrace, seal_batch};
 
 use crate::error::Shown;
-use crate::{Appended, OpenMode, Store, StoreError, StoreState, StoredRecord};
+use crate::{Appended, OpenMode, PrunePlan, Store, StoreError, StoreState, StoredRecord};
 
 /// The version of trailseal's additions to the weaver-kernel layout that this code writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
 const TRACES_DDL: &str = "CREATE TABLE IF NOT EXISTS traces (seq INTEGER PRIMARY KEY, action_id TEXT UNIQUE NOT NULL, prev_hash TEXT NOT NULL, record_hash TEXT NOT NULL, invoked_at TEXT NOT NULL, payload TEXT NOT NULL)";
 const META_DDL: &str = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)";
+const RETENTION_DDL: &str = "CREATE TABLE IF NOT EXISTS trailseal_retention (idx INTEGER PRIMARY KEY, receipt TEXT NOT NULL)";
 const TRAILSEAL_META_DDL: &str =
     "CREATE TABLE IF NOT EXISTS trailseal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
 const TRACE_COLUMNS: [&str; 6] = [
@@ -217,6 +218,23 @@ impl SqliteStore {
             .map_err(self.sql_err("read schema"))
     }
 
+    fn retention_log(&self) -> Result<Vec<String>, StoreError> {
+        if !self.has_table("trailseal_retention")? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT receipt FROM trailseal_retention ORDER BY idx")
+            .map_err(self.sql_err("read retention log"))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(column_bytes(row.get_ref(0)?).map(|b| String::from_utf8_lossy(&b).into_owned()))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(self.sql_err("read retention log"))?;
+        Ok(rows.into_iter().map(Option::unwrap_or_default).collect())
+    }
+
     fn trailseal_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         if !self.has_table("trailseal_meta")? {
             return Ok(None);
@@ -392,12 +410,112 @@ impl Store for SqliteStore {
                 .map(|f| last.saturating_sub(f) + 1),
             _ => Some(0),
         };
+        let retention = self.retention_log()?;
         Ok(StoreState {
             start,
+            retention,
+            archive_of: None,
             key_id,
             head,
             record_count_hint,
         })
+    }
+
+    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
+        let location = self.location.clone();
+        let sql_err = |action: &'static str| {
+            let location = location.clone();
+            move |source| StoreError::Sqlite {
+                location,
+                action,
+                source,
+            }
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err("begin"))?;
+        tx.execute_batch(&format!("{TRAILSEAL_META_DDL}; {RETENTION_DDL};"))
+            .map_err(sql_err("create retention table"))?;
+        let len: u64 = tx
+            .query_row("SELECT count(*) FROM trailseal_retention", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(sql_err("read retention log"))?
+            .try_into()
+            .unwrap_or(0);
+        if len != expected_len {
+            return Err(StoreError::Conflict {
+                location,
+                detail: "the retention log grew".into(),
+            });
+        }
+        tx.execute(
+            "INSERT INTO trailseal_retention (idx, receipt) VALUES (?1, ?2)",
+            params![i64::try_from(len).unwrap_or(i64::MAX), receipt],
+        )
+        .map_err(sql_err("add receipt"))?;
+        tx.commit().map_err(sql_err("commit"))
+    }
+
+    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
+        let location = self.location.clone();
+        let sql_err = |action: &'static str| {
+            let location = location.clone();
+            move |source| StoreError::Sqlite {
+                location,
+                action,
+                source,
+            }
+        };
+        let conflict = |detail: &str| StoreError::Conflict {
+            location: location.clone(),
+            detail: detail.into(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err("begin"))?;
+        tx.execute_batch(&format!("{TRAILSEAL_META_DDL}; {RETENTION_DDL};"))
+            .map_err(sql_err("create retention table"))?;
+        let len: i64 = tx
+            .query_row("SELECT count(*) FROM trailseal_retention", [], |r| r.get(0))
+            .map_err(sql_err("read retention log"))?;
+        if u64::try_from(len).ok() != Some(plan.log_len) {
+            return Err(conflict("the retention log grew"));
+        }
+        let first: Option<i64> = tx
+            .query_row("SELECT min(seq) FROM traces", [], |r| r.get(0))
+            .map_err(sql_err("read first record"))?;
+        if first.and_then(|f| u64::try_from(f).ok()) != Some(plan.from_seq) {
+            return Err(conflict("the first record changed"));
+        }
+        let last_seq = i64::try_from(plan.last_seq).unwrap_or(i64::MAX);
+        let last_hash: Option<String> = tx
+            .query_row(
+                "SELECT record_hash FROM traces WHERE seq = ?1",
+                [last_seq],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql_err("read last pruned record"))?;
+        if last_hash.as_deref() != Some(plan.last_hash.as_str()) {
+            return Err(conflict("the last record to prune changed"));
+        }
+        tx.execute("DELETE FROM traces WHERE seq <= ?1", [last_seq])
+            .map_err(sql_err("delete records"))?;
+        tx.execute(
+            "INSERT INTO trailseal_retention (idx, receipt) VALUES (?1, ?2)",
+            params![len, receipt],
+        )
+        .map_err(sql_err("add receipt"))?;
+        // weaver-kernel's own checkpoint, so weaver-kernel still verifies and appends.
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', ?1), ('checkpoint_next_seq', ?2)",
+            params![plan.last_hash.as_str(), (plan.last_seq + 1).to_string()],
+        )
+        .map_err(sql_err("write checkpoint"))?;
+        tx.commit().map_err(sql_err("commit"))
     }
 
     fn append(

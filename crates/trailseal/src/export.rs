@@ -1,6 +1,7 @@
-//! Exporting a chain as a self-contained JSONL store.
+//! Writing chains out as self-contained JSONL stores: exports and prune archives.
 
 use std::io::Write;
+use std::ops::RangeInclusive;
 use std::path::Path;
 
 use trailseal_core::json::{self, Mode};
@@ -10,28 +11,23 @@ use trailseal_store::{Store, StoreError};
 
 use crate::log::Error;
 
-/// Writes every record of `store` to `out` in the JSONL layout, with a header line when the
-/// chain does not start at genesis. Fails on a record that cannot be read.
-pub(crate) fn write_jsonl(
+/// Writes the records of `store` with seqs in `range` to `out` in the JSONL layout, after
+/// `header` if given. Fails on a record that cannot be read; returns how many were written.
+pub(crate) fn write_records(
     store: &mut dyn Store,
     out: &mut dyn Write,
-    location: String,
+    location: &str,
+    header: Option<&Header>,
+    range: RangeInclusive<u64>,
 ) -> Result<u64, Error> {
     let state = store.state()?;
     let io = |source| Error::Io {
-        path: location.clone(),
-        action: "write export",
+        path: location.to_owned(),
+        action: "write",
         source,
     };
-    if state.start.kind != StartKind::Genesis {
-        out.write_all(
-            Header {
-                start: state.start.clone(),
-            }
-            .to_line()
-            .as_bytes(),
-        )
-        .map_err(io)?;
+    if let Some(header) = header {
+        out.write_all(header.to_line().as_bytes()).map_err(io)?;
     }
     let kid = match state.key_id {
         StoredKeyId::Present(id) => Some(id),
@@ -41,35 +37,36 @@ pub(crate) fn write_jsonl(
     let mut line = Vec::new();
     let mut canonical = Vec::new();
     let mut failure: Option<Error> = None;
-    store.scan(0, &mut |item| {
+    let unreadable = |seq: u64, problem: String| {
+        Error::Store(StoreError::BadHead {
+            location: location.to_owned(),
+            seq,
+            problem: format!("{problem}; run `trailseal verify`"),
+        })
+    };
+    store.scan(*range.start(), &mut |item| {
         let record = match item {
+            ScanItem::Record(r) if r.seq > *range.end() => return Flow::Stop,
             ScanItem::Record(r) => r,
             ScanItem::Malformed(bad) => {
-                failure = Some(Error::Store(StoreError::BadHead {
-                    location: location.clone(),
-                    seq: bad.seq.unwrap_or(0),
-                    problem: format!(
-                        "{}: {}; run `trailseal verify` before exporting",
-                        bad.location, bad.problem
-                    ),
-                }));
+                failure = Some(unreadable(
+                    bad.seq.unwrap_or(0),
+                    format!("{}: {}", bad.location, bad.problem),
+                ));
                 return Flow::Stop;
             }
         };
         canonical.clear();
         let doc = json::parse(record.trace);
-        let ok = doc.as_ref().is_ok_and(|d| {
+        if !doc.as_ref().is_ok_and(|d| {
             d.root()
                 .write_canonical(&mut canonical, Mode::Python)
                 .is_ok()
-        });
-        if !ok {
-            failure = Some(Error::Store(StoreError::BadHead {
-                location: location.clone(),
-                seq: record.seq,
-                problem: "its payload is not valid JSON; run `trailseal verify` before exporting"
-                    .into(),
-            }));
+        }) {
+            failure = Some(unreadable(
+                record.seq,
+                "its payload is not valid JSON".into(),
+            ));
             return Flow::Stop;
         }
         line.clear();
@@ -82,11 +79,7 @@ pub(crate) fn write_jsonl(
             &canonical,
         );
         if let Err(e) = out.write_all(&line) {
-            failure = Some(Error::Io {
-                path: location.clone(),
-                action: "write export",
-                source: e,
-            });
+            failure = Some(io(e));
             return Flow::Stop;
         }
         written += 1;
@@ -99,8 +92,26 @@ pub(crate) fn write_jsonl(
     Ok(written)
 }
 
-/// Exports to `path` atomically: a temporary file in the same directory, fsynced, renamed.
-pub(crate) fn export_jsonl(store: &mut dyn Store, path: &Path) -> Result<u64, Error> {
+/// The header an export of `store` needs: none when it starts at genesis (so weaver-kernel
+/// can read the export), else its start and the retention log that authenticates it.
+pub(crate) fn export_header(store: &mut dyn Store) -> Result<Option<Header>, Error> {
+    let state = store.state()?;
+    if state.start.kind == StartKind::Genesis {
+        return Ok(None);
+    }
+    Ok(Some(Header {
+        start: state.start,
+        retention: state.retention,
+        archive_of: None,
+    }))
+}
+
+/// Writes a file atomically: a temporary file in the same directory, fsynced, renamed over
+/// `path`, the directory fsynced. On failure the temporary file is removed.
+pub(crate) fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<u64, Error>,
+) -> Result<u64, Error> {
     let shown = path.display().to_string();
     let io = |action: &'static str| {
         let shown = shown.clone();
@@ -122,16 +133,16 @@ pub(crate) fn export_jsonl(store: &mut dyn Store, path: &Path) -> Result<u64, Er
     let result = (|| {
         let file = std::fs::File::create(&tmp).map_err(io("create"))?;
         let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-        let n = write_jsonl(store, &mut writer, shown.clone())?;
+        let n = write(&mut writer)?;
         let file = writer
             .into_inner()
             .map_err(|e| e.into_error())
             .map_err(io("write"))?;
         file.sync_all().map_err(io("fsync"))?;
         std::fs::rename(&tmp, path).map_err(io("rename"))?;
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io("fsync directory"))?;
         Ok(n)
     })();
     if result.is_err() {

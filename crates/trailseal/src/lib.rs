@@ -23,12 +23,16 @@
 mod export;
 mod log;
 pub mod query;
+mod retention;
 pub mod secret;
 mod verify;
 
 pub use log::{AuditLog, Error, OpenOptions};
 pub use query::{Filter, TraceEntry};
-pub use verify::{Progress, default_threads, no_secret, unverifiable_from, verify_store};
+pub use retention::{CutoffSpec, PruneReport, PruneRequest, RetentionStatus};
+pub use verify::{
+    Progress, default_threads, no_secret, unverifiable_from, verify_store, verify_store_observed,
+};
 
 pub use trailseal_core as core;
 pub use trailseal_core::{

@@ -33,6 +33,18 @@ pub enum Error {
     /// The store was written with another key; nothing was written.
     #[error("{location}: {detail}; nothing was written")]
     WrongKey { location: String, detail: String },
+    /// An operation that needs a verified store found one that does not verify; nothing was
+    /// changed.
+    #[error("refusing: the store does not verify ({}: {})", verdict.status(), verdict.detail())]
+    NotVerified {
+        verdict: Box<trailseal_core::Verdict>,
+    },
+    /// The retention policy forbids the change; nothing was changed.
+    #[error("{detail}")]
+    Policy { detail: String },
+    /// The retention log cannot be read or does not verify.
+    #[error("{detail}")]
+    Retention { detail: String },
     /// An I/O error outside a store.
     #[error("{path}: {action}: {source}")]
     Io {
@@ -311,12 +323,34 @@ impl AuditLog {
     /// temporary file beside it, fsynced, then renamed). The export verifies on its own with
     /// the same secret. Returns the number of records written.
     pub fn export_jsonl(&mut self, path: &Path) -> Result<u64, Error> {
-        crate::export::export_jsonl(self.store.as_mut(), path)
+        let shown = path.display().to_string();
+        let store = self.store.as_mut();
+        let header = crate::export::export_header(store)?;
+        crate::export::write_atomically(path, |out| {
+            crate::export::write_records(store, out, &shown, header.as_ref(), 0..=u64::MAX)
+        })
     }
 
     /// Writes the export to any writer (see [`AuditLog::export_jsonl`]).
     pub fn export_jsonl_to(&mut self, out: &mut dyn Write) -> Result<u64, Error> {
         let location = self.store.location().to_owned();
-        crate::export::write_jsonl(self.store.as_mut(), out, location)
+        let header = crate::export::export_header(self.store.as_mut())?;
+        crate::export::write_records(
+            self.store.as_mut(),
+            out,
+            &location,
+            header.as_ref(),
+            0..=u64::MAX,
+        )
+    }
+
+    /// The key, if one was given.
+    pub(crate) fn key(&self) -> Option<&ChainKey> {
+        self.key.as_ref()
+    }
+
+    /// The verification thread count.
+    pub(crate) fn threads(&self) -> usize {
+        self.threads
     }
 }

@@ -13,11 +13,13 @@ use std::ops::Range;
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 
+use trailseal_core::retention::{Receipt, ReceiptBody, ResolvedStart, resolve_start};
+use trailseal_core::verify::SealedEnd;
 use trailseal_core::verify::{
     Columns, ContentCheck, ContentChecker, Flow, MalformedRecord, RecordView, ScanItem,
     TraceEncoding, Verifier,
 };
-use trailseal_core::{ChainKey, Unverifiable, UnverifiableReason, Verdict};
+use trailseal_core::{ChainKey, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict};
 use trailseal_store::{Store, StoreError};
 
 /// How far verification has come.
@@ -65,6 +67,76 @@ pub fn verify_store(
     threads: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Verdict {
+    verify_store_observed(store, key, threads, progress, &mut |_| {})
+}
+
+/// The verdict of a store whose archive receipt cannot be accepted.
+fn archive_problem(start: u64, detail: String) -> Verdict {
+    Verdict::Tampered(Tampered {
+        first_bad_seq: start,
+        kind: TamperKind::Checkpoint,
+        records_checked: 0,
+        detail,
+    })
+}
+
+/// Checks an archive's prune receipt: it authenticates the archive's start and end.
+fn sealed_end(key: &ChainKey, text: &str, resolved: &ResolvedStart) -> Result<SealedEnd, Verdict> {
+    let start = resolved.start.next_seq;
+    let receipt = Receipt::parse(text.as_bytes(), 0).map_err(|e| {
+        archive_problem(
+            start,
+            format!(
+                "seq {start}: the archive's prune receipt cannot be read: {}",
+                e.problem
+            ),
+        )
+    })?;
+    if receipt.key_id != key.key_id() || !receipt.mac_holds(key) {
+        return Err(archive_problem(
+            start,
+            format!("seq {start}: the archive's prune receipt does not verify with this secret"),
+        ));
+    }
+    let ReceiptBody::Prune {
+        from,
+        last_pruned_seq,
+        last_pruned_hash,
+        ..
+    } = &receipt.body
+    else {
+        return Err(archive_problem(
+            start,
+            format!("seq {start}: the archive's receipt is not a prune receipt"),
+        ));
+    };
+    let linked = receipt.index == resolved.log.receipts.len() as u64
+        && receipt.prev_mac == resolved.log.last_mac();
+    if *from != resolved.start || !linked {
+        return Err(archive_problem(
+            start,
+            format!(
+                "seq {start}: the archive's start does not match its prune receipt (receipt {})",
+                receipt.index
+            ),
+        ));
+    }
+    Ok(SealedEnd {
+        last_seq: *last_pruned_seq,
+        last_hash: last_pruned_hash.as_bytes().to_vec(),
+        source: format!("the archive's prune receipt {}", receipt.index),
+    })
+}
+
+/// [`verify_store`], also showing `observe` every record that passed, in chain order, on the
+/// calling thread.
+pub fn verify_store_observed(
+    store: &mut dyn Store,
+    key: Option<&ChainKey>,
+    threads: usize,
+    progress: &mut dyn FnMut(Progress),
+    observe: &mut dyn FnMut(&RecordView<'_>),
+) -> Verdict {
     let Some(key) = key else {
         return no_secret();
     };
@@ -73,7 +145,23 @@ pub fn verify_store(
         Err(e) => return unverifiable_from(&e),
     };
     let total_hint = state.record_count_hint;
-    let mut verifier = Verifier::new(key, state.start, state.key_id);
+    let resolved = match resolve_start(key, &state.start, &state.retention) {
+        Ok(resolved) => resolved,
+        Err(t) => return Verdict::Tampered(t),
+    };
+    let end = match state
+        .archive_of
+        .as_deref()
+        .map(|text| sealed_end(key, text, &resolved))
+        .transpose()
+    {
+        Ok(end) => end,
+        Err(verdict) => return verdict,
+    };
+    let mut verifier = Verifier::from_resolved(key, resolved, state.key_id);
+    if let Some(end) = end {
+        verifier.expect_end(end);
+    }
     let mut report = |checked: u64| {
         progress(Progress {
             records_checked: checked,
@@ -84,13 +172,16 @@ pub fn verify_store(
         let mut checker = ContentChecker::new();
         store.scan(0, &mut |item| {
             let flow = verifier.feed(key, &mut checker, item);
+            if let (Flow::Continue, ScanItem::Record(r)) = (flow, item) {
+                observe(r);
+            }
             if verifier.records_checked().is_multiple_of(BATCH as u64 * 16) {
                 report(verifier.records_checked());
             }
             flow
         })
     } else {
-        verify_parallel(store, key, threads, &mut verifier, &mut report)
+        verify_parallel(store, key, threads, &mut verifier, &mut report, observe)
     };
     if let Err(e) = scanned {
         return unverifiable_from(&e);
@@ -211,6 +302,7 @@ fn worker(
 struct Feeder<'v, 'p> {
     verifier: &'v mut Verifier,
     report: &'p mut dyn FnMut(u64),
+    observe: &'p mut dyn FnMut(&RecordView<'_>),
     next_id: u64,
     waiting: BTreeMap<u64, Checked>,
     free: Vec<Batch>,
@@ -225,7 +317,13 @@ impl Feeder<'_, '_> {
             if !self.stopped {
                 for (entry, check) in batch.entries.iter().zip(checks) {
                     let flow = match (batch.view(entry), entry) {
-                        (Some(view), _) => self.verifier.feed_checked(&view, check),
+                        (Some(view), _) => {
+                            let flow = self.verifier.feed_checked(&view, check);
+                            if flow == Flow::Continue {
+                                (self.observe)(&view);
+                            }
+                            flow
+                        }
                         (None, Entry::Malformed(m)) => self.verifier.feed_malformed(m),
                         (None, Entry::Record { .. }) => Flow::Continue,
                     };
@@ -248,6 +346,7 @@ fn verify_parallel(
     threads: usize,
     verifier: &mut Verifier,
     report: &mut dyn FnMut(u64),
+    observe: &mut dyn FnMut(&RecordView<'_>),
 ) -> Result<(), StoreError> {
     std::thread::scope(|scope| {
         let (job_tx, job_rx): (SyncSender<Batch>, Receiver<Batch>) = sync_channel(threads * 2);
@@ -263,6 +362,7 @@ fn verify_parallel(
         let mut feeder = Feeder {
             verifier,
             report,
+            observe,
             next_id: 0,
             waiting: BTreeMap::new(),
             free: Vec::new(),

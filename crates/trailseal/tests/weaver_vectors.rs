@@ -6,7 +6,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    clippy::panic
+    clippy::panic,
+    clippy::print_stderr
 )]
 
 use std::path::PathBuf;
@@ -122,7 +123,8 @@ fn the_development_fallback_is_explicit_and_random() {
     let a = trailseal::secret::development_key().unwrap();
     let b = trailseal::secret::development_key().unwrap();
     assert_ne!(a.key_id(), b.key_id(), "each call draws a new key");
-    let mut log = AuditLog::from_store(Box::new(trailseal::store::memory::MemoryStore::new())).with_key(a);
+    let mut log =
+        AuditLog::from_store(Box::new(trailseal::store::memory::MemoryStore::new())).with_key(a);
     log.append_json(
         br#"{"action_id":"d1","capability_id":"c","principal_id":"p","token_id":"t","invoked_at":"2026-01-01T00:00:00Z","args":{},"response_mode":"raw","driver_id":"d"}"#,
     )

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Scale benchmark of the trailseal command: build an N-record SQLite store, verify it, prune
+the older half, verify again. Prints wall time and peak memory (max RSS) of each step.
+
+    cargo build --release -p trailseal-cli
+    python3 bench/scale.py --records 2000000
+
+Each trace is ~750 bytes of realistic export-shape JSON (the same generator for every N), so
+store size and time grow with N alone. Appends go through `trailseal append --commit-every`
+(durable batches); pruning is `trailseal prune --keep-last N/2` (verify, then one transaction).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def traces(n: int):
+    for i in range(n):
+        yield (
+            json.dumps(
+                {
+                    "action_id": f"scale-{i:09d}",
+                    "capability_id": ("crm.search", "billing.refund", "email.send", "fs.read")[i % 4],
+                    "principal_id": f"agent-{i % 97}",
+                    "token_id": f"tok-{i:x}",
+                    "invoked_at": f"2026-{1 + (i * 12 // max(n, 1)):02d}-01T00:00:00.{i % 1000000:06d}+00:00",
+                    "args": {"query": f"customer {i} " + "x" * 300, "limit": i % 100, "filters": {"region": "eu", "tags": ["a", "b", i]}},
+                    "response_mode": "summary",
+                    "driver_id": "http",
+                    "result_summary": {"fact_count": i % 7, "row_count": i % 50, "warning_count": 0, "has_handle": False},
+                    "sensitivity": "PII",
+                },
+                separators=(",", ":"),
+            )
+            + "\n"
+        ).encode()
+
+
+def run(cmd: list[str], env: dict[str, str], stdin=None) -> tuple[float, int, str]:
+    start = time.perf_counter()
+    proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", *cmd], env=env, stdin=subprocess.PIPE if stdin else None,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if stdin:
+        for chunk in stdin:
+            proc.stdin.write(chunk)
+        proc.stdin.close()
+        proc.stdin = None  # communicate() must not flush the closed pipe
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"{cmd} failed: {err.decode()}")
+    return wall, int(err.decode().strip().splitlines()[-1]), out.decode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--trailseal", default=str(ROOT / "target" / "release" / "trailseal"))
+    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the store afterwards")
+    args = parser.parse_args()
+    env = dict(os.environ, WEAVER_KERNEL_SECRET="scale-secret")
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="trailseal-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    store = work / "scale.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store}{suffix}").unlink(missing_ok=True)
+    n, t = args.records, args.trailseal
+
+    append_s, append_rss, _ = run([t, "append", "--store", str(store), "--commit-every", "10000", "--quiet"], env, traces(n))
+    size = sum(Path(f"{store}{s}").stat().st_size for s in ("", "-wal") if Path(f"{store}{s}").exists())
+    verify_s, verify_rss, out = run([t, "verify", "--store", str(store), "--json"], env)
+    assert json.loads(out)["records_checked"] == n, out
+    prune_s, prune_rss, out = run([t, "prune", "--store", str(store), "--keep-last", str(n - n // 2), "--json"], env)
+    assert json.loads(out)["pruned"] == n // 2, out
+    after_s, after_rss, out = run([t, "verify", "--store", str(store), "--json"], env)
+    assert json.loads(out)["records_checked"] == n - n // 2, out
+
+    print(f"{n} records, {os.cpu_count()} cores, store {size / 2**20:.0f} MiB")
+    print("| step | wall | rate | peak RSS |")
+    print("|---|---|---|---|")
+    print(f"| append ({n} in batches of 10,000, durable) | {append_s:.1f} s | {n / append_s / 1000:.0f} k/s | {append_rss / 1024:.0f} MiB |")
+    print(f"| verify {n} | {verify_s:.2f} s | {n / verify_s / 1000:.0f} k/s | {verify_rss / 1024:.0f} MiB |")
+    print(f"| prune {n // 2} of {n} (verify + delete + receipt) | {prune_s:.2f} s | | {prune_rss / 1024:.0f} MiB |")
+    print(f"| verify the {n - n // 2} left | {after_s:.2f} s | {(n - n // 2) / after_s / 1000:.0f} k/s | {after_rss / 1024:.0f} MiB |")
+    if not args.keep:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{store}{suffix}").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,381 @@
+//! Retention: pruning a seq prefix with an authenticated receipt, the minimum-retention
+//! policy, and reading the retention log.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use trailseal_core::json;
+use trailseal_core::retention::{Cutoff, Receipt, ReceiptBody, RetentionLog, resolve_start};
+use trailseal_core::time::Offset;
+use trailseal_core::verify::{ChainStart, RecordView};
+use trailseal_core::{Hash32, Timestamp, Verdict};
+use trailseal_store::PrunePlan;
+use trailseal_store::jsonl::Header;
+
+use crate::log::{AuditLog, Error};
+
+/// Which records a prune removes: always the longest seq prefix that qualifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutoffSpec {
+    /// Records invoked before this time.
+    Before(Timestamp),
+    /// Records older than this many microseconds (at the request's `now`).
+    OlderThan { micros: i64 },
+    /// All but the newest `n` records.
+    KeepLast(u64),
+}
+
+/// A prune request.
+#[derive(Debug, Clone)]
+pub struct PruneRequest {
+    pub cutoff: CutoffSpec,
+    /// The current time (the library reads no clock).
+    pub now: Timestamp,
+    /// Plan and report, change nothing.
+    pub dry_run: bool,
+    /// Write the pruned records here first (a JSONL archive that verifies on its own).
+    pub archive: Option<PathBuf>,
+}
+
+/// What a prune did (or, dry, would do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneReport {
+    pub dry_run: bool,
+    pub cutoff: Cutoff,
+    /// Records removed (or to be removed).
+    pub pruned: u64,
+    /// The removed seq range, when anything is removed.
+    pub range: Option<(u64, u64)>,
+    /// The seq the chain starts at afterwards.
+    pub first_retained_seq: u64,
+    /// Records verified in the store before pruning.
+    pub records_checked: u64,
+    /// The receipt written (or that would be written).
+    pub receipt: Option<Receipt>,
+    /// The archive written, with its record count.
+    pub archive: Option<(PathBuf, u64)>,
+}
+
+/// The retention log as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionStatus {
+    pub receipts: Vec<Receipt>,
+    /// Whether every receipt's MAC and link was checked (a key was given).
+    pub verified: bool,
+    /// The minimum retention in force, in microseconds.
+    pub min_retention_micros: Option<i64>,
+    /// Where the chain starts, as the store says.
+    pub start: ChainStart,
+}
+
+fn invoked_at_of(record: &RecordView<'_>) -> Option<Timestamp> {
+    let raw: Cow<'_, [u8]> = match record.columns {
+        Some(c) => Cow::Borrowed(c.invoked_at),
+        None => {
+            let raw = json::find_top_level_string(record.trace, "invoked_at")?;
+            if raw.contains(&b'\\') {
+                let mut quoted = Vec::with_capacity(raw.len() + 2);
+                quoted.push(b'"');
+                quoted.extend_from_slice(raw);
+                quoted.push(b'"');
+                Cow::Owned(
+                    json::parse(&quoted)
+                        .ok()?
+                        .root()
+                        .as_str()?
+                        .as_bytes()
+                        .to_vec(),
+                )
+            } else {
+                Cow::Borrowed(raw)
+            }
+        }
+    };
+    Timestamp::parse(std::str::from_utf8(&raw).ok()?, Offset::DefaultUtc).ok()
+}
+
+fn describe_micros(micros: i64) -> String {
+    let secs = micros / 1_000_000;
+    if secs % 86_400 == 0 {
+        format!("{}d", secs / 86_400)
+    } else if secs % 3600 == 0 {
+        format!("{}h", secs / 3600)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+impl AuditLog {
+    /// The retention log; verified (MACs, links, consistency) when a key is set.
+    pub fn retention(&mut self) -> Result<RetentionStatus, Error> {
+        let state = self.store_mut().state()?;
+        let (receipts, verified) = match self.key() {
+            Some(key) => {
+                let log = RetentionLog::check(key, &state.retention)
+                    .map_err(|p| Error::Retention { detail: p.detail })?;
+                (log.receipts, true)
+            }
+            None => {
+                let parsed = state
+                    .retention
+                    .iter()
+                    .enumerate()
+                    .map(|(i, text)| Receipt::parse(text.as_bytes(), i))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| Error::Retention {
+                        detail: format!("retention {e}"),
+                    })?;
+                (parsed, false)
+            }
+        };
+        let min_retention_micros = RetentionLog {
+            receipts: receipts.clone(),
+        }
+        .min_retention_micros();
+        Ok(RetentionStatus {
+            receipts,
+            verified,
+            min_retention_micros,
+            start: state.start,
+        })
+    }
+
+    /// Sets (or with `None`, removes) the minimum retention, as an authenticated policy receipt.
+    /// Lowering it needs `allow_decrease`.
+    pub fn set_min_retention(
+        &mut self,
+        min_retention_micros: Option<i64>,
+        now: Timestamp,
+        allow_decrease: bool,
+    ) -> Result<Receipt, Error> {
+        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let state = self.store_mut().state()?;
+        let resolved = resolve_start(&key, &state.start, &state.retention).map_err(|t| {
+            Error::NotVerified {
+                verdict: Box::new(Verdict::Tampered(t)),
+            }
+        })?;
+        let current = resolved.log.min_retention_micros();
+        if !allow_decrease && min_retention_micros.unwrap_or(0) < current.unwrap_or(0) {
+            return Err(Error::Policy {
+                detail: format!(
+                    "lowering the minimum retention from {} to {} must be asked for explicitly",
+                    current.map_or_else(|| "none".into(), describe_micros),
+                    min_retention_micros.map_or_else(|| "none".into(), describe_micros)
+                ),
+            });
+        }
+        let index = resolved.log.receipts.len() as u64;
+        let receipt = Receipt::seal(
+            &key,
+            index,
+            now,
+            ReceiptBody::Policy {
+                start: resolved.start.clone(),
+                min_retention_micros,
+            },
+            resolved.log.last_mac(),
+        );
+        self.store_mut().add_receipt(index, &receipt.to_json())?;
+        Ok(receipt)
+    }
+
+    /// Removes the longest seq prefix that `request.cutoff` selects, after verifying the whole
+    /// chain, and writes an authenticated prune receipt — atomically. Refuses (changing
+    /// nothing) when the store does not verify, when the policy's minimum retention forbids
+    /// the cutoff, or when the store changed meanwhile.
+    pub fn prune(&mut self, request: &PruneRequest) -> Result<PruneReport, Error> {
+        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let threads = self.threads();
+        let location = self.location().to_owned();
+        if let Some(archive) = &request.archive
+            && same_file(archive, Path::new(&location))
+        {
+            return Err(Error::Retention {
+                detail: format!(
+                    "{}: the archive cannot be the store itself",
+                    archive.display()
+                ),
+            });
+        }
+        let state = self.store_mut().state()?;
+        let resolved = resolve_start(&key, &state.start, &state.retention).map_err(|t| {
+            Error::NotVerified {
+                verdict: Box::new(Verdict::Tampered(t)),
+            }
+        })?;
+        let min = resolved.log.min_retention_micros();
+        let keep_after = request.now.saturating_add_micros(-min.unwrap_or(0));
+        let cutoff = match request.cutoff {
+            CutoffSpec::Before(t) => Cutoff::Before(t),
+            CutoffSpec::OlderThan { micros } => Cutoff::OlderThan {
+                micros,
+                before: request.now.saturating_add_micros(-micros),
+            },
+            CutoffSpec::KeepLast(n) => Cutoff::KeepLast(n),
+        };
+        let policy_error = |what: String| Error::Policy {
+            detail: format!(
+                "{what}, but the store's minimum retention is {} (records invoked after {} must be kept); nothing was pruned",
+                min.map_or_else(String::new, describe_micros),
+                keep_after
+            ),
+        };
+        let before = match cutoff {
+            Cutoff::Before(t) | Cutoff::OlderThan { before: t, .. } => {
+                if min.is_some() && t > keep_after {
+                    return Err(policy_error(format!(
+                        "the cutoff {t} would remove records younger than that"
+                    )));
+                }
+                Some(t)
+            }
+            Cutoff::KeepLast(_) => None,
+        };
+        let keep_last_end = match cutoff {
+            Cutoff::KeepLast(n) => match &state.head {
+                Some((head, _)) => Some(head.checked_sub(n)),
+                None => Some(None),
+            },
+            _ => None,
+        };
+
+        // Verify everything, and find the prefix on the way.
+        let mut prefix_open = true;
+        let mut last: Option<(u64, Vec<u8>)> = None;
+        let mut first: Option<u64> = None;
+        let mut count = 0u64;
+        let mut youngest: Option<Option<Timestamp>> = None;
+        let verdict = crate::verify::verify_store_observed(
+            self.store_mut(),
+            Some(&key),
+            threads,
+            &mut |_| {},
+            &mut |r| {
+                first.get_or_insert(r.seq);
+                let take = match (before, keep_last_end) {
+                    (Some(before), _) => {
+                        prefix_open && invoked_at_of(r).is_some_and(|t| t < before)
+                    }
+                    (None, Some(Some(end))) => r.seq <= end,
+                    _ => false,
+                };
+                if take {
+                    last = Some((r.seq, r.record_hash.to_vec()));
+                    count += 1;
+                    if keep_last_end.is_some() {
+                        let ts = invoked_at_of(r);
+                        youngest = Some(match (youngest, ts) {
+                            (None, ts) => ts,
+                            (Some(Some(a)), Some(b)) => Some(a.max(b)),
+                            _ => None,
+                        });
+                    }
+                } else {
+                    prefix_open = false;
+                }
+            },
+        );
+        if !verdict.is_verified() {
+            return Err(Error::NotVerified {
+                verdict: Box::new(verdict),
+            });
+        }
+        let records_checked = verdict.records_checked();
+        if min.is_some()
+            && let Some(youngest) = youngest
+            && youngest.is_none_or(|t| t > keep_after)
+        {
+            return Err(policy_error(match youngest {
+                Some(t) => format!("keeping the last records would remove one invoked at {t}"),
+                None => "a record to remove has no readable invoked_at".into(),
+            }));
+        }
+        let log_len = resolved.log.receipts.len() as u64;
+        let Some((last_seq, last_hash)) = last else {
+            return Ok(PruneReport {
+                dry_run: request.dry_run,
+                cutoff,
+                pruned: 0,
+                range: None,
+                first_retained_seq: first.unwrap_or(resolved.start.next_seq),
+                records_checked,
+                receipt: None,
+                archive: None,
+            });
+        };
+        let last_hash = Hash32::parse(&last_hash).ok_or_else(|| Error::Retention {
+            detail: format!("seq {last_seq}: its record_hash is not a hash"),
+        })?;
+        let from = resolved.start.clone();
+        let receipt = Receipt::seal(
+            &key,
+            log_len,
+            request.now,
+            ReceiptBody::Prune {
+                from: from.clone(),
+                last_pruned_seq: last_seq,
+                last_pruned_hash: last_hash,
+                count,
+                cutoff,
+            },
+            resolved.log.last_mac(),
+        );
+        let mut report = PruneReport {
+            dry_run: request.dry_run,
+            cutoff,
+            pruned: count,
+            range: Some((from.next_seq, last_seq)),
+            first_retained_seq: last_seq + 1,
+            records_checked,
+            receipt: Some(receipt.clone()),
+            archive: None,
+        };
+        if request.dry_run {
+            return Ok(report);
+        }
+        if let Some(path) = &request.archive {
+            let header = Header {
+                start: from.clone(),
+                retention: state.retention.clone(),
+                archive_of: Some(receipt.to_json()),
+            };
+            let shown = path.display().to_string();
+            let store = self.store_mut();
+            let written = crate::export::write_atomically(path, |out| {
+                crate::export::write_records(
+                    store,
+                    out,
+                    &shown,
+                    Some(&header),
+                    from.next_seq..=last_seq,
+                )
+            })?;
+            if written != count {
+                let _ = std::fs::remove_file(path);
+                return Err(trailseal_store::StoreError::Conflict {
+                    location,
+                    detail: format!("the archive got {written} records, the prune plan {count}"),
+                }
+                .into());
+            }
+            report.archive = Some((path.clone(), written));
+        }
+        let plan = PrunePlan {
+            from_seq: from.next_seq,
+            last_seq,
+            last_hash,
+            log_len,
+        };
+        self.store_mut().prune(&plan, &receipt.to_json())?;
+        Ok(report)
+    }
+}
+
+/// Whether two paths name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
