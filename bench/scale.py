@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--trailseal", default=str(ROOT / "target" / "release" / "trailseal"))
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--keep", action="store_true", help="keep the store afterwards")
+    parser.add_argument("--bundle", action="store_true", help="also export and verify a signed bundle of every record")
     args = parser.parse_args()
     env = dict(os.environ, WEAVER_KERNEL_SECRET="scale-secret")
     work = Path(args.workdir or tempfile.mkdtemp(prefix="trailseal-scale-"))
@@ -81,6 +82,21 @@ def main() -> None:
     size = sum(Path(f"{store}{s}").stat().st_size for s in ("", "-wal") if Path(f"{store}{s}").exists())
     verify_s, verify_rss, out = run([t, "verify", "--store", str(store), "--json"], env)
     assert json.loads(out)["records_checked"] == n, out
+    bundle_rows = []
+    if args.bundle:
+        key, bundle = work / "bench-key", work / "scale.bundle"
+        for p in (key, Path(f"{key}.pub"), bundle):
+            p.unlink(missing_ok=True)
+        run([t, "keygen", "--out", str(key)], env)
+        s, rss, _ = run([t, "export", "--store", str(store), "--bundle", str(bundle), "--signing-key", str(key)], env)
+        bundle_rows.append((f"export a signed bundle of all {n} (MACs checked)", s, rss))
+        s, rss, out = run([t, "verify-bundle", str(bundle), "--public-key", f"{key}.pub", "--no-secret", "--json"], env)
+        assert json.loads(out)["status"] == "verified", out
+        bundle_rows.append((f"verify the bundle, public key only ({bundle.stat().st_size / 2**20:.0f} MiB)", s, rss))
+        s, rss, out = run([t, "verify-bundle", str(bundle), "--public-key", f"{key}.pub", "--json"], env)
+        assert json.loads(out)["status"] == "verified", out
+        bundle_rows.append(("verify the bundle with the secret (every MAC)", s, rss))
+        bundle.unlink()
     prune_s, prune_rss, out = run([t, "prune", "--store", str(store), "--keep-last", str(n - n // 2), "--json"], env)
     assert json.loads(out)["pruned"] == n // 2, out
     after_s, after_rss, out = run([t, "verify", "--store", str(store), "--json"], env)
@@ -91,6 +107,8 @@ def main() -> None:
     print("|---|---|---|---|")
     print(f"| append ({n} in batches of 10,000, durable) | {append_s:.1f} s | {n / append_s / 1000:.0f} k/s | {append_rss / 1024:.0f} MiB |")
     print(f"| verify {n} | {verify_s:.2f} s | {n / verify_s / 1000:.0f} k/s | {verify_rss / 1024:.0f} MiB |")
+    for label, s, rss in bundle_rows:
+        print(f"| {label} | {s:.2f} s | {n / s / 1000:.0f} k/s | {rss / 1024:.0f} MiB |")
     print(f"| prune {n // 2} of {n} (verify + delete + receipt) | {prune_s:.2f} s | | {prune_rss / 1024:.0f} MiB |")
     print(f"| verify the {n - n // 2} left | {after_s:.2f} s | {(n - n // 2) / after_s / 1000:.0f} k/s | {after_rss / 1024:.0f} MiB |")
     if not args.keep:

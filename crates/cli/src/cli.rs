@@ -40,8 +40,61 @@ pub(crate) enum Command {
     Policy(PolicyArgs),
     /// List the retention log: prune and policy receipts.
     Retention(RetentionArgs),
+    /// Create an Ed25519 signing key (for anchors and bundles) and its public key NAME.pub.
+    Keygen(KeygenArgs),
+    /// Sign the store's current head: a C2SP signed note to keep off the host.
+    Anchor(AnchorArgs),
+    /// Verify an export bundle offline, with the public key (and the secret, if given).
+    VerifyBundle(VerifyBundleArgs),
     /// Print the canonical form of JSON values read one a line from stdin.
     Canonical,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// Write the signing key here (mode 0600) and the public key to NAME.pub.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) out: PathBuf,
+    /// The key's name inside signatures (default: the file name).
+    #[arg(long, value_name = "KEY_NAME")]
+    pub(crate) name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AnchorArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) secret: SecretArgs,
+    /// The Ed25519 signing key (from `trailseal keygen`).
+    #[arg(long, value_name = "KEY")]
+    pub(crate) signing_key: PathBuf,
+    /// Write the anchor here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// The log's identity in the anchor (default: trailseal.local/<store file name>).
+    #[arg(long)]
+    pub(crate) origin: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyBundleArgs {
+    /// The bundle file.
+    pub(crate) bundle: PathBuf,
+    /// The exporter's public key (KEY.pub).
+    #[arg(long, value_name = "KEY.pub")]
+    pub(crate) public_key: PathBuf,
+    #[command(flatten)]
+    pub(crate) secret: SecretArgs,
+    /// Check with the public key only, even when a secret is available.
+    #[arg(long)]
+    pub(crate) no_secret: bool,
+    /// Print the verdict as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Print nothing; the exit code is the verdict.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +208,23 @@ pub(crate) struct AppendArgs {
     /// Print nothing on success.
     #[arg(long, short)]
     pub(crate) quiet: bool,
+    /// Write signed anchors of the head into this folder (to ship off the host): after a
+    /// commit that crosses a multiple of --anchor-every, when --anchor-interval has passed,
+    /// and at the end.
+    #[arg(long, value_name = "DIR", requires = "signing_key")]
+    pub(crate) anchor_dir: Option<PathBuf>,
+    /// The Ed25519 signing key for anchors.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) signing_key: Option<PathBuf>,
+    /// Anchor every N records.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub(crate) anchor_every: u64,
+    /// Anchor at least this often while appending (e.g. 30s, 5m).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) anchor_interval: Option<String>,
+    /// The log's identity in anchors (default: trailseal.local/<store file name>).
+    #[arg(long)]
+    pub(crate) origin: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +239,12 @@ pub(crate) struct VerifyArgs {
     /// Print nothing; the exit code is the verdict.
     #[arg(long, short)]
     pub(crate) quiet: bool,
+    /// Signed anchors the store must still match (repeatable); needs --public-key.
+    #[arg(long, value_name = "FILE", requires = "public_key")]
+    pub(crate) anchor: Vec<PathBuf>,
+    /// The public key the anchors are signed with.
+    #[arg(long, value_name = "KEY.pub")]
+    pub(crate) public_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -223,10 +299,44 @@ pub(crate) struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["out", "bundle"])))]
 pub(crate) struct ExportArgs {
     #[command(flatten)]
     pub(crate) store: StoreArgs,
-    /// The JSONL file to write (replaced atomically).
+    #[command(flatten)]
+    pub(crate) secret: SecretArgs,
+    /// Write the whole chain as a JSONL store (replaced atomically).
     #[arg(long, value_name = "FILE.jsonl")]
-    pub(crate) out: PathBuf,
+    pub(crate) out: Option<PathBuf>,
+    /// Write a signed bundle of a range instead (needs --signing-key and the secret).
+    #[arg(long, value_name = "FILE", requires = "signing_key")]
+    pub(crate) bundle: Option<PathBuf>,
+    /// The Ed25519 signing key for the bundle.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) signing_key: Option<PathBuf>,
+    /// First seq of the range.
+    #[arg(long, value_name = "A", requires = "bundle", conflicts_with_all = ["since", "until"])]
+    pub(crate) from_seq: Option<u64>,
+    /// Last seq of the range.
+    #[arg(long, value_name = "B", requires = "bundle", conflicts_with_all = ["since", "until"])]
+    pub(crate) to_seq: Option<u64>,
+    /// The range starts at the first record invoked at or after this time.
+    #[arg(long, value_name = "T1", requires = "bundle")]
+    pub(crate) since: Option<String>,
+    /// The range ends at the last record invoked before this time.
+    #[arg(long, value_name = "T2", requires = "bundle")]
+    pub(crate) until: Option<String>,
+    /// Disclose only this principal's records (the others stay as hashes).
+    #[arg(long, requires = "bundle")]
+    pub(crate) principal: Option<String>,
+    /// Disclose only this capability's records (the others stay as hashes).
+    #[arg(long, requires = "bundle")]
+    pub(crate) capability: Option<String>,
+    /// Keep records that hold this field (a dotted path such as error or args.email, present
+    /// and not null) as hashes only. Repeatable.
+    #[arg(long, value_name = "FIELD", requires = "bundle")]
+    pub(crate) redact: Vec<String>,
+    /// The log's identity in the bundle (default: trailseal.local/<store file name>).
+    #[arg(long, requires = "bundle")]
+    pub(crate) origin: Option<String>,
 }

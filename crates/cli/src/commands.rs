@@ -1,6 +1,7 @@
 //! The commands.
 
 mod demo;
+mod offline;
 mod retention;
 
 use std::io::{BufRead, Write};
@@ -31,6 +32,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Prune(args) => retention::prune(&args),
         Command::Policy(args) => retention::policy(&args),
         Command::Retention(args) => retention::retention(&args),
+        Command::Keygen(args) => offline::keygen(&args),
+        Command::Anchor(args) => offline::anchor(&args),
+        Command::VerifyBundle(args) => offline::verify_bundle(&args),
         Command::Canonical => canonical(),
     }
 }
@@ -83,6 +87,36 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
     };
     let mut log = open(&args.store, OpenMode::Write { create: true }, limits)?.with_key(key);
     let chunk = args.commit_every.unwrap_or(usize::MAX).max(1);
+    let mut anchoring = match &args.anchor_dir {
+        Some(dir) => {
+            let key = args
+                .signing_key
+                .as_deref()
+                .ok_or_else(|| CliError::new("--anchor-dir needs --signing-key"))?;
+            let interval = args
+                .anchor_interval
+                .as_deref()
+                .map(|d| {
+                    trailseal::core::time::parse_duration(d).ok_or_else(|| {
+                        CliError::new(format!("--anchor-interval {d:?}: not a duration"))
+                            .hint("e.g. 30s, 5m, 1h")
+                    })
+                })
+                .transpose()?;
+            let origin = args
+                .origin
+                .clone()
+                .unwrap_or_else(|| offline::default_origin(&args.store.store));
+            Some(offline::Anchoring::new(
+                dir,
+                key,
+                origin,
+                args.anchor_every,
+                interval,
+            )?)
+        }
+        None => None,
+    };
 
     let stdin = std::io::stdin().lock();
     let mut pending = Vec::new();
@@ -113,6 +147,9 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
         }
         if let Some(l) = done.last() {
             last = Some(*l);
+            if let Some(a) = anchoring.as_mut() {
+                a.after_commit(log, l.seq + 1, false)?;
+            }
         }
         Ok(())
     };
@@ -144,6 +181,9 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
         }
     }
     flush(&mut log, &mut pending, &mut pending_lines)?;
+    if let (Some(a), Some(l)) = (anchoring.as_mut(), last) {
+        a.after_commit(&mut log, l.seq + 1, true)?;
+    }
 
     if args.quiet {
         return Ok(ExitCode::SUCCESS);
@@ -201,8 +241,32 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
                 Some(key) => log.with_key(key),
                 None => log,
             };
+            let anchors = args
+                .anchor
+                .iter()
+                .map(|path| {
+                    std::fs::read_to_string(path)
+                        .map(|text| (path.display().to_string(), text))
+                        .map_err(|e| {
+                            CliError::new(format!(
+                                "{}: cannot read the anchor: {e}",
+                                path.display()
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let public = args
+                .public_key
+                .as_deref()
+                .map(trailseal::signing::read_public_key)
+                .transpose()?;
             let mut progress = ProgressLine::new(!args.quiet);
-            let verdict = log.verify_with_progress(&mut |p| progress.update(p));
+            let verdict = match &public {
+                Some(public) if !anchors.is_empty() => {
+                    log.verify_with_anchors(&anchors, public, &mut |p| progress.update(p))
+                }
+                _ => log.verify_with_progress(&mut |p| progress.update(p)),
+            };
             progress.finish();
             verdict
         }
@@ -354,14 +418,21 @@ fn show(args: &ShowArgs) -> Result<ExitCode, CliError> {
 }
 
 fn export(args: &ExportArgs) -> Result<ExitCode, CliError> {
+    if let Some(bundle) = &args.bundle {
+        return offline::export_bundle(args, bundle);
+    }
+    let out = args
+        .out
+        .as_deref()
+        .ok_or_else(|| CliError::new("say where to export: --out FILE.jsonl or --bundle FILE"))?;
     let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?;
-    let n = log.export_jsonl(&args.out)?;
+    let n = log.export_jsonl(out)?;
     writeln!(
         stdout(),
         "exported {n} record{} with their chain fields to {}; check it with `trailseal verify --store {}`",
         if n == 1 { "" } else { "s" },
-        args.out.display(),
-        args.out.display()
+        out.display(),
+        out.display()
     )
     .map_err(output)?;
     Ok(ExitCode::SUCCESS)

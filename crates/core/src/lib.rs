@@ -8,8 +8,12 @@
 //! The format is specified in `docs/format.md` of the repository; it is compatible with the
 //! audit chain of weaver-kernel 0.12.0.
 
+pub mod anchor;
+pub mod base64;
+pub mod bundle;
 pub mod chain;
 pub mod json;
+pub mod note;
 pub mod record;
 pub mod retention;
 pub mod time;
@@ -26,6 +30,6 @@ pub use verdict::{
     Caveat, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict, Verified,
 };
 pub use verify::{
-    ChainStart, Columns, ContentCheck, ContentChecker, Flow, MalformedRecord, RecordView, ScanItem,
-    SealedEnd, StartKind, StoredKeyId, TraceEncoding, Verifier,
+    ChainStart, Columns, ContentCheck, ContentChecker, Expectation, Flow, MalformedRecord,
+    RecordView, ScanItem, SealedEnd, StartKind, StoredKeyId, TraceEncoding, Verifier,
 };

@@ -20,6 +20,15 @@ pub enum Caveat {
     /// No signed anchor covers the head, so records after `last_seq` (or any records, for an
     /// empty chain) could have been removed.
     NoAnchor { last_seq: Option<u64> },
+    /// Anchors were checked, but the newest covers only seq `anchored`: records after
+    /// `last_seq` could have been removed.
+    AnchorBehind { anchored: u64, last_seq: u64 },
+    /// A bundle holds these records as hashes only (filtered or redacted): their content was
+    /// not disclosed, so not checked.
+    Withheld { count: u64 },
+    /// A bundle verified without the chain secret: its disclosed records' contents are vouched
+    /// for by the bundle signature, not checked against their MACs.
+    MacsNotChecked { count: u64 },
 }
 
 impl fmt::Display for Caveat {
@@ -41,6 +50,20 @@ impl fmt::Display for Caveat {
             Caveat::NoAnchor { last_seq: None } => {
                 f.write_str("no anchor: records could have been removed")
             }
+            Caveat::Withheld { count } => write!(
+                f,
+                "{count} record{} withheld: only their seq and hashes are in the bundle",
+                if *count == 1 { "" } else { "s" }
+            ),
+            Caveat::MacsNotChecked { count } => write!(
+                f,
+                "no secret: the content of {count} disclosed record{} was not checked against its MAC (vouched for by the bundle signature only)",
+                if *count == 1 { "" } else { "s" }
+            ),
+            Caveat::AnchorBehind { anchored, last_seq } => write!(
+                f,
+                "the newest anchor covers seq {anchored}: records after seq {last_seq} could have been removed"
+            ),
         }
     }
 }
@@ -64,6 +87,9 @@ pub enum TamperKind {
     /// records: a receipt edited, deleted, reordered or replayed, a forged checkpoint, a
     /// rollback of the log or of the records.
     Checkpoint,
+    /// Records a signed anchor vouches for are gone: the tail was cut or the store rolled
+    /// back to an older copy.
+    Truncated,
 }
 
 impl TamperKind {
@@ -76,6 +102,7 @@ impl TamperKind {
             TamperKind::Malformed => "malformed",
             TamperKind::Metadata => "metadata",
             TamperKind::Checkpoint => "checkpoint",
+            TamperKind::Truncated => "truncated",
         }
     }
 }
@@ -98,6 +125,8 @@ pub enum UnverifiableReason {
     Unreadable,
     /// The file is not a store trailseal knows (or is from a newer format version).
     UnknownStore,
+    /// A signature was made with another key than the public key given.
+    WrongKey,
 }
 
 impl UnverifiableReason {
@@ -108,6 +137,7 @@ impl UnverifiableReason {
             UnverifiableReason::WrongSecret => "wrong secret",
             UnverifiableReason::Unreadable => "unreadable store",
             UnverifiableReason::UnknownStore => "unknown store",
+            UnverifiableReason::WrongKey => "wrong public key",
         }
     }
 }
@@ -128,6 +158,8 @@ pub struct Verified {
     pub caveats: Vec<Caveat>,
     /// The retention log, verified (empty when the store has none).
     pub retention: Vec<Receipt>,
+    /// The highest seq a checked anchor vouched for, if anchors were given.
+    pub anchored_seq: Option<u64>,
 }
 
 /// The first record that failed, and how.

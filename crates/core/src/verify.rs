@@ -312,6 +312,18 @@ pub struct Verifier {
     retention: Vec<Receipt>,
     unauthenticated_origin: Option<u64>,
     sealed_end: Option<SealedEnd>,
+    expectations: Vec<Expectation>,
+    next_expectation: usize,
+    anchored_seq: Option<u64>,
+}
+
+/// A record the chain must still hold, as a signed anchor states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expectation {
+    pub seq: u64,
+    pub record_hash: Vec<u8>,
+    /// What vouches for it, for messages ("anchor head.anchor").
+    pub source: String,
 }
 
 /// An authenticated statement of where the chain ends (an archive's prune receipt).
@@ -345,7 +357,31 @@ impl Verifier {
             retention: Vec::new(),
             unauthenticated_origin: None,
             sealed_end: None,
+            expectations: Vec::new(),
+            next_expectation: 0,
+            anchored_seq: None,
         }
+    }
+
+    /// Requires the chain to hold `e.seq` with `e.record_hash`. Checked as records are fed; an
+    /// expectation beyond the chain's end is truncation, a different hash a fork. An
+    /// expectation before the chain's start is checked against the checkpoint hash when it is
+    /// the last pruned record, and is otherwise covered by the pruning.
+    pub fn expect_record(&mut self, e: Expectation) {
+        if e.seq < self.start.next_seq {
+            if e.seq + 1 == self.start.next_seq && e.record_hash != self.start.prev_hash {
+                let seq = self.start.next_seq;
+                self.fail(
+                    seq,
+                    TamperKind::Link,
+                    format!("seq {seq}: the checkpoint hash differs from the record_hash {} signed for seq {}", e.source, e.seq),
+                );
+            }
+            self.anchored_seq = self.anchored_seq.max(Some(e.seq));
+            return;
+        }
+        let at = self.expectations.partition_point(|x| x.seq <= e.seq);
+        self.expectations.insert(at, e);
     }
 
     /// Requires the chain to end exactly at `end`: then no truncation caveat is needed, and a
@@ -533,6 +569,19 @@ impl Verifier {
                 );
             }
         }
+        while let Some(e) = self.expectations.get(self.next_expectation)
+            && e.seq <= seq
+        {
+            if e.seq == seq && e.record_hash != record.record_hash {
+                let detail = format!(
+                    "seq {seq}: record_hash differs from the one {} signed (the chain was rewritten or forked after it)",
+                    e.source
+                );
+                return self.fail(seq, TamperKind::Link, detail);
+            }
+            self.anchored_seq = self.anchored_seq.max(Some(e.seq));
+            self.next_expectation += 1;
+        }
         self.first_seq.get_or_insert(seq);
         self.last_seq = Some(seq);
         self.expected_seq = seq.saturating_add(1);
@@ -600,6 +649,24 @@ impl Verifier {
                     caveats.push(Caveat::UnauthenticatedCheckpoint { seq });
                 }
                 let last = self.last_seq.or(self.start.next_seq.checked_sub(1));
+                if let Some(e) = self.expectations.get(self.next_expectation) {
+                    let missing = last.map_or(self.start.next_seq, |l| l + 1);
+                    return Verdict::Tampered(Tampered {
+                        first_bad_seq: missing,
+                        kind: TamperKind::Truncated,
+                        records_checked: self.checked,
+                        detail: format!(
+                            "seq {missing}: {} vouches for seq {}, but the chain ends {}: records {missing} to {} were removed (truncation, or a rollback to an older copy)",
+                            e.source,
+                            e.seq,
+                            last.map_or_else(
+                                || "before any record".to_owned(),
+                                |l| format!("at seq {l}")
+                            ),
+                            e.seq
+                        ),
+                    });
+                }
                 match &self.sealed_end {
                     Some(end)
                         if last == Some(end.last_seq) && self.expected_prev == end.last_hash => {}
@@ -619,7 +686,14 @@ impl Verifier {
                             ),
                         });
                     }
-                    None => caveats.push(Caveat::NoAnchor { last_seq: last }),
+                    None => match (self.anchored_seq, last) {
+                        (Some(a), Some(l)) if a >= l => {}
+                        (Some(anchored), Some(last_seq)) => {
+                            caveats.push(Caveat::AnchorBehind { anchored, last_seq })
+                        }
+                        (Some(_), None) => {}
+                        (None, last) => caveats.push(Caveat::NoAnchor { last_seq: last }),
+                    },
                 }
                 Verdict::Verified(Verified {
                     records_checked: self.checked,
@@ -627,6 +701,7 @@ impl Verifier {
                     last_seq: self.last_seq,
                     caveats,
                     retention: self.retention,
+                    anchored_seq: self.anchored_seq,
                 })
             }
         }

@@ -118,3 +118,63 @@ pub fn weaver_tool_text(args: &[&str], secret: &str) -> String {
     );
     stdout
 }
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+const GO_NOTE_SRC: &str = "/usr/share/gocode/src/golang.org/x/mod/sumdb/note/note.go";
+
+/// Go's reference signed-note implementation, built from `interop/notecheck/main.go` against
+/// Debian's `golang-golang-x-mod-dev`. When Go or that package is missing and the tests run as
+/// root, they are installed with apt-get (the Debian registry is reachable in CI); otherwise
+/// the test fails with what to install.
+pub fn go_notecheck() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target"));
+        std::fs::create_dir_all(&target).unwrap();
+        let lock = std::fs::File::create(target.join("notecheck.lock")).unwrap();
+        lock.lock().unwrap();
+        let bin = target.join("notecheck");
+        if bin.exists() {
+            return bin;
+        }
+        let have_go = Command::new("go").arg("version").output().is_ok_and(|o| o.status.success());
+        if !have_go || !Path::new(GO_NOTE_SRC).exists() {
+            assert!(
+                is_root(),
+                "the signed-note interop test needs Go and golang.org/x/mod: apt-get install golang-go golang-golang-x-mod-dev"
+            );
+            eprintln!("installing golang-go and golang-golang-x-mod-dev with apt-get");
+            let install = || {
+                Command::new("apt-get")
+                    .args(["install", "-y", "-q", "golang-go", "golang-golang-x-mod-dev"])
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            if !install() {
+                let _ = Command::new("apt-get").args(["update", "-q"]).status();
+                assert!(install(), "apt-get install golang-go golang-golang-x-mod-dev failed");
+            }
+        }
+        let status = Command::new("go")
+            .args(["build", "-o"])
+            .arg(&bin)
+            .arg(workspace_root().join("interop/notecheck/main.go"))
+            .env("GO111MODULE", "off")
+            .env("GOPATH", "/usr/share/gocode")
+            .env("GOCACHE", target.join("go-cache"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "go build interop/notecheck failed");
+        bin
+    })
+    .clone()
+}

@@ -20,18 +20,22 @@
 //! # Ok(()) }
 //! ```
 
+mod bundle;
 mod export;
 mod log;
 pub mod query;
 mod retention;
 pub mod secret;
+pub mod signing;
 mod verify;
 
+pub use bundle::{BundleReport, BundleSelection, verify_bundle};
 pub use log::{AuditLog, Error, OpenOptions};
 pub use query::{Filter, TraceEntry};
 pub use retention::{CutoffSpec, PruneReport, PruneRequest, RetentionStatus};
 pub use verify::{
-    Progress, default_threads, no_secret, unverifiable_from, verify_store, verify_store_observed,
+    AnchorCheck, Progress, default_threads, no_secret, unverifiable_from, verify_store,
+    verify_store_anchored, verify_store_observed,
 };
 
 pub use trailseal_core as core;

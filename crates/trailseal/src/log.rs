@@ -42,6 +42,9 @@ pub enum Error {
     /// The retention policy forbids the change; nothing was changed.
     #[error("{detail}")]
     Policy { detail: String },
+    /// A signing or public key cannot be used, or a bundle or anchor cannot be made.
+    #[error("{detail}")]
+    Key { detail: String },
     /// The retention log cannot be read or does not verify.
     #[error("{detail}")]
     Retention { detail: String },

@@ -14,11 +14,11 @@ use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use trailseal_core::retention::{Receipt, ReceiptBody, ResolvedStart, resolve_start};
-use trailseal_core::verify::SealedEnd;
 use trailseal_core::verify::{
     Columns, ContentCheck, ContentChecker, Flow, MalformedRecord, RecordView, ScanItem,
     TraceEncoding, Verifier,
 };
+use trailseal_core::verify::{Expectation, SealedEnd};
 use trailseal_core::{ChainKey, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict};
 use trailseal_store::{Store, StoreError};
 
@@ -137,6 +137,74 @@ pub fn verify_store_observed(
     progress: &mut dyn FnMut(Progress),
     observe: &mut dyn FnMut(&RecordView<'_>),
 ) -> Verdict {
+    verify_store_anchored(store, key, threads, progress, observe, &[])
+}
+
+/// A signed anchor to check the store against, already opened with its public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorCheck {
+    pub anchor: trailseal_core::anchor::Anchor,
+    /// Where it came from, for messages (a file name).
+    pub label: String,
+}
+
+/// Checks what anchors say about the store before reading records: the chain key they name,
+/// and the retention receipt they saw.
+fn anchor_expectations(
+    key: &ChainKey,
+    anchors: &[AnchorCheck],
+    resolved: &ResolvedStart,
+) -> Result<Vec<Expectation>, Verdict> {
+    let mut out = Vec::new();
+    for a in anchors {
+        let source = format!("anchor {} (signed {})", a.label, a.anchor.time);
+        if a.anchor.key_id != key.key_id() {
+            return Err(Verdict::Unverifiable(Unverifiable {
+                reason: UnverifiableReason::WrongSecret,
+                detail: format!(
+                    "{source} is for a chain keyed with key id {}, but this secret's key id is {}",
+                    a.anchor.key_id,
+                    key.key_id()
+                ),
+            }));
+        }
+        if let Some((index, mac)) = a.anchor.retention {
+            let held = usize::try_from(index)
+                .ok()
+                .and_then(|i| resolved.log.receipts.get(i));
+            if held.is_none_or(|r| r.mac != mac) {
+                let seq = resolved.start.next_seq;
+                return Err(Verdict::Tampered(Tampered {
+                    first_bad_seq: seq,
+                    kind: TamperKind::Checkpoint,
+                    records_checked: 0,
+                    detail: format!(
+                        "seq {seq}: retention receipt {index}, which {source} vouches for, is missing or different (the retention log was rolled back)"
+                    ),
+                }));
+            }
+        }
+        if let Some(seq) = a.anchor.head_seq() {
+            out.push(Expectation {
+                seq,
+                record_hash: a.anchor.head_hash.as_bytes().to_vec(),
+                source,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// [`verify_store_observed`], also checking the store against signed anchors: it must still
+/// hold each anchored head (else `truncated`, or `link` for a different hash).
+pub fn verify_store_anchored(
+    store: &mut dyn Store,
+    key: Option<&ChainKey>,
+    threads: usize,
+    progress: &mut dyn FnMut(Progress),
+    observe: &mut dyn FnMut(&RecordView<'_>),
+    anchors: &[AnchorCheck],
+) -> Verdict {
     let Some(key) = key else {
         return no_secret();
     };
@@ -158,9 +226,16 @@ pub fn verify_store_observed(
         Ok(end) => end,
         Err(verdict) => return verdict,
     };
+    let expectations = match anchor_expectations(key, anchors, &resolved) {
+        Ok(e) => e,
+        Err(verdict) => return verdict,
+    };
     let mut verifier = Verifier::from_resolved(key, resolved, state.key_id);
     if let Some(end) = end {
         verifier.expect_end(end);
+    }
+    for e in expectations {
+        verifier.expect_record(e);
     }
     let mut report = |checked: u64| {
         progress(Progress {

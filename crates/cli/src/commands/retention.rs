@@ -27,7 +27,7 @@ fn duration(flag: &str, value: &str) -> Result<i64, CliError> {
     })
 }
 
-fn refused(e: trailseal::Error) -> CliError {
+pub(crate) fn refused(e: trailseal::Error) -> CliError {
     match e {
         trailseal::Error::NotVerified { verdict } => {
             let code = matches!(*verdict, Verdict::Tampered(_));

@@ -1,0 +1,316 @@
+//! `trailseal keygen`, `anchor`, `export --bundle`, `verify-bundle`, and anchors while
+//! appending.
+
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use trailseal::core::note::NoteSigner;
+use trailseal::core::time::Offset;
+use trailseal::core::trace::TraceLimits;
+use trailseal::signing::{generate_signing_key, read_public_key, read_signing_key};
+use trailseal::{AuditLog, BundleSelection, OpenMode, Timestamp, Verdict};
+
+use super::retention::now;
+use super::{load_key, open, stdout, verdict_exit};
+use crate::cli::{AnchorArgs, ExportArgs, KeygenArgs, VerifyBundleArgs};
+use crate::error::{CliError, output};
+use crate::output::{JsonObject, ProgressLine, verdict_json, verdict_text};
+
+fn create_new(path: &Path, private: bool) -> Result<std::fs::File, CliError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(if private { 0o600 } else { 0o644 });
+    }
+    options.open(path).map_err(|e| {
+        CliError::new(format!("{}: cannot create: {e}", path.display()))
+            .hint("keygen never overwrites a key; choose another --out")
+    })
+}
+
+fn write_file(path: &Path, text: &str, private: bool) -> Result<(), CliError> {
+    let mut file = create_new(path, private)?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| CliError::new(format!("{}: cannot write: {e}", path.display())))
+}
+
+pub(crate) fn keygen(args: &KeygenArgs) -> Result<ExitCode, CliError> {
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => args
+            .out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let signer = generate_signing_key(&name)?;
+    let public = PathBuf::from(format!("{}.pub", args.out.display()));
+    if public.exists() {
+        return Err(
+            CliError::new(format!("{}: already exists", public.display()))
+                .hint("keygen never overwrites a key; choose another --out"),
+        );
+    }
+    write_file(&args.out, &(signer.to_key_string() + "\n"), true)?;
+    write_file(&public, &(signer.verifier().to_key_string() + "\n"), false)?;
+    writeln!(
+        stdout(),
+        "wrote the signing key {} (mode 0600; keep it off the store's host if you can: it is not the chain secret)\nand the public key {}: {}",
+        args.out.display(),
+        public.display(),
+        signer.verifier().to_key_string()
+    )
+    .map_err(output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn default_origin(store: &str) -> String {
+    let name = Path::new(store)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| store.to_owned());
+    format!("trailseal.local/{name}")
+}
+
+fn signer(path: &Path) -> Result<NoteSigner, CliError> {
+    read_signing_key(path).map_err(|e| {
+        CliError::from(e)
+            .hint("give the file `trailseal keygen --out NAME` wrote (NAME, not NAME.pub)")
+    })
+}
+
+pub(crate) fn anchor(args: &AnchorArgs) -> Result<ExitCode, CliError> {
+    let key = load_key(&args.secret)?.ok_or_else(CliError::no_secret)?;
+    let signer = signer(&args.signing_key)?;
+    let origin = args
+        .origin
+        .clone()
+        .unwrap_or_else(|| default_origin(&args.store.store));
+    let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?.with_key(key);
+    let (anchor, note) = log
+        .anchor(&signer, &origin, now(), true)
+        .map_err(super::retention::refused)?;
+    match &args.out {
+        Some(path) => {
+            write_atomically(path, &note)?;
+            writeln!(
+                stdout(),
+                "anchored {} (size {}, head seq {}) to {}",
+                anchor.origin,
+                anchor.size,
+                anchor
+                    .head_seq()
+                    .map_or_else(|| "none".into(), |s| s.to_string()),
+                path.display()
+            )
+            .map_err(output)?;
+        }
+        None => stdout().write_all(note.as_bytes()).map_err(output)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(CliError::new(format!(
+            "{}: cannot write: {e}",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes anchors while `trailseal append` runs.
+pub(crate) struct Anchoring {
+    dir: PathBuf,
+    signer: NoteSigner,
+    origin: String,
+    every: u64,
+    interval_micros: Option<i64>,
+    last_size: Option<u64>,
+    last_time: Timestamp,
+}
+
+impl Anchoring {
+    pub(crate) fn new(
+        dir: &Path,
+        key: &Path,
+        origin: String,
+        every: u64,
+        interval: Option<i64>,
+    ) -> Result<Self, CliError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::new(format!("{}: cannot create: {e}", dir.display())))?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            signer: signer(key)?,
+            origin,
+            every: every.max(1),
+            interval_micros: interval,
+            last_size: None,
+            last_time: now(),
+        })
+    }
+
+    /// After a commit that left the head at `size` records: anchor if due (or `force`).
+    pub(crate) fn after_commit(
+        &mut self,
+        log: &mut AuditLog,
+        size: u64,
+        force: bool,
+    ) -> Result<(), CliError> {
+        let crossed = self
+            .last_size
+            .is_none_or(|last| size / self.every > last / self.every);
+        let overdue = self
+            .interval_micros
+            .is_some_and(|i| now().unix_micros() - self.last_time.unix_micros() >= i);
+        if !(crossed || overdue || force) || self.last_size == Some(size) {
+            return Ok(());
+        }
+        let time = now();
+        let (anchor, note) = log.anchor(&self.signer, &self.origin, time, false)?;
+        let path = self.dir.join(format!("anchor-{:012}.note", anchor.size));
+        write_atomically(&path, &note)?;
+        self.last_size = Some(anchor.size);
+        self.last_time = time;
+        Ok(())
+    }
+}
+
+pub(crate) fn export_bundle(args: &ExportArgs, out_path: &Path) -> Result<ExitCode, CliError> {
+    let key = load_key(&args.secret)?.ok_or_else(|| {
+        CliError::no_secret().hint("a bundle is exported only after each record's MAC is checked, so it needs the chain secret")
+    })?;
+    let signing_key = args
+        .signing_key
+        .as_deref()
+        .ok_or_else(|| CliError::new("--bundle needs --signing-key"))?;
+    let signer = signer(signing_key)?;
+    let parse_time = |flag: &str, v: &Option<String>| -> Result<Option<Timestamp>, CliError> {
+        v.as_deref()
+            .map(|t| {
+                Timestamp::parse(t, Offset::DefaultUtc)
+                    .map_err(|e| CliError::new(format!("--{flag} {t:?}: {e}")))
+            })
+            .transpose()
+    };
+    let selection = BundleSelection {
+        from_seq: args.from_seq,
+        to_seq: args.to_seq,
+        since: parse_time("since", &args.since)?,
+        until: parse_time("until", &args.until)?,
+        principal: args.principal.clone(),
+        capability: args.capability.clone(),
+        redact: args.redact.clone(),
+    };
+    let origin = args
+        .origin
+        .clone()
+        .unwrap_or_else(|| default_origin(&args.store.store));
+    let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?.with_key(key);
+    let mut progress = ProgressLine::new(true);
+    let tmp = out_path.with_extension(format!("tmp-{}", std::process::id()));
+    let file = std::fs::File::create(&tmp)
+        .map_err(|e| CliError::new(format!("{}: cannot create: {e}", tmp.display())))?;
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+    let result = log.export_bundle(&mut writer, &signer, &origin, now(), &selection, &mut |p| {
+        progress.update(p)
+    });
+    progress.finish();
+    let report = match result.and_then(|r| {
+        let file = writer.into_inner().map_err(|e| trailseal::Error::Io {
+            path: tmp.display().to_string(),
+            action: "write",
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(|source| trailseal::Error::Io {
+            path: tmp.display().to_string(),
+            action: "fsync",
+            source,
+        })?;
+        std::fs::rename(&tmp, out_path).map_err(|source| trailseal::Error::Io {
+            path: out_path.display().to_string(),
+            action: "rename",
+            source,
+        })?;
+        Ok(r)
+    }) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(super::retention::refused(e));
+        }
+    };
+    writeln!(
+        stdout(),
+        "bundled seq {} to {} ({} entries: {} disclosed, {} withheld as hashes) into {}; check it with `trailseal verify-bundle {} --public-key {}.pub`",
+        report.from_seq,
+        report.to_seq,
+        report.entries,
+        report.disclosed,
+        report.withheld,
+        out_path.display(),
+        out_path.display(),
+        signing_key.display()
+    )
+    .map_err(output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn verify_bundle(args: &VerifyBundleArgs) -> Result<ExitCode, CliError> {
+    let public = read_public_key(&args.public_key)?;
+    let key = if args.no_secret {
+        None
+    } else {
+        load_key(&args.secret)?
+    };
+    let file = std::fs::File::open(&args.bundle)
+        .map_err(|e| CliError::new(format!("{}: cannot open: {e}", args.bundle.display())))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut progress = ProgressLine::new(!args.quiet);
+    let result = trailseal::verify_bundle(&mut reader, &public, key.as_ref(), &mut |p| {
+        progress.update(p)
+    })
+    .map_err(|e| CliError::new(format!("{}: cannot read: {e}", args.bundle.display())))?;
+    progress.finish();
+    let verdict = &result.verdict;
+    if !args.quiet {
+        let text = if args.json {
+            let mut json = verdict_json(verdict);
+            json.pop();
+            let extra = JsonObject::new()
+                .str("level", result.level.as_str())
+                .opt_str("origin", result.origin.as_deref())
+                .num("entries", result.entries)
+                .num("disclosed", result.disclosed)
+                .num("withheld", result.withheld)
+                .finish();
+            format!("{json},{}\n", extra.trim_start_matches('{'))
+        } else {
+            let mut t = verdict_text(verdict, &args.bundle.display().to_string());
+            if matches!(verdict, Verdict::Verified(_)) {
+                t.push_str(&format!(
+                    "  checked: {}\n  origin: {}; {} entries, {} disclosed, {} withheld\n",
+                    result.level.as_str(),
+                    result.origin.as_deref().unwrap_or("?"),
+                    result.entries,
+                    result.disclosed,
+                    result.withheld
+                ));
+            }
+            t
+        };
+        stdout().write_all(text.as_bytes()).map_err(output)?;
+    }
+    Ok(verdict_exit(verdict))
+}

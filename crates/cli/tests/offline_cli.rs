@@ -1,0 +1,468 @@
+//! `trailseal keygen`, `anchor`, `verify --anchor`, `append --anchor-dir`, `export --bundle`,
+//! `verify-bundle`, and interop of anchors, manifests and keys with Go's reference
+//! signed-note implementation (golang.org/x/mod/sumdb/note).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use trailseal::core::note::{NoteSigner, NoteVerifier};
+use trailseal_testkit::{go_notecheck, vectors_dir};
+
+const SECRET: &str = "fixture-secret-11-é";
+
+fn run(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailseal"))
+        .args(args)
+        .env("WEAVER_KERNEL_SECRET", SECRET)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_str(text(&o.stdout).trim())
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&o.stdout)))
+}
+
+fn store(dir: &Path) -> String {
+    let path = dir.join("s.db");
+    std::fs::copy(vectors_dir().join("weaver-0.12.0/store.sqlite"), &path).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn go(args: &[&str]) -> String {
+    let out = Command::new(go_notecheck()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "notecheck {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+#[test]
+fn keygen_anchor_and_verify_against_anchors() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ops");
+    let k = key.to_str().unwrap();
+    let o = run(&["keygen", "--out", k], "");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let public = std::fs::read_to_string(format!("{k}.pub")).unwrap();
+    assert!(public.starts_with("ops+"), "{public}");
+    assert!(
+        text(&o.stdout).contains(public.trim()),
+        "keygen prints the public key"
+    );
+    assert!(
+        !text(&o.stdout).contains("PRIVATE"),
+        "keygen never prints the signing key"
+    );
+    assert_eq!(
+        run(&["keygen", "--out", k], "").status.code(),
+        Some(2),
+        "never overwrites"
+    );
+
+    let s = store(dir.path());
+    let anchor = dir.path().join("head.note");
+    let a = anchor.to_str().unwrap();
+    let o = run(
+        &[
+            "anchor",
+            "--store",
+            &s,
+            "--signing-key",
+            k,
+            "--out",
+            a,
+            "--origin",
+            "audit.example/prod",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stdout),
+        format!("anchored audit.example/prod (size 40, head seq 39) to {a}\n")
+    );
+    let note = std::fs::read_to_string(&anchor).unwrap();
+    assert!(note.starts_with("audit.example/prod\n40\n"), "{note}");
+
+    let pubfile = format!("{k}.pub");
+    let o = run(
+        &[
+            "verify",
+            "--store",
+            &s,
+            "--anchor",
+            a,
+            "--public-key",
+            &pubfile,
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        json(&o)["caveats"],
+        serde_json::json!([]),
+        "the anchor covers the head"
+    );
+
+    // Truncation after the anchor: tampered, kind truncated, exit 1.
+    rusqlite::Connection::open(&s)
+        .unwrap()
+        .execute("DELETE FROM traces WHERE seq >= 37", [])
+        .unwrap();
+    let o = run(
+        &[
+            "verify",
+            "--store",
+            &s,
+            "--anchor",
+            a,
+            "--public-key",
+            &pubfile,
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!(
+        (v["kind"].as_str(), v["first_bad_seq"].as_u64()),
+        (Some("truncated"), Some(37))
+    );
+
+    // An anchor checked with another public key: unverifiable, exit 2.
+    let other = dir.path().join("other");
+    run(&["keygen", "--out", other.to_str().unwrap()], "");
+    let o = run(
+        &[
+            "verify",
+            "--store",
+            &s,
+            "--anchor",
+            a,
+            "--public-key",
+            &format!("{}.pub", other.display()),
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(json(&o)["reason"], "wrong public key");
+    // --anchor without --public-key is a usage error.
+    assert_eq!(
+        run(&["verify", "--store", &s, "--anchor", a], "")
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+fn trace(n: u64) -> String {
+    format!(
+        r#"{{"action_id":"x{n}","capability_id":"c","principal_id":"p","token_id":"t","invoked_at":"2026-01-01T00:00:00Z","args":{{}},"response_mode":"raw","driver_id":"d"}}"#
+    )
+}
+
+#[test]
+fn append_writes_anchors_as_it_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    run(&["keygen", "--out", key.to_str().unwrap()], "");
+    let s = dir.path().join("a.jsonl");
+    let anchors = dir.path().join("anchors");
+    let input: String = (0..25).map(|n| trace(n) + "\n").collect();
+    let o = run(
+        &[
+            "append",
+            "--store",
+            s.to_str().unwrap(),
+            "--commit-every",
+            "4",
+            "--anchor-dir",
+            anchors.to_str().unwrap(),
+            "--signing-key",
+            key.to_str().unwrap(),
+            "--anchor-every",
+            "10",
+            "--quiet",
+        ],
+        &input,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(&anchors)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    // Commits end at 4, 8, 12, ...: the first commit, the ones crossing 10 and 20, and the end.
+    assert_eq!(
+        names,
+        [
+            "anchor-000000000004.note",
+            "anchor-000000000012.note",
+            "anchor-000000000020.note",
+            "anchor-000000000025.note"
+        ]
+    );
+    let mut args = vec![
+        "verify".to_owned(),
+        "--store".into(),
+        s.to_str().unwrap().into(),
+        "--json".into(),
+    ];
+    for n in &names {
+        args.extend(["--anchor".into(), anchors.join(n).to_str().unwrap().into()]);
+    }
+    args.extend(["--public-key".into(), format!("{}.pub", key.display())]);
+    let o = run(&args.iter().map(String::as_str).collect::<Vec<_>>(), "");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    assert_eq!(json(&o)["caveats"], serde_json::json!([]));
+}
+
+#[test]
+fn bundles_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("exporter");
+    let k = key.to_str().unwrap();
+    run(&["keygen", "--out", k], "");
+    let s = store(dir.path());
+    let b = dir.path().join("q1.bundle");
+    let bf = b.to_str().unwrap();
+    let o = run(
+        &[
+            "export",
+            "--store",
+            &s,
+            "--bundle",
+            bf,
+            "--signing-key",
+            k,
+            "--from-seq",
+            "5",
+            "--to-seq",
+            "30",
+            "--principal",
+            "ops@example",
+            "--redact",
+            "error",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).starts_with("bundled seq 5 to 30 (26 entries: "),
+        "{}",
+        text(&o.stdout)
+    );
+
+    let pubfile = format!("{k}.pub");
+    let o = run(
+        &[
+            "verify-bundle",
+            bf,
+            "--public-key",
+            &pubfile,
+            "--no-secret",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    let v = json(&o);
+    assert_eq!(
+        v["level"],
+        "signature, linkage and completeness (public key)"
+    );
+    assert_eq!(
+        (
+            v["first_seq"].as_u64(),
+            v["last_seq"].as_u64(),
+            v["entries"].as_u64()
+        ),
+        (Some(5), Some(30), Some(26))
+    );
+    let o = run(&["verify-bundle", bf, "--public-key", &pubfile], "");
+    assert!(
+        text(&o.stdout).contains("every disclosed record's MAC"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // A changed byte: exit 1, naming where.
+    let mut bytes = std::fs::read(&b).unwrap();
+    let at = text(&bytes).find("\"seq\":17,").unwrap() + 3;
+    bytes[at] ^= 1;
+    let bad = dir.path().join("bad.bundle");
+    std::fs::write(&bad, &bytes).unwrap();
+    let o = run(
+        &[
+            "verify-bundle",
+            bad.to_str().unwrap(),
+            "--public-key",
+            &pubfile,
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    // Another key: exit 2.
+    let other = dir.path().join("other");
+    run(&["keygen", "--out", other.to_str().unwrap()], "");
+    let o = run(
+        &[
+            "verify-bundle",
+            bf,
+            "--public-key",
+            &format!("{}.pub", other.display()),
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(
+        (o.status.code(), json(&o)["reason"].as_str()),
+        (Some(2), Some("wrong public key"))
+    );
+    // A bundle needs the secret to be exported (every record's MAC is checked first).
+    let o = Command::new(env!("CARGO_BIN_EXE_trailseal"))
+        .args(["export", "--store", &s, "--bundle", bf, "--signing-key", k])
+        .env_remove("WEAVER_KERNEL_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn anchors_manifests_and_keys_interoperate_with_go_signed_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    // trailseal's key and anchor, verified by Go.
+    let key = dir.path().join("k");
+    run(
+        &[
+            "keygen",
+            "--out",
+            key.to_str().unwrap(),
+            "--name",
+            "audit.example/prod",
+        ],
+        "",
+    );
+    let public = std::fs::read_to_string(format!("{}.pub", key.display())).unwrap();
+    let s = store(dir.path());
+    let anchor = dir.path().join("a.note");
+    run(
+        &[
+            "anchor",
+            "--store",
+            &s,
+            "--signing-key",
+            key.to_str().unwrap(),
+            "--out",
+            anchor.to_str().unwrap(),
+        ],
+        "",
+    );
+    let opened: serde_json::Value =
+        serde_json::from_str(&go(&["open", public.trim(), anchor.to_str().unwrap()])).unwrap();
+    assert_eq!(opened["ok"], true, "{opened}");
+    assert!(
+        opened["text"].as_str().unwrap().contains("\n40\n"),
+        "{opened}"
+    );
+
+    // The bundle manifest is a signed note Go verifies too.
+    let b = dir.path().join("b.bundle");
+    run(
+        &[
+            "export",
+            "--store",
+            &s,
+            "--bundle",
+            b.to_str().unwrap(),
+            "--signing-key",
+            key.to_str().unwrap(),
+        ],
+        "",
+    );
+    let last = std::fs::read_to_string(&b)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let manifest: serde_json::Value = serde_json::from_str(&last).unwrap();
+    let note_file = dir.path().join("manifest.note");
+    std::fs::write(&note_file, manifest["manifest"].as_str().unwrap()).unwrap();
+    let opened: serde_json::Value =
+        serde_json::from_str(&go(&["open", public.trim(), note_file.to_str().unwrap()])).unwrap();
+    assert_eq!(opened["ok"], true, "{opened}");
+
+    // Go's keys work in trailseal, and notes Go signs open in trailseal.
+    let generated = go(&["generate", "go.example/log"]);
+    let mut keys = generated.lines();
+    let (go_private, go_public) = (
+        keys.next().unwrap().to_owned(),
+        keys.next().unwrap().to_owned(),
+    );
+    let signer = NoteSigner::parse(&go_private).unwrap();
+    assert_eq!(signer.verifier().to_key_string(), go_public);
+    let go_key_file = dir.path().join("go.key");
+    std::fs::write(&go_key_file, format!("{go_private}\n")).unwrap();
+    let go_anchor = dir.path().join("go-anchor.note");
+    let o = run(
+        &[
+            "anchor",
+            "--store",
+            &s,
+            "--signing-key",
+            go_key_file.to_str().unwrap(),
+            "--out",
+            go_anchor.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let opened: serde_json::Value =
+        serde_json::from_str(&go(&["open", &go_public, go_anchor.to_str().unwrap()])).unwrap();
+    assert_eq!(opened["ok"], true, "{opened}");
+    let body = dir.path().join("body.txt");
+    std::fs::write(
+        &body,
+        "go.example/log\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+    )
+    .unwrap();
+    let go_note = go(&["sign", &go_private, body.to_str().unwrap()]);
+    let verifier = NoteVerifier::parse(&go_public).unwrap();
+    assert_eq!(
+        verifier.open(&go_note).unwrap(),
+        "go.example/log\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+    );
+}

@@ -1,0 +1,163 @@
+//! Ed25519 signing keys, signed head anchors, and verifying a store against anchors.
+
+use std::path::Path;
+
+use trailseal_core::anchor::Anchor;
+use trailseal_core::note::{NoteError, NoteSigner, NoteVerifier};
+use trailseal_core::retention::Receipt;
+use trailseal_core::verify::StartKind;
+use trailseal_core::{Hash32, Timestamp, Unverifiable, UnverifiableReason, Verdict};
+use zeroize::Zeroizing;
+
+use crate::log::{AuditLog, Error};
+use crate::verify::{AnchorCheck, Progress, verify_store_anchored};
+
+/// A new signing key named `name`, from 32 random bytes.
+pub fn generate_signing_key(name: &str) -> Result<NoteSigner, Error> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(seed.as_mut()).map_err(|e| Error::Key {
+        detail: format!("cannot draw random bytes: {e}"),
+    })?;
+    NoteSigner::from_seed(name, &seed).map_err(|e| Error::Key {
+        detail: e.to_string(),
+    })
+}
+
+/// Reads a signing key file (Go's `PRIVATE+KEY+…` format). The message never shows the key.
+pub fn read_signing_key(path: &Path) -> Result<NoteSigner, Error> {
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        action: "read the signing key",
+        source,
+    })?);
+    NoteSigner::parse(&text).map_err(|e| Error::Key {
+        detail: format!("{}: {e}", path.display()),
+    })
+}
+
+/// Reads a public key file (`<name>+<hash>+<key>`).
+pub fn read_public_key(path: &Path) -> Result<NoteVerifier, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        action: "read the public key",
+        source,
+    })?;
+    NoteVerifier::parse(&text).map_err(|e| Error::Key {
+        detail: format!("{}: {e}", path.display()),
+    })
+}
+
+/// Opens an anchor note with `public`: a note signed by another key, or altered, is an
+/// unverifiable verdict (the anchor cannot be used), not tampering of the store.
+pub fn open_anchor(label: &str, note: &str, public: &NoteVerifier) -> Result<AnchorCheck, Verdict> {
+    let unusable = |detail: String| {
+        Verdict::Unverifiable(Unverifiable {
+            reason: UnverifiableReason::WrongKey,
+            detail,
+        })
+    };
+    match Anchor::open(note, public) {
+        Ok(anchor) => Ok(AnchorCheck {
+            anchor,
+            label: label.to_owned(),
+        }),
+        Err(trailseal_core::anchor::AnchorError::Note(NoteError::NotSignedBy { .. })) => {
+            Err(unusable(format!(
+                "anchor {label} is not signed by {} (another key)",
+                public.to_key_string()
+            )))
+        }
+        Err(e) => Err(unusable(format!("anchor {label} cannot be used: {e}"))),
+    }
+}
+
+impl AuditLog {
+    /// A signed anchor of the store's current head. With `verify_first`, the whole chain is
+    /// verified first and a store that does not verify is refused (an anchor vouches for what
+    /// it signs). `now` is the anchor's time (the library reads no clock).
+    pub fn anchor(
+        &mut self,
+        signer: &NoteSigner,
+        origin: &str,
+        now: Timestamp,
+        verify_first: bool,
+    ) -> Result<(Anchor, String), Error> {
+        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        if verify_first {
+            let verdict = self.verify();
+            if !verdict.is_verified() {
+                return Err(Error::NotVerified {
+                    verdict: Box::new(verdict),
+                });
+            }
+        }
+        let state = self.store_mut().state()?;
+        let (size, head_hash) = match &state.head {
+            Some((seq, hash)) => (
+                seq.saturating_add(1),
+                Hash32::parse(hash).ok_or_else(|| Error::Key {
+                    detail: format!("seq {seq}: the head's record_hash is not a hash"),
+                })?,
+            ),
+            None => (
+                state.start.next_seq,
+                if state.start.kind == StartKind::Genesis {
+                    Hash32::GENESIS
+                } else {
+                    Hash32::parse(&state.start.prev_hash).unwrap_or(Hash32::GENESIS)
+                },
+            ),
+        };
+        let retention = match state.retention.last() {
+            Some(text) => {
+                let index = state.retention.len() as u64 - 1;
+                let r = Receipt::parse(text.as_bytes(), index as usize).map_err(|e| {
+                    Error::Retention {
+                        detail: format!("retention {e}"),
+                    }
+                })?;
+                Some((index, r.mac))
+            }
+            None => None,
+        };
+        let anchor = Anchor {
+            origin: origin.to_owned(),
+            size,
+            head_hash,
+            time: now,
+            key_id: key.key_id(),
+            retention,
+        };
+        let note = anchor.sign(signer).map_err(|e| Error::Key {
+            detail: e.to_string(),
+        })?;
+        Ok((anchor, note))
+    }
+
+    /// Verifies the chain and checks it against signed anchors (label, note text), opened with
+    /// `public`.
+    pub fn verify_with_anchors(
+        &mut self,
+        anchors: &[(String, String)],
+        public: &NoteVerifier,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Verdict {
+        let mut checks = Vec::with_capacity(anchors.len());
+        for (label, note) in anchors {
+            match open_anchor(label, note, public) {
+                Ok(check) => checks.push(check),
+                Err(verdict) => return verdict,
+            }
+        }
+        let key = self.key().cloned();
+        let threads = self.threads();
+        verify_store_anchored(
+            self.store_mut(),
+            key.as_ref(),
+            threads,
+            progress,
+            &mut |_| {},
+            &checks,
+        )
+    }
+}

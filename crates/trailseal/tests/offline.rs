@@ -1,0 +1,601 @@
+//! Signed head anchors (truncation, rollback, fork) and export bundles (every tamper, the
+//! filters and redaction, public-key-only verification).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
+use std::io::BufReader;
+use std::path::Path;
+
+use rusqlite::Connection;
+use trailseal::core::UnverifiableReason;
+use trailseal::core::bundle::BundleLevel;
+use trailseal::core::note::NoteSigner;
+use trailseal::core::time::Offset;
+use trailseal::{
+    AuditLog, BundleSelection, Caveat, ChainKey, CutoffSpec, OpenMode, OpenOptions, PruneRequest,
+    TamperKind, Timestamp, Verdict,
+};
+
+const SECRET: &str = "offline-secret";
+
+fn t(s: &str) -> Timestamp {
+    Timestamp::parse(s, Offset::Required).unwrap()
+}
+
+fn key() -> ChainKey {
+    ChainKey::from_secret(SECRET.as_bytes()).unwrap()
+}
+
+fn signer() -> NoteSigner {
+    NoteSigner::from_seed("auditor-key", &[42; 32]).unwrap()
+}
+
+fn trace(n: u64) -> String {
+    let principal = ["agent:support", "agent:finance", "agent:devops"][(n % 3) as usize];
+    let capability = ["crm.search", "billing.refund"][(n % 2) as usize];
+    let error = if n % 5 == 4 {
+        r#""error":"timeout","#
+    } else {
+        ""
+    };
+    let email = if n.is_multiple_of(4) {
+        r#","email":"user@example.com""#
+    } else {
+        ""
+    };
+    format!(
+        r#"{{"action_id":"a-{n:05}","capability_id":"{capability}","principal_id":"{principal}","token_id":"t",{error}"invoked_at":"2026-01-01T00:{:02}:{:02}+00:00","args":{{"n":{n}{email}}},"response_mode":"summary","driver_id":"http"}}"#,
+        n / 60 % 60,
+        n % 60
+    )
+}
+
+fn open(path: &Path) -> AuditLog {
+    let options = OpenOptions {
+        mode: OpenMode::Write { create: true },
+        ..OpenOptions::default()
+    };
+    AuditLog::open(path.to_str().unwrap(), &options)
+        .unwrap()
+        .with_key(key())
+}
+
+fn store(path: &Path, records: std::ops::Range<u64>) {
+    let mut log = open(path);
+    let texts: Vec<String> = records.map(trace).collect();
+    log.append(&log.prepare(texts.iter().map(String::as_bytes)).unwrap())
+        .unwrap();
+}
+
+fn anchor(path: &Path) -> (String, String) {
+    let (_, note) = open(path)
+        .anchor(
+            &signer(),
+            "test.example/log",
+            t("2026-11-27T00:00:00Z"),
+            true,
+        )
+        .unwrap();
+    ("head.note".to_owned(), note)
+}
+
+fn verify(path: &Path, anchors: &[(String, String)]) -> Verdict {
+    open(path).verify_with_anchors(anchors, &signer().verifier(), &mut |_| {})
+}
+
+fn tampered(v: &Verdict, kind: TamperKind, seq: u64, what: &str) {
+    assert_eq!(
+        (v.kind(), v.first_bad_seq()),
+        (Some(kind), Some(seq)),
+        "{what}: {v:?}"
+    );
+}
+
+#[test]
+fn anchors_catch_truncation_rollback_and_forks() {
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["db", "jsonl"] {
+        let path = dir.path().join(format!("a.{ext}"));
+        store(&path, 0..30);
+        let old_copy = dir.path().join(format!("old.{ext}"));
+        std::fs::copy(&path, &old_copy).unwrap();
+        store(&path, 30..50);
+        let head = anchor(&path);
+
+        let v = verify(&path, std::slice::from_ref(&head));
+        let Verdict::Verified(ok) = &v else {
+            panic!("{ext}: {v:?}")
+        };
+        assert!(
+            ok.caveats.is_empty(),
+            "{ext}: the anchor covers the head: {:?}",
+            ok.caveats
+        );
+        assert_eq!(ok.anchored_seq, Some(49));
+
+        // Tail truncation.
+        let cut = dir.path().join(format!("cut.{ext}"));
+        std::fs::copy(&path, &cut).unwrap();
+        if ext == "db" {
+            Connection::open(&cut)
+                .unwrap()
+                .execute("DELETE FROM traces WHERE seq > 44", [])
+                .unwrap();
+        } else {
+            let text = std::fs::read_to_string(&cut).unwrap();
+            let kept: Vec<&str> = text.lines().take(45).collect();
+            std::fs::write(&cut, kept.join("\n") + "\n").unwrap();
+        }
+        tampered(
+            &verify(&cut, std::slice::from_ref(&head)),
+            TamperKind::Truncated,
+            45,
+            "tail truncated",
+        );
+        // Without the anchor, the same store verifies, with the caveat that says why that proves little.
+        let plain = open(&cut).verify();
+        assert!(
+            plain
+                .caveats()
+                .contains(&Caveat::NoAnchor { last_seq: Some(44) }),
+            "{plain:?}"
+        );
+
+        // Rollback to an older copy.
+        tampered(
+            &verify(&old_copy, std::slice::from_ref(&head)),
+            TamperKind::Truncated,
+            30,
+            "rolled back",
+        );
+
+        // A fork: the old copy extended with other records by someone holding the secret.
+        let fork = dir.path().join(format!("fork.{ext}"));
+        std::fs::copy(&old_copy, &fork).unwrap();
+        store(&fork, 1000..1020);
+        tampered(
+            &verify(&fork, std::slice::from_ref(&head)),
+            TamperKind::Link,
+            49,
+            "forked",
+        );
+
+        // Records after the newest anchor are verified but not vouched for.
+        store(&path, 50..55);
+        let v = verify(&path, std::slice::from_ref(&head));
+        assert!(
+            v.caveats().contains(&Caveat::AnchorBehind {
+                anchored: 49,
+                last_seq: 54
+            }),
+            "{v:?}"
+        );
+        let newer = anchor(&path);
+        assert!(verify(&path, &[head.clone(), newer]).caveats().is_empty());
+    }
+}
+
+#[test]
+fn unusable_anchors_are_unverifiable_not_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    store(&path, 0..10);
+    let (label, note) = anchor(&path);
+    let other = NoteSigner::from_seed("auditor-key", &[1; 32])
+        .unwrap()
+        .verifier();
+    let v = open(&path).verify_with_anchors(&[(label.clone(), note.clone())], &other, &mut |_| {});
+    assert!(
+        matches!(&v, Verdict::Unverifiable(u) if u.reason == UnverifiableReason::WrongKey),
+        "{v:?}"
+    );
+    let altered = note.replace("\n10\n", "\n11\n");
+    let v = verify(&path, &[(label.clone(), altered)]);
+    assert!(
+        matches!(&v, Verdict::Unverifiable(u) if u.reason == UnverifiableReason::WrongKey),
+        "{v:?}"
+    );
+    // An anchor of another chain (another secret).
+    let elsewhere = dir.path().join("e.db");
+    let options = OpenOptions {
+        mode: OpenMode::Write { create: true },
+        ..OpenOptions::default()
+    };
+    let mut log = AuditLog::open(elsewhere.to_str().unwrap(), &options)
+        .unwrap()
+        .with_key(ChainKey::from_secret(b"x").unwrap());
+    log.append_json(trace(1).as_bytes()).unwrap();
+    let (_, foreign) = log
+        .anchor(&signer(), "x", t("2026-11-27T00:00:00Z"), true)
+        .unwrap();
+    let v = verify(&path, &[("foreign".into(), foreign)]);
+    assert!(
+        matches!(&v, Verdict::Unverifiable(u) if u.reason == UnverifiableReason::WrongSecret),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn anchors_survive_pruning_and_cover_the_retention_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    store(&path, 0..40);
+    let mut log = open(&path);
+    log.set_min_retention(Some(86_400_000_000), t("2026-06-01T00:00:00Z"), false)
+        .unwrap();
+    // Close it, so SQLite folds its WAL into the file the test copies below.
+    drop(log);
+    let early = anchor(&path);
+    let request = PruneRequest {
+        cutoff: CutoffSpec::KeepLast(10),
+        now: t("2026-06-01T00:00:00Z"),
+        dry_run: false,
+        archive: None,
+    };
+    open(&path).prune(&request).unwrap();
+    store(&path, 40..45);
+    let late = anchor(&path);
+    let v = verify(&path, &[early.clone(), late.clone()]);
+    assert!(v.is_verified() && v.caveats().is_empty(), "{v:?}");
+    // Dropping the newest receipt (possible without a trace in the store alone) is caught by
+    // an anchor that saw it.
+    let rolled = dir.path().join("rolled.db");
+    std::fs::copy(&path, &rolled).unwrap();
+    Connection::open(&rolled)
+        .unwrap()
+        .execute("DELETE FROM trailseal_retention WHERE idx = 1", [])
+        .unwrap();
+    let v = verify(&rolled, std::slice::from_ref(&late));
+    tampered(&v, TamperKind::Checkpoint, 30, "retention log rolled back");
+}
+
+fn bundle(path: &Path, selection: &BundleSelection) -> Vec<u8> {
+    let mut out = Vec::new();
+    open(path)
+        .export_bundle(
+            &mut out,
+            &signer(),
+            "test.example/log",
+            t("2026-11-27T00:00:00Z"),
+            selection,
+            &mut |_| {},
+        )
+        .unwrap();
+    out
+}
+
+fn check(bytes: &[u8], with_secret: bool) -> trailseal::core::bundle::BundleVerdict {
+    let key = key();
+    trailseal::verify_bundle(
+        &mut BufReader::new(bytes),
+        &signer().verifier(),
+        with_secret.then_some(&key),
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
+fn lines(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8(bytes.to_vec())
+        .unwrap()
+        .split_inclusive('\n')
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bundles_filter_redact_and_verify_at_both_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.db");
+    store(&path, 0..200);
+
+    let all = bundle(&path, &BundleSelection::default());
+    let v = check(&all, false);
+    assert!(v.verdict.is_verified(), "{v:?}");
+    assert_eq!(
+        (v.entries, v.disclosed, v.level),
+        (200, 200, BundleLevel::Signature)
+    );
+    assert!(
+        v.verdict
+            .caveats()
+            .contains(&Caveat::MacsNotChecked { count: 200 })
+    );
+    let v = check(&all, true);
+    assert_eq!(
+        (v.verdict.is_verified(), v.level),
+        (true, BundleLevel::SignatureAndMac)
+    );
+    assert!(v.verdict.caveats().is_empty(), "{v:?}");
+
+    let range = bundle(
+        &path,
+        &BundleSelection {
+            from_seq: Some(10),
+            to_seq: Some(99),
+            ..Default::default()
+        },
+    );
+    let v = check(&range, true);
+    assert_eq!((v.verdict.records_checked(), v.entries), (90, 90));
+    let Verdict::Verified(r) = &v.verdict else {
+        panic!()
+    };
+    assert_eq!((r.first_seq, r.last_seq), (Some(10), Some(99)));
+
+    let filtered = bundle(
+        &path,
+        &BundleSelection {
+            principal: Some("agent:finance".into()),
+            capability: Some("billing.refund".into()),
+            redact: vec!["args.email".into(), "error".into()],
+            ..Default::default()
+        },
+    );
+    let v = check(&filtered, true);
+    assert!(v.verdict.is_verified(), "{v:?}");
+    // Disclosed: finance (n % 3 == 1), refund (n odd), no email (n % 4 != 0: always, n odd), no error (n % 5 != 4).
+    let expected = (0..200u64)
+        .filter(|n| n % 3 == 1 && n % 2 == 1 && n % 5 != 4)
+        .count() as u64;
+    assert_eq!(
+        (v.entries, v.disclosed, v.withheld),
+        (200, expected, 200 - expected)
+    );
+    let text = String::from_utf8(filtered.clone()).unwrap();
+    assert!(
+        !text.contains("agent:support")
+            && !text.contains("user@example.com")
+            && !text.contains("timeout")
+    );
+    assert!(text.contains("\"withheld\":\"filter\"") && text.contains("\"withheld\":\"redacted\""));
+
+    let window = bundle(
+        &path,
+        &BundleSelection {
+            since: Some(t("2026-01-01T00:01:00Z")),
+            until: Some(t("2026-01-01T00:02:00Z")),
+            ..Default::default()
+        },
+    );
+    let v = check(&window, true);
+    let Verdict::Verified(w) = &v.verdict else {
+        panic!("{v:?}")
+    };
+    assert_eq!(
+        (w.first_seq, w.last_seq, v.disclosed),
+        (Some(60), Some(119), 60)
+    );
+}
+
+#[test]
+fn every_tamper_of_a_bundle_is_caught_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    store(&path, 0..150);
+    let original = bundle(
+        &path,
+        &BundleSelection {
+            redact: vec!["args.email".into()],
+            ..Default::default()
+        },
+    );
+    let l = lines(&original);
+    // Line 0 header; entries 0..63 on lines 1..64; trailer line 65; ...
+    let entry_line = |i: usize| 1 + i + i / 64;
+    assert!(l[entry_line(70)].starts_with("{\"seq\":70,"));
+
+    let rebuilt = |l: &[String]| l.concat().into_bytes();
+    let not_verified = |bytes: &[u8], secret: bool, kind: TamperKind, detail: &str, what: &str| {
+        let v = check(bytes, secret);
+        assert_eq!(v.verdict.kind(), Some(kind), "{what}: {v:?}");
+        assert!(
+            v.verdict.detail().contains(detail),
+            "{what}: {:?} should name {detail}",
+            v.verdict.detail()
+        );
+    };
+
+    // A changed trace: named exactly with the secret, by its block without.
+    let mut c = l.clone();
+    c[entry_line(70)] = c[entry_line(70)]
+        .replace("crm.search", "crm.delete")
+        .replace("billing.refund", "billing.delete");
+    not_verified(
+        &rebuilt(&c),
+        true,
+        TamperKind::Content,
+        "entry 70 (seq 70)",
+        "changed trace, with secret",
+    );
+    not_verified(
+        &rebuilt(&c),
+        false,
+        TamperKind::Content,
+        "block 1 (entries 64 to 127",
+        "changed trace, public key only",
+    );
+
+    let mut c = l.clone();
+    c.remove(entry_line(70));
+    not_verified(
+        &rebuilt(&c),
+        false,
+        TamperKind::Sequence,
+        "entry 70 (seq 71)",
+        "removed entry",
+    );
+
+    let mut c = l.clone();
+    let dup = c[entry_line(70)].clone();
+    c.insert(entry_line(70), dup);
+    not_verified(
+        &rebuilt(&c),
+        false,
+        TamperKind::Sequence,
+        "entry 71 (seq 70)",
+        "added entry",
+    );
+
+    let mut c = l.clone();
+    c.swap(entry_line(70), entry_line(71));
+    not_verified(
+        &rebuilt(&c),
+        false,
+        TamperKind::Sequence,
+        "entry 70 (seq 71)",
+        "reordered entries",
+    );
+
+    let mut c = l.clone();
+    let h = c[entry_line(70)].find("\"record_hash\":\"").unwrap() + 15;
+    c[entry_line(70)].replace_range(h..h + 4, "ffff");
+    not_verified(
+        &rebuilt(&c),
+        false,
+        TamperKind::Link,
+        "entry 71 (seq 71)",
+        "changed record_hash",
+    );
+
+    // A withheld entry made to look disclosed, or a disclosed one hidden.
+    let mut c = l.clone();
+    let i = (0..150)
+        .find(|i| c[entry_line(*i)].contains("withheld"))
+        .unwrap();
+    c[entry_line(i)] =
+        c[entry_line(i)].replace("\"withheld\":\"redacted\"", "\"withheld\":\"filter\"");
+    not_verified(
+        &rebuilt(&c),
+        false,
+        TamperKind::Content,
+        &format!("block {}", i / 64),
+        "withheld reason changed",
+    );
+
+    // Cut before the manifest; manifest edited; blocks reordered; data appended.
+    let mut c = l.clone();
+    c.pop();
+    not_verified(
+        &rebuilt(&c),
+        false,
+        TamperKind::Truncated,
+        "without its signed manifest",
+        "truncated",
+    );
+    let mut c = l.clone();
+    let last = c.len() - 1;
+    c[last] = c[last].replace("entries 150", "entries 149");
+    not_verified(
+        &rebuilt(&c),
+        false,
+        TamperKind::Content,
+        "manifest was altered",
+        "manifest edited",
+    );
+    let mut c = l.clone();
+    let (a, b) = (1..66usize, 66..131usize);
+    let block0: Vec<String> = c[a.clone()].to_vec();
+    let block1: Vec<String> = c[b.clone()].to_vec();
+    c.splice(1..131, block1.into_iter().chain(block0));
+    not_verified(
+        &rebuilt(&c),
+        false,
+        TamperKind::Sequence,
+        "block 0: the trailer belongs elsewhere",
+        "blocks swapped",
+    );
+    let mut c = l.clone();
+    c.push("{\"seq\":150}\n".into());
+    not_verified(
+        &rebuilt(&c),
+        false,
+        TamperKind::Malformed,
+        "after the signed manifest",
+        "data appended",
+    );
+
+    // Wrong keys are unverifiable, not tampering.
+    let other = NoteSigner::from_seed("auditor-key", &[7; 32])
+        .unwrap()
+        .verifier();
+    let v = trailseal::verify_bundle(
+        &mut BufReader::new(original.as_slice()),
+        &other,
+        None,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(
+        matches!(&v.verdict, Verdict::Unverifiable(u) if u.reason == UnverifiableReason::WrongKey),
+        "{v:?}"
+    );
+    let wrong = ChainKey::from_secret(b"wrong").unwrap();
+    let v = trailseal::verify_bundle(
+        &mut BufReader::new(original.as_slice()),
+        &signer().verifier(),
+        Some(&wrong),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(!v.verdict.is_verified(), "{v:?}");
+
+    // Every single changed byte of a small bundle.
+    let small = bundle(
+        &path,
+        &BundleSelection {
+            from_seq: Some(0),
+            to_seq: Some(9),
+            ..Default::default()
+        },
+    );
+    let mut caught = 0;
+    for at in 0..small.len() {
+        for bit in [0x01u8, 0x20] {
+            let mut b = small.clone();
+            b[at] ^= bit;
+            if b == small {
+                continue;
+            }
+            let v = check(&b, false);
+            assert!(!v.verdict.is_verified(), "byte {at} ^ {bit:#x} not caught");
+            caught += 1;
+        }
+    }
+    eprintln!(
+        "{caught} single-byte changes of a {}-byte bundle, all caught",
+        small.len()
+    );
+}
+
+#[test]
+fn a_bundle_refuses_a_store_that_does_not_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.db");
+    store(&path, 0..20);
+    Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE traces SET payload = replace(payload, 'crm.search', 'crm.delete') WHERE seq = 8", [])
+        .unwrap();
+    let mut out = Vec::new();
+    let err = open(&path)
+        .export_bundle(
+            &mut out,
+            &signer(),
+            "x",
+            t("2026-11-27T00:00:00Z"),
+            &BundleSelection::default(),
+            &mut |_| {},
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, trailseal::Error::NotVerified { verdict } if verdict.first_bad_seq() == Some(8)),
+        "{err}"
+    );
+}
