@@ -46,8 +46,23 @@ pub(crate) enum Command {
     Anchor(AnchorArgs),
     /// Verify an export bundle offline, with the public key (and the secret, if given).
     VerifyBundle(VerifyBundleArgs),
+    /// Copy a chain between stores (any backends), every hash, checkpoint and receipt kept;
+    /// the copy is verified before success is reported.
+    Migrate(MigrateArgs),
     /// Print the canonical form of JSON values read one a line from stdin.
     Canonical,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MigrateArgs {
+    /// The store to copy from.
+    #[arg(long, value_name = "STORE")]
+    pub(crate) from: String,
+    /// The store to copy to (created; it must be empty).
+    #[arg(long, value_name = "STORE")]
+    pub(crate) to: String,
+    #[command(flatten)]
+    pub(crate) secret: SecretArgs,
 }
 
 #[derive(Debug, Args)]

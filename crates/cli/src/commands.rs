@@ -35,6 +35,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Keygen(args) => offline::keygen(&args),
         Command::Anchor(args) => offline::anchor(&args),
         Command::VerifyBundle(args) => offline::verify_bundle(&args),
+        Command::Migrate(args) => offline::migrate(&args),
         Command::Canonical => canonical(),
     }
 }
@@ -106,7 +107,7 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
             let origin = args
                 .origin
                 .clone()
-                .unwrap_or_else(|| offline::default_origin(&args.store.store));
+                .unwrap_or_else(|| offline::default_origin(log.location()));
             Some(offline::Anchoring::new(
                 dir,
                 key,
@@ -275,7 +276,10 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
         let text = if args.json {
             verdict_json(&verdict) + "\n"
         } else {
-            verdict_text(&verdict, &args.store.store)
+            verdict_text(
+                &verdict,
+                &trailseal::store::redact_location(&args.store.store),
+            )
         };
         stdout().write_all(text.as_bytes()).map_err(output)?;
     }

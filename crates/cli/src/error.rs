@@ -77,6 +77,13 @@ impl From<StoreError> for CliError {
             StoreError::TornTail { .. } | StoreError::BadHead { .. } => {
                 Some("run `trailseal verify` to see which record is damaged")
             }
+            StoreError::Conflict { .. } => {
+                Some("another writer changed the store meanwhile; run the command again")
+            }
+            #[cfg(feature = "postgres")]
+            StoreError::Postgres { .. } => Some(
+                "check the server and the URL; an append that failed can be retried: traces already stored are refused by action_id",
+            ),
             _ => None,
         };
         let err = CliError::new(e.to_string());

@@ -72,10 +72,15 @@ pub fn traces(start: u64, count: u64) -> Vec<PreparedTrace> {
     (start..start + count).map(trace).collect()
 }
 
-/// Verifies a whole store with the core verifier.
+/// Verifies a whole store with the core verifier (retention log included).
 pub fn verify(store: &mut dyn Store, key: &ChainKey) -> Verdict {
     let state = store.state().unwrap();
-    let mut verifier = Verifier::new(key, state.start, state.key_id);
+    let resolved =
+        match trailseal_core::retention::resolve_start(key, &state.start, &state.retention) {
+            Ok(r) => r,
+            Err(t) => return Verdict::Tampered(t),
+        };
+    let mut verifier = Verifier::from_resolved(key, resolved, state.key_id);
     let mut checker = ContentChecker::new();
     store
         .scan(0, &mut |item| verifier.feed(key, &mut checker, item))
@@ -416,6 +421,111 @@ pub fn receipts_append_in_order(b: &dyn Backend) {
     }
 }
 
+/// A chain copied in verbatim — pruned start, retention log, key id, records — is the same
+/// chain and verifies; importing into a store that is not empty is refused.
+pub fn import_copies_a_chain(b: &dyn Backend) {
+    use trailseal_core::retention::{Cutoff, Receipt, ReceiptBody};
+    use trailseal_core::{Hash32, Timestamp};
+    let key = test_key();
+    let mut src = crate::memory::MemoryStore::new();
+    src.append(&key, &traces(0, 12)).unwrap();
+    let recs = records(&mut src);
+    let last_hash = Hash32::parse(recs[4].2.as_bytes()).unwrap();
+    let receipt = Receipt::seal(
+        &key,
+        0,
+        Timestamp::from_unix_micros(1_800_000_000_000_000),
+        ReceiptBody::Prune {
+            from: trailseal_core::verify::ChainStart::genesis(),
+            last_pruned_seq: 4,
+            last_pruned_hash: last_hash,
+            count: 5,
+            cutoff: Cutoff::KeepLast(7),
+        },
+        Hash32::GENESIS,
+    );
+    src.prune(
+        &crate::PrunePlan {
+            from_seq: 0,
+            last_seq: 4,
+            last_hash,
+            log_len: 0,
+        },
+        &receipt.to_json(),
+    )
+    .unwrap();
+    assert!(verify(&mut src, &key).is_verified());
+    let state = src.state().unwrap();
+
+    let mut f = b.fresh();
+    f.store
+        .import_start(&crate::ImportMeta {
+            start: state.start.clone(),
+            retention: state.retention.clone(),
+            key_id: state.key_id,
+        })
+        .unwrap();
+    let copied: Vec<crate::ImportRecord> = records(&mut src)
+        .into_iter()
+        .map(|(seq, prev, rec, trace)| {
+            let doc = trailseal_core::json::parse(trace.as_bytes()).unwrap();
+            let field = |k: &str| {
+                doc.root()
+                    .get(k)
+                    .and_then(|n| n.as_str())
+                    .unwrap()
+                    .to_owned()
+            };
+            crate::ImportRecord {
+                seq,
+                prev_hash: Hash32::parse(prev.as_bytes()).unwrap(),
+                record_hash: Hash32::parse(rec.as_bytes()).unwrap(),
+                action_id: field("action_id"),
+                invoked_at: field("invoked_at"),
+                trace,
+            }
+        })
+        .collect();
+    let (a, c) = copied.split_at(3);
+    f.store.import_records(a).unwrap();
+    f.store.import_records(c).unwrap();
+    assert_eq!(
+        records(&mut *f.store),
+        records(&mut src),
+        "{}: the records are copied verbatim",
+        name(&*f.store)
+    );
+    let dest = f.store.state().unwrap();
+    assert_eq!(
+        (dest.start.next_seq, &dest.start.prev_hash),
+        (5, &state.start.prev_hash)
+    );
+    assert_eq!(
+        (dest.retention, dest.key_id),
+        (state.retention, state.key_id)
+    );
+    let v = verify(&mut *f.store, &key);
+    assert!(
+        v.is_verified() && v.records_checked() == 7,
+        "{}: {v:?}",
+        name(&*f.store)
+    );
+    // The copy is a live chain: it takes appends.
+    f.store.append(&key, &traces(50, 2)).unwrap();
+    assert!(verify(&mut *f.store, &key).is_verified());
+    let mut g = b.fresh();
+    g.store.append(&key, &traces(0, 1)).unwrap();
+    let meta = crate::ImportMeta {
+        start: trailseal_core::verify::ChainStart::genesis(),
+        retention: Vec::new(),
+        key_id: StoredKeyId::Absent,
+    };
+    assert!(matches!(
+        g.store.import_start(&meta),
+        Err(StoreError::Conflict { .. })
+    ));
+}
+
 /// Generates one `#[test]` per conformance check for a backend type implementing [`Backend`].
 #[macro_export]
 macro_rules! conformance_tests {
@@ -432,6 +542,7 @@ macro_rules! conformance_tests {
             wrong_key_is_unverifiable,
             prune_is_atomic_and_checked,
             receipts_append_in_order,
+            import_copies_a_chain,
         );
     };
     (@tests $backend:expr; $($check:ident,)*) => {

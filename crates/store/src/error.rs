@@ -62,6 +62,18 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
+    /// An error from PostgreSQL (the location never shows a password); `detail` is the
+    /// server's message when there is one.
+    #[cfg(feature = "postgres")]
+    #[error("{location}: {action}: {detail}")]
+    Postgres {
+        location: String,
+        action: &'static str,
+        detail: String,
+        #[source]
+        source: postgres::Error,
+    },
+
     /// An error from SQLite.
     #[cfg(feature = "sqlite")]
     #[error("{location}: {action}: {source}")]
@@ -74,6 +86,27 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    #[cfg(feature = "postgres")]
+    pub(crate) fn postgres(location: &str, action: &'static str, source: postgres::Error) -> Self {
+        let detail = match source.as_db_error() {
+            Some(db) => {
+                let mut d = format!("{} ({})", db.message(), db.code().code());
+                if let Some(hint) = db.hint() {
+                    d.push_str(&format!("; hint: {hint}"));
+                }
+                d
+            }
+            None if source.is_closed() => "the connection to the server was lost".to_owned(),
+            None => source.to_string(),
+        };
+        StoreError::Postgres {
+            location: location.to_owned(),
+            action,
+            detail,
+            source,
+        }
+    }
+
     pub(crate) fn io(location: &str, action: &'static str) -> impl FnOnce(std::io::Error) -> Self {
         let location = location.to_owned();
         move |source| StoreError::Io {

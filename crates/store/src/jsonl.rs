@@ -23,7 +23,10 @@ use trailseal_core::verify::{
 };
 use trailseal_core::{ChainKey, Hash32, Head, KeyId, PreparedTrace, seal_batch};
 
-use crate::{Appended, OpenMode, PrunePlan, Store, StoreError, StoreState, StoredRecord};
+use crate::{
+    Appended, ImportMeta, ImportRecord, OpenMode, PrunePlan, Store, StoreError, StoreState,
+    StoredRecord,
+};
 
 /// One parsed line.
 #[derive(Debug)]
@@ -358,6 +361,8 @@ pub struct JsonlStore {
     path: PathBuf,
     location: String,
     cache: Option<AppendCache>,
+    /// The key id written on imported lines.
+    import_kid: Option<KeyId>,
 }
 
 fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
@@ -385,6 +390,7 @@ impl JsonlStore {
             path: path.to_owned(),
             location,
             cache: None,
+            import_kid: None,
         };
         if path.exists() {
             store.check_first_line()?;
@@ -702,6 +708,56 @@ impl Store for JsonlStore {
         });
         // The lock is released when `file` closes.
         Ok(appended)
+    }
+
+    fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
+        let mut file = self.open_locked()?;
+        if file
+            .metadata()
+            .map_err(StoreError::io(&self.location, "stat"))?
+            .len()
+            > 0
+        {
+            return Err(crate::not_empty(&self.location));
+        }
+        if meta.start.kind != StartKind::Genesis || !meta.retention.is_empty() {
+            let header = Header {
+                start: meta.start.clone(),
+                retention: meta.retention.clone(),
+                archive_of: None,
+            };
+            file.write_all(header.to_line().as_bytes())
+                .map_err(StoreError::io(&self.location, "write"))?;
+            file.sync_data()
+                .map_err(StoreError::io(&self.location, "fsync"))?;
+        }
+        self.import_kid = match meta.key_id {
+            StoredKeyId::Present(id) => Some(id),
+            StoredKeyId::Absent => None,
+        };
+        self.cache = None;
+        Ok(())
+    }
+
+    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
+        let mut file = self.open_locked()?;
+        let mut out = Vec::with_capacity(records.iter().map(|r| r.trace.len() + 200).sum());
+        for r in records {
+            write_record_line(
+                &mut out,
+                r.seq,
+                r.prev_hash.as_bytes(),
+                r.record_hash.as_bytes(),
+                self.import_kid,
+                r.trace.as_bytes(),
+            );
+        }
+        file.write_all(&out)
+            .map_err(StoreError::io(&self.location, "write"))?;
+        file.sync_data()
+            .map_err(StoreError::io(&self.location, "fsync"))?;
+        self.cache = None;
+        Ok(())
     }
 
     fn scan(

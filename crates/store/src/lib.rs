@@ -19,11 +19,13 @@ mod error;
 pub mod jsonl;
 pub mod memory;
 mod open;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 pub use error::StoreError;
-pub use open::{Format, OpenMode, open};
+pub use open::{Format, OpenMode, open, redact_location};
 
 use trailseal_core::verify::{ChainStart, Flow, ScanItem, StoredKeyId};
 use trailseal_core::{ChainKey, Hash32, PreparedTrace};
@@ -105,6 +107,41 @@ pub trait Store: Send {
     /// durable step, and only if the store is still as `plan` describes it (else
     /// [`StoreError::Conflict`], changing nothing).
     fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError>;
+
+    /// Starts copying another chain into this store, which must hold no record and no receipt:
+    /// sets its start, retention log and key id as `meta` says.
+    fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError>;
+
+    /// Adds records copied verbatim from another store (after [`Store::import_start`]), in
+    /// order, atomically and durably per call. The caller verifies the result.
+    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError>;
+}
+
+/// What a copied chain starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportMeta {
+    pub start: ChainStart,
+    pub retention: Vec<String>,
+    pub key_id: StoredKeyId,
+}
+
+/// A record copied verbatim: its hashes as stored, its trace in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRecord {
+    pub seq: u64,
+    pub prev_hash: Hash32,
+    pub record_hash: Hash32,
+    pub trace: String,
+    pub action_id: String,
+    pub invoked_at: String,
+}
+
+/// The error for importing into a store that is not empty.
+pub(crate) fn not_empty(location: &str) -> StoreError {
+    StoreError::Conflict {
+        location: location.to_owned(),
+        detail: "a chain can only be copied into an empty store".into(),
+    }
 }
 
 /// What a prune removes, as verified just before.

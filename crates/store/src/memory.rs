@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use trailseal_core::verify::{ChainStart, Flow, RecordView, ScanItem, StoredKeyId, TraceEncoding};
 use trailseal_core::{ChainKey, Hash32, Head, PreparedTrace, seal_batch};
 
-use crate::{Appended, PrunePlan, Store, StoreError, StoreState, StoredRecord};
+use crate::{
+    Appended, ImportMeta, ImportRecord, PrunePlan, Store, StoreError, StoreState, StoredRecord,
+};
 
 /// One record as the memory store keeps it. Public so tests can damage it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +228,29 @@ impl Store for MemoryStore {
         }
         self.retention.push(receipt.to_owned());
         self.start = ChainStart::checkpoint(plan.last_seq, plan.last_hash);
+        Ok(())
+    }
+
+    fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
+        if !self.records.is_empty() || !self.retention.is_empty() {
+            return Err(crate::not_empty("memory"));
+        }
+        self.start = meta.start.clone();
+        self.retention = meta.retention.clone();
+        self.key_id = meta.key_id;
+        Ok(())
+    }
+
+    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
+        for r in records {
+            self.action_ids.insert(r.action_id.clone());
+            self.records.push(MemoryRecord {
+                seq: r.seq,
+                prev_hash: r.prev_hash.to_string(),
+                record_hash: r.record_hash.to_string(),
+                trace: r.trace.clone(),
+            });
+        }
         Ok(())
     }
 }

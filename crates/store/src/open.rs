@@ -25,6 +25,8 @@ pub enum Format {
     Jsonl,
     /// In memory (location `:memory:`).
     Memory,
+    /// A PostgreSQL database (`postgres://…`, `postgresql://…`).
+    Postgres,
 }
 
 impl Format {
@@ -33,6 +35,9 @@ impl Format {
     pub fn from_location(location: &str) -> Option<Format> {
         if location == ":memory:" {
             return Some(Format::Memory);
+        }
+        if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+            return Some(Format::Postgres);
         }
         let ext = Path::new(location)
             .extension()?
@@ -51,6 +56,7 @@ impl Format {
             "sqlite" => Some(Format::Sqlite),
             "jsonl" => Some(Format::Jsonl),
             "memory" => Some(Format::Memory),
+            "postgres" => Some(Format::Postgres),
             _ => None,
         }
     }
@@ -79,5 +85,21 @@ pub fn open(
         }),
         Format::Jsonl => Ok(Box::new(JsonlStore::open(Path::new(location), mode)?)),
         Format::Memory => Ok(Box::new(MemoryStore::new())),
+        #[cfg(feature = "postgres")]
+        Format::Postgres => Ok(Box::new(crate::postgres::PgStore::open(location, mode)?)),
+        #[cfg(not(feature = "postgres"))]
+        Format::Postgres => Err(StoreError::UnknownStore {
+            location: location.to_owned(),
+            reason: "this build of trailseal has no PostgreSQL support (feature postgres)".into(),
+        }),
     }
+}
+
+/// A location as messages show it: a database URL without its password.
+pub fn redact_location(location: &str) -> String {
+    #[cfg(feature = "postgres")]
+    if Format::from_location(location) == Some(Format::Postgres) {
+        return crate::postgres::redact_url(location);
+    }
+    location.to_owned()
 }

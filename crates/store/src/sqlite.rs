@@ -26,7 +26,10 @@ use trailseal_core::verify::{
 use trailseal_core::{ChainKey, Hash32, Head, KeyId, PreparedTrace, seal_batch};
 
 use crate::error::Shown;
-use crate::{Appended, OpenMode, PrunePlan, Store, StoreError, StoreState, StoredRecord};
+use crate::{
+    Appended, ImportMeta, ImportRecord, OpenMode, PrunePlan, Store, StoreError, StoreState,
+    StoredRecord,
+};
 
 /// The version of trailseal's additions to the weaver-kernel layout that this code writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -597,6 +600,99 @@ impl Store for SqliteStore {
         .map_err(sql_err("record key id"))?;
         tx.commit().map_err(sql_err("commit"))?;
         Ok(out)
+    }
+
+    fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
+        let location = self.location.clone();
+        let sql_err = |action: &'static str| {
+            let location = location.clone();
+            move |source| StoreError::Sqlite {
+                location,
+                action,
+                source,
+            }
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err("begin"))?;
+        tx.execute_batch(&format!("{TRAILSEAL_META_DDL}; {RETENTION_DDL};"))
+            .map_err(sql_err("create tables"))?;
+        let records: i64 = tx
+            .query_row("SELECT count(*) FROM traces", [], |r| r.get(0))
+            .map_err(sql_err("count"))?;
+        let receipts: i64 = tx
+            .query_row("SELECT count(*) FROM trailseal_retention", [], |r| r.get(0))
+            .map_err(sql_err("count"))?;
+        if records > 0 || receipts > 0 {
+            return Err(crate::not_empty(&location));
+        }
+        if meta.start.kind != trailseal_core::verify::StartKind::Genesis {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', ?1), ('checkpoint_next_seq', ?2)",
+                params![String::from_utf8_lossy(&meta.start.prev_hash), meta.start.next_seq.to_string()],
+            )
+            .map_err(sql_err("write checkpoint"))?;
+        }
+        for (i, receipt) in meta.retention.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO trailseal_retention (idx, receipt) VALUES (?1, ?2)",
+                params![i as i64, receipt],
+            )
+            .map_err(sql_err("copy receipt"))?;
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO trailseal_meta (key, value) VALUES ('schema_version', ?1)",
+            [SCHEMA_VERSION.to_string()],
+        )
+        .map_err(sql_err("write schema version"))?;
+        if let StoredKeyId::Present(id) = meta.key_id {
+            tx.execute(
+                "INSERT OR REPLACE INTO trailseal_meta (key, value) VALUES ('key_id', ?1)",
+                [id.as_str()],
+            )
+            .map_err(sql_err("write key id"))?;
+        }
+        tx.commit().map_err(sql_err("commit"))
+    }
+
+    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
+        let location = self.location.clone();
+        let sql_err = |action: &'static str| {
+            let location = location.clone();
+            move |source| StoreError::Sqlite {
+                location,
+                action,
+                source,
+            }
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err("begin"))?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO traces (seq, action_id, prev_hash, record_hash, invoked_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(sql_err("insert"))?;
+            for r in records {
+                let seq = i64::try_from(r.seq).map_err(|_| StoreError::SeqOverflow {
+                    location: location.clone(),
+                })?;
+                insert
+                    .execute(params![
+                        seq,
+                        r.action_id,
+                        r.prev_hash.as_str(),
+                        r.record_hash.as_str(),
+                        r.invoked_at,
+                        r.trace
+                    ])
+                    .map_err(sql_err("insert"))?;
+            }
+        }
+        tx.commit().map_err(sql_err("commit"))
     }
 
     fn scan(

@@ -81,3 +81,29 @@ mod sqlite {
     use super::*;
     trailseal_store::conformance_tests!(File("db"));
 }
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+
+    /// Each fixture is a fresh schema in the test server; the guard keeps its URL.
+    struct Pg;
+
+    impl Backend for Pg {
+        fn fresh(&self) -> Fixture {
+            let url = trailseal_testkit::pg_fresh_schema_url();
+            let store =
+                trailseal_store::open(&url, None, OpenMode::Write { create: true }).unwrap();
+            Fixture {
+                store,
+                guard: Box::new(url),
+            }
+        }
+        fn reopen(&self, f: &Fixture) -> Option<Box<dyn Store>> {
+            let url = f.guard.downcast_ref::<String>().unwrap();
+            Some(trailseal_store::open(url, None, OpenMode::Write { create: false }).unwrap())
+        }
+    }
+
+    trailseal_store::conformance_tests!(Pg);
+}

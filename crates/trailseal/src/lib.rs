@@ -23,6 +23,7 @@
 mod bundle;
 mod export;
 mod log;
+mod migrate;
 pub mod query;
 mod retention;
 pub mod secret;
@@ -31,6 +32,7 @@ mod verify;
 
 pub use bundle::{BundleReport, BundleSelection, verify_bundle};
 pub use log::{AuditLog, Error, OpenOptions};
+pub use migrate::MigrateReport;
 pub use query::{Filter, TraceEntry};
 pub use retention::{CutoffSpec, PruneReport, PruneRequest, RetentionStatus};
 pub use verify::{

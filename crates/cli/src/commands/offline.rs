@@ -314,3 +314,30 @@ pub(crate) fn verify_bundle(args: &VerifyBundleArgs) -> Result<ExitCode, CliErro
     }
     Ok(verdict_exit(verdict))
 }
+
+pub(crate) fn migrate(args: &crate::cli::MigrateArgs) -> Result<ExitCode, CliError> {
+    let key = load_key(&args.secret)?.ok_or_else(CliError::no_secret)?;
+    let mut from = AuditLog::open(&args.from, &trailseal::OpenOptions::default())?.with_key(key);
+    let mut to = trailseal::store::open(&args.to, None, OpenMode::Write { create: true })?;
+    let mut progress = ProgressLine::new(true);
+    let report = from
+        .migrate_to(to.as_mut(), &mut |p| progress.update(p))
+        .map_err(super::retention::refused)?;
+    progress.finish();
+    writeln!(
+        stdout(),
+        "copied {} record{} ({}) and {} retention receipt{} from {} to {}; the copy verifies",
+        report.records,
+        if report.records == 1 { "" } else { "s" },
+        match (report.first_seq, report.last_seq) {
+            (Some(a), Some(b)) => format!("seq {a} to {b}"),
+            _ => "none".into(),
+        },
+        report.receipts,
+        if report.receipts == 1 { "" } else { "s" },
+        from.location(),
+        to.location()
+    )
+    .map_err(output)?;
+    Ok(ExitCode::SUCCESS)
+}

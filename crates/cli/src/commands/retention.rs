@@ -277,7 +277,7 @@ pub(crate) fn retention(args: &RetentionArgs) -> Result<ExitCode, CliError> {
     } else {
         let mut t = format!(
             "retention log of {}: {} receipt{}, {}\n",
-            args.store.store,
+            log.location(),
             status.receipts.len(),
             plural(status.receipts.len() as u64),
             match key_id {

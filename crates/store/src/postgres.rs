@@ -1,0 +1,753 @@
+//! PostgreSQL: one chain shared by many writers on many hosts.
+//!
+//! Tables live in one schema (`?schema=NAME` in the URL, default `public`):
+//!
+//! ```sql
+//! trailseal_traces    (seq BIGINT PRIMARY KEY, action_id TEXT NOT NULL UNIQUE, prev_hash TEXT NOT NULL,
+//!                      record_hash TEXT NOT NULL, invoked_at TEXT NOT NULL, payload TEXT NOT NULL)
+//! trailseal_meta      (key TEXT PRIMARY KEY, value TEXT NOT NULL)   -- schema_version, key_id, checkpoint
+//! trailseal_retention (idx BIGINT PRIMARY KEY, receipt TEXT NOT NULL)
+//! ```
+//!
+//! Every change runs in one transaction that first takes a transaction-scoped advisory lock
+//! derived from the schema name (`pg_advisory_xact_lock`), then reads the head: writers on any
+//! connection, process or host serialise on it and the chain never forks. Writers need only
+//! `SELECT` and `INSERT` (the head is found with the primary key, not kept in a row that would
+//! need `UPDATE`), so an append-only role is possible. Batches are inserted with one
+//! `INSERT … SELECT FROM UNNEST(…)` per 1,000 rows and committed once; scans stream through a
+//! server-side portal.
+
+use std::str::FromStr;
+
+use postgres::error::SqlState;
+use postgres::{Client, GenericClient, NoTls, Transaction};
+use sha2::{Digest, Sha256};
+use trailseal_core::verify::{
+    ChainStart, Columns, Flow, MalformedRecord, RecordView, ScanItem, StartKind, StoredKeyId,
+    TraceEncoding,
+};
+use trailseal_core::{ChainKey, Hash32, Head, KeyId, PreparedTrace, seal_batch};
+
+use crate::{
+    Appended, ImportMeta, ImportRecord, OpenMode, PrunePlan, Store, StoreError, StoreState,
+    StoredRecord,
+};
+
+/// The version of the table layout this code writes; a newer one is refused.
+pub const SCHEMA_VERSION: u32 = 1;
+const ROWS_PER_STATEMENT: usize = 1000;
+const FETCH_ROWS: i32 = 4096;
+
+/// A chain in a PostgreSQL schema.
+pub struct PgStore {
+    client: Client,
+    location: String,
+    traces: String,
+    meta: String,
+    retention: String,
+    lock_key: i64,
+    /// Prepared (head-and-duplicate query, insert) once this connection has appended.
+    statements: Option<(postgres::Statement, postgres::Statement)>,
+    key_id_recorded: bool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `postgres://user:secret@host/db` with the password shown as `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    // A password can also come as a query parameter.
+    let tail = tail
+        .split('&')
+        .map(|part| match part.split_once("password=") {
+            Some((before, _)) => format!("{before}password=***"),
+            None => part.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    format!("{scheme}://{authority}{tail}")
+}
+
+/// Splits `schema=NAME` out of the URL's query.
+fn take_schema(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut schema = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|p| match p.strip_prefix("schema=") {
+            Some(s) => {
+                schema = Some(s.to_owned());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (url, schema)
+}
+
+fn valid_schema(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 63
+}
+
+fn lock_key(schema: &str) -> i64 {
+    let d = Sha256::digest(format!("trailseal chain lock: {schema}").as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(d.get(..8).unwrap_or(&[0; 8]));
+    i64::from_be_bytes(b)
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://` or `postgresql://`, optionally `?schema=NAME`).
+    /// [`OpenMode::Write`] with `create` makes the tables when missing (idempotent, under the
+    /// advisory lock); otherwise they must exist.
+    pub fn open(url: &str, mode: OpenMode) -> Result<Self, StoreError> {
+        let location = redact_url(url);
+        let (url, schema) = take_schema(url);
+        let schema = schema.unwrap_or_else(|| "public".to_owned());
+        if !valid_schema(&schema) {
+            return Err(StoreError::UnknownStore {
+                location,
+                reason: format!("schema {schema:?}: use lowercase letters, digits and _"),
+            });
+        }
+        let mut config = postgres::Config::from_str(&url).map_err(|source| {
+            StoreError::postgres(&location, "read the connection string", source)
+        })?;
+        // Named, so an operator (or a test) can find this chain's connections.
+        let app: String = format!("trailseal/{schema}").chars().take(63).collect();
+        config.application_name(&app);
+        let client = config
+            .connect(NoTls)
+            .map_err(|source| StoreError::postgres(&location, "connect", source))?;
+        let mut store = Self {
+            client,
+            location,
+            traces: format!("{schema}.trailseal_traces"),
+            meta: format!("{schema}.trailseal_meta"),
+            retention: format!("{schema}.trailseal_retention"),
+            lock_key: lock_key(&schema),
+            statements: None,
+            key_id_recorded: false,
+        };
+        store.check_schema(&schema, mode)?;
+        Ok(store)
+    }
+
+    fn err(&self, action: &'static str) -> impl Fn(postgres::Error) -> StoreError + use<> {
+        let location = self.location.clone();
+        move |source| {
+            if source
+                .as_db_error()
+                .is_some_and(|e| *e.code() == SqlState::UNIQUE_VIOLATION)
+                && let Some(id) = source
+                    .as_db_error()
+                    .and_then(|e| e.detail())
+                    .and_then(|d| d.strip_prefix("Key (action_id)=("))
+                    .and_then(|d| d.strip_suffix(") already exists."))
+            {
+                return StoreError::DuplicateActionId {
+                    location: location.clone(),
+                    action_id: id.to_owned(),
+                };
+            }
+            StoreError::postgres(&location, action, source)
+        }
+    }
+
+    fn check_schema(&mut self, schema: &str, mode: OpenMode) -> Result<(), StoreError> {
+        let err = self.err("read the schema");
+        let exists = self
+            .client
+            .query_opt("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'trailseal_traces'", &[&schema])
+            .map_err(&err)?
+            .is_some();
+        if !exists {
+            if !matches!(mode, OpenMode::Write { create: true }) {
+                return Err(StoreError::NotFound {
+                    location: self.location.clone(),
+                });
+            }
+            let (traces, meta, retention, key) = (
+                self.traces.clone(),
+                self.meta.clone(),
+                self.retention.clone(),
+                self.lock_key,
+            );
+            let err = self.err("create the tables");
+            // Several writers may create the store at once: the advisory lock (which needs no
+            // schema) makes one of them do it, the others then find it done.
+            let mut tx = self.client.transaction().map_err(&err)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])
+                .map_err(&err)?;
+            tx.batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema};
+                 CREATE TABLE IF NOT EXISTS {traces} (seq BIGINT PRIMARY KEY, action_id TEXT NOT NULL UNIQUE, prev_hash TEXT NOT NULL, record_hash TEXT NOT NULL, invoked_at TEXT NOT NULL, payload TEXT NOT NULL);
+                 CREATE TABLE IF NOT EXISTS {meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE IF NOT EXISTS {retention} (idx BIGINT PRIMARY KEY, receipt TEXT NOT NULL);
+                 INSERT INTO {meta} (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT DO NOTHING;"
+            ))
+            .map_err(&err)?;
+            tx.commit().map_err(&err)?;
+        }
+        if let Some(version) = self.meta_value("schema_version")?
+            && version.parse::<u32>().map_or(true, |v| v > SCHEMA_VERSION)
+        {
+            return Err(StoreError::NewerVersion {
+                location: self.location.clone(),
+                found: version,
+                supported: SCHEMA_VERSION.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn meta_value(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        let err = self.err("read trailseal_meta");
+        let sql = format!("SELECT value FROM {} WHERE key = $1", self.meta);
+        Ok(self
+            .client
+            .query_opt(&sql, &[&key])
+            .map_err(err)?
+            .map(|row| row.get(0)))
+    }
+
+    /// The chain's start as the tables say: genesis, or the checkpoint a prune or an import set.
+    fn start_in(tx: &mut impl GenericClient, meta: &str) -> Result<ChainStart, postgres::Error> {
+        let rows = tx.query(
+            &format!("SELECT key, value FROM {meta} WHERE key IN ('checkpoint_seq', 'checkpoint_hash', 'checkpoint_kind')"),
+            &[],
+        )?;
+        let get = |k: &str| {
+            rows.iter()
+                .find(|r| r.get::<_, &str>(0) == k)
+                .map(|r| r.get::<_, String>(1))
+        };
+        Ok(
+            match (
+                get("checkpoint_seq").and_then(|s| s.parse().ok()),
+                get("checkpoint_hash"),
+            ) {
+                (Some(next_seq), Some(hash)) => ChainStart {
+                    next_seq,
+                    prev_hash: hash.into_bytes(),
+                    kind: get("checkpoint_kind")
+                        .as_deref()
+                        .and_then(StartKind::from_name)
+                        .unwrap_or(StartKind::UnauthenticatedCheckpoint),
+                },
+                _ => ChainStart::genesis(),
+            },
+        )
+    }
+
+    fn locked(&mut self) -> Result<Transaction<'_>, StoreError> {
+        let err = self.err("begin");
+        let key = self.lock_key;
+        let mut tx = self.client.transaction().map_err(&err)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])
+            .map_err(&err)?;
+        Ok(tx)
+    }
+
+    fn count(tx: &mut Transaction<'_>, table: &str) -> Result<i64, postgres::Error> {
+        Ok(tx
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])?
+            .get(0))
+    }
+
+    fn insert_rows(
+        tx: &mut Transaction<'_>,
+        traces: &str,
+        rows: &[(i64, &str, &str, &str, &str, &str)],
+    ) -> Result<(), postgres::Error> {
+        let sql = format!(
+            "INSERT INTO {traces} (seq, action_id, prev_hash, record_hash, invoked_at, payload) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+        );
+        let stmt = tx.prepare(&sql)?;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let seqs: Vec<i64> = chunk.iter().map(|r| r.0).collect();
+            let ids: Vec<&str> = chunk.iter().map(|r| r.1).collect();
+            let prevs: Vec<&str> = chunk.iter().map(|r| r.2).collect();
+            let recs: Vec<&str> = chunk.iter().map(|r| r.3).collect();
+            let ats: Vec<&str> = chunk.iter().map(|r| r.4).collect();
+            let payloads: Vec<&str> = chunk.iter().map(|r| r.5).collect();
+            tx.execute(&stmt, &[&seqs, &ids, &prevs, &recs, &ats, &payloads])?;
+        }
+        Ok(())
+    }
+}
+
+impl PgStore {
+    /// Statements every append uses, prepared once per connection.
+    fn prepared(&mut self) -> Result<(postgres::Statement, postgres::Statement), StoreError> {
+        if let Some(p) = &self.statements {
+            return Ok(p.clone());
+        }
+        let err = self.err("prepare");
+        let t = &self.traces;
+        let head_and_duplicate = self
+            .client
+            .prepare(&format!(
+                "SELECT (SELECT seq FROM {t} ORDER BY seq DESC LIMIT 1), (SELECT record_hash FROM {t} ORDER BY seq DESC LIMIT 1), (SELECT action_id FROM {t} WHERE action_id = ANY($1) LIMIT 1)"
+            ))
+            .map_err(&err)?;
+        let insert = self
+            .client
+            .prepare(&format!(
+                "INSERT INTO {t} (seq, action_id, prev_hash, record_hash, invoked_at, payload) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+            ))
+            .map_err(&err)?;
+        self.statements = Some((head_and_duplicate.clone(), insert.clone()));
+        Ok((head_and_duplicate, insert))
+    }
+
+    /// The body of an append, inside the locked transaction.
+    fn append_locked(
+        &mut self,
+        key: &ChainKey,
+        traces: &[PreparedTrace],
+    ) -> Result<Vec<Appended>, StoreError> {
+        let err = self.err("append");
+        let location = self.location.clone();
+        let (head_and_duplicate, insert) = self.prepared()?;
+        let ids: Vec<&str> = traces.iter().map(PreparedTrace::action_id).collect();
+        let row = self
+            .client
+            .query_one(&head_and_duplicate, &[&ids])
+            .map_err(&err)?;
+        if let Some(id) = row.get::<_, Option<String>>(2) {
+            return Err(StoreError::DuplicateActionId {
+                location,
+                action_id: id,
+            });
+        }
+        let mut head = match (
+            row.get::<_, Option<i64>>(0),
+            row.get::<_, Option<String>>(1),
+        ) {
+            (Some(seq), Some(hash)) => {
+                let bad = |problem: &str| StoreError::BadHead {
+                    location: location.clone(),
+                    seq: u64::try_from(seq).unwrap_or(0),
+                    problem: problem.into(),
+                };
+                let seq = u64::try_from(seq).map_err(|_| bad("its seq is negative"))?;
+                Head {
+                    next_seq: seq.checked_add(1).ok_or_else(|| bad("seq overflow"))?,
+                    prev_hash: Hash32::parse(hash.as_bytes())
+                        .ok_or_else(|| bad("its record_hash is not a hash"))?,
+                }
+            }
+            _ => {
+                let meta = self.meta.clone();
+                // Still inside the transaction BEGIN opened (no nested Transaction object).
+                let start = Self::start_in(&mut self.client, &meta).map_err(&err)?;
+                Head {
+                    next_seq: start.next_seq,
+                    prev_hash: Hash32::parse(&start.prev_hash).ok_or_else(|| {
+                        StoreError::BadHead {
+                            location: location.clone(),
+                            seq: start.next_seq,
+                            problem: "the checkpoint hash is not a hash".into(),
+                        }
+                    })?,
+                }
+            }
+        };
+        if head
+            .next_seq
+            .checked_add(traces.len() as u64)
+            .is_none_or(|end| end > i64::MAX as u64)
+        {
+            return Err(StoreError::SeqOverflow { location });
+        }
+        let sealed = seal_batch(key, &mut head, traces);
+        let prev: Vec<String> = sealed.iter().map(|r| r.prev_hash.to_string()).collect();
+        let rec: Vec<String> = sealed.iter().map(|r| r.record_hash.to_string()).collect();
+        for (chunk, (prev, rec)) in sealed.chunks(ROWS_PER_STATEMENT).zip(
+            prev.chunks(ROWS_PER_STATEMENT)
+                .zip(rec.chunks(ROWS_PER_STATEMENT)),
+        ) {
+            let seqs: Vec<i64> = chunk.iter().map(|r| r.seq as i64).collect();
+            let ids: Vec<&str> = chunk.iter().map(|r| r.trace.action_id()).collect();
+            let ats: Vec<&str> = chunk.iter().map(|r| r.trace.invoked_at()).collect();
+            let payloads: Vec<&str> = chunk.iter().map(|r| r.trace.canonical()).collect();
+            self.client
+                .execute(&insert, &[&seqs, &ids, &prev, &rec, &ats, &payloads])
+                .map_err(&err)?;
+        }
+        if !self.key_id_recorded {
+            let meta = self.meta.clone();
+            self.client
+                .execute(
+                    &format!("INSERT INTO {meta} (key, value) SELECT 'key_id', $1 WHERE NOT EXISTS (SELECT 1 FROM {meta} WHERE key = 'key_id') ON CONFLICT DO NOTHING"),
+                    &[&key.key_id().as_str()],
+                )
+                .map_err(&err)?;
+            self.key_id_recorded = true;
+        }
+        Ok(sealed
+            .iter()
+            .map(|r| Appended {
+                seq: r.seq,
+                record_hash: r.record_hash,
+            })
+            .collect())
+    }
+}
+
+impl Store for PgStore {
+    fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn state(&mut self) -> Result<StoreState, StoreError> {
+        let err = self.err("read the chain state");
+        let (traces, meta, retention) = (
+            self.traces.clone(),
+            self.meta.clone(),
+            self.retention.clone(),
+        );
+        let mut tx = self.client.transaction().map_err(&err)?;
+        let start = Self::start_in(&mut tx, &meta).map_err(&err)?;
+        let key_id = tx
+            .query_opt(
+                &format!("SELECT value FROM {meta} WHERE key = 'key_id'"),
+                &[],
+            )
+            .map_err(&err)?
+            .and_then(|r| KeyId::parse(r.get::<_, &str>(0).as_bytes()));
+        let receipts: Vec<String> = tx
+            .query(
+                &format!("SELECT receipt FROM {retention} ORDER BY idx"),
+                &[],
+            )
+            .map_err(&err)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let head = tx
+            .query_opt(
+                &format!("SELECT seq, record_hash FROM {traces} ORDER BY seq DESC LIMIT 1"),
+                &[],
+            )
+            .map_err(&err)?
+            .and_then(|r| {
+                u64::try_from(r.get::<_, i64>(0))
+                    .ok()
+                    .map(|s| (s, r.get::<_, String>(1).into_bytes()))
+            });
+        let first: Option<i64> = tx
+            .query_one(&format!("SELECT min(seq) FROM {traces}"), &[])
+            .map_err(&err)?
+            .get(0);
+        tx.commit().map_err(&err)?;
+        let record_count_hint = match (&head, first.and_then(|f| u64::try_from(f).ok())) {
+            (Some((last, _)), Some(first)) => Some(last.saturating_sub(first) + 1),
+            _ => Some(0),
+        };
+        Ok(StoreState {
+            start,
+            retention: receipts,
+            archive_of: None,
+            key_id: key_id.map_or(StoredKeyId::Absent, StoredKeyId::Present),
+            head,
+            record_count_hint,
+        })
+    }
+
+    fn append(
+        &mut self,
+        key: &ChainKey,
+        traces: &[PreparedTrace],
+    ) -> Result<Vec<Appended>, StoreError> {
+        crate::refuse_repeated_ids(&self.location, traces)?;
+        let err = self.err("append");
+        // BEGIN and the lock in one round trip (the key is a number, not input).
+        self.client
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({})",
+                self.lock_key
+            ))
+            .map_err(&err)?;
+        let result = self.append_locked(key, traces);
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        match (result, self.client.batch_execute(end)) {
+            (Ok(done), Ok(())) => Ok(done),
+            (Ok(_), Err(e)) => Err(err(e)),
+            (Err(e), _) => Err(e),
+        }
+    }
+
+    fn scan(
+        &mut self,
+        from_seq: u64,
+        visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
+    ) -> Result<(), StoreError> {
+        let err = self.err("scan");
+        let table = self.traces.clone();
+        let mut tx = self.client.transaction().map_err(&err)?;
+        let cols = format!(
+            "SELECT seq, prev_hash, record_hash, payload, action_id, invoked_at FROM {table}"
+        );
+        let portal = if from_seq == 0 {
+            tx.bind(&format!("{cols} ORDER BY seq"), &[])
+                .map_err(&err)?
+        } else {
+            let from = i64::try_from(from_seq).unwrap_or(i64::MAX);
+            tx.bind(&format!("{cols} WHERE seq >= $1 ORDER BY seq"), &[&from])
+                .map_err(&err)?
+        };
+        'fetch: loop {
+            let rows = tx.query_portal(&portal, FETCH_ROWS).map_err(&err)?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let raw_seq: i64 = row.get(0);
+                let text = |i: usize| row.get::<_, &str>(i).as_bytes();
+                let flow = match u64::try_from(raw_seq) {
+                    Ok(seq) => visit(&ScanItem::Record(RecordView {
+                        seq,
+                        prev_hash: text(1),
+                        record_hash: text(2),
+                        trace: text(3),
+                        encoding: TraceEncoding::Stored,
+                        columns: Some(Columns {
+                            action_id: text(4),
+                            invoked_at: text(5),
+                        }),
+                    })),
+                    Err(_) => visit(&ScanItem::Malformed(MalformedRecord {
+                        seq: None,
+                        location: format!("row with seq {raw_seq}"),
+                        problem: "seq is negative".into(),
+                        torn: false,
+                    })),
+                };
+                if flow == Flow::Stop {
+                    break 'fetch;
+                }
+            }
+        }
+        drop(portal);
+        tx.commit().map_err(&err)
+    }
+
+    fn find(&mut self, action_id: &str) -> Result<Option<StoredRecord>, StoreError> {
+        let err = self.err("find");
+        let sql = format!(
+            "SELECT seq, prev_hash, record_hash, payload FROM {} WHERE action_id = $1",
+            self.traces
+        );
+        Ok(self
+            .client
+            .query_opt(&sql, &[&action_id])
+            .map_err(err)?
+            .map(|row| StoredRecord {
+                seq: u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
+                prev_hash: row.get(1),
+                record_hash: row.get(2),
+                trace: row.get(3),
+            }))
+    }
+
+    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
+        let err = self.err("add a receipt");
+        let location = self.location.clone();
+        let retention = self.retention.clone();
+        let mut tx = self.locked()?;
+        let len = Self::count(&mut tx, &retention).map_err(&err)?;
+        if u64::try_from(len).ok() != Some(expected_len) {
+            return Err(StoreError::Conflict {
+                location,
+                detail: "the retention log grew".into(),
+            });
+        }
+        tx.execute(
+            &format!("INSERT INTO {retention} (idx, receipt) VALUES ($1, $2)"),
+            &[&len, &receipt],
+        )
+        .map_err(&err)?;
+        tx.commit().map_err(&err)
+    }
+
+    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
+        let err = self.err("prune");
+        let location = self.location.clone();
+        let (traces, meta, retention) = (
+            self.traces.clone(),
+            self.meta.clone(),
+            self.retention.clone(),
+        );
+        let conflict = |detail: &str| StoreError::Conflict {
+            location: location.clone(),
+            detail: detail.into(),
+        };
+        let mut tx = self.locked()?;
+        let len = Self::count(&mut tx, &retention).map_err(&err)?;
+        if u64::try_from(len).ok() != Some(plan.log_len) {
+            return Err(conflict("the retention log grew"));
+        }
+        let first: Option<i64> = tx
+            .query_one(&format!("SELECT min(seq) FROM {traces}"), &[])
+            .map_err(&err)?
+            .get(0);
+        if first.and_then(|f| u64::try_from(f).ok()) != Some(plan.from_seq) {
+            return Err(conflict("the first record changed"));
+        }
+        let last_seq = i64::try_from(plan.last_seq).unwrap_or(i64::MAX);
+        let hash: Option<String> = tx
+            .query_opt(
+                &format!("SELECT record_hash FROM {traces} WHERE seq = $1"),
+                &[&last_seq],
+            )
+            .map_err(&err)?
+            .map(|r| r.get(0));
+        if hash.as_deref() != Some(plan.last_hash.as_str()) {
+            return Err(conflict("the last record to prune changed"));
+        }
+        tx.execute(
+            &format!("DELETE FROM {traces} WHERE seq <= $1"),
+            &[&last_seq],
+        )
+        .map_err(&err)?;
+        tx.execute(
+            &format!("INSERT INTO {retention} (idx, receipt) VALUES ($1, $2)"),
+            &[&len, &receipt],
+        )
+        .map_err(&err)?;
+        let next = (plan.last_seq + 1).to_string();
+        tx.execute(
+            &format!(
+                "INSERT INTO {meta} (key, value) VALUES ('checkpoint_seq', $1), ('checkpoint_hash', $2), ('checkpoint_kind', 'checkpoint') ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            ),
+            &[&next, &plan.last_hash.as_str()],
+        )
+        .map_err(&err)?;
+        tx.commit().map_err(&err)
+    }
+
+    fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
+        let err = self.err("start the import");
+        let location = self.location.clone();
+        let (traces, meta_table, retention) = (
+            self.traces.clone(),
+            self.meta.clone(),
+            self.retention.clone(),
+        );
+        let mut tx = self.locked()?;
+        if Self::count(&mut tx, &traces).map_err(&err)? > 0
+            || Self::count(&mut tx, &retention).map_err(&err)? > 0
+        {
+            return Err(crate::not_empty(&location));
+        }
+        if meta.start.kind != StartKind::Genesis {
+            let seq = meta.start.next_seq.to_string();
+            let hash = String::from_utf8_lossy(&meta.start.prev_hash).into_owned();
+            tx.execute(
+                &format!(
+                    "INSERT INTO {meta_table} (key, value) VALUES ('checkpoint_seq', $1), ('checkpoint_hash', $2), ('checkpoint_kind', $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                ),
+                &[&seq, &hash, &meta.start.kind.as_str()],
+            )
+            .map_err(&err)?;
+        }
+        for (i, receipt) in meta.retention.iter().enumerate() {
+            tx.execute(
+                &format!("INSERT INTO {retention} (idx, receipt) VALUES ($1, $2)"),
+                &[&(i as i64), receipt],
+            )
+            .map_err(&err)?;
+        }
+        if let StoredKeyId::Present(id) = meta.key_id {
+            tx.execute(
+                &format!("INSERT INTO {meta_table} (key, value) VALUES ('key_id', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+                &[&id.as_str()],
+            )
+            .map_err(&err)?;
+        }
+        tx.commit().map_err(&err)
+    }
+
+    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
+        let err = self.err("import records");
+        let location = self.location.clone();
+        let table = self.traces.clone();
+        let mut tx = self.locked()?;
+        let prev: Vec<String> = records.iter().map(|r| r.prev_hash.to_string()).collect();
+        let rec: Vec<String> = records.iter().map(|r| r.record_hash.to_string()).collect();
+        let mut rows = Vec::with_capacity(records.len());
+        for (r, (p, h)) in records.iter().zip(prev.iter().zip(&rec)) {
+            let seq = i64::try_from(r.seq).map_err(|_| StoreError::SeqOverflow {
+                location: location.clone(),
+            })?;
+            rows.push((
+                seq,
+                r.action_id.as_str(),
+                p.as_str(),
+                h.as_str(),
+                r.invoked_at.as_str(),
+                r.trace.as_str(),
+            ));
+        }
+        Self::insert_rows(&mut tx, &table, &rows).map_err(&err)?;
+        tx.commit().map_err(&err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db.example:5432/audit?schema=x"),
+            "postgres://app:***@db.example:5432/audit?schema=x"
+        );
+        assert_eq!(
+            redact_url("postgresql://db/audit?user=a&password=p"),
+            "postgresql://db/audit?user=a&password=***"
+        );
+        assert_eq!(
+            take_schema("postgres://h/d?schema=s1&sslmode=disable"),
+            ("postgres://h/d?sslmode=disable".into(), Some("s1".into()))
+        );
+        assert!(
+            valid_schema("tenant_7") && !valid_schema("x; drop table") && !valid_schema("Upper")
+        );
+        assert_ne!(lock_key("a"), lock_key("b"));
+    }
+}

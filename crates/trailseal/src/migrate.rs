@@ -1,0 +1,158 @@
+//! Copying a chain between backends, every hash, checkpoint and receipt preserved.
+
+use trailseal_core::json::{self, Mode};
+use trailseal_core::verify::{Flow, ScanItem, StoredKeyId};
+use trailseal_core::{Hash32, Verdict};
+use trailseal_store::{ImportMeta, ImportRecord, Store, StoreError};
+
+use crate::log::{AuditLog, Error};
+use crate::verify::Progress;
+
+/// Records per import transaction.
+const BATCH: usize = 10_000;
+
+/// What a migration copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrateReport {
+    pub records: u64,
+    pub receipts: u64,
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    /// The destination's verdict (verified).
+    pub verdict: Verdict,
+}
+
+impl AuditLog {
+    /// Copies this chain into `to`, which must be empty: verifies the source first, copies its
+    /// start, retention log, key id and every record verbatim (payloads in canonical form, so
+    /// every hash is unchanged), then verifies the destination and checks it holds the same
+    /// records with the same head. Each batch is committed on its own; an interrupted
+    /// migration leaves a destination that holds a verified prefix of the chain.
+    pub fn migrate_to(
+        &mut self,
+        to: &mut dyn Store,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<MigrateReport, Error> {
+        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let source = self.verify();
+        let Verdict::Verified(src) = &source else {
+            return Err(Error::NotVerified {
+                verdict: Box::new(source),
+            });
+        };
+        let state = self.store_mut().state()?;
+        let destination = to.location().to_owned();
+        to.import_start(&ImportMeta {
+            start: state.start.clone(),
+            retention: state.retention.clone(),
+            key_id: StoredKeyId::Present(key.key_id()),
+        })?;
+        let mut batch: Vec<ImportRecord> = Vec::with_capacity(BATCH);
+        let mut copied = 0u64;
+        let mut failure: Option<Error> = None;
+        let location = self.location().to_owned();
+        let total = src.records_checked;
+        self.store_mut().scan(0, &mut |item| {
+            let record = match item {
+                ScanItem::Record(r) => r,
+                ScanItem::Malformed(m) => {
+                    failure = Some(Error::Store(StoreError::BadHead {
+                        location: location.clone(),
+                        seq: m.seq.unwrap_or(0),
+                        problem: format!("{}: {}", m.location, m.problem),
+                    }));
+                    return Flow::Stop;
+                }
+            };
+            let parsed = json::parse(record.trace).ok().and_then(|doc| {
+                let mut canonical = Vec::with_capacity(record.trace.len());
+                doc.root()
+                    .write_canonical(&mut canonical, Mode::Python)
+                    .ok()?;
+                let field = |k: &str| {
+                    doc.root()
+                        .get(k)
+                        .and_then(|n| n.as_str())
+                        .map(str::to_owned)
+                };
+                Some(ImportRecord {
+                    seq: record.seq,
+                    prev_hash: Hash32::parse(record.prev_hash)?,
+                    record_hash: Hash32::parse(record.record_hash)?,
+                    trace: String::from_utf8(canonical).ok()?,
+                    action_id: field("action_id")?,
+                    invoked_at: field("invoked_at")?,
+                })
+            });
+            let Some(r) = parsed else {
+                failure = Some(Error::Store(StoreError::BadHead {
+                    location: location.clone(),
+                    seq: record.seq,
+                    problem:
+                        "the record cannot be copied (not an export-shape trace with hex hashes)"
+                            .into(),
+                }));
+                return Flow::Stop;
+            };
+            batch.push(r);
+            if batch.len() >= BATCH {
+                if let Err(e) = flush(&mut batch, &mut *to) {
+                    failure = Some(e.into());
+                    return Flow::Stop;
+                }
+                copied += BATCH as u64;
+                progress(Progress {
+                    records_checked: copied,
+                    total_hint: Some(total),
+                });
+            }
+            Flow::Continue
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        copied += batch.len() as u64;
+        flush(&mut batch, &mut *to)?;
+
+        // The destination must verify, and hold what the source holds.
+        let verdict = crate::verify::verify_store(to, Some(&key), self.threads(), &mut |_| {});
+        let mismatch = |what: String| {
+            Error::Store(StoreError::Conflict {
+                location: destination.clone(),
+                detail: what,
+            })
+        };
+        let Verdict::Verified(dst) = &verdict else {
+            return Err(Error::NotVerified {
+                verdict: Box::new(verdict),
+            });
+        };
+        if (dst.records_checked, dst.first_seq, dst.last_seq)
+            != (src.records_checked, src.first_seq, src.last_seq)
+        {
+            return Err(mismatch(format!(
+                "the copy holds {} records (seq {:?} to {:?}), the source {}",
+                dst.records_checked, dst.first_seq, dst.last_seq, src.records_checked
+            )));
+        }
+        let dest_state = to.state()?;
+        if dest_state.head != state.head || dest_state.retention != state.retention {
+            return Err(mismatch(
+                "the copy's head or retention log differs from the source's".into(),
+            ));
+        }
+        Ok(MigrateReport {
+            records: copied,
+            receipts: state.retention.len() as u64,
+            first_seq: dst.first_seq,
+            last_seq: dst.last_seq,
+            verdict,
+        })
+    }
+}
+
+fn flush(batch: &mut Vec<ImportRecord>, to: &mut dyn Store) -> Result<(), StoreError> {
+    to.import_records(batch)?;
+    batch.clear();
+    Ok(())
+}
