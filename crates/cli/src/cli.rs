@@ -51,6 +51,24 @@ pub(crate) enum Command {
     Migrate(MigrateArgs),
     /// Print the canonical form of JSON values read one a line from stdin.
     Canonical,
+    /// Remove an interrupted write (an incomplete last line of a JSONL store, left by an
+    /// append that was killed), once every record before it verifies. Exit 0 repaired or
+    /// nothing to repair, 1 the store does not verify (nothing changed), 2 unverifiable.
+    Repair(RepairArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RepairArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) secret: SecretArgs,
+    /// Say what would be removed; change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -220,9 +238,14 @@ pub(crate) struct AppendArgs {
     /// Print what was appended as JSON.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Print nothing on success.
+    /// Print nothing on success (except --progress-json lines).
     #[arg(long, short)]
     pub(crate) quiet: bool,
+    /// After each commit, once it is durable, print one JSON line to stdout (flushed):
+    /// {"committed":N,"total":N,"first_seq":A,"last_seq":B,"head_hash":H,"last_action_id":ID}.
+    /// Every trace a printed line covers survives a crash that follows.
+    #[arg(long)]
+    pub(crate) progress_json: bool,
     /// Write signed anchors of the head into this folder (to ship off the host): after a
     /// commit that crosses a multiple of --anchor-every, when --anchor-interval has passed,
     /// and at the end.

@@ -2,6 +2,7 @@
 
 mod demo;
 mod offline;
+mod repair;
 mod retention;
 
 use std::io::{BufRead, Write};
@@ -37,6 +38,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::VerifyBundle(args) => offline::verify_bundle(&args),
         Command::Migrate(args) => offline::migrate(&args),
         Command::Canonical => canonical(),
+        Command::Repair(args) => repair::repair(&args),
     }
 }
 
@@ -86,9 +88,9 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
         max_bytes: args.max_trace_bytes,
         ..TraceLimits::default()
     };
-    let mut log = open(&args.store, OpenMode::Write { create: true }, limits)?.with_key(key);
     let chunk = args.commit_every.unwrap_or(usize::MAX).max(1);
-    let mut anchoring = match &args.anchor_dir {
+    // Anchoring options are checked before the store is opened (or created).
+    let anchoring = match &args.anchor_dir {
         Some(dir) => {
             let key = args
                 .signing_key
@@ -104,13 +106,21 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
                     })
                 })
                 .transpose()?;
+            let signer = offline::signer(key)?;
+            Some((dir, signer, interval))
+        }
+        None => None,
+    };
+    let mut log = open(&args.store, OpenMode::Write { create: true }, limits)?.with_key(key);
+    let mut anchoring = match anchoring {
+        Some((dir, signer, interval)) => {
             let origin = args
                 .origin
                 .clone()
                 .unwrap_or_else(|| offline::default_origin(log.location()));
             Some(offline::Anchoring::new(
                 dir,
-                key,
+                signer,
                 origin,
                 args.anchor_every,
                 interval,
@@ -135,16 +145,48 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
         }
         let result = log.append(pending);
         let first_line = lines.first().copied().unwrap_or(0);
+        let last_id = pending
+            .last()
+            .map(|t: &trailseal::PreparedTrace| t.action_id().to_owned());
         pending.clear();
         lines.clear();
         let done = result.map_err(|e| {
-            CliError::from(e).hint(format!(
+            // An interrupted write in the store keeps its own hint (`trailseal repair`).
+            let torn = matches!(
+                e,
+                trailseal::Error::Store(trailseal::StoreError::TornTail { .. })
+            );
+            let err = CliError::from(e);
+            if torn {
+                return err;
+            }
+            err.hint(format!(
                 "nothing from line {first_line} on was written; earlier commits (if any) stand"
             ))
         })?;
         count += done.len() as u64;
         if first.is_none() {
             first = done.first().map(|a| a.seq);
+        }
+        if args.progress_json
+            && let (Some(a), Some(l)) = (done.first(), done.last())
+        {
+            // Printed only once the commit is durable: every trace a line covers is stored.
+            let line = JsonObject::new()
+                .num("committed", done.len() as u64)
+                .num("total", count)
+                .num("first_seq", a.seq)
+                .num("last_seq", l.seq)
+                .str("head_hash", l.record_hash.as_str())
+                .opt_str("last_action_id", last_id.as_deref())
+                .finish();
+            let mut out = stdout();
+            writeln!(out, "{line}")
+                .and_then(|()| out.flush())
+                .map_err(|e| {
+                    CliError::new(format!("cannot write --progress-json output: {e}"))
+                        .hint("this commit and those before it stand; nothing after it was written")
+                })?;
         }
         if let Some(l) = done.last() {
             last = Some(*l);

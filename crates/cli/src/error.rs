@@ -74,7 +74,10 @@ impl From<StoreError> for CliError {
             }
             StoreError::NewerVersion { .. } => Some("upgrade trailseal to read this store"),
             StoreError::DuplicateActionId { .. } => Some("every trace needs a unique action_id"),
-            StoreError::TornTail { .. } | StoreError::BadHead { .. } => {
+            StoreError::TornTail { .. } => Some(
+                "an append was interrupted; `trailseal repair --store STORE` removes the incomplete line once the records before it verify",
+            ),
+            StoreError::BadHead { .. } => {
                 Some("run `trailseal verify` to see which record is damaged")
             }
             StoreError::Conflict { .. } => {

@@ -317,6 +317,9 @@ pub struct BundleVerifier<'k> {
     last: Option<(u64, Vec<u8>)>,
     outcome: Option<Verdict>,
     manifest_seen: bool,
+    /// The first entry whose MAC failed while the header named another key than the secret's:
+    /// the signed manifest decides between a wrong secret and tampering.
+    deferred_mac: Option<(u64, u64)>,
 }
 
 impl<'k> BundleVerifier<'k> {
@@ -342,6 +345,7 @@ impl<'k> BundleVerifier<'k> {
             last: None,
             outcome: None,
             manifest_seen: false,
+            deferred_mac: None,
         }
     }
 
@@ -485,6 +489,7 @@ impl<'k> BundleVerifier<'k> {
         }
         if let Some(trace) = trace
             && let Some(key) = self.key
+            && self.deferred_mac.is_none()
         {
             let mut canonical = Vec::new();
             let ok = trace.write_canonical(&mut canonical, Mode::Python).is_ok();
@@ -497,11 +502,18 @@ impl<'k> BundleVerifier<'k> {
                 columns: None,
             };
             if !ok || self.checker.check(key, &view) != ContentCheck::Ok {
-                return self.tamper(
-                    seq,
-                    TamperKind::Content,
-                    format!("entry {index} (seq {seq}): content does not match its record_hash"),
-                );
+                if self.key_id.is_some_and(|id| id != key.key_id()) {
+                    // Probably the wrong secret; the header is checked against the manifest.
+                    self.deferred_mac = Some((seq, index));
+                } else {
+                    return self.tamper(
+                        seq,
+                        TamperKind::Content,
+                        format!(
+                            "entry {index} (seq {seq}): content does not match its record_hash"
+                        ),
+                    );
+                }
             }
         }
         if trace.is_some() {
@@ -697,6 +709,14 @@ impl<'k> BundleVerifier<'k> {
                     "the bundle's chain has key id {id}, this secret {}",
                     key.key_id()
                 ),
+            );
+        }
+        if let Some((seq, index)) = self.deferred_mac {
+            // The signed manifest names this secret's key: the header lied, the entry is bad.
+            return self.tamper(
+                seq,
+                TamperKind::Content,
+                format!("entry {index} (seq {seq}): content does not match its record_hash"),
             );
         }
         self.origin = Some(get("origin").to_owned());

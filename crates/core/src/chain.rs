@@ -30,12 +30,13 @@ impl Hash32 {
 
     /// Hex-encodes 32 raw bytes.
     pub fn from_bytes(raw: &[u8; 32]) -> Self {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
+        // Branch-free: a nibble n is b'0' + n, plus 39 more ('a' - '0' - 10) when n > 9.
+        let hex = |n: u8| b'0' + n + u8::from(n > 9) * 39;
         let mut out = [0u8; 64];
         for (pair, byte) in out.chunks_exact_mut(2).zip(raw) {
             if let [hi, lo] = pair {
-                *hi = HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0');
-                *lo = HEX.get(usize::from(byte & 0xF)).copied().unwrap_or(b'0');
+                *hi = hex(byte >> 4);
+                *lo = hex(byte & 0xF);
             }
         }
         Hash32(out)

@@ -272,10 +272,12 @@ impl NoteVerifier {
             ));
         }
         let mut ours = None;
-        for line in sigs.lines() {
+        for (n, line) in sigs.lines().enumerate() {
+            // The line itself is not quoted: a file given by mistake (a key) must not be echoed.
             let rest = line.strip_prefix("\u{2014} ").ok_or_else(|| {
                 NoteError::Note(format!(
-                    "signature line {line:?} does not start with an em dash"
+                    "signature line {} does not start with an em dash",
+                    n + 1
                 ))
             })?;
             let (name, data) = rest

@@ -420,7 +420,7 @@ impl RetentionLog {
                 ..
             } = &r.body
                 && (*last_pruned_seq < from.next_seq
-                    || last_pruned_seq - from.next_seq + 1 != *count)
+                    || (last_pruned_seq - from.next_seq).checked_add(1) != Some(*count))
             {
                 return Err(problem(format!(
                     "count {count} does not match seqs {} to {last_pruned_seq}",
@@ -488,6 +488,14 @@ pub fn resolve_start(
     let log = RetentionLog::check(key, stored)
         .map_err(|p| tampered(format!("seq {}: {}", raw.next_seq, p.detail)))?;
     let Some(start) = log.start() else {
+        // Only a prune receipt makes a checkpoint authenticated: one that claims to be,
+        // without its receipt, had the retention log deleted.
+        if raw.kind == StartKind::Checkpoint {
+            return Err(tampered(format!(
+                "seq {}: the store says its chain starts at an authenticated checkpoint, but its retention log holds no receipt for it (the log was deleted)",
+                raw.next_seq
+            )));
+        }
         return Ok(ResolvedStart {
             start: raw.clone(),
             log,
@@ -625,6 +633,29 @@ mod tests {
                 .unwrap_err()
                 .detail
                 .contains("members")
+        );
+    }
+
+    #[test]
+    fn a_prune_of_every_seq_is_refused_without_overflow() {
+        // Seqs 0 to u64::MAX are 2^64 records: no count says so; the check must not overflow.
+        let receipt = Receipt::seal(
+            &key(),
+            0,
+            t("2026-09-01T00:00:00Z"),
+            ReceiptBody::Prune {
+                from: genesis_start(),
+                last_pruned_seq: u64::MAX,
+                last_pruned_hash: Hash32::from_bytes(&[7; 32]),
+                count: 0,
+                cutoff: Cutoff::KeepLast(0),
+            },
+            Hash32::GENESIS,
+        );
+        let problem = RetentionLog::check(&key(), &[receipt.to_json()]).unwrap_err();
+        assert!(
+            problem.detail.contains("count 0 does not match"),
+            "{problem:?}"
         );
     }
 }

@@ -69,6 +69,13 @@ pub enum TraceError {
     TooLarge { size: usize, limit: usize },
     #[error("not valid JSON: {0}")]
     Json(#[from] JsonError),
+    /// A JSON problem inside one field's value (invalid UTF-8, nesting too deep, a NaN, ...).
+    #[error("field `{field}`: not valid JSON: {source}")]
+    FieldJson {
+        field: &'static str,
+        #[source]
+        source: JsonError,
+    },
     #[error("a trace must be a JSON object, found {found}")]
     NotObject { found: &'static str },
     #[error("key {key} appears twice in one object")]
@@ -106,6 +113,69 @@ fn show_key(key: &str) -> String {
         s.push('…');
     }
     s
+}
+
+/// A JSON error, naming the export field whose value holds it when there is one.
+fn json_error(text: &[u8], e: JsonError) -> TraceError {
+    match field_at(text, e.offset) {
+        Some(field) => TraceError::FieldJson { field, source: e },
+        None => TraceError::Json(e),
+    }
+}
+
+/// The export field whose value holds byte `offset` of `text`, found by scanning the bytes
+/// before it (which the parser read as valid JSON): strings skipped, brackets counted. `None`
+/// when the root is not an object, or the offset is in a key, between members or outside.
+fn field_at(text: &[u8], offset: usize) -> Option<&'static str> {
+    let mut depth = 0usize;
+    let (mut in_string, mut escaped, mut string_start) = (false, false, 0);
+    // At depth 1: reading a key; inside a value (after its `:`); that value has ended.
+    let (mut expect_key, mut in_value, mut value_done) = (false, false, false);
+    let mut key: Option<&[u8]> = None;
+    for (i, &b) in text.iter().enumerate().take(offset) {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+                if depth == 1 && expect_key {
+                    key = text.get(string_start..i);
+                    expect_key = false;
+                } else if depth == 1 && in_value {
+                    value_done = true;
+                }
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = true;
+                string_start = i + 1;
+            }
+            b'{' | b'[' => {
+                expect_key = depth == 0 && b == b'{';
+                depth += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                value_done = depth == 1;
+            }
+            b':' if depth == 1 => (in_value, value_done) = (true, false),
+            b',' if depth == 1 => (expect_key, in_value, key) = (true, false, None),
+            // Whitespace after a scalar member value ends it.
+            b' ' | b'\t' | b'\n' | b'\r' if depth == 1 && in_value => {
+                value_done |= text
+                    .get(i.wrapping_sub(1))
+                    .is_some_and(|p| !matches!(p, b':' | b' ' | b'\t' | b'\n' | b'\r'));
+            }
+            _ => {}
+        }
+    }
+    let inside = depth >= 2 || (depth == 1 && in_value && !value_done);
+    let key = key.filter(|_| inside)?;
+    FIELDS.iter().copied().find(|f| f.as_bytes() == key)
 }
 
 /// A validated trace, ready to be sealed into a record.
@@ -177,8 +247,12 @@ impl PreparedTrace {
             &ParseOptions {
                 max_depth: limits.max_depth,
             },
-        )?;
-        Self::from_doc(&doc)
+        )
+        .map_err(|e| json_error(text, e))?;
+        Self::from_doc(&doc).map_err(|e| match e {
+            TraceError::Json(e) => json_error(text, e),
+            other => other,
+        })
     }
 
     fn from_doc(doc: &Doc) -> Result<Self, TraceError> {
@@ -447,7 +521,62 @@ mod tests {
         let deep = MINIMAL.replace(r#"{"a":1}"#, r#"{"a":[[[1]]]}"#);
         assert!(matches!(
             PreparedTrace::parse(deep.as_bytes(), &limits),
-            Err(TraceError::Json(_))
+            Err(TraceError::FieldJson { field: "args", .. })
         ));
+    }
+
+    #[test]
+    fn json_errors_name_the_field_that_holds_them() {
+        let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+        let args = |v: &str| MINIMAL.replace(r#"{"a":1}"#, v).into_bytes();
+        let principal = |v: &[u8]| {
+            let (head, tail) = MINIMAL.split_once(r#""u1""#).unwrap();
+            [head.as_bytes(), v, tail.as_bytes()].concat()
+        };
+        let cases: Vec<(Vec<u8>, Option<&str>)> = vec![
+            (args(r#"{"a":NaN}"#), Some("args")),
+            (args(r#"{"a":[1,-Infinity]}"#), Some("args")),
+            (args(r#"{"a":1e999}"#), Some("args")),
+            (args(r#"{"a":"\ud800"}"#), Some("args")),
+            (args(&format!(r#"{{"a":{deep}}}"#)), Some("args")),
+            (args(&format!(r#"{{"a":"x","b":{deep}}}"#)), Some("args")),
+            // An escaped quote does not end the string: the document ends inside `args`.
+            (args(r#"{"a":"x\"}"#), Some("args")),
+            (principal(b"\"u\xc3\xa9\xff\""), Some("principal_id")),
+            (principal(b"NaN"), Some("principal_id")),
+            (principal(b"tru"), Some("principal_id")),
+            (principal(b"\"u1\" \"x\""), None),
+            (principal(b"1 2"), None),
+            (principal(br#"{"a\":[":tru}"#), Some("principal_id")),
+            (principal(br#"{"a\":[":1}x"#), None),
+            (
+                MINIMAL
+                    .replace(r#""token_id""#, "\"tok\u{7}\"")
+                    .into_bytes(),
+                None,
+            ),
+            (
+                MINIMAL
+                    .replace(r#","token_id""#, r#" "token_id""#)
+                    .into_bytes(),
+                None,
+            ),
+            (format!("{MINIMAL}x").into_bytes(), None),
+            (deep.clone().into_bytes(), None),
+            (format!(r#"{{"unknown":{deep}}}"#).into_bytes(), None),
+        ];
+        for (text, field) in cases {
+            let shown = String::from_utf8_lossy(&text[..text.len().min(160)]).into_owned();
+            let err = PreparedTrace::parse(&text, &TraceLimits::default()).unwrap_err();
+            match (field, &err) {
+                (Some(f), TraceError::FieldJson { field, .. }) => assert_eq!(*field, f, "{err}"),
+                (None, TraceError::Json(_)) => {}
+                _ => panic!("{err:?}, expected {field:?}: {shown}"),
+            }
+            if let Some(f) = field {
+                let prefix = format!("field `{f}`: not valid JSON: byte ");
+                assert!(err.to_string().starts_with(&prefix), "{err}");
+            }
+        }
     }
 }

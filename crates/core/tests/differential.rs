@@ -18,6 +18,7 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use trailseal_core::json::{JsonErrorKind, Mode, canonicalize, parse};
+use trailseal_core::recanon::Recanonicalizer;
 
 /// xorshift64*: small, seedable, good enough to spread test inputs.
 struct Rng(u64);
@@ -238,7 +239,10 @@ import json, sys
 for line in sys.stdin:
     text = json.loads(line)
     try:
-        out = {"ok": json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=True)}
+        value = json.loads(text)
+        out = {"ok": json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True),
+               # What weaver-kernel stores: json.dumps with its defaults.
+               "dumps": json.dumps(value)}
     except RecursionError:
         out = {"err": "RecursionError"}
     except ValueError as e:
@@ -298,7 +302,31 @@ fn canonical_form_matches_python_on_random_values() {
     assert_eq!(answers.len(), inputs.len());
 
     let (mut agreed, mut both_rejected, mut python_only) = (0, 0, 0);
+    let mut recanon = Recanonicalizer::new();
+    let (mut fast_inputs, mut fast_dumps) = (0, 0);
+    let mut fast_out = Vec::new();
     for (input, answer) in inputs.iter().zip(&answers) {
+        // The one-pass path for json.dumps output, on the raw input and on Python's json.dumps
+        // of it: wherever it succeeds it must give Python's canonical form.
+        let canonical = answer.get("ok").and_then(|v| v.as_str());
+        if recanon.run(input.as_bytes(), &mut fast_out) {
+            assert_eq!(
+                Some(std::str::from_utf8(&fast_out).unwrap()),
+                canonical,
+                "seed {seed}: fast path on {input:?}"
+            );
+            fast_inputs += 1;
+        }
+        if let Some(dumps) = answer.get("dumps").and_then(|v| v.as_str())
+            && recanon.run(dumps.as_bytes(), &mut fast_out)
+        {
+            assert_eq!(
+                Some(std::str::from_utf8(&fast_out).unwrap()),
+                canonical,
+                "seed {seed}: fast path on json.dumps output {dumps:?}"
+            );
+            fast_dumps += 1;
+        }
         let strict = canonicalize(input.as_bytes());
         // Python mode must reproduce Python's output for everything Python accepts.
         let python_mode = parse(input.as_bytes()).map(|doc| {
@@ -350,7 +378,11 @@ fn canonical_form_matches_python_on_random_values() {
         }
     }
     eprintln!(
-        "{agreed} agreed, {both_rejected} rejected by both, {python_only} rejected by trailseal only (NaN/Infinity, lone surrogates)"
+        "{agreed} agreed, {both_rejected} rejected by both, {python_only} rejected by trailseal only (NaN/Infinity, lone surrogates); one-pass path took {fast_inputs} inputs and {fast_dumps} json.dumps outputs"
+    );
+    assert!(
+        fast_dumps >= cases / 4,
+        "the one-pass path took too few json.dumps outputs: {fast_dumps}"
     );
     assert!(agreed >= cases * 3 / 4, "too few accepted cases: {agreed}");
 }

@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 
 use trailseal_core::json::canonicalize;
+use trailseal_core::recanon::Recanonicalizer;
 use trailseal_core::{ChainKey, GENESIS_HASH, Head, PreparedTrace, TraceLimits, seal_batch};
 
 fn vectors_dir() -> PathBuf {
@@ -34,6 +35,16 @@ fn all_python_json_dumps_cases_match() {
         let got = canonicalize(input.as_bytes())
             .unwrap_or_else(|e| panic!("line {}: {input:?} rejected: {e}", i + 1));
         assert_eq!(got, expected, "line {}: input {input:?}", i + 1);
+        // The one-pass path for json.dumps output agrees wherever it applies.
+        let mut fast = Vec::new();
+        if Recanonicalizer::new().run(input.as_bytes(), &mut fast) {
+            assert_eq!(
+                fast,
+                expected.as_bytes(),
+                "line {}: fast path on {input:?}",
+                i + 1
+            );
+        }
         cases += 1;
     }
     assert_eq!(cases, 400);

@@ -489,6 +489,16 @@ pub fn import_copies_a_chain(b: &dyn Backend) {
     let (a, c) = copied.split_at(3);
     f.store.import_records(a).unwrap();
     f.store.import_records(c).unwrap();
+    // Nothing of the copy shows before it finishes.
+    if let Some(mut other) = b.reopen(&f) {
+        let seen = other.state().unwrap();
+        assert!(
+            seen.head.is_none() && seen.retention.is_empty(),
+            "{}: an unfinished copy shows: {seen:?}",
+            name(&*f.store)
+        );
+    }
+    f.store.import_finish().unwrap();
     assert_eq!(
         records(&mut *f.store),
         records(&mut src),
@@ -502,7 +512,7 @@ pub fn import_copies_a_chain(b: &dyn Backend) {
     );
     assert_eq!(
         (dest.retention, dest.key_id),
-        (state.retention, state.key_id)
+        (state.retention.clone(), state.key_id)
     );
     let v = verify(&mut *f.store, &key);
     assert!(
@@ -524,6 +534,92 @@ pub fn import_copies_a_chain(b: &dyn Backend) {
         g.store.import_start(&meta),
         Err(StoreError::Conflict { .. })
     ));
+
+    // A copy that never finishes (its handle dropped, as when the process dies) leaves the
+    // store empty, and a new copy into it succeeds.
+    let mut h = b.fresh();
+    let full = crate::ImportMeta {
+        start: state.start.clone(),
+        retention: state.retention.clone(),
+        key_id: state.key_id,
+    };
+    h.store.import_start(&full).unwrap();
+    h.store.import_records(&copied).unwrap();
+    if let Some(other) = b.reopen(&h) {
+        // Replacing the handle drops the unfinished copy.
+        h.store = other;
+        let seen = h.store.state().unwrap();
+        assert!(
+            seen.head.is_none() && seen.retention.is_empty(),
+            "{}: an abandoned copy shows: {seen:?}",
+            name(&*h.store)
+        );
+        h.store.import_start(&full).unwrap();
+        h.store.import_records(&copied).unwrap();
+        h.store.import_finish().unwrap();
+        let v = verify(&mut *h.store, &key);
+        assert!(
+            v.is_verified() && v.records_checked() == 7,
+            "{}: {v:?}",
+            name(&*h.store)
+        );
+    }
+}
+
+/// Snapshot readers (for backends that have them): consecutive ranges read by different
+/// readers give exactly what one scan gives, the state is the store's, and appends made while
+/// the snapshot is open neither block nor show up in it.
+pub fn snapshot_ranges_equal_scan(b: &dyn Backend) {
+    use crate::SeqRange;
+    let mut f = b.fresh();
+    let key = test_key();
+    f.store.append(&key, &traces(0, 25)).unwrap();
+    let Some(mut snapshot) = f.store.snapshot(3).unwrap() else {
+        return;
+    };
+    let who = name(&*f.store);
+    assert_eq!(snapshot.readers.len(), 3, "{who}");
+    assert_eq!(snapshot.state, f.store.state().unwrap(), "{who}");
+    f.store.append(&key, &traces(100, 5)).unwrap();
+    let collect = |item: &ScanItem<'_>, out: &mut Vec<(u64, Vec<u8>)>| {
+        if let ScanItem::Record(r) = item {
+            out.push((r.seq, r.record_hash.to_vec()));
+        }
+        Flow::Continue
+    };
+    let ranges = [
+        SeqRange {
+            from: None,
+            until: Some(5),
+        },
+        SeqRange {
+            from: Some(5),
+            until: Some(12),
+        },
+        SeqRange {
+            from: Some(12),
+            until: Some(13),
+        },
+        SeqRange {
+            from: Some(13),
+            until: None,
+        },
+    ];
+    let mut from_ranges = Vec::new();
+    for (i, range) in ranges.into_iter().enumerate() {
+        let reader = &mut snapshot.readers[i % 3];
+        reader
+            .scan_range(range, &mut |item| collect(item, &mut from_ranges))
+            .unwrap();
+    }
+    drop(snapshot);
+    let mut scanned = Vec::new();
+    f.store
+        .scan(0, &mut |item| collect(item, &mut scanned))
+        .unwrap();
+    assert_eq!(scanned.len(), 30, "{who}");
+    scanned.truncate(25);
+    assert_eq!(from_ranges, scanned, "{who}: ranges of the snapshot");
 }
 
 /// Generates one `#[test]` per conformance check for a backend type implementing [`Backend`].
@@ -543,6 +639,7 @@ macro_rules! conformance_tests {
             prune_is_atomic_and_checked,
             receipts_append_in_order,
             import_copies_a_chain,
+            snapshot_ranges_equal_scan,
         );
     };
     (@tests $backend:expr; $($check:ident,)*) => {

@@ -97,7 +97,13 @@ impl StoreError {
                 d
             }
             None if source.is_closed() => "the connection to the server was lost".to_owned(),
-            None => source.to_string(),
+            None => match std::error::Error::source(&source)
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+            {
+                // A reset or broken connection ("error communicating with the server").
+                Some(io) => format!("the connection to the server was lost ({io})"),
+                None => source.to_string(),
+            },
         };
         StoreError::Postgres {
             location: location.to_owned(),

@@ -23,9 +23,10 @@ use trailseal_core::verify::{
 };
 use trailseal_core::{ChainKey, Hash32, Head, KeyId, PreparedTrace, seal_batch};
 
+use crate::error::Shown;
 use crate::{
     Appended, ImportMeta, ImportRecord, OpenMode, PrunePlan, Store, StoreError, StoreState,
-    StoredRecord,
+    StoredRecord, TornTail,
 };
 
 /// One parsed line.
@@ -135,6 +136,23 @@ pub(crate) fn parse_line(line: &[u8]) -> Result<LineRecord<'_>, BadLine> {
         trace: Cow::Owned(canonical),
         encoding: TraceEncoding::Canonical,
     })
+}
+
+/// Reads a line as [`parse_line`] does; a last line without its newline (`ended` false) must
+/// also be complete JSON. The fast reader checks only the ends of a line, so a record line cut
+/// just before its closing brace would otherwise pass as a record whose trace lost its own.
+pub(crate) fn parse_line_ended(line: &[u8], ended: bool) -> Result<LineRecord<'_>, BadLine> {
+    let record = parse_line(line)?;
+    if !ended
+        && record.encoding == TraceEncoding::Stored
+        && let Err(e) = json::parse(line)
+    {
+        return Err(BadLine {
+            seq: Some(record.seq),
+            problem: format!("not valid JSON: {e}"),
+        });
+    }
+    Ok(record)
 }
 
 /// The first line of a JSONL store that does not start at genesis, or that carries a
@@ -293,6 +311,27 @@ pub fn write_record_line(
     out.extend_from_slice(b"}\n");
 }
 
+/// What is wrong with a line's `kid`, given the first `kid` of the file (recorded here when
+/// this is the first): not a key id, or another key than the earlier lines'.
+fn kid_problem(record: &LineRecord<'_>, first: &mut Option<Vec<u8>>) -> Option<String> {
+    let kid = record.kid.as_deref()?;
+    if KeyId::parse(kid).is_none() {
+        return Some(format!("kid {} is not a key id", Shown(kid)));
+    }
+    match first {
+        None => {
+            *first = Some(kid.to_vec());
+            None
+        }
+        Some(f) if f.as_slice() == kid => None,
+        Some(f) => Some(format!(
+            "kid {} differs from the key id {} of the lines before it",
+            Shown(kid),
+            Shown(f)
+        )),
+    }
+}
+
 /// The `action_id` of a parsed record's trace, if readable.
 fn action_id_of(record: &LineRecord<'_>) -> Option<String> {
     let raw = json::find_top_level_string(&record.trace, "action_id")?;
@@ -308,6 +347,45 @@ fn action_id_of(record: &LineRecord<'_>) -> Option<String> {
         .root()
         .as_str()
         .map(str::to_owned)
+}
+
+/// Whether a last line without its newline (trimmed) is a record line cut short by an
+/// interrupted write: it starts as every record line does (`{`) and is not complete JSON, as
+/// no record line cut anywhere before its newline can be. A line that is complete JSON or
+/// starts otherwise was not left by a writer that died: it is damage, not a torn tail.
+fn is_cut_short(line: &[u8]) -> bool {
+    line.first() == Some(&b'{') && json::parse(line).is_err()
+}
+
+/// The seq a torn line claims, when its beginning (`{"seq": N,`) was written in full.
+fn claimed_seq(line: &[u8]) -> Option<u64> {
+    let rest = line.strip_prefix(b"{")?.trim_ascii_start();
+    let rest = rest.strip_prefix(b"\"seq\"")?.trim_ascii_start();
+    let rest = rest.strip_prefix(b":")?.trim_ascii_start();
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (num, rest) = rest.split_at(digits);
+    // Without what follows the number, the number itself may have been cut short.
+    if num.is_empty() || !rest.trim_ascii_start().starts_with(b",") {
+        return None;
+    }
+    std::str::from_utf8(num).ok()?.parse().ok()
+}
+
+/// The 1-based number of the line that starts at byte `offset` (one more than the newlines
+/// before it).
+fn line_number_at(file: &mut File, offset: u64) -> std::io::Result<u64> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = BufReader::with_capacity(1 << 20, Read::by_ref(file).take(offset));
+    let mut newlines = 0u64;
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(newlines + 1);
+        }
+        newlines += buf.iter().filter(|b| **b == b'\n').count() as u64;
+        let n = buf.len();
+        reader.consume(n);
+    }
 }
 
 /// The last non-blank line of a file: (offset, trimmed bytes, whether a newline follows it).
@@ -355,6 +433,26 @@ struct AppendCache {
     ids: HashSet<String>,
 }
 
+/// A copy into the store in progress: the records go to a file beside it, which replaces it
+/// (rename) when the copy finishes, so the store is either still empty or holds the whole
+/// copy. The store's lock is held throughout.
+#[derive(Debug)]
+struct Import {
+    /// The store file, locked.
+    _lock: File,
+    /// The file being written; removed when the copy does not finish.
+    tmp: Option<PathBuf>,
+    out: std::io::BufWriter<File>,
+}
+
+impl Drop for Import {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
 /// A chain in a JSONL file.
 #[derive(Debug)]
 pub struct JsonlStore {
@@ -363,6 +461,11 @@ pub struct JsonlStore {
     cache: Option<AppendCache>,
     /// The key id written on imported lines.
     import_kid: Option<KeyId>,
+    /// The copy in progress, between `import_start` and `import_finish`.
+    import: Option<Import>,
+    /// While `repair_torn_tail` checks the store: reads end at this offset (the torn tail's),
+    /// and writes are refused.
+    hide_from: Option<u64>,
 }
 
 fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
@@ -391,6 +494,8 @@ impl JsonlStore {
             location,
             cache: None,
             import_kid: None,
+            import: None,
+            hide_from: None,
         };
         if path.exists() {
             store.check_first_line()?;
@@ -421,6 +526,10 @@ impl JsonlStore {
                 continue;
             }
             return if t.first() == Some(&b'{') {
+                // A complete header line of a newer format is refused now, not on first use.
+                if line.ends_with(b"\n") {
+                    Header::parse(t, &self.location)?;
+                }
                 Ok(())
             } else {
                 Err(StoreError::UnknownStore {
@@ -451,7 +560,10 @@ impl JsonlStore {
         let mut file = self.open_file(false, false)?;
         file.seek(SeekFrom::Start(offset))
             .map_err(StoreError::io(&self.location, "seek"))?;
-        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let limit = self
+            .hide_from
+            .map_or(u64::MAX, |end| end.saturating_sub(offset));
+        let mut reader = BufReader::with_capacity(1 << 20, file.take(limit));
         let mut buf = Vec::with_capacity(4096);
         let mut line_no: u64 = 0;
         loop {
@@ -548,11 +660,12 @@ impl Store for JsonlStore {
             let len = file
                 .metadata()
                 .map_err(StoreError::io(&self.location, "stat"))?
-                .len();
+                .len()
+                .min(self.hide_from.unwrap_or(u64::MAX));
             read_last_line(&mut file, len)
                 .map_err(StoreError::io(&self.location, "read tail"))?
-                .and_then(|(_, line, _)| {
-                    parse_line(&line)
+                .and_then(|(_, line, ended)| {
+                    parse_line_ended(&line, ended)
                         .ok()
                         .map(|r| (r.seq, r.record_hash.into_owned()))
                 })
@@ -711,8 +824,8 @@ impl Store for JsonlStore {
     }
 
     fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
-        let mut file = self.open_locked()?;
-        if file
+        let lock = self.open_locked()?;
+        if lock
             .metadata()
             .map_err(StoreError::io(&self.location, "stat"))?
             .len()
@@ -720,27 +833,40 @@ impl Store for JsonlStore {
         {
             return Err(crate::not_empty(&self.location));
         }
+        // The copy is written beside the store and renamed over it when it finishes. The name
+        // is fixed: only the holder of the store's lock writes it, so a file left by a copy
+        // that died is simply overwritten.
+        let tmp = self.sibling("import");
+        let file = File::create(&tmp).map_err(StoreError::io(&self.location, "create"))?;
+        let mut import = Import {
+            _lock: lock,
+            tmp: Some(tmp),
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+        };
         if meta.start.kind != StartKind::Genesis || !meta.retention.is_empty() {
             let header = Header {
                 start: meta.start.clone(),
                 retention: meta.retention.clone(),
                 archive_of: None,
             };
-            file.write_all(header.to_line().as_bytes())
+            import
+                .out
+                .write_all(header.to_line().as_bytes())
                 .map_err(StoreError::io(&self.location, "write"))?;
-            file.sync_data()
-                .map_err(StoreError::io(&self.location, "fsync"))?;
         }
         self.import_kid = match meta.key_id {
             StoredKeyId::Present(id) => Some(id),
             StoredKeyId::Absent => None,
         };
+        self.import = Some(import);
         self.cache = None;
         Ok(())
     }
 
     fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
-        let mut file = self.open_locked()?;
+        let Some(import) = self.import.as_mut() else {
+            return Err(self.conflict("records can only be imported after import_start"));
+        };
         let mut out = Vec::with_capacity(records.iter().map(|r| r.trace.len() + 200).sum());
         for r in records {
             write_record_line(
@@ -752,12 +878,85 @@ impl Store for JsonlStore {
                 r.trace.as_bytes(),
             );
         }
-        file.write_all(&out)
-            .map_err(StoreError::io(&self.location, "write"))?;
-        file.sync_data()
-            .map_err(StoreError::io(&self.location, "fsync"))?;
-        self.cache = None;
+        if let Err(e) = import.out.write_all(&out) {
+            // The copy cannot finish: drop it (and its file).
+            self.import = None;
+            return Err(StoreError::io(&self.location, "write")(e));
+        }
         Ok(())
+    }
+
+    fn import_finish(&mut self) -> Result<(), StoreError> {
+        let Some(mut import) = self.import.take() else {
+            return Err(self.conflict("no copy into the store was started"));
+        };
+        self.cache = None;
+        let Some(tmp) = import.tmp.clone() else {
+            return Err(self.conflict("the copy was already finished"));
+        };
+        import
+            .out
+            .flush()
+            .map_err(StoreError::io(&self.location, "write"))?;
+        import
+            .out
+            .get_ref()
+            .sync_all()
+            .map_err(StoreError::io(&self.location, "fsync"))?;
+        std::fs::rename(&tmp, &self.path).map_err(StoreError::io(&self.location, "rename"))?;
+        // Renamed: nothing is left to remove.
+        import.tmp = None;
+        File::open(self.parent_dir())
+            .and_then(|d| d.sync_all())
+            .map_err(StoreError::io(&self.location, "fsync directory"))
+        // The lock on the replaced file is released when `import` drops.
+    }
+
+    fn repair_torn_tail(
+        &mut self,
+        confirm: &mut dyn FnMut(&mut dyn Store, &TornTail) -> bool,
+    ) -> Result<Option<TornTail>, StoreError> {
+        let mut file = self.open_locked()?;
+        let len = file
+            .metadata()
+            .map_err(StoreError::io(&self.location, "stat"))?
+            .len();
+        let Some((offset, line, ended)) =
+            read_last_line(&mut file, len).map_err(StoreError::io(&self.location, "read tail"))?
+        else {
+            return Ok(None);
+        };
+        if ended || parse_line_ended(&line, ended).is_ok() || !is_cut_short(&line) {
+            return Ok(None);
+        }
+        let tail = TornTail {
+            line: line_number_at(&mut file, offset)
+                .map_err(StoreError::io(&self.location, "read"))?,
+            offset,
+            bytes: len - offset,
+            claimed_seq: claimed_seq(&line),
+        };
+        // Appends wait for the lock this holds, so what `confirm` checks is what stays.
+        self.hide_from = Some(offset);
+        let remove = confirm(self, &tail);
+        self.hide_from = None;
+        if !remove {
+            return Ok(Some(tail));
+        }
+        let now = file
+            .metadata()
+            .map_err(StoreError::io(&self.location, "stat"))?
+            .len();
+        if now != len {
+            // Only a writer that ignores the lock (not trailseal) can get here.
+            return Err(self.conflict("the file changed while it was being checked"));
+        }
+        self.cache = None;
+        file.set_len(offset)
+            .map_err(StoreError::io(&self.location, "truncate"))?;
+        file.sync_all()
+            .map_err(StoreError::io(&self.location, "fsync"))?;
+        Ok(Some(tail))
     }
 
     fn scan(
@@ -770,22 +969,38 @@ impl Store for JsonlStore {
                 location: self.location.clone(),
             });
         }
-        self.for_each_line(0, &mut |line_no, line, ended| match parse_line(line) {
-            Ok(r) if r.seq < from_seq => Flow::Continue,
-            Ok(r) => visit(&ScanItem::Record(RecordView {
-                seq: r.seq,
-                prev_hash: &r.prev_hash,
-                record_hash: &r.record_hash,
-                trace: &r.trace,
-                encoding: r.encoding,
-                columns: None,
-            })),
-            Err(bad) => visit(&ScanItem::Malformed(MalformedRecord {
-                seq: bad.seq,
-                location: format!("line {line_no}"),
-                problem: bad.problem,
-                torn: !ended,
-            })),
+        // The key id lines carry (`kid`) is not covered by the MACs: every line that has one
+        // must name the same key as the first that has one, or the file was altered.
+        let mut first_kid: Option<Vec<u8>> = None;
+        self.for_each_line(0, &mut |line_no, line, ended| {
+            let parsed = parse_line_ended(line, ended);
+            let kid = parsed
+                .as_ref()
+                .ok()
+                .and_then(|r| kid_problem(r, &mut first_kid));
+            match (parsed, kid) {
+                (Ok(r), _) if r.seq < from_seq => Flow::Continue,
+                (Ok(r), Some(problem)) => visit(&ScanItem::Malformed(MalformedRecord {
+                    seq: Some(r.seq),
+                    location: format!("line {line_no}"),
+                    problem,
+                    torn: false,
+                })),
+                (Ok(r), None) => visit(&ScanItem::Record(RecordView {
+                    seq: r.seq,
+                    prev_hash: &r.prev_hash,
+                    record_hash: &r.record_hash,
+                    trace: &r.trace,
+                    encoding: r.encoding,
+                    columns: None,
+                })),
+                (Err(bad), _) => visit(&ScanItem::Malformed(MalformedRecord {
+                    seq: bad.seq,
+                    location: format!("line {line_no}"),
+                    problem: bad.problem,
+                    torn: !ended && is_cut_short(line),
+                })),
+            }
         })
     }
 
@@ -810,6 +1025,24 @@ impl Store for JsonlStore {
 }
 
 impl JsonlStore {
+    /// The directory that holds the store.
+    fn parent_dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// `.NAME.WHAT` beside the store.
+    fn sibling(&self, what: &str) -> PathBuf {
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.parent_dir().join(format!(".{name}.{what}"))
+    }
+
     fn conflict(&self, detail: &str) -> StoreError {
         StoreError::Conflict {
             location: self.location.clone(),
@@ -821,6 +1054,14 @@ impl JsonlStore {
     /// (rename), so after waiting for the lock, check that the path still names the file we
     /// hold; if not, start again on the new one.
     fn open_locked(&self) -> Result<File, StoreError> {
+        if self.hide_from.is_some() {
+            return Err(self.conflict(
+                "the store is being repaired; it cannot be written through the view repair checks",
+            ));
+        }
+        if self.import.is_some() {
+            return Err(self.conflict("a copy into the store is in progress"));
+        }
         loop {
             let file = self.open_file(true, true)?;
             file.lock()
@@ -840,6 +1081,9 @@ impl JsonlStore {
     /// `seq <= drop_through`: written beside it, fsynced, renamed over it, directory fsynced.
     /// The caller holds the lock.
     fn rewrite(&mut self, header: &Header, drop_through: Option<u64>) -> Result<(), StoreError> {
+        // Lines are written back with their newline: an interrupted write at the end would
+        // become a complete corrupt line, which `repair` could no longer remove.
+        self.refuse_torn_tail()?;
         let dir = match self.path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
@@ -882,6 +1126,26 @@ impl JsonlStore {
         }
         self.cache = None;
         result
+    }
+
+    /// [`StoreError::TornTail`] when the file ends with an interrupted write.
+    fn refuse_torn_tail(&self) -> Result<(), StoreError> {
+        let mut file = self.open_file(false, false)?;
+        let len = file
+            .metadata()
+            .map_err(StoreError::io(&self.location, "stat"))?
+            .len();
+        match read_last_line(&mut file, len).map_err(StoreError::io(&self.location, "read tail"))? {
+            Some((offset, line, false))
+                if parse_line_ended(&line, false).is_err() && is_cut_short(&line) =>
+            {
+                Err(StoreError::TornTail {
+                    location: self.location.clone(),
+                    offset,
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The header line, if the file has one.
@@ -937,9 +1201,9 @@ impl JsonlStore {
             Some((_, line, true)) if Header::parse(&line, &self.location)?.is_some() => {
                 self.start_head()
             }
-            Some((offset, line, ended)) => match parse_line(&line) {
+            Some((offset, line, ended)) => match parse_line_ended(&line, ended) {
                 Ok(record) => self.head_after(&record),
-                Err(_) if !ended => Err(StoreError::TornTail {
+                Err(_) if !ended && is_cut_short(&line) => Err(StoreError::TornTail {
                     location: self.location.clone(),
                     offset,
                 }),

@@ -109,12 +109,105 @@ pub trait Store: Send {
     fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError>;
 
     /// Starts copying another chain into this store, which must hold no record and no receipt:
-    /// sets its start, retention log and key id as `meta` says.
+    /// sets its start, retention log and key id as `meta` says. Nothing of the copy is visible
+    /// until [`Store::import_finish`]; meanwhile the store is locked for other writers.
     fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError>;
 
     /// Adds records copied verbatim from another store (after [`Store::import_start`]), in
-    /// order, atomically and durably per call. The caller verifies the result.
+    /// order. They become visible, with the start, at [`Store::import_finish`]. The caller
+    /// verifies the result.
     fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError>;
+
+    /// Opens `readers` readers that all see one consistent snapshot of the store, so that
+    /// several threads can read it side by side, each a range of seqs. Reading consecutive
+    /// ranges that cover every seq, one after another, gives exactly what [`Store::scan`]
+    /// from seq 0 would give on that snapshot.
+    ///
+    /// Readers must not block appends, and appends made while they are open must not show in
+    /// them. `Ok(None)` when the backend cannot (the default), or could not agree on one
+    /// snapshot because the store kept changing; callers then use [`Store::scan`].
+    fn snapshot(&mut self, readers: usize) -> Result<Option<Snapshot>, StoreError> {
+        let _ = readers;
+        Ok(None)
+    }
+
+    /// Ends a copy begun with [`Store::import_start`]: makes the start, retention log and
+    /// every record imported since visible at once, atomically and durably. Until then none
+    /// of it is visible, and a copy that never finishes (the process dies, the handle is
+    /// dropped) leaves the store as it was: empty. The default does nothing, for backends
+    /// whose imports are visible as they are made (memory).
+    fn import_finish(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Removes an interrupted write from the end of the store: the incomplete last record of
+    /// an append that died mid-write, which only a store without transactions can hold
+    /// (JSONL; see [`TornTail`]).
+    ///
+    /// Under the store's write lock (so nothing is appended meanwhile), finds the torn tail
+    /// and calls `confirm` with this store as it would be without it (its scans end before
+    /// the tail; it must not be written through) and the tail. The tail is removed, durably,
+    /// only when `confirm` returns `true`. Returns the torn tail found, `None` when there is
+    /// none (then `confirm` is not called and nothing changes). The default, for
+    /// transactional backends, finds none.
+    fn repair_torn_tail(
+        &mut self,
+        confirm: &mut dyn FnMut(&mut dyn Store, &TornTail) -> bool,
+    ) -> Result<Option<TornTail>, StoreError> {
+        let _ = confirm;
+        Ok(None)
+    }
+}
+
+/// An interrupted write at the end of a store: the last line of a JSONL file has no newline,
+/// starts as a record does and is not complete JSON (a record line cut short anywhere before
+/// its newline). A last line that is complete JSON, or that does not start with `{`, is not
+/// one: that is damage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// The 1-based line number of the incomplete line.
+    pub line: u64,
+    /// Its byte offset: the store's length once it is removed.
+    pub offset: u64,
+    /// How many bytes it holds (to the end of the file).
+    pub bytes: u64,
+    /// The seq the line claims, when the start of the line is complete enough to say.
+    pub claimed_seq: Option<u64>,
+}
+
+/// Which seqs a range scan covers: `from <= seq < until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqRange {
+    /// The first seq; `None` also takes every record whose seq is below `until` or cannot be
+    /// read as a seq at all (a damaged row), so the first range of a plan misses nothing.
+    pub from: Option<u64>,
+    /// One past the last seq; `None` for no upper bound.
+    pub until: Option<u64>,
+}
+
+/// One of the readers of a [`Snapshot`].
+pub trait SnapshotReader: Send {
+    /// Streams the records in `range`, in chain order, as [`Store::scan`] does.
+    fn scan_range(
+        &mut self,
+        range: SeqRange,
+        visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
+    ) -> Result<(), StoreError>;
+}
+
+/// Readers over one consistent snapshot of a store, and the store's state in it.
+pub struct Snapshot {
+    pub state: StoreState,
+    pub readers: Vec<Box<dyn SnapshotReader>>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("state", &self.state)
+            .field("readers", &self.readers.len())
+            .finish()
+    }
 }
 
 /// What a copied chain starts from.

@@ -49,6 +49,9 @@ pub struct PgStore {
     /// Prepared (head-and-duplicate query, insert) once this connection has appended.
     statements: Option<(postgres::Statement, postgres::Statement)>,
     key_id_recorded: bool,
+    /// A copy into the store is in progress: its transaction (holding the chain's lock) is
+    /// open on `client`.
+    importing: bool,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -159,6 +162,7 @@ impl PgStore {
             lock_key: lock_key(&schema),
             statements: None,
             key_id_recorded: false,
+            importing: false,
         };
         store.check_schema(&schema, mode)?;
         Ok(store)
@@ -280,14 +284,14 @@ impl PgStore {
         Ok(tx)
     }
 
-    fn count(tx: &mut Transaction<'_>, table: &str) -> Result<i64, postgres::Error> {
+    fn count(tx: &mut impl GenericClient, table: &str) -> Result<i64, postgres::Error> {
         Ok(tx
             .query_one(&format!("SELECT count(*) FROM {table}"), &[])?
             .get(0))
     }
 
     fn insert_rows(
-        tx: &mut Transaction<'_>,
+        tx: &mut impl GenericClient,
         traces: &str,
         rows: &[(i64, &str, &str, &str, &str, &str)],
     ) -> Result<(), postgres::Error> {
@@ -661,15 +665,93 @@ impl Store for PgStore {
 
     fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
         let err = self.err("start the import");
+        if self.importing {
+            return Err(StoreError::Conflict {
+                location: self.location.clone(),
+                detail: "a copy into the store is already in progress".into(),
+            });
+        }
+        // One transaction, holding the chain's lock, from here to `import_finish`: a copy that
+        // does not finish (the process dies, the connection drops) is rolled back by the
+        // server and leaves the store empty.
+        self.client.batch_execute("BEGIN").map_err(&err)?;
+        match self.import_start_in_transaction(meta) {
+            Ok(()) => {
+                self.importing = true;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
+        if !self.importing {
+            return Err(StoreError::Conflict {
+                location: self.location.clone(),
+                detail: "records can only be imported after import_start".into(),
+            });
+        }
+        let err = self.err("import records");
+        let location = self.location.clone();
+        let table = self.traces.clone();
+        let prev: Vec<String> = records.iter().map(|r| r.prev_hash.to_string()).collect();
+        let rec: Vec<String> = records.iter().map(|r| r.record_hash.to_string()).collect();
+        let mut rows = Vec::with_capacity(records.len());
+        for (r, (p, h)) in records.iter().zip(prev.iter().zip(&rec)) {
+            let Ok(seq) = i64::try_from(r.seq) else {
+                self.importing = false;
+                let _ = self.client.batch_execute("ROLLBACK");
+                return Err(StoreError::SeqOverflow { location });
+            };
+            rows.push((
+                seq,
+                r.action_id.as_str(),
+                p.as_str(),
+                h.as_str(),
+                r.invoked_at.as_str(),
+                r.trace.as_str(),
+            ));
+        }
+        let inserted = Self::insert_rows(&mut self.client, &table, &rows).map_err(&err);
+        if inserted.is_err() {
+            self.importing = false;
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
+        inserted
+    }
+
+    fn import_finish(&mut self) -> Result<(), StoreError> {
+        if !self.importing {
+            return Err(StoreError::Conflict {
+                location: self.location.clone(),
+                detail: "no copy into the store was started".into(),
+            });
+        }
+        self.importing = false;
+        let err = self.err("commit the import");
+        self.client.batch_execute("COMMIT").map_err(&err)
+    }
+}
+
+impl PgStore {
+    /// The body of `import_start`, inside the transaction it began.
+    fn import_start_in_transaction(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
+        let err = self.err("start the import");
         let location = self.location.clone();
         let (traces, meta_table, retention) = (
             self.traces.clone(),
             self.meta.clone(),
             self.retention.clone(),
         );
-        let mut tx = self.locked()?;
-        if Self::count(&mut tx, &traces).map_err(&err)? > 0
-            || Self::count(&mut tx, &retention).map_err(&err)? > 0
+        let key = self.lock_key;
+        let tx = &mut self.client;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])
+            .map_err(&err)?;
+        if Self::count(tx, &traces).map_err(&err)? > 0
+            || Self::count(tx, &retention).map_err(&err)? > 0
         {
             return Err(crate::not_empty(&location));
         }
@@ -698,32 +780,7 @@ impl Store for PgStore {
             )
             .map_err(&err)?;
         }
-        tx.commit().map_err(&err)
-    }
-
-    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
-        let err = self.err("import records");
-        let location = self.location.clone();
-        let table = self.traces.clone();
-        let mut tx = self.locked()?;
-        let prev: Vec<String> = records.iter().map(|r| r.prev_hash.to_string()).collect();
-        let rec: Vec<String> = records.iter().map(|r| r.record_hash.to_string()).collect();
-        let mut rows = Vec::with_capacity(records.len());
-        for (r, (p, h)) in records.iter().zip(prev.iter().zip(&rec)) {
-            let seq = i64::try_from(r.seq).map_err(|_| StoreError::SeqOverflow {
-                location: location.clone(),
-            })?;
-            rows.push((
-                seq,
-                r.action_id.as_str(),
-                p.as_str(),
-                h.as_str(),
-                r.invoked_at.as_str(),
-                r.trace.as_str(),
-            ));
-        }
-        Self::insert_rows(&mut tx, &table, &rows).map_err(&err)?;
-        tx.commit().map_err(&err)
+        Ok(())
     }
 }
 

@@ -14,11 +14,12 @@
 //! durable (`synchronous = FULL`); stores trailseal creates use WAL.
 
 use std::borrow::Cow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use trailseal_core::record::SealedRecord;
 use trailseal_core::verify::{
     ChainStart, Columns, Flow, MalformedRecord, RecordView, ScanItem, StartKind, StoredKeyId,
     TraceEncoding,
@@ -27,8 +28,8 @@ use trailseal_core::{ChainKey, Hash32, Head, KeyId, PreparedTrace, seal_batch};
 
 use crate::error::Shown;
 use crate::{
-    Appended, ImportMeta, ImportRecord, OpenMode, PrunePlan, Store, StoreError, StoreState,
-    StoredRecord,
+    Appended, ImportMeta, ImportRecord, OpenMode, PrunePlan, SeqRange, Snapshot, SnapshotReader,
+    Store, StoreError, StoreState, StoredRecord,
 };
 
 /// The version of trailseal's additions to the weaver-kernel layout that this code writes.
@@ -52,8 +53,130 @@ const TRACE_COLUMNS: [&str; 6] = [
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Connection,
+    path: PathBuf,
     location: String,
+    /// `traces.action_id` has a UNIQUE index (weaver-kernel's schema has one), so an insert
+    /// refuses a repeated id; otherwise appends look each id up first.
+    action_id_unique: bool,
+    /// This handle has written `trailseal_meta`'s schema version and key id.
+    meta_recorded: bool,
+    /// Copies the WAL into the database off the appending thread (WAL stores opened for
+    /// writing).
+    checkpointer: Option<Checkpointer>,
+    /// A copy into the store is in progress: its transaction is open on `conn`.
+    importing: bool,
 }
+
+/// Frames in the WAL after which a commit asks the [`Checkpointer`] to run (SQLite's own
+/// automatic checkpoint runs at 1,000, inside the commit).
+const CHECKPOINT_FRAMES: i32 = 1000;
+/// Frames in the WAL after which the committing thread checkpoints itself. Under a steady
+/// stream of commits a background checkpoint never catches up with the newest frames, and
+/// SQLite only starts the WAL over once every frame is copied: this checkpoint copies the few
+/// the background ones left, so the WAL is reused from its start and stays small.
+const CHECKPOINT_FRAMES_INLINE: i32 = 4 * CHECKPOINT_FRAMES;
+
+#[derive(Debug, Default)]
+struct CheckpointSignal {
+    /// (a checkpoint is wanted, the store is closing)
+    state: std::sync::Mutex<(bool, bool)>,
+    wake: std::sync::Condvar,
+}
+
+impl CheckpointSignal {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (bool, bool)> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn request(&self) {
+        self.lock().0 = true;
+        self.wake.notify_one();
+    }
+}
+
+/// A thread with its own connection that runs passive WAL checkpoints when commits ask for
+/// them, so that appends do not pay for copying the WAL into the database. A passive
+/// checkpoint never blocks writers or readers, and a checkpoint changes no content: a crash
+/// at any point leaves the database as durable as SQLite's automatic checkpoint would.
+#[derive(Debug)]
+struct Checkpointer {
+    signal: std::sync::Arc<CheckpointSignal>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Starts the thread and hands `conn`'s WAL hook to it. `None` if the connection cannot
+    /// be set up (SQLite's automatic checkpoint then stays in place).
+    fn start(conn: &mut Connection, path: &Path) -> Option<Self> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let worker = Connection::open_with_flags(path, flags).ok()?;
+        worker.busy_timeout(Duration::from_secs(5)).ok()?;
+        let signal = std::sync::Arc::new(CheckpointSignal::default());
+        let hook_signal = std::sync::Arc::clone(&signal);
+        // Replaces SQLite's automatic checkpoint, which is itself a WAL hook.
+        let mut next_request = CHECKPOINT_FRAMES;
+        conn.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, frames: i32| {
+            if frames < next_request - CHECKPOINT_FRAMES {
+                // The WAL started over.
+                next_request = CHECKPOINT_FRAMES;
+            }
+            if frames >= CHECKPOINT_FRAMES_INLINE {
+                // Best effort: a busy checkpoint is retried at the next commit.
+                let _ = wal.checkpoint();
+            } else if frames >= next_request {
+                next_request = frames + CHECKPOINT_FRAMES;
+                hook_signal.request();
+            }
+            Ok(())
+        }))
+        .ok()?;
+        let thread_signal = std::sync::Arc::clone(&signal);
+        let thread = std::thread::Builder::new()
+            .name("trailseal-checkpoint".into())
+            .spawn(move || {
+                loop {
+                    let closing = {
+                        let mut state = thread_signal.lock();
+                        while !state.0 && !state.1 {
+                            state = thread_signal
+                                .wake
+                                .wait(state)
+                                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        }
+                        state.0 = false;
+                        state.1
+                    };
+                    if closing {
+                        return;
+                    }
+                    // Busy or failed checkpoints are retried when the next commit asks.
+                    let _ = worker.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .ok()?;
+        Some(Self {
+            signal,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.signal.lock().1 = true;
+        self.signal.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Batches of at least this many traces are sealed on a second thread while being inserted.
+const PIPELINE_FROM: usize = 256;
+/// Traces per sealed chunk handed from the sealing thread to the inserting one.
+const PIPELINE_CHUNK: usize = 64;
 
 impl SqliteStore {
     /// Opens the store at `path`. [`OpenMode::Read`] opens read-only and requires an existing
@@ -85,19 +208,104 @@ impl SqliteStore {
                 });
             }
         };
-        let store = Self { conn, location };
+        let mut store = Self {
+            conn,
+            path: path.to_path_buf(),
+            location,
+            action_id_unique: false,
+            meta_recorded: false,
+            checkpointer: None,
+            importing: false,
+        };
         store
             .conn
             .busy_timeout(Duration::from_secs(60))
             .map_err(store.sql_err("set busy timeout"))?;
         store.check_schema(mode)?;
+        store.action_id_unique = store.action_id_is_unique()?;
         if matches!(mode, OpenMode::Write { .. }) {
             store
                 .conn
                 .pragma_update(None, "synchronous", "FULL")
                 .map_err(store.sql_err("set synchronous"))?;
+            let wal: String = store
+                .conn
+                .pragma_query_value(None, "journal_mode", |row| row.get(0))
+                .map_err(store.sql_err("read journal mode"))?;
+            if wal.eq_ignore_ascii_case("wal") {
+                store.checkpointer = Checkpointer::start(&mut store.conn, path);
+            }
         }
         Ok(store)
+    }
+
+    /// The body of `import_start`, inside the transaction it began.
+    fn import_start_in_transaction(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
+        let tx = &self.conn;
+        tx.execute_batch(&format!("{TRAILSEAL_META_DDL}; {RETENTION_DDL};"))
+            .map_err(self.sql_err("create tables"))?;
+        let records: i64 = tx
+            .query_row("SELECT count(*) FROM traces", [], |r| r.get(0))
+            .map_err(self.sql_err("count"))?;
+        let receipts: i64 = tx
+            .query_row("SELECT count(*) FROM trailseal_retention", [], |r| r.get(0))
+            .map_err(self.sql_err("count"))?;
+        if records > 0 || receipts > 0 {
+            return Err(crate::not_empty(&self.location));
+        }
+        if meta.start.kind != trailseal_core::verify::StartKind::Genesis {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', ?1), ('checkpoint_next_seq', ?2)",
+                params![String::from_utf8_lossy(&meta.start.prev_hash), meta.start.next_seq.to_string()],
+            )
+            .map_err(self.sql_err("write checkpoint"))?;
+        }
+        for (i, receipt) in meta.retention.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO trailseal_retention (idx, receipt) VALUES (?1, ?2)",
+                params![i as i64, receipt],
+            )
+            .map_err(self.sql_err("copy receipt"))?;
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO trailseal_meta (key, value) VALUES ('schema_version', ?1)",
+            [SCHEMA_VERSION.to_string()],
+        )
+        .map_err(self.sql_err("write schema version"))?;
+        if let StoredKeyId::Present(id) = meta.key_id {
+            tx.execute(
+                "INSERT OR REPLACE INTO trailseal_meta (key, value) VALUES ('key_id', ?1)",
+                [id.as_str()],
+            )
+            .map_err(self.sql_err("write key id"))?;
+        }
+        Ok(())
+    }
+
+    /// Inserts imported records, inside the transaction `import_start` began.
+    fn insert_imported(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
+        let mut insert = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO traces (seq, action_id, prev_hash, record_hash, invoked_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(self.sql_err("insert"))?;
+        for r in records {
+            let seq = i64::try_from(r.seq).map_err(|_| StoreError::SeqOverflow {
+                location: self.location.clone(),
+            })?;
+            insert
+                .execute(params![
+                    seq,
+                    r.action_id,
+                    r.prev_hash.as_str(),
+                    r.record_hash.as_str(),
+                    r.invoked_at,
+                    r.trace
+                ])
+                .map_err(self.sql_err("insert"))?;
+        }
+        Ok(())
     }
 
     fn sql_err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
@@ -207,6 +415,43 @@ impl SqliteStore {
             });
         }
         Ok(())
+    }
+
+    /// Whether a UNIQUE index covers exactly `traces.action_id`.
+    fn action_id_is_unique(&self) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM pragma_index_list('traces') AS l \
+                 WHERE l.\"unique\" = 1 AND l.partial = 0 \
+                   AND (SELECT count(*) FROM pragma_index_info(l.name)) = 1 \
+                   AND (SELECT name FROM pragma_index_info(l.name)) = 'action_id'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(self.sql_err("read schema"))
+    }
+
+    /// Whether `traces.seq` is the table's rowid (`seq INTEGER PRIMARY KEY` in a rowid table).
+    fn seq_is_rowid(&self) -> Result<bool, StoreError> {
+        let err = self.sql_err("read schema");
+        let found = self
+            .conn
+            .query_row(
+                "SELECT (SELECT upper(type) = 'INTEGER' AND pk = 1 FROM pragma_table_info('traces') WHERE name = 'seq'), \
+                        (SELECT count(*) FROM pragma_table_info('traces') WHERE pk > 0), \
+                        (SELECT upper(sql) LIKE '%WITHOUT%ROWID%' FROM sqlite_master WHERE type = 'table' AND name = 'traces')",
+                [],
+                |row| {
+                    Ok((
+                        row.get::<_, Option<bool>>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, Option<bool>>(2)?,
+                    ))
+                },
+            )
+            .map_err(err)?;
+        Ok(matches!(found, (Some(true), 1, Some(false))))
     }
 
     fn has_table(&self, name: &str) -> Result<bool, StoreError> {
@@ -349,6 +594,16 @@ impl SqliteStore {
     }
 }
 
+/// A UNIQUE constraint failed (on `traces.action_id`: the seq is read under the write lock, so
+/// it cannot collide).
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
 fn is_not_a_database(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -364,6 +619,109 @@ fn column_bytes<'r>(value: ValueRef<'r>) -> Option<Cow<'r, [u8]>> {
         ValueRef::Real(f) => Some(Cow::Owned(f.to_string().into_bytes())),
         ValueRef::Null => None,
     }
+}
+
+/// One reader of a [`Snapshot`]: a connection inside a read transaction.
+struct SqliteReader(SqliteStore);
+
+impl SnapshotReader for SqliteReader {
+    fn scan_range(
+        &mut self,
+        range: SeqRange,
+        visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
+    ) -> Result<(), StoreError> {
+        scan_range(&self.0.conn, &self.0.location, range, visit)
+    }
+}
+
+/// Streams the rows in `range` in seq order.
+fn scan_range(
+    conn: &Connection,
+    location: &str,
+    range: SeqRange,
+    visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
+) -> Result<(), StoreError> {
+    const COLS: &str =
+        "SELECT seq, prev_hash, record_hash, payload, action_id, invoked_at FROM traces";
+    let sql_err = |source| StoreError::Sqlite {
+        location: location.to_owned(),
+        action: "scan",
+        source,
+    };
+    let bound = |seq: u64| i64::try_from(seq).unwrap_or(i64::MAX);
+    // Ranges with an upper bound are only read when seq is the rowid (see `snapshot`), so
+    // never NULL.
+    let (sql, params): (&str, Vec<i64>) = match (range.from, range.until) {
+        (None, None) => (" ORDER BY seq", vec![]),
+        (None, Some(u)) => (" WHERE seq < ?1 ORDER BY seq", vec![bound(u)]),
+        (Some(f), None) => (" WHERE seq >= ?1 ORDER BY seq", vec![bound(f)]),
+        (Some(f), Some(u)) => (
+            " WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+            vec![bound(f), bound(u)],
+        ),
+    };
+    let mut stmt = conn
+        .prepare_cached(&format!("{COLS}{sql}"))
+        .map_err(sql_err)?;
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params))
+        .map_err(sql_err)?;
+    while let Some(row) = rows.next().map_err(sql_err)? {
+        let raw_seq = row.get_ref(0).map_err(sql_err)?.as_i64().unwrap_or(-1);
+        let get = |i: usize| row.get_ref(i).ok().and_then(column_bytes);
+        let fields = [get(1), get(2), get(3), get(4), get(5)];
+        let names = [
+            "prev_hash",
+            "record_hash",
+            "payload",
+            "action_id",
+            "invoked_at",
+        ];
+        let missing = fields
+            .iter()
+            .zip(names)
+            .find(|(f, _)| f.is_none())
+            .map(|(_, n)| n);
+        let flow = match (u64::try_from(raw_seq), missing, &fields) {
+            (
+                Ok(seq),
+                None,
+                [
+                    Some(prev),
+                    Some(rec),
+                    Some(payload),
+                    Some(action_id),
+                    Some(invoked_at),
+                ],
+            ) => visit(&ScanItem::Record(RecordView {
+                seq,
+                prev_hash: prev,
+                record_hash: rec,
+                trace: payload,
+                encoding: TraceEncoding::Stored,
+                columns: Some(Columns {
+                    action_id,
+                    invoked_at,
+                }),
+            })),
+            (Err(_), _, _) => visit(&ScanItem::Malformed(MalformedRecord {
+                seq: None,
+                location: format!("row with seq {raw_seq}"),
+                problem: "seq is negative".into(),
+                torn: false,
+            })),
+            (Ok(seq), missing, _) => visit(&ScanItem::Malformed(MalformedRecord {
+                seq: Some(seq),
+                location: format!("row {seq}"),
+                problem: format!("{} is NULL", missing.unwrap_or("a column")),
+                torn: false,
+            })),
+        };
+        if flow == Flow::Stop {
+            break;
+        }
+    }
+    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -387,9 +745,11 @@ impl Store for SqliteStore {
         };
         let (head, span) = self
             .conn
-            .query_row("SELECT max(seq), min(seq) FROM traces", [], |row| {
-                Ok((row.get::<_, Option<i64>>(0)?, row.get::<_, Option<i64>>(1)?))
-            })
+            .query_row(
+                "SELECT (SELECT max(seq) FROM traces), (SELECT min(seq) FROM traces)",
+                [],
+                |row| Ok((row.get::<_, Option<i64>>(0)?, row.get::<_, Option<i64>>(1)?)),
+            )
             .map_err(self.sql_err("read head"))?;
         let head = match head {
             Some(seq) => {
@@ -540,7 +900,7 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err("begin"))?;
-        {
+        if !self.action_id_unique {
             let mut exists = tx
                 .prepare_cached("SELECT 1 FROM traces WHERE action_id = ?1")
                 .map_err(sql_err("check action_id"))?;
@@ -564,135 +924,132 @@ impl Store for SqliteStore {
         {
             return Err(StoreError::SeqOverflow { location });
         }
-        let sealed = seal_batch(key, &mut head, traces);
-        let mut out = Vec::with_capacity(sealed.len());
+        let mut out = Vec::with_capacity(traces.len());
         {
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO traces (seq, action_id, prev_hash, record_hash, invoked_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(sql_err("insert"))?;
-            for r in &sealed {
-                insert
-                    .execute(params![
+            let mut insert_all = |sealed: &[SealedRecord<'_>]| -> Result<(), StoreError> {
+                for r in sealed {
+                    // The UNIQUE index on action_id refuses a repeated one; the transaction is
+                    // then rolled back, so nothing of the batch is written.
+                    let inserted = insert.execute(params![
                         r.seq as i64,
                         r.trace.action_id(),
                         r.prev_hash.as_str(),
                         r.record_hash.as_str(),
                         r.trace.invoked_at(),
                         r.trace.canonical(),
-                    ])
-                    .map_err(sql_err("insert"))?;
-                out.push(Appended {
-                    seq: r.seq,
-                    record_hash: r.record_hash,
-                });
+                    ]);
+                    match inserted {
+                        Ok(_) => {}
+                        Err(e) if is_unique_violation(&e) => {
+                            return Err(StoreError::DuplicateActionId {
+                                location: location.clone(),
+                                action_id: r.trace.action_id().to_owned(),
+                            });
+                        }
+                        Err(e) => return Err((sql_err("insert"))(e)),
+                    }
+                    out.push(Appended {
+                        seq: r.seq,
+                        record_hash: r.record_hash,
+                    });
+                }
+                Ok(())
+            };
+            if traces.len() < PIPELINE_FROM {
+                insert_all(&seal_batch(key, &mut head, traces))?;
+            } else {
+                // The MACs of a chain are computed one after another; a second thread computes
+                // them while this one inserts the records already sealed.
+                std::thread::scope(|scope| {
+                    let (tx_sealed, rx_sealed) = std::sync::mpsc::sync_channel(4);
+                    scope.spawn(move || {
+                        for chunk in traces.chunks(PIPELINE_CHUNK) {
+                            if tx_sealed.send(seal_batch(key, &mut head, chunk)).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    // Returning early drops the receiver, which stops the sealing thread.
+                    rx_sealed.iter().try_for_each(|sealed| insert_all(&sealed))
+                })?;
             }
         }
-        tx.execute_batch(&format!(
-            "{TRAILSEAL_META_DDL}; INSERT OR IGNORE INTO trailseal_meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');"
-        ))
-        .map_err(sql_err("record key id"))?;
-        tx.execute(
-            "INSERT OR IGNORE INTO trailseal_meta (key, value) VALUES ('key_id', ?1)",
-            [key.key_id().as_str()],
-        )
-        .map_err(sql_err("record key id"))?;
+        // Once this handle has recorded the key id, it stays (only a prune or an import
+        // rewrites trailseal_meta, through this handle or under the same key).
+        if !self.meta_recorded {
+            tx.execute_batch(&format!(
+                "{TRAILSEAL_META_DDL}; INSERT OR IGNORE INTO trailseal_meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');"
+            ))
+            .map_err(sql_err("record key id"))?;
+            tx.execute(
+                "INSERT OR IGNORE INTO trailseal_meta (key, value) VALUES ('key_id', ?1)",
+                [key.key_id().as_str()],
+            )
+            .map_err(sql_err("record key id"))?;
+        }
         tx.commit().map_err(sql_err("commit"))?;
+        self.meta_recorded = true;
         Ok(out)
     }
 
     fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
-        let location = self.location.clone();
-        let sql_err = |action: &'static str| {
-            let location = location.clone();
-            move |source| StoreError::Sqlite {
-                location,
-                action,
-                source,
+        if self.importing {
+            return Err(StoreError::Conflict {
+                location: self.location.clone(),
+                detail: "a copy into the store is already in progress".into(),
+            });
+        }
+        // One transaction from here to `import_finish`: a copy that does not finish (the
+        // process dies, the handle is dropped) is rolled back and leaves the store empty.
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(self.sql_err("begin"))?;
+        match self.import_start_in_transaction(meta) {
+            Ok(()) => {
+                self.importing = true;
+                Ok(())
             }
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err("begin"))?;
-        tx.execute_batch(&format!("{TRAILSEAL_META_DDL}; {RETENTION_DDL};"))
-            .map_err(sql_err("create tables"))?;
-        let records: i64 = tx
-            .query_row("SELECT count(*) FROM traces", [], |r| r.get(0))
-            .map_err(sql_err("count"))?;
-        let receipts: i64 = tx
-            .query_row("SELECT count(*) FROM trailseal_retention", [], |r| r.get(0))
-            .map_err(sql_err("count"))?;
-        if records > 0 || receipts > 0 {
-            return Err(crate::not_empty(&location));
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
         }
-        if meta.start.kind != trailseal_core::verify::StartKind::Genesis {
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', ?1), ('checkpoint_next_seq', ?2)",
-                params![String::from_utf8_lossy(&meta.start.prev_hash), meta.start.next_seq.to_string()],
-            )
-            .map_err(sql_err("write checkpoint"))?;
-        }
-        for (i, receipt) in meta.retention.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO trailseal_retention (idx, receipt) VALUES (?1, ?2)",
-                params![i as i64, receipt],
-            )
-            .map_err(sql_err("copy receipt"))?;
-        }
-        tx.execute(
-            "INSERT OR IGNORE INTO trailseal_meta (key, value) VALUES ('schema_version', ?1)",
-            [SCHEMA_VERSION.to_string()],
-        )
-        .map_err(sql_err("write schema version"))?;
-        if let StoredKeyId::Present(id) = meta.key_id {
-            tx.execute(
-                "INSERT OR REPLACE INTO trailseal_meta (key, value) VALUES ('key_id', ?1)",
-                [id.as_str()],
-            )
-            .map_err(sql_err("write key id"))?;
-        }
-        tx.commit().map_err(sql_err("commit"))
     }
 
     fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
-        let location = self.location.clone();
-        let sql_err = |action: &'static str| {
-            let location = location.clone();
-            move |source| StoreError::Sqlite {
-                location,
-                action,
-                source,
-            }
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err("begin"))?;
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO traces (seq, action_id, prev_hash, record_hash, invoked_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .map_err(sql_err("insert"))?;
-            for r in records {
-                let seq = i64::try_from(r.seq).map_err(|_| StoreError::SeqOverflow {
-                    location: location.clone(),
-                })?;
-                insert
-                    .execute(params![
-                        seq,
-                        r.action_id,
-                        r.prev_hash.as_str(),
-                        r.record_hash.as_str(),
-                        r.invoked_at,
-                        r.trace
-                    ])
-                    .map_err(sql_err("insert"))?;
-            }
+        if !self.importing {
+            return Err(StoreError::Conflict {
+                location: self.location.clone(),
+                detail: "records can only be imported after import_start".into(),
+            });
         }
-        tx.commit().map_err(sql_err("commit"))
+        let result = self.insert_imported(records);
+        if result.is_err() {
+            // The copy cannot finish: give it up now.
+            self.importing = false;
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        result
+    }
+
+    fn import_finish(&mut self) -> Result<(), StoreError> {
+        if !self.importing {
+            return Err(StoreError::Conflict {
+                location: self.location.clone(),
+                detail: "no copy into the store was started".into(),
+            });
+        }
+        self.importing = false;
+        let committed = self.conn.execute_batch("COMMIT");
+        if committed.is_err() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        committed.map_err(self.sql_err("commit"))
     }
 
     fn scan(
@@ -700,85 +1057,59 @@ impl Store for SqliteStore {
         from_seq: u64,
         visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
     ) -> Result<(), StoreError> {
-        const COLS: &str =
-            "SELECT seq, prev_hash, record_hash, payload, action_id, invoked_at FROM traces";
-        // Without a lower bound, rows with a (tampered) negative seq are seen too.
-        let (sql, bound) = if from_seq == 0 {
-            (format!("{COLS} ORDER BY seq"), None)
-        } else {
-            (
-                format!("{COLS} WHERE seq >= ?1 ORDER BY seq"),
-                Some(i64::try_from(from_seq).unwrap_or(i64::MAX)),
-            )
+        // From seq 0, rows with a (tampered) negative seq are seen too.
+        let range = SeqRange {
+            from: (from_seq > 0).then_some(from_seq),
+            until: None,
         };
-        let mut stmt = self.conn.prepare(&sql).map_err(self.sql_err("scan"))?;
-        let mut rows = match bound {
-            Some(b) => stmt.query([b]),
-            None => stmt.query([]),
+        scan_range(&self.conn, &self.location, range, visit)
+    }
+
+    fn snapshot(&mut self, readers: usize) -> Result<Option<Snapshot>, StoreError> {
+        // Range scans are index lookups only when seq is the rowid (as weaver-kernel's schema
+        // makes it); an altered schema is read by one whole-table scan instead.
+        if readers == 0 || !self.seq_is_rowid()? {
+            return Ok(None);
         }
-        .map_err(self.sql_err("scan"))?;
-        let location = self.location.clone();
-        let sql_err = |source| StoreError::Sqlite {
-            location: location.clone(),
-            action: "scan",
-            source,
-        };
-        while let Some(row) = rows.next().map_err(sql_err)? {
-            let raw_seq = row.get_ref(0).map_err(sql_err)?.as_i64().unwrap_or(-1);
-            let get = |i: usize| row.get_ref(i).ok().and_then(column_bytes);
-            let fields = [get(1), get(2), get(3), get(4), get(5)];
-            let names = [
-                "prev_hash",
-                "record_hash",
-                "payload",
-                "action_id",
-                "invoked_at",
-            ];
-            let missing = fields
-                .iter()
-                .zip(names)
-                .find(|(f, _)| f.is_none())
-                .map(|(_, n)| n);
-            let flow = match (u64::try_from(raw_seq), missing, &fields) {
-                (
-                    Ok(seq),
-                    None,
-                    [
-                        Some(prev),
-                        Some(rec),
-                        Some(payload),
-                        Some(action_id),
-                        Some(invoked_at),
-                    ],
-                ) => visit(&ScanItem::Record(RecordView {
-                    seq,
-                    prev_hash: prev,
-                    record_hash: rec,
-                    trace: payload,
-                    encoding: TraceEncoding::Stored,
-                    columns: Some(Columns {
-                        action_id,
-                        invoked_at,
-                    }),
-                })),
-                (Err(_), _, _) => visit(&ScanItem::Malformed(MalformedRecord {
-                    seq: None,
-                    location: format!("row with seq {raw_seq}"),
-                    problem: "seq is negative".into(),
-                    torn: false,
-                })),
-                (Ok(seq), missing, _) => visit(&ScanItem::Malformed(MalformedRecord {
-                    seq: Some(seq),
-                    location: format!("row {seq}"),
-                    problem: format!("{} is NULL", missing.unwrap_or("a column")),
-                    torn: false,
-                })),
-            };
-            if flow == Flow::Stop {
-                break;
+        // Each reader is a connection inside a read transaction. They hold one snapshot when
+        // they read the same state (head, start, retention log, key id): appends and prunes
+        // change it. If writers keep changing the store, give up and let the caller scan.
+        for _ in 0..3 {
+            let mut opened = Vec::with_capacity(readers);
+            for _ in 0..readers {
+                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn = Connection::open_with_flags(&self.path, flags)
+                    .map_err(self.sql_err("open a reader"))?;
+                conn.busy_timeout(Duration::from_secs(60))
+                    .map_err(self.sql_err("set busy timeout"))?;
+                conn.execute_batch("BEGIN")
+                    .map_err(self.sql_err("begin a read"))?;
+                let mut reader = SqliteStore {
+                    conn,
+                    path: self.path.clone(),
+                    location: self.location.clone(),
+                    action_id_unique: self.action_id_unique,
+                    meta_recorded: true,
+                    checkpointer: None,
+                    importing: false,
+                };
+                let state = reader.state()?;
+                opened.push((reader, state));
+            }
+            let agreed = opened.windows(2).all(|w| match w {
+                [(_, a), (_, b)] => a == b,
+                _ => true,
+            });
+            if agreed && let Some((_, state)) = opened.first() {
+                let state = state.clone();
+                let readers = opened
+                    .into_iter()
+                    .map(|(reader, _)| Box::new(SqliteReader(reader)) as Box<dyn SnapshotReader>)
+                    .collect();
+                return Ok(Some(Snapshot { state, readers }));
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     fn find(&mut self, action_id: &str) -> Result<Option<StoredRecord>, StoreError> {

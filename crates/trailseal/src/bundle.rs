@@ -141,6 +141,8 @@ impl AuditLog {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<BundleReport, Error> {
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        // A wrong secret is told apart from tampering, as `verify` does.
+        self.confirm_key(&key)?;
         let location = self.location().to_owned();
         let state = self.store_mut().state()?;
         let first_held = state.start.next_seq;

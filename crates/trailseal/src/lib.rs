@@ -22,18 +22,22 @@
 
 mod bundle;
 mod export;
+mod group;
 mod log;
 mod migrate;
 pub mod query;
+mod repair;
 mod retention;
 pub mod secret;
 pub mod signing;
 mod verify;
 
 pub use bundle::{BundleReport, BundleSelection, verify_bundle};
+pub use group::{GroupStats, SharedLog};
 pub use log::{AuditLog, Error, OpenOptions};
 pub use migrate::MigrateReport;
 pub use query::{Filter, TraceEntry};
+pub use repair::RepairReport;
 pub use retention::{CutoffSpec, PruneReport, PruneRequest, RetentionStatus};
 pub use verify::{
     AnchorCheck, Progress, default_threads, no_secret, unverifiable_from, verify_store,
@@ -45,4 +49,4 @@ pub use trailseal_core::{
     Caveat, ChainKey, KeyId, PreparedTrace, TamperKind, Timestamp, TraceLimits, Verdict,
 };
 pub use trailseal_store as store;
-pub use trailseal_store::{Appended, Format, OpenMode, Store, StoreError, StoredRecord};
+pub use trailseal_store::{Appended, Format, OpenMode, Store, StoreError, StoredRecord, TornTail};

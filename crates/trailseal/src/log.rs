@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use trailseal_core::json::{self, Mode};
+use trailseal_core::retention::Receipt;
 use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, ScanItem, StoredKeyId};
 use trailseal_core::{
     ChainKey, KeyId, PreparedTrace, TraceError, TraceLimits, TraceSummary, Verdict,
@@ -37,6 +38,14 @@ pub enum Error {
     /// changed.
     #[error("refusing: the store does not verify ({}: {})", verdict.status(), verdict.detail())]
     NotVerified {
+        verdict: Box<trailseal_core::Verdict>,
+    },
+    /// `repair` found damage other than an interrupted write at the end of the store, or
+    /// records before one that do not verify (or cannot be verified); nothing was changed.
+    #[error("{location}: refusing to repair: {detail}; nothing was changed")]
+    NotRepairable {
+        location: String,
+        detail: String,
         verdict: Box<trailseal_core::Verdict>,
     },
     /// The retention policy forbids the change; nothing was changed.
@@ -136,6 +145,11 @@ impl AuditLog {
         self
     }
 
+    /// The limits on appended traces.
+    pub fn limits(&self) -> TraceLimits {
+        self.limits
+    }
+
     /// The store's location.
     pub fn location(&self) -> &str {
         self.store.location()
@@ -185,7 +199,7 @@ impl AuditLog {
 
     /// Checks, once per handle, that `key` is the key the store was written with: by the key
     /// id the store records, or else by the MAC of its head record.
-    fn confirm_key(&mut self, key: &ChainKey) -> Result<(), Error> {
+    pub(crate) fn confirm_key(&mut self, key: &ChainKey) -> Result<(), Error> {
         if self.key_confirmed {
             return Ok(());
         }
@@ -235,6 +249,17 @@ impl AuditLog {
                             .into());
                         }
                         None => {}
+                    }
+                } else if let Some(text) = state.retention.last() {
+                    // Every record was pruned (a JSONL store then records no key id): the
+                    // receipts are MAC'd with the chain's key.
+                    let index = state.retention.len() - 1;
+                    let holds = Receipt::parse(text.as_bytes(), index)
+                        .is_ok_and(|r| r.key_id == key.key_id() && r.mac_holds(key));
+                    if !holds {
+                        return Err(self.wrong_key(format!(
+                            "retention receipt {index} does not verify with this secret; refusing to extend the chain with a different key"
+                        )));
                     }
                 }
             }

@@ -2,13 +2,13 @@
 
 use trailseal_core::json::{self, Mode};
 use trailseal_core::verify::{Flow, ScanItem, StoredKeyId};
-use trailseal_core::{Hash32, Verdict};
+use trailseal_core::{ChainKey, Hash32, Verdict, Verified};
 use trailseal_store::{ImportMeta, ImportRecord, Store, StoreError};
 
 use crate::log::{AuditLog, Error};
 use crate::verify::Progress;
 
-/// Records per import transaction.
+/// Records per call to [`Store::import_records`].
 const BATCH: usize = 10_000;
 
 /// What a migration copied.
@@ -26,20 +26,51 @@ impl AuditLog {
     /// Copies this chain into `to`, which must be empty: verifies the source first, copies its
     /// start, retention log, key id and every record verbatim (payloads in canonical form, so
     /// every hash is unchanged), then verifies the destination and checks it holds the same
-    /// records with the same head. Each batch is committed on its own; an interrupted
-    /// migration leaves a destination that holds a verified prefix of the chain.
+    /// records with the same head. The copy is one transaction (JSONL: a file renamed over
+    /// the destination): it becomes visible all at once when complete, and a migration that
+    /// is interrupted (or fails, once `to` is dropped) leaves the destination empty, so it
+    /// can be run again — never a partial chain that would verify on its own.
     pub fn migrate_to(
         &mut self,
         to: &mut dyn Store,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<MigrateReport, Error> {
+        let (key, src) = self.verified_source()?;
+        self.copy_into(&key, &src, to, progress)
+    }
+
+    /// Like [`AuditLog::migrate_to`], but opens (creates) the destination only once the source
+    /// has verified, so a refused migration (no or wrong secret, a source that does not
+    /// verify) creates nothing. Returns the destination with the report.
+    pub fn migrate_into(
+        &mut self,
+        open_destination: impl FnOnce() -> Result<Box<dyn Store>, StoreError>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(Box<dyn Store>, MigrateReport), Error> {
+        let (key, src) = self.verified_source()?;
+        let mut to = open_destination()?;
+        let report = self.copy_into(&key, &src, to.as_mut(), progress)?;
+        Ok((to, report))
+    }
+
+    /// The key and the verdict of a source that verifies; an error otherwise.
+    fn verified_source(&mut self) -> Result<(ChainKey, Verified), Error> {
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
-        let source = self.verify();
-        let Verdict::Verified(src) = &source else {
-            return Err(Error::NotVerified {
+        match self.verify() {
+            Verdict::Verified(src) => Ok((key, src)),
+            source => Err(Error::NotVerified {
                 verdict: Box::new(source),
-            });
-        };
+            }),
+        }
+    }
+
+    fn copy_into(
+        &mut self,
+        key: &ChainKey,
+        src: &Verified,
+        to: &mut dyn Store,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<MigrateReport, Error> {
         let state = self.store_mut().state()?;
         let destination = to.location().to_owned();
         to.import_start(&ImportMeta {
@@ -113,9 +144,10 @@ impl AuditLog {
         }
         copied += batch.len() as u64;
         flush(&mut batch, &mut *to)?;
+        to.import_finish()?;
 
         // The destination must verify, and hold what the source holds.
-        let verdict = crate::verify::verify_store(to, Some(&key), self.threads(), &mut |_| {});
+        let verdict = crate::verify::verify_store(to, Some(key), self.threads(), &mut |_| {});
         let mismatch = |what: String| {
             Error::Store(StoreError::Conflict {
                 location: destination.clone(),

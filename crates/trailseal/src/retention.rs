@@ -108,6 +108,10 @@ fn describe_micros(micros: i64) -> String {
 impl AuditLog {
     /// The retention log; verified (MACs, links, consistency) when a key is set.
     pub fn retention(&mut self) -> Result<RetentionStatus, Error> {
+        if let Some(key) = self.key().cloned() {
+            // A wrong secret is told apart from an altered log.
+            self.confirm_key(&key)?;
+        }
         let state = self.store_mut().state()?;
         let (receipts, verified) = match self.key() {
             Some(key) => {
@@ -149,6 +153,8 @@ impl AuditLog {
         allow_decrease: bool,
     ) -> Result<Receipt, Error> {
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        // A receipt MAC'd with another key would make the store fail verification.
+        self.confirm_key(&key)?;
         let state = self.store_mut().state()?;
         let resolved = resolve_start(&key, &state.start, &state.retention).map_err(|t| {
             Error::NotVerified {
@@ -186,6 +192,7 @@ impl AuditLog {
     /// the cutoff, or when the store changed meanwhile.
     pub fn prune(&mut self, request: &PruneRequest) -> Result<PruneReport, Error> {
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        self.confirm_key(&key)?;
         let threads = self.threads();
         let location = self.location().to_owned();
         if let Some(archive) = &request.archive

@@ -151,13 +151,6 @@ impl AuditLog {
         }
         let key = self.key().cloned();
         let threads = self.threads();
-        verify_store_anchored(
-            self.store_mut(),
-            key.as_ref(),
-            threads,
-            progress,
-            &mut |_| {},
-            &checks,
-        )
+        verify_store_anchored(self.store_mut(), key.as_ref(), threads, progress, &checks)
     }
 }

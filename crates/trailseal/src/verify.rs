@@ -10,17 +10,40 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use trailseal_core::retention::{Receipt, ReceiptBody, ResolvedStart, resolve_start};
 use trailseal_core::verify::{
     Columns, ContentCheck, ContentChecker, Flow, MalformedRecord, RecordView, ScanItem,
-    TraceEncoding, Verifier,
+    StoredKeyId, TraceEncoding, Verifier,
 };
 use trailseal_core::verify::{Expectation, SealedEnd};
 use trailseal_core::{ChainKey, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict};
-use trailseal_store::{Store, StoreError};
+use trailseal_store::{SeqRange, Snapshot, SnapshotReader, Store, StoreError, StoreState};
+
+/// A retention log that fails to verify because it was written with another key — its first
+/// receipt, and the store's key id if it records one, say so: the secret is wrong. As for
+/// records, `verify` tells that apart from tampering (key ids are not authenticated: altering
+/// them can at most turn `tampered` into `unverifiable`).
+fn wrong_secret_of_log(key: &ChainKey, state: &StoreState) -> Option<Verdict> {
+    let first = Receipt::parse(state.retention.first()?.as_bytes(), 0).ok()?;
+    let ours = key.key_id();
+    let theirs = match state.key_id {
+        StoredKeyId::Present(id) if id == ours => return None,
+        StoredKeyId::Present(id) => id,
+        StoredKeyId::Absent => first.key_id,
+    };
+    (first.key_id != ours).then(|| {
+        Verdict::Unverifiable(Unverifiable {
+            reason: UnverifiableReason::WrongSecret,
+            detail: format!(
+                "the store was written with key id {theirs}, but this secret has key id {ours}"
+            ),
+        })
+    })
+}
 
 /// How far verification has come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +90,7 @@ pub fn verify_store(
     threads: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Verdict {
-    verify_store_observed(store, key, threads, progress, &mut |_| {})
+    verify_impl(store, key, threads, progress, None, &[])
 }
 
 /// The verdict of a store whose archive receipt cannot be accepted.
@@ -137,7 +160,7 @@ pub fn verify_store_observed(
     progress: &mut dyn FnMut(Progress),
     observe: &mut dyn FnMut(&RecordView<'_>),
 ) -> Verdict {
-    verify_store_anchored(store, key, threads, progress, observe, &[])
+    verify_impl(store, key, threads, progress, Some(observe), &[])
 }
 
 /// A signed anchor to check the store against, already opened with its public key.
@@ -195,27 +218,51 @@ fn anchor_expectations(
     Ok(out)
 }
 
-/// [`verify_store_observed`], also checking the store against signed anchors: it must still
-/// hold each anchored head (else `truncated`, or `link` for a different hash).
+/// [`verify_store`], also checking the store against signed anchors: it must still hold each
+/// anchored head (else `truncated`, or `link` for a different hash).
 pub fn verify_store_anchored(
     store: &mut dyn Store,
     key: Option<&ChainKey>,
     threads: usize,
     progress: &mut dyn FnMut(Progress),
-    observe: &mut dyn FnMut(&RecordView<'_>),
+    anchors: &[AnchorCheck],
+) -> Verdict {
+    verify_impl(store, key, threads, progress, None, anchors)
+}
+
+/// Verification with everything optional. Without an observer, and when the store can give
+/// several readers one snapshot, the readers read seq ranges side by side
+/// ([`verify_ranges`]); otherwise one scan feeds the content checks to worker threads
+/// ([`verify_parallel`]), or, with one thread, everything runs on the calling thread.
+fn verify_impl(
+    store: &mut dyn Store,
+    key: Option<&ChainKey>,
+    threads: usize,
+    progress: &mut dyn FnMut(Progress),
+    mut observe: Option<&mut dyn FnMut(&RecordView<'_>)>,
     anchors: &[AnchorCheck],
 ) -> Verdict {
     let Some(key) = key else {
         return no_secret();
     };
-    let state = match store.state() {
-        Ok(state) => state,
-        Err(e) => return unverifiable_from(&e),
+    // A backend that cannot open a snapshot (or fails to) is read by one scan instead; if it
+    // cannot be read at all, `state` says so below.
+    let snapshot = if threads > 1 && observe.is_none() {
+        store.snapshot(threads).ok().flatten()
+    } else {
+        None
+    };
+    let (state, readers) = match snapshot {
+        Some(Snapshot { state, readers }) => (state, Some(readers)),
+        None => match store.state() {
+            Ok(state) => (state, None),
+            Err(e) => return unverifiable_from(&e),
+        },
     };
     let total_hint = state.record_count_hint;
     let resolved = match resolve_start(key, &state.start, &state.retention) {
         Ok(resolved) => resolved,
-        Err(t) => return Verdict::Tampered(t),
+        Err(t) => return wrong_secret_of_log(key, &state).unwrap_or(Verdict::Tampered(t)),
     };
     let end = match state
         .archive_of
@@ -243,20 +290,31 @@ pub fn verify_store_anchored(
             total_hint,
         })
     };
-    let scanned = if threads <= 1 {
-        let mut checker = ContentChecker::new();
-        store.scan(0, &mut |item| {
-            let flow = verifier.feed(key, &mut checker, item);
-            if let (Flow::Continue, ScanItem::Record(r)) = (flow, item) {
-                observe(r);
-            }
-            if verifier.records_checked().is_multiple_of(BATCH as u64 * 16) {
-                report(verifier.records_checked());
-            }
-            flow
-        })
-    } else {
-        verify_parallel(store, key, threads, &mut verifier, &mut report, observe)
+    let mut no_observer = |_: &RecordView<'_>| {};
+    let observe = observe.take().unwrap_or(&mut no_observer);
+    let scanned = match readers {
+        Some(readers) => verify_ranges(
+            store.location(),
+            readers,
+            &state,
+            key,
+            &mut verifier,
+            &mut report,
+        ),
+        None if threads <= 1 => {
+            let mut checker = ContentChecker::new();
+            store.scan(0, &mut |item| {
+                let flow = verifier.feed(key, &mut checker, item);
+                if let (Flow::Continue, ScanItem::Record(r)) = (flow, item) {
+                    observe(r);
+                }
+                if verifier.records_checked().is_multiple_of(BATCH as u64 * 16) {
+                    report(verifier.records_checked());
+                }
+                flow
+            })
+        }
+        None => verify_parallel(store, key, threads, &mut verifier, &mut report, observe),
     };
     if let Err(e) = scanned {
         return unverifiable_from(&e);
@@ -479,4 +537,252 @@ fn verify_parallel(
         }
         scanned
     })
+}
+
+/// Seqs per range in [`verify_ranges`].
+const RANGE: u64 = 8192;
+
+/// The consecutive seq ranges [`verify_ranges`] reads: `count` ranges of [`RANGE`] seqs from
+/// `lo`, the first also taking everything below, the last everything above.
+#[derive(Debug, Clone, Copy)]
+struct RangePlan {
+    lo: u64,
+    count: u64,
+}
+
+impl RangePlan {
+    fn new(state: &StoreState) -> Self {
+        match &state.head {
+            None => RangePlan { lo: 0, count: 1 },
+            Some((head, _)) => {
+                let lo = state
+                    .record_count_hint
+                    .map_or(0, |n| head.saturating_sub(n.saturating_sub(1)));
+                RangePlan {
+                    lo,
+                    count: (head - lo) / RANGE + 1,
+                }
+            }
+        }
+    }
+
+    fn boundary(&self, i: u64) -> u64 {
+        self.lo.saturating_add(i.saturating_mul(RANGE))
+    }
+
+    fn range(&self, i: u64) -> SeqRange {
+        SeqRange {
+            from: (i > 0).then(|| self.boundary(i)),
+            until: (i + 1 < self.count).then(|| self.boundary(i + 1)),
+        }
+    }
+}
+
+/// One record of a range, as the sequential checks need it.
+#[derive(Debug)]
+enum CheckedEntry {
+    Record {
+        seq: u64,
+        prev_hash: Range<usize>,
+        record_hash: Range<usize>,
+        check: ContentCheck,
+    },
+    Malformed(MalformedRecord),
+}
+
+/// A range's records with their content checked; the stored hashes in one buffer.
+#[derive(Debug, Default)]
+struct CheckedRange {
+    buf: Vec<u8>,
+    entries: Vec<CheckedEntry>,
+}
+
+impl CheckedRange {
+    fn push(&mut self, key: &ChainKey, checker: &mut ContentChecker, item: &ScanItem<'_>) {
+        let entry = match item {
+            ScanItem::Record(r) => {
+                let check = checker.check(key, r);
+                let at = self.buf.len();
+                self.buf.extend_from_slice(r.prev_hash);
+                self.buf.extend_from_slice(r.record_hash);
+                let mid = at + r.prev_hash.len();
+                CheckedEntry::Record {
+                    seq: r.seq,
+                    prev_hash: at..mid,
+                    record_hash: mid..self.buf.len(),
+                    check,
+                }
+            }
+            ScanItem::Malformed(m) => CheckedEntry::Malformed(m.clone()),
+        };
+        self.entries.push(entry);
+    }
+
+    /// Feeds the records to `verifier` in order, leaving the range empty for reuse; `Stop`
+    /// once it has a verdict.
+    fn feed(&mut self, verifier: &mut Verifier) -> Flow {
+        let buf = std::mem::take(&mut self.buf);
+        let mut flow = Flow::Continue;
+        for entry in self.entries.drain(..) {
+            flow = match entry {
+                CheckedEntry::Record {
+                    seq,
+                    prev_hash,
+                    record_hash,
+                    check,
+                } => {
+                    let bytes = |r: Range<usize>| buf.get(r).unwrap_or_default();
+                    verifier.feed_hashes(seq, bytes(prev_hash), bytes(record_hash), check)
+                }
+                CheckedEntry::Malformed(m) => verifier.feed_malformed(&m),
+            };
+            if flow == Flow::Stop {
+                break;
+            }
+        }
+        self.buf = buf;
+        self.buf.clear();
+        flow
+    }
+}
+
+type RangeResult = (u64, Result<CheckedRange, StoreError>);
+
+/// Reads ranges of the snapshot and checks their contents, until the plan runs out or
+/// verification stops; gives the reader back. Each range is read into an empty
+/// [`CheckedRange`] taken from `permits`: the verifier hands them back as it consumes them,
+/// which keeps the readers at most a few ranges ahead and the memory bounded.
+fn range_worker(
+    mut reader: Box<dyn SnapshotReader>,
+    key: &ChainKey,
+    plan: RangePlan,
+    next: &AtomicU64,
+    stop: &AtomicBool,
+    permits: &Mutex<Receiver<CheckedRange>>,
+    results: &std::sync::mpsc::Sender<RangeResult>,
+) -> Box<dyn SnapshotReader> {
+    let mut checker = ContentChecker::new();
+    loop {
+        let permit = permits.lock().map(|rx| rx.recv());
+        let Ok(Ok(mut out)) = permit else {
+            return reader;
+        };
+        if stop.load(Ordering::Relaxed) {
+            return reader;
+        }
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= plan.count {
+            return reader;
+        }
+        let read = reader.scan_range(plan.range(i), &mut |item| {
+            if stop.load(Ordering::Relaxed) {
+                return Flow::Stop;
+            }
+            out.push(key, &mut checker, item);
+            Flow::Continue
+        });
+        if results.send((i, read.map(|()| out))).is_err() {
+            return reader;
+        }
+    }
+}
+
+/// Verifies a snapshot with one thread per reader, each reading consecutive seq ranges and
+/// checking their contents, while the calling thread feeds the ranges, in order, to the
+/// sequential [`Verifier`]. The records it sees, in order, are those of a whole-store scan, so
+/// the verdict is the sequential one.
+///
+/// A range with no record before the last one means a gap of at least [`RANGE`] seqs (a
+/// tampered store): the rest is then read by one reader, so a huge gap costs no time.
+fn verify_ranges(
+    location: &str,
+    readers: Vec<Box<dyn SnapshotReader>>,
+    state: &StoreState,
+    key: &ChainKey,
+    verifier: &mut Verifier,
+    report: &mut dyn FnMut(u64),
+) -> Result<(), StoreError> {
+    let plan = RangePlan::new(state);
+    let next = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let (permit_tx, permit_rx) = channel::<CheckedRange>();
+    for _ in 0..readers.len() * 2 {
+        let _ = permit_tx.send(CheckedRange::default());
+    }
+    let permits = Mutex::new(permit_rx);
+    let (result_tx, result_rx) = channel::<RangeResult>();
+    let (outcome, resume, mut readers) = std::thread::scope(|scope| {
+        let handles: Vec<_> = readers
+            .into_iter()
+            .map(|reader| {
+                let (next, stop, permits, results) = (&next, &stop, &permits, result_tx.clone());
+                scope.spawn(move || range_worker(reader, key, plan, next, stop, permits, &results))
+            })
+            .collect();
+        drop(result_tx);
+        let mut waiting = BTreeMap::new();
+        let mut fed = 0u64;
+        let mut outcome = Ok(());
+        let mut resume = None;
+        let mut stopped = false;
+        'feeding: while fed < plan.count {
+            let Ok((i, read)) = result_rx.recv() else {
+                // Every reader is gone before the plan was read (cannot happen unless a
+                // thread died): never let that pass as a shorter chain.
+                outcome = Err(reader_lost(location));
+                break;
+            };
+            waiting.insert(i, read);
+            while let Some(read) = waiting.remove(&fed) {
+                fed += 1;
+                let mut range = match read {
+                    Ok(range) => range,
+                    Err(e) => {
+                        outcome = Err(e);
+                        break 'feeding;
+                    }
+                };
+                if range.entries.is_empty() && fed < plan.count {
+                    resume = Some(plan.boundary(fed));
+                    break 'feeding;
+                }
+                let flow = range.feed(verifier);
+                let _ = permit_tx.send(range);
+                report(verifier.records_checked());
+                if flow == Flow::Stop {
+                    stopped = true;
+                    break 'feeding;
+                }
+            }
+        }
+        debug_assert!(outcome.is_err() || stopped || resume.is_some() || fed == plan.count);
+        stop.store(true, Ordering::Relaxed);
+        drop(permit_tx);
+        let readers: Vec<_> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
+        (outcome, resume, readers)
+    });
+    outcome?;
+    let Some(from) = resume else {
+        return Ok(());
+    };
+    let Some(reader) = readers.first_mut() else {
+        return Err(reader_lost(location));
+    };
+    let mut checker = ContentChecker::new();
+    reader.scan_range(
+        SeqRange {
+            from: Some(from),
+            until: None,
+        },
+        &mut |item| verifier.feed(key, &mut checker, item),
+    )
+}
+
+/// The error for a reader thread that ended without finishing its work.
+fn reader_lost(location: &str) -> StoreError {
+    StoreError::Io {
+        location: location.to_owned(),
+        action: "verify",
+        source: std::io::Error::other("a reader thread ended early"),
+    }
 }

@@ -76,7 +76,7 @@ pub(crate) fn default_origin(store: &str) -> String {
     format!("trailseal.local/{name}")
 }
 
-fn signer(path: &Path) -> Result<NoteSigner, CliError> {
+pub(crate) fn signer(path: &Path) -> Result<NoteSigner, CliError> {
     read_signing_key(path).map_err(|e| {
         CliError::from(e)
             .hint("give the file `trailseal keygen --out NAME` wrote (NAME, not NAME.pub)")
@@ -143,7 +143,7 @@ pub(crate) struct Anchoring {
 impl Anchoring {
     pub(crate) fn new(
         dir: &Path,
-        key: &Path,
+        signer: NoteSigner,
         origin: String,
         every: u64,
         interval: Option<i64>,
@@ -152,7 +152,7 @@ impl Anchoring {
             .map_err(|e| CliError::new(format!("{}: cannot create: {e}", dir.display())))?;
         Ok(Self {
             dir: dir.to_owned(),
-            signer: signer(key)?,
+            signer,
             origin,
             every: every.max(1),
             interval_micros: interval,
@@ -318,11 +318,25 @@ pub(crate) fn verify_bundle(args: &VerifyBundleArgs) -> Result<ExitCode, CliErro
 pub(crate) fn migrate(args: &crate::cli::MigrateArgs) -> Result<ExitCode, CliError> {
     let key = load_key(&args.secret)?.ok_or_else(CliError::no_secret)?;
     let mut from = AuditLog::open(&args.from, &trailseal::OpenOptions::default())?.with_key(key);
-    let mut to = trailseal::store::open(&args.to, None, OpenMode::Write { create: true })?;
+    // A destination file this command creates is removed again if the copy fails, so a
+    // refused or failed migration leaves the file system as it was.
+    let created = std::path::Path::new(&args.to);
+    let created = (!created.exists()).then(|| created.to_owned());
     let mut progress = ProgressLine::new(true);
-    let report = from
-        .migrate_to(to.as_mut(), &mut |p| progress.update(p))
-        .map_err(super::retention::refused)?;
+    let migrated = from.migrate_into(
+        || trailseal::store::open(&args.to, None, OpenMode::Write { create: true }),
+        &mut |p| progress.update(p),
+    );
+    let (to, report) = match migrated {
+        Ok(done) => done,
+        Err(e) => {
+            progress.finish();
+            if let Some(path) = created {
+                remove_created(&path);
+            }
+            return Err(super::retention::refused(e));
+        }
+    };
     progress.finish();
     writeln!(
         stdout(),
@@ -340,4 +354,13 @@ pub(crate) fn migrate(args: &crate::cli::MigrateArgs) -> Result<ExitCode, CliErr
     )
     .map_err(output)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Removes a store file (and SQLite's side files) that a failed command created.
+fn remove_created(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(std::path::PathBuf::from(name));
+    }
 }
