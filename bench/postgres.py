@@ -24,6 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import measure  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -123,12 +126,10 @@ def main() -> None:
         n = args.verify_records
         vurl = f"{url}?schema=verify_{n}"
         appenders(t, vurl, 1, n, 10_000, env)
-        start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", t, "verify", "--store", vurl, "--json"], env=env, capture_output=True, text=True)
-        secs = time.perf_counter() - start
-        verdict = json.loads(proc.stdout)
+        secs, peak, out, _, _ = measure.run([t, "verify", "--store", vurl, "--json"], env)
+        verdict = json.loads(out)
         assert verdict["status"] == "verified" and verdict["records_checked"] == n, verdict
-        rss = int(proc.stderr.strip().splitlines()[-1]) / 1024
+        rss = peak / 1024
     finally:
         if stop:
             stop()

@@ -27,7 +27,7 @@ Subcommands and the JSON object each prints:
     Like ``write``, but the store must already exist (exit 2 otherwise): this is how tests
     check that weaver-kernel can extend a store trailseal wrote. -> same object as ``write``.
 
-``bulk-write [--backend sqlite] --path P --count N --seed S`` (+ the other ``write`` options)
+``bulk-write [--backend sqlite] --path P --count N --seed S [--pad C]`` (+ the other ``write`` options)
     Benchmark loader; creates the store or appends to it. Produces exactly the rows ``SQLiteTraceStore.record()`` would (schema
     created by constructing ``SQLiteTraceStore`` once; same head/checkpoint lookup, same
     ``encode_trace`` and ``build_record``; ``payload = json.dumps(payload)``), but inserts them
@@ -189,6 +189,7 @@ class ContentOptions:
     content: Literal["tricky", "simple"] = "tricky"
     lone_surrogates: bool = False
     non_finite: bool = False
+    pad: int = 0
 
 
 def action_id_for(seed: int, index: int) -> str:
@@ -416,6 +417,10 @@ def simple_trace(opts: ContentOptions, index: int) -> ActionTrace:
         "order_by": rng.choice(_SIMPLE_FIELDS),
         "justification": f"ticket #{rng.randint(1000, 99999)} {rng.choice(_SIMPLE_WORDS)}",
     }
+    if opts.pad:
+        # Benchmarks: a note of `pad` characters brings payloads to the size wanted.
+        words = " ".join(rng.choice(_SIMPLE_WORDS) for _ in range(opts.pad // 3 + 1))
+        args["note"] = words[: opts.pad]
     return ActionTrace(
         action_id=action_id_for(opts.seed, index),
         capability_id=rng.choice(_SIMPLE_CAPS),
@@ -1166,6 +1171,12 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="tricky content: add NaN/Infinity floats (weaver accepts them)",
         )
+        p.add_argument(
+            "--pad",
+            type=_non_negative,
+            default=0,
+            help="simple content: add an args.note of this many characters (payload size)",
+        )
 
     for name, help_text in (
         ("write", "record traces with store.record()"),
@@ -1212,6 +1223,7 @@ def _content_options(args: argparse.Namespace) -> ContentOptions:
         content=args.content,
         lone_surrogates=args.lone_surrogates,
         non_finite=args.non_finite,
+        pad=args.pad,
     )
 
 
