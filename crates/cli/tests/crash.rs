@@ -124,6 +124,42 @@ fn schema_of(url: &str) -> &str {
     url.split("schema=").nth(1).unwrap()
 }
 
+/// After a killed `trailseal` on a PostgreSQL store: waits until the server has ended the
+/// killed client's session. The server finishes the statement it is running (a `COMMIT` sent
+/// just before the kill still commits) before it notices the closed connection, so checking
+/// the store earlier could see it before that commit, and then changed under the check.
+fn settle(location: &str) {
+    if !is_pg(location) {
+        return;
+    }
+    #[cfg(feature = "postgres")]
+    {
+        let app: String = format!("trailseal/{}", schema_of(location))
+            .chars()
+            .take(63)
+            .collect();
+        let mut admin = pg_admin();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let sessions: i64 = admin
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                    &[&app],
+                )
+                .unwrap()
+                .get(0);
+            if sessions == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{location}: the killed client's session did not end"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
 /// Removes a store: its files, or its schema.
 fn remove(location: &str) {
     if is_pg(location) {
@@ -288,6 +324,7 @@ fn crash_many(backend: Backend) {
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
+        settle(&store);
         let v = verdict(&store);
         assert!(v.is_verified(), "{name} kill {i} after {delay:?}: {v:?}");
         match v.records_checked() {
@@ -387,6 +424,7 @@ fn append_and_kill(
         let _ = child.kill();
     }
     let status = child.wait().unwrap();
+    settle(location);
     writer.join().unwrap();
     let lines = reader.join().unwrap();
     let mut acked = Acked {
@@ -573,7 +611,7 @@ fn migrate_cmd(from: &str, to: &str) -> Command {
     let mut cmd = trailseal();
     cmd.args(["migrate", "--from", from, "--to", to])
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(Stdio::piped());
     cmd
 }
 
@@ -649,6 +687,8 @@ fn crash_migrate(from: Backend, to: Backend) {
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
+        settle(&source);
+        settle(&target);
         let opened = AuditLog::open(&target, &OpenOptions::default());
         let v = match opened {
             Err(trailseal::Error::Store(StoreError::NotFound { .. })) => {
@@ -679,9 +719,11 @@ fn crash_migrate(from: Backend, to: Backend) {
         if empty_store {
             // Empty: a new migration into it succeeds.
             empty += 1;
+            let again = migrate_cmd(&source, &target).output().unwrap();
             assert!(
-                migrate_cmd(&source, &target).status().unwrap().success(),
-                "{label}: migrating again into the emptied destination"
+                again.status.success(),
+                "{label}: migrating again into the emptied destination: {}",
+                String::from_utf8_lossy(&again.stderr)
             );
             complete(&target, &label);
             if let Some(leftover) = import_leftover(&target).filter(|_| to == Backend::Jsonl) {

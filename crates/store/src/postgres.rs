@@ -275,7 +275,20 @@ impl PgStore {
         )
     }
 
+    /// Other calls that open a transaction on this handle while a copy is in its transaction
+    /// would commit or break that transaction: they are refused until `import_finish`.
+    fn refuse_while_importing(&self) -> Result<(), StoreError> {
+        if self.importing {
+            return Err(StoreError::Conflict {
+                location: self.location.clone(),
+                detail: "a copy into the store is in progress on this handle".into(),
+            });
+        }
+        Ok(())
+    }
+
     fn locked(&mut self) -> Result<Transaction<'_>, StoreError> {
+        self.refuse_while_importing()?;
         let err = self.err("begin");
         let key = self.lock_key;
         let mut tx = self.client.transaction().map_err(&err)?;
@@ -437,6 +450,7 @@ impl Store for PgStore {
     }
 
     fn state(&mut self) -> Result<StoreState, StoreError> {
+        self.refuse_while_importing()?;
         let err = self.err("read the chain state");
         let (traces, meta, retention) = (
             self.traces.clone(),
@@ -497,6 +511,7 @@ impl Store for PgStore {
         traces: &[PreparedTrace],
     ) -> Result<Vec<Appended>, StoreError> {
         crate::refuse_repeated_ids(&self.location, traces)?;
+        self.refuse_while_importing()?;
         let err = self.err("append");
         // BEGIN and the lock in one round trip (the key is a number, not input).
         self.client
@@ -519,6 +534,7 @@ impl Store for PgStore {
         from_seq: u64,
         visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
     ) -> Result<(), StoreError> {
+        self.refuse_while_importing()?;
         let err = self.err("scan");
         let table = self.traces.clone();
         let mut tx = self.client.transaction().map_err(&err)?;

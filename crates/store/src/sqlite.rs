@@ -154,8 +154,12 @@ impl Checkpointer {
                     // Busy or failed checkpoints are retried when the next commit asks.
                     let _ = worker.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
                 }
-            })
-            .ok()?;
+            });
+        let Ok(thread) = thread else {
+            // Give the hook back to SQLite's automatic checkpoint (which is that hook).
+            let _ = conn.pragma_update(None, "wal_autocheckpoint", 1000);
+            return None;
+        };
         Some(Self {
             signal,
             thread: Some(thread),

@@ -11,17 +11,18 @@
 //! only once its own record is durable, exactly as with one append per transaction; the chain
 //! order is the order in which groups commit, and within a group the order of arrival.
 //!
-//! A group is all or nothing in the store. If it fails (say one trace repeats an `action_id`),
-//! its traces are appended again one by one, so only the caller whose trace is at fault gets
-//! the error.
+//! A group is all or nothing in the store. If one of its traces is at fault (say it repeats an
+//! `action_id`), its traces are appended again one by one, so only that caller gets the error;
+//! if the store itself fails (I/O, a lost connection), every caller of the group gets an error.
 
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use trailseal_core::{PreparedTrace, TraceLimits};
-use trailseal_store::Appended;
+use trailseal_store::{Appended, StoreError};
 
 use crate::log::{AuditLog, Error};
 
@@ -253,7 +254,21 @@ impl SharedLog {
             queue.last_group = n;
             queue.pending.drain(..n).collect()
         };
-        let results = self.commit(group);
+        // A panic inside the store must not leave the group's callers, and every later
+        // caller, waiting for a leader that is gone: they get an error and the lead is passed
+        // on before the panic continues in this (the leading) thread.
+        let slots: Vec<Arc<Slot>> = group.iter().map(|p| Arc::clone(&p.slot)).collect();
+        let (results, panic) =
+            match std::panic::catch_unwind(AssertUnwindSafe(|| self.commit(group))) {
+                Ok(results) => (results, None),
+                Err(payload) => {
+                    let results = slots
+                        .into_iter()
+                        .map(|slot| (slot, Err(self.group_failed("the append panicked"))))
+                        .collect();
+                    (results, Some(payload))
+                }
+            };
         {
             let mut queue = lock(&self.queue);
             match queue.pending.front() {
@@ -263,6 +278,18 @@ impl SharedLog {
         }
         for (slot, result) in results {
             slot.set(Outcome::Done(result));
+        }
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
+        }
+    }
+
+    /// The error of a caller whose group failed as a whole.
+    fn group_failed(&self, why: &str) -> Error {
+        Error::Io {
+            path: self.location.clone(),
+            action: "append",
+            source: std::io::Error::other(format!("the group commit failed: {why}")),
         }
     }
 
@@ -282,8 +309,23 @@ impl SharedLog {
                     .collect()
             }
             Err(e) if traces.len() == 1 => slots.into_iter().zip([Err(e)]).collect(),
-            // The group was refused as a whole (nothing was written): append its traces one by
-            // one, so that only the one at fault fails.
+            // An error of the store as a whole (I/O, a lost connection, a lock that stays
+            // busy): retrying trace by trace would only repeat it, and after a failed flush
+            // could report a stored trace as a duplicate. The first caller gets the error, the
+            // others one that names it.
+            Err(e) if !is_per_trace(&e) => {
+                let why = e.to_string();
+                let mut first = Some(e);
+                slots
+                    .into_iter()
+                    .map(|slot| {
+                        let e = first.take().unwrap_or_else(|| self.group_failed(&why));
+                        (slot, Err(e))
+                    })
+                    .collect()
+            }
+            // The group was refused because of one of its traces (nothing was written): append
+            // its traces one by one, so that only the one at fault fails.
             _ => slots
                 .into_iter()
                 .zip(&traces)
@@ -305,4 +347,13 @@ impl SharedLog {
                 .collect(),
         }
     }
+}
+
+/// Whether an error of a group's append is caused by one of its traces (a repeated
+/// `action_id`, a trace the store refuses), so that appending them one by one isolates it.
+fn is_per_trace(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Trace { .. } | Error::Store(StoreError::DuplicateActionId { .. })
+    )
 }

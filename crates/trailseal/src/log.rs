@@ -229,7 +229,7 @@ impl AuditLog {
                         Some(ContentCheck::Ok) => {}
                         Some(ContentCheck::Mismatch) => {
                             return Err(self.wrong_key(format!(
-                                "the head record (seq {head_seq}) does not verify with this secret; refusing to extend the chain with a different key"
+                                "the head record (seq {head_seq}) does not verify with this secret (a different key, or the record was altered: `verify` tells which); refusing to use the chain with it"
                             )));
                         }
                         Some(ContentCheck::Malformed(problem)) => {
@@ -258,7 +258,7 @@ impl AuditLog {
                         .is_ok_and(|r| r.key_id == key.key_id() && r.mac_holds(key));
                     if !holds {
                         return Err(self.wrong_key(format!(
-                            "retention receipt {index} does not verify with this secret; refusing to extend the chain with a different key"
+                            "retention receipt {index} does not verify with this secret (a different key, or the receipt was altered: `verify` tells which); refusing to use the chain with it"
                         )));
                     }
                 }

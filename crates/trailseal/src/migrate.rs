@@ -28,8 +28,12 @@ impl AuditLog {
     /// every hash is unchanged), then verifies the destination and checks it holds the same
     /// records with the same head. The copy is one transaction (JSONL: a file renamed over
     /// the destination): it becomes visible all at once when complete, and a migration that
-    /// is interrupted (or fails, once `to` is dropped) leaves the destination empty, so it
-    /// can be run again — never a partial chain that would verify on its own.
+    /// is interrupted, or fails before the copy is committed (once `to` is dropped), leaves
+    /// the destination empty, so it can be run again — never a partial chain that would
+    /// verify on its own. Records appended to the source after it verified are not copied;
+    /// a source pruned during the copy fails it before the commit. Only a committed copy
+    /// that then fails its final check (a fault of the destination) stays in place, and the
+    /// error says so.
     pub fn migrate_to(
         &mut self,
         to: &mut dyn Store,
@@ -83,7 +87,15 @@ impl AuditLog {
         let mut failure: Option<Error> = None;
         let location = self.location().to_owned();
         let total = src.records_checked;
+        // Records appended to the source after it was verified are not copied.
+        let last_verified = src.last_seq;
+        let mut last_copied: Option<(u64, Vec<u8>)> = None;
         self.store_mut().scan(0, &mut |item| {
+            if let ScanItem::Record(r) = item
+                && last_verified.is_none_or(|last| r.seq > last)
+            {
+                return Flow::Stop;
+            }
             let record = match item {
                 ScanItem::Record(r) => r,
                 ScanItem::Malformed(m) => {
@@ -125,6 +137,7 @@ impl AuditLog {
                 }));
                 return Flow::Stop;
             };
+            last_copied = Some((r.seq, r.record_hash.as_bytes().to_vec()));
             batch.push(r);
             if batch.len() >= BATCH {
                 if let Err(e) = flush(&mut batch, &mut *to) {
@@ -144,16 +157,24 @@ impl AuditLog {
         }
         copied += batch.len() as u64;
         flush(&mut batch, &mut *to)?;
-        to.import_finish()?;
-
-        // The destination must verify, and hold what the source holds.
-        let verdict = crate::verify::verify_store(to, Some(key), self.threads(), &mut |_| {});
         let mismatch = |what: String| {
             Error::Store(StoreError::Conflict {
                 location: destination.clone(),
                 detail: what,
             })
         };
+        // Checked before the copy is committed: a source pruned meanwhile yields fewer
+        // records, and the destination must then stay empty.
+        if copied != src.records_checked {
+            return Err(mismatch(format!(
+                "{copied} records read from the source, {} verified (did it change during the copy?); nothing was copied",
+                src.records_checked
+            )));
+        }
+        to.import_finish()?;
+
+        // The destination must verify, and hold what the source held.
+        let verdict = crate::verify::verify_store(to, Some(key), self.threads(), &mut |_| {});
         let Verdict::Verified(dst) = &verdict else {
             return Err(Error::NotVerified {
                 verdict: Box::new(verdict),
@@ -163,14 +184,14 @@ impl AuditLog {
             != (src.records_checked, src.first_seq, src.last_seq)
         {
             return Err(mismatch(format!(
-                "the copy holds {} records (seq {:?} to {:?}), the source {}",
+                "the committed copy holds {} records (seq {:?} to {:?}), the source {}",
                 dst.records_checked, dst.first_seq, dst.last_seq, src.records_checked
             )));
         }
         let dest_state = to.state()?;
-        if dest_state.head != state.head || dest_state.retention != state.retention {
+        if dest_state.head != last_copied || dest_state.retention != state.retention {
             return Err(mismatch(
-                "the copy's head or retention log differs from the source's".into(),
+                "the committed copy's head or retention log differs from the source's".into(),
             ));
         }
         Ok(MigrateReport {

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -652,7 +653,9 @@ type RangeResult = (u64, Result<CheckedRange, StoreError>);
 /// verification stops; gives the reader back. Each range is read into an empty
 /// [`CheckedRange`] taken from `permits`: the verifier hands them back as it consumes them,
 /// which keeps the readers at most a few ranges ahead and the memory bounded.
+#[allow(clippy::too_many_arguments)]
 fn range_worker(
+    location: &str,
     mut reader: Box<dyn SnapshotReader>,
     key: &ChainKey,
     plan: RangePlan,
@@ -674,13 +677,18 @@ fn range_worker(
         if i >= plan.count {
             return reader;
         }
-        let read = reader.scan_range(plan.range(i), &mut |item| {
-            if stop.load(Ordering::Relaxed) {
-                return Flow::Stop;
-            }
-            out.push(key, &mut checker, item);
-            Flow::Continue
-        });
+        // A reader that panics still delivers range `i` (as an error): the feeding thread
+        // waits for the ranges in order and must not wait for one that never comes.
+        let read = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            reader.scan_range(plan.range(i), &mut |item| {
+                if stop.load(Ordering::Relaxed) {
+                    return Flow::Stop;
+                }
+                out.push(key, &mut checker, item);
+                Flow::Continue
+            })
+        }))
+        .unwrap_or_else(|_| Err(reader_lost(location)));
         if results.send((i, read.map(|()| out))).is_err() {
             return reader;
         }
@@ -716,7 +724,9 @@ fn verify_ranges(
             .into_iter()
             .map(|reader| {
                 let (next, stop, permits, results) = (&next, &stop, &permits, result_tx.clone());
-                scope.spawn(move || range_worker(reader, key, plan, next, stop, permits, &results))
+                scope.spawn(move || {
+                    range_worker(location, reader, key, plan, next, stop, permits, &results)
+                })
             })
             .collect();
         drop(result_tx);

@@ -320,19 +320,26 @@ pub(crate) fn migrate(args: &crate::cli::MigrateArgs) -> Result<ExitCode, CliErr
     let mut from = AuditLog::open(&args.from, &trailseal::OpenOptions::default())?.with_key(key);
     // A destination file this command creates is removed again if the copy fails, so a
     // refused or failed migration leaves the file system as it was.
-    let created = std::path::Path::new(&args.to);
-    let created = (!created.exists()).then(|| created.to_owned());
+    let mut created = None;
     let mut progress = ProgressLine::new(true);
     let migrated = from.migrate_into(
-        || trailseal::store::open(&args.to, None, OpenMode::Write { create: true }),
+        || {
+            let path = std::path::Path::new(&args.to);
+            let existed = path.exists();
+            let store = trailseal::store::open(&args.to, None, OpenMode::Write { create: true })?;
+            if !existed {
+                created = file_id(path).map(|id| (path.to_owned(), id));
+            }
+            Ok(store)
+        },
         &mut |p| progress.update(p),
     );
     let (to, report) = match migrated {
         Ok(done) => done,
         Err(e) => {
             progress.finish();
-            if let Some(path) = created {
-                remove_created(&path);
+            if let Some((path, id)) = created {
+                remove_created(&path, id);
             }
             return Err(super::retention::refused(e));
         }
@@ -356,8 +363,34 @@ pub(crate) fn migrate(args: &crate::cli::MigrateArgs) -> Result<ExitCode, CliErr
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes a store file (and SQLite's side files) that a failed command created.
-fn remove_created(path: &std::path::Path) {
+/// A file's identity (device and inode), to tell it from one another process put in its place.
+#[cfg(unix)]
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Without inodes nothing is removed.
+#[cfg(not(unix))]
+fn file_id(_: &std::path::Path) -> Option<(u64, u64)> {
+    None
+}
+
+/// Removes a store file (and SQLite's side files) that a failed command created: only if it
+/// is still that file and holds no record and no receipt, so that a store another process
+/// created and wrote meanwhile under the same name is never removed.
+fn remove_created(path: &std::path::Path, id: (u64, u64)) {
+    if file_id(path) != Some(id) {
+        return;
+    }
+    let empty = path.to_str().is_some_and(|location| {
+        trailseal::store::open(location, None, OpenMode::Read)
+            .and_then(|mut store| store.state())
+            .is_ok_and(|state| state.head.is_none() && state.retention.is_empty())
+    });
+    if !empty {
+        return;
+    }
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);
