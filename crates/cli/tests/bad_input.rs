@@ -18,10 +18,12 @@
     clippy::print_stderr
 )]
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::Write;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use trailseal::core::trace::{DEFAULT_MAX_TRACE_BYTES, DEFAULT_MAX_TRACE_DEPTH};
 use trailseal::{AuditLog, ChainKey, OpenMode, OpenOptions, SharedLog, TraceLimits};
@@ -29,17 +31,7 @@ use trailseal::{AuditLog, ChainKey, OpenMode, OpenOptions, SharedLog, TraceLimit
 const SECRET: &str = "bad-input-secret";
 
 fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trailseal"))
-        .args(args)
-        .env("WEAVER_KERNEL_SECRET", SECRET)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The command may exit before reading all of stdin.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
+    common::run_with(args, Some(SECRET), stdin)
 }
 
 fn text(b: &[u8]) -> String {
@@ -829,16 +821,7 @@ fn an_empty_jsonl_file_is_an_empty_store_and_a_missing_one_is_not_created() {
 
 /// `trailseal ARGS` with `secret` in `WEAVER_KERNEL_SECRET`.
 fn run_as(secret: &str, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trailseal"))
-        .args(args)
-        .env("WEAVER_KERNEL_SECRET", secret)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
+    common::run_with(args, Some(secret), stdin)
 }
 
 #[test]

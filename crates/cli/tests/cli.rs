@@ -9,33 +9,21 @@
     clippy::print_stderr
 )]
 
-use std::io::Write;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use trailseal_testkit::vectors_dir;
 
 const SECRET: &str = "fixture-secret-11-é";
 
 fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailseal"));
-    cmd.env_remove("WEAVER_KERNEL_SECRET");
-    cmd
+    common::bin()
 }
 
 fn run(args: &[&str], secret: Option<&str>, stdin: &str) -> Output {
-    let mut cmd = bin();
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(s) = secret {
-        cmd.env("WEAVER_KERNEL_SECRET", s);
-    }
-    let mut child = cmd.spawn().unwrap();
-    // The command may exit before reading stdin (e.g. without a secret).
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
+    common::run_with(args, secret, stdin.as_bytes())
 }
 
 fn stdout(o: &Output) -> String {

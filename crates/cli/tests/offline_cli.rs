@@ -10,9 +10,10 @@
     clippy::print_stderr
 )]
 
-use std::io::Write;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use trailseal::core::note::{NoteSigner, NoteVerifier};
 use trailseal_testkit::{go_notecheck, vectors_dir};
@@ -20,16 +21,7 @@ use trailseal_testkit::{go_notecheck, vectors_dir};
 const SECRET: &str = "fixture-secret-11-é";
 
 fn run(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trailseal"))
-        .args(args)
-        .env("WEAVER_KERNEL_SECRET", SECRET)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
+    common::run_with(args, Some(SECRET), stdin.as_bytes())
 }
 
 fn text(b: &[u8]) -> String {

@@ -9,25 +9,15 @@
     clippy::print_stderr
 )]
 
-use std::io::Write;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 const SECRET: &str = "repair-cli-secret";
 
 fn run(args: &[&str], secret: Option<&str>, stdin: &str) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailseal"));
-    cmd.env_remove("WEAVER_KERNEL_SECRET")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(s) = secret {
-        cmd.env("WEAVER_KERNEL_SECRET", s);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
+    common::run_with(args, secret, stdin.as_bytes())
 }
 
 fn out(o: &Output) -> String {

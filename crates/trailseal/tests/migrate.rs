@@ -12,30 +12,13 @@
 
 use std::path::Path;
 
-use trailseal::{
-    AuditLog, ChainKey, CutoffSpec, Error, OpenMode, OpenOptions, PruneRequest, Timestamp, Verdict,
-};
+use trailseal::{AuditLog, CutoffSpec, Error, OpenMode, PruneRequest, Timestamp, Verdict};
+
+mod common;
+
+use common::{open_with, trace};
 
 const SECRET: &str = "migrate-secret";
-
-fn trace(n: u64) -> String {
-    format!(
-        r#"{{"action_id":"m{n}","capability_id":"crm.search","principal_id":"p","token_id":"t","invoked_at":"2026-01-01T00:00:{:02}Z","args":{{"n":{n}}},"response_mode":"raw","driver_id":"d"}}"#,
-        n % 60
-    )
-}
-
-fn open_with(path: &Path, secret: &str) -> AuditLog {
-    AuditLog::open(
-        path.to_str().unwrap(),
-        &OpenOptions {
-            mode: OpenMode::Write { create: true },
-            ..OpenOptions::default()
-        },
-    )
-    .unwrap()
-    .with_key(ChainKey::from_secret(secret.as_bytes()).unwrap())
-}
 
 fn open(path: &Path) -> AuditLog {
     open_with(path, SECRET)

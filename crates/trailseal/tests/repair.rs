@@ -12,30 +12,14 @@
 use std::path::{Path, PathBuf};
 
 use trailseal::{
-    AuditLog, ChainKey, CutoffSpec, Error, OpenMode, OpenOptions, PruneRequest, StoreError,
-    Timestamp, Verdict,
+    AuditLog, CutoffSpec, Error, OpenOptions, PruneRequest, StoreError, Timestamp, Verdict,
 };
 
+mod common;
+
+use common::{open_with, trace};
+
 const SECRET: &str = "repair-secret";
-
-fn trace(n: u64) -> String {
-    format!(
-        r#"{{"action_id":"r{n}","capability_id":"crm.search","principal_id":"p","token_id":"t","invoked_at":"2026-01-01T00:00:{:02}Z","args":{{"n":{n},"s":"é"}},"response_mode":"raw","driver_id":"d"}}"#,
-        n % 60
-    )
-}
-
-fn open_with(path: &Path, secret: &str) -> AuditLog {
-    AuditLog::open(
-        path.to_str().unwrap(),
-        &OpenOptions {
-            mode: OpenMode::Write { create: true },
-            ..OpenOptions::default()
-        },
-    )
-    .unwrap()
-    .with_key(ChainKey::from_secret(secret.as_bytes()).unwrap())
-}
 
 fn open(path: &Path) -> AuditLog {
     open_with(path, SECRET)
@@ -361,15 +345,7 @@ fn a_damaged_sqlite_store_is_refused() {
 #[test]
 fn a_postgres_store_has_nothing_to_repair() {
     let url = trailseal_testkit::pg_fresh_schema_url();
-    let mut log = AuditLog::open(
-        &url,
-        &OpenOptions {
-            mode: OpenMode::Write { create: true },
-            ..OpenOptions::default()
-        },
-    )
-    .unwrap()
-    .with_key(ChainKey::from_secret(SECRET.as_bytes()).unwrap());
+    let mut log = common::open_at(&url, SECRET);
     for i in 0..3 {
         log.append_json(trace(i).as_bytes()).unwrap();
     }
