@@ -486,7 +486,7 @@ fn crash_append(backend: Backend, commit_every: usize, traces: u64) {
     let (calibration_ids, calibration) = input_of(u32::MAX - 1);
     let started = Instant::now();
     let acked = append_and_kill(&store, &calibration, commit_every, None);
-    let full = started.elapsed();
+    let mut full = started.elapsed();
     assert!(acked.finished && acked.total == traces);
     held.extend(calibration_ids);
     assert_eq!(ids(&store), held);
@@ -539,6 +539,9 @@ fn crash_append(backend: Backend, commit_every: usize, traces: u64) {
             stats.finished += 1;
             assert_eq!(added.len(), input.len(), "{what}");
         }
+        // The calibration may have run slower than the appends do now (the tests run side by
+        // side): shrink the span the kills are spread over while they come too late.
+        full = full.mul_f64(if acked.finished { 0.9 } else { 1.01 });
         if added.is_empty() {
             stats.before_first_commit += 1;
         }
