@@ -91,8 +91,12 @@ impl AuditLog {
         let last_verified = src.last_seq;
         let mut last_copied: Option<(u64, Vec<u8>)> = None;
         self.store_mut().scan(0, &mut |item| {
-            if let ScanItem::Record(r) = item
-                && last_verified.is_none_or(|last| r.seq > last)
+            let seq = match item {
+                ScanItem::Record(r) => Some(r.seq),
+                ScanItem::Malformed(m) => m.seq,
+            };
+            if let Some(seq) = seq
+                && last_verified.is_none_or(|last| seq > last)
             {
                 return Flow::Stop;
             }
