@@ -313,12 +313,7 @@ impl SqliteStore {
     }
 
     fn sql_err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-        let location = self.location.clone();
-        move |source| StoreError::Sqlite {
-            location,
-            action,
-            source,
-        }
+        sql_error(&self.location, action)
     }
 
     fn unknown(&self, reason: impl Into<String>) -> StoreError {
@@ -790,14 +785,7 @@ impl Store for SqliteStore {
 
     fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
         let location = self.location.clone();
-        let sql_err = |action: &'static str| {
-            let location = location.clone();
-            move |source| StoreError::Sqlite {
-                location,
-                action,
-                source,
-            }
-        };
+        let sql_err = |action: &'static str| sql_error(&location, action);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -827,14 +815,7 @@ impl Store for SqliteStore {
 
     fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
         let location = self.location.clone();
-        let sql_err = |action: &'static str| {
-            let location = location.clone();
-            move |source| StoreError::Sqlite {
-                location,
-                action,
-                source,
-            }
-        };
+        let sql_err = |action: &'static str| sql_error(&location, action);
         let conflict = |detail: &str| StoreError::Conflict {
             location: location.clone(),
             detail: detail.into(),
@@ -892,14 +873,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Appended>, StoreError> {
         crate::refuse_repeated_ids(&self.location, traces)?;
         let location = self.location.clone();
-        let sql_err = |action: &'static str| {
-            let location = location.clone();
-            move |source| StoreError::Sqlite {
-                location,
-                action,
-                source,
-            }
-        };
+        let sql_err = |action: &'static str| sql_error(&location, action);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -1137,5 +1111,15 @@ impl Store for SqliteStore {
             )
             .optional()
             .map_err(self.sql_err("find"))
+    }
+}
+
+/// The error for a failed SQLite call: where and what was being done.
+fn sql_error(location: &str, action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    let location = location.to_owned();
+    move |source| StoreError::Sqlite {
+        location,
+        action,
+        source,
     }
 }
