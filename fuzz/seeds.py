@@ -5,7 +5,7 @@ Everything is made by the real code: stores, exports, bundles and anchors by the
 command (path in $TRAILSEAL, default target/debug/trailseal; build it with
 `cargo build -p trailseal-cli`), keyed with the fixtures of crates/fuzz-harness (the secret
 SECRET, the signing key SIGNING_KEY), so that seeds carry valid MACs and signatures. Traces
-come from ../shared/vectors (weaver-kernel 0.12.0's store) plus a few made here; canonical
+come from crates/testkit/vectors (weaver-kernel 0.12.0's store) plus a few made here; canonical
 JSON cases are the inputs of the Python vectors.
 
 After seeding, minimise with `cargo +nightly fuzz cmin <target>` (see README.md).
@@ -21,7 +21,7 @@ import tempfile
 
 FUZZ = pathlib.Path(__file__).resolve().parent
 ROOT = FUZZ.parent
-VECTORS = pathlib.Path(os.environ.get("TRAILSEAL_VECTORS", ROOT.parent / "shared" / "vectors"))
+VECTORS = ROOT / "crates" / "testkit" / "vectors"
 HARNESS = (ROOT / "crates" / "fuzz-harness" / "src" / "lib.rs").read_text()
 
 

@@ -8,23 +8,14 @@
     clippy::print_stderr
 )]
 
-use std::path::PathBuf;
-
 use trailseal_core::json::canonicalize;
 use trailseal_core::recanon::Recanonicalizer;
 use trailseal_core::{ChainKey, GENESIS_HASH, Head, PreparedTrace, TraceLimits, seal_batch};
 
-fn vectors_dir() -> PathBuf {
-    std::env::var_os("TRAILSEAL_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
-        })
-}
 
 #[test]
 fn all_python_json_dumps_cases_match() {
-    let path = vectors_dir().join("canonical/python-json-dumps.jsonl");
+    let path = trailseal_testkit::vector("canonical/python-json-dumps.jsonl");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let mut cases = 0;

@@ -1,6 +1,7 @@
 //! Test support shared by trailseal's test suites.
 //!
-//! - [`vectors_dir`]: the read-only vectors in `../shared/vectors` (or `TRAILSEAL_VECTORS`).
+//! - [`vectors_dir`] and [`vector`]: the test vectors checked in under `crates/testkit/vectors`
+//!   (see its README for how each file was made).
 //! - [`weaver_python`]: a Python with `weaver-kernel==0.12.0`: `TRAILSEAL_WEAVER_PYTHON` when
 //!   set (`.ci/run` sets it), else a virtual environment under `target/weaver-venv`, created on
 //!   first use (needs `python3` and access to PyPI). Tests that need it fail loudly when it
@@ -26,11 +27,20 @@ pub fn workspace_root() -> PathBuf {
         .unwrap()
 }
 
-/// The shared test vectors.
+/// The test vectors, checked into the repository (`crates/testkit/vectors`).
 pub fn vectors_dir() -> PathBuf {
-    std::env::var_os("TRAILSEAL_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared/vectors"))
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
+}
+
+/// One vector file, by its path under [`vectors_dir`]; fails naming the path when it is missing.
+pub fn vector(relative: &str) -> PathBuf {
+    let path = vectors_dir().join(relative);
+    assert!(
+        path.is_file(),
+        "test vector {} is missing (the vectors live in the repository: see crates/testkit/vectors/README.md)",
+        path.display()
+    );
+    path
 }
 
 const WEAVER_PIN: &str = "weaver-kernel==0.12.0";

@@ -213,15 +213,10 @@ fn a_pruned_store_keeps_its_header_and_retention_log() {
 
 #[test]
 fn weaver_kernels_torn_vector_is_repaired() {
-    let vectors = std::env::var_os("TRAILSEAL_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
-        });
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("torn.jsonl");
     std::fs::copy(
-        vectors.join("weaver-0.12.0/tampered/torn-last-line.jsonl"),
+        trailseal_testkit::vector("weaver-0.12.0/tampered/torn-last-line.jsonl"),
         &path,
     )
     .unwrap();

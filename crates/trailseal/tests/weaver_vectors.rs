@@ -1,4 +1,4 @@
-//! Every case in `../shared/vectors/weaver-0.12.0/cases.json`: trailseal agrees with
+//! Every case in `crates/testkit/vectors/weaver-0.12.0/cases.json`: trailseal agrees with
 //! weaver-kernel 0.12.0 on ok/not-ok and on first_bad_seq, reports what weaver-kernel raises on
 //! as `malformed` at that seq, and says what it could not check.
 
@@ -16,11 +16,7 @@ use trailseal::core::UnverifiableReason;
 use trailseal::{AuditLog, Caveat, ChainKey, OpenOptions, TamperKind, Verdict};
 
 fn vectors() -> PathBuf {
-    std::env::var_os("TRAILSEAL_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
-        })
+    trailseal_testkit::vectors_dir()
 }
 
 fn verify(file: &str, secret: &str) -> Verdict {
