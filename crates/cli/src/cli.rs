@@ -51,10 +51,24 @@ pub(crate) enum Command {
     Migrate(MigrateArgs),
     /// Print the canonical form of JSON values read one a line from stdin.
     Canonical,
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
+    ///
+    /// bash: `trailseal completions bash > ~/.local/share/bash-completion/completions/trailseal`;
+    /// zsh: into a directory of $fpath as `_trailseal`; fish: `~/.config/fish/completions/trailseal.fish`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to stdout: `trailseal man | man -l -`.
+    Man,
     /// Remove an interrupted write (an incomplete last line of a JSONL store, left by an
     /// append that was killed), once every record before it verifies. Exit 0 repaired or
     /// nothing to repair, 1 the store does not verify (nothing changed), 2 unverifiable.
     Repair(RepairArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -197,8 +211,15 @@ pub(crate) enum FormatArg {
 
 #[derive(Debug, Args)]
 pub(crate) struct StoreArgs {
-    /// The store: a .db/.sqlite/.sqlite3 (SQLite) or .jsonl (JSONL) path.
-    #[arg(long, value_name = "STORE")]
+    /// The store: a SQLite file (.db, .sqlite, .sqlite3), a JSONL file (.jsonl), or a
+    /// PostgreSQL URL (postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=NAME]; also
+    /// postgresql://). Other paths need --format.
+    #[arg(
+        long,
+        value_name = "STORE",
+        env = "TRAILSEAL_STORE",
+        hide_env_values = true
+    )]
     pub(crate) store: String,
     /// The store format, when the extension does not say.
     #[arg(long, value_enum)]
@@ -287,8 +308,12 @@ pub(crate) struct VerifyArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum StatusArg {
+    /// Ran without an error.
     Succeeded,
+    /// Ran and recorded an error.
     Failed,
+    /// Refused by the policy (event_type "deny").
+    Denied,
 }
 
 #[derive(Debug, Args)]

@@ -4,13 +4,14 @@ mod demo;
 mod offline;
 mod repair;
 mod retention;
+mod shell;
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use trailseal::core::json;
 use trailseal::core::time::Offset;
-use trailseal::core::trace::TraceLimits;
+use trailseal::core::trace::{Outcome, TraceLimits};
 use trailseal::core::verify::Flow;
 use trailseal::secret;
 use trailseal::{AuditLog, ChainKey, Filter, Format, OpenMode, OpenOptions, Timestamp, Verdict};
@@ -38,6 +39,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::VerifyBundle(args) => offline::verify_bundle(&args),
         Command::Migrate(args) => offline::migrate(&args),
         Command::Canonical => canonical(),
+        Command::Completions(args) => shell::completions(&args),
+        Command::Man => shell::man(),
         Command::Repair(args) => repair::repair(&args),
     }
 }
@@ -199,6 +202,9 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
     let mut reader = std::io::BufReader::new(stdin);
     let mut line = Vec::new();
     let mut line_no = 0usize;
+    // On a terminal: how many traces have been read (each commits when its batch does).
+    let mut progress = ProgressLine::doing(!args.quiet && !args.progress_json, "appending");
+    let mut read = 0u64;
     loop {
         line.clear();
         let n = reader
@@ -219,11 +225,17 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
         })?;
         pending.extend(prepared);
         pending_lines.push(line_no);
+        read += 1;
+        progress.update(trailseal::Progress {
+            records_checked: read,
+            total_hint: None,
+        });
         if pending.len() >= chunk {
             flush(&mut log, &mut pending, &mut pending_lines)?;
         }
     }
     flush(&mut log, &mut pending, &mut pending_lines)?;
+    progress.finish();
     if let (Some(a), Some(l)) = (anchoring.as_mut(), last) {
         a.after_commit(&mut log, l.seq + 1, true)?;
     }
@@ -275,9 +287,14 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
         format: format_of(&args.store),
         ..OpenOptions::default()
     };
+    let mut hint = None;
     let verdict = match AuditLog::open(&args.store.store, &options) {
-        // A store that cannot be opened is a verdict too (unverifiable), in the same format.
-        Err(trailseal::Error::Store(e)) => trailseal::unverifiable_from(&e),
+        // A store that cannot be opened is a verdict too (unverifiable), in the same format,
+        // with the hint any other command gives for it.
+        Err(trailseal::Error::Store(e)) => {
+            hint = crate::error::store_hint(&e);
+            trailseal::unverifiable_from(&e)
+        }
         Err(e) => return Err(e.into()),
         Ok(log) => {
             let mut log = match key {
@@ -324,6 +341,9 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
             )
         };
         stdout().write_all(text.as_bytes()).map_err(output)?;
+        if let Some(hint) = hint {
+            let _ = writeln!(std::io::stderr().lock(), "hint: {hint}");
+        }
     }
     Ok(verdict_exit(&verdict))
 }
@@ -339,7 +359,11 @@ fn filter_of(args: &FilterArgs) -> Result<Filter, CliError> {
     Ok(Filter {
         principal: args.principal.clone(),
         capability: args.capability.clone(),
-        failed: args.status.map(|s| matches!(s, StatusArg::Failed)),
+        outcome: args.status.map(|s| match s {
+            StatusArg::Succeeded => Outcome::Succeeded,
+            StatusArg::Failed => Outcome::Failed,
+            StatusArg::Denied => Outcome::Denied,
+        }),
         since: args
             .since
             .as_deref()
@@ -374,7 +398,12 @@ fn list(args: &ListArgs) -> Result<ExitCode, CliError> {
         let s = &entry.summary;
         let result = if args.json {
             let sep = if count == 0 { "\n" } else { ",\n" };
-            write!(out, "{sep}{}", entry.trace)
+            let item = JsonObject::new()
+                .num("seq", entry.seq)
+                .str("status", s.status())
+                .raw("trace", &entry.trace)
+                .finish();
+            write!(out, "{sep}{item}")
         } else {
             writeln!(
                 out,
@@ -472,10 +501,22 @@ fn export(args: &ExportArgs) -> Result<ExitCode, CliError> {
         .as_deref()
         .ok_or_else(|| CliError::new("say where to export: --out FILE.jsonl or --bundle FILE"))?;
     let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?;
-    let n = log.export_jsonl(out)?;
+    let mut progress = ProgressLine::doing(true, "exporting");
+    let n = log.export_jsonl_with_progress(out, &mut |p| progress.update(p));
+    progress.finish();
+    let n = n?;
+    // The export verifies with the same chain secret, passed the same way.
+    let (flag, note) = match &args.secret.secret_file {
+        Some(file) => (format!(" --secret-file {}", file.display()), ""),
+        None if std::env::var_os(secret::SECRET_ENV).is_some() => (String::new(), ""),
+        None => (
+            String::new(),
+            " (with the store's chain secret: set WEAVER_KERNEL_SECRET or add --secret-file FILE)",
+        ),
+    };
     writeln!(
         stdout(),
-        "exported {n} record{} with their chain fields to {}; check it with `trailseal verify --store {}`",
+        "exported {n} record{} with their chain fields to {}; check it with `trailseal verify --store {}{flag}`{note}",
         if n == 1 { "" } else { "s" },
         out.display(),
         out.display()

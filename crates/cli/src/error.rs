@@ -35,6 +35,14 @@ impl CliError {
         self
     }
 
+    /// Puts what the user asked for in front of the message: `--older-than 26w: …`.
+    pub(crate) fn context(mut self, what: &str) -> Self {
+        if !self.message.is_empty() {
+            self.message = format!("{what}: {}", self.message);
+        }
+        self
+    }
+
     pub(crate) fn exit(mut self, code: u8) -> Self {
         self.code = code;
         self
@@ -63,34 +71,36 @@ impl CliError {
     }
 }
 
+/// What to do about a store error, when there is something to say.
+pub(crate) fn store_hint(e: &StoreError) -> Option<&'static str> {
+    match e {
+        StoreError::NotFound { .. } => {
+            Some("check the --store path (`trailseal demo` creates a sample store)")
+        }
+        StoreError::UnknownStore { .. } => {
+            Some("pass --format sqlite or --format jsonl if the file name misleads")
+        }
+        StoreError::NewerVersion { .. } => Some("upgrade trailseal to read this store"),
+        StoreError::DuplicateActionId { .. } => Some("every trace needs a unique action_id"),
+        StoreError::TornTail { .. } => Some(
+            "an append was interrupted; `trailseal repair --store STORE` removes the incomplete line once the records before it verify",
+        ),
+        StoreError::BadHead { .. } => Some("run `trailseal verify` to see which record is damaged"),
+        StoreError::Conflict { .. } => {
+            Some("another writer changed the store meanwhile; run the command again")
+        }
+        #[cfg(feature = "postgres")]
+        StoreError::Postgres { .. } => Some(
+            "check the server and the URL; an append that failed can be retried: traces already stored are refused by action_id",
+        ),
+        _ => None,
+    }
+}
+
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
-        let hint = match &e {
-            StoreError::NotFound { .. } => {
-                Some("check the --store path (`trailseal demo` creates a sample store)")
-            }
-            StoreError::UnknownStore { .. } => {
-                Some("pass --format sqlite or --format jsonl if the file name misleads")
-            }
-            StoreError::NewerVersion { .. } => Some("upgrade trailseal to read this store"),
-            StoreError::DuplicateActionId { .. } => Some("every trace needs a unique action_id"),
-            StoreError::TornTail { .. } => Some(
-                "an append was interrupted; `trailseal repair --store STORE` removes the incomplete line once the records before it verify",
-            ),
-            StoreError::BadHead { .. } => {
-                Some("run `trailseal verify` to see which record is damaged")
-            }
-            StoreError::Conflict { .. } => {
-                Some("another writer changed the store meanwhile; run the command again")
-            }
-            #[cfg(feature = "postgres")]
-            StoreError::Postgres { .. } => Some(
-                "check the server and the URL; an append that failed can be retried: traces already stored are refused by action_id",
-            ),
-            _ => None,
-        };
         let err = CliError::new(e.to_string());
-        match hint {
+        match store_hint(&e) {
             Some(h) => err.hint(h),
             None => err,
         }

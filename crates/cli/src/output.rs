@@ -171,16 +171,25 @@ pub(crate) fn verdict_text(verdict: &Verdict, location: &str) -> String {
 #[derive(Debug)]
 pub(crate) struct ProgressLine {
     enabled: bool,
+    /// What is being done: "verifying", "appending", "exporting".
+    doing: &'static str,
     started: Instant,
     last: Instant,
     drawn: bool,
 }
 
 impl ProgressLine {
+    /// A progress line for verification, drawn when `enabled` and stderr is a terminal.
     pub(crate) fn new(enabled: bool) -> Self {
+        Self::doing(enabled, "verifying")
+    }
+
+    /// A progress line for another job.
+    pub(crate) fn doing(enabled: bool, doing: &'static str) -> Self {
         let now = Instant::now();
         Self {
             enabled: enabled && std::io::stderr().is_terminal(),
+            doing,
             started: now,
             last: now,
             drawn: false,
@@ -206,18 +215,26 @@ impl ProgressLine {
         let mut err = std::io::stderr().lock();
         let _ = write!(
             err,
-            "\r\x1b[2Kverifying: {} records{share}, {:.0} records/s",
-            p.records_checked, rate
+            "\r\x1b[2K{}: {} records{share}, {:.0} records/s",
+            self.doing, p.records_checked, rate
         );
         let _ = err.flush();
         self.drawn = true;
     }
 
+    /// Clears the line (also done on drop, so an error message starts on a clean line).
     pub(crate) fn finish(&mut self) {
         if self.drawn {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r\x1b[2K");
             let _ = err.flush();
+            self.drawn = false;
         }
+    }
+}
+
+impl Drop for ProgressLine {
+    fn drop(&mut self) {
+        self.finish();
     }
 }

@@ -408,10 +408,26 @@ fn list_filters_like_weaver_kernel() {
         "",
     );
     let failed: Vec<serde_json::Value> = serde_json::from_str(&stdout(&failed)).unwrap();
+    // Every listed item carries its seq and status; denials are not failures.
+    for (i, item) in all.iter().enumerate() {
+        assert_eq!(item["seq"], i as u64, "{item}");
+        let t = &item["trace"];
+        let expected = if t["event_type"] == "deny" {
+            "denied"
+        } else if t["error"].is_null() {
+            "succeeded"
+        } else {
+            "failed"
+        };
+        assert_eq!(item["status"], expected, "{item}");
+    }
     assert_eq!(
         failed.len(),
-        all.iter().filter(|t| !t["error"].is_null()).count()
+        all.iter()
+            .filter(|i| !i["trace"]["error"].is_null() && i["trace"]["event_type"] != "deny")
+            .count()
     );
+    assert!(failed.iter().all(|i| i["status"] == "failed"));
     let o = run(
         &[
             "list",
@@ -430,7 +446,28 @@ fn list_filters_like_weaver_kernel() {
     );
     let some: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(some.len(), 4);
-    assert_eq!(some[0]["action_id"], "act-11-000010");
+    assert_eq!(some[0]["trace"]["action_id"], "act-11-000010");
+    let denied = run(
+        &[
+            "list",
+            "--store",
+            &vector("store.sqlite"),
+            "--json",
+            "--status",
+            "denied",
+        ],
+        None,
+        "",
+    );
+    let denied: Vec<serde_json::Value> = serde_json::from_str(&stdout(&denied)).unwrap();
+    assert!(!denied.is_empty());
+    assert_eq!(
+        denied.len(),
+        all.iter()
+            .filter(|i| i["trace"]["event_type"] == "deny")
+            .count()
+    );
+    assert!(denied.iter().all(|i| i["status"] == "denied"));
     let o = run(
         &[
             "list",
@@ -656,7 +693,8 @@ fn prune_policy_and_retention_commands() {
         Some(SECRET),
         "",
     );
-    assert_eq!(stdout(&o), "minimum retention set to 182d (receipt 0)\n");
+    // Echoed as written; the stored policy (and `policy` without a change) says 182d.
+    assert_eq!(stdout(&o), "minimum retention set to 26w (receipt 0)\n");
     // The records are from March 2026; 26 weeks later they may go, not before.
     let o = run(
         &["prune", "--store", &store, "--older-than", "1d"],

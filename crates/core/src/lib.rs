@@ -26,7 +26,7 @@ pub use chain::{ChainKey, GENESIS_HASH, Hash32, KeyError, KeyId};
 pub use record::{Head, SealedRecord, seal_batch};
 pub use retention::{Cutoff, Receipt, ReceiptBody, ResolvedStart, RetentionLog};
 pub use time::Timestamp;
-pub use trace::{PreparedTrace, TraceError, TraceLimits, TraceSummary};
+pub use trace::{Outcome, PreparedTrace, TraceError, TraceLimits, TraceSummary};
 pub use verdict::{
     Caveat, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict, Verified,
 };

@@ -402,8 +402,34 @@ pub struct TraceSummary {
     pub principal_id: Option<String>,
     pub invoked_at: Option<String>,
     pub invoked_at_ts: Option<Timestamp>,
-    /// `"failed"` when `error` is set, else `"succeeded"` (as weaver-kernel derives it).
-    pub failed: bool,
+    /// What happened: a denial, a failure or a success.
+    pub outcome: Outcome,
+}
+
+/// What happened to an action, as listed: weaver-kernel's `status` (`"failed"` when `error` is
+/// set, else `"succeeded"`), with denials (`event_type` `"deny"`) told apart: weaver-kernel
+/// stores a denial with its reason in `error`, but nothing was run and nothing failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Ran, no error.
+    #[default]
+    Succeeded,
+    /// Ran (or was expanded) and recorded an error.
+    Failed,
+    /// Refused by the policy: `event_type` is `"deny"`.
+    Denied,
+}
+
+impl Outcome {
+    /// `"succeeded"`, `"failed"` or `"denied"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Denied => "denied",
+        }
+    }
 }
 
 impl TraceSummary {
@@ -420,13 +446,19 @@ impl TraceSummary {
             principal_id: s("principal_id"),
             invoked_at,
             invoked_at_ts,
-            failed: root.get("error").is_some_and(|n| !n.is_null()),
+            outcome: if root.get("event_type").and_then(|n| n.as_str()) == Some("deny") {
+                Outcome::Denied
+            } else if root.get("error").is_some_and(|n| !n.is_null()) {
+                Outcome::Failed
+            } else {
+                Outcome::Succeeded
+            },
         }
     }
 
-    /// `"failed"` or `"succeeded"`.
+    /// `"succeeded"`, `"failed"` or `"denied"`.
     pub fn status(&self) -> &'static str {
-        if self.failed { "failed" } else { "succeeded" }
+        self.outcome.as_str()
     }
 }
 

@@ -165,16 +165,23 @@ impl AuditLog {
         }
         if selection.since.is_some() || selection.until.is_some() {
             let (mut lo, mut hi) = (None, None);
+            // What the range covers, to say so when the window misses it.
+            let (mut earliest, mut latest) = (None::<Timestamp>, None::<Timestamp>);
             self.store_mut().scan(from, &mut |item| {
                 if let ScanItem::Record(r) = item {
                     if r.seq > to {
                         return Flow::Stop;
                     }
-                    if let Ok(doc) = json::parse(r.trace)
-                        && selection.in_window(&TraceSummary::from_node(doc.root()))
-                    {
-                        lo.get_or_insert(r.seq);
-                        hi = Some(r.seq);
+                    if let Ok(doc) = json::parse(r.trace) {
+                        let summary = TraceSummary::from_node(doc.root());
+                        if let Some(t) = summary.invoked_at_ts {
+                            earliest = Some(earliest.map_or(t, |e| e.min(t)));
+                            latest = Some(latest.map_or(t, |l| l.max(t)));
+                        }
+                        if selection.in_window(&summary) {
+                            lo.get_or_insert(r.seq);
+                            hi = Some(r.seq);
+                        }
                     }
                 }
                 Flow::Continue
@@ -182,8 +189,22 @@ impl AuditLog {
             match (lo, hi) {
                 (Some(l), Some(h)) => (from, to) = (l, h),
                 _ => {
+                    let window =
+                        |t: Option<Timestamp>| t.map_or("…".to_owned(), |t| t.to_rfc3339());
+                    let covered = match (earliest, latest) {
+                        (Some(e), Some(l)) => format!(
+                            "the records of seq {from} to {to} were invoked from {} to {}",
+                            e.to_rfc3339(),
+                            l.to_rfc3339()
+                        ),
+                        _ => format!("no record of seq {from} to {to} has a readable invoked_at"),
+                    };
                     return Err(Error::Key {
-                        detail: format!("{location}: no record in the time window"),
+                        detail: format!(
+                            "{location}: no record in the time window {} to {} (since inclusive, until exclusive); {covered}",
+                            window(selection.since),
+                            window(selection.until)
+                        ),
                     });
                 }
             }

@@ -10,6 +10,7 @@ use trailseal_store::jsonl::{Header, write_record_line};
 use trailseal_store::{Store, StoreError};
 
 use crate::log::Error;
+use crate::verify::Progress;
 
 /// Writes the records of `store` with seqs in `range` to `out` in the JSONL layout, after
 /// `header` if given. Fails on a record that cannot be read; returns how many were written.
@@ -19,8 +20,10 @@ pub(crate) fn write_records(
     location: &str,
     header: Option<&Header>,
     range: RangeInclusive<u64>,
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<u64, Error> {
     let state = store.state()?;
+    let total_hint = state.record_count_hint;
     let io = |source| Error::Io {
         path: location.to_owned(),
         action: "write",
@@ -83,6 +86,12 @@ pub(crate) fn write_records(
             return Flow::Stop;
         }
         written += 1;
+        if written.is_multiple_of(4096) {
+            progress(Progress {
+                records_checked: written,
+                total_hint,
+            });
+        }
         Flow::Continue
     })?;
     if let Some(e) = failure {

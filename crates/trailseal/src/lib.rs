@@ -20,6 +20,11 @@
 //! # Ok(()) }
 //! ```
 
+// The README's library example is compiled as a doc test, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 mod bundle;
 mod export;
 mod group;

@@ -351,11 +351,27 @@ impl AuditLog {
     /// temporary file beside it, fsynced, then renamed). The export verifies on its own with
     /// the same secret. Returns the number of records written.
     pub fn export_jsonl(&mut self, path: &Path) -> Result<u64, Error> {
+        self.export_jsonl_with_progress(path, &mut |_| {})
+    }
+
+    /// [`AuditLog::export_jsonl`], reporting how many records are written as it goes.
+    pub fn export_jsonl_with_progress(
+        &mut self,
+        path: &Path,
+        progress: &mut dyn FnMut(crate::verify::Progress),
+    ) -> Result<u64, Error> {
         let shown = path.display().to_string();
         let store = self.store.as_mut();
         let header = crate::export::export_header(store)?;
         crate::export::write_atomically(path, |out| {
-            crate::export::write_records(store, out, &shown, header.as_ref(), 0..=u64::MAX)
+            crate::export::write_records(
+                store,
+                out,
+                &shown,
+                header.as_ref(),
+                0..=u64::MAX,
+                progress,
+            )
         })
     }
 
@@ -369,6 +385,7 @@ impl AuditLog {
             &location,
             header.as_ref(),
             0..=u64::MAX,
+            &mut |_| {},
         )
     }
 

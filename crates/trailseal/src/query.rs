@@ -1,14 +1,14 @@
 //! Filters for listing traces.
 
-use trailseal_core::{Timestamp, TraceSummary};
+use trailseal_core::{Outcome, Timestamp, TraceSummary};
 
 /// Which traces to list. Empty fields match everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     pub principal: Option<String>,
     pub capability: Option<String>,
-    /// `Some(true)` for failed traces only, `Some(false)` for succeeded only.
-    pub failed: Option<bool>,
+    /// Only traces with this outcome (denials are not failures).
+    pub outcome: Option<Outcome>,
     /// Inclusive lower bound on `invoked_at`.
     pub since: Option<Timestamp>,
     /// Exclusive upper bound on `invoked_at`.
@@ -35,7 +35,7 @@ impl Filter {
         {
             return false;
         }
-        if self.failed.is_some_and(|f| f != t.failed) {
+        if self.outcome.is_some_and(|o| o != t.outcome) {
             return false;
         }
         if let Some(since) = self.since

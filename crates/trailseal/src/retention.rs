@@ -356,6 +356,7 @@ impl AuditLog {
                     &shown,
                     Some(&header),
                     from.next_seq..=last_seq,
+                    &mut |_| {},
                 )
             })?;
             if written != count {

@@ -300,27 +300,31 @@ fn trace_json(action: &Action, invoked_at: &str) -> Result<String, CliError> {
     ))
 }
 
-struct TempCopy(PathBuf);
+/// The copies the demo tampers with, in a private temporary directory (mode 0700, a random name:
+/// nothing another user plants in /tmp is followed), removed with it.
+struct Scratch(tempfile::TempDir);
 
-impl Drop for TempCopy {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+impl Scratch {
+    fn new() -> Result<Self, CliError> {
+        tempfile::Builder::new()
+            .prefix("trailseal-demo-")
+            .tempdir()
+            .map(Scratch)
+            .map_err(|e| CliError::new(format!("cannot create a temporary directory: {e}")))
     }
-}
 
-fn tampered_copy(store: &Path, name: &str) -> Result<TempCopy, CliError> {
-    let path =
-        std::env::temp_dir().join(format!("trailseal-demo-{}-{name}.db", std::process::id()));
-    let copy = TempCopy(path);
-    // Checkpoint the WAL into the main file so a plain file copy holds every record.
-    let conn = rusqlite::Connection::open(store)
-        .map_err(|e| CliError::new(format!("{}: {e}", store.display())))?;
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-        .map_err(|e| CliError::new(format!("{}: {e}", store.display())))?;
-    drop(conn);
-    std::fs::copy(store, &copy.0)
-        .map_err(|e| CliError::new(format!("{}: cannot copy: {e}", copy.0.display())))?;
-    Ok(copy)
+    fn tampered_copy(&self, store: &Path, name: &str) -> Result<PathBuf, CliError> {
+        let path = self.0.path().join(format!("{name}.db"));
+        // Checkpoint the WAL into the main file so a plain file copy holds every record.
+        let conn = rusqlite::Connection::open(store)
+            .map_err(|e| CliError::new(format!("{}: {e}", store.display())))?;
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(|e| CliError::new(format!("{}: {e}", store.display())))?;
+        drop(conn);
+        std::fs::copy(store, &path)
+            .map_err(|e| CliError::new(format!("{}: cannot copy: {e}", path.display())))?;
+        Ok(path)
+    }
 }
 
 fn sql(path: &Path, statement: &str) -> Result<(), CliError> {
@@ -355,16 +359,28 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         }
         None => {
             let secret_path = PathBuf::from(format!("{location}.secret"));
-            let mut raw = [0u8; 32];
-            getrandom::fill(&mut raw)
-                .map_err(|e| CliError::new(format!("cannot draw random bytes: {e}")))?;
-            let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-            write_secret_file(&secret_path, &secret)?;
-            say(format!(
-                "no WEAVER_KERNEL_SECRET set: generated a random demo secret in {} (mode 0600)",
-                secret_path.display()
-            ))?;
-            ChainKey::from_secret(secret.as_bytes()).map_err(|e| CliError::new(e.to_string()))?
+            if secret_path.exists() {
+                // Left by an earlier demo whose store was deleted: use it rather than trip over it.
+                let key = trailseal::secret::key_from_file(&secret_path)
+                    .map_err(|e| CliError::new(e.to_string()))?;
+                say(format!(
+                    "no WEAVER_KERNEL_SECRET set: using the demo secret already in {}",
+                    secret_path.display()
+                ))?;
+                key
+            } else {
+                let mut raw = [0u8; 32];
+                getrandom::fill(&mut raw)
+                    .map_err(|e| CliError::new(format!("cannot draw random bytes: {e}")))?;
+                let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+                write_secret_file(&secret_path, &secret)?;
+                say(format!(
+                    "no WEAVER_KERNEL_SECRET set: generated a random demo secret in {} (mode 0600)",
+                    secret_path.display()
+                ))?;
+                ChainKey::from_secret(secret.as_bytes())
+                    .map_err(|e| CliError::new(e.to_string()))?
+            }
         }
     };
 
@@ -407,24 +423,26 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
 
     // 3. Tamper with copies and verify them.
     say("\n3. tampering with copies of the store (the original is untouched):".into())?;
-    let edited = tampered_copy(store, "edit")?;
+    let scratch = Scratch::new()?;
+    let edited = scratch.tampered_copy(store, "edit")?;
     sql(
-        &edited.0,
+        &edited,
         "UPDATE traces SET payload = replace(payload, '\"amount_eur\":129.0', '\"amount_eur\":12900.0') WHERE seq = 5;",
     )?;
-    let v = verify_path(&edited.0, &key)?;
+    let v = verify_path(&edited, &key)?;
     say(format!(
         "   a) an insider raises the refund in seq 5 from 129.00 to 12900.00 EUR with one SQL UPDATE:\n{}",
         indent(&indent(&verdict_text(&v, "the copy")))
     ))?;
-    let deleted = tampered_copy(store, "delete")?;
-    sql(&deleted.0, "DELETE FROM traces WHERE seq = 10;")?;
-    let v2 = verify_path(&deleted.0, &key)?;
+    let deleted = scratch.tampered_copy(store, "delete")?;
+    sql(&deleted, "DELETE FROM traces WHERE seq = 10;")?;
+    let v2 = verify_path(&deleted, &key)?;
     say(format!(
         "   b) someone deletes the denied secrets.read attempt (seq 10):\n{}",
         indent(&indent(&verdict_text(&v2, "the copy")))
     ))?;
     let caught = matches!(v, Verdict::Tampered(_)) && matches!(v2, Verdict::Tampered(_));
+    let refund = prepared.get(5).map_or("ACTION_ID", |t| t.action_id());
 
     let secret_flag = if args.secret.secret_file.is_none()
         && std::env::var_os(trailseal::secret::SECRET_ENV).is_none()
@@ -434,7 +452,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         String::new()
     };
     say(format!(
-        "\nnext: trailseal verify --store {location}{secret_flag} --json\n      trailseal list --store {location}\n      trailseal show ACTION_ID --store {location}"
+        "\nnext: trailseal verify --store {location}{secret_flag} --json\n      trailseal list --store {location}\n      trailseal show {refund} --store {location}"
     ))?;
     if caught {
         Ok(ExitCode::SUCCESS)

@@ -75,7 +75,13 @@ pub(crate) fn prune(args: &PruneArgs) -> Result<ExitCode, CliError> {
         dry_run: args.dry_run,
         archive: args.archive.clone(),
     };
-    let report = log.prune(&request).map_err(refused)?;
+    let report = log.prune(&request).map_err(|e| {
+        let err = refused(e);
+        match &args.older_than {
+            Some(d) => err.context(&format!("--older-than {d}")),
+            None => err,
+        }
+    })?;
     let (from, last) = report
         .range
         .map_or((None, None), |(f, l)| (Some(f), Some(l)));
@@ -108,21 +114,21 @@ pub(crate) fn prune(args: &PruneArgs) -> Result<ExitCode, CliError> {
         let mut t = match (report.range, report.dry_run) {
             (None, _) => format!(
                 "nothing to prune: no record at the start of the chain matches {} ({} records verified)\n",
-                describe_cutoff(&report.cutoff),
+                describe_cutoff(&report.cutoff, args.older_than.as_deref()),
                 report.records_checked
             ),
             (Some((f, l)), true) => format!(
                 "would prune {} record{} (seq {f} to {l}), {}; the chain would start at seq {} (dry run: nothing changed)\n",
                 report.pruned,
                 plural(report.pruned),
-                describe_cutoff(&report.cutoff),
+                describe_cutoff(&report.cutoff, args.older_than.as_deref()),
                 report.first_retained_seq
             ),
             (Some((f, l)), false) => format!(
                 "pruned {} record{} (seq {f} to {l}), {}; the chain now starts at seq {} (receipt {})\n",
                 report.pruned,
                 plural(report.pruned),
-                describe_cutoff(&report.cutoff),
+                describe_cutoff(&report.cutoff, args.older_than.as_deref()),
                 report.first_retained_seq,
                 report.receipt.as_ref().map_or(0, |r| r.index)
             ),
@@ -145,12 +151,14 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn describe_cutoff(cutoff: &Cutoff) -> String {
+/// The cutoff in words; `as_written` is the duration as the user spelt it (`26w`, not `182d`).
+fn describe_cutoff(cutoff: &Cutoff, as_written: Option<&str>) -> String {
     match cutoff {
         Cutoff::Before(t) => format!("invoked before {t}"),
-        Cutoff::OlderThan { micros, before } => {
-            format!("older than {} (before {before})", describe_micros(*micros))
-        }
+        Cutoff::OlderThan { micros, before } => format!(
+            "older than {} (before {before})",
+            as_written.map_or_else(|| describe_micros(*micros), str::to_owned)
+        ),
         Cutoff::KeepLast(n) => format!("keeping the last {n}"),
     }
 }
@@ -216,13 +224,19 @@ pub(crate) fn policy(args: &PolicyArgs) -> Result<ExitCode, CliError> {
                 CliError::new(detail).hint("pass --allow-decrease to lower it")
             }
             other => refused(other),
+        })
+        .map_err(|e| match &args.min_retention {
+            Some(d) => e.context(&format!("--min-retention {d}")),
+            None => e,
         })?;
     let text = if args.json {
         receipt.to_json() + "\n"
     } else {
         format!(
             "minimum retention set to {} (receipt {})\n",
-            min.map_or_else(|| "none".into(), describe_micros),
+            args.min_retention
+                .clone()
+                .unwrap_or_else(|| min.map_or_else(|| "none".into(), describe_micros)),
             receipt.index
         )
     };
@@ -244,7 +258,7 @@ fn receipt_line(r: &Receipt) -> String {
             r.at,
             from.next_seq,
             plural(*count),
-            describe_cutoff(cutoff)
+            describe_cutoff(cutoff, None)
         ),
         ReceiptBody::Policy {
             min_retention_micros,
