@@ -215,7 +215,7 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
             if torn {
                 return err;
             }
-            err.hint(format!(
+            err.add_hint(format!(
                 "nothing from line {first_line} on was written; earlier commits (if any) stand"
             ))
         })?;
