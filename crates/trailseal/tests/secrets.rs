@@ -17,7 +17,7 @@ use trailseal::core::verify::StoredKeyId;
 use trailseal::secret::generate_secret;
 use trailseal::signing::{generate_signing_key, read_signing_key};
 use trailseal::{
-    AuditLog, ChainKey, Error, OpenMode, OpenOptions, PreparedTrace, SharedLog, Store, Timestamp,
+    AuditLog, ChainKey, Error, OpenMode, OpenOptions, PreparedTrace, SharedLog, Timestamp,
     TraceLimits,
 };
 
