@@ -40,7 +40,8 @@ pub(crate) enum Command {
     Policy(PolicyArgs),
     /// List the retention log: prune and policy receipts.
     Retention(RetentionArgs),
-    /// Create an Ed25519 signing key (for anchors and bundles) and its public key NAME.pub.
+    /// Create an Ed25519 signing key (for anchors and bundles) and its public key NAME.pub,
+    /// or with --secret a random chain secret.
     Keygen(KeygenArgs),
     /// Sign the store's current head: a C2SP signed note to keep off the host.
     Anchor(AnchorArgs),
@@ -99,12 +100,17 @@ pub(crate) struct MigrateArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct KeygenArgs {
-    /// Write the signing key here (mode 0600) and the public key to NAME.pub.
+    /// Write the signing key here (mode 0600) and the public key to NAME.pub; with --secret,
+    /// the chain secret (never overwritten).
     #[arg(long, value_name = "NAME")]
     pub(crate) out: PathBuf,
     /// The key's name inside signatures (default: the file name).
     #[arg(long, value_name = "KEY_NAME")]
     pub(crate) name: Option<String>,
+    /// Make a chain secret instead: 32 random bytes written as 43 characters of base64url
+    /// (mode 0600, never printed), for --secret-file or WEAVER_KERNEL_SECRET="$(cat FILE)".
+    #[arg(long, conflicts_with = "name")]
+    pub(crate) secret: bool,
 }
 
 #[derive(Debug, Args)]

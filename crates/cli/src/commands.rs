@@ -68,17 +68,72 @@ pub(crate) fn open(
 /// The chain key from --secret-file or WEAVER_KERNEL_SECRET; warns about a secret file
 /// others can read.
 pub(crate) fn load_key(args: &SecretArgs) -> Result<Option<ChainKey>, CliError> {
-    if let Some(path) = &args.secret_file
-        && secret::file_is_shared(path)
-    {
+    if let Some(path) = &args.secret_file {
+        warn_shared_file(path, "the secret file");
+    }
+    let key = secret::resolve_key(args.secret_file.as_deref())?;
+    if let Some(key) = &key {
+        warn_weak_secret(key);
+    }
+    Ok(key)
+}
+
+/// Warns on stderr when `path` (a secret or key file) can be read by other users.
+pub(crate) fn warn_shared_file(path: &std::path::Path, what: &str) {
+    if secret::file_is_shared(path) {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(
             err,
-            "warning: {} can be read by other users; `chmod 600` it",
+            "warning: {}: {what} can be read by other users; `chmod 600` it",
             path.display()
         );
     }
-    Ok(secret::resolve_key(args.secret_file.as_deref())?)
+}
+
+/// Warns on stderr about a secret that is short or looks like a word (never showing it).
+fn warn_weak_secret(key: &ChainKey) {
+    let strength = key.strength();
+    let what = match (
+        strength.shorter_than_recommended(),
+        strength.looks_like_a_word(),
+    ) {
+        (true, true) => "is shorter than 32 bytes and looks like a word",
+        (true, false) => "is shorter than 32 bytes",
+        (false, true) => "looks like a word",
+        (false, false) => return,
+    };
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "warning: the chain secret {what}: anyone holding an anchor, a bundle or a disclosed \
+         record can test guesses of it offline. New stores should use 32 random bytes: \
+         `trailseal keygen --secret --out FILE` makes such a secret (existing stores keep \
+         working with theirs)"
+    );
+}
+
+/// Opens the store for appending, creating it when missing, except with a secret too short to
+/// start a new store: then a missing store is refused before anything is created.
+pub(crate) fn open_for_append(
+    args: &StoreArgs,
+    limits: TraceLimits,
+    key: ChainKey,
+) -> Result<AuditLog, CliError> {
+    if !key.strength().too_short_for_new_store() {
+        return Ok(open(args, OpenMode::Write { create: true }, limits)?.with_key(key));
+    }
+    let options = OpenOptions {
+        format: format_of(args),
+        mode: OpenMode::Write { create: false },
+        limits,
+    };
+    match AuditLog::open(&args.store, &options) {
+        Ok(log) => Ok(log.with_key(key)),
+        Err(trailseal::Error::Store(trailseal::StoreError::NotFound { location })) => {
+            Err(trailseal::Error::WeakSecret { location }.into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub(crate) fn stdout() -> std::io::StdoutLock<'static> {
@@ -114,7 +169,7 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
         }
         None => None,
     };
-    let mut log = open(&args.store, OpenMode::Write { create: true }, limits)?.with_key(key);
+    let mut log = open_for_append(&args.store, limits, key)?;
     let mut anchoring = match anchoring {
         Some((dir, signer, interval)) => {
             let origin = args
@@ -163,7 +218,7 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
             if torn {
                 return err;
             }
-            err.hint(format!(
+            err.add_hint(format!(
                 "nothing from line {first_line} on was written; earlier commits (if any) stand"
             ))
         })?;

@@ -43,6 +43,16 @@ impl CliError {
         self
     }
 
+    /// Adds `hint` after the hint already given, if any.
+    pub(crate) fn add_hint(mut self, hint: impl Into<String>) -> Self {
+        let hint = hint.into();
+        self.hint = Some(match self.hint.take() {
+            Some(first) => format!("{first}\nhint: {hint}"),
+            None => hint,
+        });
+        self
+    }
+
     pub(crate) fn exit(mut self, code: u8) -> Self {
         self.code = code;
         self
@@ -90,6 +100,10 @@ pub(crate) fn store_hint(e: &StoreError) -> Option<&'static str> {
             Some("another writer changed the store meanwhile; run the command again")
         }
         #[cfg(feature = "postgres")]
+        StoreError::LockTimeout { .. } => Some(
+            "another session holds the chain's lock: a long prune or migrate, or a session that is not a writer at all (any role that can connect can take an advisory lock; see README, PostgreSQL); `SELECT pg_terminate_backend(PID)` ends a stray one; `?lock_timeout=30s` in the URL waits longer",
+        ),
+        #[cfg(feature = "postgres")]
         StoreError::Postgres { .. } => Some(
             "check the server and the URL; an append that failed can be retried: traces already stored are refused by action_id",
         ),
@@ -114,6 +128,9 @@ impl From<trailseal::Error> for CliError {
             trailseal::Error::NoSecret => CliError::no_secret(),
             trailseal::Error::WrongKey { .. } => CliError::new(e.to_string())
                 .hint("use the secret this store was written with (see `trailseal verify`)"),
+            trailseal::Error::WeakSecret { .. } => CliError::new(e.to_string()).hint(
+                "`trailseal keygen --secret --out FILE` writes 32 random bytes (as 43 characters of base64url, mode 0600) to use with --secret-file FILE or as WEAVER_KERNEL_SECRET",
+            ),
             other => CliError::new(other.to_string()),
         }
     }

@@ -28,7 +28,8 @@ use std::process::Output;
 use trailseal::core::trace::{DEFAULT_MAX_TRACE_BYTES, DEFAULT_MAX_TRACE_DEPTH};
 use trailseal::{AuditLog, ChainKey, OpenMode, OpenOptions, SharedLog, TraceLimits};
 
-const SECRET: &str = "bad-input-secret";
+// Strong (32 random bytes as base64url), so no weak-secret warning precedes the errors checked.
+const SECRET: &str = "Tq3vX8kLm2Zp7RwN4cYb9HsJ6dFg1AeU0oKiVxWyQ5t";
 
 fn run(args: &[&str], stdin: &[u8]) -> Output {
     common::run_with(args, Some(SECRET), stdin)

@@ -431,6 +431,14 @@ fn cli_pass(via: Via) {
     r.run(&["keygen", "--out", &k, "--name", "ops-anchor"], b"", 0);
     r.run(&["keygen", "--out", &k], b"", 2);
     r.run(&["keygen", "--out", &p("nowhere/key")], b"", 2);
+    // keygen --secret: the secret it makes is never printed or written anywhere else either.
+    let generated = dir.join("keys/generated.secret");
+    r.run(&["keygen", "--secret", "--out", &s(&generated)], b"", 0);
+    r.run(&["keygen", "--secret", "--out", &s(&generated)], b"", 2);
+    let made = std::fs::read_to_string(&generated).unwrap();
+    r.canary
+        .secret("a secret made by keygen --secret", made.trim().as_bytes());
+    exempt.push(generated);
     {
         // PRIVATE+KEY+<name>+<hash>+<data>, with a key hash that does not match the key.
         let text = std::fs::read_to_string(&key).unwrap();
@@ -1067,7 +1075,17 @@ fn cli_pass(via: Via) {
     // Bad or misplaced key files.
     let secret_path = s(&secret_file);
     let bk = s(&bad_key);
-    for signing_key in [&secret_path, &kpub, &bk, &p("keys/missing")] {
+    // A copy of the signing key that every user may write: refused, the key never shown.
+    let loose = dir.join("keys/loose");
+    std::fs::copy(&key, &loose).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    exempt.push(loose.clone());
+    let loose = s(&loose);
+    for signing_key in [&secret_path, &kpub, &bk, &p("keys/missing"), &loose] {
         r.run(
             &["anchor", "--store", &db, "--signing-key", signing_key],
             b"",
@@ -1289,6 +1307,7 @@ fn library_paths(dir: &Path) {
         &secret::resolve_key(Some(&secret_file)),
     );
     show("file_is_shared", &secret::file_is_shared(&secret_file));
+    show("strength", &from_file.strength());
     let not_utf8 = dir.join("not-utf8.secret");
     std::fs::write(&not_utf8, [CANARY.as_bytes(), b"\xff"].concat()).unwrap();
     show_err("key_from_file(not UTF-8)", secret::key_from_file(&not_utf8));

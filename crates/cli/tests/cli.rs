@@ -31,7 +31,7 @@ fn stdout(o: &Output) -> String {
 }
 
 fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    common::stderr_without_secret_warning(&o.stderr)
 }
 
 fn vector(name: &str) -> String {

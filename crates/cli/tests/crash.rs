@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use trailseal::core::verify::Flow;
 use trailseal::{AuditLog, ChainKey, Filter, OpenOptions, StoreError, Verdict};
 
-const SECRET: &str = "crash-secret";
+const SECRET: &str = "crash-secret-for-tests";
 const RECORDS: u64 = 30_000;
 const CUTOFF: &str = "2026-01-01T05:00:00Z"; // 18,000 records are older
 

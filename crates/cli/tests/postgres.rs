@@ -18,7 +18,7 @@ use trailseal::core::verify::Flow;
 use trailseal::{AuditLog, ChainKey, Filter, OpenMode, OpenOptions, StoreError};
 use trailseal_testkit::{pg_fresh_schema_url, pg_url};
 
-const SECRET: &str = "pg-secret";
+const SECRET: &str = "pg-secret-for-tests";
 
 fn trace(writer: usize, i: usize) -> String {
     format!(
@@ -444,4 +444,301 @@ fn every_command_works_on_postgres() {
             "a copy goes into an empty store only"
         );
     }
+}
+
+/// The schema name in a URL from [`pg_fresh_schema_url`].
+fn schema_of(url: &str) -> String {
+    url.split("schema=").nth(1).unwrap().to_owned()
+}
+
+/// Runs `trailseal ARGS` with `secret`, killed (and the test failed) if it takes longer than
+/// `limit`: an append that waits for a lock without bound must fail the test, not hang it.
+fn run_bounded(args: &[&str], secret: &str, stdin: &str, limit: Duration) -> (Output, Duration) {
+    let start = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailseal"))
+        .args(args)
+        .env("WEAVER_KERNEL_SECRET", secret)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("trailseal {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let elapsed = start.elapsed();
+    (child.wait_with_output().unwrap(), elapsed)
+}
+
+/// Drops the role (and what it owns) when the test ends, also when it fails.
+struct RoleGuard(String);
+
+impl Drop for RoleGuard {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&pg_url(), postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{0}';
+                 DROP OWNED BY {0}; DROP ROLE {0};",
+                self.0
+            ));
+        }
+    }
+}
+
+fn role_url(role: &str) -> String {
+    pg_url().replacen("postgres://postgres@", &format!("postgres://{role}@"), 1)
+}
+
+#[test]
+fn a_read_only_session_holding_the_chain_lock_cannot_stall_appends() {
+    let url = pg_fresh_schema_url();
+    log(&url).append_json(trace(0, 0).as_bytes()).unwrap();
+    let schema = schema_of(&url);
+    let (auditor, writer) = (format!("ro_{schema}"), format!("w_{schema}"));
+    let _guards = (RoleGuard(auditor.clone()), RoleGuard(writer.clone()));
+    let mut admin = postgres::Client::connect(&pg_url(), postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {auditor} LOGIN;
+             GRANT USAGE ON SCHEMA {schema} TO {auditor};
+             GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {auditor};
+             CREATE ROLE {writer} LOGIN;
+             GRANT USAGE ON SCHEMA {schema} TO {writer};
+             GRANT SELECT, INSERT ON {schema}.trailseal_traces TO {writer};
+             GRANT SELECT, INSERT ON {schema}.trailseal_meta TO {writer};
+             GRANT SELECT ON {schema}.trailseal_retention TO {writer};"
+        ))
+        .unwrap();
+    // A read-only auditor takes the chain's advisory lock (any role that can connect can).
+    let mut ro = postgres::Client::connect(&role_url(&auditor), postgres::NoTls).unwrap();
+    ro.batch_execute("SET application_name = 'auditor-console'")
+        .unwrap();
+    let pid: i32 = ro.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let lock_key = trailseal::store::postgres::chain_lock_key(&schema);
+    ro.execute("SELECT pg_advisory_lock($1)", &[&lock_key])
+        .unwrap();
+
+    // The library: fails after the bounded wait, naming the session.
+    let timed = format!("{url}&lock_timeout=1s");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        let result = log(&timed).append_json(trace(0, 1).as_bytes());
+        let _ = tx.send((result, start.elapsed()));
+    });
+    let (result, elapsed) = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the append waited for the lock without bound");
+    worker.join().unwrap();
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(10),
+        "{elapsed:?}"
+    );
+    let err = result.unwrap_err();
+    let message = err.to_string();
+    match &err {
+        trailseal::Error::Store(StoreError::LockTimeout {
+            holders, waited, ..
+        }) => {
+            assert_eq!(waited, "1s");
+            let holder = holders
+                .iter()
+                .find(|h| h.pid == Some(pid))
+                .unwrap_or_else(|| panic!("{holders:?}"));
+            assert_eq!(holder.user.as_deref(), Some(auditor.as_str()));
+            assert_eq!(holder.application.as_deref(), Some("auditor-console"));
+            // The superuser sees when it connected.
+            assert!(holder.backend_start.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        message.contains("the chain's lock was not free within 1s")
+            && message.contains(&format!("pid {pid} (user \"{auditor}\""))
+            && message.contains("nothing was written"),
+        "{message}"
+    );
+
+    // The command line, as the append-only writer, with the default wait: a clear error
+    // after about 5 seconds, naming what this role may see of the session.
+    let writer_url = role_url(&writer) + &format!("?schema={schema}");
+    let (o, elapsed) = run_bounded(
+        &["append", "--store", &writer_url],
+        SECRET,
+        &trace(0, 2),
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        elapsed >= Duration::from_millis(4500) && elapsed < Duration::from_secs(30),
+        "{elapsed:?}"
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("the chain's lock was not free within 5s")
+            && err.contains(&format!(
+                "pid {pid} (user \"{auditor}\", application \"auditor-console\")"
+            ))
+            && err.contains("pg_terminate_backend")
+            && !err.contains(SECRET),
+        "{err}"
+    );
+    // Nothing was written; once the auditor lets go, appends go through.
+    assert_eq!(ids(&url).0, vec![0]);
+    ro.execute("SELECT pg_advisory_unlock($1)", &[&lock_key])
+        .unwrap();
+    let (o, _) = run_bounded(
+        &["append", "--store", &writer_url],
+        SECRET,
+        &trace(0, 3),
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(ids(&url).0, vec![0, 1]);
+    // Pruning and policy changes wait the bounded time too.
+    ro.execute("SELECT pg_advisory_lock($1)", &[&lock_key])
+        .unwrap();
+    let (o, _) = run_bounded(
+        &[
+            "policy",
+            "--store",
+            &format!("{url}&lock_timeout=1s"),
+            "--min-retention",
+            "1d",
+        ],
+        SECRET,
+        "",
+        Duration::from_secs(60),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not free within 1s"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    drop(ro);
+}
+
+#[test]
+fn lock_timeout_in_the_url() {
+    let url = pg_fresh_schema_url();
+    // Taken out of the URL before connecting (the server would refuse an unknown option).
+    let o = run(
+        &["append", "--store", &format!("{url}&lock_timeout=2s")],
+        &trace(1, 0),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run(
+        &["verify", "--store", &format!("{url}&lock_timeout=250ms")],
+        "",
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for bad in ["0s", "0", "abc", "5", "2d", "-1s", ""] {
+        let o = run(
+            &["append", "--store", &format!("{url}&lock_timeout={bad}")],
+            &trace(1, 1),
+        );
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("lock_timeout {bad:?}: use a duration above zero")),
+            "{bad:?}: {err}"
+        );
+    }
+    assert_eq!(ids(&url).0, vec![0]);
+}
+
+#[test]
+fn a_short_secret_cannot_start_a_postgres_store() {
+    let url = pg_fresh_schema_url();
+    let schema = schema_of(&url);
+    let tables = |schema: &str| -> i64 {
+        let mut admin = postgres::Client::connect(&pg_url(), postgres::NoTls).unwrap();
+        admin
+            .query_one(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+                &[&schema],
+            )
+            .unwrap()
+            .get(0)
+    };
+    // The command line refuses before creating anything.
+    let (o, _) = run_bounded(
+        &["append", "--store", &url],
+        "s3cret",
+        &trace(2, 0),
+        Duration::from_secs(60),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("refusing to start a new store with a secret shorter than 16 bytes")
+            && err.contains("trailseal keygen --secret")
+            && !err.contains("s3cret"),
+        "{err}"
+    );
+    assert_eq!(tables(&schema), 0);
+    // The library refuses the first append to the (created, empty) store.
+    let mut weak = AuditLog::open(
+        &url,
+        &OpenOptions {
+            mode: OpenMode::Write { create: true },
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap()
+    .with_key(ChainKey::from_secret(b"s3cret").unwrap());
+    assert!(matches!(
+        weak.append_json(trace(2, 0).as_bytes()),
+        Err(trailseal::Error::WeakSecret { .. })
+    ));
+    assert!(ids(&url).0.is_empty());
+    // A store a short secret already wrote keeps working (with a warning).
+    let old = pg_fresh_schema_url();
+    let mut store = trailseal::store::open(&old, None, OpenMode::Write { create: true }).unwrap();
+    let prepared =
+        trailseal::PreparedTrace::parse(trace(2, 1).as_bytes(), &Default::default()).unwrap();
+    store
+        .append(&ChainKey::from_secret(b"s3cret").unwrap(), &[prepared])
+        .unwrap();
+    drop(store);
+    let (o, _) = run_bounded(
+        &["append", "--store", &old],
+        "s3cret",
+        &trace(2, 2),
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("warning: the chain secret is shorter"));
 }

@@ -25,7 +25,7 @@ fn out(o: &Output) -> String {
 }
 
 fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    common::stderr_without_secret_warning(&o.stderr)
 }
 
 fn traces(from: u64, n: u64) -> String {

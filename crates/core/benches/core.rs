@@ -59,7 +59,7 @@ fn report(name: &str, per_call: Duration, bytes: usize, items: usize) {
 }
 
 fn main() {
-    let key = ChainKey::from_secret(b"bench-secret").unwrap();
+    let key = ChainKey::from_secret(b"bench-secret-0123456789").unwrap();
     let dumps = dumps_text(42);
     let canonical = json::canonicalize(dumps.as_bytes()).unwrap();
     println!(

@@ -150,6 +150,7 @@ pub enum KeyError {
 pub struct ChainKey {
     mac: HmacSha256,
     key_id: KeyId,
+    strength: crate::strength::SecretStrength,
 }
 
 impl std::fmt::Debug for ChainKey {
@@ -179,7 +180,14 @@ impl ChainKey {
         Ok(Self {
             mac,
             key_id: KeyId(key_id),
+            strength: crate::strength::SecretStrength::assess(secret),
         })
+    }
+
+    /// How guessable the secret this key was made from is (judged when the key was made; the
+    /// secret itself is not kept).
+    pub fn strength(&self) -> crate::strength::SecretStrength {
+        self.strength
     }
 
     /// The public identifier of this key.

@@ -17,6 +17,7 @@ pub mod note;
 pub mod recanon;
 pub mod record;
 pub mod retention;
+pub mod strength;
 pub mod time;
 pub mod trace;
 pub mod verdict;
@@ -25,6 +26,7 @@ pub mod verify;
 pub use chain::{ChainKey, GENESIS_HASH, Hash32, KeyError, KeyId};
 pub use record::{Head, SealedRecord, seal_batch};
 pub use retention::{Cutoff, Receipt, ReceiptBody, ResolvedStart, RetentionLog};
+pub use strength::SecretStrength;
 pub use time::Timestamp;
 pub use trace::{Outcome, PreparedTrace, TraceError, TraceLimits, TraceSummary};
 pub use verdict::{

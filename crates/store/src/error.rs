@@ -74,6 +74,20 @@ pub enum StoreError {
         source: postgres::Error,
     },
 
+    /// The chain's lock (PostgreSQL) was not free within the lock timeout (`?lock_timeout=`,
+    /// default 5s): another session holds it. `holders` are the sessions this role can see
+    /// holding it. Nothing was written.
+    #[cfg(feature = "postgres")]
+    #[error(
+        "{location}: the chain's lock was not free within {waited}: held by {}; nothing was written",
+        LockHolder::describe(holders)
+    )]
+    LockTimeout {
+        location: String,
+        waited: String,
+        holders: Vec<LockHolder>,
+    },
+
     /// An error from SQLite.
     #[cfg(feature = "sqlite")]
     #[error("{location}: {action}: {source}")]
@@ -83,6 +97,54 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+}
+
+/// A session holding the chain's lock, as far as the role asking may see it.
+#[cfg(feature = "postgres")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LockHolder {
+    /// The server process id (`pg_terminate_backend(pid)` ends the session).
+    pub pid: Option<i32>,
+    /// The session's user.
+    pub user: Option<String>,
+    /// Its `application_name`, when set.
+    pub application: Option<String>,
+    /// When it connected (visible only to roles allowed to see the session's details).
+    pub backend_start: Option<String>,
+}
+
+#[cfg(feature = "postgres")]
+impl LockHolder {
+    fn describe(holders: &[LockHolder]) -> String {
+        if holders.is_empty() {
+            return "a session this role cannot see".to_owned();
+        }
+        holders
+            .iter()
+            .map(|h| {
+                let mut text = match h.pid {
+                    Some(pid) => format!("pid {pid}"),
+                    None => "a prepared transaction".to_owned(),
+                };
+                let mut details = Vec::new();
+                if let Some(user) = &h.user {
+                    details.push(format!("user {user:?}"));
+                }
+                if let Some(app) = &h.application {
+                    details.push(format!("application {app:?}"));
+                }
+                if let Some(start) = &h.backend_start {
+                    details.push(format!("connected {start}"));
+                }
+                if !details.is_empty() {
+                    text.push_str(&format!(" ({})", details.join(", ")));
+                }
+                text
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 impl StoreError {

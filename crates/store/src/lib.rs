@@ -24,6 +24,8 @@ pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+#[cfg(feature = "postgres")]
+pub use error::LockHolder;
 pub use error::StoreError;
 pub use open::{Format, OpenMode, open, redact_location};
 

@@ -18,6 +18,7 @@
 //! server-side portal.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use postgres::error::SqlState;
 use postgres::{Client, GenericClient, NoTls, Transaction};
@@ -29,8 +30,8 @@ use trailseal_core::verify::{
 use trailseal_core::{ChainKey, Hash32, Head, KeyId, PreparedTrace, seal_batch};
 
 use crate::{
-    Appended, ImportMeta, ImportRecord, OpenMode, PrunePlan, Store, StoreError, StoreState,
-    StoredRecord,
+    Appended, ImportMeta, ImportRecord, LockHolder, OpenMode, PrunePlan, Store, StoreError,
+    StoreState, StoredRecord,
 };
 
 /// The version of the table layout this code writes; a newer one is refused.
@@ -46,6 +47,7 @@ pub struct PgStore {
     meta: String,
     retention: String,
     lock_key: i64,
+    lock_timeout: Duration,
     /// Prepared (head-and-duplicate query, insert) once this connection has appended.
     statements: Option<(postgres::Statement, postgres::Statement)>,
     key_id_recorded: bool,
@@ -90,28 +92,58 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}://{authority}{tail}")
 }
 
-/// Splits `schema=NAME` out of the URL's query.
-fn take_schema(url: &str) -> (String, Option<String>) {
+/// Splits `NAME=VALUE` (trailseal's own parameter, which the server must not see) out of the
+/// URL's query; the last one given wins.
+fn take_param(url: &str, name: &str) -> (String, Option<String>) {
     let Some((base, query)) = url.split_once('?') else {
         return (url.to_owned(), None);
     };
-    let mut schema = None;
+    let mut value = None;
     let rest: Vec<&str> = query
         .split('&')
-        .filter(|p| match p.strip_prefix("schema=") {
-            Some(s) => {
-                schema = Some(s.to_owned());
-                false
-            }
-            None => true,
-        })
+        .filter(
+            |p| match p.strip_prefix(name).and_then(|v| v.strip_prefix('=')) {
+                Some(v) => {
+                    value = Some(v.to_owned());
+                    false
+                }
+                None => true,
+            },
+        )
         .collect();
     let url = if rest.is_empty() {
         base.to_owned()
     } else {
         format!("{base}?{}", rest.join("&"))
     };
-    (url, schema)
+    (url, value)
+}
+
+/// How long a change waits for the chain's lock by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest `?lock_timeout=` accepted.
+const MAX_LOCK_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// Parses a `?lock_timeout=` value: `500ms`, or a duration such as `5s`, `2m`, `1m30s`; above
+/// zero and at most a day (waiting without bound is what the timeout is there to prevent).
+pub fn parse_lock_timeout(text: &str) -> Option<Duration> {
+    let timeout = match text.strip_suffix("ms") {
+        Some(ms) if !ms.is_empty() && ms.bytes().all(|b| b.is_ascii_digit()) => {
+            Duration::from_millis(ms.parse().ok()?)
+        }
+        _ => {
+            Duration::from_micros(u64::try_from(trailseal_core::time::parse_duration(text)?).ok()?)
+        }
+    };
+    (!timeout.is_zero() && timeout <= MAX_LOCK_TIMEOUT).then_some(timeout)
+}
+
+fn show_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }
 
 fn valid_schema(name: &str) -> bool {
@@ -121,6 +153,13 @@ fn valid_schema(name: &str) -> bool {
         .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && name.len() <= 63
+}
+
+/// The key of the advisory lock that serialises a schema's writers (`pg_advisory_xact_lock`),
+/// for an operator who wants to see who holds it (`pg_locks`, `locktype = 'advisory'`,
+/// `classid` the high and `objid` the low 32 bits).
+pub fn chain_lock_key(schema: &str) -> i64 {
+    lock_key(schema)
 }
 
 fn lock_key(schema: &str) -> i64 {
@@ -136,7 +175,8 @@ impl PgStore {
     /// advisory lock); otherwise they must exist.
     pub fn open(url: &str, mode: OpenMode) -> Result<Self, StoreError> {
         let location = redact_url(url);
-        let (url, schema) = take_schema(url);
+        let (url, schema) = take_param(url, "schema");
+        let (url, lock_timeout) = take_param(&url, "lock_timeout");
         let schema = schema.unwrap_or_else(|| "public".to_owned());
         if !valid_schema(&schema) {
             return Err(StoreError::UnknownStore {
@@ -144,6 +184,15 @@ impl PgStore {
                 reason: format!("schema {schema:?}: use lowercase letters, digits and _"),
             });
         }
+        let lock_timeout = match lock_timeout {
+            None => DEFAULT_LOCK_TIMEOUT,
+            Some(text) => parse_lock_timeout(&text).ok_or_else(|| StoreError::UnknownStore {
+                location: location.clone(),
+                reason: format!(
+                    "lock_timeout {text:?}: use a duration above zero and at most 1d, such as 500ms, 5s or 2m"
+                ),
+            })?,
+        };
         let mut config = postgres::Config::from_str(&url).map_err(|source| {
             StoreError::postgres(&location, "read the connection string", source)
         })?;
@@ -160,6 +209,7 @@ impl PgStore {
             meta: format!("{schema}.trailseal_meta"),
             retention: format!("{schema}.trailseal_retention"),
             lock_key: lock_key(&schema),
+            lock_timeout,
             statements: None,
             key_id_recorded: false,
             importing: false,
@@ -202,18 +252,17 @@ impl PgStore {
                     location: self.location.clone(),
                 });
             }
-            let (traces, meta, retention, key) = (
+            let (traces, meta, retention, lock) = (
                 self.traces.clone(),
                 self.meta.clone(),
                 self.retention.clone(),
-                self.lock_key,
+                self.lock(),
             );
             let err = self.err("create the tables");
             // Several writers may create the store at once: the advisory lock (which needs no
             // schema) makes one of them do it, the others then find it done.
             let mut tx = self.client.transaction().map_err(&err)?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])
-                .map_err(&err)?;
+            lock.take(&mut tx, "")?;
             tx.batch_execute(&format!(
                 "CREATE SCHEMA IF NOT EXISTS {schema};
                  CREATE TABLE IF NOT EXISTS {traces} (seq BIGINT PRIMARY KEY, action_id TEXT NOT NULL UNIQUE, prev_hash TEXT NOT NULL, record_hash TEXT NOT NULL, invoked_at TEXT NOT NULL, payload TEXT NOT NULL);
@@ -287,13 +336,20 @@ impl PgStore {
         Ok(())
     }
 
+    fn lock(&self) -> ChainLock {
+        ChainLock {
+            key: self.lock_key,
+            timeout: self.lock_timeout,
+            location: self.location.clone(),
+        }
+    }
+
     fn locked(&mut self) -> Result<Transaction<'_>, StoreError> {
         self.refuse_while_importing()?;
         let err = self.err("begin");
-        let key = self.lock_key;
+        let lock = self.lock();
         let mut tx = self.client.transaction().map_err(&err)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])
-            .map_err(&err)?;
+        lock.take(&mut tx, "")?;
         Ok(tx)
     }
 
@@ -513,13 +569,12 @@ impl Store for PgStore {
         crate::refuse_repeated_ids(&self.location, traces)?;
         self.refuse_while_importing()?;
         let err = self.err("append");
-        // BEGIN and the lock in one round trip (the key is a number, not input).
-        self.client
-            .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock({})",
-                self.lock_key
-            ))
-            .map_err(&err)?;
+        // BEGIN and the lock in one round trip.
+        let lock = self.lock();
+        if let Err(e) = lock.take(&mut self.client, "BEGIN; ") {
+            let _ = self.client.batch_execute("ROLLBACK");
+            return Err(e);
+        }
         let result = self.append_locked(key, traces);
         let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
         match (result, self.client.batch_execute(end)) {
@@ -762,10 +817,9 @@ impl PgStore {
             self.meta.clone(),
             self.retention.clone(),
         );
-        let key = self.lock_key;
+        let lock = self.lock();
         let tx = &mut self.client;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])
-            .map_err(&err)?;
+        lock.take(tx, "")?;
         if Self::count(tx, &traces).map_err(&err)? > 0
             || Self::count(tx, &retention).map_err(&err)? > 0
         {
@@ -800,6 +854,77 @@ impl PgStore {
     }
 }
 
+/// The chain's advisory lock, taken with a bounded wait.
+struct ChainLock {
+    key: i64,
+    timeout: Duration,
+    location: String,
+}
+
+impl ChainLock {
+    /// Takes the lock in the transaction open on `client` (or opened by `prefix`, `"BEGIN; "`),
+    /// waiting at most the timeout. The timeout then holds for the rest of the transaction too,
+    /// so no other lock is waited on without bound. On timeout the transaction is left usable
+    /// (the wait ran in a savepoint) and the error names the sessions holding the lock, as far
+    /// as this role may see them.
+    fn take(&self, client: &mut impl GenericClient, prefix: &str) -> Result<(), StoreError> {
+        // Numbers only: nothing here comes from input.
+        let sql = format!(
+            "{prefix}SET LOCAL lock_timeout = '{}ms'; SAVEPOINT trailseal_lock; SELECT pg_advisory_xact_lock({}); RELEASE SAVEPOINT trailseal_lock",
+            self.timeout.as_millis().max(1),
+            self.key
+        );
+        match client.batch_execute(&sql) {
+            Ok(()) => Ok(()),
+            Err(e)
+                if e.as_db_error()
+                    .is_some_and(|d| *d.code() == SqlState::LOCK_NOT_AVAILABLE) =>
+            {
+                let holders = client
+                    .batch_execute("ROLLBACK TO SAVEPOINT trailseal_lock")
+                    .and_then(|()| self.holders(client))
+                    .unwrap_or_default();
+                Err(StoreError::LockTimeout {
+                    location: self.location.clone(),
+                    waited: show_duration(self.timeout),
+                    holders,
+                })
+            }
+            Err(e) => Err(StoreError::postgres(
+                &self.location,
+                "take the chain's lock",
+                e,
+            )),
+        }
+    }
+
+    /// The sessions holding the lock: what `pg_stat_activity` shows this role (other users'
+    /// `backend_start` only with `pg_read_all_stats`).
+    fn holders(&self, client: &mut impl GenericClient) -> Result<Vec<LockHolder>, postgres::Error> {
+        #[allow(clippy::cast_sign_loss)]
+        let key = self.key as u64;
+        let (high, low) = ((key >> 32).to_string(), (key & 0xFFFF_FFFF).to_string());
+        let rows = client.query(
+            "SELECT l.pid, a.usename::text, a.application_name, a.backend_start::text \
+             FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND l.classid::text = $1 AND l.objid::text = $2 \
+             AND l.pid IS DISTINCT FROM pg_backend_pid() ORDER BY l.pid",
+            &[&high, &low],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| LockHolder {
+                pid: r.get(0),
+                user: r.get(1),
+                application: r.get::<_, Option<String>>(2).filter(|a| !a.is_empty()),
+                backend_start: r.get(3),
+            })
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -815,12 +940,53 @@ mod tests {
             "postgresql://db/audit?user=a&password=***"
         );
         assert_eq!(
-            take_schema("postgres://h/d?schema=s1&sslmode=disable"),
+            take_param("postgres://h/d?schema=s1&sslmode=disable", "schema"),
             ("postgres://h/d?sslmode=disable".into(), Some("s1".into()))
+        );
+        assert_eq!(
+            take_param("postgres://h/d?lock_timeout=2s&schema=s1", "lock_timeout"),
+            ("postgres://h/d?schema=s1".into(), Some("2s".into()))
+        );
+        // A parameter whose name only starts with the one taken is left alone.
+        assert_eq!(
+            take_param("postgres://h/d?lock_timeouts=2s", "lock_timeout"),
+            ("postgres://h/d?lock_timeouts=2s".into(), None)
         );
         assert!(
             valid_schema("tenant_7") && !valid_schema("x; drop table") && !valid_schema("Upper")
         );
         assert_ne!(lock_key("a"), lock_key("b"));
+    }
+
+    #[test]
+    fn lock_timeouts() {
+        assert_eq!(parse_lock_timeout("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(
+            parse_lock_timeout("250ms"),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(parse_lock_timeout("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_lock_timeout("1d"), Some(Duration::from_secs(86_400)));
+        for bad in [
+            "",
+            "0",
+            "0s",
+            "0ms",
+            "5",
+            "ms",
+            "-1s",
+            "1.5s",
+            "5 s",
+            "2d",
+            "1d1s",
+            "abc",
+            "5sec",
+            "99999999999999999999s",
+            "+5s",
+        ] {
+            assert_eq!(parse_lock_timeout(bad), None, "{bad:?}");
+        }
+        assert_eq!(show_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(show_duration(DEFAULT_LOCK_TIMEOUT), "5s");
     }
 }

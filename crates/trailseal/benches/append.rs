@@ -96,7 +96,7 @@ fn open(path: &Path) -> AuditLog {
         mode: OpenMode::Write { create: true },
         ..OpenOptions::default()
     };
-    let key = ChainKey::from_secret(b"bench-secret").unwrap();
+    let key = ChainKey::from_secret(b"bench-secret-0123456789").unwrap();
     AuditLog::open(path.to_str().unwrap(), &options)
         .unwrap()
         .with_key(key)

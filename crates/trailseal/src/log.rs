@@ -6,7 +6,9 @@ use std::path::Path;
 
 use trailseal_core::json::{self, Mode};
 use trailseal_core::retention::Receipt;
-use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, ScanItem, StoredKeyId};
+use trailseal_core::verify::{
+    ContentCheck, ContentChecker, Flow, ScanItem, StartKind, StoredKeyId,
+};
 use trailseal_core::{
     ChainKey, KeyId, PreparedTrace, TraceError, TraceLimits, TraceSummary, Verdict,
 };
@@ -51,6 +53,21 @@ pub enum Error {
     /// The retention policy forbids the change; nothing was changed.
     #[error("{detail}")]
     Policy { detail: String },
+    /// A new store (no records, no key id, no receipts) was to be started with a secret too
+    /// short to resist offline guessing (under
+    /// [`MIN_NEW_STORE_SECRET_BYTES`](trailseal_core::strength::MIN_NEW_STORE_SECRET_BYTES)
+    /// bytes); nothing was written. Stores already written with such a secret keep working.
+    #[error(
+        "{location}: refusing to start a new store with a secret shorter than {min} bytes: anyone holding an anchor, a bundle or a disclosed record could guess it offline; use 32 random bytes (for example 43 characters of base64url); nothing was written",
+        min = trailseal_core::strength::MIN_NEW_STORE_SECRET_BYTES
+    )]
+    WeakSecret { location: String },
+    /// The signing key file can be written by every user: anyone could have replaced it, so
+    /// it is not used.
+    #[error(
+        "{path}: the signing key file can be written by every user (mode {mode:o}); refusing to use it"
+    )]
+    WritableKeyFile { path: String, mode: u32 },
     /// A signing or public key cannot be used, or a bundle or anchor cannot be made.
     #[error("{detail}")]
     Key { detail: String },
@@ -94,6 +111,8 @@ pub struct AuditLog {
     key: Option<ChainKey>,
     limits: TraceLimits,
     key_confirmed: bool,
+    /// The key was found strong enough to write with (see [`AuditLog::confirm_key_for_writing`]).
+    write_checked: bool,
     threads: usize,
 }
 
@@ -121,6 +140,7 @@ impl AuditLog {
             key: None,
             limits: TraceLimits::default(),
             key_confirmed: false,
+            write_checked: false,
             threads: crate::verify::default_threads(),
         }
     }
@@ -136,6 +156,7 @@ impl AuditLog {
     pub fn with_key(mut self, key: ChainKey) -> Self {
         self.key = Some(key);
         self.key_confirmed = false;
+        self.write_checked = false;
         self
     }
 
@@ -193,8 +214,30 @@ impl AuditLog {
             return Ok(Vec::new());
         }
         let key = self.key.clone().ok_or(Error::NoSecret)?;
-        self.confirm_key(&key)?;
+        self.confirm_key_for_writing(&key)?;
         Ok(self.store.append(&key, traces)?)
+    }
+
+    /// [`AuditLog::confirm_key`], and before anything is written: refuses to start a new store
+    /// (no records, no key id, no receipts, genesis start) with a secret too short to resist
+    /// offline guessing. A store that already holds a chain keeps working with its secret.
+    pub(crate) fn confirm_key_for_writing(&mut self, key: &ChainKey) -> Result<(), Error> {
+        if !self.write_checked {
+            if key.strength().too_short_for_new_store() {
+                let state = self.store.state()?;
+                let new_store = state.head.is_none()
+                    && state.retention.is_empty()
+                    && state.key_id == StoredKeyId::Absent
+                    && state.start.kind == StartKind::Genesis;
+                if new_store {
+                    return Err(Error::WeakSecret {
+                        location: self.location().to_owned(),
+                    });
+                }
+            }
+            self.write_checked = true;
+        }
+        self.confirm_key(key)
     }
 
     /// Checks, once per handle, that `key` is the key the store was written with: by the key

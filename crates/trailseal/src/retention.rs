@@ -154,7 +154,7 @@ impl AuditLog {
     ) -> Result<Receipt, Error> {
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
         // A receipt MAC'd with another key would make the store fail verification.
-        self.confirm_key(&key)?;
+        self.confirm_key_for_writing(&key)?;
         let state = self.store_mut().state()?;
         let resolved = resolve_start(&key, &state.start, &state.retention).map_err(|t| {
             Error::NotVerified {
@@ -192,7 +192,7 @@ impl AuditLog {
     /// the cutoff, or when the store changed meanwhile.
     pub fn prune(&mut self, request: &PruneRequest) -> Result<PruneReport, Error> {
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
-        self.confirm_key(&key)?;
+        self.confirm_key_for_writing(&key)?;
         let threads = self.threads();
         let location = self.location().to_owned();
         if let Some(archive) = &request.archive

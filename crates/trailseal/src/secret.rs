@@ -94,6 +94,37 @@ pub fn resolve_key(secret_file: Option<&Path>) -> Result<Option<ChainKey>, Secre
     }
 }
 
+/// A new chain secret: 32 random bytes as 43 characters of base64url (RFC 4648 §5, no
+/// padding). As text it is a valid `WEAVER_KERNEL_SECRET` (weaver-kernel keys the chain with
+/// the UTF-8 bytes of the string, here 43 bytes holding 256 random bits), and it works
+/// unchanged in a secret file. A draw that happens to pass for a word
+/// ([`trailseal_core::strength::looks_like_a_word`], about one in ten thousand) is drawn again,
+/// so the secret never earns a warning.
+pub fn generate_secret() -> Result<Zeroizing<String>, getrandom::Error> {
+    for _ in 0..64 {
+        let mut raw = Zeroizing::new([0u8; 32]);
+        getrandom::fill(raw.as_mut())?;
+        let mut text = Zeroizing::new(trailseal_core::base64::encode(raw.as_ref()).into_bytes());
+        for b in text.iter_mut() {
+            *b = match *b {
+                b'+' => b'-',
+                b'/' => b'_',
+                other => other,
+            };
+        }
+        while text.last() == Some(&b'=') {
+            text.pop();
+        }
+        if !trailseal_core::strength::looks_like_a_word(&text) {
+            // base64 is ASCII.
+            let text = String::from_utf8(std::mem::take(&mut *text))
+                .map_err(|_| getrandom::Error::UNSUPPORTED)?;
+            return Ok(Zeroizing::new(text));
+        }
+    }
+    Err(getrandom::Error::UNSUPPORTED)
+}
+
 static DEV_WARNING: Once = Once::new();
 
 /// weaver-kernel's development fallback, only on explicit request: a random key for this

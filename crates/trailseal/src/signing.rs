@@ -24,12 +24,32 @@ pub fn generate_signing_key(name: &str) -> Result<NoteSigner, Error> {
 }
 
 /// Reads a signing key file (Go's `PRIVATE+KEY+…` format). The message never shows the key.
+///
+/// A file every user may write is refused (anyone could have put their own key there, and
+/// anchors and bundles would then vouch for what they chose); one others may read is used,
+/// and [`crate::secret::file_is_shared`] tells the caller to warn.
 pub fn read_signing_key(path: &Path) -> Result<NoteSigner, Error> {
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| Error::Io {
+    use std::io::Read;
+    let io = |source| Error::Io {
         path: path.display().to_string(),
         action: "read the signing key",
         source,
-    })?);
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    // The mode of the file opened, not of whatever the path names later.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file.metadata().map_err(io)?.permissions().mode();
+        if mode & 0o002 != 0 {
+            return Err(Error::WritableKeyFile {
+                path: path.display().to_string(),
+                mode: mode & 0o7777,
+            });
+        }
+    }
+    let mut text = Zeroizing::new(String::new());
+    file.read_to_string(&mut text).map_err(io)?;
     NoteSigner::parse(&text).map_err(|e| Error::Key {
         detail: format!("{}: {e}", path.display()),
     })

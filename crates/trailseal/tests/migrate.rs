@@ -18,7 +18,7 @@ mod common;
 
 use common::{open_with, trace};
 
-const SECRET: &str = "migrate-secret";
+const SECRET: &str = "migrate-secret-for-tests";
 
 fn open(path: &Path) -> AuditLog {
     open_with(path, SECRET)

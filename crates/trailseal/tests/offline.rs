@@ -22,7 +22,7 @@ use trailseal::{
     TamperKind, Timestamp, Verdict,
 };
 
-const SECRET: &str = "offline-secret";
+const SECRET: &str = "offline-secret-for-tests";
 
 fn t(s: &str) -> Timestamp {
     Timestamp::parse(s, Offset::Required).unwrap()
@@ -209,7 +209,7 @@ fn unusable_anchors_are_unverifiable_not_tampering() {
     };
     let mut log = AuditLog::open(elsewhere.to_str().unwrap(), &options)
         .unwrap()
-        .with_key(ChainKey::from_secret(b"x").unwrap());
+        .with_key(ChainKey::from_secret(b"another-secret-for-tests").unwrap());
     log.append_json(trace(1).as_bytes()).unwrap();
     let (_, foreign) = log
         .anchor(&signer(), "x", t("2026-11-27T00:00:00Z"), true)

@@ -20,7 +20,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use trailseal::{AuditLog, ChainKey, Error, OpenMode, OpenOptions, SharedLog, StoreError, Verdict};
 
-const SECRET: &str = "parallel-secret";
+const SECRET: &str = "parallel-secret-for-tests";
 /// More than two of verification's ranges (8,192 seqs each).
 const RECORDS: u64 = 20_000;
 

@@ -19,7 +19,7 @@ mod common;
 
 use common::{open_with, trace};
 
-const SECRET: &str = "repair-secret";
+const SECRET: &str = "repair-secret-for-tests";
 
 fn open(path: &Path) -> AuditLog {
     open_with(path, SECRET)

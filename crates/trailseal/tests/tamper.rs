@@ -47,7 +47,7 @@ use trailseal::{
     Timestamp, Verdict,
 };
 
-const SECRET: &str = "tamper-secret";
+const SECRET: &str = "tamper-secret-for-tests";
 /// Records in the chain every form starts from.
 const RECORDS: u64 = 600;
 /// Records the pruned chain drops.

@@ -384,6 +384,10 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         }
     };
 
+    if key.strength().too_short_for_new_store() {
+        return Err(trailseal::Error::WeakSecret { location }.into());
+    }
+
     // 1. Record.
     let options = OpenOptions {
         mode: OpenMode::Write { create: true },

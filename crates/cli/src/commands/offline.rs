@@ -39,6 +39,9 @@ fn write_file(path: &Path, text: &str, private: bool) -> Result<(), CliError> {
 }
 
 pub(crate) fn keygen(args: &KeygenArgs) -> Result<ExitCode, CliError> {
+    if args.secret {
+        return keygen_secret(&args.out);
+    }
     let name = match &args.name {
         Some(n) => n.clone(),
         None => args
@@ -68,6 +71,25 @@ pub(crate) fn keygen(args: &KeygenArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `keygen --secret`: a new chain secret in a new file (mode 0600); the secret is never shown.
+fn keygen_secret(out: &Path) -> Result<ExitCode, CliError> {
+    let secret = trailseal::secret::generate_secret()
+        .map_err(|e| CliError::new(format!("cannot draw random bytes: {e}")))?;
+    let mut text = zeroize::Zeroizing::new(String::with_capacity(secret.len() + 1));
+    text.push_str(&secret);
+    text.push('\n');
+    write_file(out, &text, true)?;
+    writeln!(
+        stdout(),
+        "wrote a new chain secret to {} (32 random bytes as 43 characters of base64url, mode 0600)\nuse it with --secret-file {}, or export WEAVER_KERNEL_SECRET=\"$(cat {})\" (weaver-kernel reads the same text)",
+        out.display(),
+        out.display(),
+        out.display()
+    )
+    .map_err(output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) fn default_origin(store: &str) -> String {
     let name = Path::new(store)
         .file_name()
@@ -77,10 +99,16 @@ pub(crate) fn default_origin(store: &str) -> String {
 }
 
 pub(crate) fn signer(path: &Path) -> Result<NoteSigner, CliError> {
-    read_signing_key(path).map_err(|e| {
-        CliError::from(e)
-            .hint("give the file `trailseal keygen --out NAME` wrote (NAME, not NAME.pub)")
-    })
+    let signer = read_signing_key(path).map_err(|e| {
+        let writable = matches!(e, trailseal::Error::WritableKeyFile { .. });
+        CliError::from(e).hint(if writable {
+            "`chmod 600` the signing key (and check nobody replaced it), or make a new one with `trailseal keygen`"
+        } else {
+            "give the file `trailseal keygen --out NAME` wrote (NAME, not NAME.pub)"
+        })
+    })?;
+    super::warn_shared_file(path, "the signing key");
+    Ok(signer)
 }
 
 pub(crate) fn anchor(args: &AnchorArgs) -> Result<ExitCode, CliError> {

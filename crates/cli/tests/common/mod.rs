@@ -34,3 +34,14 @@ pub(crate) fn run_with(args: &[&str], secret: Option<&str>, stdin: &[u8]) -> Out
 pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// Standard error without the weak-secret warning (the vectors' and some fixtures' secrets are
+/// weaver-kernel secrets under 32 bytes: every command warns about them; `tests/secrets.rs`
+/// checks the warning itself).
+pub(crate) fn stderr_without_secret_warning(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|l| !l.starts_with("warning: the chain secret "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
