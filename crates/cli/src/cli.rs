@@ -280,6 +280,10 @@ pub(crate) struct VerifyArgs {
     /// Signed anchors the store must still match (repeatable); needs --public-key.
     #[arg(long, value_name = "FILE", requires = "public_key")]
     pub(crate) anchor: Vec<PathBuf>,
+    /// Check against every anchor in this folder (the anchor-NNNNNNNNNNNN.note files
+    /// `append --anchor-dir` writes); needs --public-key.
+    #[arg(long, value_name = "DIR", requires = "public_key")]
+    pub(crate) anchor_dir: Option<PathBuf>,
     /// The public key the anchors are signed with.
     #[arg(long, value_name = "KEY.pub")]
     pub(crate) public_key: Option<PathBuf>,

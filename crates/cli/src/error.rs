@@ -104,6 +104,11 @@ impl From<trailseal::Error> for CliError {
             trailseal::Error::NoSecret => CliError::no_secret(),
             trailseal::Error::WrongKey { .. } => CliError::new(e.to_string())
                 .hint("use the secret this store was written with (see `trailseal verify`)"),
+            trailseal::Error::AnchorConflict { .. } => CliError::new(e.to_string())
+                .hint("the anchor proves tampering: run `trailseal verify` with it (`--anchor FILE --public-key KEY.pub`) for the verdict; anchors are never replaced")
+                .exit(EXIT_TAMPERED),
+            trailseal::Error::AnchorExists { .. } => CliError::new(e.to_string())
+                .hint("anchors are write-once; choose another --out (or --anchor-dir)"),
             other => CliError::new(other.to_string()),
         }
     }
