@@ -272,12 +272,20 @@ pub(crate) fn verdict_exit(verdict: &Verdict) -> ExitCode {
 
 /// The anchor files of an anchor folder, in size order.
 fn anchor_dir_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, CliError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| CliError::new(format!("{}: cannot read the anchor folder: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        CliError::new(format!(
+            "{}: cannot read the anchor folder: {e}",
+            dir.display()
+        ))
+    })?;
     let mut files = Vec::new();
     for entry in entries {
-        let entry = entry
-            .map_err(|e| CliError::new(format!("{}: cannot read the anchor folder: {e}", dir.display())))?;
+        let entry = entry.map_err(|e| {
+            CliError::new(format!(
+                "{}: cannot read the anchor folder: {e}",
+                dir.display()
+            ))
+        })?;
         if let Some(size) = entry
             .file_name()
             .to_str()

@@ -753,7 +753,11 @@ impl Verifier {
                 } else if let Some(seq) = self.unauthenticated_origin {
                     caveats.push(Caveat::UnauthenticatedCheckpoint { seq });
                 }
-                if let Some(e) = self.unchecked_anchor.as_ref().or(self.awaiting_link.as_ref()) {
+                if let Some(e) = self
+                    .unchecked_anchor
+                    .as_ref()
+                    .or(self.awaiting_link.as_ref())
+                {
                     let start = self.start.next_seq;
                     return Verdict::Unverifiable(Unverifiable {
                         reason: UnverifiableReason::AnchorUnchecked,

@@ -215,6 +215,10 @@ impl Header {
             reason: format!("its header line {reason}"),
         };
         let doc = json::parse(line).map_err(|e| unknown(&format!("is not valid JSON: {e}")))?;
+        // Its receipts are MAC'd in canonical form, which drops a repeated member: refused.
+        if let Some(name) = doc.find_duplicate_key() {
+            return Err(unknown(&format!("repeats the member {name:?}")));
+        }
         let Some(header) = doc.root().get("trailseal") else {
             return Ok(None);
         };
