@@ -13,10 +13,10 @@ use std::io::BufReader;
 use std::path::Path;
 
 use rusqlite::Connection;
-use trailseal::core::UnverifiableReason;
 use trailseal::core::bundle::BundleLevel;
 use trailseal::core::note::NoteSigner;
 use trailseal::core::time::Offset;
+use trailseal::core::{Hash32, UnverifiableReason};
 use trailseal::{
     AuditLog, BundleSelection, Caveat, ChainKey, CutoffSpec, OpenMode, OpenOptions, PruneRequest,
     TamperKind, Timestamp, Verdict,
@@ -598,4 +598,125 @@ fn a_bundle_refuses_a_store_that_does_not_verify() {
         matches!(&err, trailseal::Error::NotVerified { verdict } if verdict.first_bad_seq() == Some(8)),
         "{err}"
     );
+}
+
+/// Removes the records before `next_seq` as weaver-kernel's prune does: an unauthenticated
+/// checkpoint in `meta`, holding `hash`.
+fn weaver_prune(path: &Path, next_seq: u64, hash: &str) {
+    let c = Connection::open(path).unwrap();
+    c.execute("DELETE FROM traces WHERE seq < ?1", [next_seq as i64])
+        .unwrap();
+    c.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', ?1), ('checkpoint_next_seq', ?2)",
+        [hash, &next_seq.to_string()],
+    )
+    .unwrap();
+}
+
+fn record_hash(path: &Path, seq: u64) -> String {
+    Connection::open(path)
+        .unwrap()
+        .query_row(
+            "SELECT record_hash FROM traces WHERE seq = ?1",
+            [seq as i64],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+fn unchecked(v: &Verdict, what: &str) {
+    assert!(
+        matches!(v, Verdict::Unverifiable(u)
+            if u.reason == UnverifiableReason::AnchorUnchecked && u.detail.contains("anchor head.note")),
+        "{what}: {v:?}"
+    );
+}
+
+#[test]
+fn an_anchor_nothing_in_the_store_can_check_is_never_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    // The store now starts from an unauthenticated checkpoint past the anchor.
+    let path = dir.path().join("past.db");
+    store(&path, 0..20);
+    let head = anchor(&path);
+    store(&path, 20..30);
+    let h = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT prev_hash FROM traces WHERE seq = 25", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap();
+    weaver_prune(&path, 25, &h);
+    unchecked(
+        &verify(&path, std::slice::from_ref(&head)),
+        "checkpoint past the anchor",
+    );
+    // Without the anchor, the same store verifies (with the caveat of its checkpoint).
+    assert!(open(&path).verify().is_verified());
+
+    // Every record gone, the checkpoint forged from the (public) anchor's own hash: nothing
+    // the secret authenticates links to it.
+    let path = dir.path().join("empty.db");
+    store(&path, 0..20);
+    let head = anchor(&path);
+    let h19 = record_hash(&path, 19);
+    weaver_prune(&path, 20, &h19);
+    unchecked(
+        &verify(&path, std::slice::from_ref(&head)),
+        "checkpoint at the anchor, no record",
+    );
+
+    // The same checkpoint with a record after it: that record's MAC covers its prev_hash, so
+    // the anchor is checked.
+    store(&path, 20..22);
+    let v = verify(&path, std::slice::from_ref(&head));
+    let Verdict::Verified(ok) = &v else {
+        panic!("{v:?}")
+    };
+    assert_eq!(ok.anchored_seq, Some(19));
+
+    // An empty store (a rollback to nothing) is truncation.
+    let path = dir.path().join("none.db");
+    store(&path, 0..0);
+    let v = verify(&path, std::slice::from_ref(&head));
+    tampered(&v, TamperKind::Truncated, 0, "empty store");
+}
+
+#[test]
+fn anchors_before_the_start_are_checked_against_the_prune_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    store(&path, 0..40);
+    let early = anchor(&path);
+    let h9 = record_hash(&path, 9);
+    let prune = |n: u64| PruneRequest {
+        cutoff: CutoffSpec::KeepLast(n),
+        now: t("2026-06-01T00:00:00Z"),
+        dry_run: false,
+        archive: None,
+    };
+    open(&path).prune(&prune(30)).unwrap();
+    open(&path).prune(&prune(5)).unwrap();
+    // A prune receipt accounts for the removal of what the anchor vouched for.
+    let v = verify(&path, std::slice::from_ref(&early));
+    assert!(v.is_verified(), "{v:?}");
+    // An anchor for seq 9, the last record the first prune removed: its receipt states the
+    // hash, which must be the anchored one.
+    let key_id = key().key_id();
+    let fake = |hash: Hash32| {
+        let a = trailseal::core::anchor::Anchor {
+            origin: "test.example/log".into(),
+            size: 10,
+            head_hash: hash,
+            time: t("2026-11-27T00:00:00Z"),
+            key_id,
+            retention: None,
+        };
+        ("head.note".to_owned(), a.sign(&signer()).unwrap())
+    };
+    let right = Hash32::parse(h9.as_bytes()).unwrap();
+    assert!(verify(&path, &[fake(right)]).is_verified());
+    let v = verify(&path, &[fake(Hash32::from_bytes(&[7; 32]))]);
+    tampered(&v, TamperKind::Link, 35, "receipt states another hash");
+    assert!(v.detail().contains("retention receipt 0"), "{v:?}");
 }
