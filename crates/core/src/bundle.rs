@@ -977,7 +977,8 @@ mod tests {
         // Members after the signature, before it but outside the signed text, or a second
         // signature: the signature still verifies over the original bytes, so only reading the
         // fields from exactly those bytes (and refusing the rest) catches it at block 0.
-        let rewrites: [&dyn Fn(&str, &str) -> String; 4] = [
+        type Rewrite<'f> = &'f dyn Fn(&str, &str) -> String;
+        let rewrites: [Rewrite<'_>; 4] = [
             &|t: &str, d: &str| t.replacen("\"}\n", &format!("\",\"digest\":\"{d}\"}}\n"), 1),
             &|t: &str, d: &str| {
                 let (head, tail) = t.rsplit_once(",\"sig\":").unwrap();
