@@ -720,3 +720,90 @@ fn anchors_before_the_start_are_checked_against_the_prune_receipts() {
     tampered(&v, TamperKind::Link, 35, "receipt states another hash");
     assert!(v.detail().contains("retention receipt 0"), "{v:?}");
 }
+
+#[test]
+fn anchor_files_are_write_once_and_the_folder_is_checked_before_appending() {
+    let dir = tempfile::tempdir().unwrap();
+    let public = signer().verifier();
+    for ext in ["db", "jsonl"] {
+        let path = dir.path().join(format!("w.{ext}"));
+        let folder = dir.path().join(format!("anchors-{ext}"));
+        std::fs::create_dir(&folder).unwrap();
+        store(&path, 0..10);
+        let now = t("2026-11-27T00:00:00Z");
+        let (a, file, done) = open(&path)
+            .anchor_into_dir(&folder, &signer(), "o", now)
+            .unwrap();
+        assert_eq!(
+            (a.size, done, file.file_name().unwrap().to_str().unwrap()),
+            (
+                10,
+                trailseal::AnchorWrite::Created,
+                "anchor-000000000010.note"
+            )
+        );
+        let written = std::fs::read(&file).unwrap();
+        // Again, later: the same size and head; the file is kept.
+        let (_, _, done) = open(&path)
+            .anchor_into_dir(&folder, &signer(), "o", t("2026-11-28T00:00:00Z"))
+            .unwrap();
+        assert_eq!(done, trailseal::AnchorWrite::AlreadyPresent);
+        assert_eq!(std::fs::read(&file).unwrap(), written);
+        open(&path).check_anchor_dir(&folder, &public).unwrap();
+
+        // The store rewritten at seq 9 (deleted and appended again): the folder refuses it,
+        // before and at writing.
+        let copy = dir.path().join(format!("copy.{ext}"));
+        std::fs::copy(&path, &copy).unwrap();
+        if ext == "db" {
+            Connection::open(&copy)
+                .unwrap()
+                .execute("DELETE FROM traces WHERE seq = 9", [])
+                .unwrap();
+        } else {
+            let text = std::fs::read_to_string(&copy).unwrap();
+            let kept: Vec<&str> = text.lines().take(9).collect();
+            std::fs::write(&copy, kept.join("\n") + "\n").unwrap();
+        }
+        let conflict = |e: trailseal::Error, kind: TamperKind| match e {
+            trailseal::Error::AnchorConflict { path, verdict } => {
+                assert!(path.ends_with("anchor-000000000010.note"), "{path}");
+                tampered(&verdict, kind, 9, "conflict");
+            }
+            other => panic!("{ext}: {other:?}"),
+        };
+        conflict(
+            open(&copy).check_anchor_dir(&folder, &public).unwrap_err(),
+            TamperKind::Truncated,
+        );
+        store(&copy, 100..101);
+        conflict(
+            open(&copy).check_anchor_dir(&folder, &public).unwrap_err(),
+            TamperKind::Link,
+        );
+        conflict(
+            open(&copy)
+                .anchor_into_dir(&folder, &signer(), "o", now)
+                .unwrap_err(),
+            TamperKind::Link,
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), written, "{ext}");
+        // Grown past the anchor: its head is read from the store.
+        store(&copy, 101..105);
+        conflict(
+            open(&copy).check_anchor_dir(&folder, &public).unwrap_err(),
+            TamperKind::Link,
+        );
+        store(&path, 10..15);
+        open(&path).check_anchor_dir(&folder, &public).unwrap();
+        let names: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names.len(),
+            1,
+            "{ext}: no temporary file is left: {names:?}"
+        );
+    }
+}
