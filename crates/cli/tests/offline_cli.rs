@@ -563,6 +563,31 @@ fn an_anchor_folder_is_never_rewritten_after_a_truncation() {
             .contains("anchor-000000000010.note")
     );
 
+    // A new store pointed at the folder: it ends before every anchor; refused, and the store
+    // the append would have created is not left behind.
+    for name in ["fresh.db", "fresh.jsonl"] {
+        let fresh = dir.path().join(name);
+        let input = trace(500) + "\n";
+        let o = run(
+            &[
+                "append",
+                "--store",
+                fresh.to_str().unwrap(),
+                "--anchor-dir",
+                a,
+                "--signing-key",
+                key.to_str().unwrap(),
+            ],
+            &input,
+        );
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", text(&o.stderr));
+        assert!(
+            !fresh.exists(),
+            "{name}: the refused append created the store"
+        );
+        assert_eq!(files(&anchors), before);
+    }
+
     // Rewritten instead (the record replaced by another, without the folder): the head
     // differs from the anchored one, kind link.
     let o = run(&["append", "--store", s, "--quiet"], &(trace(200) + "\n"));

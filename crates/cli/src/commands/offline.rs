@@ -369,21 +369,21 @@ pub(crate) fn migrate(args: &crate::cli::MigrateArgs) -> Result<ExitCode, CliErr
 
 /// A file's identity (device and inode), to tell it from one another process put in its place.
 #[cfg(unix)]
-fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+pub(crate) fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt as _;
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Without inodes nothing is removed.
 #[cfg(not(unix))]
-fn file_id(_: &std::path::Path) -> Option<(u64, u64)> {
+pub(crate) fn file_id(_: &std::path::Path) -> Option<(u64, u64)> {
     None
 }
 
 /// Removes a store file (and SQLite's side files) that a failed command created: only if it
 /// is still that file and holds no record and no receipt, so that a store another process
 /// created and wrote meanwhile under the same name is never removed.
-fn remove_created(path: &std::path::Path, id: (u64, u64)) {
+pub(crate) fn remove_created(path: &std::path::Path, id: (u64, u64)) {
     if file_id(path) != Some(id) {
         return;
     }
