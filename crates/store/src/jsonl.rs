@@ -1220,3 +1220,21 @@ impl JsonlStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_with_a_repeated_member_is_refused() {
+        // Its receipts are read in canonical form, which keeps only the last of a repeated
+        // member: the first would be stored text that no MAC covers.
+        let line = Header::starting_at(ChainStart::genesis()).to_line();
+        assert!(Header::parse(line.as_bytes(), "t").unwrap().is_some());
+        let repeated = line.replacen("{\"seq\"", "{\"seq\":5,\"seq\"", 1);
+        assert!(matches!(
+            Header::parse(repeated.as_bytes(), "t"),
+            Err(StoreError::UnknownStore { .. })
+        ));
+    }
+}
