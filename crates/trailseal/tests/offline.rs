@@ -479,6 +479,37 @@ fn every_tamper_of_a_bundle_is_caught_and_named() {
         "withheld reason changed",
     );
 
+    // A disclosed entry of block 1 withheld, and block 1's trailer rewritten around its
+    // signature so the fields read after it match: the signature still verifies over the
+    // signed bytes, so only reading the trailer from exactly those bytes names block 1 (not
+    // block 2, whose link to it then breaks), with and without the secret.
+    let mut c = l.clone();
+    let i = (64..128)
+        .find(|i| c[entry_line(*i)].contains("\"trace\":"))
+        .unwrap();
+    let at = c[entry_line(i)].find(",\"trace\":").unwrap();
+    c[entry_line(i)] = format!("{},\"withheld\":\"filter\"}}\n", &c[entry_line(i)][..at]);
+    let digest = {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        for n in 64..128 {
+            h.update(c[entry_line(n)].as_bytes());
+        }
+        Hash32::from_bytes(&h.finalize().into())
+    };
+    let trailer = entry_line(127) + 1;
+    assert!(c[trailer].starts_with("{\"block\":1,"));
+    c[trailer] = c[trailer].replacen("\"}\n", &format!("\",\"digest\":\"{digest}\"}}\n"), 1);
+    for secret in [false, true] {
+        not_verified(
+            &rebuilt(&c),
+            secret,
+            TamperKind::Malformed,
+            "block 1 (entries 64 to 127",
+            "trailer rewritten around its signature",
+        );
+    }
+
     // Cut before the manifest; manifest edited; blocks reordered; data appended.
     let mut c = l.clone();
     c.pop();
