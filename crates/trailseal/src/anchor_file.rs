@@ -51,12 +51,20 @@ fn io<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -
     }
 }
 
-/// The tampering an anchor proves when the store now holds `held` (`None`: no such record)
-/// where the anchor vouches for its head.
+/// The tampering an anchor proves when the store, whose chain ends before seq `end`, now holds
+/// `held` (`None`: no such record) where the anchor vouches for its head.
 fn conflict(path: &Path, anchor: &Anchor, held: Option<&[u8]>, end: u64) -> Error {
     let label = path.display();
     let head_seq = anchor.head_seq().unwrap_or(0);
     let tampered = match held {
+        None if end > head_seq => Tampered {
+            first_bad_seq: head_seq,
+            kind: TamperKind::Truncated,
+            records_checked: 0,
+            detail: format!(
+                "seq {head_seq}: anchor {label} vouches for seq {head_seq}, which the store no longer holds (records were removed)"
+            ),
+        },
         None => Tampered {
             first_bad_seq: end,
             kind: TamperKind::Truncated,
@@ -158,6 +166,11 @@ pub fn write_anchor_once(
     note: &str,
     public: &NoteVerifier,
 ) -> Result<AnchorWrite, Error> {
+    // Another writer may create the name at any point: whatever is there then is compared.
+    let compare_now = || {
+        let existing = read_existing(path)?.unwrap_or_default();
+        compare_existing(path, &existing, anchor, public)
+    };
     if let Some(existing) = read_existing(path)? {
         return compare_existing(path, &existing, anchor, public);
     }
@@ -184,9 +197,31 @@ pub fn write_anchor_once(
             sync_dir(&dir)?;
             Ok(AnchorWrite::Created)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let existing = read_existing(path)?.unwrap_or_default();
-            compare_existing(path, &existing, anchor, public)
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => compare_now(),
+        // A file system without hard links (FAT, some network shares): the final name is
+        // created exclusively instead, which never replaces a file either (an interrupted write
+        // can leave it incomplete: it is then refused as not an anchor, never overwritten).
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::Unsupported | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            let created = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path);
+            match created {
+                Ok(mut f) => {
+                    f.write_all(note.as_bytes())
+                        .and_then(|()| f.sync_all())
+                        .map_err(io(path, "write the anchor"))?;
+                    sync_dir(&dir)?;
+                    Ok(AnchorWrite::Created)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => compare_now(),
+                Err(e) => Err(io(path, "write the anchor")(e)),
+            }
         }
         Err(e) => Err(io(path, "link the anchor into place")(e)),
     }
