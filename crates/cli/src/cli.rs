@@ -122,7 +122,9 @@ pub(crate) struct AnchorArgs {
     /// The Ed25519 signing key (from `trailseal keygen`).
     #[arg(long, value_name = "KEY")]
     pub(crate) signing_key: PathBuf,
-    /// Write the anchor here instead of stdout.
+    /// Write the anchor here instead of stdout. Anchors are write-once: a file already there
+    /// is never replaced (one holding this same anchored head is left as it is; an anchor of
+    /// the same size with another head is reported as the tampering it proves, exit 1).
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
     /// The log's identity in the anchor (default: trailseal.local/<store file name>).
@@ -275,7 +277,8 @@ pub(crate) struct AppendArgs {
     pub(crate) progress_json: bool,
     /// Write signed anchors of the head into this folder (to ship off the host): after a
     /// commit that crosses a multiple of --anchor-every, when --anchor-interval has passed,
-    /// and at the end.
+    /// and at the end. Anchor files are never replaced, and the append is refused before it
+    /// writes anything if the store no longer holds the newest anchor's head.
     #[arg(long, value_name = "DIR", requires = "signing_key")]
     pub(crate) anchor_dir: Option<PathBuf>,
     /// The Ed25519 signing key for anchors.
@@ -307,6 +310,10 @@ pub(crate) struct VerifyArgs {
     /// Signed anchors the store must still match (repeatable); needs --public-key.
     #[arg(long, value_name = "FILE", requires = "public_key")]
     pub(crate) anchor: Vec<PathBuf>,
+    /// Check against every anchor in this folder (the anchor-NNNNNNNNNNNN.note files
+    /// `append --anchor-dir` writes); needs --public-key.
+    #[arg(long, value_name = "DIR", requires = "public_key")]
+    pub(crate) anchor_dir: Option<PathBuf>,
     /// The public key the anchors are signed with.
     #[arg(long, value_name = "KEY.pub")]
     pub(crate) public_key: Option<PathBuf>,

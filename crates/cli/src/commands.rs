@@ -169,20 +169,38 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
         }
         None => None,
     };
+    let path = std::path::Path::new(&args.store.store);
+    let existed = path.exists();
     let mut log = open_for_append(&args.store, limits, key)?;
+    let created = if existed {
+        None
+    } else {
+        offline::file_id(path)
+    };
     let mut anchoring = match anchoring {
         Some((dir, signer, interval)) => {
             let origin = args
                 .origin
                 .clone()
                 .unwrap_or_else(|| offline::default_origin(log.location()));
-            Some(offline::Anchoring::new(
+            match offline::Anchoring::new(
+                &mut log,
                 dir,
                 signer,
                 origin,
                 args.anchor_every,
                 interval,
-            )?)
+            ) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    // A refused append leaves no store behind that it created.
+                    drop(log);
+                    if let Some(id) = created {
+                        offline::remove_created(path, id);
+                    }
+                    return Err(e);
+                }
+            }
         }
         None => None,
     };
@@ -336,6 +354,34 @@ pub(crate) fn verdict_exit(verdict: &Verdict) -> ExitCode {
     })
 }
 
+/// The anchor files of an anchor folder, in size order.
+fn anchor_dir_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, CliError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        CliError::new(format!(
+            "{}: cannot read the anchor folder: {e}",
+            dir.display()
+        ))
+    })?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| {
+            CliError::new(format!(
+                "{}: cannot read the anchor folder: {e}",
+                dir.display()
+            ))
+        })?;
+        if let Some(size) = entry
+            .file_name()
+            .to_str()
+            .and_then(trailseal::size_of_anchor_file_name)
+        {
+            files.push((size, entry.path()));
+        }
+    }
+    files.sort();
+    Ok(files.into_iter().map(|(_, p)| p).collect())
+}
+
 fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     let key = load_key(&args.secret)?;
     let options = OpenOptions {
@@ -356,8 +402,11 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
                 Some(key) => log.with_key(key),
                 None => log,
             };
-            let anchors = args
-                .anchor
+            let mut paths = args.anchor.clone();
+            if let Some(dir) = &args.anchor_dir {
+                paths.extend(anchor_dir_files(dir)?);
+            }
+            let anchors = paths
                 .iter()
                 .map(|path| {
                     std::fs::read_to_string(path)

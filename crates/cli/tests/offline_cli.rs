@@ -458,3 +458,250 @@ fn anchors_manifests_and_keys_interoperate_with_go_signed_notes() {
         "go.example/log\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
     );
 }
+
+/// Every file of a folder, by name.
+fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn rows(store: &str) -> i64 {
+    rusqlite::Connection::open(store)
+        .unwrap()
+        .query_row("SELECT count(*) FROM traces", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn an_anchor_folder_is_never_rewritten_after_a_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    run(&["keygen", "--out", key.to_str().unwrap()], "");
+    let pubkey = format!("{}.pub", key.display());
+    let s = dir.path().join("a.db");
+    let s = s.to_str().unwrap();
+    let anchors = dir.path().join("anchors");
+    let a = anchors.to_str().unwrap();
+    let append = |from: u64, to: u64| {
+        let input: String = (from..to).map(|n| trace(n) + "\n").collect();
+        run(
+            &[
+                "append",
+                "--store",
+                s,
+                "--commit-every",
+                "5",
+                "--anchor-dir",
+                a,
+                "--signing-key",
+                key.to_str().unwrap(),
+                "--anchor-every",
+                "5",
+                "--quiet",
+            ],
+            &input,
+        )
+    };
+    let o = append(0, 10);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let before = files(&anchors);
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        ["anchor-000000000005.note", "anchor-000000000010.note"]
+    );
+
+    // The newest record is deleted; the next append would take seq 9 again and write an
+    // anchor of size 10 under the name of the one that proves the deletion.
+    rusqlite::Connection::open(s)
+        .unwrap()
+        .execute("DELETE FROM traces WHERE seq = 9", [])
+        .unwrap();
+    let o = append(100, 101);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("anchor-000000000010.note") && err.contains("seq 9"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was appended"), "{err}");
+    assert_eq!(rows(s), 9, "nothing was appended");
+    assert_eq!(files(&anchors), before, "the anchor folder is unchanged");
+
+    // The folder still proves the truncation.
+    let o = run(
+        &[
+            "verify",
+            "--store",
+            s,
+            "--anchor-dir",
+            a,
+            "--public-key",
+            &pubkey,
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    let v = json(&o);
+    assert_eq!(
+        (v["kind"].as_str(), v["first_bad_seq"].as_u64()),
+        (Some("truncated"), Some(9)),
+        "{v}"
+    );
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("anchor-000000000010.note")
+    );
+
+    // A new store pointed at the folder: it ends before every anchor; refused, and the store
+    // the append would have created is not left behind.
+    for name in ["fresh.db", "fresh.jsonl"] {
+        let fresh = dir.path().join(name);
+        let input = trace(500) + "\n";
+        let o = run(
+            &[
+                "append",
+                "--store",
+                fresh.to_str().unwrap(),
+                "--anchor-dir",
+                a,
+                "--signing-key",
+                key.to_str().unwrap(),
+            ],
+            &input,
+        );
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", text(&o.stderr));
+        assert!(
+            !fresh.exists(),
+            "{name}: the refused append created the store"
+        );
+        assert_eq!(files(&anchors), before);
+    }
+
+    // Rewritten instead (the record replaced by another, without the folder): the head
+    // differs from the anchored one, kind link.
+    let o = run(&["append", "--store", s, "--quiet"], &(trace(200) + "\n"));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = append(300, 301);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("seq 9"), "{}", text(&o.stderr));
+    assert_eq!(rows(s), 10);
+    assert_eq!(files(&anchors), before);
+    let o = run(
+        &[
+            "verify",
+            "--store",
+            s,
+            "--anchor-dir",
+            a,
+            "--public-key",
+            &pubkey,
+            "--json",
+        ],
+        "",
+    );
+    let v = json(&o);
+    assert_eq!(
+        (v["kind"].as_str(), v["first_bad_seq"].as_u64()),
+        (Some("link"), Some(9)),
+        "{v}"
+    );
+}
+
+#[test]
+fn anchor_out_never_replaces_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    let k = key.to_str().unwrap();
+    run(&["keygen", "--out", k], "");
+    let s = store(dir.path());
+    let out = dir.path().join("head.note");
+    let o_ = out.to_str().unwrap();
+    let anchor = |store: &str, to: &str| {
+        run(
+            &[
+                "anchor",
+                "--store",
+                store,
+                "--signing-key",
+                k,
+                "--out",
+                to,
+                "--origin",
+                "o",
+            ],
+            "",
+        )
+    };
+    let o = anchor(&s, o_);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let first = std::fs::read(&out).unwrap();
+    // The same head again: nothing to write, the file is kept as it is (with its time).
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let o = anchor(&s, o_);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("already anchored"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), first);
+
+    // Another file there: never replaced.
+    let other = dir.path().join("other.note");
+    std::fs::write(&other, "not an anchor\n").unwrap();
+    let o = anchor(&s, other.to_str().unwrap());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("never replaced"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "not an anchor\n");
+
+    // A later head (another size): the earlier anchor stays.
+    let grown = dir.path().join("grown.db");
+    std::fs::copy(&s, &grown).unwrap();
+    let g = grown.to_str().unwrap();
+    assert_eq!(
+        run(&["append", "--store", g, "--quiet"], &(trace(1) + "\n"))
+            .status
+            .code(),
+        Some(0)
+    );
+    let o = anchor(g, o_);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read(&out).unwrap(), first);
+
+    // The same size with another head (the head deleted and replaced): the anchor proves it.
+    let forked = dir.path().join("forked.db");
+    std::fs::copy(&s, &forked).unwrap();
+    let f = forked.to_str().unwrap();
+    rusqlite::Connection::open(f)
+        .unwrap()
+        .execute("DELETE FROM traces WHERE seq = 39", [])
+        .unwrap();
+    assert_eq!(
+        run(&["append", "--store", f, "--quiet"], &(trace(2) + "\n"))
+            .status
+            .code(),
+        Some(0)
+    );
+    let o = anchor(f, o_);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("seq 39"), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read(&out).unwrap(), first);
+    // No temporary file is left next to it.
+    let names: Vec<String> = files(dir.path()).into_keys().collect();
+    assert!(names.iter().all(|n| !n.contains("tmp")), "{names:?}");
+}

@@ -93,7 +93,8 @@ impl Anchor {
 
     fn parse_body(body: &str) -> Result<Anchor, AnchorError> {
         let bad = |why: &str| AnchorError::Format(why.to_owned());
-        let mut lines = body.lines();
+        // The body is exactly the signed text (`NoteVerifier::open` returns nothing else).
+        let mut lines = body.split_terminator('\n');
         let origin = lines
             .next()
             .filter(|l| !l.is_empty())
@@ -115,10 +116,15 @@ impl Anchor {
         let mut time = None;
         let mut key_id = None;
         let mut retention = None;
+        let mut seen: Vec<&str> = Vec::new();
         for line in lines {
             let (name, value) = line
                 .split_once(' ')
                 .ok_or_else(|| bad("an extension line has no value"))?;
+            if seen.contains(&name) {
+                return Err(bad("an extension line appears twice"));
+            }
+            seen.push(name);
             match name {
                 "time" => time = Timestamp::parse(value, Offset::Required).ok(),
                 "key-id" => key_id = KeyId::parse(value.as_bytes()),
@@ -173,5 +179,19 @@ mod tests {
             Err(AnchorError::Note(NoteError::NotSignedBy { .. }))
         ));
         assert_eq!(anchor.head_seq(), Some(999));
+    }
+
+    #[test]
+    fn a_repeated_extension_line_is_refused() {
+        let signer = NoteSigner::from_seed("anchor-key", &[3u8; 32]).unwrap();
+        let body = format!(
+            "o\n5\n{}\n{ANCHOR_MARKER}\ntime 2026-11-27T10:00:00Z\nkey-id 0123456789abcdef\ntime 2026-11-28T10:00:00Z\n",
+            base64::encode(&[1u8; 32])
+        );
+        let note = signer.sign(&body).unwrap();
+        assert!(matches!(
+            Anchor::open(&note, &signer.verifier()),
+            Err(AnchorError::Format(_))
+        ));
     }
 }

@@ -93,6 +93,60 @@ pub enum BundleError {
     Note(#[from] NoteError),
 }
 
+/// The members of a block trailer's signed part, in the order they are written.
+const TRAILER_FIELDS: [&str; 7] = ["block", "bundle", "count", "digest", "first", "key", "prev"];
+
+/// A trailer line taken apart: `<unsigned>,"sig":"<base64>"}` and its newline, exactly.
+/// The signature covers `<unsigned>}` (after [`BLOCK_DOMAIN`]).
+#[derive(Debug, PartialEq, Eq)]
+pub struct SignedTrailer<'l> {
+    /// The signed object without its closing brace.
+    pub unsigned: &'l [u8],
+    /// The signature's base64 text.
+    pub sig: &'l str,
+}
+
+impl<'l> SignedTrailer<'l> {
+    /// Splits a trailer line into its signed part and signature; `None` unless the line is
+    /// exactly that framing (the signature last, its base64 alone in its string, then `}` and
+    /// the newline).
+    pub fn split(line: &'l [u8]) -> Option<Self> {
+        let rest = line.strip_suffix(b"\"}\n")?;
+        let at = rest.windows(8).rposition(|w| w == b",\"sig\":\"")?;
+        let (unsigned, sig) = (rest.get(..at)?, rest.get(at + 8..)?);
+        if !sig
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        {
+            return None;
+        }
+        Some(Self {
+            unsigned,
+            sig: std::str::from_utf8(sig).ok()?,
+        })
+    }
+}
+
+/// The lines of a manifest body after its marker, in the order they are written.
+const MANIFEST_FIELDS: [&str; 9] = [
+    "origin", "key-id", "created", "header", "entries", "range", "start", "end", "blocks",
+];
+
+/// Reads a manifest's signed body: the marker, then exactly the [`MANIFEST_FIELDS`] lines in
+/// order, each once; `None` for anything else.
+fn manifest_fields(body: &str) -> Option<std::collections::HashMap<&'static str, String>> {
+    let mut lines = body.split_terminator('\n');
+    if lines.next() != Some(MANIFEST_MARKER) {
+        return None;
+    }
+    let mut fields = std::collections::HashMap::new();
+    for name in MANIFEST_FIELDS {
+        let value = lines.next()?.strip_prefix(name)?.strip_prefix(' ')?;
+        fields.insert(name, value.to_owned());
+    }
+    lines.next().is_none().then_some(fields)
+}
+
 /// Writes a bundle, line by line.
 #[derive(Debug)]
 pub struct BundleWriter<'s> {
@@ -412,7 +466,7 @@ impl<'k> BundleVerifier<'k> {
             return self.manifest(root);
         }
         if root.get("block").is_some() {
-            return self.trailer(line, root);
+            return self.trailer(line);
         }
         self.entry(line, root)
     }
@@ -526,7 +580,7 @@ impl<'k> BundleVerifier<'k> {
         Flow::Continue
     }
 
-    fn trailer(&mut self, line: &[u8], root: json::NodeRef<'_>) -> Flow {
+    fn trailer(&mut self, line: &[u8]) -> Flow {
         let block = self.block;
         let (first, last) = (self.block_first, self.entries.saturating_sub(1));
         let seqs = match (&self.last, self.block_count) {
@@ -538,6 +592,31 @@ impl<'k> BundleVerifier<'k> {
         let here = self.last.as_ref().map_or(0, |l| {
             l.0.saturating_add(1).saturating_sub(self.block_count)
         });
+        // The signed bytes first; nothing around them is accepted, and every field is read
+        // from them alone.
+        let Some(signed) = SignedTrailer::split(line) else {
+            return self.tamper(
+                here,
+                TamperKind::Malformed,
+                format!("block {block} (entries {first} to {last}, {seqs}): malformed trailer (a trailer is exactly its signed fields and the signature; anything else in the line is refused)"),
+            );
+        };
+        let body = [signed.unsigned, b"}"].concat();
+        let parsed = json::parse(&body).ok();
+        let root = match &parsed {
+            Some(doc)
+                if doc.root().kind() == Kind::Object && doc.find_duplicate_key().is_none() =>
+            {
+                doc.root()
+            }
+            _ => {
+                return self.tamper(
+                    here,
+                    TamperKind::Malformed,
+                    format!("block {block} (entries {first} to {last}, {seqs}): malformed trailer"),
+                );
+            }
+        };
         let field = |name: &str| root.get(name);
         let key_ok = field("key")
             .and_then(|k| k.as_str())
@@ -552,9 +631,8 @@ impl<'k> BundleVerifier<'k> {
                 ),
             );
         }
-        let Some(sig) = field("sig")
-            .and_then(|s| s.as_str())
-            .and_then(|s| base64::decode(s).ok())
+        let Some(sig) = base64::decode(signed.sig)
+            .ok()
             .and_then(|s| <[u8; 64]>::try_from(s).ok())
         else {
             return self.tamper(
@@ -563,20 +641,18 @@ impl<'k> BundleVerifier<'k> {
                 format!("block {block}: its signature is missing or malformed"),
             );
         };
-        // The signature covers the trailer as written, up to `,"sig":`.
-        let text = String::from_utf8_lossy(line);
-        let Some(unsigned) = text.trim_end().rsplit_once(",\"sig\":").map(|(u, _)| u) else {
+        if !self
+            .public
+            .verify_bytes(&[BLOCK_DOMAIN, body.as_slice()].concat(), &sig)
+        {
+            return self.tamper(here, TamperKind::Content, format!("block {block} (entries {first} to {last}, {seqs}): its trailer was altered (signature does not verify)"));
+        }
+        if root.members().map(|(k, _)| k).ne(TRAILER_FIELDS) {
             return self.tamper(
                 here,
                 TamperKind::Malformed,
-                format!("block {block}: malformed trailer"),
+                format!("block {block}: the trailer does not hold exactly the fields of format {BUNDLE_FORMAT}"),
             );
-        };
-        if !self
-            .public
-            .verify_bytes(&[BLOCK_DOMAIN, unsigned.as_bytes(), b"}"].concat(), &sig)
-        {
-            return self.tamper(here, TamperKind::Content, format!("block {block} (entries {first} to {last}, {seqs}): its trailer was altered (signature does not verify)"));
         }
         let digest: [u8; 32] = std::mem::take(&mut self.block_hasher).finalize().into();
         let num = |name: &str| field(name).and_then(|v| v.as_u64());
@@ -612,7 +688,13 @@ impl<'k> BundleVerifier<'k> {
                 ),
             );
         }
-        let Some(note) = root.get("manifest").and_then(|m| m.as_str()) else {
+        // The line is the signed note and nothing else: `{"manifest":"<note>"}`.
+        let only_note = root.members().count() == 1;
+        let Some(note) = root
+            .get("manifest")
+            .filter(|_| only_note)
+            .and_then(|m| m.as_str())
+        else {
             return self.tamper(
                 seq,
                 TamperKind::Malformed,
@@ -640,20 +722,13 @@ impl<'k> BundleVerifier<'k> {
             Err(e) => return self.tamper(seq, TamperKind::Malformed, format!("the manifest: {e}")),
         };
         self.manifest_seen = true;
-        let mut fields = std::collections::HashMap::new();
-        let mut lines = body.lines();
-        if lines.next() != Some(MANIFEST_MARKER) {
+        let Some(fields) = manifest_fields(&body) else {
             return self.tamper(
                 seq,
                 TamperKind::Malformed,
                 "the manifest is not a trailseal bundle manifest".into(),
             );
-        }
-        for l in lines {
-            if let Some((k, v)) = l.split_once(' ') {
-                fields.insert(k.to_owned(), v.to_owned());
-            }
-        }
+        };
         let get = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
         let (first_seq, first_prev) = self.first.clone().unwrap_or((0, Vec::new()));
         let (last_seq, last_hash) = self.last.clone().unwrap_or((0, Vec::new()));
@@ -867,6 +942,132 @@ mod tests {
             assert!(
                 !v.verdict.is_verified(),
                 "byte {at} changed, still verified"
+            );
+        }
+    }
+
+    fn tampered(v: &BundleVerdict) -> &Tampered {
+        match &v.verdict {
+            Verdict::Tampered(t) => t,
+            other => panic!("expected tampered, got {other:?}"),
+        }
+    }
+
+    /// Withholds the disclosed entry at `line` and returns the block digest of lines
+    /// `block` (entry lines only) afterwards.
+    fn withhold(lines: &mut [String], line: usize, block: std::ops::Range<usize>) -> String {
+        let entry = lines[line].clone();
+        let at = entry.find(",\"trace\":").unwrap();
+        lines[line] = format!("{},\"withheld\":\"filter\"}}\n", &entry[..at]);
+        let mut h = Sha256::new();
+        for l in &lines[block] {
+            h.update(l.as_bytes());
+        }
+        hex(&h.finalize().into())
+    }
+
+    #[test]
+    fn a_trailer_rewritten_around_its_signature_names_the_altered_block() {
+        // Block 0 is lines 1..=64, its trailer line 65; block 1 follows.
+        let key = ChainKey::from_secret(b"bundle").unwrap();
+        let signer = NoteSigner::from_seed("exporter", &[5; 32]).unwrap();
+        let public = signer.verifier();
+        let clean = bundle(150, &key, &signer);
+        assert!(clean[65].starts_with("{\"block\":0,"));
+        // Members after the signature, before it but outside the signed text, or a second
+        // signature: the signature still verifies over the original bytes, so only reading the
+        // fields from exactly those bytes (and refusing the rest) catches it at block 0.
+        type Rewrite<'f> = &'f dyn Fn(&str, &str) -> String;
+        let rewrites: [Rewrite<'_>; 4] = [
+            &|t: &str, d: &str| t.replacen("\"}\n", &format!("\",\"digest\":\"{d}\"}}\n"), 1),
+            &|t: &str, d: &str| {
+                let (head, tail) = t.rsplit_once(",\"sig\":").unwrap();
+                format!(
+                    "{head},\"sig\":{},\"digest\":\"{d}\"}}\n",
+                    tail.trim_end().trim_end_matches('}')
+                )
+            },
+            &|t: &str, d: &str| t.replacen("\"}\n", &format!("\" ,\"digest\":\"{d}\"}}\n"), 1),
+            &|t: &str, d: &str| {
+                let sig = t
+                    .rsplit_once(",\"sig\":")
+                    .unwrap()
+                    .1
+                    .trim_end()
+                    .trim_end_matches('}')
+                    .to_owned();
+                t.replacen(
+                    ",\"sig\":",
+                    &format!(",\"sig\":{sig},\"digest\":\"{d}\",\"sig\":"),
+                    1,
+                )
+            },
+        ];
+        for (i, rewrite) in rewrites.iter().enumerate() {
+            let mut lines = clean.clone();
+            let digest = withhold(&mut lines, 2, 1..65);
+            lines[65] = rewrite(&lines[65], &digest);
+            for level in [None, Some(&key)] {
+                let v = verify(&lines, &public, level);
+                let t = tampered(&v);
+                assert!(
+                    t.detail.starts_with("block 0 ") || t.detail.starts_with("block 0:"),
+                    "rewrite {i}: {t:?}"
+                );
+                assert!(t.first_bad_seq < 64, "rewrite {i}: {t:?}");
+            }
+        }
+        // The same withholding without touching the trailer: block 0's digest differs.
+        let mut lines = clean.clone();
+        withhold(&mut lines, 2, 1..65);
+        let t = tampered(&verify(&lines, &public, None)).clone();
+        assert!(t.detail.starts_with("block 0 "), "{t:?}");
+        assert_eq!(t.kind, TamperKind::Content);
+    }
+
+    #[test]
+    fn a_manifest_line_is_the_signed_note_and_nothing_else() {
+        let key = ChainKey::from_secret(b"bundle").unwrap();
+        let signer = NoteSigner::from_seed("exporter", &[5; 32]).unwrap();
+        let public = signer.verifier();
+        let clean = bundle(10, &key, &signer);
+        let last = clean.len() - 1;
+        assert!(clean[last].starts_with("{\"manifest\":"));
+        for changed in [
+            clean[last].replacen("}\n", ",\"entries\":10}\n", 1),
+            clean[last].replacen("{", "{\"x\":1,", 1),
+            clean[last].replacen("}\n", &format!(",{}", &clean[last][1..]), 1),
+        ] {
+            let mut lines = clean.clone();
+            lines[last] = changed;
+            let v = verify(&lines, &public, None);
+            assert_eq!(tampered(&v).kind, TamperKind::Malformed, "{v:?}");
+        }
+        assert!(verify(&clean, &public, None).verdict.is_verified());
+    }
+
+    #[test]
+    fn trailer_framing_is_exact() {
+        let ok = b"{\"block\":0,\"x\":1,\"sig\":\"AAAA+/==\"}\n";
+        let t = SignedTrailer::split(ok).unwrap();
+        assert_eq!(
+            (t.unsigned, t.sig),
+            (&b"{\"block\":0,\"x\":1"[..], "AAAA+/==")
+        );
+        for bad in [
+            &b"{\"block\":0,\"sig\":\"AAAA\"}"[..],
+            b"{\"block\":0,\"sig\":\"AAAA\"} \n",
+            b"{\"block\":0,\"sig\":\"AAAA\"}\r\n",
+            b"{\"block\":0,\"sig\":\"AA\",\"x\":\"AA\"}\n",
+            b"{\"block\":0,\"sig\": \"AAAA\"}\n",
+            b"{\"block\":0,\"sig\":\"AA\\u0041A\"}\n",
+            b"{\"block\":0}\n",
+        ] {
+            assert_eq!(
+                SignedTrailer::split(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
             );
         }
     }

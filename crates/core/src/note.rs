@@ -17,6 +17,8 @@ use zeroize::Zeroizing;
 use crate::base64;
 
 const ALG_ED25519: u8 = 1;
+/// At most this many signature lines, as in Go's note.Open.
+const MAX_SIGNATURES: usize = 100;
 
 /// A problem with a key string or a note.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -271,8 +273,20 @@ impl NoteVerifier {
                 "the signature block must end with a newline".into(),
             ));
         }
+        if sigs.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(NoteError::Note(
+                "the signature block must not contain control characters".into(),
+            ));
+        }
         let mut ours = None;
-        for (n, line) in sigs.lines().enumerate() {
+        // Every line of the block is a signature line, as Go's note.Open requires; the
+        // signed text is `body` alone.
+        for (n, line) in sigs.split_terminator('\n').enumerate() {
+            if n >= MAX_SIGNATURES {
+                return Err(NoteError::Note(format!(
+                    "more than {MAX_SIGNATURES} signatures"
+                )));
+            }
             // The line itself is not quoted: a file given by mistake (a key) must not be echoed.
             let rest = line.strip_prefix("\u{2014} ").ok_or_else(|| {
                 NoteError::Note(format!(
@@ -282,13 +296,22 @@ impl NoteVerifier {
             })?;
             let (name, data) = rest
                 .split_once(' ')
-                .ok_or_else(|| NoteError::Note("a signature line has no signature".into()))?;
+                .filter(|(name, data)| valid_name(name) && !data.is_empty())
+                .ok_or_else(|| NoteError::Note(format!("signature line {} is malformed", n + 1)))?;
             let data = base64::decode(data)
                 .map_err(|_| NoteError::Note("a signature is not base64".into()))?;
-            let Some((hash, sig)) = data.split_first_chunk::<4>() else {
+            let Some((hash, sig)) = data.split_first_chunk::<4>().filter(|(_, s)| !s.is_empty())
+            else {
                 return Err(NoteError::Note("a signature is too short".into()));
             };
             if name == self.name && u32::from_be_bytes(*hash) == self.hash {
+                if ours.is_some() {
+                    // Go uses the first and drops the rest; which one counts must not be a
+                    // question.
+                    return Err(NoteError::Note(
+                        "the note holds more than one signature by this key".into(),
+                    ));
+                }
                 ours =
                     Some(<[u8; 64]>::try_from(sig).map_err(|_| {
                         NoteError::Note("an Ed25519 signature has 64 bytes".into())
@@ -380,6 +403,43 @@ mod tests {
             if note.is_char_boundary(cut) {
                 assert!(v.open(&note[..cut]).is_err());
             }
+        }
+    }
+
+    #[test]
+    fn the_signature_block_is_read_strictly() {
+        let s = signer();
+        let v = s.verifier();
+        let note = s.sign("audit.example/log\n42\n").unwrap();
+        let sig_line = note.rsplit_once("\n\n").unwrap().1.to_owned();
+        // The same line twice.
+        let repeated = sig_line.clone();
+        let other = s.sign("audit.example/log\n43\n").unwrap();
+        let bad_line = other.rsplit_once("\n\n").unwrap().1.to_owned();
+        // Two signatures by this key, in either order: refused (Go takes the first only).
+        for twice in [
+            format!("{note}{bad_line}"),
+            format!("audit.example/log\n42\n\n{bad_line}{sig_line}"),
+            format!("{note}{repeated}"),
+        ] {
+            assert!(v.open(&twice).is_err(), "{twice}");
+        }
+        // A carriage return, a bad key name or an empty signature in any signature line.
+        let foreign = NoteSigner::from_seed("other", &[9u8; 32]).unwrap();
+        let theirs = foreign.sign("audit.example/log\n42\n").unwrap();
+        let their_line = theirs.rsplit_once("\n\n").unwrap().1.to_owned();
+        assert_eq!(
+            v.open(&format!("{note}{their_line}")).unwrap(),
+            "audit.example/log\n42\n",
+            "another key's signature is allowed"
+        );
+        for bad in [
+            note.replace("=\n", "=\r\n"),
+            format!("{note}{}", their_line.replacen("other", "ot+her", 1)),
+            format!("{note}\u{2014} other \n"),
+            format!("{note}\u{2014} other AAAAAA==\n"),
+        ] {
+            assert!(v.open(&bad).is_err(), "{bad:?}");
         }
     }
 }

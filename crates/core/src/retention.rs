@@ -238,6 +238,11 @@ impl Receipt {
         if root.kind() != Kind::Object {
             return Err(bad("not a JSON object".into()));
         }
+        // A repeated member is dropped by the canonical form the MAC covers: refused, so that
+        // nothing in the stored text lies outside what the MAC authenticates.
+        if let Some(name) = doc.find_duplicate_key() {
+            return Err(bad(format!("member {name:?} appears twice")));
+        }
         let field = |name: &'static str| root.get(name).ok_or_else(|| bad(format!("no {name}")));
         let u64_of = |name: &'static str| {
             field(name)?
@@ -657,5 +662,16 @@ mod tests {
             problem.detail.contains("count 0 does not match"),
             "{problem:?}"
         );
+    }
+
+    #[test]
+    fn a_repeated_member_is_refused() {
+        // The canonical form the MAC covers keeps only the last of repeated members: the
+        // first would be stored text no MAC covers.
+        let stored = log()[0].to_json();
+        let repeated = stored.replacen("{", "{\"index\":7,", 1);
+        let e = Receipt::parse(repeated.as_bytes(), 0).unwrap_err();
+        assert!(e.problem.contains("appears twice"), "{e:?}");
+        assert!(Receipt::parse(stored.as_bytes(), 0).is_ok());
     }
 }

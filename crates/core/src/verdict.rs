@@ -127,6 +127,9 @@ pub enum UnverifiableReason {
     UnknownStore,
     /// A signature was made with another key than the public key given.
     WrongKey,
+    /// A signed anchor vouches for records the store no longer holds, and nothing left in the
+    /// store (no retention receipt, no record linked to them) can check it.
+    AnchorUnchecked,
 }
 
 impl UnverifiableReason {
@@ -138,6 +141,7 @@ impl UnverifiableReason {
             UnverifiableReason::Unreadable => "unreadable store",
             UnverifiableReason::UnknownStore => "unknown store",
             UnverifiableReason::WrongKey => "wrong public key",
+            UnverifiableReason::AnchorUnchecked => "anchor not checked",
         }
     }
 }

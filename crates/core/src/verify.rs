@@ -13,7 +13,7 @@
 
 use crate::chain::{ChainKey, KeyId};
 use crate::json::{self, Kind};
-use crate::retention::{Receipt, ResolvedStart};
+use crate::retention::{Receipt, ReceiptBody, ResolvedStart};
 use crate::verdict::{
     Caveat, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict, Verified,
 };
@@ -332,6 +332,11 @@ pub struct Verifier {
     expectations: Vec<Expectation>,
     next_expectation: usize,
     anchored_seq: Option<u64>,
+    /// An anchored record just before an unauthenticated start: checked once the first
+    /// record's link verifies.
+    awaiting_link: Option<Expectation>,
+    /// The first anchored record that nothing left in the store can check.
+    unchecked_anchor: Option<Expectation>,
 }
 
 /// A record the chain must still hold, as a signed anchor states it.
@@ -377,28 +382,85 @@ impl Verifier {
             expectations: Vec::new(),
             next_expectation: 0,
             anchored_seq: None,
+            awaiting_link: None,
+            unchecked_anchor: None,
         }
     }
 
     /// Requires the chain to hold `e.seq` with `e.record_hash`. Checked as records are fed; an
-    /// expectation beyond the chain's end is truncation, a different hash a fork. An
-    /// expectation before the chain's start is checked against the checkpoint hash when it is
-    /// the last pruned record, and is otherwise covered by the pruning.
+    /// expectation beyond the chain's end is truncation, a different hash a fork.
+    ///
+    /// An expectation before the chain's start is checked against what authenticates the
+    /// removal of its record: a retention receipt that states that record's hash (the last
+    /// record a prune removed, or the checkpoint a receipt started from) must state the same
+    /// one; otherwise a prune receipt whose range covers it accounts for it. Without either —
+    /// the record went with an unauthenticated checkpoint — the checkpoint hash can stand in
+    /// only for the record just before the start, and only once the first record, whose MAC
+    /// covers its `prev_hash`, has verified. Any other expectation cannot be checked: the
+    /// verdict is then `unverifiable`, never `verified`.
     pub fn expect_record(&mut self, e: Expectation) {
-        if e.seq < self.start.next_seq {
-            if e.seq + 1 == self.start.next_seq && e.record_hash != self.start.prev_hash {
-                let seq = self.start.next_seq;
-                self.fail(
-                    seq,
-                    TamperKind::Link,
-                    format!("seq {seq}: the checkpoint hash differs from the record_hash {} signed for seq {}", e.source, e.seq),
-                );
-            }
-            self.anchored_seq = self.anchored_seq.max(Some(e.seq));
+        if e.seq >= self.start.next_seq {
+            let at = self.expectations.partition_point(|x| x.seq <= e.seq);
+            self.expectations.insert(at, e);
             return;
         }
-        let at = self.expectations.partition_point(|x| x.seq <= e.seq);
-        self.expectations.insert(at, e);
+        let start = self.start.next_seq;
+        if let Some((index, hash)) = self.receipt_hash_of(e.seq) {
+            if hash != e.record_hash.as_slice() {
+                self.fail(
+                    start,
+                    TamperKind::Link,
+                    format!(
+                        "seq {start}: retention receipt {index} states another record_hash for seq {} than {} signed (the chain was rewritten or forked)",
+                        e.seq, e.source
+                    ),
+                );
+                return;
+            }
+            self.anchored_seq = self.anchored_seq.max(Some(e.seq));
+        } else if e.seq + 1 == start {
+            if e.record_hash != self.start.prev_hash {
+                self.fail(
+                    start,
+                    TamperKind::Link,
+                    format!("seq {start}: the checkpoint hash differs from the record_hash {} signed for seq {}", e.source, e.seq),
+                );
+                return;
+            }
+            // The checkpoint hash is not authenticated by itself: the first record's link is.
+            self.awaiting_link = Some(e);
+        } else if self.pruned_by_receipt(e.seq) {
+            self.anchored_seq = self.anchored_seq.max(Some(e.seq));
+        } else if self.unchecked_anchor.is_none() {
+            self.unchecked_anchor = Some(e);
+        }
+    }
+
+    /// The hash a verified retention receipt states for the record at `seq`, with the
+    /// receipt's index.
+    fn receipt_hash_of(&self, seq: u64) -> Option<(u64, &[u8])> {
+        self.retention.iter().find_map(|r| {
+            if let ReceiptBody::Prune {
+                last_pruned_seq,
+                last_pruned_hash,
+                ..
+            } = &r.body
+                && *last_pruned_seq == seq
+            {
+                return Some((r.index, last_pruned_hash.as_bytes().as_slice()));
+            }
+            let from = r.start_before();
+            (from.kind != StartKind::Genesis && from.next_seq.checked_sub(1) == Some(seq))
+                .then_some((r.index, from.prev_hash.as_slice()))
+        })
+    }
+
+    /// Whether a verified prune receipt removed the record at `seq`.
+    fn pruned_by_receipt(&self, seq: u64) -> bool {
+        self.retention.iter().any(|r| {
+            matches!(&r.body, ReceiptBody::Prune { from, last_pruned_seq, .. }
+                if from.next_seq <= seq && seq <= *last_pruned_seq)
+        })
     }
 
     /// Requires the chain to end exactly at `end`: then no truncation caveat is needed, and a
@@ -621,6 +683,10 @@ impl Verifier {
             self.anchored_seq = self.anchored_seq.max(Some(e.seq));
             self.next_expectation += 1;
         }
+        if let Some(e) = self.awaiting_link.take() {
+            // This record's MAC covers its prev_hash: the checkpoint hash it links to stands.
+            self.anchored_seq = self.anchored_seq.max(Some(e.seq));
+        }
         self.first_seq.get_or_insert(seq);
         self.last_seq = Some(seq);
         self.expected_seq = seq.saturating_add(1);
@@ -686,6 +752,22 @@ impl Verifier {
                     });
                 } else if let Some(seq) = self.unauthenticated_origin {
                     caveats.push(Caveat::UnauthenticatedCheckpoint { seq });
+                }
+                if let Some(e) = self
+                    .unchecked_anchor
+                    .as_ref()
+                    .or(self.awaiting_link.as_ref())
+                {
+                    let start = self.start.next_seq;
+                    return Verdict::Unverifiable(Unverifiable {
+                        reason: UnverifiableReason::AnchorUnchecked,
+                        detail: format!(
+                            "seq {start}: {} vouches for seq {}, but the store no longer holds it and no retention receipt accounts for its removal (records before seq {} were removed without a receipt): the anchor cannot be checked",
+                            e.source,
+                            e.seq,
+                            self.unauthenticated_origin.unwrap_or(start),
+                        ),
+                    });
                 }
                 let last = self.last_seq.or(self.start.next_seq.checked_sub(1));
                 if let Some(e) = self.expectations.get(self.next_expectation) {

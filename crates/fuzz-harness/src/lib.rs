@@ -259,6 +259,55 @@ pub fn bundle(data: &[u8]) {
             "verified with the chain key but not without it: {with_key:?} / {public_only:?}"
         );
     }
+    if public_only.verdict.is_verified() {
+        trailer_is_read_from_its_signed_bytes(data);
+    }
+}
+
+/// For a bundle that verifies: its first block trailer with a member added after the
+/// signature (outside the signed bytes, repeating a signed value) makes the bundle tampered at
+/// that block — the trailer
+/// is refused, not read from a parse of the whole line (which would blame a later block).
+fn trailer_is_read_from_its_signed_bytes(data: &[u8]) {
+    let f = fixtures();
+    let mut at = 0;
+    for line in data.split_inclusive(|&b| b == b'\n') {
+        let start = at;
+        at += line.len();
+        let Some(rest) = line.strip_prefix(b"{\"block\":") else {
+            continue;
+        };
+        let digits: Vec<u8> = rest
+            .iter()
+            .copied()
+            .take_while(u8::is_ascii_digit)
+            .collect();
+        let block = String::from_utf8_lossy(&digits).into_owned();
+        let Some(signed) = line.strip_suffix(b"}\n") else {
+            return;
+        };
+        let mut altered = Vec::with_capacity(data.len() + 16);
+        altered.extend_from_slice(data.get(..start).unwrap_or_default());
+        altered.extend_from_slice(signed);
+        // The value it already signs: only where the field is read from can tell.
+        altered.extend_from_slice(format!(",\"block\":{block}}}\n").as_bytes());
+        altered.extend_from_slice(data.get(at..).unwrap_or_default());
+        let mut input = altered.as_slice();
+        let Ok(v) = trailseal::verify_bundle(&mut input, &f.public, None, &mut |_| {}) else {
+            unreachable!("reading a byte slice cannot fail");
+        };
+        let blamed = match &v.verdict {
+            Verdict::Tampered(t) => Some(t),
+            _ => None,
+        };
+        assert!(
+            blamed.is_some_and(|t| t.detail.starts_with(&format!("block {block} "))
+                || t.detail.starts_with(&format!("block {block}:"))),
+            "a member after block {block}'s signature is not blamed on it: {:?}",
+            v.verdict
+        );
+        return;
+    }
 }
 
 /// `anchor`: the bytes as a key string (both kinds), as a signed note opened with the fixed
@@ -280,6 +329,7 @@ pub fn anchor(data: &[u8]) {
     }
     if let Ok(body) = f.public.open(&text) {
         assert!(text.starts_with(body), "an opened note's body is its start");
+        signed_bytes_alone_decide(&text, body);
     }
     let _ = Anchor::open(&text, &f.public);
     let Ok(note) = f.signer.sign(&text) else {
@@ -297,6 +347,45 @@ pub fn anchor(data: &[u8]) {
                 Anchor::open(&resigned, &f.public).as_ref(),
                 Ok(&anchor),
                 "an anchor does not survive signing and opening"
+            );
+        }
+    }
+}
+
+/// For a note that opens: what is read from it depends on its signed body alone — the anchor
+/// it holds is the one the body signed here gives — and nothing added after its signatures
+/// changes the body or the anchor (it is refused, or it is another signature line).
+fn signed_bytes_alone_decide(text: &str, body: &str) {
+    let f = fixtures();
+    let anchor = Anchor::open(text, &f.public).ok();
+    if let Ok(note) = f.signer.sign(body) {
+        assert_eq!(
+            Anchor::open(&note, &f.public).ok(),
+            anchor,
+            "an anchor is read from more than its signed body"
+        );
+    }
+    let our_line = text
+        .get(body.len()..)
+        .unwrap_or_default()
+        .trim_start_matches('\n');
+    let suffixes = [
+        "x\n".to_owned(),
+        "\n\u{2014} other AAAAAAAAAA==\n".to_owned(),
+        format!("{body}\n"),
+        our_line.to_owned(),
+    ];
+    for suffix in &suffixes {
+        let longer = format!("{text}{suffix}");
+        if let Ok(opened) = f.public.open(&longer) {
+            assert_eq!(
+                opened, body,
+                "text after a note's signatures changed its body"
+            );
+            assert_eq!(
+                Anchor::open(&longer, &f.public).ok(),
+                anchor,
+                "text after a note's signatures changed its anchor"
             );
         }
     }

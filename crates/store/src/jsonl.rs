@@ -215,6 +215,10 @@ impl Header {
             reason: format!("its header line {reason}"),
         };
         let doc = json::parse(line).map_err(|e| unknown(&format!("is not valid JSON: {e}")))?;
+        // Its receipts are MAC'd in canonical form, which drops a repeated member: refused.
+        if let Some(name) = doc.find_duplicate_key() {
+            return Err(unknown(&format!("repeats the member {name:?}")));
+        }
         let Some(header) = doc.root().get("trailseal") else {
             return Ok(None);
         };
@@ -1214,5 +1218,23 @@ impl JsonlStore {
                 }),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_with_a_repeated_member_is_refused() {
+        // Its receipts are read in canonical form, which keeps only the last of a repeated
+        // member: the first would be stored text that no MAC covers.
+        let line = Header::starting_at(ChainStart::genesis()).to_line();
+        assert!(Header::parse(line.as_bytes(), "t").unwrap().is_some());
+        let repeated = line.replacen("{\"seq\"", "{\"seq\":5,\"seq\"", 1);
+        assert!(matches!(
+            Header::parse(repeated.as_bytes(), "t"),
+            Err(StoreError::UnknownStore { .. })
+        ));
     }
 }

@@ -25,6 +25,7 @@
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
 
+mod anchor_file;
 mod bundle;
 mod export;
 mod group;
@@ -37,6 +38,7 @@ pub mod secret;
 pub mod signing;
 mod verify;
 
+pub use anchor_file::{AnchorWrite, anchor_file_name, size_of_anchor_file_name, write_anchor_once};
 pub use bundle::{BundleReport, BundleSelection, verify_bundle};
 pub use group::{GroupStats, SharedLog};
 pub use log::{AuditLog, Error, OpenOptions};

@@ -71,6 +71,18 @@ pub enum Error {
     /// A signing or public key cannot be used, or a bundle or anchor cannot be made.
     #[error("{detail}")]
     Key { detail: String },
+    /// An anchor vouches for another head than the store holds: the chain was truncated or
+    /// rewritten after it was anchored (`verdict` says which seq, kind `truncated` or `link`).
+    /// The anchor is left as it is.
+    #[error("{path}: {}; the anchor there is left as it is", verdict.detail())]
+    AnchorConflict {
+        path: String,
+        verdict: Box<trailseal_core::Verdict>,
+    },
+    /// The path where an anchor goes already holds something else: anchors are write-once and
+    /// never replaced, so no anchor was written.
+    #[error("{path}: already holds {what}; anchors are never replaced")]
+    AnchorExists { path: String, what: String },
     /// The retention log cannot be read or does not verify.
     #[error("{detail}")]
     Retention { detail: String },

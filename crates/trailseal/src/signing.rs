@@ -5,10 +5,10 @@ use std::path::Path;
 use trailseal_core::anchor::Anchor;
 use trailseal_core::note::{NoteError, NoteSigner, NoteVerifier};
 use trailseal_core::retention::Receipt;
-use trailseal_core::verify::StartKind;
-use trailseal_core::{Hash32, Timestamp, Unverifiable, UnverifiableReason, Verdict};
+use trailseal_core::{Timestamp, Unverifiable, UnverifiableReason, Verdict};
 use zeroize::Zeroizing;
 
+use crate::anchor_file::head_of;
 use crate::log::{AuditLog, Error};
 use crate::verify::{AnchorCheck, Progress, verify_store_anchored};
 
@@ -112,22 +112,7 @@ impl AuditLog {
             }
         }
         let state = self.store_mut().state()?;
-        let (size, head_hash) = match &state.head {
-            Some((seq, hash)) => (
-                seq.saturating_add(1),
-                Hash32::parse(hash).ok_or_else(|| Error::Key {
-                    detail: format!("seq {seq}: the head's record_hash is not a hash"),
-                })?,
-            ),
-            None => (
-                state.start.next_seq,
-                if state.start.kind == StartKind::Genesis {
-                    Hash32::GENESIS
-                } else {
-                    Hash32::parse(&state.start.prev_hash).unwrap_or(Hash32::GENESIS)
-                },
-            ),
-        };
+        let (size, head_hash) = head_of(&state)?;
         let retention = match state.retention.last() {
             Some(text) => {
                 let index = state.retention.len() as u64 - 1;

@@ -13,10 +13,10 @@ use std::io::BufReader;
 use std::path::Path;
 
 use rusqlite::Connection;
-use trailseal::core::UnverifiableReason;
 use trailseal::core::bundle::BundleLevel;
 use trailseal::core::note::NoteSigner;
 use trailseal::core::time::Offset;
+use trailseal::core::{Hash32, UnverifiableReason};
 use trailseal::{
     AuditLog, BundleSelection, Caveat, ChainKey, CutoffSpec, OpenMode, OpenOptions, PruneRequest,
     TamperKind, Timestamp, Verdict,
@@ -479,6 +479,37 @@ fn every_tamper_of_a_bundle_is_caught_and_named() {
         "withheld reason changed",
     );
 
+    // A disclosed entry of block 1 withheld, and block 1's trailer rewritten around its
+    // signature so the fields read after it match: the signature still verifies over the
+    // signed bytes, so only reading the trailer from exactly those bytes names block 1 (not
+    // block 2, whose link to it then breaks), with and without the secret.
+    let mut c = l.clone();
+    let i = (64..128)
+        .find(|i| c[entry_line(*i)].contains("\"trace\":"))
+        .unwrap();
+    let at = c[entry_line(i)].find(",\"trace\":").unwrap();
+    c[entry_line(i)] = format!("{},\"withheld\":\"filter\"}}\n", &c[entry_line(i)][..at]);
+    let digest = {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        for n in 64..128 {
+            h.update(c[entry_line(n)].as_bytes());
+        }
+        Hash32::from_bytes(&h.finalize().into())
+    };
+    let trailer = entry_line(127) + 1;
+    assert!(c[trailer].starts_with("{\"block\":1,"));
+    c[trailer] = c[trailer].replacen("\"}\n", &format!("\",\"digest\":\"{digest}\"}}\n"), 1);
+    for secret in [false, true] {
+        not_verified(
+            &rebuilt(&c),
+            secret,
+            TamperKind::Malformed,
+            "block 1 (entries 64 to 127",
+            "trailer rewritten around its signature",
+        );
+    }
+
     // Cut before the manifest; manifest edited; blocks reordered; data appended.
     let mut c = l.clone();
     c.pop();
@@ -598,4 +629,212 @@ fn a_bundle_refuses_a_store_that_does_not_verify() {
         matches!(&err, trailseal::Error::NotVerified { verdict } if verdict.first_bad_seq() == Some(8)),
         "{err}"
     );
+}
+
+/// Removes the records before `next_seq` as weaver-kernel's prune does: an unauthenticated
+/// checkpoint in `meta`, holding `hash`.
+fn weaver_prune(path: &Path, next_seq: u64, hash: &str) {
+    let c = Connection::open(path).unwrap();
+    c.execute("DELETE FROM traces WHERE seq < ?1", [next_seq as i64])
+        .unwrap();
+    c.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', ?1), ('checkpoint_next_seq', ?2)",
+        [hash, &next_seq.to_string()],
+    )
+    .unwrap();
+}
+
+fn record_hash(path: &Path, seq: u64) -> String {
+    Connection::open(path)
+        .unwrap()
+        .query_row(
+            "SELECT record_hash FROM traces WHERE seq = ?1",
+            [seq as i64],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+fn unchecked(v: &Verdict, what: &str) {
+    assert!(
+        matches!(v, Verdict::Unverifiable(u)
+            if u.reason == UnverifiableReason::AnchorUnchecked && u.detail.contains("anchor head.note")),
+        "{what}: {v:?}"
+    );
+}
+
+#[test]
+fn an_anchor_nothing_in_the_store_can_check_is_never_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    // The store now starts from an unauthenticated checkpoint past the anchor.
+    let path = dir.path().join("past.db");
+    store(&path, 0..20);
+    let head = anchor(&path);
+    store(&path, 20..30);
+    let h = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT prev_hash FROM traces WHERE seq = 25", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap();
+    weaver_prune(&path, 25, &h);
+    unchecked(
+        &verify(&path, std::slice::from_ref(&head)),
+        "checkpoint past the anchor",
+    );
+    // Without the anchor, the same store verifies (with the caveat of its checkpoint).
+    assert!(open(&path).verify().is_verified());
+
+    // Every record gone, the checkpoint forged from the (public) anchor's own hash: nothing
+    // the secret authenticates links to it.
+    let path = dir.path().join("empty.db");
+    store(&path, 0..20);
+    let head = anchor(&path);
+    let h19 = record_hash(&path, 19);
+    weaver_prune(&path, 20, &h19);
+    unchecked(
+        &verify(&path, std::slice::from_ref(&head)),
+        "checkpoint at the anchor, no record",
+    );
+
+    // The same checkpoint with a record after it: that record's MAC covers its prev_hash, so
+    // the anchor is checked.
+    store(&path, 20..22);
+    let v = verify(&path, std::slice::from_ref(&head));
+    let Verdict::Verified(ok) = &v else {
+        panic!("{v:?}")
+    };
+    assert_eq!(ok.anchored_seq, Some(19));
+
+    // An empty store (a rollback to nothing) is truncation.
+    let path = dir.path().join("none.db");
+    store(&path, 0..0);
+    let v = verify(&path, std::slice::from_ref(&head));
+    tampered(&v, TamperKind::Truncated, 0, "empty store");
+}
+
+#[test]
+fn anchors_before_the_start_are_checked_against_the_prune_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    store(&path, 0..40);
+    let early = anchor(&path);
+    let h9 = record_hash(&path, 9);
+    let prune = |n: u64| PruneRequest {
+        cutoff: CutoffSpec::KeepLast(n),
+        now: t("2026-06-01T00:00:00Z"),
+        dry_run: false,
+        archive: None,
+    };
+    open(&path).prune(&prune(30)).unwrap();
+    open(&path).prune(&prune(5)).unwrap();
+    // A prune receipt accounts for the removal of what the anchor vouched for.
+    let v = verify(&path, std::slice::from_ref(&early));
+    assert!(v.is_verified(), "{v:?}");
+    // An anchor for seq 9, the last record the first prune removed: its receipt states the
+    // hash, which must be the anchored one.
+    let key_id = key().key_id();
+    let fake = |hash: Hash32| {
+        let a = trailseal::core::anchor::Anchor {
+            origin: "test.example/log".into(),
+            size: 10,
+            head_hash: hash,
+            time: t("2026-11-27T00:00:00Z"),
+            key_id,
+            retention: None,
+        };
+        ("head.note".to_owned(), a.sign(&signer()).unwrap())
+    };
+    let right = Hash32::parse(h9.as_bytes()).unwrap();
+    assert!(verify(&path, &[fake(right)]).is_verified());
+    let v = verify(&path, &[fake(Hash32::from_bytes(&[7; 32]))]);
+    tampered(&v, TamperKind::Link, 35, "receipt states another hash");
+    assert!(v.detail().contains("retention receipt 0"), "{v:?}");
+}
+
+#[test]
+fn anchor_files_are_write_once_and_the_folder_is_checked_before_appending() {
+    let dir = tempfile::tempdir().unwrap();
+    let public = signer().verifier();
+    for ext in ["db", "jsonl"] {
+        let path = dir.path().join(format!("w.{ext}"));
+        let folder = dir.path().join(format!("anchors-{ext}"));
+        std::fs::create_dir(&folder).unwrap();
+        store(&path, 0..10);
+        let now = t("2026-11-27T00:00:00Z");
+        let (a, file, done) = open(&path)
+            .anchor_into_dir(&folder, &signer(), "o", now)
+            .unwrap();
+        assert_eq!(
+            (a.size, done, file.file_name().unwrap().to_str().unwrap()),
+            (
+                10,
+                trailseal::AnchorWrite::Created,
+                "anchor-000000000010.note"
+            )
+        );
+        let written = std::fs::read(&file).unwrap();
+        // Again, later: the same size and head; the file is kept.
+        let (_, _, done) = open(&path)
+            .anchor_into_dir(&folder, &signer(), "o", t("2026-11-28T00:00:00Z"))
+            .unwrap();
+        assert_eq!(done, trailseal::AnchorWrite::AlreadyPresent);
+        assert_eq!(std::fs::read(&file).unwrap(), written);
+        open(&path).check_anchor_dir(&folder, &public).unwrap();
+
+        // The store rewritten at seq 9 (deleted and appended again): the folder refuses it,
+        // before and at writing.
+        let copy = dir.path().join(format!("copy.{ext}"));
+        std::fs::copy(&path, &copy).unwrap();
+        if ext == "db" {
+            Connection::open(&copy)
+                .unwrap()
+                .execute("DELETE FROM traces WHERE seq = 9", [])
+                .unwrap();
+        } else {
+            let text = std::fs::read_to_string(&copy).unwrap();
+            let kept: Vec<&str> = text.lines().take(9).collect();
+            std::fs::write(&copy, kept.join("\n") + "\n").unwrap();
+        }
+        let conflict = |e: trailseal::Error, kind: TamperKind| match e {
+            trailseal::Error::AnchorConflict { path, verdict } => {
+                assert!(path.ends_with("anchor-000000000010.note"), "{path}");
+                tampered(&verdict, kind, 9, "conflict");
+            }
+            other => panic!("{ext}: {other:?}"),
+        };
+        conflict(
+            open(&copy).check_anchor_dir(&folder, &public).unwrap_err(),
+            TamperKind::Truncated,
+        );
+        store(&copy, 100..101);
+        conflict(
+            open(&copy).check_anchor_dir(&folder, &public).unwrap_err(),
+            TamperKind::Link,
+        );
+        conflict(
+            open(&copy)
+                .anchor_into_dir(&folder, &signer(), "o", now)
+                .unwrap_err(),
+            TamperKind::Link,
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), written, "{ext}");
+        // Grown past the anchor: its head is read from the store.
+        store(&copy, 101..105);
+        conflict(
+            open(&copy).check_anchor_dir(&folder, &public).unwrap_err(),
+            TamperKind::Link,
+        );
+        store(&path, 10..15);
+        open(&path).check_anchor_dir(&folder, &public).unwrap();
+        let names: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names.len(),
+            1,
+            "{ext}: no temporary file is left: {names:?}"
+        );
+    }
 }

@@ -9,6 +9,7 @@ use trailseal::core::note::NoteSigner;
 use trailseal::core::time::Offset;
 use trailseal::core::trace::TraceLimits;
 use trailseal::signing::{generate_signing_key, read_public_key, read_signing_key};
+use trailseal::{AnchorWrite, write_anchor_once};
 use trailseal::{AuditLog, BundleSelection, OpenMode, Timestamp, Verdict};
 
 use super::retention::now;
@@ -124,10 +125,16 @@ pub(crate) fn anchor(args: &AnchorArgs) -> Result<ExitCode, CliError> {
         .map_err(super::retention::refused)?;
     match &args.out {
         Some(path) => {
-            write_atomically(path, &note)?;
+            // Anchors are write-once: an existing file is never replaced.
+            let done = write_anchor_once(path, &anchor, &note, &signer.verifier())
+                .map_err(CliError::from)?;
             writeln!(
                 stdout(),
-                "anchored {} (size {}, head seq {}) to {}",
+                "{} {} (size {}, head seq {}) to {}",
+                match done {
+                    AnchorWrite::Created => "anchored",
+                    AnchorWrite::AlreadyPresent => "already anchored (file unchanged)",
+                },
                 anchor.origin,
                 anchor.size,
                 anchor
@@ -142,21 +149,6 @@ pub(crate) fn anchor(args: &AnchorArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(CliError::new(format!(
-            "{}: cannot write: {e}",
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
 /// Writes anchors while `trailseal append` runs.
 pub(crate) struct Anchoring {
     dir: PathBuf,
@@ -169,13 +161,27 @@ pub(crate) struct Anchoring {
 }
 
 impl Anchoring {
+    /// Checks the store against the newest anchor already in `dir` (before anything is
+    /// appended: a store that no longer holds what it vouches for is refused), and creates
+    /// the folder.
     pub(crate) fn new(
+        log: &mut AuditLog,
         dir: &Path,
         signer: NoteSigner,
         origin: String,
         every: u64,
         interval: Option<i64>,
     ) -> Result<Self, CliError> {
+        log.check_anchor_dir(dir, &signer.verifier())
+            .map_err(|e| {
+                let conflict = matches!(e, trailseal::Error::AnchorConflict { .. });
+                let err = CliError::from(e);
+                if conflict {
+                    err.hint("nothing was appended and no anchor was written; run `trailseal verify --anchor-dir DIR --public-key KEY.pub` for the verdict")
+                } else {
+                    err.hint("nothing was appended")
+                }
+            })?;
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::new(format!("{}: cannot create: {e}", dir.display())))?;
         Ok(Self {
@@ -206,9 +212,7 @@ impl Anchoring {
             return Ok(());
         }
         let time = now();
-        let (anchor, note) = log.anchor(&self.signer, &self.origin, time, false)?;
-        let path = self.dir.join(format!("anchor-{:012}.note", anchor.size));
-        write_atomically(&path, &note)?;
+        let (anchor, _, _) = log.anchor_into_dir(&self.dir, &self.signer, &self.origin, time)?;
         self.last_size = Some(anchor.size);
         self.last_time = time;
         Ok(())
@@ -393,21 +397,21 @@ pub(crate) fn migrate(args: &crate::cli::MigrateArgs) -> Result<ExitCode, CliErr
 
 /// A file's identity (device and inode), to tell it from one another process put in its place.
 #[cfg(unix)]
-fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+pub(crate) fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt as _;
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Without inodes nothing is removed.
 #[cfg(not(unix))]
-fn file_id(_: &std::path::Path) -> Option<(u64, u64)> {
+pub(crate) fn file_id(_: &std::path::Path) -> Option<(u64, u64)> {
     None
 }
 
 /// Removes a store file (and SQLite's side files) that a failed command created: only if it
 /// is still that file and holds no record and no receipt, so that a store another process
 /// created and wrote meanwhile under the same name is never removed.
-fn remove_created(path: &std::path::Path, id: (u64, u64)) {
+pub(crate) fn remove_created(path: &std::path::Path, id: (u64, u64)) {
     if file_id(path) != Some(id) {
         return;
     }
