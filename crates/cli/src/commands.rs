@@ -58,6 +58,7 @@ pub(crate) fn open(
         format: format_of(args),
         mode,
         limits,
+        max_record_bytes: args.max_record_bytes,
     };
     Ok(AuditLog::open(&args.store, &options)?)
 }
@@ -273,6 +274,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     let key = load_key(&args.secret)?;
     let options = OpenOptions {
         format: format_of(&args.store),
+        max_record_bytes: args.store.max_record_bytes,
         ..OpenOptions::default()
     };
     let verdict = match AuditLog::open(&args.store.store, &options) {

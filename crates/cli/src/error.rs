@@ -77,6 +77,9 @@ impl From<StoreError> for CliError {
             StoreError::TornTail { .. } => Some(
                 "an append was interrupted; `trailseal repair --store STORE` removes the incomplete line once the records before it verify",
             ),
+            StoreError::RecordTooLarge { .. } => Some(
+                "pass a higher --max-record-bytes (and to every command that reads the store), or append smaller traces",
+            ),
             StoreError::BadHead { .. } => {
                 Some("run `trailseal verify` to see which record is damaged")
             }

@@ -17,15 +17,17 @@
 pub mod conformance;
 mod error;
 pub mod jsonl;
+pub mod lines;
 pub mod memory;
 mod open;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod torn;
 
 pub use error::StoreError;
-pub use open::{Format, OpenMode, open, redact_location};
+pub use open::{Format, OpenMode, StoreOptions, open, open_with, redact_location};
 
 use trailseal_core::verify::{ChainStart, Flow, ScanItem, StoredKeyId};
 use trailseal_core::{ChainKey, Hash32, PreparedTrace};

@@ -32,7 +32,7 @@ pub mod secret;
 pub mod signing;
 mod verify;
 
-pub use bundle::{BundleReport, BundleSelection, verify_bundle};
+pub use bundle::{BundleReport, BundleSelection, verify_bundle, verify_bundle_with};
 pub use group::{GroupStats, SharedLog};
 pub use log::{AuditLog, Error, OpenOptions};
 pub use migrate::MigrateReport;
