@@ -370,7 +370,7 @@ fn claimed_seq(line: &[u8]) -> Option<u64> {
 
 /// The part of its `prev_hash` a torn line holds, once the seq before it is complete.
 fn claimed_prev_hash(line: &[u8]) -> Option<&[u8]> {
-    let at = line.windows(12).position(|w| w == b"\"prev_hash\"")?;
+    let at = line.windows(11).position(|w| w == b"\"prev_hash\"")?;
     let rest = line.get(at + 11..)?.trim_ascii_start();
     let rest = rest.strip_prefix(b":")?.trim_ascii_start();
     let rest = rest.strip_prefix(b"\"")?;

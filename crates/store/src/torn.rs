@@ -121,7 +121,8 @@ impl Prefix<'_> {
                         _ => return Err(Step::Bad),
                     }
                 }
-                0x20..=0x7e => self.pos += 1,
+                // DEL is not escaped by either writer.
+                0x20..=0x7f => self.pos += 1,
                 _ => return Err(Step::Bad),
             }
         }
