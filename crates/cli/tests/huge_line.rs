@@ -232,3 +232,55 @@ fn a_huge_bundle_line_is_malformed_and_never_buffered() {
     assert_eq!(v["first_bad_seq"], 1, "{v}");
     assert!(rss < RSS_LIMIT_KIB, "verify-bundle: peak RSS {rss} KiB");
 }
+
+#[test]
+fn appends_never_write_a_record_over_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.jsonl");
+    let location = store.to_str().unwrap();
+    let mut log = AuditLog::open(
+        location,
+        &OpenOptions {
+            mode: OpenMode::Write { create: true },
+            max_record_bytes: 4096,
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap()
+    .with_key(ChainKey::from_secret(SECRET.as_bytes()).unwrap());
+    log.append_json(trace(0).as_bytes()).unwrap();
+    let before = std::fs::read(&store).unwrap();
+    let big = trace(1).replace(r#""n":1"#, &format!(r#""pad":"{}""#, "é".repeat(1500)));
+    match log.append_json(big.as_bytes()) {
+        Err(trailseal::Error::Store(trailseal::StoreError::RecordTooLarge {
+            seq: 1,
+            limit: 4096,
+            ..
+        })) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(std::fs::read(&store).unwrap(), before);
+    // The same through the command line, with the limit raised the append goes through.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trailseal"))
+        .args(["append", "--store", location, "--max-record-bytes", "4096"])
+        .env("WEAVER_KERNEL_SECRET", SECRET)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(big.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("over the limit of 4096 bytes"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&store).unwrap(), before);
+    log.append_json(trace(2).as_bytes()).unwrap();
+    let (code, out, _) = measured(&["verify", "--store", location]);
+    assert_eq!(code, 0, "{out}");
+}
