@@ -269,6 +269,22 @@ fn every_other_tail_is_refused_and_nothing_changes() {
                     &format!("{name}: old record cut at {cut}"),
                 );
             }
+
+            // The next record's beginning, but linked to another hash.
+            let key = next
+                .windows(11)
+                .position(|w| w == b"\"prev_hash\"")
+                .unwrap()
+                + 11;
+            let first_hex = key + next[key..].iter().position(|b| *b == b'"').unwrap() + 1;
+            for cut in [first_hex + 1, first_hex + 30, next.len() - 5] {
+                let mut tail = next[..cut].to_vec();
+                tail[first_hex] = if tail[first_hex] == b'0' { b'1' } else { b'0' };
+                case.refused(
+                    &with(&tail),
+                    &format!("{name}: another prev_hash, cut at {cut}"),
+                );
+            }
         }
 
         // The records before a torn tail do not verify: edited, removed, wrong secret.
