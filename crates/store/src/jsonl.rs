@@ -4,12 +4,15 @@
 //! default separators; trailseal writes
 //! `{"seq":N,"prev_hash":"…","record_hash":"…","kid":"…","trace":<canonical trace>}` — the
 //! same record, compact, with the trace in canonical form (so it is MAC'd without parsing) and
-//! the key id (`kid`, ignored by weaver-kernel). Blank lines are skipped, as in weaver-kernel.
+//! the key id (`kid`, ignored by weaver-kernel). Lines are split and stripped exactly as
+//! weaver-kernel's reader does (universal newlines, Python's `str.strip()`, blank lines
+//! skipped; see [`crate::lines`]), and none is read past the record limit.
 //!
 //! Appends take an exclusive advisory lock on the file (`flock`), read the head from the
 //! file's tail, write the new lines with one `write` and `fsync` before unlocking, so several
-//! trailseal processes appending to one file produce one chain. A last line without its
-//! newline is an interrupted write: appends refuse to build on it.
+//! trailseal processes appending to one file produce one chain. A last line without a line end
+//! that is a strict prefix of a record line is an interrupted write (see [`crate::TornTail`]):
+//! appends refuse to build on it.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
