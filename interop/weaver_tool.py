@@ -41,6 +41,11 @@ Subcommands and the JSON object each prints:
     starts) with ``--timed``; or ``{"error": ..., "message": ...}`` when weaver-kernel raises
     (e.g. ``AgentKernelError`` for a non-JSON payload or a torn JSONL line).
 
+``verify-many --backend {sqlite,jsonl} --paths-from LIST``
+    ``verify`` for every store named in the file LIST (one path a line, UTF-8), in one process
+    (for differential tests over many generated files).
+    -> ``{"results": [the object ``verify`` prints, ...]}`` in the order of LIST.
+
 ``cli-verify --backend {sqlite,jsonl} --path P``
     Run the real console script ``weaver-kernel audit verify --store P --format F --json``
     (found next to ``sys.executable``) with the secret in its environment.
@@ -1193,6 +1198,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="store.verify_chain()")
     store_args(p)
     p.add_argument("--timed", action="store_true", help="add the verify_chain() time in seconds")
+    p = sub.add_parser("verify-many", help="verify for every store a file lists")
+    p.add_argument("--backend", choices=["sqlite", "jsonl"], required=True)
+    p.add_argument("--paths-from", required=True, help="file with one store path a line")
     p = sub.add_parser("cli-verify", help="weaver-kernel audit verify --json")
     store_args(p)
     p = sub.add_parser("list", help="store.list_all() in the export shape")
@@ -1246,6 +1254,13 @@ def _cmd_verify(args: argparse.Namespace, secret: str) -> JsonObject:
     return verify_store(args.backend, args.path, secret, timed=args.timed)
 
 
+def _cmd_verify_many(args: argparse.Namespace, secret: str) -> JsonObject:
+    paths = Path(args.paths_from).read_text(encoding="utf-8").splitlines()
+    for path in paths:
+        _require_existing(path)
+    return {"results": [verify_store(args.backend, path, secret) for path in paths]}
+
+
 def _cmd_cli_verify(args: argparse.Namespace, secret: str) -> JsonObject:
     return cli_verify(args.backend, args.path, secret)
 
@@ -1265,6 +1280,7 @@ _HANDLERS: dict[str, tuple[Handler, bool]] = {
     "append": (_cmd_record, True),
     "bulk-write": (_cmd_bulk_write, False),
     "verify": (_cmd_verify, True),
+    "verify-many": (_cmd_verify_many, False),
     "cli-verify": (_cmd_cli_verify, True),
     "list": (_cmd_list, True),
     "prune": (_cmd_prune, True),

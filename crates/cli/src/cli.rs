@@ -94,6 +94,10 @@ pub(crate) struct MigrateArgs {
     /// The store to copy to (created; it must be empty).
     #[arg(long, value_name = "STORE")]
     pub(crate) to: String,
+    /// Largest record read, in bytes (a JSONL line without its line end): a larger one is
+    /// reported as malformed at its seq without being read into memory, and never appended.
+    #[arg(long, value_name = "BYTES", default_value_t = trailseal::core::trace::DEFAULT_MAX_RECORD_BYTES)]
+    pub(crate) max_record_bytes: usize,
     #[command(flatten)]
     pub(crate) secret: SecretArgs,
 }
@@ -144,6 +148,10 @@ pub(crate) struct VerifyBundleArgs {
     /// Check with the public key only, even when a secret is available.
     #[arg(long)]
     pub(crate) no_secret: bool,
+    /// Longest bundle line read, in bytes without its newline: a longer one is reported as
+    /// malformed at its seq without being read into memory.
+    #[arg(long, value_name = "BYTES", default_value_t = trailseal::core::trace::DEFAULT_MAX_RECORD_BYTES)]
+    pub(crate) max_record_bytes: usize,
     /// Print the verdict as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
@@ -232,6 +240,10 @@ pub(crate) struct StoreArgs {
     /// The store format, when the extension does not say.
     #[arg(long, value_enum)]
     pub(crate) format: Option<FormatArg>,
+    /// Largest record read, in bytes (a JSONL line without its line end): a larger one is
+    /// reported as malformed at its seq without being read into memory, and never appended.
+    #[arg(long, value_name = "BYTES", default_value_t = trailseal::core::trace::DEFAULT_MAX_RECORD_BYTES)]
+    pub(crate) max_record_bytes: usize,
 }
 
 #[derive(Debug, Args)]

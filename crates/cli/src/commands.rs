@@ -57,12 +57,20 @@ pub(crate) fn open(
     mode: OpenMode,
     limits: TraceLimits,
 ) -> Result<AuditLog, CliError> {
-    let options = OpenOptions {
+    Ok(AuditLog::open(
+        &args.store,
+        &open_options(args, mode, limits),
+    )?)
+}
+
+/// The library's options for what the store flags say.
+fn open_options(args: &StoreArgs, mode: OpenMode, limits: TraceLimits) -> OpenOptions {
+    OpenOptions {
         format: format_of(args),
         mode,
         limits,
-    };
-    Ok(AuditLog::open(&args.store, &options)?)
+        max_record_bytes: args.max_record_bytes,
+    }
 }
 
 /// The chain key from --secret-file or WEAVER_KERNEL_SECRET; warns about a secret file
@@ -122,11 +130,7 @@ pub(crate) fn open_for_append(
     if !key.strength().too_short_for_new_store() {
         return Ok(open(args, OpenMode::Write { create: true }, limits)?.with_key(key));
     }
-    let options = OpenOptions {
-        format: format_of(args),
-        mode: OpenMode::Write { create: false },
-        limits,
-    };
+    let options = open_options(args, OpenMode::Write { create: false }, limits);
     match AuditLog::open(&args.store, &options) {
         Ok(log) => Ok(log.with_key(key)),
         Err(trailseal::Error::Store(trailseal::StoreError::NotFound { location })) => {
@@ -386,6 +390,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     let key = load_key(&args.secret)?;
     let options = OpenOptions {
         format: format_of(&args.store),
+        max_record_bytes: args.store.max_record_bytes,
         ..OpenOptions::default()
     };
     let mut hint = None;

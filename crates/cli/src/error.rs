@@ -95,6 +95,9 @@ pub(crate) fn store_hint(e: &StoreError) -> Option<&'static str> {
         StoreError::TornTail { .. } => Some(
             "an append was interrupted; `trailseal repair --store STORE` removes the incomplete line once the records before it verify",
         ),
+        StoreError::RecordTooLarge { .. } => Some(
+            "pass a higher --max-record-bytes (and to every command that reads the store), or append smaller traces",
+        ),
         StoreError::BadHead { .. } => Some("run `trailseal verify` to see which record is damaged"),
         StoreError::Conflict { .. } => {
             Some("another writer changed the store meanwhile; run the command again")

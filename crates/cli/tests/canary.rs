@@ -822,7 +822,17 @@ fn cli_pass(via: Via) {
     if commands.iter().any(|c| c == "repair") {
         let torn = p("bad/torn.jsonl");
         let mut text = std::fs::read(dir.join("mig/m.jsonl")).unwrap();
-        text.extend_from_slice(b"{\"seq\":30,\"prev_hash\":\"00");
+        // The next record cut inside its prev_hash (the head's record_hash).
+        let head: serde_json::Value = serde_json::from_slice(
+            text.trim_ascii_end()
+                .rsplit(|b| *b == b'\n')
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(head["seq"], 29);
+        let hash = head["record_hash"].as_str().unwrap();
+        text.extend_from_slice(format!("{{\"seq\":30,\"prev_hash\":\"{}", &hash[..2]).as_bytes());
         std::fs::write(&torn, text).unwrap();
         r.run(&["verify", "--store", &torn], b"", 1);
         r.run(&["repair", "--store", &torn, "--dry-run"], b"", 0);

@@ -428,6 +428,31 @@ impl<'k> BundleVerifier<'k> {
         Flow::Stop
     }
 
+    /// Reports a line the reader did not read because it is longer than its `limit` (in bytes,
+    /// without the newline): `malformed` at the seq the bundle has reached.
+    pub fn feed_oversized(&mut self, limit: usize) -> Flow {
+        if self.stage == Stage::Done {
+            if self.outcome.is_none() {
+                return self.tamper(
+                    self.seq_here(),
+                    TamperKind::Malformed,
+                    format!("line {}: data after the signed manifest", self.line_no + 1),
+                );
+            }
+            return Flow::Stop;
+        }
+        self.line_no += 1;
+        let seq = self.seq_here();
+        self.tamper(
+            seq,
+            TamperKind::Malformed,
+            format!(
+                "line {}: longer than the limit of {limit} bytes a line may have",
+                self.line_no
+            ),
+        )
+    }
+
     /// Checks the next line.
     pub fn feed(&mut self, line: &[u8]) -> Flow {
         if self.stage == Stage::Done {

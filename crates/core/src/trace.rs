@@ -12,6 +12,13 @@ use crate::time::{Offset, Timestamp};
 /// Default limit on the size of one trace's JSON text.
 pub const DEFAULT_MAX_TRACE_BYTES: usize = 1 << 20;
 
+/// Default limit on the size of one stored record as read back (a JSONL line, a bundle
+/// line), in bytes: larger records are reported as malformed without being read into memory.
+/// 8 times the append limit, so that every record appended within the default limits fits:
+/// its canonical form is at most 4.5 times the JSON text it came from (`1e15` becomes
+/// `1000000000000000.0`, `é` becomes `\u00e9`), and the envelope adds a few hundred bytes.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 8 * DEFAULT_MAX_TRACE_BYTES;
+
 /// Default limit on the nesting depth of one trace (weaver-kernel's Python reader handles
 /// roughly 990 levels, less the depth of its own call stack).
 pub const DEFAULT_MAX_TRACE_DEPTH: usize = 128;

@@ -235,6 +235,49 @@ pub fn jsonl_line(data: &[u8]) {
             "a verified store's every line was checked"
         );
     }
+    drop(store);
+    repair_removes_only_a_torn_tail(&file.0, data);
+}
+
+/// `repair` on the file removes at most its last line, only when that has no line end, is not
+/// a complete value and begins as a record does, and only when the rest verifies; whatever it
+/// does not remove stays byte for byte.
+fn repair_removes_only_a_torn_tail(path: &std::path::Path, data: &[u8]) {
+    let Ok(store) = JsonlStore::open(path, OpenMode::Write { create: false }) else {
+        return;
+    };
+    let mut log = trailseal::AuditLog::from_store(Box::new(store)).with_key(fixtures().key.clone());
+    let report = log.repair(false);
+    drop(log);
+    let now = std::fs::read(path).ok();
+    match report {
+        Ok(r) if r.removed => {
+            let offset = r.torn.map_or(0, |t| t.offset) as usize;
+            assert_eq!(
+                now.as_deref(),
+                data.get(..offset),
+                "repair left other bytes"
+            );
+            let removed = data.get(offset..).unwrap_or_default();
+            assert!(
+                !removed.contains(&b'\n') && !removed.contains(&b'\r'),
+                "repair removed a line end"
+            );
+            assert!(
+                removed.starts_with(b"{") && json::parse(removed).is_err(),
+                "repair removed a complete value or a line that does not start as a record"
+            );
+            assert!(
+                r.verdict.is_verified(),
+                "repair removed a tail of a store that does not verify"
+            );
+        }
+        _ => assert_eq!(
+            now.as_deref(),
+            Some(data),
+            "a repair that removed nothing changed the file"
+        ),
+    }
 }
 
 /// `bundle`: the bytes as an export bundle, verified line by line with the public key alone

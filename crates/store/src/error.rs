@@ -26,6 +26,17 @@ pub enum StoreError {
     #[error("{location}: action_id {action_id:?} is already in the store; nothing was written")]
     DuplicateActionId { location: String, action_id: String },
 
+    /// A record line would be longer than the store reads back (its record limit).
+    #[error(
+        "{location}: seq {seq}: the record line would be {size} bytes, over the limit of {limit} bytes a record may have; nothing was written"
+    )]
+    RecordTooLarge {
+        location: String,
+        seq: u64,
+        size: usize,
+        limit: usize,
+    },
+
     /// The last JSONL line is incomplete (a write was interrupted).
     #[error(
         "{location}: the last line (at byte {offset}) is incomplete, an interrupted write; nothing was written"

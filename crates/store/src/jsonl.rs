@@ -4,17 +4,20 @@
 //! default separators; trailseal writes
 //! `{"seq":N,"prev_hash":"…","record_hash":"…","kid":"…","trace":<canonical trace>}` — the
 //! same record, compact, with the trace in canonical form (so it is MAC'd without parsing) and
-//! the key id (`kid`, ignored by weaver-kernel). Blank lines are skipped, as in weaver-kernel.
+//! the key id (`kid`, ignored by weaver-kernel). Lines are split and stripped exactly as
+//! weaver-kernel's reader does (universal newlines, Python's `str.strip()`, blank lines
+//! skipped; see [`crate::lines`]), and none is read past the record limit.
 //!
 //! Appends take an exclusive advisory lock on the file (`flock`), read the head from the
 //! file's tail, write the new lines with one `write` and `fsync` before unlocking, so several
-//! trailseal processes appending to one file produce one chain. A last line without its
-//! newline is an interrupted write: appends refuse to build on it.
+//! trailseal processes appending to one file produce one chain. A last line without a line end
+//! that is a strict prefix of a record line is an interrupted write (see [`crate::TornTail`]):
+//! appends refuse to build on it.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use trailseal_core::json::{self, Kind, Mode};
@@ -24,10 +27,15 @@ use trailseal_core::verify::{
 use trailseal_core::{ChainKey, Hash32, Head, KeyId, PreparedTrace, seal_batch};
 
 use crate::error::Shown;
+use crate::lines::{
+    LastLine, LineProblem, LineReader, Terminators, is_blank, is_python_space, last_line,
+    line_number_at, strip_line,
+};
 use crate::{
     Appended, ImportMeta, ImportRecord, OpenMode, PrunePlan, Store, StoreError, StoreState,
     StoredRecord, TornTail,
 };
+pub use trailseal_core::trace::DEFAULT_MAX_RECORD_BYTES;
 
 /// One parsed line.
 #[derive(Debug)]
@@ -353,14 +361,6 @@ fn action_id_of(record: &LineRecord<'_>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Whether a last line without its newline (trimmed) is a record line cut short by an
-/// interrupted write: it starts as every record line does (`{`) and is not complete JSON, as
-/// no record line cut anywhere before its newline can be. A line that is complete JSON or
-/// starts otherwise was not left by a writer that died: it is damage, not a torn tail.
-fn is_cut_short(line: &[u8]) -> bool {
-    line.first() == Some(&b'{') && json::parse(line).is_err()
-}
-
 /// The seq a torn line claims, when its beginning (`{"seq": N,`) was written in full.
 fn claimed_seq(line: &[u8]) -> Option<u64> {
     let rest = line.strip_prefix(b"{")?.trim_ascii_start();
@@ -375,58 +375,77 @@ fn claimed_seq(line: &[u8]) -> Option<u64> {
     std::str::from_utf8(num).ok()?.parse().ok()
 }
 
-/// The 1-based number of the line that starts at byte `offset` (one more than the newlines
-/// before it).
-fn line_number_at(file: &mut File, offset: u64) -> std::io::Result<u64> {
-    file.seek(SeekFrom::Start(0))?;
-    let mut reader = BufReader::with_capacity(1 << 20, Read::by_ref(file).take(offset));
-    let mut newlines = 0u64;
-    loop {
-        let buf = reader.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(newlines + 1);
+/// The part of its `prev_hash` a torn line holds, once the seq before it is complete.
+fn claimed_prev_hash(line: &[u8]) -> Option<&[u8]> {
+    let at = line.windows(11).position(|w| w == b"\"prev_hash\"")?;
+    let rest = line.get(at + 11..)?.trim_ascii_start();
+    let rest = rest.strip_prefix(b":")?.trim_ascii_start();
+    let rest = rest.strip_prefix(b"\"")?;
+    let end = rest.iter().position(|b| *b == b'"').unwrap_or(rest.len());
+    rest.get(..end)
+}
+
+/// Whether a last line without its line end (as stored) is an interrupted write of the record
+/// that follows `head` (the next seq, and the hash it links to): a strict prefix of a record
+/// line (see [`crate::torn`]) whose seq and `prev_hash`, as far as they were written, are that
+/// record's. A line that is complete JSON, holds more than one value, has a byte no writer
+/// writes, or claims another place in the chain was not left by a writer that died: it is
+/// damage, not a torn tail.
+fn is_torn_after(line: &[u8], head: Option<(u64, &[u8])>) -> bool {
+    if !crate::torn::is_strict_record_prefix(line) {
+        return false;
+    }
+    let Some((next_seq, prev_hash)) = head else {
+        return true;
+    };
+    claimed_seq(line).is_none_or(|seq| seq == next_seq)
+        && claimed_prev_hash(line).is_none_or(|p| prev_hash.starts_with(p))
+}
+
+/// Leading whitespace (as Python strips it) removed from the valid UTF-8 beginning of a line.
+fn lstrip(bytes: &[u8]) -> &[u8] {
+    let valid = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(bytes.get(..e.valid_up_to()).unwrap_or_default())
+            .unwrap_or_default(),
+    };
+    valid.trim_start_matches(is_python_space).as_bytes()
+}
+
+/// A non-blank line as read: its text (stripped as weaver-kernel strips it), or why it has
+/// none.
+struct Item<'a> {
+    number: u64,
+    /// The line without its line end, as stored (at most the record limit).
+    raw: &'a [u8],
+    text: Result<&'a [u8], String>,
+    ended: bool,
+}
+
+impl Item<'_> {
+    /// The line parsed as a record (the last one must be complete JSON).
+    fn record(&self) -> Result<LineRecord<'_>, BadLine> {
+        match self.text {
+            Ok(text) => parse_line_ended(text, self.ended),
+            Err(ref problem) => Err(BadLine {
+                seq: claimed_seq(self.raw),
+                problem: problem.clone(),
+            }),
         }
-        newlines += buf.iter().filter(|b| **b == b'\n').count() as u64;
-        let n = buf.len();
-        reader.consume(n);
     }
 }
 
-/// The last non-blank line of a file: (offset, trimmed bytes, whether a newline follows it).
-fn read_last_line(file: &mut File, len: u64) -> std::io::Result<Option<(u64, Vec<u8>, bool)>> {
-    let mut window: u64 = 64 * 1024;
-    loop {
-        let start = len.saturating_sub(window);
-        file.seek(SeekFrom::Start(start))?;
-        let mut buf = Vec::with_capacity((len - start) as usize);
-        Read::by_ref(file).take(len - start).read_to_end(&mut buf)?;
-        let Some(end) = buf.iter().rposition(|b| !b.is_ascii_whitespace()) else {
-            if start == 0 {
-                return Ok(None);
-            }
-            window = window.saturating_mul(4);
-            continue;
-        };
-        let newline_after = buf.get(end + 1..).is_some_and(|tail| tail.contains(&b'\n'));
-        match buf
-            .get(..end)
-            .and_then(|b| b.iter().rposition(|c| *c == b'\n'))
-        {
-            Some(nl) => {
-                let line = buf.get(nl + 1..=end).unwrap_or_default();
-                return Ok(Some((
-                    start + nl as u64 + 1,
-                    line.trim_ascii().to_vec(),
-                    newline_after,
-                )));
-            }
-            None if start == 0 => {
-                let line = buf.get(..=end).unwrap_or_default();
-                return Ok(Some((0, line.trim_ascii().to_vec(), newline_after)));
-            }
-            None => window = window.saturating_mul(4),
-        }
+/// What is wrong with a line that cannot be read as text, if anything; `Ok` holds its
+/// stripped text.
+fn line_text(bytes: &[u8], len: u64, oversized: bool, max: usize) -> Result<&[u8], String> {
+    if oversized {
+        return Err(format!(
+            "the line is {len} bytes, over the limit of {max} bytes a record may have"
+        ));
     }
+    strip_line(bytes).map_err(|LineProblem::NotUtf8 { at }| {
+        format!("not valid UTF-8 (byte {} of the line)", at + 1)
+    })
 }
 
 #[derive(Debug)]
@@ -470,6 +489,8 @@ pub struct JsonlStore {
     /// While `repair_torn_tail` checks the store: reads end at this offset (the torn tail's),
     /// and writes are refused.
     hide_from: Option<u64>,
+    /// The longest line read as a record (see [`JsonlStore::with_max_record_bytes`]).
+    max_record_bytes: usize,
 }
 
 fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
@@ -500,6 +521,7 @@ impl JsonlStore {
             import_kid: None,
             import: None,
             hide_from: None,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         };
         if path.exists() {
             store.check_first_line()?;
@@ -512,27 +534,35 @@ impl JsonlStore {
         Ok(store)
     }
 
+    /// Sets the longest line, in bytes without its line end, read as a record (default
+    /// [`DEFAULT_MAX_RECORD_BYTES`]). A longer line is not read into memory: it is reported as
+    /// a malformed record, and appends refuse to write one.
+    pub fn with_max_record_bytes(mut self, max: usize) -> Self {
+        self.max_record_bytes = max;
+        self
+    }
+
     fn check_first_line(&self) -> Result<(), StoreError> {
         let file = File::open(&self.path).map_err(StoreError::io(&self.location, "open"))?;
-        let mut reader = BufReader::new(file);
-        let mut line = Vec::new();
+        let mut lines =
+            LineReader::new(BufReader::new(file), Terminators::Universal, 1 << 16, 0, 0);
         loop {
-            line.clear();
-            let n = Read::by_ref(&mut reader)
-                .take(1 << 16)
-                .read_until(b'\n', &mut line)
-                .map_err(StoreError::io(&self.location, "read"))?;
-            if n == 0 {
+            let Some(line) = lines
+                .next_line()
+                .map_err(StoreError::io(&self.location, "read"))?
+            else {
                 return Ok(());
-            }
-            let t = <[u8]>::trim_ascii(&line);
-            if t.is_empty() && line.ends_with(b"\n") {
+            };
+            if !line.oversized && is_blank(line.bytes) {
                 continue;
             }
-            return if t.first() == Some(&b'{') {
+            return if lstrip(line.bytes).first() == Some(&b'{') {
                 // A complete header line of a newer format is refused now, not on first use.
-                if line.ends_with(b"\n") {
-                    Header::parse(t, &self.location)?;
+                if line.ended
+                    && !line.oversized
+                    && let Ok(text) = strip_line(line.bytes)
+                {
+                    Header::parse(text, &self.location)?;
                 }
                 Ok(())
             } else {
@@ -553,12 +583,13 @@ impl JsonlStore {
             .map_err(StoreError::io(&self.location, "open"))
     }
 
-    /// Reads every non-blank line from `offset`, calling `f` for each; the header line of a
-    /// file (its first non-blank line, when it is one) is skipped.
+    /// Reads every non-blank line from `offset`, as weaver-kernel splits and strips them
+    /// (see [`crate::lines`]), calling `f` for each; the header line of a file (its first
+    /// non-blank line, when it is one) is skipped. No line is buffered past the record limit.
     fn for_each_line(
         &self,
         offset: u64,
-        f: &mut dyn FnMut(u64, &[u8], bool) -> Flow,
+        f: &mut dyn FnMut(&Item<'_>) -> Flow,
     ) -> Result<(), StoreError> {
         let mut first = offset == 0;
         let mut file = self.open_file(false, false)?;
@@ -567,30 +598,75 @@ impl JsonlStore {
         let limit = self
             .hide_from
             .map_or(u64::MAX, |end| end.saturating_sub(offset));
-        let mut reader = BufReader::with_capacity(1 << 20, file.take(limit));
-        let mut buf = Vec::with_capacity(4096);
-        let mut line_no: u64 = 0;
+        let reader = BufReader::with_capacity(1 << 20, file.take(limit));
+        let max = self.max_record_bytes;
+        let mut lines = LineReader::new(reader, Terminators::Universal, max, offset, 0);
         loop {
-            buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut buf)
-                .map_err(StoreError::io(&self.location, "read"))?;
-            if n == 0 {
+            let Some(line) = lines
+                .next_line()
+                .map_err(StoreError::io(&self.location, "read"))?
+            else {
                 return Ok(());
-            }
-            line_no += 1;
-            let ended = buf.last() == Some(&b'\n');
-            let line = <[u8]>::trim_ascii(&buf);
-            if line.is_empty() {
+            };
+            let text = line_text(line.bytes, line.len, line.oversized, max);
+            if text.as_ref().is_ok_and(|t| t.is_empty()) {
                 continue;
             }
-            if std::mem::take(&mut first) && Header::parse(line, &self.location)?.is_some() {
+            if std::mem::take(&mut first)
+                && let Ok(t) = text
+                && Header::parse(t, &self.location)?.is_some()
+            {
                 continue;
             }
-            if f(line_no, line, ended) == Flow::Stop {
+            let item = Item {
+                number: line.number,
+                raw: line.bytes,
+                text,
+                ended: line.ended,
+            };
+            if f(&item) == Flow::Stop {
                 return Ok(());
             }
         }
+    }
+
+    /// [`StoreError::RecordTooLarge`] for a line of `size` bytes over the record limit.
+    fn refuse_oversized(&self, seq: u64, size: usize) -> Result<(), StoreError> {
+        if size > self.max_record_bytes {
+            return Err(StoreError::RecordTooLarge {
+                location: self.location.clone(),
+                seq,
+                size,
+                limit: self.max_record_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// The last non-blank line of the first `len` bytes (see [`last_line`]).
+    fn last_line(&self, file: &mut File, len: u64) -> Result<Option<LastLine>, StoreError> {
+        last_line(file, len, self.max_record_bytes)
+            .map_err(StoreError::io(&self.location, "read tail"))
+    }
+
+    /// The last line as an [`Item`].
+    fn last_item<'a>(&self, last: &'a LastLine) -> Item<'a> {
+        Item {
+            number: 0,
+            raw: &last.bytes,
+            text: line_text(&last.bytes, last.len, last.oversized, self.max_record_bytes),
+            ended: last.ended,
+        }
+    }
+
+    /// Whether the last line may be an interrupted write: no line end, not a record, and a
+    /// strict prefix of a record line (its place in the chain not checked).
+    fn may_be_torn(&self, last: &LastLine) -> bool {
+        let item = self.last_item(last);
+        !last.ended
+            && item.text.is_ok()
+            && item.record().is_err()
+            && is_torn_after(&last.bytes, None)
     }
 
     fn build_cache(
@@ -600,8 +676,9 @@ impl JsonlStore {
     ) -> Result<AppendCache, StoreError> {
         let head = self.build_head_only(file, meta)?;
         let mut ids = HashSet::new();
-        self.for_each_line(0, &mut |_, line, _| {
-            if let Ok(record) = parse_line(line)
+        self.for_each_line(0, &mut |item| {
+            if let Ok(text) = item.text
+                && let Ok(record) = parse_line(text)
                 && let Some(id) = action_id_of(&record)
             {
                 ids.insert(id);
@@ -649,9 +726,12 @@ impl Store for JsonlStore {
         // The key id of the first record (weaver-kernel's lines carry none).
         let mut key_id = StoredKeyId::Absent;
         if self.path.exists() {
-            self.for_each_line(0, &mut |_, line, _| {
-                if let Some(kid) = parse_line(line)
+            self.for_each_line(0, &mut |item| {
+                if let Some(kid) = item
+                    .text
+                    .as_ref()
                     .ok()
+                    .and_then(|t| parse_line(t).ok())
                     .and_then(|r| r.kid.as_deref().and_then(KeyId::parse))
                 {
                     key_id = StoredKeyId::Present(kid);
@@ -666,13 +746,12 @@ impl Store for JsonlStore {
                 .map_err(StoreError::io(&self.location, "stat"))?
                 .len()
                 .min(self.hide_from.unwrap_or(u64::MAX));
-            read_last_line(&mut file, len)
-                .map_err(StoreError::io(&self.location, "read tail"))?
-                .and_then(|(_, line, ended)| {
-                    parse_line_ended(&line, ended)
-                        .ok()
-                        .map(|r| (r.seq, r.record_hash.into_owned()))
-                })
+            self.last_line(&mut file, len)?.and_then(|last| {
+                self.last_item(&last)
+                    .record()
+                    .ok()
+                    .map(|r| (r.seq, r.record_hash.into_owned()))
+            })
         } else {
             None
         };
@@ -708,8 +787,10 @@ impl Store for JsonlStore {
         }
         let mut first = None;
         let mut last_hash_ok = false;
-        self.for_each_line(0, &mut |_, line, _| {
-            if let Ok(r) = parse_line(line) {
+        self.for_each_line(0, &mut |item| {
+            if let Ok(text) = item.text
+                && let Ok(r) = parse_line(text)
+            {
                 first.get_or_insert(r.seq);
                 if r.seq == plan.last_seq {
                     last_hash_ok = *r.record_hash == *plan.last_hash.as_bytes();
@@ -743,8 +824,9 @@ impl Store for JsonlStore {
                 // Other writers appended: learn their ids and the new head.
                 let start = c.len;
                 let mut new_ids = Vec::new();
-                self.for_each_line(start, &mut |_, line, _| {
-                    if let Ok(record) = parse_line(line)
+                self.for_each_line(start, &mut |item| {
+                    if let Ok(text) = item.text
+                        && let Ok(record) = parse_line(text)
                         && let Some(id) = action_id_of(&record)
                     {
                         new_ids.push(id);
@@ -772,14 +854,15 @@ impl Store for JsonlStore {
                 action_id: id.into(),
             });
         }
-        // A complete last line without its newline (hand-edited) gets one first.
+        // A complete last line without its line end (hand-edited) gets one first.
         let needs_newline = if meta.len() > 0 {
             let mut last = [0u8; 1];
             file.seek(SeekFrom::Start(meta.len() - 1))
                 .map_err(StoreError::io(&self.location, "seek"))?;
             file.read_exact(&mut last)
                 .map_err(StoreError::io(&self.location, "read"))?;
-            last[0] != b'\n'
+            // `\r` ends a line as `\n` does (universal newlines, as weaver-kernel reads).
+            !matches!(last[0], b'\n' | b'\r')
         } else {
             false
         };
@@ -798,6 +881,7 @@ impl Store for JsonlStore {
         let mut appended = Vec::with_capacity(sealed.len());
         for r in &sealed {
             let trace = r.trace.canonical().as_bytes();
+            let before = out.len();
             write_record_line(
                 &mut out,
                 r.seq,
@@ -806,6 +890,7 @@ impl Store for JsonlStore {
                 kid,
                 trace,
             );
+            self.refuse_oversized(r.seq, out.len() - before - 1)?;
             appended.push(Appended {
                 seq: r.seq,
                 record_hash: r.record_hash,
@@ -868,11 +953,12 @@ impl Store for JsonlStore {
     }
 
     fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
-        let Some(import) = self.import.as_mut() else {
+        if self.import.is_none() {
             return Err(self.conflict("records can only be imported after import_start"));
-        };
+        }
         let mut out = Vec::with_capacity(records.iter().map(|r| r.trace.len() + 200).sum());
         for r in records {
+            let before = out.len();
             write_record_line(
                 &mut out,
                 r.seq,
@@ -881,7 +967,15 @@ impl Store for JsonlStore {
                 self.import_kid,
                 r.trace.as_bytes(),
             );
+            if let Err(e) = self.refuse_oversized(r.seq, out.len() - before - 1) {
+                // The copy cannot finish: drop it (and its file).
+                self.import = None;
+                return Err(e);
+            }
         }
+        let Some(import) = self.import.as_mut() else {
+            return Err(self.conflict("records can only be imported after import_start"));
+        };
         if let Err(e) = import.out.write_all(&out) {
             // The copy cannot finish: drop it (and its file).
             self.import = None;
@@ -925,12 +1019,23 @@ impl Store for JsonlStore {
             .metadata()
             .map_err(StoreError::io(&self.location, "stat"))?
             .len();
-        let Some((offset, line, ended)) =
-            read_last_line(&mut file, len).map_err(StoreError::io(&self.location, "read tail"))?
-        else {
+        let Some(last) = self.last_line(&mut file, len)? else {
             return Ok(None);
         };
-        if ended || parse_line_ended(&line, ended).is_ok() || !is_cut_short(&line) {
+        if !self.may_be_torn(&last) {
+            return Ok(None);
+        }
+        let offset = last.offset;
+        // Only the record that would follow the lines before it can have been cut short.
+        self.hide_from = Some(offset);
+        let before = self.state();
+        self.hide_from = None;
+        let before = before?;
+        let head = match &before.head {
+            Some((seq, hash)) => (seq.saturating_add(1), hash.as_slice()),
+            None => (before.start.next_seq, before.start.prev_hash.as_slice()),
+        };
+        if !is_torn_after(&last.bytes, Some(head)) {
             return Ok(None);
         }
         let tail = TornTail {
@@ -938,7 +1043,7 @@ impl Store for JsonlStore {
                 .map_err(StoreError::io(&self.location, "read"))?,
             offset,
             bytes: len - offset,
-            claimed_seq: claimed_seq(&line),
+            claimed_seq: claimed_seq(&last.bytes),
         };
         // Appends wait for the lock this holds, so what `confirm` checks is what stays.
         self.hide_from = Some(offset);
@@ -976,17 +1081,27 @@ impl Store for JsonlStore {
         // The key id lines carry (`kid`) is not covered by the MACs: every line that has one
         // must name the same key as the first that has one, or the file was altered.
         let mut first_kid: Option<Vec<u8>> = None;
-        self.for_each_line(0, &mut |line_no, line, ended| {
-            let parsed = parse_line_ended(line, ended);
+        // The record the next line must be, for telling an interrupted write from damage.
+        let start = self.header()?.map_or_else(ChainStart::genesis, |h| h.start);
+        let mut next_seq = start.next_seq;
+        let mut next_prev = start.prev_hash;
+        self.for_each_line(0, &mut |item| {
+            let parsed = item.record();
             let kid = parsed
                 .as_ref()
                 .ok()
                 .and_then(|r| kid_problem(r, &mut first_kid));
+            if let Ok(r) = &parsed {
+                next_seq = r.seq.saturating_add(1);
+                next_prev.clear();
+                next_prev.extend_from_slice(&r.record_hash);
+            }
+            let location = || format!("line {}", item.number);
             match (parsed, kid) {
                 (Ok(r), _) if r.seq < from_seq => Flow::Continue,
                 (Ok(r), Some(problem)) => visit(&ScanItem::Malformed(MalformedRecord {
                     seq: Some(r.seq),
-                    location: format!("line {line_no}"),
+                    location: location(),
                     problem,
                     torn: false,
                 })),
@@ -1000,9 +1115,11 @@ impl Store for JsonlStore {
                 })),
                 (Err(bad), _) => visit(&ScanItem::Malformed(MalformedRecord {
                     seq: bad.seq,
-                    location: format!("line {line_no}"),
+                    location: location(),
                     problem: bad.problem,
-                    torn: !ended && is_cut_short(line),
+                    torn: !item.ended
+                        && item.text.is_ok()
+                        && is_torn_after(item.raw, Some((next_seq, &next_prev))),
                 })),
             }
         })
@@ -1010,8 +1127,9 @@ impl Store for JsonlStore {
 
     fn find(&mut self, action_id: &str) -> Result<Option<StoredRecord>, StoreError> {
         let mut found = None;
-        self.for_each_line(0, &mut |_, line, _| {
-            if let Ok(record) = parse_line(line)
+        self.for_each_line(0, &mut |item| {
+            if let Ok(text) = item.text
+                && let Ok(record) = parse_line(text)
                 && action_id_of(&record).as_deref() == Some(action_id)
             {
                 found = Some(StoredRecord {
@@ -1104,16 +1222,28 @@ impl JsonlStore {
             out.write_all(header.to_line().as_bytes())
                 .map_err(StoreError::io(&self.location, "write"))?;
             let mut failed = None;
-            self.for_each_line(0, &mut |_, line, _| {
-                let drop = drop_through.is_some_and(|d| parse_line(line).is_ok_and(|r| r.seq <= d));
-                if !drop && let Err(e) = out.write_all(line).and_then(|()| out.write_all(b"\n")) {
-                    failed = Some(e);
+            let location = self.location.clone();
+            self.for_each_line(0, &mut |item| {
+                let text = match &item.text {
+                    Ok(text) => *text,
+                    // What was not read cannot be written back.
+                    Err(problem) => {
+                        failed = Some(StoreError::Conflict {
+                            location: location.clone(),
+                            detail: format!("line {} cannot be rewritten: {problem}", item.number),
+                        });
+                        return Flow::Stop;
+                    }
+                };
+                let drop = drop_through.is_some_and(|d| parse_line(text).is_ok_and(|r| r.seq <= d));
+                if !drop && let Err(e) = out.write_all(text).and_then(|()| out.write_all(b"\n")) {
+                    failed = Some(StoreError::io(&location, "write")(e));
                     return Flow::Stop;
                 }
                 Flow::Continue
             })?;
             if let Some(e) = failed {
-                return Err(StoreError::io(&self.location, "write")(e));
+                return Err(e);
             }
             let file = out
                 .into_inner()
@@ -1139,15 +1269,11 @@ impl JsonlStore {
             .metadata()
             .map_err(StoreError::io(&self.location, "stat"))?
             .len();
-        match read_last_line(&mut file, len).map_err(StoreError::io(&self.location, "read tail"))? {
-            Some((offset, line, false))
-                if parse_line_ended(&line, false).is_err() && is_cut_short(&line) =>
-            {
-                Err(StoreError::TornTail {
-                    location: self.location.clone(),
-                    offset,
-                })
-            }
+        match self.last_line(&mut file, len)? {
+            Some(last) if self.may_be_torn(&last) => Err(StoreError::TornTail {
+                location: self.location.clone(),
+                offset: last.offset,
+            }),
             _ => Ok(()),
         }
     }
@@ -1158,20 +1284,31 @@ impl JsonlStore {
             return Ok(None);
         }
         let file = File::open(&self.path).map_err(StoreError::io(&self.location, "open"))?;
-        let mut reader = BufReader::new(file);
-        let mut line = Vec::new();
+        let max = self.max_record_bytes;
+        let mut lines = LineReader::new(BufReader::new(file), Terminators::Universal, max, 0, 0);
         loop {
-            line.clear();
-            if reader
-                .read_until(b'\n', &mut line)
+            let Some(line) = lines
+                .next_line()
                 .map_err(StoreError::io(&self.location, "read"))?
-                == 0
-            {
+            else {
+                return Ok(None);
+            };
+            if line.oversized {
+                if lstrip(line.bytes).starts_with(b"{\"trailseal\"") {
+                    return Err(StoreError::UnknownStore {
+                        location: self.location.clone(),
+                        reason: format!(
+                            "its header line is {} bytes, over the limit of {max} bytes a line may have",
+                            line.len
+                        ),
+                    });
+                }
                 return Ok(None);
             }
-            let t = <[u8]>::trim_ascii(&line);
-            if !t.is_empty() {
-                return Header::parse(t, &self.location);
+            match strip_line(line.bytes) {
+                Ok([]) => continue,
+                Ok(text) => return Header::parse(text, &self.location),
+                Err(_) => return Ok(None),
             }
         }
     }
@@ -1198,25 +1335,27 @@ impl JsonlStore {
         file: &mut File,
         meta: &std::fs::Metadata,
     ) -> Result<Head, StoreError> {
-        match read_last_line(file, meta.len())
-            .map_err(StoreError::io(&self.location, "read tail"))?
+        let Some(last) = self.last_line(file, meta.len())? else {
+            return Ok(Head::GENESIS);
+        };
+        let item = self.last_item(&last);
+        if last.ended
+            && let Ok(text) = item.text
+            && Header::parse(text, &self.location)?.is_some()
         {
-            None => Ok(Head::GENESIS),
-            Some((_, line, true)) if Header::parse(&line, &self.location)?.is_some() => {
-                self.start_head()
-            }
-            Some((offset, line, ended)) => match parse_line_ended(&line, ended) {
-                Ok(record) => self.head_after(&record),
-                Err(_) if !ended && is_cut_short(&line) => Err(StoreError::TornTail {
-                    location: self.location.clone(),
-                    offset,
-                }),
-                Err(bad) => Err(StoreError::BadHead {
-                    location: self.location.clone(),
-                    seq: bad.seq.unwrap_or(0),
-                    problem: bad.problem,
-                }),
-            },
+            return self.start_head();
+        }
+        match item.record() {
+            Ok(record) => self.head_after(&record),
+            Err(_) if self.may_be_torn(&last) => Err(StoreError::TornTail {
+                location: self.location.clone(),
+                offset: last.offset,
+            }),
+            Err(bad) => Err(StoreError::BadHead {
+                location: self.location.clone(),
+                seq: bad.seq.unwrap_or(0),
+                problem: bad.problem,
+            }),
         }
     }
 }

@@ -17,17 +17,19 @@
 pub mod conformance;
 mod error;
 pub mod jsonl;
+pub mod lines;
 pub mod memory;
 mod open;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod torn;
 
 #[cfg(feature = "postgres")]
 pub use error::LockHolder;
 pub use error::StoreError;
-pub use open::{Format, OpenMode, open, redact_location};
+pub use open::{Format, OpenMode, StoreOptions, open, open_with, redact_location};
 
 use trailseal_core::verify::{ChainStart, Flow, ScanItem, StoredKeyId};
 use trailseal_core::{ChainKey, Hash32, PreparedTrace};
@@ -161,10 +163,11 @@ pub trait Store: Send {
     }
 }
 
-/// An interrupted write at the end of a store: the last line of a JSONL file has no newline,
-/// starts as a record does and is not complete JSON (a record line cut short anywhere before
-/// its newline). A last line that is complete JSON, or that does not start with `{`, is not
-/// one: that is damage.
+/// An interrupted write at the end of a store: the last line of a JSONL file has no line end
+/// and is a strict prefix of the line of the record that follows the ones before it, in the
+/// layout trailseal or weaver-kernel writes (a record line cut short anywhere before its
+/// line end). A last line that is complete JSON, holds more than one value, a byte no writer
+/// writes, or another seq or `prev_hash`, is not one: that is damage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TornTail {
     /// The 1-based line number of the incomplete line.

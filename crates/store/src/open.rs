@@ -62,11 +62,38 @@ impl Format {
     }
 }
 
-/// Opens the store at `location` in `format` (or the one its name implies).
+/// What a store reads, beyond its location, format and mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The longest record line a JSONL store reads, in bytes without its line end (see
+    /// [`JsonlStore::with_max_record_bytes`]).
+    pub max_record_bytes: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_record_bytes: crate::jsonl::DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
+}
+
+/// Opens the store at `location` in `format` (or the one its name implies), with the default
+/// [`StoreOptions`].
 pub fn open(
     location: &str,
     format: Option<Format>,
     mode: OpenMode,
+) -> Result<Box<dyn Store>, StoreError> {
+    open_with(location, format, mode, &StoreOptions::default())
+}
+
+/// Opens the store at `location` in `format` (or the one its name implies).
+pub fn open_with(
+    location: &str,
+    format: Option<Format>,
+    mode: OpenMode,
+    options: &StoreOptions,
 ) -> Result<Box<dyn Store>, StoreError> {
     let format = format.or_else(|| Format::from_location(location)).ok_or_else(|| StoreError::UnknownStore {
         location: location.to_owned(),
@@ -83,7 +110,10 @@ pub fn open(
             location: location.to_owned(),
             reason: "this build of trailseal has no SQLite support".into(),
         }),
-        Format::Jsonl => Ok(Box::new(JsonlStore::open(Path::new(location), mode)?)),
+        Format::Jsonl => Ok(Box::new(
+            JsonlStore::open(Path::new(location), mode)?
+                .with_max_record_bytes(options.max_record_bytes),
+        )),
         Format::Memory => Ok(Box::new(MemoryStore::new())),
         #[cfg(feature = "postgres")]
         Format::Postgres => Ok(Box::new(crate::postgres::PgStore::open(location, mode)?)),

@@ -329,19 +329,42 @@ impl AuditLog {
 }
 
 /// Verifies a bundle read from `input`, offline: with the signer's public key, and with the
-/// chain key when given. Streams.
+/// chain key when given. Streams; no line longer than
+/// [`trailseal_core::trace::DEFAULT_MAX_RECORD_BYTES`] is read into memory (see
+/// [`verify_bundle_with`]).
 pub fn verify_bundle(
     input: &mut dyn BufRead,
     public: &NoteVerifier,
     key: Option<&ChainKey>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BundleVerdict, std::io::Error> {
+    verify_bundle_with(
+        input,
+        public,
+        key,
+        trailseal_core::trace::DEFAULT_MAX_RECORD_BYTES,
+        progress,
+    )
+}
+
+/// [`verify_bundle`] with a limit on the length of a line, in bytes without its newline: a
+/// longer line is not read into memory but skipped, and reported as `malformed` at the seq the
+/// bundle has reached.
+pub fn verify_bundle_with(
+    input: &mut dyn BufRead,
+    public: &NoteVerifier,
+    key: Option<&ChainKey>,
+    max_line_bytes: usize,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<BundleVerdict, std::io::Error> {
     let mut verifier = BundleVerifier::new(public, key);
     let mut line = Vec::with_capacity(4096);
     let mut lines = 0u64;
+    let room = (max_line_bytes as u64).saturating_add(1);
     loop {
         line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
+        let mut bounded = <&mut dyn BufRead as std::io::Read>::take(&mut *input, room);
+        if bounded.read_until(b'\n', &mut line)? == 0 {
             break;
         }
         lines += 1;
@@ -351,7 +374,14 @@ pub fn verify_bundle(
                 total_hint: None,
             });
         }
-        if verifier.feed(&line) == Flow::Stop {
+        let flow = if line.len() as u64 == room && line.last() != Some(&b'\n') {
+            // Too long: skip the rest of the line unread.
+            input.skip_until(b'\n')?;
+            verifier.feed_oversized(max_line_bytes)
+        } else {
+            verifier.feed(&line)
+        };
+        if flow == Flow::Stop {
             // Read on only to catch data after the manifest.
             continue;
         }

@@ -39,7 +39,7 @@ pub mod signing;
 mod verify;
 
 pub use anchor_file::{AnchorWrite, anchor_file_name, size_of_anchor_file_name, write_anchor_once};
-pub use bundle::{BundleReport, BundleSelection, verify_bundle};
+pub use bundle::{BundleReport, BundleSelection, verify_bundle, verify_bundle_with};
 pub use group::{GroupStats, SharedLog};
 pub use log::{AuditLog, Error, OpenOptions};
 pub use migrate::MigrateReport;

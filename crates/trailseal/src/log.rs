@@ -105,6 +105,11 @@ pub struct OpenOptions {
     pub mode: OpenMode,
     /// Limits on appended traces.
     pub limits: TraceLimits,
+    /// The longest record a JSONL store is read with, in bytes (its line without the line
+    /// end; default [`trailseal_core::trace::DEFAULT_MAX_RECORD_BYTES`]). A longer line is
+    /// reported as a `malformed` record at its seq without being read into memory, and is
+    /// never written.
+    pub max_record_bytes: usize,
 }
 
 impl Default for OpenOptions {
@@ -113,6 +118,7 @@ impl Default for OpenOptions {
             format: None,
             mode: OpenMode::Read,
             limits: TraceLimits::default(),
+            max_record_bytes: trailseal_core::trace::DEFAULT_MAX_RECORD_BYTES,
         }
     }
 }
@@ -141,7 +147,14 @@ impl AuditLog {
     /// Opens the store at `location` (a path ending in `.db`, `.sqlite`, `.sqlite3` or
     /// `.jsonl`, or `:memory:`).
     pub fn open(location: &str, options: &OpenOptions) -> Result<Self, Error> {
-        let store = trailseal_store::open(location, options.format, options.mode)?;
+        let store = trailseal_store::open_with(
+            location,
+            options.format,
+            options.mode,
+            &trailseal_store::StoreOptions {
+                max_record_bytes: options.max_record_bytes,
+            },
+        )?;
         Ok(Self::from_store(store).with_limits(options.limits))
     }
 

@@ -45,7 +45,9 @@ impl AuditLog {
     /// Runs under the store's write lock: finds the torn tail, verifies the store without it,
     /// and only then truncates the file to where the tail starts (and fsyncs it). Any other
     /// damage is refused with [`Error::NotRepairable`], changing nothing: records before the
-    /// tail that do not verify, a malformed line elsewhere, a complete but corrupt last line.
+    /// tail that do not verify, a malformed line elsewhere, a complete but corrupt last line, a
+    /// last line that is not a strict prefix of the next record's line (see
+    /// [`trailseal_store::TornTail`]).
     /// A store with no torn tail (every SQLite and PostgreSQL store: their writes are
     /// transactions) is verified and reported as needing no repair. `dry_run` verifies and
     /// reports without removing anything.

@@ -125,10 +125,12 @@ fn a_torn_tail_is_removed_once_the_records_before_it_verify() {
 #[test]
 fn appends_refuse_a_torn_tail_until_it_is_repaired() {
     let dir = tempfile::tempdir().unwrap();
-    let path = store(dir.path(), "s.jsonl", 3);
-    let mut bytes = std::fs::read(&path).unwrap();
-    bytes.extend_from_slice(br#"{"seq":3,"prev_hash":"ab"#);
-    std::fs::write(&path, &bytes).unwrap();
+    // Record 3 cut two hex digits into its prev_hash (the record_hash of record 2).
+    let path = store(dir.path(), "s.jsonl", 4);
+    let full = std::fs::read(&path).unwrap();
+    let start = last_line_start(&full);
+    let cut = start + r#"{"seq":3,"prev_hash":"ab"#.len();
+    std::fs::write(&path, &full[..cut]).unwrap();
     match open(&path).append_json(trace(3).as_bytes()) {
         Err(Error::Store(StoreError::TornTail { .. })) => {}
         other => panic!("{other:?}"),

@@ -310,9 +310,13 @@ pub(crate) fn verify_bundle(args: &VerifyBundleArgs) -> Result<ExitCode, CliErro
         .map_err(|e| CliError::new(format!("{}: cannot open: {e}", args.bundle.display())))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut progress = ProgressLine::new(!args.quiet);
-    let result = trailseal::verify_bundle(&mut reader, &public, key.as_ref(), &mut |p| {
-        progress.update(p)
-    })
+    let result = trailseal::verify_bundle_with(
+        &mut reader,
+        &public,
+        key.as_ref(),
+        args.max_record_bytes,
+        &mut |p| progress.update(p),
+    )
     .map_err(|e| CliError::new(format!("{}: cannot read: {e}", args.bundle.display())))?;
     progress.finish();
     let verdict = &result.verdict;
@@ -349,7 +353,11 @@ pub(crate) fn verify_bundle(args: &VerifyBundleArgs) -> Result<ExitCode, CliErro
 
 pub(crate) fn migrate(args: &crate::cli::MigrateArgs) -> Result<ExitCode, CliError> {
     let key = load_key(&args.secret)?.ok_or_else(CliError::no_secret)?;
-    let mut from = AuditLog::open(&args.from, &trailseal::OpenOptions::default())?.with_key(key);
+    let limits = trailseal::OpenOptions {
+        max_record_bytes: args.max_record_bytes,
+        ..trailseal::OpenOptions::default()
+    };
+    let mut from = AuditLog::open(&args.from, &limits)?.with_key(key);
     // A destination file this command creates is removed again if the copy fails, so a
     // refused or failed migration leaves the file system as it was.
     let mut created = None;
@@ -358,7 +366,14 @@ pub(crate) fn migrate(args: &crate::cli::MigrateArgs) -> Result<ExitCode, CliErr
         || {
             let path = std::path::Path::new(&args.to);
             let existed = path.exists();
-            let store = trailseal::store::open(&args.to, None, OpenMode::Write { create: true })?;
+            let store = trailseal::store::open_with(
+                &args.to,
+                None,
+                OpenMode::Write { create: true },
+                &trailseal::store::StoreOptions {
+                    max_record_bytes: args.max_record_bytes,
+                },
+            )?;
             if !existed {
                 created = file_id(path).map(|id| (path.to_owned(), id));
             }
