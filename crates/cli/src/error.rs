@@ -83,6 +83,9 @@ impl From<StoreError> for CliError {
             StoreError::Conflict { .. } => {
                 Some("another writer changed the store meanwhile; run the command again")
             }
+            StoreError::NotEmpty { .. } => Some(
+                "migrate into a new store or an empty one (`trailseal verify --store DEST` shows what the destination holds)",
+            ),
             #[cfg(feature = "postgres")]
             StoreError::Postgres { .. } => Some(
                 "check the server and the URL; an append that failed can be retried: traces already stored are refused by action_id",

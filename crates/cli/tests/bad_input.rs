@@ -925,3 +925,42 @@ fn a_bad_signing_key_creates_neither_store_nor_anchor_folder() {
         );
     }
 }
+
+#[test]
+fn migrate_into_a_store_that_is_not_empty_says_so_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source.db").to_str().unwrap().to_owned();
+    let input = format!("{}\n{}\n", trace("m-0"), trace("m-1"));
+    let o = run(&["append", "--store", &source], input.as_bytes());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    for (name, holds) in [
+        ("full.db", "3 records, seq 0 to 2"),
+        ("full.jsonl", "the last record at seq 2"),
+    ] {
+        let dest = dir.path().join(name).to_str().unwrap().to_owned();
+        let input = format!("{}\n{}\n{}\n", trace("d-0"), trace("d-1"), trace("d-2"));
+        let o = run(&["append", "--store", &dest], input.as_bytes());
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let before = snapshot(dir.path());
+        let o = run(&["migrate", "--from", &source, "--to", &dest], b"");
+        let all = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {all}");
+        assert!(
+            all.contains(&format!("{dest}: the destination is not empty (it holds ")),
+            "{name}: {all}"
+        );
+        assert!(all.contains(holds), "{name}: {all}");
+        assert!(
+            all.contains("migrate into a new store or an empty one"),
+            "{name}: {all}"
+        );
+        assert!(
+            !all.contains("retry") && !all.contains("again"),
+            "{name}: {all}"
+        );
+        assert!(
+            snapshot(dir.path()) == before,
+            "{name}: migrate changed a file"
+        );
+    }
+}

@@ -24,7 +24,7 @@ pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-pub use error::StoreError;
+pub use error::{Holdings, StoreError};
 pub use open::{Format, OpenMode, open, redact_location};
 
 use trailseal_core::verify::{ChainStart, Flow, ScanItem, StoredKeyId};
@@ -230,10 +230,10 @@ pub struct ImportRecord {
 }
 
 /// The error for importing into a store that is not empty.
-pub(crate) fn not_empty(location: &str) -> StoreError {
-    StoreError::Conflict {
+pub(crate) fn not_empty(location: &str, holds: Holdings) -> StoreError {
+    StoreError::NotEmpty {
         location: location.to_owned(),
-        detail: "a chain can only be copied into an empty store".into(),
+        holds,
     }
 }
 
