@@ -964,3 +964,78 @@ fn migrate_into_a_store_that_is_not_empty_says_so_and_changes_nothing() {
         );
     }
 }
+
+#[test]
+fn a_refused_first_append_creates_no_file() {
+    let ok = trace("f-0");
+    let late = trace("f-1").replace("2026-03-01T09:30:00+00:00", "0001-01-01T00:30:00+01:00");
+    let inputs: Vec<(&str, Vec<u8>, Option<&str>, Vec<&str>)> = vec![
+        ("not JSON", b"nope\n".to_vec(), Some(SECRET), vec![]),
+        (
+            "a good line, then a bad one",
+            format!("{ok}\n{{\"x\":1}}\n").into_bytes(),
+            Some(SECRET),
+            vec![],
+        ),
+        (
+            "a repeated action_id",
+            format!("{ok}\n{ok}\n").into_bytes(),
+            Some(SECRET),
+            vec![],
+        ),
+        (
+            "an invoked_at Python cannot hold in UTC",
+            format!("{late}\n").into_bytes(),
+            Some(SECRET),
+            vec![],
+        ),
+        (
+            "a trace over the size limit",
+            format!("{ok}\n").into_bytes(),
+            Some(SECRET),
+            vec!["--max-trace-bytes", "100"],
+        ),
+        ("no secret", format!("{ok}\n").into_bytes(), None, vec![]),
+        ("nothing on stdin", Vec::new(), Some(SECRET), vec![]),
+    ];
+    for name in ["new.db", "new.sqlite", "new.jsonl"] {
+        for (what, stdin, secret, extra) in &inputs {
+            let dir = tempfile::tempdir().unwrap();
+            let store = dir.path().join(name).to_str().unwrap().to_owned();
+            let mut args = vec!["append", "--store", store.as_str()];
+            args.extend(extra.iter().copied());
+            let o = common::run_with(&args, *secret, stdin);
+            let files = snapshot(dir.path());
+            assert!(
+                files.is_empty(),
+                "{name}: {what}: left {:?} ({})",
+                files.keys().collect::<Vec<_>>(),
+                text(&o.stderr)
+            );
+            if !stdin.is_empty() {
+                assert_eq!(o.status.code(), Some(2), "{name}: {what}");
+            }
+        }
+        // The library too: opened to create, a refused append leaves nothing.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        let mut log = AuditLog::open(path.to_str().unwrap(), &write_options(None))
+            .unwrap()
+            .with_key(key());
+        assert!(log.append_json(b"{}").is_err());
+        assert!(log.append_json(late.as_bytes()).is_err());
+        let twice = log.prepare([ok.as_bytes(), ok.as_bytes()]).unwrap();
+        assert!(log.append(&twice).is_err());
+        assert!(log.verify().is_verified(), "a new store reads as empty");
+        assert!(
+            snapshot(dir.path()).is_empty(),
+            "{name}: the library left a file"
+        );
+        // The first write that succeeds creates it, and the chain verifies.
+        log.append_json(ok.as_bytes()).unwrap();
+        drop(log);
+        assert!(path.exists(), "{name}");
+        let o = run(&["verify", "--store", path.to_str().unwrap()], b"");
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o.stderr));
+    }
+}

@@ -15,6 +15,7 @@
 //! [`conformance`] is the test suite every backend runs.
 
 pub mod conformance;
+mod deferred;
 mod error;
 pub mod jsonl;
 pub mod memory;

@@ -62,7 +62,9 @@ impl Format {
     }
 }
 
-/// Opens the store at `location` in `format` (or the one its name implies).
+/// Opens the store at `location` in `format` (or the one its name implies). A SQLite or
+/// JSONL file opened with `create` that does not exist yet is created by the first write
+/// (it reads as empty until then), so a refused first append creates nothing.
 pub fn open(
     location: &str,
     format: Option<Format>,
@@ -74,16 +76,17 @@ pub fn open(
     })?;
     match format {
         #[cfg(feature = "sqlite")]
-        Format::Sqlite => Ok(Box::new(crate::sqlite::SqliteStore::open(
-            Path::new(location),
-            mode,
-        )?)),
+        Format::Sqlite => crate::deferred::open_file_store(Path::new(location), mode, |p, m| {
+            Ok(Box::new(crate::sqlite::SqliteStore::open(p, m)?))
+        }),
         #[cfg(not(feature = "sqlite"))]
         Format::Sqlite => Err(StoreError::UnknownStore {
             location: location.to_owned(),
             reason: "this build of trailseal has no SQLite support".into(),
         }),
-        Format::Jsonl => Ok(Box::new(JsonlStore::open(Path::new(location), mode)?)),
+        Format::Jsonl => crate::deferred::open_file_store(Path::new(location), mode, |p, m| {
+            Ok(Box::new(JsonlStore::open(p, m)?))
+        }),
         Format::Memory => Ok(Box::new(MemoryStore::new())),
         #[cfg(feature = "postgres")]
         Format::Postgres => Ok(Box::new(crate::postgres::PgStore::open(location, mode)?)),
