@@ -969,7 +969,9 @@ fn migrate_into_a_store_that_is_not_empty_says_so_and_changes_nothing() {
 fn a_refused_first_append_creates_no_file() {
     let ok = trace("f-0");
     let late = trace("f-1").replace("2026-03-01T09:30:00+00:00", "0001-01-01T00:30:00+01:00");
-    let inputs: Vec<(&str, Vec<u8>, Option<&str>, Vec<&str>)> = vec![
+    // (what, stdin, secret, extra arguments)
+    type Input<'a> = (&'a str, Vec<u8>, Option<&'a str>, Vec<&'a str>);
+    let inputs: Vec<Input<'_>> = vec![
         ("not JSON", b"nope\n".to_vec(), Some(SECRET), vec![]),
         (
             "a good line, then a bad one",
