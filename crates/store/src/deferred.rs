@@ -75,13 +75,18 @@ impl Deferred {
 }
 
 /// Opens `path` with `open` in `mode`, deferring the creation of a missing file to the first
-/// write when `mode` creates.
+/// write when `mode` creates. A path whose directory does not exist is opened at once, so
+/// that it fails at once, as before.
 pub(crate) fn open_file_store(
     path: &Path,
     mode: OpenMode,
     open: Opener,
 ) -> Result<Box<dyn Store>, StoreError> {
-    if mode == (OpenMode::Write { create: true }) && !path.exists() {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if mode == (OpenMode::Write { create: true }) && !path.exists() && dir.is_dir() {
         Ok(Box::new(Deferred::new(path, open)))
     } else {
         open(path, mode)

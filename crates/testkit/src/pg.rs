@@ -88,8 +88,11 @@ fn ensure_supervisor(lock: &Path, dir: &Path) {
     if names_live_process(&marker) {
         return;
     }
+    let script = dir.join("supervisor.sh");
+    std::fs::write(&script, SUPERVISOR).unwrap();
     let child = Command::new("setsid")
-        .args(["sh", "-c", SUPERVISOR, "pg_supervisor"])
+        .arg("sh")
+        .arg(&script)
         .arg(lock)
         .arg(dir)
         .args(pg_command("pg_ctl"))
