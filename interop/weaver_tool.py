@@ -18,9 +18,11 @@ message and from captured stderr.
 Subcommands and the JSON object each prints:
 
 ``write --backend {sqlite,jsonl} --path P --count N --seed S [--start-index K] [--start-time ISO]
-[--content {tricky,simple}] [--lone-surrogates] [--non-finite]``
+[--keep-offset] [--content {tricky,simple}] [--lone-surrogates] [--non-finite]``
     Create or open the store with weaver-kernel's own ``SQLiteTraceStore`` /
     ``JsonlTraceStore`` and ``record()`` N generated ``ActionTrace`` objects, one at a time.
+    ``invoked_at`` is in UTC unless ``--keep-offset`` keeps ``--start-time``'s own offset (as
+    weaver-kernel writes an ``ActionTrace`` built with another time zone).
     -> ``{"written": N, "first_action_id": str|null, "last_action_id": str|null}``
 
 ``append`` (same options as ``write``)
@@ -1107,15 +1109,20 @@ def selftest() -> JsonObject:
 # ── Command line ─────────────────────────────────────────────────────────────────────────
 
 
-def parse_iso(value: str) -> datetime.datetime:
-    """Parse an ISO-8601 timestamp into an aware UTC datetime (naive input is taken as UTC)."""
+def parse_iso_aware(value: str) -> datetime.datetime:
+    """Parse an ISO-8601 timestamp into an aware datetime in its own offset (naive is UTC)."""
     try:
         dt = datetime.datetime.fromisoformat(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO-8601 timestamp: {value!r}") from exc
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=datetime.UTC)
-    return dt.astimezone(datetime.UTC)
+    return dt
+
+
+def parse_iso(value: str) -> datetime.datetime:
+    """Parse an ISO-8601 timestamp into an aware UTC datetime (naive input is taken as UTC)."""
+    return parse_iso_aware(value).astimezone(datetime.UTC)
 
 
 def _prune_cutoff(value: str) -> datetime.datetime:
@@ -1161,9 +1168,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--start-index", type=_non_negative, default=0)
         p.add_argument(
             "--start-time",
-            type=parse_iso,
+            type=parse_iso_aware,
             default=parse_iso(DEFAULT_START_TIME),
             help=f"invoked_at of index 0 (default {DEFAULT_START_TIME})",
+        )
+        p.add_argument(
+            "--keep-offset",
+            action="store_true",
+            help="keep --start-time's UTC offset: invoked_at is then written in that offset, as "
+            "weaver-kernel writes an ActionTrace built with another time zone",
         )
         p.add_argument("--content", choices=["tricky", "simple"], default=content)
         p.add_argument(
@@ -1227,7 +1240,9 @@ def _require_existing(path: str) -> None:
 def _content_options(args: argparse.Namespace) -> ContentOptions:
     return ContentOptions(
         seed=args.seed,
-        start_time=args.start_time,
+        start_time=(
+            args.start_time if args.keep_offset else args.start_time.astimezone(datetime.UTC)
+        ),
         content=args.content,
         lone_surrogates=args.lone_surrogates,
         non_finite=args.non_finite,

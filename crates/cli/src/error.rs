@@ -102,6 +102,9 @@ pub(crate) fn store_hint(e: &StoreError) -> Option<&'static str> {
         StoreError::Conflict { .. } => {
             Some("another writer changed the store meanwhile; run the command again")
         }
+        StoreError::NotEmpty { .. } => Some(
+            "migrate into a new store or an empty one (`trailseal verify --store DEST` shows what the destination holds)",
+        ),
         #[cfg(feature = "postgres")]
         StoreError::LockTimeout { .. } => Some(
             "another session holds the chain's lock: a long prune or migrate, or a session that is not a writer at all (any role that can connect can take an advisory lock; see README, PostgreSQL); `SELECT pg_terminate_backend(PID)` ends a stray one; `?lock_timeout=30s` in the URL waits longer",

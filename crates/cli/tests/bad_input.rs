@@ -926,3 +926,119 @@ fn a_bad_signing_key_creates_neither_store_nor_anchor_folder() {
         );
     }
 }
+
+#[test]
+fn migrate_into_a_store_that_is_not_empty_says_so_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source.db").to_str().unwrap().to_owned();
+    let input = format!("{}\n{}\n", trace("m-0"), trace("m-1"));
+    let o = run(&["append", "--store", &source], input.as_bytes());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    for (name, holds) in [
+        ("full.db", "3 records, seq 0 to 2"),
+        ("full.jsonl", "the last record at seq 2"),
+    ] {
+        let dest = dir.path().join(name).to_str().unwrap().to_owned();
+        let input = format!("{}\n{}\n{}\n", trace("d-0"), trace("d-1"), trace("d-2"));
+        let o = run(&["append", "--store", &dest], input.as_bytes());
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let before = snapshot(dir.path());
+        let o = run(&["migrate", "--from", &source, "--to", &dest], b"");
+        let all = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {all}");
+        assert!(
+            all.contains(&format!("{dest}: the destination is not empty (it holds ")),
+            "{name}: {all}"
+        );
+        assert!(all.contains(holds), "{name}: {all}");
+        assert!(
+            all.contains("migrate into a new store or an empty one"),
+            "{name}: {all}"
+        );
+        assert!(
+            !all.contains("retry") && !all.contains("again"),
+            "{name}: {all}"
+        );
+        assert!(
+            snapshot(dir.path()) == before,
+            "{name}: migrate changed a file"
+        );
+    }
+}
+
+#[test]
+fn a_refused_first_append_creates_no_file() {
+    let ok = trace("f-0");
+    let late = trace("f-1").replace("2026-03-01T09:30:00+00:00", "0001-01-01T00:30:00+01:00");
+    // (what, stdin, secret, extra arguments)
+    type Input<'a> = (&'a str, Vec<u8>, Option<&'a str>, Vec<&'a str>);
+    let inputs: Vec<Input<'_>> = vec![
+        ("not JSON", b"nope\n".to_vec(), Some(SECRET), vec![]),
+        (
+            "a good line, then a bad one",
+            format!("{ok}\n{{\"x\":1}}\n").into_bytes(),
+            Some(SECRET),
+            vec![],
+        ),
+        (
+            "a repeated action_id",
+            format!("{ok}\n{ok}\n").into_bytes(),
+            Some(SECRET),
+            vec![],
+        ),
+        (
+            "an invoked_at Python cannot hold in UTC",
+            format!("{late}\n").into_bytes(),
+            Some(SECRET),
+            vec![],
+        ),
+        (
+            "a trace over the size limit",
+            format!("{ok}\n").into_bytes(),
+            Some(SECRET),
+            vec!["--max-trace-bytes", "100"],
+        ),
+        ("no secret", format!("{ok}\n").into_bytes(), None, vec![]),
+        ("nothing on stdin", Vec::new(), Some(SECRET), vec![]),
+    ];
+    for name in ["new.db", "new.sqlite", "new.jsonl"] {
+        for (what, stdin, secret, extra) in &inputs {
+            let dir = tempfile::tempdir().unwrap();
+            let store = dir.path().join(name).to_str().unwrap().to_owned();
+            let mut args = vec!["append", "--store", store.as_str()];
+            args.extend(extra.iter().copied());
+            let o = common::run_with(&args, *secret, stdin);
+            let files = snapshot(dir.path());
+            assert!(
+                files.is_empty(),
+                "{name}: {what}: left {:?} ({})",
+                files.keys().collect::<Vec<_>>(),
+                text(&o.stderr)
+            );
+            if !stdin.is_empty() {
+                assert_eq!(o.status.code(), Some(2), "{name}: {what}");
+            }
+        }
+        // The library too: opened to create, a refused append leaves nothing.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        let mut log = AuditLog::open(path.to_str().unwrap(), &write_options(None))
+            .unwrap()
+            .with_key(key());
+        assert!(log.append_json(b"{}").is_err());
+        assert!(log.append_json(late.as_bytes()).is_err());
+        let twice = log.prepare([ok.as_bytes(), ok.as_bytes()]).unwrap();
+        assert!(log.append(&twice).is_err());
+        assert!(log.verify().is_verified(), "a new store reads as empty");
+        assert!(
+            snapshot(dir.path()).is_empty(),
+            "{name}: the library left a file"
+        );
+        // The first write that succeeds creates it, and the chain verifies.
+        log.append_json(ok.as_bytes()).unwrap();
+        drop(log);
+        assert!(path.exists(), "{name}");
+        let o = run(&["verify", "--store", path.to_str().unwrap()], b"");
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o.stderr));
+    }
+}

@@ -49,8 +49,12 @@ fn hammer(store: &str, commit_every: &str) {
             child
         })
         .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
+    // Every child is waited for before any is judged: a failure leaves none running.
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    for out in outputs {
         assert!(
             out.status.success(),
             "{}",

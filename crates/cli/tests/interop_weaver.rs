@@ -637,3 +637,212 @@ fn weaver_kernel_verifies_and_extends_a_store_trailseal_pruned() {
         assert_eq!(w["ok"], true, "{source}: {w}");
     }
 }
+
+fn at(text: &str) -> trailseal::Timestamp {
+    trailseal::Timestamp::parse(text, trailseal::core::time::Offset::Required).unwrap()
+}
+
+/// trailseal's own retention: remove the records invoked before `before`.
+fn trailseal_prune(path: &Path, before: &str) -> u64 {
+    let options = OpenOptions {
+        mode: OpenMode::Write { create: false },
+        ..OpenOptions::default()
+    };
+    let key = ChainKey::from_secret(SECRET.as_bytes()).unwrap();
+    let mut log = AuditLog::open(path.to_str().unwrap(), &options)
+        .unwrap()
+        .with_key(key);
+    log.prune(&trailseal::PruneRequest {
+        cutoff: trailseal::CutoffSpec::Before(at(before)),
+        now: at("2026-12-31T00:00:00Z"),
+        dry_run: false,
+        archive: None,
+    })
+    .unwrap()
+    .pruned
+}
+
+/// `invoked_at` submitted with mixed offsets, `Z`, `-00:00` and extra fraction digits, so that
+/// string order and time order disagree, is sealed in UTC: weaver-kernel's `prune` (a string
+/// comparison against a UTC cutoff) then removes exactly the records before the cutoff, a
+/// prefix, and both weaver-kernel and trailseal still verify the rest.
+#[test]
+fn mixed_offsets_appended_by_trailseal_prune_as_a_prefix_in_weaver_kernel() {
+    // (submitted, the instant in UTC); the first five are before the cutoff 08:00Z.
+    let times = [
+        ("2026-11-27T11:00:00+05:00", "2026-11-27T06:00:00+00:00"),
+        ("2026-11-27T06:30:00Z", "2026-11-27T06:30:00+00:00"),
+        ("2026-11-27T02:45:00-04:00", "2026-11-27T06:45:00+00:00"),
+        (
+            "2026-11-27T07:00:00.250000-00:00",
+            "2026-11-27T07:00:00.250000+00:00",
+        ),
+        (
+            "2026-11-27T13:29:59.9999999+05:30",
+            "2026-11-27T07:59:59.999999+00:00",
+        ),
+        ("2026-11-27T08:00:00.000+00:00", "2026-11-27T08:00:00+00:00"),
+        (
+            "2026-11-27T03:00:00.5-05:00",
+            "2026-11-27T08:00:00.500000+00:00",
+        ),
+        ("2026-11-27T10:30:00+02:00", "2026-11-27T08:30:00+00:00"),
+        ("2026-11-27T09:30:00+00:00", "2026-11-27T09:30:00+00:00"),
+        // In order by string, out of order by time (both kept).
+        ("2026-11-27T09:45:00+01:00", "2026-11-27T08:45:00+00:00"),
+        ("2026-11-28T00:00:00+14:00", "2026-11-27T10:00:00+00:00"),
+        ("2026-11-26T23:00:00-12:00", "2026-11-27T11:00:00+00:00"),
+    ];
+    let trace = |i: usize, t: &str| {
+        format!(
+            r#"{{"action_id":"mixed-{i:02}","capability_id":"crm.search","principal_id":"u1","token_id":"tok-{i}","invoked_at":"{t}","args":{{"i":{i}}},"response_mode":"summary","driver_id":"memory"}}"#
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.db");
+    let options = OpenOptions {
+        mode: OpenMode::Write { create: true },
+        ..OpenOptions::default()
+    };
+    let key = ChainKey::from_secret(SECRET.as_bytes()).unwrap();
+    let mut log = AuditLog::open(path.to_str().unwrap(), &options)
+        .unwrap()
+        .with_key(key);
+    let texts: Vec<String> = times
+        .iter()
+        .enumerate()
+        .map(|(i, (t, _))| trace(i, t))
+        .collect();
+    for t in &texts[..6] {
+        log.append_json(t.as_bytes()).unwrap();
+    }
+    log.append(
+        &log.prepare(texts[6..].iter().map(String::as_bytes))
+            .unwrap(),
+    )
+    .unwrap();
+    drop(log);
+
+    // Sealed (and in the column) in weaver-kernel's own spelling of the UTC instant.
+    let conn = Connection::open(&path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT invoked_at, payload FROM traces ORDER BY seq")
+        .unwrap();
+    let rows: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    drop(stmt);
+    drop(conn);
+    for ((column, payload), (given, utc)) in rows.iter().zip(&times) {
+        assert_eq!(column, utc, "{given}");
+        assert!(
+            payload.contains(&format!(r#""invoked_at":"{utc}""#)),
+            "{payload}"
+        );
+    }
+    let decoded = listed("sqlite", &path);
+    for (trace, (_, utc)) in decoded.iter().zip(&times) {
+        assert!(
+            trace.contains(&format!(r#""invoked_at":"{utc}""#)),
+            "{trace}"
+        );
+    }
+
+    let copy_for_trailseal = copy(&path, dir.path(), "mixed-trailseal");
+    let out = weaver_tool(
+        &[
+            "prune",
+            "--path",
+            path.to_str().unwrap(),
+            "--before",
+            "2026-11-27T08:00:00+00:00",
+        ],
+        SECRET,
+    );
+    assert_eq!(out["pruned"], 5, "{out}");
+    let w = weaver_verify("sqlite", &path, SECRET);
+    assert_eq!(
+        (w["ok"].as_bool(), w["records_checked"].as_u64()),
+        (Some(true), Some(7)),
+        "{w}"
+    );
+    let v = verify(&path, SECRET);
+    assert!(v.is_verified() && v.records_checked() == 7, "{v:?}");
+    let kept: Vec<String> = listed("sqlite", &path);
+    assert!(kept[0].contains(r#""action_id":"mixed-05""#), "{kept:?}");
+
+    // trailseal's retention on the same store removes the same prefix.
+    assert_eq!(
+        trailseal_prune(&copy_for_trailseal, "2026-11-27T08:00:00Z"),
+        5
+    );
+    assert_agree(
+        "mixed offsets pruned by trailseal",
+        "sqlite",
+        &copy_for_trailseal,
+        SECRET,
+    );
+}
+
+/// A store weaver-kernel wrote with non-UTC offsets sealed in `invoked_at` (an `ActionTrace`
+/// built with another time zone), in two runs with different offsets so string order and time
+/// order disagree: it verifies the same in both, and trailseal's retention compares instants.
+#[test]
+fn weaver_stores_with_non_utc_offsets_verify_and_prune_by_instant() {
+    let dir = tempfile::tempdir().unwrap();
+    for backend in ["sqlite", "jsonl"] {
+        let path = dir.path().join(format!("offsets.{backend}"));
+        let p = path.to_str().unwrap();
+        // Records 0..24 at 05:00:00Z + i s spelled in +05:00, 24..48 spelled in -05:00.
+        for (command, start, time) in [
+            ("write", "0", "2026-11-27T10:00:00+05:00"),
+            ("append", "24", "2026-11-27T00:00:00-05:00"),
+        ] {
+            let out = weaver_tool(
+                &[
+                    command,
+                    "--backend",
+                    backend,
+                    "--path",
+                    p,
+                    "--count",
+                    "24",
+                    "--seed",
+                    "3",
+                    "--start-index",
+                    start,
+                    "--start-time",
+                    time,
+                    "--keep-offset",
+                    "--content",
+                    "simple",
+                ],
+                SECRET,
+            );
+            assert_eq!(out["written"], 24, "{out}");
+        }
+        let traces = listed(backend, &path);
+        assert!(traces[0].contains("+05:00\""), "{}", traces[0]);
+        assert!(traces[47].contains("-05:00\""), "{}", traces[47]);
+        assert_agree("weaver-kernel store with offsets", backend, &path, SECRET);
+        let v = verify(&path, SECRET);
+        assert!(
+            v.is_verified() && v.records_checked() == 48,
+            "{backend}: {v:?}"
+        );
+        if backend == "sqlite" {
+            // By instant: records 0..30 are before 05:00:30Z (a string comparison finds none).
+            assert_eq!(trailseal_prune(&path, "2026-11-27T05:00:30Z"), 30);
+            assert_agree(
+                "weaver-kernel store with offsets, pruned",
+                backend,
+                &path,
+                SECRET,
+            );
+            let v = verify(&path, SECRET);
+            assert!(v.is_verified() && v.records_checked() == 18, "{v:?}");
+        }
+    }
+}

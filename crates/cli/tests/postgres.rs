@@ -101,8 +101,12 @@ fn eight_writer_processes_make_one_chain() {
             child
         })
         .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
+    // Every child is waited for before any is judged: a failure leaves none running.
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    for out in outputs {
         assert!(
             out.status.success(),
             "{}",

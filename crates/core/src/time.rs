@@ -244,9 +244,25 @@ impl Timestamp {
 }
 
 impl Timestamp {
+    /// The earliest instant Python's `datetime` holds in UTC: `0001-01-01T00:00:00+00:00`.
+    pub const PYTHON_MIN: Timestamp = Timestamp {
+        micros: -62_135_596_800_000_000,
+    };
+    /// The latest instant Python's `datetime` holds in UTC: `9999-12-31T23:59:59.999999+00:00`.
+    pub const PYTHON_MAX: Timestamp = Timestamp {
+        micros: 253_402_300_799_999_999,
+    };
+
+    /// Whether Python's `datetime` can hold this instant in UTC (years 1 to 9999), so that
+    /// `dt.astimezone(timezone.utc)` of it does not overflow.
+    pub fn in_python_range(&self) -> bool {
+        (Self::PYTHON_MIN..=Self::PYTHON_MAX).contains(self)
+    }
+
     /// The form Python's `datetime.isoformat()` gives a UTC timestamp, as weaver-kernel stores
     /// `invoked_at`: `2026-01-01T00:00:00+00:00`, with `.ffffff` only when microseconds are
-    /// not zero.
+    /// not zero. Years below 1000 are zero-padded to four digits, as Python does; outside
+    /// [`Timestamp::in_python_range`] the year has no Python spelling.
     pub fn to_python_isoformat(&self) -> String {
         let mut s = self.to_rfc3339();
         s.pop();
@@ -308,6 +324,8 @@ mod tests {
         let t = Timestamp::parse("2026-03-01T11:30:00+02:00", Offset::Required).unwrap();
         assert_eq!(t.to_python_isoformat(), "2026-03-01T09:30:00+00:00");
         assert_eq!(t.to_rfc3339(), "2026-03-01T09:30:00Z");
+        let t = Timestamp::parse("0999-01-01T00:00:00-00:00", Offset::Required).unwrap();
+        assert_eq!(t.to_python_isoformat(), "0999-01-01T00:00:00+00:00");
         let t = Timestamp::parse("1969-12-31T23:59:59.5Z", Offset::Required).unwrap();
         assert_eq!(t.unix_micros(), -500_000);
         assert_eq!(t.to_rfc3339(), "1969-12-31T23:59:59.500000Z");
@@ -329,6 +347,17 @@ mod tests {
         }
         assert!(Timestamp::parse("2026-01-01", Offset::DefaultUtc).is_ok());
         assert!(Timestamp::parse("2026-01-01T10:00:00", Offset::DefaultUtc).is_ok());
+    }
+
+    #[test]
+    fn python_range() {
+        let at = |s| Timestamp::parse(s, Offset::Required).unwrap();
+        assert_eq!(at("0001-01-01T00:00:00Z"), Timestamp::PYTHON_MIN);
+        assert_eq!(at("9999-12-31T23:59:59.999999Z"), Timestamp::PYTHON_MAX);
+        assert!(Timestamp::PYTHON_MIN.in_python_range() && Timestamp::PYTHON_MAX.in_python_range());
+        assert!(!at("0001-01-01T00:59:59+01:00").in_python_range());
+        assert!(!at("9999-12-31T23:00:00-01:00").in_python_range());
+        assert!(at("0001-01-01T01:00:00+01:00").in_python_range());
     }
 
     #[test]

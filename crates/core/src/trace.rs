@@ -3,7 +3,8 @@
 //! [`PreparedTrace::parse`] validates a trace before it is appended (every field
 //! weaver-kernel's decoder needs, with the right types, `status` consistent with `error`, no
 //! duplicate or unknown keys, within size and depth limits) and produces its canonical bytes
-//! with every optional field filled in, exactly as `export_action_trace` would have written it.
+//! with every optional field filled in, exactly as `export_action_trace` would have written it;
+//! `invoked_at` is sealed as the UTC instant in `datetime.isoformat()` spelling.
 //! [`TraceSummary`] reads the fields used for listing and retention from any stored payload.
 
 use crate::json::{self, Doc, JsonError, Kind, Mode, NodeRef, ParseOptions};
@@ -314,6 +315,18 @@ impl PreparedTrace {
                 field: "invoked_at",
                 problem: format!("{}: {e}", show_key(invoked_at)),
             })?;
+        if !invoked_at_ts.in_python_range() {
+            return Err(TraceError::Invalid {
+                field: "invoked_at",
+                problem: format!(
+                    "{}: in UTC this is outside the years 1 to 9999 that weaver-kernel can hold",
+                    show_key(invoked_at)
+                ),
+            });
+        }
+        // Sealed in UTC, spelled as weaver-kernel writes it, so that string order (which
+        // weaver-kernel's `prune` compares) is the order of the instants.
+        let invoked_at = invoked_at_ts.to_python_isoformat();
         expect_kind("args", required("args")?, &[Kind::Object])?;
         let mode = expect_string("response_mode", required("response_mode")?)?;
         expect_one_of("response_mode", mode, &RESPONSE_MODES)?;
@@ -363,6 +376,7 @@ impl PreparedTrace {
             json::write_json_string(field, &mut out);
             out.push(b':');
             match (get(field), *field) {
+                (Some(_), "invoked_at") => json::write_json_string(&invoked_at, &mut out),
                 (Some(node), _) => node.write_canonical(&mut out, Mode::Strict)?,
                 (None, "sensitivity") => out.extend_from_slice(b"\"NONE\""),
                 (None, "event_type") => out.extend_from_slice(b"\"invoke\""),
@@ -374,7 +388,7 @@ impl PreparedTrace {
         Ok(Self {
             canonical: String::from_utf8_lossy(&out).into_owned(),
             action_id: action_id.to_owned(),
-            invoked_at: invoked_at.to_owned(),
+            invoked_at,
             invoked_at_ts,
         })
     }
@@ -389,7 +403,9 @@ impl PreparedTrace {
         &self.action_id
     }
 
-    /// The trace's `invoked_at`, as written.
+    /// The trace's `invoked_at` as sealed: the instant in UTC, spelled as Python's
+    /// `datetime.isoformat()` spells it (`2026-01-01T00:00:00+00:00`, `.ffffff` only when the
+    /// microseconds are not zero), whatever offset and precision were submitted.
     pub fn invoked_at(&self) -> &str {
         &self.invoked_at
     }
@@ -541,6 +557,67 @@ mod tests {
                 .canonical()
                 .contains(r#""status":"failed""#)
         );
+    }
+
+    #[test]
+    fn invoked_at_is_sealed_in_utc_as_weaver_kernel_spells_it() {
+        for (given, sealed) in [
+            ("2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00"),
+            ("2026-01-01T05:00:00+05:00", "2026-01-01T00:00:00+00:00"),
+            ("2025-12-31T19:00:00-05:00", "2026-01-01T00:00:00+00:00"),
+            ("2026-01-01T00:00:00Z", "2026-01-01T00:00:00+00:00"),
+            ("2026-01-01T00:00:00-00:00", "2026-01-01T00:00:00+00:00"),
+            ("2026-01-01 00:00Z", "2026-01-01T00:00:00+00:00"),
+            ("2026-01-01T00:00:00.000000Z", "2026-01-01T00:00:00+00:00"),
+            ("2026-01-01T00:00:00.0000009Z", "2026-01-01T00:00:00+00:00"),
+            (
+                "2026-01-01T00:00:00.5+00:00",
+                "2026-01-01T00:00:00.500000+00:00",
+            ),
+            (
+                "2026-01-01T00:00:00.123456789Z",
+                "2026-01-01T00:00:00.123456+00:00",
+            ),
+            ("2026-01-01T05:30:15+05:30:15", "2026-01-01T00:00:00+00:00"),
+            ("0999-06-01T00:00:00+00:00", "0999-06-01T00:00:00+00:00"),
+            ("0001-01-01T01:00:00+01:00", "0001-01-01T00:00:00+00:00"),
+        ] {
+            let t = parse(&MINIMAL.replace("2026-01-01T00:00:00+00:00", given)).unwrap();
+            assert_eq!(t.invoked_at(), sealed, "{given}");
+            let member = format!(r#""invoked_at":"{sealed}""#);
+            assert!(
+                t.canonical().contains(&member),
+                "{given}: {}",
+                t.canonical()
+            );
+            // The sealed form is a fixed point.
+            assert_eq!(parse(t.canonical()).unwrap(), t, "{given}");
+        }
+    }
+
+    #[test]
+    fn invoked_at_weaver_kernel_cannot_hold_is_refused() {
+        for bad in [
+            "0001-01-01T00:00:00+01:00",
+            "9999-12-31T23:00:00-01:00",
+            "2026-01-01T00:00:60Z",
+            "2026-01-01T00:00:00z",
+            "2026-01-01T00:00:00",
+            "0000-01-01T00:00:00Z",
+        ] {
+            let err = parse(&MINIMAL.replace("2026-01-01T00:00:00+00:00", bad)).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    TraceError::Invalid {
+                        field: "invoked_at",
+                        ..
+                    }
+                ),
+                "{bad}: {err:?}"
+            );
+            assert!(err.to_string().starts_with("field `invoked_at`: "), "{err}");
+        }
     }
 
     #[test]

@@ -1,9 +1,13 @@
-//! Differential test: trailseal's canonical form against Python's
+//! Differential tests against Python, all inputs of a test sent to one `python3` process:
+//! trailseal's canonical form against
 //! `json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=True)`
-//! on random JSON texts, all sent to one `python3` process.
+//! on random JSON texts, and trailseal's reading of `invoked_at` against
+//! `datetime.fromisoformat` (the sealed form against `dt.astimezone(timezone.utc).isoformat()`)
+//! on random timestamp strings.
 //!
 //! The seed is random per run and printed; set `TRAILSEAL_DIFF_SEED` to replay a run and
-//! `TRAILSEAL_DIFF_CASES` to change the number of cases (default 6,000).
+//! `TRAILSEAL_DIFF_CASES` to change the number of cases (default 6,000 JSON texts, four times
+//! as many timestamps).
 
 #![allow(
     clippy::unwrap_used,
@@ -19,6 +23,7 @@ use std::process::{Command, Stdio};
 
 use trailseal_core::json::{JsonErrorKind, Mode, canonicalize, parse};
 use trailseal_core::recanon::Recanonicalizer;
+use trailseal_core::trace::{PreparedTrace, TraceError, TraceLimits};
 
 /// xorshift64*: small, seedable, good enough to spread test inputs.
 struct Rng(u64);
@@ -250,8 +255,8 @@ for line in sys.stdin:
     sys.stdout.write(json.dumps(out) + "\n")
 "#;
 
-#[test]
-fn canonical_form_matches_python_on_random_values() {
+/// The run's seed and number of cases (`default` unless `TRAILSEAL_DIFF_CASES` says).
+fn seed_and_cases(default: usize) -> (u64, usize) {
     let seed = std::env::var("TRAILSEAL_DIFF_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -262,25 +267,16 @@ fn canonical_form_matches_python_on_random_values() {
     let cases: usize = std::env::var("TRAILSEAL_DIFF_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(6000);
+        .map_or(default, |n: usize| n * (default / 6000).max(1));
     eprintln!("differential seed {seed} ({cases} cases); replay with TRAILSEAL_DIFF_SEED={seed}");
-    let mut rng = Rng(seed);
-    let inputs: Vec<String> = (0..cases)
-        .map(|i| {
-            let mut s = String::new();
-            ws(&mut rng, &mut s);
-            if i % 50 == 0 {
-                deep(&mut rng, &mut s);
-            } else {
-                value(&mut rng, 0, &mut s);
-            }
-            ws(&mut rng, &mut s);
-            s
-        })
-        .collect();
+    (seed, cases)
+}
 
+/// Runs `script` in one Python process, one JSON-encoded input per line on stdin; returns its
+/// JSON answers, one per input.
+fn ask_python(script: &str, inputs: &[String]) -> Vec<serde_json::Value> {
     let mut child = Command::new(std::env::var("TRAILSEAL_PYTHON").unwrap_or("python3".into()))
-        .args(["-c", PYTHON])
+        .args(["-c", script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -300,6 +296,28 @@ fn canonical_form_matches_python_on_random_values() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(answers.len(), inputs.len());
+    answers
+}
+
+#[test]
+fn canonical_form_matches_python_on_random_values() {
+    let (seed, cases) = seed_and_cases(6000);
+    let mut rng = Rng(seed);
+    let inputs: Vec<String> = (0..cases)
+        .map(|i| {
+            let mut s = String::new();
+            ws(&mut rng, &mut s);
+            if i % 50 == 0 {
+                deep(&mut rng, &mut s);
+            } else {
+                value(&mut rng, 0, &mut s);
+            }
+            ws(&mut rng, &mut s);
+            s
+        })
+        .collect();
+
+    let answers = ask_python(PYTHON, &inputs);
 
     let (mut agreed, mut both_rejected, mut python_only) = (0, 0, 0);
     let mut recanon = Recanonicalizer::new();
@@ -385,4 +403,205 @@ fn canonical_form_matches_python_on_random_values() {
         "the one-pass path took too few json.dumps outputs: {fast_dumps}"
     );
     assert!(agreed >= cases * 3 / 4, "too few accepted cases: {agreed}");
+}
+
+/// A timestamp string near the forms `datetime.fromisoformat` reads: mostly valid fields, with
+/// edge values (years 1, 999, 9999, offsets of ±23:59:59, fractions of 1–12 digits, `Z`/`z`,
+/// `-00:00`, other separators, leap seconds, hour 24) and now and then one byte changed.
+fn timestamp(rng: &mut Rng) -> String {
+    let mut out = String::new();
+    let year = match rng.below(10) {
+        0 => *rng.pick(&[0, 1, 2, 999, 1000, 9998, 9999]),
+        1 => rng.below(10_000),
+        _ => 1970 + rng.below(80),
+    };
+    let month = if rng.chance(95) {
+        1 + rng.below(12)
+    } else {
+        rng.below(14)
+    };
+    let day = if rng.chance(80) {
+        1 + rng.below(28)
+    } else {
+        rng.below(33)
+    };
+    let _ = write!(out, "{year:04}-{month:02}-{day:02}");
+    if rng.chance(3) {
+        return out;
+    }
+    out.push(if rng.chance(85) {
+        'T'
+    } else {
+        *rng.pick(&[' ', 't', '_', 'x', '\u{e9}'])
+    });
+    let hour = if rng.chance(95) {
+        rng.below(24)
+    } else {
+        rng.below(26)
+    };
+    let _ = write!(out, "{hour:02}");
+    if rng.chance(93) {
+        let minute = if rng.chance(95) {
+            rng.below(60)
+        } else {
+            rng.below(62)
+        };
+        let _ = write!(out, ":{minute:02}");
+        if rng.chance(85) {
+            let second = if rng.chance(93) {
+                rng.below(60)
+            } else {
+                rng.below(62)
+            };
+            let _ = write!(out, ":{second:02}");
+            if rng.chance(50) {
+                out.push(if rng.chance(95) { '.' } else { ',' });
+                let n = *rng.pick(&[0, 1, 2, 3, 6, 6, 6, 7, 9, 10, 12]);
+                if rng.chance(20) {
+                    out.push_str(&"0".repeat(n));
+                } else {
+                    digits(rng, n as u64, &mut out);
+                }
+            }
+        }
+    }
+    match rng.below(12) {
+        0 => {}
+        1 => out.push(*rng.pick(&['Z', 'Z', 'z'])),
+        2 => out.push_str(rng.pick::<&str>(&["+00:00", "-00:00", "+00", "+0000"])),
+        _ => {
+            out.push(*rng.pick(&['+', '-']));
+            let oh = if rng.chance(95) {
+                rng.below(24)
+            } else {
+                rng.below(26)
+            };
+            let om = if rng.chance(95) {
+                rng.below(60)
+            } else {
+                rng.below(100)
+            };
+            let _ = write!(out, "{oh:02}:{om:02}");
+            if rng.chance(10) {
+                let _ = write!(out, ":{:02}", rng.below(61));
+                if rng.chance(30) {
+                    let _ = write!(out, ".{:06}", rng.below(1_000_000));
+                }
+            }
+        }
+    }
+    if rng.chance(8) {
+        let mut chars: Vec<char> = out.chars().collect();
+        let at = rng.below(chars.len() as u64 + 1) as usize;
+        let c = *rng.pick(&['0', '9', ':', '-', '+', '.', ' ', 'Z', 'T', '\u{660}']);
+        match rng.below(3) {
+            0 if at < chars.len() => {
+                chars.remove(at);
+            }
+            1 if at < chars.len() => chars[at] = c,
+            _ => chars.insert(at, c),
+        }
+        out = chars.into_iter().collect();
+    }
+    out
+}
+
+const PYTHON_TIME: &str = r#"
+import json, sys
+from datetime import datetime, timezone
+for line in sys.stdin:
+    text = json.loads(line)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError as e:
+        out = {"err": "ValueError"}
+    else:
+        if dt.tzinfo is None:
+            out = {"err": "naive"}
+        else:
+            try:
+                out = {"ok": dt.astimezone(timezone.utc).isoformat()}
+            except OverflowError:
+                out = {"err": "OverflowError"}
+    sys.stdout.write(json.dumps(out) + "\n")
+"#;
+
+/// A trace carrying `invoked_at`, JSON-escaped.
+fn trace_with(invoked_at: &str) -> String {
+    format!(
+        r#"{{"action_id":"act-0","capability_id":"c","principal_id":"u","token_id":"t","invoked_at":{},"args":{{}},"response_mode":"summary","driver_id":"d"}}"#,
+        serde_json::to_string(invoked_at).unwrap()
+    )
+}
+
+fn seal(invoked_at: &str) -> Result<String, TraceError> {
+    PreparedTrace::parse(trace_with(invoked_at).as_bytes(), &TraceLimits::default())
+        .map(|t| t.invoked_at().to_owned())
+}
+
+#[test]
+fn invoked_at_matches_python_fromisoformat_on_random_timestamps() {
+    let (seed, cases) = seed_and_cases(24_000);
+    let mut rng = Rng(seed);
+    let inputs: Vec<String> = (0..cases).map(|_| timestamp(&mut rng)).collect();
+    let answers = ask_python(PYTHON_TIME, &inputs);
+    let (mut agreed, mut both_rejected, mut stricter, mut changed) = (0, 0, 0, 0);
+    for (input, answer) in inputs.iter().zip(&answers) {
+        let python = answer.get("ok").and_then(|v| v.as_str());
+        match (python, seal(input)) {
+            (Some(py), Ok(sealed)) => {
+                // Python reads the same instant; trailseal seals exactly Python's UTC spelling.
+                assert_eq!(sealed, py, "seed {seed}: invoked_at {input:?}");
+                changed += usize::from(sealed != *input);
+                agreed += 1;
+            }
+            (None, Ok(sealed)) => panic!(
+                "seed {seed}: trailseal accepted {input:?} (sealed as {sealed}), python: {}",
+                answer["err"]
+            ),
+            (Some(_), Err(e)) => {
+                assert!(
+                    matches!(
+                        e,
+                        TraceError::Invalid {
+                            field: "invoked_at",
+                            ..
+                        }
+                    ),
+                    "seed {seed}: {input:?}: {e:?}"
+                );
+                stricter += 1;
+            }
+            (None, Err(e)) => {
+                assert!(
+                    matches!(
+                        e,
+                        TraceError::Invalid {
+                            field: "invoked_at",
+                            ..
+                        }
+                    ),
+                    "seed {seed}: {input:?}: {e:?}"
+                );
+                both_rejected += 1;
+            }
+        }
+        // Whatever weaver-kernel writes, trailseal accepts unchanged.
+        if let Some(py) = python {
+            assert_eq!(
+                seal(py).as_deref(),
+                Ok(py),
+                "seed {seed}: python's own {py:?}"
+            );
+        }
+    }
+    eprintln!(
+        "{agreed} agreed ({changed} normalised to UTC), {both_rejected} rejected by both, {stricter} read by python but refused by trailseal"
+    );
+    assert!(agreed >= cases / 3, "too few accepted cases: {agreed}");
+    assert!(changed >= cases / 4, "too few normalised cases: {changed}");
+    assert!(
+        both_rejected >= cases / 50,
+        "too few rejected cases: {both_rejected}"
+    );
 }

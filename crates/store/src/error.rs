@@ -60,6 +60,13 @@ pub enum StoreError {
     )]
     Conflict { location: String, detail: String },
 
+    /// A chain is only copied into an empty store, and this one is not; nothing was copied.
+    /// Running the copy again cannot succeed: it needs another (new or empty) destination.
+    #[error(
+        "{location}: the destination is not empty (it holds {holds}); a chain is only copied into an empty store, nothing was copied"
+    )]
+    NotEmpty { location: String, holds: Holdings },
+
     /// The store is at the largest seq representable.
     #[error("{location}: the chain is full (seq would overflow)")]
     SeqOverflow { location: String },
@@ -201,6 +208,50 @@ impl StoreError {
             self,
             StoreError::UnknownStore { .. } | StoreError::NewerVersion { .. }
         )
+    }
+}
+
+/// What a store that was expected to be empty holds, as far as the backend tells cheaply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Holdings {
+    /// The number of records, when counted.
+    pub records: Option<u64>,
+    /// The seq of the first and of the last record, when known.
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    /// The number of retention receipts, when counted.
+    pub receipts: Option<u64>,
+    /// The size of the store file in bytes (file backends).
+    pub bytes: Option<u64>,
+}
+
+impl fmt::Display for Holdings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural =
+            |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(n) = self.records {
+            parts.push(format!("{n} {}", plural(n, "record", "records")));
+        }
+        if let Some(n) = self.bytes {
+            parts.push(format!("{n} {}", plural(n, "byte", "bytes")));
+        }
+        match (self.first_seq, self.last_seq) {
+            (Some(a), Some(b)) => parts.push(format!("seq {a} to {b}")),
+            (None, Some(b)) => parts.push(format!("the last record at seq {b}")),
+            _ => {}
+        }
+        if let Some(n) = self.receipts.filter(|n| *n > 0) {
+            parts.push(format!(
+                "{n} retention {}",
+                plural(n, "receipt", "receipts")
+            ));
+        }
+        if parts.is_empty() {
+            return f.write_str("data");
+        }
+        f.write_str(&parts.join(", "))
     }
 }
 

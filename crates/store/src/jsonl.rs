@@ -913,14 +913,25 @@ impl Store for JsonlStore {
     }
 
     fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
-        let lock = self.open_locked()?;
-        if lock
+        let mut lock = self.open_locked()?;
+        let len = lock
             .metadata()
             .map_err(StoreError::io(&self.location, "stat"))?
-            .len()
-            > 0
-        {
-            return Err(crate::not_empty(&self.location));
+            .len();
+        if len > 0 {
+            let last_seq = self
+                .last_line(&mut lock, len)
+                .ok()
+                .flatten()
+                .and_then(|last| claimed_seq(&last.bytes));
+            return Err(crate::not_empty(
+                &self.location,
+                crate::Holdings {
+                    last_seq,
+                    bytes: Some(len),
+                    ..crate::Holdings::default()
+                },
+            ));
         }
         // The copy is written beside the store and renamed over it when it finishes. The name
         // is fixed: only the holder of the store's lock writes it, so a file left by a copy

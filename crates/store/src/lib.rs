@@ -15,6 +15,7 @@
 //! [`conformance`] is the test suite every backend runs.
 
 pub mod conformance;
+mod deferred;
 mod error;
 pub mod jsonl;
 pub mod lines;
@@ -28,7 +29,7 @@ mod torn;
 
 #[cfg(feature = "postgres")]
 pub use error::LockHolder;
-pub use error::StoreError;
+pub use error::{Holdings, StoreError};
 pub use open::{Format, OpenMode, StoreOptions, open, open_with, redact_location};
 
 use trailseal_core::verify::{ChainStart, Flow, ScanItem, StoredKeyId};
@@ -235,10 +236,10 @@ pub struct ImportRecord {
 }
 
 /// The error for importing into a store that is not empty.
-pub(crate) fn not_empty(location: &str) -> StoreError {
-    StoreError::Conflict {
+pub(crate) fn not_empty(location: &str, holds: Holdings) -> StoreError {
+    StoreError::NotEmpty {
         location: location.to_owned(),
-        detail: "a chain can only be copied into an empty store".into(),
+        holds,
     }
 }
 

@@ -233,7 +233,16 @@ impl Store for MemoryStore {
 
     fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
         if !self.records.is_empty() || !self.retention.is_empty() {
-            return Err(crate::not_empty("memory"));
+            return Err(crate::not_empty(
+                "memory",
+                crate::Holdings {
+                    records: Some(self.records.len() as u64),
+                    first_seq: self.records.first().map(|r| r.seq),
+                    last_seq: self.records.last().map(|r| r.seq),
+                    receipts: Some(self.retention.len() as u64),
+                    bytes: None,
+                },
+            ));
         }
         self.start = meta.start.clone();
         self.retention = meta.retention.clone();

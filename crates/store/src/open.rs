@@ -79,7 +79,9 @@ impl Default for StoreOptions {
 }
 
 /// Opens the store at `location` in `format` (or the one its name implies), with the default
-/// [`StoreOptions`].
+/// [`StoreOptions`]. A SQLite or JSONL file opened with `create` that does not exist yet is
+/// created by the first write (it reads as empty until then), so a refused first append
+/// creates nothing.
 pub fn open(
     location: &str,
     format: Option<Format>,
@@ -101,19 +103,26 @@ pub fn open_with(
     })?;
     match format {
         #[cfg(feature = "sqlite")]
-        Format::Sqlite => Ok(Box::new(crate::sqlite::SqliteStore::open(
+        Format::Sqlite => crate::deferred::open_file_store(
             Path::new(location),
             mode,
-        )?)),
+            Box::new(|p, m| Ok(Box::new(crate::sqlite::SqliteStore::open(p, m)?))),
+        ),
         #[cfg(not(feature = "sqlite"))]
         Format::Sqlite => Err(StoreError::UnknownStore {
             location: location.to_owned(),
             reason: "this build of trailseal has no SQLite support".into(),
         }),
-        Format::Jsonl => Ok(Box::new(
-            JsonlStore::open(Path::new(location), mode)?
-                .with_max_record_bytes(options.max_record_bytes),
-        )),
+        Format::Jsonl => {
+            let max = options.max_record_bytes;
+            crate::deferred::open_file_store(
+                Path::new(location),
+                mode,
+                Box::new(move |p, m| {
+                    Ok(Box::new(JsonlStore::open(p, m)?.with_max_record_bytes(max)))
+                }),
+            )
+        }
         Format::Memory => Ok(Box::new(MemoryStore::new())),
         #[cfg(feature = "postgres")]
         Format::Postgres => Ok(Box::new(crate::postgres::PgStore::open(location, mode)?)),

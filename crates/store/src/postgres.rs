@@ -820,10 +820,29 @@ impl PgStore {
         let lock = self.lock();
         let tx = &mut self.client;
         lock.take(tx, "")?;
-        if Self::count(tx, &traces).map_err(&err)? > 0
-            || Self::count(tx, &retention).map_err(&err)? > 0
-        {
-            return Err(crate::not_empty(&location));
+        let records = Self::count(tx, &traces).map_err(&err)?;
+        let receipts = Self::count(tx, &retention).map_err(&err)?;
+        if records > 0 || receipts > 0 {
+            let row = tx
+                .query_one(&format!("SELECT min(seq), max(seq) FROM {traces}"), &[])
+                .map_err(&err)?;
+            // try_get: a retyped seq column is reported elsewhere, never a panic here.
+            let seq = |i: usize| {
+                row.try_get::<_, Option<i64>>(i)
+                    .ok()
+                    .flatten()
+                    .and_then(|s| u64::try_from(s).ok())
+            };
+            return Err(crate::not_empty(
+                &location,
+                crate::Holdings {
+                    records: u64::try_from(records).ok(),
+                    first_seq: seq(0),
+                    last_seq: seq(1),
+                    receipts: u64::try_from(receipts).ok(),
+                    bytes: None,
+                },
+            ));
         }
         if meta.start.kind != StartKind::Genesis {
             let seq = meta.start.next_seq.to_string();

@@ -248,14 +248,26 @@ impl SqliteStore {
         let tx = &self.conn;
         tx.execute_batch(&format!("{TRAILSEAL_META_DDL}; {RETENTION_DDL};"))
             .map_err(self.sql_err("create tables"))?;
-        let records: i64 = tx
-            .query_row("SELECT count(*) FROM traces", [], |r| r.get(0))
+        let (records, first, last): (i64, Option<i64>, Option<i64>) = tx
+            .query_row("SELECT count(*), min(seq), max(seq) FROM traces", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .map_err(self.sql_err("count"))?;
         let receipts: i64 = tx
             .query_row("SELECT count(*) FROM trailseal_retention", [], |r| r.get(0))
             .map_err(self.sql_err("count"))?;
         if records > 0 || receipts > 0 {
-            return Err(crate::not_empty(&self.location));
+            let seq = |s: Option<i64>| s.and_then(|s| u64::try_from(s).ok());
+            return Err(crate::not_empty(
+                &self.location,
+                crate::Holdings {
+                    records: u64::try_from(records).ok(),
+                    first_seq: seq(first),
+                    last_seq: seq(last),
+                    receipts: u64::try_from(receipts).ok(),
+                    bytes: None,
+                },
+            ));
         }
         if meta.start.kind != trailseal_core::verify::StartKind::Genesis {
             tx.execute(

@@ -55,12 +55,14 @@ impl Backend for File {
         }
     }
     fn reopen(&self, f: &Fixture) -> Option<Box<dyn Store>> {
+        // Like a second process appending to the same store: it may not exist yet (a store
+        // is created by its first write), so this handle may create it too.
         let path = Self::path(f, self.0);
         Some(
             trailseal_store::open(
                 path.to_str().unwrap(),
                 None,
-                OpenMode::Write { create: false },
+                OpenMode::Write { create: true },
             )
             .unwrap(),
         )

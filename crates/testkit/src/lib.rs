@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+mod pg;
+pub use pg::{pg_fresh_schema_url, pg_url};
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -187,106 +190,4 @@ pub fn go_notecheck() -> PathBuf {
         bin
     })
     .clone()
-}
-
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
-
-fn pg_ready(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-}
-
-fn start_cluster() -> String {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let dir = target.join("pg");
-    std::fs::create_dir_all(&dir).unwrap();
-    let lock = std::fs::File::create(target.join("pg.lock")).unwrap();
-    lock.lock().unwrap();
-    let port_file = dir.join("port");
-    if let Some(port) = std::fs::read_to_string(&port_file)
-        .ok()
-        .and_then(|p| p.trim().parse::<u16>().ok())
-        && pg_ready(port)
-    {
-        return format!("postgres://postgres@127.0.0.1:{port}/postgres");
-    }
-    // PostgreSQL refuses to run as root: run it as the postgres user, which must own the dir.
-    let root = is_root();
-    let as_pg = |program: &str| {
-        let mut cmd = if root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", &format!("{PG_BIN}/{program}")]);
-            c
-        } else {
-            Command::new(format!("{PG_BIN}/{program}"))
-        };
-        cmd.stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        cmd
-    };
-    if root {
-        let _ = Command::new("chown")
-            .args(["-R", "postgres"])
-            .arg(&dir)
-            .status();
-    }
-    let data = dir.join("data");
-    if !data.join("PG_VERSION").exists() {
-        let _ = std::fs::remove_dir_all(&data);
-        let status = as_pg("initdb").args(["-A", "trust", "-E", "UTF8", "-U", "postgres", "-D"]).arg(&data).status().unwrap_or_else(|e| {
-            panic!("cannot run {PG_BIN}/initdb ({e}); install PostgreSQL 15 or set TRAILSEAL_TEST_PG")
-        });
-        assert!(status.success(), "initdb failed");
-    }
-    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let options = format!(
-        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=on -c max_connections=100",
-        dir.display()
-    );
-    let status = as_pg("pg_ctl")
-        .args(["-w", "-D"])
-        .arg(&data)
-        .arg("-l")
-        .arg(dir.join("log"))
-        .args(["-o", &options, "start"])
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "pg_ctl start failed; see {}",
-        dir.join("log").display()
-    );
-    std::fs::write(&port_file, port.to_string()).unwrap();
-    eprintln!(
-        "started a throwaway PostgreSQL on 127.0.0.1:{port} ({}); `pg_ctl -D {} stop` stops it",
-        data.display(),
-        data.display()
-    );
-    format!("postgres://postgres@127.0.0.1:{port}/postgres")
-}
-
-/// A PostgreSQL server for tests: `TRAILSEAL_TEST_PG` when set (`.ci/run` starts one), else a
-/// throwaway cluster under `target/pg`, started on first use and left running for later runs.
-pub fn pg_url() -> String {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| std::env::var("TRAILSEAL_TEST_PG").unwrap_or_else(|_| start_cluster()))
-        .clone()
-}
-
-/// A URL naming a schema no other test uses.
-pub fn pg_fresh_schema_url() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let base = pg_url();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}schema=t_{}_{n}_{nanos}", std::process::id())
 }
