@@ -24,16 +24,18 @@ fn input() -> impl Strategy<Value = Vec<u8>> {
             proptest::collection::vec(0..10u8, 1..1000),
         ],
     )
-        .prop_map(|(flags, leading, trailing, exp_zeros, exp, point, digits)| {
-            let mut data = vec![flags];
-            data.extend_from_slice(&leading.to_le_bytes());
-            data.extend_from_slice(&trailing.to_le_bytes());
-            data.push(exp_zeros);
-            data.extend_from_slice(&exp.to_le_bytes());
-            data.extend_from_slice(&point.to_le_bytes());
-            data.extend_from_slice(&digits);
-            data
-        })
+        .prop_map(
+            |(flags, leading, trailing, exp_zeros, exp, point, digits)| {
+                let mut data = vec![flags];
+                data.extend_from_slice(&leading.to_le_bytes());
+                data.extend_from_slice(&trailing.to_le_bytes());
+                data.push(exp_zeros);
+                data.extend_from_slice(&exp.to_le_bytes());
+                data.extend_from_slice(&point.to_le_bytes());
+                data.extend_from_slice(&digits);
+                data
+            },
+        )
 }
 
 proptest! {
