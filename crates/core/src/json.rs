@@ -486,7 +486,7 @@ impl<'a> Parser<'a> {
         let text = std::str::from_utf8(text).unwrap_or("");
         let arena_start = self.arena.len();
         if is_float {
-            let Some(value) = number::python_float(text.as_bytes()) else {
+            let Some(value) = number::float_of_number(text) else {
                 // Python's float() refuses it (more than a billion digits).
                 self.pos = start;
                 return Err(self.err(JsonErrorKind::FloatTooLong));

@@ -43,16 +43,25 @@ const UNDERFLOW_POINT: i64 = -330;
 /// `±inf` included; `None` when Python refuses it (too many digits) or `text` is not a JSON
 /// number.
 pub fn python_float(text: &[u8]) -> Option<f64> {
-    python_float_with_limit(text, PYTHON_FLOAT_MAX_DIGITS)
+    Parts::split(text)?;
+    float_of_number(std::str::from_utf8(text).ok()?)
 }
 
-fn python_float_with_limit(text: &[u8], max_digits: u64) -> Option<f64> {
-    let parts = Parts::split(text)?;
+/// [`python_float`] for a text the caller has already read as a JSON number (the general
+/// reader and the re-canonicaliser check the grammar while scanning): a short text costs one
+/// length comparison more than Rust's parser.
+pub(crate) fn float_of_number(text: &str) -> Option<f64> {
+    float_with_limit(text, PYTHON_FLOAT_MAX_DIGITS)
+}
+
+fn float_with_limit(text: &str, max_digits: u64) -> Option<f64> {
+    // A text shorter than the limit cannot exceed it.
+    if text.len() < SHORT && text.len() as u64 <= max_digits {
+        return text.parse().ok();
+    }
+    let parts = Parts::split(text.as_bytes())?;
     if parts.too_long(max_digits) {
         return None;
-    }
-    if text.len() < SHORT {
-        return std::str::from_utf8(text).ok()?.parse().ok();
     }
     Some(parts.value())
 }
@@ -285,7 +294,7 @@ mod tests {
 
     #[test]
     fn python_refuses_too_many_digits() {
-        let refuse = |t: &str| python_float_with_limit(t.as_bytes(), 10);
+        let refuse = |t: &str| float_with_limit(t, 10);
         // Leading zeros of the fraction count only as fractional digits.
         assert!(refuse("0.0000000001").is_some());
         assert!(refuse("0.00000000001").is_none());
