@@ -1321,6 +1321,18 @@ mod tests {
         assert_eq!(canon("5e-324"), "5e-324");
     }
 
+    /// Python's float() refuses more than a billion digits after the point (a 1 GB text:
+    /// `cargo test -p trailseal-core --lib -- --ignored billion`).
+    #[test]
+    #[ignore = "builds a 1 GB text"]
+    fn a_billion_digits_python_refuses() {
+        let mut text = String::from("0.");
+        text.push_str(&"0".repeat(1_000_000_001));
+        assert_eq!(err(&text), JsonErrorKind::FloatTooLong);
+        text.pop();
+        assert_eq!(canon(&text), "0.0");
+    }
+
     #[test]
     fn strings() {
         assert_eq!(canon(r#""\u007f\/""#), r#""\u007f/""#);
