@@ -63,6 +63,27 @@ def traces():
     return out
 
 
+def number_seed(name, flags, digits, exp, leading=0, trailing=0, exp_zeros=0, point=0):
+    """A `number` input: see crates/fuzz-harness/src/number.rs for the layout."""
+    data = bytes([flags]) + (leading // 3).to_bytes(2, "little")
+    data += (trailing // 3).to_bytes(2, "little") + bytes([exp_zeros // 7])
+    data += exp.to_bytes(2, "little", signed=True) + point.to_bytes(2, "little")
+    seed("number", name, data + bytes(int(d) for d in digits))
+
+
+def number_seeds():
+    """Spellings that Rust's parser read wrongly, halfway points, range boundaries."""
+    number_seed("cancel-underflow", 2 | 4, "15", -1, trailing=196605, point=1)
+    number_seed("cancel-overflow", 2 | 8, "9", 0, leading=196605)
+    number_seed("leading-zeros", 8, "15", -1, leading=196605, exp_zeros=1785)
+    number_seed("halfway-above-one", 64, str((2**53 + 1) * 5**53), -53,
+                trailing=3000)
+    number_seed("half-smallest-subnormal", 8 | 1, str(5**1075), -1075, leading=999)
+    number_seed("overflow-threshold", 16 | 32, str(2**1024 - 2**970), 0, trailing=30)
+    number_seed("zero", 8, "0", 100, leading=300)
+    number_seed("negative-zero", 1 | 2 | 4, "7", 5, point=3)
+
+
 def main():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="trailseal-seeds-"))
     key = tmp / "key"
@@ -70,6 +91,8 @@ def main():
     (tmp / "key.pub").write_text(PUBLIC_KEY + "\n")
     all_traces = traces()
     lines = "".join(json.dumps(t) + "\n" for t in all_traces)
+
+    number_seeds()
 
     # canonical: the Python vectors' inputs, and traces as weaver-kernel's SQLite store keeps
     # them (json.dumps with default separators: the recanonicaliser's input).

@@ -846,3 +846,102 @@ fn weaver_stores_with_non_utc_offsets_verify_and_prune_by_instant() {
         }
     }
 }
+
+/// A trace in the export shape whose `args` hold the float 1.5 and the integer 7.
+fn numbers_trace(i: u32) -> String {
+    format!(
+        r#"{{"action_id":"act-num-{i}","args":{{"n":7,"ratio":1.5}},"capability_id":"billing.list","correction":null,"driver_id":"memory","error":null,"event_type":"invoke","handle_id":null,"invoked_at":"2026-01-01T00:00:0{i}+00:00","principal_id":"u1","reason_code":null,"response_mode":"summary","result_summary":null,"sensitivity":"NONE","status":"succeeded","token_id":"tok-1"}}"#
+    )
+}
+
+/// Replaces `from` by `to` in the payload of record `seq` (SQLite) or its line (JSONL).
+fn respell(path: &Path, backend: &str, seq: u64, from: &str, to: &str) {
+    if backend == "sqlite" {
+        let conn = Connection::open(path).unwrap();
+        let changed = conn
+            .execute(
+                "UPDATE traces SET payload = replace(payload, ?1, ?2) WHERE seq = ?3",
+                rusqlite::params![from, to, seq as i64],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    } else {
+        let mut l = lines(path);
+        assert!(l[seq as usize].contains(from));
+        l[seq as usize] = l[seq as usize].replace(from, to);
+        write_lines(path, &l, true);
+    }
+}
+
+/// A payload number respelled with a long mantissa and an exponent of very large magnitude
+/// gets weaver-kernel's verdict: a spelling whose value differs (Python reads 0.0, or
+/// infinity) is tampered at that seq, one with the same value verifies, and an integer
+/// Python refuses (more than 4300 digits) is malformed there, as weaver-kernel raises. Such an
+/// integer is also refused at append, naming the field.
+#[test]
+fn respelled_payload_numbers_get_weaver_kernels_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = ChainKey::from_secret(SECRET.as_bytes()).unwrap();
+    let k: u64 = 2;
+    // Python reads 0.0 (1.5e-900000); a parser that stops reading the exponent at 65,536
+    // reads 1.5.
+    let zero = format!("15{}e-1000000", "0".repeat(99_999));
+    // Python reads exactly 1.5; a saturating parser reads 0.0.
+    let same = format!("0.{}15e0{}", "0".repeat(200_000), 200_001);
+    // Python reads infinity (json.dumps writes Infinity).
+    let infinite = format!("0.{}15e+{}1000000", "0".repeat(200_000), "0".repeat(50));
+    let too_long = "9".repeat(4301);
+    for (backend, ext) in [("sqlite", "db"), ("jsonl", "jsonl")] {
+        let base = dir.path().join(format!("numbers.{ext}"));
+        let options = OpenOptions {
+            mode: OpenMode::Write { create: true },
+            ..OpenOptions::default()
+        };
+        let mut log = AuditLog::open(base.to_str().unwrap(), &options)
+            .unwrap()
+            .with_key(key.clone());
+        for i in 0..5 {
+            log.append_json(numbers_trace(i).as_bytes()).unwrap();
+        }
+        let err = log
+            .append_json(
+                numbers_trace(5)
+                    .replace("\"n\":7", &format!("\"n\":{too_long}"))
+                    .as_bytes(),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("field `args`") && err.contains("4300 digits"),
+            "{backend}: {err}"
+        );
+        drop(log);
+        assert_agree("intact", backend, &base, SECRET);
+
+        for (name, from, to, expect) in [
+            ("zero", "1.5", zero.as_str(), "tampered"),
+            ("same", "1.5", same.as_str(), "verified"),
+            ("infinite", "1.5", infinite.as_str(), "tampered"),
+            ("long-int", ":7", &format!(":{too_long}")[..], "malformed"),
+        ] {
+            let p = copy(&base, dir.path(), &format!("{name}-{backend}"));
+            respell(&p, backend, k, from, to);
+            let what = format!("{backend}: seq {k}: {name} spelling");
+            assert_agree(&what, backend, &p, SECRET);
+            let ours = verify(&p, SECRET);
+            match expect {
+                "verified" => assert!(ours.is_verified(), "{what}: {ours:?}"),
+                "tampered" => assert!(
+                    matches!(&ours, Verdict::Tampered(_))
+                        && ours.kind() != Some(TamperKind::Malformed)
+                        && ours.first_bad_seq() == Some(k),
+                    "{what}: {ours:?}"
+                ),
+                _ => assert!(
+                    ours.kind() == Some(TamperKind::Malformed) && ours.first_bad_seq() == Some(k),
+                    "{what}: {ours:?}"
+                ),
+            }
+        }
+    }
+}

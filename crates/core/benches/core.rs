@@ -101,6 +101,37 @@ fn main() {
         dumps.len(),
         1,
     );
+    // Ordinary floats as Python prints them (json.dumps of a list): the number reader's hot path.
+    let floats = {
+        let mut text = String::from("[");
+        for i in 0..64 {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            let value = (f64::from(i) + 0.37) * 10f64.powi(i % 40 - 20);
+            json::write_float_repr(value, &mut text);
+        }
+        text.push(']');
+        text
+    };
+    report(
+        "64 floats: re-canonicalise, one pass (per float)",
+        measure(|| {
+            assert!(recanon.run(black_box(floats.as_bytes()), &mut out));
+        }),
+        floats.len(),
+        64,
+    );
+    report(
+        "64 floats: general reader + writer (per float)",
+        measure(|| {
+            let doc = json::parse(black_box(floats.as_bytes())).unwrap();
+            out.clear();
+            doc.root().write_canonical(&mut out, Mode::Python).unwrap();
+        }),
+        floats.len(),
+        64,
+    );
     report(
         "validate a trace for appending (PreparedTrace::parse)",
         measure(|| {

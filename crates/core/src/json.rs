@@ -5,6 +5,10 @@
 //! writing or dropping, so a document nested 100,000 deep is a typed error, never a stack
 //! overflow. Scalars are normalised while parsing (integers keep every digit, floats become
 //! Python's `repr`, strings are decoded), so writing the canonical form is a single walk.
+//! A float's value is the one Python's `float()` gives its text, for any length of mantissa
+//! and exponent ([`crate::number::python_float`]); a float Python refuses (more than a billion
+//! digits) is [`JsonErrorKind::FloatTooLong`], an integer it refuses (more than 4300 digits)
+//! [`JsonErrorKind::IntegerTooLong`].
 //!
 //! The reader accepts everything Python's reader accepts, including `NaN`, `Infinity`, numbers
 //! that overflow to infinity and lone surrogates (the arena holds WTF-8, so surrogates sort by
@@ -19,6 +23,8 @@
 //! earlier value is dropped before anything is written.
 
 use std::fmt::Write as _;
+
+use crate::number::{self, PYTHON_FLOAT_MAX_DIGITS};
 
 /// Python's default `sys.get_int_max_str_digits()`: `json.loads` rejects longer integers.
 pub const PYTHON_INT_MAX_DIGITS: usize = 4300;
@@ -71,6 +77,8 @@ pub enum JsonErrorKind {
     NonFinite,
     #[error("integer has more than {PYTHON_INT_MAX_DIGITS} digits")]
     IntegerTooLong,
+    #[error("float has more than {PYTHON_FLOAT_MAX_DIGITS} digits")]
+    FloatTooLong,
     #[error("nesting deeper than {limit} levels")]
     TooDeep {
         /// The configured limit.
@@ -478,7 +486,11 @@ impl<'a> Parser<'a> {
         let text = std::str::from_utf8(text).unwrap_or("");
         let arena_start = self.arena.len();
         if is_float {
-            let value: f64 = text.parse().unwrap_or(f64::NAN);
+            let Some(value) = number::float_of_number(text) else {
+                // Python's float() refuses it (more than a billion digits).
+                self.pos = start;
+                return Err(self.err(JsonErrorKind::FloatTooLong));
+            };
             if !value.is_finite() {
                 // Python's float() overflows to inf, which json.dumps prints as Infinity.
                 let word: &[u8] = if value < 0.0 {
@@ -1307,6 +1319,18 @@ mod tests {
         );
         assert_eq!(canon("1e-400"), "0.0");
         assert_eq!(canon("5e-324"), "5e-324");
+    }
+
+    /// Python's float() refuses more than a billion digits after the point (a 1 GB text:
+    /// `cargo test -p trailseal-core --lib -- --ignored billion`).
+    #[test]
+    #[ignore = "builds a 1 GB text"]
+    fn a_billion_digits_python_refuses() {
+        let mut text = String::from("0.");
+        text.push_str(&"0".repeat(1_000_000_001));
+        assert_eq!(err(&text), JsonErrorKind::FloatTooLong);
+        text.pop();
+        assert_eq!(canon(&text), "0.0");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod chain;
 pub mod json;
 pub mod note;
+pub mod number;
 pub mod recanon;
 pub mod record;
 pub mod retention;

@@ -17,6 +17,7 @@
 use std::ops::Range;
 
 use crate::json::{PYTHON_INT_MAX_DIGITS, write_float_repr};
+use crate::number::float_of_number;
 
 /// Nesting beyond this is left to the general reader.
 pub const MAX_DEPTH: usize = 128;
@@ -210,7 +211,7 @@ impl Pass<'_, '_> {
             self.out.extend_from_slice(raw);
             return Some(());
         }
-        let value: f64 = std::str::from_utf8(raw).ok()?.parse().ok()?;
+        let value = float_of_number(std::str::from_utf8(raw).ok()?)?;
         if !value.is_finite() {
             return None;
         }

@@ -1,13 +1,14 @@
 //! Differential tests against Python, all inputs of a test sent to one `python3` process:
 //! trailseal's canonical form against
 //! `json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=True)`
-//! on random JSON texts, and trailseal's reading of `invoked_at` against
-//! `datetime.fromisoformat` (the sealed form against `dt.astimezone(timezone.utc).isoformat()`)
-//! on random timestamp strings.
+//! on random JSON texts and on extreme spellings of numbers, and trailseal's reading of
+//! `invoked_at` against `datetime.fromisoformat` (the sealed form against
+//! `dt.astimezone(timezone.utc).isoformat()`) on random timestamp strings.
 //!
 //! The seed is random per run and printed; set `TRAILSEAL_DIFF_SEED` to replay a run and
 //! `TRAILSEAL_DIFF_CASES` to change the number of cases (default 6,000 JSON texts, four times
-//! as many timestamps).
+//! as many timestamps). Extreme number spellings (`differential/extreme.rs`;
+//! `TRAILSEAL_DIFF_EXTREME_CASES`, default 300) go through the same comparison.
 
 #![allow(
     clippy::unwrap_used,
@@ -24,6 +25,9 @@ use std::process::{Command, Stdio};
 use trailseal_core::json::{JsonErrorKind, Mode, canonicalize, parse};
 use trailseal_core::recanon::Recanonicalizer;
 use trailseal_core::trace::{PreparedTrace, TraceError, TraceLimits};
+
+#[path = "differential/extreme.rs"]
+mod extreme;
 
 /// xorshift64*: small, seedable, good enough to spread test inputs.
 struct Rng(u64);
@@ -255,21 +259,21 @@ for line in sys.stdin:
     sys.stdout.write(json.dumps(out) + "\n")
 "#;
 
-/// The run's seed and number of cases (`default` unless `TRAILSEAL_DIFF_CASES` says).
-fn seed_and_cases(default: usize) -> (u64, usize) {
-    let seed = std::env::var("TRAILSEAL_DIFF_SEED")
+fn seed_from_env() -> u64 {
+    std::env::var("TRAILSEAL_DIFF_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| {
             use std::hash::{BuildHasher, RandomState};
             RandomState::new().hash_one(std::time::SystemTime::now()) | 1
-        });
-    let cases: usize = std::env::var("TRAILSEAL_DIFF_CASES")
+        })
+}
+
+fn cases_from_env(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .map_or(default, |n: usize| n * (default / 6000).max(1));
-    eprintln!("differential seed {seed} ({cases} cases); replay with TRAILSEAL_DIFF_SEED={seed}");
-    (seed, cases)
+        .unwrap_or(default)
 }
 
 /// Runs `script` in one Python process, one JSON-encoded input per line on stdin; returns its
@@ -299,9 +303,119 @@ fn ask_python(script: &str, inputs: &[String]) -> Vec<serde_json::Value> {
     answers
 }
 
+/// At most 300 characters of an input, for messages (extreme spellings are huge).
+fn show(input: &str) -> String {
+    if input.len() <= 300 {
+        return format!("{input:?}");
+    }
+    let head: String = input.chars().take(150).collect();
+    let tail: String = input
+        .chars()
+        .rev()
+        .take(150)
+        .collect::<Vec<_>>()
+        .iter()
+        .rev()
+        .collect();
+    format!("{head:?}…({} bytes)…{tail:?}", input.len())
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    agreed: usize,
+    both_rejected: usize,
+    python_only: usize,
+    fast_inputs: usize,
+    fast_dumps: usize,
+}
+
+/// Checks trailseal's general reader (strict and Python modes) and the one-pass
+/// recanonicaliser against Python's answers.
+fn compare(seed: u64, inputs: &[String], answers: &[serde_json::Value]) -> Tally {
+    let mut tally = Tally::default();
+    let mut recanon = Recanonicalizer::new();
+    let mut fast_out = Vec::new();
+    for (input, answer) in inputs.iter().zip(answers) {
+        let shown = show(input);
+        // The one-pass path for json.dumps output, on the raw input and on Python's json.dumps
+        // of it: wherever it succeeds it must give Python's canonical form.
+        let canonical = answer.get("ok").and_then(|v| v.as_str());
+        if recanon.run(input.as_bytes(), &mut fast_out) {
+            assert_eq!(
+                Some(std::str::from_utf8(&fast_out).unwrap()),
+                canonical,
+                "seed {seed}: fast path on {shown}"
+            );
+            tally.fast_inputs += 1;
+        }
+        if let Some(dumps) = answer.get("dumps").and_then(|v| v.as_str())
+            && recanon.run(dumps.as_bytes(), &mut fast_out)
+        {
+            assert_eq!(
+                Some(std::str::from_utf8(&fast_out).unwrap()),
+                canonical,
+                "seed {seed}: fast path on json.dumps output {dumps:?}"
+            );
+            tally.fast_dumps += 1;
+        }
+        let strict = canonicalize(input.as_bytes());
+        // Python mode must reproduce Python's output for everything Python accepts.
+        let python_mode = parse(input.as_bytes()).map(|doc| {
+            let mut out = Vec::new();
+            doc.root()
+                .write_canonical(&mut out, Mode::Python)
+                .map(|()| String::from_utf8(out).unwrap())
+        });
+        match (answer.get("ok").and_then(|v| v.as_str()), strict) {
+            (Some(py), Ok(rs)) => {
+                assert_eq!(rs, py, "seed {seed}: input {shown}");
+                tally.agreed += 1;
+            }
+            (Some(py), Err(e)) => {
+                // Python accepts these but they have no canonical form trailseal will write.
+                let allowed = match e.kind {
+                    JsonErrorKind::NonFinite => py.contains("NaN") || py.contains("Infinity"),
+                    JsonErrorKind::LoneSurrogate => py.contains("\\ud") || py.contains("\\ue"),
+                    _ => false,
+                };
+                assert!(
+                    allowed,
+                    "seed {seed}: trailseal rejected {shown} ({e}); python gave {py}"
+                );
+                let py_mode = python_mode.as_ref().ok().and_then(|r| r.as_ref().ok());
+                assert_eq!(
+                    py_mode.map(String::as_str),
+                    Some(py),
+                    "seed {seed}: python mode on {shown}"
+                );
+                tally.python_only += 1;
+            }
+            (None, Ok(rs)) => {
+                // Python's recursion limit is below trailseal's depth limit.
+                assert_eq!(
+                    answer["err"], "RecursionError",
+                    "seed {seed}: {shown} gave {rs}"
+                );
+            }
+            (None, Err(_)) => {
+                if answer["err"] != "RecursionError" {
+                    assert!(
+                        python_mode.is_err(),
+                        "seed {seed}: python rejects {shown}, python mode accepted it"
+                    );
+                }
+                tally.both_rejected += 1;
+            }
+        }
+    }
+    tally
+}
+
 #[test]
 fn canonical_form_matches_python_on_random_values() {
-    let (seed, cases) = seed_and_cases(6000);
+    let seed = seed_from_env();
+    let cases = cases_from_env("TRAILSEAL_DIFF_CASES", 6000);
+    eprintln!("differential seed {seed} ({cases} cases); replay with TRAILSEAL_DIFF_SEED={seed}");
     let mut rng = Rng(seed);
     let inputs: Vec<String> = (0..cases)
         .map(|i| {
@@ -316,93 +430,49 @@ fn canonical_form_matches_python_on_random_values() {
             s
         })
         .collect();
-
     let answers = ask_python(PYTHON, &inputs);
-
-    let (mut agreed, mut both_rejected, mut python_only) = (0, 0, 0);
-    let mut recanon = Recanonicalizer::new();
-    let (mut fast_inputs, mut fast_dumps) = (0, 0);
-    let mut fast_out = Vec::new();
-    for (input, answer) in inputs.iter().zip(&answers) {
-        // The one-pass path for json.dumps output, on the raw input and on Python's json.dumps
-        // of it: wherever it succeeds it must give Python's canonical form.
-        let canonical = answer.get("ok").and_then(|v| v.as_str());
-        if recanon.run(input.as_bytes(), &mut fast_out) {
-            assert_eq!(
-                Some(std::str::from_utf8(&fast_out).unwrap()),
-                canonical,
-                "seed {seed}: fast path on {input:?}"
-            );
-            fast_inputs += 1;
-        }
-        if let Some(dumps) = answer.get("dumps").and_then(|v| v.as_str())
-            && recanon.run(dumps.as_bytes(), &mut fast_out)
-        {
-            assert_eq!(
-                Some(std::str::from_utf8(&fast_out).unwrap()),
-                canonical,
-                "seed {seed}: fast path on json.dumps output {dumps:?}"
-            );
-            fast_dumps += 1;
-        }
-        let strict = canonicalize(input.as_bytes());
-        // Python mode must reproduce Python's output for everything Python accepts.
-        let python_mode = parse(input.as_bytes()).map(|doc| {
-            let mut out = Vec::new();
-            doc.root()
-                .write_canonical(&mut out, Mode::Python)
-                .map(|()| String::from_utf8(out).unwrap())
-        });
-        match (answer.get("ok").and_then(|v| v.as_str()), strict) {
-            (Some(py), Ok(rs)) => {
-                assert_eq!(rs, py, "seed {seed}: input {input:?}");
-                agreed += 1;
-            }
-            (Some(py), Err(e)) => {
-                // Python accepts these but they have no canonical form trailseal will write.
-                let allowed = match e.kind {
-                    JsonErrorKind::NonFinite => py.contains("NaN") || py.contains("Infinity"),
-                    JsonErrorKind::LoneSurrogate => py.contains("\\ud") || py.contains("\\ue"),
-                    _ => false,
-                };
-                assert!(
-                    allowed,
-                    "seed {seed}: trailseal rejected {input:?} ({e}); python gave {py}"
-                );
-                let py_mode = python_mode.as_ref().ok().and_then(|r| r.as_ref().ok());
-                assert_eq!(
-                    py_mode.map(String::as_str),
-                    Some(py),
-                    "seed {seed}: python mode on {input:?}"
-                );
-                python_only += 1;
-            }
-            (None, Ok(rs)) => {
-                // Python's recursion limit is below trailseal's depth limit.
-                assert_eq!(
-                    answer["err"], "RecursionError",
-                    "seed {seed}: {input:?} gave {rs}"
-                );
-            }
-            (None, Err(_)) => {
-                if answer["err"] != "RecursionError" {
-                    assert!(
-                        python_mode.is_err(),
-                        "seed {seed}: python rejects {input:?}, python mode accepted it"
-                    );
-                }
-                both_rejected += 1;
-            }
-        }
-    }
+    let tally = compare(seed, &inputs, &answers);
     eprintln!(
-        "{agreed} agreed, {both_rejected} rejected by both, {python_only} rejected by trailseal only (NaN/Infinity, lone surrogates); one-pass path took {fast_inputs} inputs and {fast_dumps} json.dumps outputs"
+        "{} agreed, {} rejected by both, {} rejected by trailseal only (NaN/Infinity, lone surrogates); one-pass path took {} inputs and {} json.dumps outputs",
+        tally.agreed, tally.both_rejected, tally.python_only, tally.fast_inputs, tally.fast_dumps
     );
     assert!(
-        fast_dumps >= cases / 4,
-        "the one-pass path took too few json.dumps outputs: {fast_dumps}"
+        tally.fast_dumps >= cases / 4,
+        "the one-pass path took too few json.dumps outputs: {}",
+        tally.fast_dumps
     );
-    assert!(agreed >= cases * 3 / 4, "too few accepted cases: {agreed}");
+    assert!(
+        tally.agreed >= cases * 3 / 4,
+        "too few accepted cases: {}",
+        tally.agreed
+    );
+}
+
+#[test]
+fn extreme_number_spellings_match_python() {
+    let seed = seed_from_env();
+    let cases = cases_from_env("TRAILSEAL_DIFF_EXTREME_CASES", 300);
+    eprintln!("extreme-number seed {seed} ({cases} cases); replay with TRAILSEAL_DIFF_SEED={seed}");
+    let mut rng = Rng(seed);
+    let inputs: Vec<String> = (0..cases).map(|_| extreme::input(&mut rng)).collect();
+    let bytes: usize = inputs.iter().map(String::len).sum();
+    let answers = ask_python(PYTHON, &inputs);
+    let tally = compare(seed, &inputs, &answers);
+    eprintln!(
+        "{} agreed, {} rejected by both, {} infinite (no canonical form); one-pass path took {} inputs ({bytes} bytes in all)",
+        tally.agreed, tally.both_rejected, tally.python_only, tally.fast_inputs
+    );
+    // Most inputs are finite floats that both readers must read as Python does.
+    assert!(
+        tally.agreed >= cases / 2,
+        "too few accepted cases: {}",
+        tally.agreed
+    );
+    assert!(
+        tally.fast_inputs >= cases / 2,
+        "the one-pass path read too few of the spellings: {}",
+        tally.fast_inputs
+    );
 }
 
 /// A timestamp string near the forms `datetime.fromisoformat` reads: mostly valid fields, with
@@ -541,7 +611,9 @@ fn seal(invoked_at: &str) -> Result<String, TraceError> {
 
 #[test]
 fn invoked_at_matches_python_fromisoformat_on_random_timestamps() {
-    let (seed, cases) = seed_and_cases(24_000);
+    let seed = seed_from_env();
+    let cases = cases_from_env("TRAILSEAL_DIFF_CASES", 6000) * 4;
+    eprintln!("timestamp seed {seed} ({cases} cases); replay with TRAILSEAL_DIFF_SEED={seed}");
     let mut rng = Rng(seed);
     let inputs: Vec<String> = (0..cases).map(|_| timestamp(&mut rng)).collect();
     let answers = ask_python(PYTHON_TIME, &inputs);

@@ -17,6 +17,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod number;
+pub use number::number;
+
 use trailseal::store::jsonl::JsonlStore;
 use trailseal::{OpenMode, Store as _};
 use trailseal_core::anchor::Anchor;
@@ -51,6 +54,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("bundle", bundle),
     ("anchor", anchor),
     ("verifier", verifier),
+    ("number", number),
 ];
 
 struct Fixtures {
@@ -453,7 +457,7 @@ fn field<'a>(fields: &[&'a [u8]], i: usize) -> Option<&'a [u8]> {
     fields.get(i).copied().filter(|f| !f.is_empty())
 }
 
-fn number(field: Option<&[u8]>) -> Option<u64> {
+fn decimal_field(field: Option<&[u8]>) -> Option<u64> {
     std::str::from_utf8(field?).ok()?.parse().ok()
 }
 
@@ -524,7 +528,7 @@ pub fn verifier(data: &[u8]) {
         _ => StartKind::Genesis,
     };
     let start = ChainStart {
-        next_seq: number(field(&config, 1)).unwrap_or(0),
+        next_seq: decimal_field(field(&config, 1)).unwrap_or(0),
         prev_hash: field(&config, 2)
             .unwrap_or(GENESIS_HASH.as_bytes())
             .to_vec(),
@@ -548,7 +552,7 @@ pub fn verifier(data: &[u8]) {
         else {
             continue;
         };
-        let seq_field = number(field(rest, 0));
+        let seq_field = decimal_field(field(rest, 0));
         let hash_field = field(rest, 1).unwrap_or_default().to_vec();
         let flow = match op {
             b'e' | b's' if fed == 0 => {

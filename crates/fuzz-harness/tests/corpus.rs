@@ -52,7 +52,14 @@ fn every_target_has_a_test() {
         .collect();
     assert_eq!(
         names,
-        ["canonical", "jsonl_line", "bundle", "anchor", "verifier"]
+        [
+            "canonical",
+            "jsonl_line",
+            "bundle",
+            "anchor",
+            "verifier",
+            "number"
+        ]
     );
 }
 
@@ -79,4 +86,9 @@ fn anchor_corpus() {
 #[test]
 fn verifier_corpus() {
     replay("verifier");
+}
+
+#[test]
+fn number_corpus() {
+    replay("number");
 }
