@@ -277,7 +277,7 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     };
     let verdict = match AuditLog::open(&args.store.store, &options) {
         // A store that cannot be opened is a verdict too (unverifiable), in the same format.
-        Err(trailseal::Error::Store(e)) => trailseal::unverifiable_from(&e),
+        Err(trailseal::Error::Store(e)) => trailseal::verdict_of_store_error(&e),
         Err(e) => return Err(e.into()),
         Ok(log) => {
             let mut log = match key {

@@ -12,7 +12,6 @@ use trailseal_core::json::canonicalize;
 use trailseal_core::recanon::Recanonicalizer;
 use trailseal_core::{ChainKey, GENESIS_HASH, Head, PreparedTrace, TraceLimits, seal_batch};
 
-
 #[test]
 fn all_python_json_dumps_cases_match() {
     let path = trailseal_testkit::vector("canonical/python-json-dumps.jsonl");

@@ -263,3 +263,60 @@ pub(crate) fn refuse_repeated_ids(
         None => Ok(()),
     }
 }
+
+/// What a database backend read back, after committing an append, of the seq range it wrote:
+/// how many rows the range holds, and the `record_hash` and payload of its first and last
+/// rows (`None`: no such row).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) struct ReadBack {
+    pub(crate) count: u64,
+    pub(crate) first: Option<(Vec<u8>, Vec<u8>)>,
+    pub(crate) last: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Checks that the committed rows are the ones sealed, so that an append is never
+/// acknowledged for records the store dropped or rewrote (every database backend's last step).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn confirm_kept(
+    location: &str,
+    traces: &[PreparedTrace],
+    appended: &[Appended],
+    back: &ReadBack,
+) -> Result<(), StoreError> {
+    let (Some(first), Some(last)) = (appended.first(), appended.last()) else {
+        return Ok(());
+    };
+    let not_kept = |seq: u64, problem: String| StoreError::NotKept {
+        location: location.to_owned(),
+        seq,
+        problem,
+    };
+    if back.count != appended.len() as u64 {
+        return Err(not_kept(
+            first.seq,
+            format!(
+                "{} records were written from seq {}, {} are stored",
+                appended.len(),
+                first.seq,
+                back.count
+            ),
+        ));
+    }
+    let ends = [
+        (first, traces.first(), back.first.as_ref()),
+        (last, traces.last(), back.last.as_ref()),
+    ];
+    for (written, trace, stored) in ends {
+        let same = trace.zip(stored).is_some_and(|(trace, (hash, payload))| {
+            hash.as_slice() == written.record_hash.as_str().as_bytes()
+                && payload.as_slice() == trace.canonical().as_bytes()
+        });
+        if !same {
+            return Err(not_kept(
+                written.seq,
+                "the stored record_hash or payload is not the one written".to_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
