@@ -83,13 +83,29 @@ impl From<StoreError> for CliError {
             StoreError::Conflict { .. } => {
                 Some("another writer changed the store meanwhile; run the command again")
             }
+            StoreError::Schema { .. } => Some(
+                "the store's schema holds an object that can hide or rewrite records; `trailseal verify` shows the verdict",
+            ),
+            StoreError::BadMeta { .. } | StoreError::NotKept { .. } => {
+                Some("run `trailseal verify` to see what the store holds")
+            }
             #[cfg(feature = "postgres")]
             StoreError::Postgres { .. } => Some(
                 "check the server and the URL; an append that failed can be retried: traces already stored are refused by action_id",
             ),
             _ => None,
         };
+        // Damage found while reading or writing: the exit code of a tampered verdict.
+        let damaged = matches!(
+            e,
+            StoreError::Schema { .. } | StoreError::BadMeta { .. } | StoreError::NotKept { .. }
+        );
         let err = CliError::new(e.to_string());
+        let err = if damaged {
+            err.exit(EXIT_TAMPERED)
+        } else {
+            err
+        };
         match hint {
             Some(h) => err.hint(h),
             None => err,

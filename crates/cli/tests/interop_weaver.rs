@@ -695,7 +695,8 @@ fn stored_value_types_are_read_at_least_as_strictly_as_weaver_kernel() {
         sql(&p, statement);
         let weaver = weaver_verify("sqlite", &p, SECRET);
         let ours = verify(&p, SECRET);
-        let context = format!("{what} (seq {k}): weaver-kernel said {weaver}, trailseal said {ours:?}");
+        let context =
+            format!("{what} (seq {k}): weaver-kernel said {weaver}, trailseal said {ours:?}");
         let weaver_ok = weaver["ok"] == true && weaver.get("error").is_none();
         if weaver_ok {
             if !ours.is_verified() {

@@ -73,15 +73,19 @@ fn table_ddl(name: &str) -> Option<&'static str> {
 fn difference(expected: &str, actual: &str) -> String {
     let theirs: Vec<&str> = actual.split(',').collect();
     let ours: Vec<String> = normalise(expected).split(',').map(str::to_owned).collect();
-    let differing = theirs
-        .iter()
-        .enumerate()
-        .find(|(i, part)| ours.get(*i).is_none_or(|o| *o != normalise(part)))
-        .map(|(_, part)| part.trim());
-    match differing {
-        Some(part) => format!("{} differs", Shown(part.as_bytes())),
-        None => "columns are missing".to_owned(),
+    for (i, part) in theirs.iter().enumerate() {
+        let normal = normalise(part);
+        match ours.get(i) {
+            Some(o) if *o == normal => {}
+            // Our last column, with more after it: the first addition differs.
+            Some(o) if o.strip_suffix(')') == Some(normal.as_str()) => {
+                let extra = theirs.get(i + 1).map_or(*part, |p| p.trim());
+                return format!("{} is added", Shown(extra.as_bytes()));
+            }
+            _ => return format!("{} differs", Shown(part.trim().as_bytes())),
+        }
     }
+    "columns are missing".to_owned()
 }
 
 /// Why the object (`kind`, `name`, on table `table`, created by `sql`) is not one trailseal or
