@@ -320,3 +320,76 @@ pub(crate) fn confirm_kept(
     }
     Ok(())
 }
+
+#[cfg(all(test, any(feature = "sqlite", feature = "postgres")))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use trailseal_core::{Head, seal_batch};
+
+    #[test]
+    fn an_append_is_not_acknowledged_unless_the_store_kept_it() {
+        let key = conformance::test_key();
+        let traces = conformance::traces(0, 3);
+        let mut head = Head::GENESIS;
+        let appended: Vec<Appended> = seal_batch(&key, &mut head, &traces)
+            .iter()
+            .map(|r| Appended {
+                seq: r.seq,
+                record_hash: r.record_hash,
+            })
+            .collect();
+        let row = |i: usize| {
+            Some((
+                appended[i].record_hash.as_str().as_bytes().to_vec(),
+                traces[i].canonical().as_bytes().to_vec(),
+            ))
+        };
+        let kept = ReadBack {
+            count: 3,
+            first: row(0),
+            last: row(2),
+        };
+        assert!(confirm_kept("s", &traces, &appended, &kept).is_ok());
+        let damaged = [
+            ReadBack {
+                count: 0,
+                first: None,
+                last: None,
+            },
+            ReadBack {
+                count: 2,
+                ..kept_copy(&kept)
+            },
+            ReadBack {
+                last: None,
+                ..kept_copy(&kept)
+            },
+            ReadBack {
+                first: row(1),
+                ..kept_copy(&kept)
+            },
+            ReadBack {
+                last: Some((row(2).unwrap().0, b"{}".to_vec())),
+                ..kept_copy(&kept)
+            },
+        ];
+        for back in damaged {
+            let e = confirm_kept("s", &traces, &appended, &back).unwrap_err();
+            assert!(matches!(e, StoreError::NotKept { .. }), "{e}");
+            assert!(
+                e.to_string().contains("did not keep what was written"),
+                "{e}"
+            );
+        }
+    }
+
+    fn kept_copy(b: &ReadBack) -> ReadBack {
+        ReadBack {
+            count: b.count,
+            first: b.first.clone(),
+            last: b.last.clone(),
+        }
+    }
+}
