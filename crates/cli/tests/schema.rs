@@ -174,9 +174,8 @@ fn sqlite_schema_objects_are_refused_by_every_writer_and_verify() {
         (
             "a view replacing traces, with an INSTEAD OF trigger",
             "traces",
-            format!(
-                "ALTER TABLE traces RENAME TO real; CREATE TABLE traces_kept AS SELECT * FROM real; DROP TABLE real; CREATE VIEW traces AS SELECT * FROM traces_kept; CREATE TRIGGER t_instead INSTEAD OF INSERT ON traces BEGIN SELECT 1; END;"
-            ),
+            "ALTER TABLE traces RENAME TO real; CREATE TABLE traces_kept AS SELECT * FROM real; DROP TABLE real; CREATE VIEW traces AS SELECT * FROM traces_kept; CREATE TRIGGER t_instead INSTEAD OF INSERT ON traces BEGIN SELECT 1; END;"
+                .into(),
         ),
         (
             "a view over traces",

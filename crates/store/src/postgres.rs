@@ -245,13 +245,12 @@ impl PgStore {
     fn meta_value(&mut self, key: &str) -> Result<Option<String>, StoreError> {
         let err = self.err("read trailseal_meta");
         let sql = format!("SELECT value FROM {} WHERE key = $1", self.meta);
-        Ok(self
-            .client
+        self.client
             .query_opt(&sql, &[&key])
             .map_err(&err)?
             .map(|row| row.try_get(0))
             .transpose()
-            .map_err(&err)?)
+            .map_err(&err)
     }
 
     /// The chain's start as the tables say: genesis, or the checkpoint a prune or an import set.
@@ -345,9 +344,8 @@ impl PgStore {
     }
 
     fn count(tx: &mut impl GenericClient, table: &str) -> Result<i64, postgres::Error> {
-        Ok(tx
-            .query_one(&format!("SELECT count(*) FROM {table}"), &[])?
-            .try_get(0)?)
+        tx.query_one(&format!("SELECT count(*) FROM {table}"), &[])?
+            .try_get(0)
     }
 
     fn insert_rows(
@@ -528,22 +526,20 @@ impl Store for PgStore {
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()
             .map_err(&err)?;
-        let head = tx
+        let last = tx
             .query_opt(
                 &format!("SELECT seq, record_hash FROM {traces} ORDER BY seq DESC LIMIT 1"),
                 &[],
             )
-            .map_err(&err)?
-            .map(|r| -> Result<_, postgres::Error> {
-                Ok(u64::try_from(r.try_get::<_, i64>(0)?)
-                    .ok()
-                    .map(|s| (s, r.try_get::<_, String>(1).map(String::into_bytes)))
-                    .map(|(s, hash)| hash.map(|h| (s, h)))
-                    .transpose()?)
-            })
-            .transpose()
-            .map_err(&err)?
-            .flatten();
+            .map_err(&err)?;
+        let head = match last {
+            Some(r) => {
+                let seq: i64 = r.try_get(0).map_err(&err)?;
+                let hash: String = r.try_get(1).map_err(&err)?;
+                u64::try_from(seq).ok().map(|s| (s, hash.into_bytes()))
+            }
+            None => None,
+        };
         let first: Option<i64> = tx
             .query_one(&format!("SELECT min(seq) FROM {traces}"), &[])
             .map_err(&err)?
@@ -692,8 +688,7 @@ impl Store for PgStore {
             "SELECT seq, prev_hash, record_hash, payload FROM {} WHERE action_id = $1",
             self.traces
         );
-        Ok(self
-            .client
+        self.client
             .query_opt(&sql, &[&action_id])
             .map_err(&err)?
             .map(|row| -> Result<_, postgres::Error> {
@@ -705,7 +700,7 @@ impl Store for PgStore {
                 })
             })
             .transpose()
-            .map_err(&err)?)
+            .map_err(&err)
     }
 
     fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
