@@ -11,7 +11,9 @@
 //! output; both verify) and adds only its own `trailseal_meta` table. Appends take SQLite's
 //! write lock first (`BEGIN IMMEDIATE`), read the head and insert inside that transaction, so
 //! any number of processes appending to one file produce one linear chain. Commits are
-//! durable (`synchronous = FULL`); stores trailseal creates use WAL.
+//! durable (`synchronous = FULL`); stores trailseal creates use WAL. Any other schema object
+//! (a trigger, a view, an altered column) makes the store refused (module `schema`); an append reads
+//! back what it committed.
 
 mod schema;
 
