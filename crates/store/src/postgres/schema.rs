@@ -87,9 +87,10 @@ pub(super) fn check(
         None => None,
     };
     match problem {
+        // Names in it can hold any character: shown escaped.
         Some(problem) => Err(StoreError::Schema {
             location: location.to_owned(),
-            problem,
+            problem: problem.chars().flat_map(char::escape_debug).collect(),
         }),
         None => Ok(()),
     }

@@ -88,6 +88,12 @@ fn difference(expected: &str, actual: &str) -> String {
     "columns are missing".to_owned()
 }
 
+/// A name from the schema for a message: escaped (a name can hold any character), at most 80
+/// characters.
+fn shown(name: &str) -> String {
+    name.chars().take(80).flat_map(char::escape_debug).collect()
+}
+
 /// Why the object (`kind`, `name`, on table `table`, created by `sql`) is not one trailseal or
 /// weaver-kernel creates; `None` if it is.
 fn refusal(kind: &str, name: &str, table: &str, sql: Option<&[u8]>) -> Option<String> {
@@ -116,6 +122,7 @@ fn refusal(kind: &str, name: &str, table: &str, sql: Option<&[u8]>) -> Option<St
     if allowed {
         return None;
     }
+    let (kind, name, table) = (shown(kind), shown(name), shown(table));
     Some(if kind == "table" || name == table {
         format!("{kind} `{name}` is not created by trailseal or weaver-kernel")
     } else {
@@ -208,6 +215,11 @@ mod tests {
             ),
             ("table", "other", "other", "CREATE TABLE other (x)"),
         ];
+        let escaped = refusal("trigger", "t\u{1b}[2J\n", "traces", None).unwrap_or_default();
+        assert!(
+            escaped.contains("`t\\u{1b}[2J\\n` on table `traces`"),
+            "{escaped}"
+        );
         for (kind, name, table, text) in refused {
             assert!(
                 refusal(kind, name, table, sql(text).as_deref()).is_some(),
