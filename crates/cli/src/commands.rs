@@ -395,11 +395,11 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     };
     let mut hint = None;
     let verdict = match AuditLog::open(&args.store.store, &options) {
-        // A store that cannot be opened is a verdict too (unverifiable), in the same format,
-        // with the hint any other command gives for it.
+        // A store that cannot be opened is a verdict too (unverifiable, or tampered for
+        // schema damage), in the same format, with the hint any other command gives for it.
         Err(trailseal::Error::Store(e)) => {
             hint = crate::error::store_hint(&e);
-            trailseal::unverifiable_from(&e)
+            trailseal::verdict_of_store_error(&e)
         }
         Err(e) => return Err(e.into()),
         Ok(log) => {

@@ -102,6 +102,12 @@ pub(crate) fn store_hint(e: &StoreError) -> Option<&'static str> {
         StoreError::Conflict { .. } => {
             Some("another writer changed the store meanwhile; run the command again")
         }
+        StoreError::Schema { .. } => Some(
+            "the store's schema holds an object that can hide or rewrite records; `trailseal verify` shows the verdict",
+        ),
+        StoreError::BadMeta { .. } | StoreError::NotKept { .. } => {
+            Some("run `trailseal verify` to see what the store holds")
+        }
         StoreError::NotEmpty { .. } => Some(
             "migrate into a new store or an empty one (`trailseal verify --store DEST` shows what the destination holds)",
         ),
@@ -119,7 +125,17 @@ pub(crate) fn store_hint(e: &StoreError) -> Option<&'static str> {
 
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
+        // Damage found while reading or writing: the exit code of a tampered verdict.
+        let damaged = matches!(
+            e,
+            StoreError::Schema { .. } | StoreError::BadMeta { .. } | StoreError::NotKept { .. }
+        );
         let err = CliError::new(e.to_string());
+        let err = if damaged {
+            err.exit(EXIT_TAMPERED)
+        } else {
+            err
+        };
         match store_hint(&e) {
             Some(h) => err.hint(h),
             None => err,

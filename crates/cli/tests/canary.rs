@@ -1601,7 +1601,10 @@ fn library_paths(dir: &Path) {
                 Err(trailseal::Error::Store(e)) => {
                     show("open(unreadable)", &e);
                     eprintln!("{e}");
-                    show("unverifiable_from", &trailseal::unverifiable_from(&e));
+                    show(
+                        "verdict_of_store_error",
+                        &trailseal::verdict_of_store_error(&e),
+                    );
                 }
                 Err(e) => show("open(unreadable)", &e),
             }

@@ -52,12 +52,14 @@ impl Rng {
     }
 }
 
+/// trailseal's verdict, also for a store it refuses to open (as `trailseal verify` gives it).
 fn verify(path: &Path, secret: &str) -> Verdict {
     let key = ChainKey::from_secret(secret.as_bytes()).unwrap();
-    AuditLog::open(path.to_str().unwrap(), &OpenOptions::default())
-        .unwrap()
-        .with_key(key)
-        .verify()
+    match AuditLog::open(path.to_str().unwrap(), &OpenOptions::default()) {
+        Ok(log) => log.with_key(key).verify(),
+        Err(trailseal::Error::Store(e)) => trailseal::verdict_of_store_error(&e),
+        Err(e) => panic!("{}: {e}", path.display()),
+    }
 }
 
 fn weaver_verify(backend: &str, path: &Path, secret: &str) -> serde_json::Value {
@@ -944,4 +946,88 @@ fn respelled_payload_numbers_get_weaver_kernels_verdict() {
             }
         }
     }
+}
+
+/// Every way a SQLite value can be stored other than as weaver-kernel and trailseal write it
+/// (another storage class, NULL, text that is not UTF-8, an altered column), against the real
+/// weaver-kernel: wherever weaver-kernel reports tampering or raises, trailseal does not say
+/// `verified`, and names the seq weaver-kernel names (unless it refuses the whole schema).
+#[test]
+fn stored_value_types_are_read_at_least_as_strictly_as_weaver_kernel() {
+    let seed = seed();
+    eprintln!("interop seed {seed} (TRAILSEAL_INTEROP_SEED={seed} replays)");
+    let mut rng = Rng(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let base = weaver_store(dir.path(), "sqlite", seed, &[]);
+    let k = 1 + rng.below(RECORDS - 2);
+    let zeros = "0".repeat(64);
+    let rebuild = |columns: &str| {
+        format!(
+            "ALTER TABLE traces RENAME TO old; CREATE TABLE traces ({columns}); INSERT INTO traces SELECT * FROM old; DROP TABLE old;"
+        )
+    };
+    let mutations: Vec<(String, String)> = vec![
+        ("prev_hash as a BLOB".into(), format!("UPDATE traces SET prev_hash = CAST(prev_hash AS BLOB) WHERE seq = {k}")),
+        ("record_hash as a BLOB".into(), format!("UPDATE traces SET record_hash = CAST(record_hash AS BLOB) WHERE seq = {k}")),
+        ("the first prev_hash as a BLOB".into(), "UPDATE traces SET prev_hash = CAST(prev_hash AS BLOB) WHERE seq = 0".into()),
+        ("the last record_hash as a BLOB".into(), format!("UPDATE traces SET record_hash = CAST(record_hash AS BLOB) WHERE seq = {}", RECORDS - 1)),
+        ("payload as a BLOB".into(), format!("UPDATE traces SET payload = CAST(payload AS BLOB) WHERE seq = {k}")),
+        ("action_id as a BLOB".into(), format!("UPDATE traces SET action_id = CAST(action_id AS BLOB) WHERE seq = {k}")),
+        ("invoked_at as a BLOB".into(), format!("UPDATE traces SET invoked_at = CAST(invoked_at AS BLOB) WHERE seq = {k}")),
+        ("prev_hash not UTF-8".into(), format!("UPDATE traces SET prev_hash = CAST(X'FF' || CAST(prev_hash AS BLOB) AS TEXT) WHERE seq = {k}")),
+        ("record_hash not UTF-8".into(), format!("UPDATE traces SET record_hash = CAST(CAST(record_hash AS BLOB) || X'C3' AS TEXT) WHERE seq = {k}")),
+        ("payload not UTF-8".into(), format!("UPDATE traces SET payload = CAST(CAST(payload AS BLOB) || X'FF' AS TEXT) WHERE seq = {k}")),
+        ("action_id not UTF-8".into(), format!("UPDATE traces SET action_id = CAST(X'FE' AS TEXT) WHERE seq = {k}")),
+        ("prev_hash as an integer (TEXT affinity makes it text)".into(), format!("UPDATE traces SET prev_hash = 12345 WHERE seq = {k}")),
+        ("payload empty".into(), format!("UPDATE traces SET payload = '' WHERE seq = {k}")),
+        ("meta checkpoint_hash NULL".into(), "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', NULL)".into()),
+        ("meta checkpoint_hash genesis as a BLOB".into(), format!("INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', CAST('{zeros}' AS BLOB))")),
+        ("meta checkpoint_hash as an integer".into(), "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', 0)".into()),
+        ("meta checkpoint_hash genesis, not UTF-8 text after it".into(), format!("INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', CAST(CAST('{zeros}' AS BLOB) || X'FF' AS TEXT))")),
+        ("meta checkpoint_hash genesis as text".into(), format!("INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', '{zeros}')")),
+        ("meta key checkpoint_hash as a BLOB".into(), "INSERT INTO meta (key, value) VALUES (CAST('checkpoint_hash' AS BLOB), 'x')".into()),
+        ("meta key NULL".into(), "INSERT INTO meta (key, value) VALUES (NULL, 'x'), (NULL, 'y')".into()),
+        ("meta checkpoint_next_seq NULL".into(), "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_next_seq', NULL)".into()),
+        ("meta checkpoint_next_seq as a BLOB".into(), "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_next_seq', CAST('0' AS BLOB))".into()),
+        ("seq as TEXT".into(), rebuild("seq TEXT PRIMARY KEY, action_id TEXT UNIQUE NOT NULL, prev_hash TEXT NOT NULL, record_hash TEXT NOT NULL, invoked_at TEXT NOT NULL, payload TEXT NOT NULL")),
+        ("seq as REAL".into(), format!("{} UPDATE traces SET seq = seq + 0.5 WHERE seq = {k};", rebuild("seq REAL PRIMARY KEY, action_id TEXT UNIQUE NOT NULL, prev_hash TEXT NOT NULL, record_hash TEXT NOT NULL, invoked_at TEXT NOT NULL, payload TEXT NOT NULL"))),
+        ("hash columns without affinity, one an integer".into(), format!("{} UPDATE traces SET prev_hash = 7 WHERE seq = {k};", rebuild("seq INTEGER PRIMARY KEY, action_id TEXT UNIQUE NOT NULL, prev_hash NOT NULL, record_hash NOT NULL, invoked_at TEXT NOT NULL, payload TEXT NOT NULL"))),
+        ("payload nullable, one NULL".into(), format!("{} UPDATE traces SET payload = NULL WHERE seq = {k};", rebuild("seq INTEGER PRIMARY KEY, action_id TEXT UNIQUE NOT NULL, prev_hash TEXT NOT NULL, record_hash TEXT NOT NULL, invoked_at TEXT NOT NULL, payload TEXT"))),
+        ("payload as a REAL column".into(), format!("{} UPDATE traces SET payload = 1.5 WHERE seq = {k};", rebuild("seq INTEGER PRIMARY KEY, action_id TEXT UNIQUE NOT NULL, prev_hash TEXT NOT NULL, record_hash TEXT NOT NULL, invoked_at TEXT NOT NULL, payload REAL NOT NULL"))),
+        ("prev_hash compared without case".into(), format!("{} UPDATE traces SET prev_hash = upper(prev_hash) WHERE seq = {k};", rebuild("seq INTEGER PRIMARY KEY, action_id TEXT UNIQUE NOT NULL, prev_hash TEXT COLLATE NOCASE NOT NULL, record_hash TEXT NOT NULL, invoked_at TEXT NOT NULL, payload TEXT NOT NULL"))),
+        ("meta value nullable by schema".into(), "ALTER TABLE meta RENAME TO old_meta; CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB); DROP TABLE old_meta;".into()),
+    ];
+    let mut stricter = 0;
+    let mut misses = Vec::new();
+    for (i, (what, statement)) in mutations.iter().enumerate() {
+        let p = copy(&base, dir.path(), &format!("types-{i}"));
+        sql(&p, statement);
+        let weaver = weaver_verify("sqlite", &p, SECRET);
+        let ours = verify(&p, SECRET);
+        let context =
+            format!("{what} (seq {k}): weaver-kernel said {weaver}, trailseal said {ours:?}");
+        eprintln!("{context}");
+        let weaver_ok = weaver["ok"] == true && weaver.get("error").is_none();
+        if weaver_ok {
+            stricter += usize::from(!ours.is_verified());
+            continue;
+        }
+        let same_seq = ours.kind() == Some(TamperKind::Schema)
+            || weaver["first_bad_seq"]
+                .as_u64()
+                .is_none_or(|seq| ours.first_bad_seq() == Some(seq));
+        if ours.is_verified() || ours.first_bad_seq().is_none() || !same_seq {
+            misses.push(context);
+        }
+    }
+    assert!(
+        misses.is_empty(),
+        "{} misses:\n{}",
+        misses.len(),
+        misses.join("\n")
+    );
+    eprintln!(
+        "{} stored-value mutations; trailseal is stricter than weaver-kernel on {stricter}",
+        mutations.len()
+    );
 }

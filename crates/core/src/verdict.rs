@@ -90,6 +90,10 @@ pub enum TamperKind {
     /// Records a signed anchor vouches for are gone: the tail was cut or the store rolled
     /// back to an older copy.
     Truncated,
+    /// The store's schema holds an object trailseal and weaver-kernel do not create (a
+    /// trigger, a view, a rule or policy, an altered column definition) that can change what
+    /// is stored or read, so no record read from it can be trusted.
+    Schema,
 }
 
 impl TamperKind {
@@ -103,6 +107,7 @@ impl TamperKind {
             TamperKind::Metadata => "metadata",
             TamperKind::Checkpoint => "checkpoint",
             TamperKind::Truncated => "truncated",
+            TamperKind::Schema => "schema",
         }
     }
 }

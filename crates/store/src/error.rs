@@ -67,6 +67,35 @@ pub enum StoreError {
     )]
     NotEmpty { location: String, holds: Holdings },
 
+    /// The store's schema holds an object trailseal and weaver-kernel do not create (a
+    /// trigger, a view, a rule or policy, an altered table): it can change what is stored or
+    /// read, so the store is neither read nor written. `problem` names the object.
+    #[error("{location}: schema: {problem}")]
+    Schema { location: String, problem: String },
+
+    /// A value of weaver-kernel's `meta` table that the chain depends on is not stored as text
+    /// (weaver-kernel reads a NULL as the text `None`, a BLOB as its Python `repr`): the chain
+    /// starting at `seq` cannot be checked against it.
+    #[error("{location}: seq {seq}: meta `{key}` {problem}")]
+    BadMeta {
+        location: String,
+        seq: u64,
+        key: &'static str,
+        problem: String,
+    },
+
+    /// After a commit, the store did not hold what was written and acknowledged by the
+    /// database (something in the store dropped or rewrote rows): the append is not
+    /// acknowledged.
+    #[error(
+        "{location}: seq {seq}: the store did not keep what was written ({problem}); the append is not acknowledged"
+    )]
+    NotKept {
+        location: String,
+        seq: u64,
+        problem: String,
+    },
+
     /// The store is at the largest seq representable.
     #[error("{location}: the chain is full (seq would overflow)")]
     SeqOverflow { location: String },

@@ -269,3 +269,133 @@ pub(crate) fn refuse_repeated_ids(
         None => Ok(()),
     }
 }
+
+/// What a database backend read back, after committing an append, of the seq range it wrote:
+/// how many rows the range holds, and the `record_hash` and payload of its first and last
+/// rows (`None`: no such row).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) struct ReadBack {
+    pub(crate) count: u64,
+    pub(crate) first: Option<(Vec<u8>, Vec<u8>)>,
+    pub(crate) last: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Checks that the committed rows are the ones sealed, so that an append is never
+/// acknowledged for records the store dropped or rewrote (every database backend's last step).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn confirm_kept(
+    location: &str,
+    traces: &[PreparedTrace],
+    appended: &[Appended],
+    back: &ReadBack,
+) -> Result<(), StoreError> {
+    let (Some(first), Some(last)) = (appended.first(), appended.last()) else {
+        return Ok(());
+    };
+    let not_kept = |seq: u64, problem: String| StoreError::NotKept {
+        location: location.to_owned(),
+        seq,
+        problem,
+    };
+    if back.count != appended.len() as u64 {
+        return Err(not_kept(
+            first.seq,
+            format!(
+                "{} records were written from seq {}, {} are stored",
+                appended.len(),
+                first.seq,
+                back.count
+            ),
+        ));
+    }
+    let ends = [
+        (first, traces.first(), back.first.as_ref()),
+        (last, traces.last(), back.last.as_ref()),
+    ];
+    for (written, trace, stored) in ends {
+        let same = trace.zip(stored).is_some_and(|(trace, (hash, payload))| {
+            hash.as_slice() == written.record_hash.as_str().as_bytes()
+                && payload.as_slice() == trace.canonical().as_bytes()
+        });
+        if !same {
+            return Err(not_kept(
+                written.seq,
+                "the stored record_hash or payload is not the one written".to_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(all(test, any(feature = "sqlite", feature = "postgres")))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use trailseal_core::{Head, seal_batch};
+
+    #[test]
+    fn an_append_is_not_acknowledged_unless_the_store_kept_it() {
+        let key = conformance::test_key();
+        let traces = conformance::traces(0, 3);
+        let mut head = Head::GENESIS;
+        let appended: Vec<Appended> = seal_batch(&key, &mut head, &traces)
+            .iter()
+            .map(|r| Appended {
+                seq: r.seq,
+                record_hash: r.record_hash,
+            })
+            .collect();
+        let row = |i: usize| {
+            Some((
+                appended[i].record_hash.as_str().as_bytes().to_vec(),
+                traces[i].canonical().as_bytes().to_vec(),
+            ))
+        };
+        let kept = ReadBack {
+            count: 3,
+            first: row(0),
+            last: row(2),
+        };
+        assert!(confirm_kept("s", &traces, &appended, &kept).is_ok());
+        let damaged = [
+            ReadBack {
+                count: 0,
+                first: None,
+                last: None,
+            },
+            ReadBack {
+                count: 2,
+                ..kept_copy(&kept)
+            },
+            ReadBack {
+                last: None,
+                ..kept_copy(&kept)
+            },
+            ReadBack {
+                first: row(1),
+                ..kept_copy(&kept)
+            },
+            ReadBack {
+                last: Some((row(2).unwrap().0, b"{}".to_vec())),
+                ..kept_copy(&kept)
+            },
+        ];
+        for back in damaged {
+            let e = confirm_kept("s", &traces, &appended, &back).unwrap_err();
+            assert!(matches!(e, StoreError::NotKept { .. }), "{e}");
+            assert!(
+                e.to_string().contains("did not keep what was written"),
+                "{e}"
+            );
+        }
+    }
+
+    fn kept_copy(b: &ReadBack) -> ReadBack {
+        ReadBack {
+            count: b.count,
+            first: b.first.clone(),
+            last: b.last.clone(),
+        }
+    }
+}

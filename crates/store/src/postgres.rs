@@ -17,6 +17,8 @@
 //! `INSERT … SELECT FROM UNNEST(…)` per 1,000 rows and committed once; scans stream through a
 //! server-side portal.
 
+mod schema;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -43,6 +45,8 @@ const FETCH_ROWS: i32 = 4096;
 pub struct PgStore {
     client: Client,
     location: String,
+    /// The PostgreSQL schema holding the tables.
+    schema: String,
     traces: String,
     meta: String,
     retention: String,
@@ -205,6 +209,7 @@ impl PgStore {
         let mut store = Self {
             client,
             location,
+            schema: schema.clone(),
             traces: format!("{schema}.trailseal_traces"),
             meta: format!("{schema}.trailseal_meta"),
             retention: format!("{schema}.trailseal_retention"),
@@ -215,6 +220,7 @@ impl PgStore {
             importing: false,
         };
         store.check_schema(&schema, mode)?;
+        schema::check(&mut store.client, &store.location, &schema)?;
         Ok(store)
     }
 
@@ -288,11 +294,12 @@ impl PgStore {
     fn meta_value(&mut self, key: &str) -> Result<Option<String>, StoreError> {
         let err = self.err("read trailseal_meta");
         let sql = format!("SELECT value FROM {} WHERE key = $1", self.meta);
-        Ok(self
-            .client
+        self.client
             .query_opt(&sql, &[&key])
-            .map_err(err)?
-            .map(|row| row.get(0)))
+            .map_err(&err)?
+            .map(|row| row.try_get(0))
+            .transpose()
+            .map_err(&err)
     }
 
     /// The chain's start as the tables say: genesis, or the checkpoint a prune or an import set.
@@ -303,8 +310,8 @@ impl PgStore {
         )?;
         let get = |k: &str| {
             rows.iter()
-                .find(|r| r.get::<_, &str>(0) == k)
-                .map(|r| r.get::<_, String>(1))
+                .find(|r| r.try_get::<_, &str>(0).ok() == Some(k))
+                .and_then(|r| r.try_get::<_, String>(1).ok())
         };
         Ok(
             match (
@@ -348,15 +355,53 @@ impl PgStore {
         self.refuse_while_importing()?;
         let err = self.err("begin");
         let lock = self.lock();
+        let (location, schema) = (self.location.clone(), self.schema.clone());
         let mut tx = self.client.transaction().map_err(&err)?;
         lock.take(&mut tx, "")?;
+        schema::check(&mut tx, &location, &schema)?;
         Ok(tx)
     }
 
+    /// After an append's commit: the rows it wrote, as stored (one query on the primary key).
+    fn read_back(&mut self, appended: &[Appended]) -> Result<crate::ReadBack, StoreError> {
+        let err = self.err("read back the appended records");
+        let (Some(first), Some(last)) = (appended.first(), appended.last()) else {
+            return Ok(crate::ReadBack {
+                count: 0,
+                first: None,
+                last: None,
+            });
+        };
+        let seq = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
+        let t = &self.traces;
+        let row = self
+            .client
+            .query_one(
+                &format!(
+                    "SELECT (SELECT count(*) FROM {t} WHERE seq BETWEEN $1 AND $2), \
+                     (SELECT record_hash FROM {t} WHERE seq = $1), (SELECT payload FROM {t} WHERE seq = $1), \
+                     (SELECT record_hash FROM {t} WHERE seq = $2), (SELECT payload FROM {t} WHERE seq = $2)"
+                ),
+                &[&seq(first.seq), &seq(last.seq)],
+            )
+            .map_err(&err)?;
+        let text = |i: usize| -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(row
+                .try_get::<_, Option<String>>(i)
+                .map_err(&err)?
+                .map(String::into_bytes))
+        };
+        let count: i64 = row.try_get(0).map_err(&err)?;
+        Ok(crate::ReadBack {
+            count: u64::try_from(count).unwrap_or(0),
+            first: text(1)?.zip(text(2)?),
+            last: text(3)?.zip(text(4)?),
+        })
+    }
+
     fn count(tx: &mut impl GenericClient, table: &str) -> Result<i64, postgres::Error> {
-        Ok(tx
-            .query_one(&format!("SELECT count(*) FROM {table}"), &[])?
-            .get(0))
+        tx.query_one(&format!("SELECT count(*) FROM {table}"), &[])?
+            .try_get(0)
     }
 
     fn insert_rows(
@@ -419,15 +464,15 @@ impl PgStore {
             .client
             .query_one(&head_and_duplicate, &[&ids])
             .map_err(&err)?;
-        if let Some(id) = row.get::<_, Option<String>>(2) {
+        if let Some(id) = row.try_get::<_, Option<String>>(2).map_err(&err)? {
             return Err(StoreError::DuplicateActionId {
                 location,
                 action_id: id,
             });
         }
         let mut head = match (
-            row.get::<_, Option<i64>>(0),
-            row.get::<_, Option<String>>(1),
+            row.try_get::<_, Option<i64>>(0).map_err(&err)?,
+            row.try_get::<_, Option<String>>(1).map_err(&err)?,
         ) {
             (Some(seq), Some(hash)) => {
                 let bad = |problem: &str| StoreError::BadHead {
@@ -480,6 +525,9 @@ impl PgStore {
                 .execute(&insert, &[&seqs, &ids, &prev, &rec, &ats, &payloads])
                 .map_err(&err)?;
         }
+        // After the inserts, which hold a lock on the table that creating a trigger, rule or
+        // policy waits for: the schema checked is the one the inserts ran under.
+        schema::check(&mut self.client, &self.location, &self.schema)?;
         if !self.key_id_recorded {
             let meta = self.meta.clone();
             self.client
@@ -513,7 +561,9 @@ impl Store for PgStore {
             self.meta.clone(),
             self.retention.clone(),
         );
+        let (location, schema) = (self.location.clone(), self.schema.clone());
         let mut tx = self.client.transaction().map_err(&err)?;
+        schema::check(&mut tx, &location, &schema)?;
         let start = Self::start_in(&mut tx, &meta).map_err(&err)?;
         let key_id = tx
             .query_opt(
@@ -521,7 +571,7 @@ impl Store for PgStore {
                 &[],
             )
             .map_err(&err)?
-            .and_then(|r| KeyId::parse(r.get::<_, &str>(0).as_bytes()));
+            .and_then(|r| KeyId::parse(r.try_get::<_, &str>(0).ok()?.as_bytes()));
         let receipts: Vec<String> = tx
             .query(
                 &format!("SELECT receipt FROM {retention} ORDER BY idx"),
@@ -529,23 +579,28 @@ impl Store for PgStore {
             )
             .map_err(&err)?
             .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let head = tx
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(&err)?;
+        let last = tx
             .query_opt(
                 &format!("SELECT seq, record_hash FROM {traces} ORDER BY seq DESC LIMIT 1"),
                 &[],
             )
-            .map_err(&err)?
-            .and_then(|r| {
-                u64::try_from(r.get::<_, i64>(0))
-                    .ok()
-                    .map(|s| (s, r.get::<_, String>(1).into_bytes()))
-            });
+            .map_err(&err)?;
+        let head = match last {
+            Some(r) => {
+                let seq: i64 = r.try_get(0).map_err(&err)?;
+                let hash: String = r.try_get(1).map_err(&err)?;
+                u64::try_from(seq).ok().map(|s| (s, hash.into_bytes()))
+            }
+            None => None,
+        };
         let first: Option<i64> = tx
             .query_one(&format!("SELECT min(seq) FROM {traces}"), &[])
             .map_err(&err)?
-            .get(0);
+            .try_get(0)
+            .map_err(&err)?;
         tx.commit().map_err(&err)?;
         let record_count_hint = match (&head, first.and_then(|f| u64::try_from(f).ok())) {
             (Some((last, _)), Some(first)) => Some(last.saturating_sub(first) + 1),
@@ -577,11 +632,14 @@ impl Store for PgStore {
         }
         let result = self.append_locked(key, traces);
         let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        match (result, self.client.batch_execute(end)) {
-            (Ok(done), Ok(())) => Ok(done),
-            (Ok(_), Err(e)) => Err(err(e)),
-            (Err(e), _) => Err(e),
-        }
+        let done = match (result, self.client.batch_execute(end)) {
+            (Ok(done), Ok(())) => done,
+            (Ok(_), Err(e)) => return Err(err(e)),
+            (Err(e), _) => return Err(e),
+        };
+        let back = self.read_back(&done)?;
+        crate::confirm_kept(&self.location, traces, &done, &back)?;
+        Ok(done)
     }
 
     fn scan(
@@ -592,6 +650,7 @@ impl Store for PgStore {
         self.refuse_while_importing()?;
         let err = self.err("scan");
         let table = self.traces.clone();
+        let (location, schema) = (self.location.clone(), self.schema.clone());
         let mut tx = self.client.transaction().map_err(&err)?;
         let cols = format!(
             "SELECT seq, prev_hash, record_hash, payload, action_id, invoked_at FROM {table}"
@@ -604,30 +663,68 @@ impl Store for PgStore {
             tx.bind(&format!("{cols} WHERE seq >= $1 ORDER BY seq"), &[&from])
                 .map_err(&err)?
         };
+        // After the scan's query took its lock on the table (which altering it waits for).
+        schema::check(&mut tx, &location, &schema)?;
         'fetch: loop {
             let rows = tx.query_portal(&portal, FETCH_ROWS).map_err(&err)?;
             if rows.is_empty() {
                 break;
             }
             for row in &rows {
-                let raw_seq: i64 = row.get(0);
-                let text = |i: usize| row.get::<_, &str>(i).as_bytes();
-                let flow = match u64::try_from(raw_seq) {
-                    Ok(seq) => visit(&ScanItem::Record(RecordView {
+                // The schema check makes every column NOT NULL text (seq bigint); read them
+                // without assuming it all the same.
+                let raw_seq = row.try_get::<_, i64>(0);
+                let names = [
+                    "prev_hash",
+                    "record_hash",
+                    "payload",
+                    "action_id",
+                    "invoked_at",
+                ];
+                let cells: Vec<Result<&[u8], String>> = (1..=names.len())
+                    .zip(names)
+                    .map(|(i, name)| match row.try_get::<_, Option<&str>>(i) {
+                        Ok(Some(text)) => Ok(text.as_bytes()),
+                        Ok(None) => Err(format!("{name} is NULL")),
+                        Err(_) => Err(format!("{name} is not text")),
+                    })
+                    .collect();
+                let problem = cells.iter().find_map(|c| c.as_ref().err()).cloned();
+                let text = |i: usize| match cells.get(i) {
+                    Some(Ok(b)) => *b,
+                    _ => &[][..],
+                };
+                let flow = match (raw_seq.map(u64::try_from), problem) {
+                    (Ok(Ok(seq)), None) => visit(&ScanItem::Record(RecordView {
                         seq,
-                        prev_hash: text(1),
-                        record_hash: text(2),
-                        trace: text(3),
+                        prev_hash: text(0),
+                        record_hash: text(1),
+                        trace: text(2),
                         encoding: TraceEncoding::Stored,
                         columns: Some(Columns {
-                            action_id: text(4),
-                            invoked_at: text(5),
+                            action_id: text(3),
+                            invoked_at: text(4),
                         }),
                     })),
-                    Err(_) => visit(&ScanItem::Malformed(MalformedRecord {
+                    (Ok(Ok(seq)), Some(problem)) => visit(&ScanItem::Malformed(MalformedRecord {
+                        seq: Some(seq),
+                        location: format!("row {seq}"),
+                        problem,
+                        torn: false,
+                    })),
+                    (Ok(Err(_)), _) => visit(&ScanItem::Malformed(MalformedRecord {
                         seq: None,
-                        location: format!("row with seq {raw_seq}"),
+                        location: format!(
+                            "row with seq {}",
+                            row.try_get::<_, i64>(0).unwrap_or_default()
+                        ),
                         problem: "seq is negative".into(),
+                        torn: false,
+                    })),
+                    (Err(_), _) => visit(&ScanItem::Malformed(MalformedRecord {
+                        seq: None,
+                        location: "a row".into(),
+                        problem: "seq is not a bigint".into(),
                         torn: false,
                     })),
                 };
@@ -646,16 +743,19 @@ impl Store for PgStore {
             "SELECT seq, prev_hash, record_hash, payload FROM {} WHERE action_id = $1",
             self.traces
         );
-        Ok(self
-            .client
+        self.client
             .query_opt(&sql, &[&action_id])
-            .map_err(err)?
-            .map(|row| StoredRecord {
-                seq: u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
-                prev_hash: row.get(1),
-                record_hash: row.get(2),
-                trace: row.get(3),
-            }))
+            .map_err(&err)?
+            .map(|row| -> Result<_, postgres::Error> {
+                Ok(StoredRecord {
+                    seq: u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0),
+                    prev_hash: row.try_get(1)?,
+                    record_hash: row.try_get(2)?,
+                    trace: row.try_get(3)?,
+                })
+            })
+            .transpose()
+            .map_err(&err)
     }
 
     fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
@@ -698,7 +798,8 @@ impl Store for PgStore {
         let first: Option<i64> = tx
             .query_one(&format!("SELECT min(seq) FROM {traces}"), &[])
             .map_err(&err)?
-            .get(0);
+            .try_get(0)
+            .map_err(&err)?;
         if first.and_then(|f| u64::try_from(f).ok()) != Some(plan.from_seq) {
             return Err(conflict("the first record changed"));
         }
@@ -709,7 +810,9 @@ impl Store for PgStore {
                 &[&last_seq],
             )
             .map_err(&err)?
-            .map(|r| r.get(0));
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(&err)?;
         if hash.as_deref() != Some(plan.last_hash.as_str()) {
             return Err(conflict("the last record to prune changed"));
         }
@@ -820,6 +923,7 @@ impl PgStore {
         let lock = self.lock();
         let tx = &mut self.client;
         lock.take(tx, "")?;
+        schema::check(tx, &location, &self.schema)?;
         let records = Self::count(tx, &traces).map_err(&err)?;
         let receipts = Self::count(tx, &retention).map_err(&err)?;
         if records > 0 || receipts > 0 {

@@ -11,7 +11,11 @@
 //! output; both verify) and adds only its own `trailseal_meta` table. Appends take SQLite's
 //! write lock first (`BEGIN IMMEDIATE`), read the head and insert inside that transaction, so
 //! any number of processes appending to one file produce one linear chain. Commits are
-//! durable (`synchronous = FULL`); stores trailseal creates use WAL.
+//! durable (`synchronous = FULL`); stores trailseal creates use WAL. Any other schema object
+//! (a trigger, a view, an altered column) makes the store refused (module `schema`); an append reads
+//! back what it committed.
+
+mod schema;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -226,6 +230,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(60))
             .map_err(store.sql_err("set busy timeout"))?;
         store.check_schema(mode)?;
+        schema::check(&store.conn, &store.location)?;
         store.action_id_unique = store.action_id_is_unique()?;
         if matches!(mode, OpenMode::Write { .. }) {
             store
@@ -246,6 +251,7 @@ impl SqliteStore {
     /// The body of `import_start`, inside the transaction it began.
     fn import_start_in_transaction(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
         let tx = &self.conn;
+        schema::check(tx, &self.location)?;
         tx.execute_batch(&format!("{TRAILSEAL_META_DDL}; {RETENTION_DDL};"))
             .map_err(self.sql_err("create tables"))?;
         let (records, first, last): (i64, Option<i64>, Option<i64>) = tx
@@ -362,6 +368,21 @@ impl SqliteStore {
         let tables = self.tables()?;
         let has = |t: &str| tables.iter().any(|n| n == t);
         if !has("traces") {
+            // Something else named `traces` (a view, a virtual table's stand-in) stands in for
+            // the chain: that is damage, not an unknown file.
+            let stands_in = self
+                .conn
+                .query_row(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'traces'",
+                    [],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(self.sql_err("read schema"))?
+                .is_some();
+            if stands_in {
+                schema::check(&self.conn, &self.location)?;
+            }
             if !matches!(mode, OpenMode::Write { create: true }) {
                 return Err(self.unknown("it has no traces table"));
             }
@@ -426,6 +447,49 @@ impl SqliteStore {
             });
         }
         Ok(())
+    }
+
+    /// After an append's commit: the rows it wrote, as stored (two indexed reads and a count
+    /// of the range).
+    fn read_back(&self, appended: &[Appended]) -> Result<crate::ReadBack, StoreError> {
+        let err = self.sql_err("read back the appended records");
+        let (Some(first), Some(last)) = (appended.first(), appended.last()) else {
+            return Ok(crate::ReadBack {
+                count: 0,
+                first: None,
+                last: None,
+            });
+        };
+        let seq = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
+        let row = |s: u64| -> rusqlite::Result<Option<(Vec<u8>, Vec<u8>)>> {
+            self.conn
+                .query_row(
+                    "SELECT record_hash, payload FROM traces WHERE seq = ?1",
+                    [seq(s)],
+                    |r| {
+                        let bytes = |i: usize| -> rusqlite::Result<Vec<u8>> {
+                            Ok(column_bytes(r.get_ref(i)?)
+                                .map(Cow::into_owned)
+                                .unwrap_or_default())
+                        };
+                        Ok((bytes(0)?, bytes(1)?))
+                    },
+                )
+                .optional()
+        };
+        let read = || -> rusqlite::Result<crate::ReadBack> {
+            let count: i64 = self.conn.query_row(
+                "SELECT count(*) FROM traces WHERE seq >= ?1 AND seq <= ?2",
+                [seq(first.seq), seq(last.seq)],
+                |r| r.get(0),
+            )?;
+            Ok(crate::ReadBack {
+                count: u64::try_from(count).unwrap_or(0),
+                first: row(first.seq)?,
+                last: row(last.seq)?,
+            })
+        };
+        read().map_err(err)
     }
 
     /// Whether a UNIQUE index covers exactly `traces.action_id`.
@@ -508,7 +572,13 @@ impl SqliteStore {
             .map_err(self.sql_err("read trailseal_meta"))
     }
 
-    fn weaver_meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    /// A value of weaver-kernel's `meta` table as its `_get_meta` reads it: `None` without a
+    /// row; a row's value as text, or why it is not text (weaver-kernel then reads `str(value)`:
+    /// `None` for NULL, a `b'…'` repr for a BLOB, and fails on text that is not UTF-8).
+    fn weaver_meta(
+        conn: &Connection,
+        key: &str,
+    ) -> rusqlite::Result<Option<Result<String, &'static str>>> {
         let has_meta = conn
             .query_row(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
@@ -521,29 +591,53 @@ impl SqliteStore {
             return Ok(None);
         }
         conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
-            row.get(0)
+            Ok(match row.get_ref(0)? {
+                ValueRef::Text(b) => std::str::from_utf8(b)
+                    .map(str::to_owned)
+                    .map_err(|_| "is not UTF-8 text"),
+                ValueRef::Null => {
+                    Err("is NULL, not a hash (weaver-kernel reads it as the text `None`)")
+                }
+                ValueRef::Blob(_) => Err(
+                    "is stored as a BLOB, not text (weaver-kernel reads it as a different text)",
+                ),
+                ValueRef::Integer(i) => Ok(i.to_string()),
+                ValueRef::Real(_) => Err("is stored as a REAL, not text"),
+            })
         })
         .optional()
-        .map(Option::flatten)
     }
 
     /// The start of the chain: genesis, or weaver-kernel's unauthenticated checkpoint.
-    fn chain_start(conn: &Connection) -> rusqlite::Result<ChainStart> {
-        let Some(hash) = Self::weaver_meta(conn, "checkpoint_hash")? else {
-            return Ok(ChainStart::genesis());
+    fn chain_start(conn: &Connection, location: &str) -> Result<ChainStart, StoreError> {
+        let sql_err = sql_error(location, "read checkpoint");
+        let hash = match Self::weaver_meta(conn, "checkpoint_hash") {
+            Ok(None) => return Ok(ChainStart::genesis()),
+            Ok(Some(hash)) => hash,
+            Err(e) => return Err(sql_err(e)),
         };
-        let next_seq =
-            match Self::weaver_meta(conn, "checkpoint_next_seq")?.and_then(|s| s.parse().ok()) {
-                Some(seq) => seq,
-                // weaver-kernel does not read checkpoint_next_seq when verifying; start at the
-                // first record as it does.
-                None => conn
-                    .query_row("SELECT min(seq) FROM traces", [], |row| {
-                        row.get::<_, Option<i64>>(0)
-                    })?
-                    .and_then(|s| u64::try_from(s).ok())
-                    .unwrap_or(0),
-            };
+        let next_seq = match Self::weaver_meta(conn, "checkpoint_next_seq") {
+            Ok(next) => next.and_then(Result::ok).and_then(|s| s.parse().ok()),
+            Err(e) => return Err(sql_error(location, "read checkpoint")(e)),
+        };
+        let next_seq = match next_seq {
+            Some(seq) => seq,
+            // weaver-kernel does not read checkpoint_next_seq when verifying; start at the
+            // first record as it does.
+            None => conn
+                .query_row("SELECT min(seq) FROM traces", [], |row| {
+                    row.get::<_, Option<i64>>(0)
+                })
+                .map_err(sql_error(location, "read checkpoint"))?
+                .and_then(|s| u64::try_from(s).ok())
+                .unwrap_or(0),
+        };
+        let hash = hash.map_err(|problem| StoreError::BadMeta {
+            location: location.to_owned(),
+            seq: next_seq,
+            key: "checkpoint_hash",
+            problem: problem.to_owned(),
+        })?;
         Ok(ChainStart {
             next_seq,
             prev_hash: hash.into_bytes(),
@@ -562,10 +656,12 @@ impl SqliteStore {
                 "SELECT seq, record_hash FROM traces ORDER BY seq DESC LIMIT 1",
                 [],
                 |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get_ref(1)?.as_bytes().map(<[u8]>::to_vec).ok(),
-                    ))
+                    // Text only: weaver-kernel reads a BLOB as its `b'…'` repr.
+                    let hash = match row.get_ref(1)? {
+                        ValueRef::Text(b) => Some(b.to_vec()),
+                        _ => None,
+                    };
+                    Ok((row.get::<_, i64>(0)?, hash))
                 },
             )
             .optional()
@@ -578,10 +674,9 @@ impl SqliteStore {
                     problem: problem.to_owned(),
                 };
                 let seq = u64::try_from(seq).map_err(|_| bad("its seq is negative"))?;
-                let prev_hash = hash
-                    .as_deref()
-                    .and_then(Hash32::parse)
-                    .ok_or_else(|| bad("its record_hash is not 64 lowercase hex characters"))?;
+                let prev_hash = hash.as_deref().and_then(Hash32::parse).ok_or_else(|| {
+                    bad("its record_hash is not 64 lowercase hex characters stored as text")
+                })?;
                 let next_seq = seq.checked_add(1).ok_or_else(|| bad("seq overflow"))?;
                 Ok(Head {
                     next_seq,
@@ -589,7 +684,7 @@ impl SqliteStore {
                 })
             }
             None => {
-                let start = Self::chain_start(conn).map_err(sql_err)?;
+                let start = Self::chain_start(conn, location)?;
                 let prev_hash =
                     Hash32::parse(&start.prev_hash).ok_or_else(|| StoreError::BadHead {
                         location: location.to_owned(),
@@ -688,12 +783,19 @@ fn scan_range(
             "action_id",
             "invoked_at",
         ];
-        let missing = fields
+        let null = fields
             .iter()
             .zip(names)
             .find(|(f, _)| f.is_none())
-            .map(|(_, n)| n);
-        let flow = match (u64::try_from(raw_seq), missing, &fields) {
+            .map(|(_, n)| format!("{n} is NULL"));
+        // weaver-kernel reads a BLOB as different text than its bytes (`str(b'…')`), or not at
+        // all: a record holding one is not read as if it were text.
+        let blob = (1..=names.len())
+            .zip(names)
+            .find(|(i, _)| matches!(row.get_ref(*i), Ok(ValueRef::Blob(_))))
+            .map(|(_, n)| format!("{n} is stored as a BLOB, not text"));
+        let problem = null.or(blob);
+        let flow = match (u64::try_from(raw_seq), problem, &fields) {
             (
                 Ok(seq),
                 None,
@@ -721,10 +823,10 @@ fn scan_range(
                 problem: "seq is negative".into(),
                 torn: false,
             })),
-            (Ok(seq), missing, _) => visit(&ScanItem::Malformed(MalformedRecord {
+            (Ok(seq), problem, _) => visit(&ScanItem::Malformed(MalformedRecord {
                 seq: Some(seq),
                 location: format!("row {seq}"),
-                problem: format!("{} is NULL", missing.unwrap_or("a column")),
+                problem: problem.unwrap_or_else(|| "a column is unreadable".to_owned()),
                 torn: false,
             })),
         };
@@ -741,7 +843,7 @@ impl Store for SqliteStore {
     }
 
     fn state(&mut self) -> Result<StoreState, StoreError> {
-        let start = Self::chain_start(&self.conn).map_err(self.sql_err("read checkpoint"))?;
+        let start = Self::chain_start(&self.conn, &self.location)?;
         let key_id = match self.trailseal_meta("key_id")? {
             Some(id) => match KeyId::parse(id.as_bytes()) {
                 Some(id) => StoredKeyId::Present(id),
@@ -802,6 +904,7 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err("begin"))?;
+        schema::check(&tx, &location)?;
         tx.execute_batch(&format!("{TRAILSEAL_META_DDL}; {RETENTION_DDL};"))
             .map_err(sql_err("create retention table"))?;
         let len: u64 = tx
@@ -836,6 +939,7 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err("begin"))?;
+        schema::check(&tx, &location)?;
         tx.execute_batch(&format!("{TRAILSEAL_META_DDL}; {RETENTION_DDL};"))
             .map_err(sql_err("create retention table"))?;
         let len: i64 = tx
@@ -890,6 +994,8 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err("begin"))?;
+        // Under the write lock: no trigger or view can be added between this and the commit.
+        schema::check(&tx, &location)?;
         if !self.action_id_unique {
             let mut exists = tx
                 .prepare_cached("SELECT 1 FROM traces WHERE action_id = ?1")
@@ -984,6 +1090,8 @@ impl Store for SqliteStore {
         }
         tx.commit().map_err(sql_err("commit"))?;
         self.meta_recorded = true;
+        let back = self.read_back(&out)?;
+        crate::confirm_kept(&self.location, traces, &out, &back)?;
         Ok(out)
     }
 
@@ -1052,7 +1160,21 @@ impl Store for SqliteStore {
             from: (from_seq > 0).then_some(from_seq),
             until: None,
         };
-        scan_range(&self.conn, &self.location, range, visit)
+        // One read transaction for the schema check and the scan, so the scan reads the
+        // schema that was checked.
+        let own = self.conn.is_autocommit();
+        if own {
+            self.conn
+                .execute_batch("BEGIN")
+                .map_err(self.sql_err("begin a read"))?;
+        }
+        let scanned = schema::check(&self.conn, &self.location)
+            .and_then(|()| scan_range(&self.conn, &self.location, range, visit));
+        if own {
+            // Nothing was written: ending the read cannot lose anything.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        scanned
     }
 
     fn snapshot(&mut self, readers: usize) -> Result<Option<Snapshot>, StoreError> {
@@ -1074,6 +1196,8 @@ impl Store for SqliteStore {
                     .map_err(self.sql_err("set busy timeout"))?;
                 conn.execute_batch("BEGIN")
                     .map_err(self.sql_err("begin a read"))?;
+                // The first read of the transaction: the snapshot the reader then reads.
+                schema::check(&conn, &self.location)?;
                 let mut reader = SqliteStore {
                     conn,
                     path: self.path.clone(),

@@ -47,7 +47,7 @@ pub use query::{Filter, TraceEntry};
 pub use repair::RepairReport;
 pub use retention::{CutoffSpec, PruneReport, PruneRequest, RetentionStatus};
 pub use verify::{
-    AnchorCheck, Progress, default_threads, no_secret, unverifiable_from, verify_store,
+    AnchorCheck, Progress, default_threads, no_secret, verdict_of_store_error, verify_store,
     verify_store_anchored, verify_store_observed,
 };
 

@@ -54,17 +54,41 @@ pub struct Progress {
     pub total_hint: Option<u64>,
 }
 
-/// The verdict for a store that could not be read.
-pub fn unverifiable_from(e: &StoreError) -> Verdict {
-    let reason = if e.is_unknown_store() {
-        UnverifiableReason::UnknownStore
-    } else {
-        UnverifiableReason::Unreadable
+/// The verdict for a store that could not be read: `tampered` when what stopped the read is
+/// itself damage (a schema object trailseal and weaver-kernel do not create, kind `schema`; a
+/// checkpoint value that is not text, kind `checkpoint`), otherwise `unverifiable`.
+pub fn verdict_of_store_error(e: &StoreError) -> Verdict {
+    let tampered = |first_bad_seq: u64, kind: TamperKind, detail: String| {
+        Verdict::Tampered(Tampered {
+            first_bad_seq,
+            kind,
+            records_checked: 0,
+            detail,
+        })
     };
-    Verdict::Unverifiable(Unverifiable {
-        reason,
-        detail: e.to_string(),
-    })
+    match e {
+        StoreError::Schema { problem, .. } => {
+            tampered(0, TamperKind::Schema, format!("schema: {problem}"))
+        }
+        StoreError::BadMeta {
+            seq, key, problem, ..
+        } => tampered(
+            *seq,
+            TamperKind::Checkpoint,
+            format!("seq {seq}: meta `{key}` {problem}"),
+        ),
+        _ => {
+            let reason = if e.is_unknown_store() {
+                UnverifiableReason::UnknownStore
+            } else {
+                UnverifiableReason::Unreadable
+            };
+            Verdict::Unverifiable(Unverifiable {
+                reason,
+                detail: e.to_string(),
+            })
+        }
+    }
 }
 
 /// The verdict when no key was provided.
@@ -257,7 +281,7 @@ fn verify_impl(
         Some(Snapshot { state, readers }) => (state, Some(readers)),
         None => match store.state() {
             Ok(state) => (state, None),
-            Err(e) => return unverifiable_from(&e),
+            Err(e) => return verdict_of_store_error(&e),
         },
     };
     let total_hint = state.record_count_hint;
@@ -318,7 +342,7 @@ fn verify_impl(
         None => verify_parallel(store, key, threads, &mut verifier, &mut report, observe),
     };
     if let Err(e) = scanned {
-        return unverifiable_from(&e);
+        return verdict_of_store_error(&e);
     }
     let verdict = verifier.finish();
     report(verdict.records_checked());

@@ -10,8 +10,8 @@
 //! | damage at record k | expected |
 //! |---|---|
 //! | a bit of the payload | `content` at k; `malformed` at k if it is no longer JSON; `verified` if it still holds the same JSON value (another serialisation, which the format accepts) |
-//! | a bit of `prev_hash` | `link` at k (JSONL: `malformed` when the bit breaks the line) |
-//! | a bit of `record_hash` | `content` at k (JSONL: as above) |
+//! | a bit of `prev_hash` | `link` at k (JSONL: `malformed` when the bit breaks the line; SQLite: `malformed` when the bytes are no longer UTF-8, stored as a BLOB) |
+//! | a bit of `record_hash` | `content` at k (JSONL, SQLite: as above) |
 //! | a bit of `seq` to s | by-seq stores: `sequence` at k+1 (at s for the last record), `malformed` at the first seq when s < 0, not storable when s collides; file-order stores: `sequence` at s |
 //! | a bit of the `action_id` / `invoked_at` column (SQL) | `content` at k |
 //! | a bit of a line's `kid` (JSONL) | `malformed` at k (`metadata` for the first line, whose kid is the store's key id) |
@@ -24,6 +24,7 @@
 //! | splice record k from another chain with the same secret | `link` at k (at 1 for k = 0); the whole chain replaced: `verified`, `link` at the anchored head with an anchor |
 //! | replay an old record at the end | `link` at the new seq (by seq), `sequence` at its seq (file order) |
 //! | a bit of the checkpoint (start seq, hash) or of a retention receipt; a deleted receipt | `checkpoint` at the start |
+//! | a schema object beside the records (SQL: a trigger, view, index over an expression, altered column; PostgreSQL: a trigger, rule, policy, row-level security, retyped or nullable column) | `schema`, naming the object |
 //!
 //! The suite prints, per form, how many mutations it tried and how many got exactly the expected
 //! verdict; any other outcome fails the test.
@@ -163,6 +164,17 @@ trait Form {
     fn stores_start_kind(&self) -> bool {
         true
     }
+    /// SQLite: bytes that are not UTF-8 are stored as a BLOB, which is read as a malformed
+    /// record (weaver-kernel reads a BLOB as other text than its bytes).
+    fn stores_blobs(&self) -> bool {
+        false
+    }
+    /// Schema objects a writer of the store could plant beside the records (SQL stores).
+    fn schema_damage(&self) -> Vec<SchemaDamage> {
+        Vec::new()
+    }
+    /// Runs SQL against the store, bypassing trailseal (schema damage and its undoing).
+    fn execute(&mut self, _sql: &str) {}
     /// Replaces the stored records (and start) verbatim; `false` if the form cannot hold them
     /// (a repeated seq or action_id in a table, invalid UTF-8 in a string column).
     fn write(&mut self, records: &[Raw], start: Option<&RawStart>) -> bool;
@@ -189,6 +201,28 @@ fn verify_log(log: &mut AuditLog, anchors: &[(String, String)]) -> Verdict {
         log.verify()
     } else {
         log.verify_with_anchors(anchors, &signer().verifier(), &mut |_| {})
+    }
+}
+
+/// A schema object planted in a SQL store: `verify` must say `tampered`, kind `schema`, and
+/// name `object`; `undo` puts the schema back as trailseal created it.
+struct SchemaDamage {
+    object: &'static str,
+    plant: String,
+    undo: String,
+}
+
+/// The verdict on the store at `location`, also when it cannot be opened (as `trailseal
+/// verify` gives it).
+fn verify_at(location: &str, threads: usize, anchors: &[(String, String)]) -> Verdict {
+    let options = OpenOptions {
+        mode: OpenMode::Read,
+        ..OpenOptions::default()
+    };
+    match AuditLog::open(location, &options) {
+        Ok(log) => verify_log(&mut log.with_key(key()).with_threads(threads), anchors),
+        Err(trailseal::Error::Store(e)) => trailseal::verdict_of_store_error(&e),
+        Err(e) => panic!("{location}: {e}"),
     }
 }
 
@@ -299,6 +333,9 @@ impl Form for Sqlite {
     fn has_columns(&self) -> bool {
         true
     }
+    fn stores_blobs(&self) -> bool {
+        true
+    }
     fn write(&mut self, records: &[Raw], start: Option<&RawStart>) -> bool {
         let mut conn = Connection::open(&self.path).unwrap();
         let tx = conn.transaction().unwrap();
@@ -341,16 +378,54 @@ impl Form for Sqlite {
         tx.commit().unwrap();
         true
     }
+    fn schema_damage(&self) -> Vec<SchemaDamage> {
+        let table = |ddl: &str| {
+            format!(
+                "ALTER TABLE traces RENAME TO traces_old; {ddl}; INSERT INTO traces SELECT * FROM traces_old; DROP TABLE traces_old;"
+            )
+        };
+        let original = "CREATE TABLE traces (seq INTEGER PRIMARY KEY, action_id TEXT UNIQUE NOT NULL, prev_hash TEXT NOT NULL, record_hash TEXT NOT NULL, invoked_at TEXT NOT NULL, payload TEXT NOT NULL)";
+        let altered = |object: &'static str, ddl: &str| SchemaDamage {
+            object,
+            plant: table(ddl),
+            undo: table(original),
+        };
+        let trigger = |object: &'static str, sql: &str| SchemaDamage {
+            object,
+            plant: sql.to_owned(),
+            undo: format!("DROP TRIGGER {object};"),
+        };
+        vec![
+            trigger("t_ignore", "CREATE TRIGGER t_ignore BEFORE INSERT ON traces BEGIN SELECT RAISE(IGNORE); END;"),
+            trigger("t_delete", "CREATE TRIGGER t_delete AFTER INSERT ON traces BEGIN DELETE FROM traces WHERE seq = new.seq; END;"),
+            trigger("t_rewrite", "CREATE TRIGGER t_rewrite AFTER INSERT ON traces BEGIN UPDATE traces SET payload = '{}' WHERE seq = new.seq; END;"),
+            trigger("t_meta", "CREATE TRIGGER t_meta AFTER INSERT ON meta BEGIN DELETE FROM meta; END;"),
+            SchemaDamage {
+                object: "traces",
+                plant: "ALTER TABLE traces RENAME TO traces_real; CREATE VIEW traces AS SELECT * FROM traces_real WHERE seq < 300; CREATE TRIGGER t_instead INSTEAD OF INSERT ON traces BEGIN SELECT 1; END;".into(),
+                undo: format!("DROP VIEW traces; {original}; INSERT INTO traces SELECT * FROM traces_real; DROP TABLE traces_real;"),
+            },
+            SchemaDamage {
+                object: "i_expr",
+                plant: "CREATE INDEX i_expr ON traces (lower(action_id));".into(),
+                undo: "DROP INDEX i_expr;".into(),
+            },
+            altered("payload", "CREATE TABLE traces (seq INTEGER PRIMARY KEY, action_id TEXT UNIQUE NOT NULL, prev_hash TEXT NOT NULL, record_hash TEXT NOT NULL, invoked_at TEXT NOT NULL, payload BLOB NOT NULL)"),
+            altered("prev_hash", "CREATE TABLE traces (seq INTEGER PRIMARY KEY, action_id TEXT UNIQUE NOT NULL, prev_hash TEXT COLLATE NOCASE NOT NULL, record_hash TEXT NOT NULL, invoked_at TEXT NOT NULL, payload TEXT NOT NULL)"),
+            altered("WITHOUT ROWID", "CREATE TABLE traces (seq INTEGER PRIMARY KEY, action_id TEXT UNIQUE NOT NULL, prev_hash TEXT NOT NULL, record_hash TEXT NOT NULL, invoked_at TEXT NOT NULL, payload TEXT NOT NULL) WITHOUT ROWID"),
+        ]
+    }
+    fn execute(&mut self, sql: &str) {
+        Connection::open(&self.path)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+    }
     fn verify(&mut self, anchors: &[(String, String)]) -> Verdict {
         // Parallel range readers and the one-by-one pass must agree on every damaged store.
-        let parallel = verify_log(
-            &mut open(&self.path, OpenMode::Read).with_threads(2),
-            anchors,
-        );
-        let sequential = verify_log(
-            &mut open(&self.path, OpenMode::Read).with_threads(1),
-            anchors,
-        );
+        let location = self.path.to_str().unwrap();
+        let parallel = verify_at(location, 2, anchors);
+        let sequential = verify_at(location, 1, anchors);
         assert_eq!(
             parallel, sequential,
             "sqlite: parallel and sequential verdicts"
@@ -548,7 +623,9 @@ fn mutations(form: &dyn Form, base: &[Raw], other: &[Raw], rng: &mut Rng) -> Vec
                     &base[i].rec
                 };
                 let m = flip(original, byte, bit);
-                let expect = if jsonl && breaks_json_string(m[byte]) {
+                let expect = if (jsonl && breaks_json_string(m[byte]))
+                    || (form.stores_blobs() && std::str::from_utf8(&m).is_err())
+                {
                     Expect::Tampered(k, TamperKind::Malformed)
                 } else {
                     Expect::Tampered(k, kind)
@@ -1000,6 +1077,33 @@ fn run(form: &mut dyn Form) -> (usize, usize, usize) {
         },
         &head_anchor,
     );
+    // Schema objects planted beside an intact chain.
+    assert!(form.write(&base, None));
+    for damage in form.schema_damage() {
+        form.execute(&damage.plant);
+        tried += 1;
+        let verdict = form.verify(&[]);
+        let named = format!("`{}`", damage.object);
+        let ok = verdict.kind() == Some(TamperKind::Schema)
+            && verdict.first_bad_seq() == Some(0)
+            && verdict.detail().starts_with("schema: ")
+            && (verdict.detail().contains(&named) || verdict.detail().contains(damage.object));
+        if !ok {
+            misses.push(format!(
+                "schema damage {}: expected tampered, kind schema, naming it; got {verdict:?}",
+                damage.object
+            ));
+        }
+        form.execute(&damage.undo);
+        // Undoing a retyped column can change the stored bytes: put the records back too.
+        assert!(form.write(&base, None));
+        assert!(
+            form.verify(&[]).is_verified(),
+            "{}: undoing {}",
+            form.name(),
+            damage.object
+        );
+    }
     let caught = tried - misses.len() - undetectable;
     eprintln!(
         "{}: {tried} mutations tried, {caught} caught with the exact first bad seq and kind, {undetectable} verified as documented (same JSON value, or no anchor), {} not storable in this form, {} misses",
@@ -1170,8 +1274,69 @@ impl Form for Postgres {
         tx.commit().unwrap();
         true
     }
+    fn schema_damage(&self) -> Vec<SchemaDamage> {
+        let s = &self.schema;
+        let t = format!("{s}.trailseal_traces");
+        vec![
+            SchemaDamage {
+                object: "t_ignore",
+                plant: format!(
+                    "CREATE FUNCTION {s}.t_ignore() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$; CREATE TRIGGER t_ignore BEFORE INSERT ON {t} FOR EACH ROW EXECUTE FUNCTION {s}.t_ignore();"
+                ),
+                undo: format!("DROP TRIGGER t_ignore ON {t}; DROP FUNCTION {s}.t_ignore();"),
+            },
+            SchemaDamage {
+                object: "r_nothing",
+                plant: format!("CREATE RULE r_nothing AS ON INSERT TO {t} DO INSTEAD NOTHING;"),
+                undo: format!("DROP RULE r_nothing ON {t};"),
+            },
+            SchemaDamage {
+                object: "p_hide",
+                plant: format!("CREATE POLICY p_hide ON {t} USING (seq < 300);"),
+                undo: format!("DROP POLICY p_hide ON {t};"),
+            },
+            SchemaDamage {
+                object: "row-level security",
+                plant: format!("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;"),
+                undo: format!("ALTER TABLE {t} DISABLE ROW LEVEL SECURITY;"),
+            },
+            SchemaDamage {
+                object: "trailseal_traces.payload",
+                plant: format!(
+                    "ALTER TABLE {t} ALTER COLUMN payload TYPE jsonb USING payload::jsonb;"
+                ),
+                undo: format!("ALTER TABLE {t} ALTER COLUMN payload TYPE text;"),
+            },
+            SchemaDamage {
+                object: "trailseal_traces.payload",
+                plant: format!(
+                    "ALTER TABLE {t} ALTER COLUMN payload DROP NOT NULL; UPDATE {t} SET payload = NULL WHERE seq = 5;"
+                ),
+                undo: format!(
+                    "UPDATE {t} SET payload = (SELECT payload FROM {t} WHERE seq = 4) WHERE seq = 5; ALTER TABLE {t} ALTER COLUMN payload SET NOT NULL;"
+                ),
+            },
+            SchemaDamage {
+                object: "trailseal_traces.prev_hash",
+                plant: format!(
+                    "ALTER TABLE {t} ALTER COLUMN prev_hash TYPE bytea USING prev_hash::bytea;"
+                ),
+                undo: format!(
+                    "ALTER TABLE {t} ALTER COLUMN prev_hash TYPE text USING convert_from(prev_hash, 'UTF8');"
+                ),
+            },
+            SchemaDamage {
+                object: "trailseal_traces.seq",
+                plant: format!("ALTER TABLE {t} ALTER COLUMN seq TYPE integer;"),
+                undo: format!("ALTER TABLE {t} ALTER COLUMN seq TYPE bigint;"),
+            },
+        ]
+    }
+    fn execute(&mut self, sql: &str) {
+        self.client.batch_execute(sql).unwrap();
+    }
     fn verify(&mut self, anchors: &[(String, String)]) -> Verdict {
-        verify_log(&mut self.log(), anchors)
+        verify_at(&self.url, 1, anchors)
     }
     fn anchor(&mut self) -> (String, String) {
         anchored(&mut self.log())

@@ -1,0 +1,97 @@
+//! What trailseal's PostgreSQL tables must look like, checked against the catalogs: the
+//! columns exactly as created (name, type, NOT NULL, no default, not generated, default
+//! collation), plain tables (not views, partitioned or foreign tables, no inheriting children),
+//! and no triggers, rules, row-level security or policies on them. Any of those can change
+//! what is stored or read (a trigger that drops or rewrites inserted rows, a rule that turns
+//! an insert into nothing, a policy that hides rows from the reader), so a store holding one is
+//! neither read nor written ([`StoreError::Schema`]).
+
+use postgres::GenericClient;
+
+use crate::StoreError;
+
+/// The tables and columns trailseal creates: (table, column, type), all NOT NULL.
+const COLUMNS: [(&str, &str, &str); 10] = [
+    ("trailseal_meta", "key", "text"),
+    ("trailseal_meta", "value", "text"),
+    ("trailseal_retention", "idx", "bigint"),
+    ("trailseal_retention", "receipt", "text"),
+    ("trailseal_traces", "seq", "bigint"),
+    ("trailseal_traces", "action_id", "text"),
+    ("trailseal_traces", "prev_hash", "text"),
+    ("trailseal_traces", "record_hash", "text"),
+    ("trailseal_traces", "invoked_at", "text"),
+    ("trailseal_traces", "payload", "text"),
+];
+
+/// One query for everything that is not as trailseal creates it: a row per problem, the
+/// first (in a fixed order) is reported.
+const PROBLEMS: &str = "
+WITH t AS (
+  SELECT c.oid, c.relname::text AS name, c.relkind, c.relrowsecurity, c.relforcerowsecurity
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = $1 AND c.relname IN ('trailseal_traces', 'trailseal_meta', 'trailseal_retention')
+)
+SELECT 1 AS o, format('%s `%s` is not a plain table as trailseal creates it', CASE relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' ELSE 'relation' END, name) FROM t WHERE relkind <> 'r'
+UNION ALL
+SELECT 2, format('trigger `%s` on table `%s` is not created by trailseal', g.tgname, t.name)
+  FROM pg_catalog.pg_trigger g JOIN t ON t.oid = g.tgrelid WHERE NOT g.tgisinternal
+UNION ALL
+SELECT 3, format('rule `%s` on table `%s` is not created by trailseal', r.rulename, t.name)
+  FROM pg_catalog.pg_rewrite r JOIN t ON t.oid = r.ev_class WHERE r.rulename <> '_RETURN'
+UNION ALL
+SELECT 4, format('policy `%s` on table `%s` is not created by trailseal', p.polname, t.name)
+  FROM pg_catalog.pg_policy p JOIN t ON t.oid = p.polrelid
+UNION ALL
+SELECT 5, format('row-level security is enabled on table `%s` (trailseal does not enable it)', name)
+  FROM t WHERE relrowsecurity OR relforcerowsecurity
+UNION ALL
+SELECT 6, format('table `%s` inherits from or is inherited by `%s`', t.name, c.relname)
+  FROM pg_catalog.pg_inherits i JOIN t ON t.oid IN (i.inhparent, i.inhrelid)
+  JOIN pg_catalog.pg_class c ON c.oid = CASE WHEN t.oid = i.inhparent THEN i.inhrelid ELSE i.inhparent END
+UNION ALL
+SELECT 7, format('column `%s.%s` is %s%s%s%s%s, not as trailseal creates it', t.name, a.attname,
+    pg_catalog.format_type(a.atttypid, a.atttypmod),
+    CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE ' nullable' END,
+    CASE WHEN a.atthasdef THEN ' with a default' ELSE '' END,
+    CASE WHEN a.attgenerated <> '' OR a.attidentity <> '' THEN ' generated' ELSE '' END,
+    CASE WHEN a.attcollation NOT IN (0, 100) THEN ' with a collation' ELSE '' END)
+  FROM pg_catalog.pg_attribute a JOIN t ON t.oid = a.attrelid
+  WHERE a.attnum > 0 AND NOT a.attisdropped AND (
+    (t.name, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod)) NOT IN (SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))
+    OR NOT a.attnotnull OR a.atthasdef OR a.attgenerated <> '' OR a.attidentity <> ''
+    OR a.attcollation NOT IN (0, 100))
+UNION ALL
+SELECT 8, format('column `%s.%s` is missing', c.tab, c.col)
+  FROM unnest($2::text[], $3::text[]) AS c(tab, col) JOIN t ON t.name = c.tab
+  WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.oid AND a.attname = c.col AND a.attnum > 0 AND NOT a.attisdropped)
+ORDER BY 1, 2
+LIMIT 1";
+
+/// Checks trailseal's tables in `schema`; inside the caller's transaction when it has one.
+pub(super) fn check(
+    client: &mut impl GenericClient,
+    location: &str,
+    schema: &str,
+) -> Result<(), StoreError> {
+    let tables: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
+    let columns: Vec<&str> = COLUMNS.iter().map(|c| c.1).collect();
+    let types: Vec<&str> = COLUMNS.iter().map(|c| c.2).collect();
+    let row = client
+        .query_opt(PROBLEMS, &[&schema, &tables, &columns, &types])
+        .map_err(|e| StoreError::postgres(location, "read the schema", e))?;
+    let problem: Option<String> = match row {
+        Some(row) => row
+            .try_get(1)
+            .map_err(|e| StoreError::postgres(location, "read the schema", e))?,
+        None => None,
+    };
+    match problem {
+        // Names in it can hold any character: shown escaped.
+        Some(problem) => Err(StoreError::Schema {
+            location: location.to_owned(),
+            problem: problem.chars().flat_map(char::escape_debug).collect(),
+        }),
+        None => Ok(()),
+    }
+}
