@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
+use trailseal::core::AnchorConfirmation;
 use trailseal::core::json::write_json_string;
 use trailseal::{Progress, Verdict};
 
@@ -107,6 +108,23 @@ pub(crate) fn verdict_json(verdict: &Verdict) -> String {
         }
         _ => "[]".to_owned(),
     };
+    let anchors = match verdict {
+        Verdict::Verified(v) => {
+            let items: Vec<String> = v
+                .anchors
+                .iter()
+                .map(|a| {
+                    JsonObject::new()
+                        .str("source", &a.source)
+                        .num("seq", a.seq)
+                        .str("by", a.by.as_str())
+                        .finish()
+                })
+                .collect();
+            format!("[{}]", items.join(","))
+        }
+        _ => "[]".to_owned(),
+    };
     JsonObject::new()
         .str("status", verdict.status())
         .num("records_checked", verdict.records_checked())
@@ -118,6 +136,7 @@ pub(crate) fn verdict_json(verdict: &Verdict) -> String {
         .str("detail", &verdict.detail())
         .strs("caveats", &caveats)
         .raw("retention", &retention)
+        .raw("anchors", &anchors)
         .finish()
 }
 
@@ -160,6 +179,22 @@ pub(crate) fn verdict_text(verdict: &Verdict, location: &str) -> String {
                 String::new()
             }
         ));
+    }
+    if let Verdict::Verified(v) = verdict {
+        for a in &v.anchors {
+            out.push_str(&format!(
+                "  checked {}: it pins seq {} ({})\n",
+                a.source,
+                a.seq,
+                match a.by {
+                    AnchorConfirmation::Record => "the record is there with the signed hash",
+                    AnchorConfirmation::Receipt => "pruned; a verified retention receipt accounts for it",
+                    AnchorConfirmation::Checkpoint =>
+                        "pruned; the checkpoint holds the signed hash and the next record's MAC covers it",
+                    _ => "confirmed",
+                }
+            ));
+        }
     }
     for caveat in verdict.caveats() {
         out.push_str(&format!("  caveat: {caveat}\n"));

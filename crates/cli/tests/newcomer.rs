@@ -388,3 +388,96 @@ fn progress_lines_are_drawn_on_a_terminal_only() {
     );
     assert!(o.status.success() && o.stderr.is_empty());
 }
+
+#[test]
+fn verify_with_anchors_says_which_it_checked_and_what_they_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(
+        run_in(d, &["keygen", "--secret", "--out", "c.secret"])
+            .status
+            .success()
+    );
+    assert!(run_in(d, &["keygen", "--out", "k"]).status.success());
+    assert!(
+        run_in(d, &["demo", "--secret-file", "c.secret"])
+            .status
+            .success()
+    );
+    let s = ["--secret-file", "c.secret"];
+    let anchor = run_in(
+        d,
+        &[
+            &[
+                "anchor",
+                "--store",
+                "audit.db",
+                "--signing-key",
+                "k",
+                "--out",
+                "a.note",
+            ][..],
+            &s,
+        ]
+        .concat(),
+    );
+    assert!(anchor.status.success(), "{}", text(&anchor.stderr));
+    let verify = |json: bool| {
+        let mut args = vec![
+            "verify",
+            "--store",
+            "audit.db",
+            "--anchor",
+            "a.note",
+            "--public-key",
+            "k.pub",
+        ];
+        args.extend(s);
+        if json {
+            args.push("--json");
+        }
+        run_in(d, &args)
+    };
+    let o = verify(false);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    let out = text(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.contains("checked anchor a.note"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.ends_with("it pins seq 19 (the record is there with the signed hash)"),
+        "{line}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&verify(true).stdout).unwrap();
+    assert_eq!(v["anchors"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["anchors"][0]["seq"], 19);
+    assert_eq!(v["anchors"][0]["by"], "record");
+    assert!(
+        v["anchors"][0]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("anchor a.note")
+    );
+
+    // Once its record is pruned, a verified receipt accounts for it, and the verdict says so.
+    let o = run_in(
+        d,
+        &[
+            &["prune", "--store", "audit.db", "--keep-last", "0"][..],
+            &s,
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&verify(true).stdout).unwrap();
+    assert_eq!(v["status"], "verified", "{v}");
+    assert_eq!(v["anchors"][0]["by"], "receipt", "{v}");
+    // Without anchors the list is empty, never missing.
+    let o = run_in(
+        d,
+        &[&["verify", "--store", "audit.db", "--json"][..], &s].concat(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["anchors"], serde_json::json!([]));
+}

@@ -860,6 +860,7 @@ impl<'k> BundleVerifier<'k> {
                     caveats,
                     retention: Vec::new(),
                     anchored_seq: None,
+                    anchors: Vec::new(),
                 })
             }
         };

@@ -31,7 +31,8 @@ pub use strength::SecretStrength;
 pub use time::Timestamp;
 pub use trace::{Outcome, PreparedTrace, TraceError, TraceLimits, TraceSummary};
 pub use verdict::{
-    Caveat, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict, Verified,
+    AnchorChecked, AnchorConfirmation, Caveat, TamperKind, Tampered, Unverifiable,
+    UnverifiableReason, Verdict, Verified,
 };
 pub use verify::{
     ChainStart, Columns, ContentCheck, ContentChecker, Expectation, Flow, MalformedRecord,

@@ -169,6 +169,43 @@ pub struct Verified {
     pub retention: Vec<Receipt>,
     /// The highest seq a checked anchor vouched for, if anchors were given.
     pub anchored_seq: Option<u64>,
+    /// Each anchor that was checked: what it pinned and how (empty without anchors).
+    pub anchors: Vec<AnchorChecked>,
+}
+
+/// An anchor the verification checked: the record it vouches for, and how it was confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorChecked {
+    /// What vouches for it, as given with the anchor ("anchor head.note (signed …)").
+    pub source: String,
+    /// The seq of the record it pinned (its size minus one).
+    pub seq: u64,
+    /// How that record was confirmed.
+    pub by: AnchorConfirmation,
+}
+
+/// How an anchored record was confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AnchorConfirmation {
+    /// The store holds the record, with the hash the anchor signed.
+    Record,
+    /// The record was pruned; a verified retention receipt states its hash or its removal.
+    Receipt,
+    /// The record was pruned; the store's checkpoint hash is the anchored hash, and the first
+    /// retained record, whose MAC covers it, verified.
+    Checkpoint,
+}
+
+impl AnchorConfirmation {
+    /// A stable code: `record`, `receipt` or `checkpoint`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnchorConfirmation::Record => "record",
+            AnchorConfirmation::Receipt => "receipt",
+            AnchorConfirmation::Checkpoint => "checkpoint",
+        }
+    }
 }
 
 /// The first record that failed, and how.

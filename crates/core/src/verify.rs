@@ -15,7 +15,8 @@ use crate::chain::{ChainKey, KeyId};
 use crate::json::{self, Kind};
 use crate::retention::{Receipt, ReceiptBody, ResolvedStart};
 use crate::verdict::{
-    Caveat, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict, Verified,
+    AnchorChecked, AnchorConfirmation, Caveat, TamperKind, Tampered, Unverifiable,
+    UnverifiableReason, Verdict, Verified,
 };
 
 /// How a chain begins.
@@ -332,6 +333,8 @@ pub struct Verifier {
     expectations: Vec<Expectation>,
     next_expectation: usize,
     anchored_seq: Option<u64>,
+    /// The anchors checked so far.
+    anchors: Vec<AnchorChecked>,
     /// An anchored record just before an unauthenticated start: checked once the first
     /// record's link verifies.
     awaiting_link: Option<Expectation>,
@@ -382,6 +385,7 @@ impl Verifier {
             expectations: Vec::new(),
             next_expectation: 0,
             anchored_seq: None,
+            anchors: Vec::new(),
             awaiting_link: None,
             unchecked_anchor: None,
         }
@@ -417,7 +421,7 @@ impl Verifier {
                 );
                 return;
             }
-            self.anchored_seq = self.anchored_seq.max(Some(e.seq));
+            self.pinned(e, AnchorConfirmation::Receipt);
         } else if e.seq + 1 == start {
             if e.record_hash != self.start.prev_hash {
                 self.fail(
@@ -430,10 +434,20 @@ impl Verifier {
             // The checkpoint hash is not authenticated by itself: the first record's link is.
             self.awaiting_link = Some(e);
         } else if self.pruned_by_receipt(e.seq) {
-            self.anchored_seq = self.anchored_seq.max(Some(e.seq));
+            self.pinned(e, AnchorConfirmation::Receipt);
         } else if self.unchecked_anchor.is_none() {
             self.unchecked_anchor = Some(e);
         }
+    }
+
+    /// Notes an anchored record as confirmed.
+    fn pinned(&mut self, e: Expectation, by: AnchorConfirmation) {
+        self.anchored_seq = self.anchored_seq.max(Some(e.seq));
+        self.anchors.push(AnchorChecked {
+            source: e.source,
+            seq: e.seq,
+            by,
+        });
     }
 
     /// The hash a verified retention receipt states for the record at `seq`, with the
@@ -680,12 +694,13 @@ impl Verifier {
                 );
                 return self.fail(seq, TamperKind::Link, detail);
             }
-            self.anchored_seq = self.anchored_seq.max(Some(e.seq));
+            let e = e.clone();
+            self.pinned(e, AnchorConfirmation::Record);
             self.next_expectation += 1;
         }
         if let Some(e) = self.awaiting_link.take() {
             // This record's MAC covers its prev_hash: the checkpoint hash it links to stands.
-            self.anchored_seq = self.anchored_seq.max(Some(e.seq));
+            self.pinned(e, AnchorConfirmation::Checkpoint);
         }
         self.first_seq.get_or_insert(seq);
         self.last_seq = Some(seq);
@@ -823,6 +838,7 @@ impl Verifier {
                     caveats,
                     retention: self.retention,
                     anchored_seq: self.anchored_seq,
+                    anchors: self.anchors,
                 })
             }
         }
