@@ -173,38 +173,22 @@ fn append(args: &AppendArgs) -> Result<ExitCode, CliError> {
         }
         None => None,
     };
-    let path = std::path::Path::new(&args.store.store);
-    let existed = path.exists();
+    // A new store is created by its first write, so one refused before it leaves no file.
     let mut log = open_for_append(&args.store, limits, key)?;
-    let created = if existed {
-        None
-    } else {
-        offline::file_id(path)
-    };
     let mut anchoring = match anchoring {
         Some((dir, signer, interval)) => {
             let origin = args
                 .origin
                 .clone()
                 .unwrap_or_else(|| offline::default_origin(log.location()));
-            match offline::Anchoring::new(
+            Some(offline::Anchoring::new(
                 &mut log,
                 dir,
                 signer,
                 origin,
                 args.anchor_every,
                 interval,
-            ) {
-                Ok(a) => Some(a),
-                Err(e) => {
-                    // A refused append leaves no store behind that it created.
-                    drop(log);
-                    if let Some(id) = created {
-                        offline::remove_created(path, id);
-                    }
-                    return Err(e);
-                }
-            }
+            )?)
         }
         None => None,
     };

@@ -90,7 +90,7 @@ fn verify_json_is_one_object_with_every_field() {
     );
     assert_eq!(
         stdout(&o),
-        "{\"status\":\"tampered\",\"records_checked\":26,\"first_seq\":null,\"last_seq\":null,\"first_bad_seq\":25,\"kind\":\"content\",\"reason\":null,\"detail\":\"seq 25: content does not match its record_hash\",\"caveats\":[],\"retention\":[]}\n"
+        "{\"status\":\"tampered\",\"records_checked\":26,\"first_seq\":null,\"last_seq\":null,\"first_bad_seq\":25,\"kind\":\"content\",\"reason\":null,\"detail\":\"seq 25: content does not match its record_hash\",\"caveats\":[],\"retention\":[],\"anchors\":[]}\n"
     );
     let o = run(
         &[
