@@ -29,7 +29,8 @@ use trailseal::store::lines::{LineReader, Terminators, is_python_space, strip_li
 use trailseal::{AuditLog, ChainKey, OpenMode, OpenOptions, TamperKind, Verdict};
 use trailseal_testkit::{weaver_python, weaver_tool};
 
-const SECRET: &str = "lines-secret-ü";
+/// Long enough to start a new store; non-ASCII, as weaver-kernel secrets may be.
+const SECRET: &str = "lines-secret-ü-Qm7v2KxR9tZp4LwN8cJd";
 
 fn seed() -> u64 {
     let seed = std::env::var("TRAILSEAL_INTEROP_SEED")

@@ -17,7 +17,7 @@ mod common;
 use common::{run_with, text};
 use trailseal::{AuditLog, ChainKey, OpenMode, OpenOptions};
 
-const SECRET: &str = "schema-secret";
+const SECRET: &str = "schema-secret-Vb3nK8qZ2xLm7RtW";
 
 fn trace(i: usize) -> String {
     format!(
