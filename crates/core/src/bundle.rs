@@ -859,7 +859,6 @@ impl<'k> BundleVerifier<'k> {
                     last_seq: self.last.as_ref().map(|l| l.0),
                     caveats,
                     retention: Vec::new(),
-                    anchored_seq: None,
                     anchors: Vec::new(),
                 })
             }

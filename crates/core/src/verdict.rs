@@ -167,10 +167,15 @@ pub struct Verified {
     pub caveats: Vec<Caveat>,
     /// The retention log, verified (empty when the store has none).
     pub retention: Vec<Receipt>,
-    /// The highest seq a checked anchor vouched for, if anchors were given.
-    pub anchored_seq: Option<u64>,
     /// Each anchor that was checked: what it pinned and how (empty without anchors).
     pub anchors: Vec<AnchorChecked>,
+}
+
+impl Verified {
+    /// The highest seq a checked anchor vouched for, if anchors were given.
+    pub fn anchored_seq(&self) -> Option<u64> {
+        self.anchors.iter().map(|a| a.seq).max()
+    }
 }
 
 /// An anchor the verification checked: the record it vouches for, and how it was confirmed.

@@ -332,7 +332,6 @@ pub struct Verifier {
     sealed_end: Option<SealedEnd>,
     expectations: Vec<Expectation>,
     next_expectation: usize,
-    anchored_seq: Option<u64>,
     /// The anchors checked so far.
     anchors: Vec<AnchorChecked>,
     /// An anchored record just before an unauthenticated start: checked once the first
@@ -384,7 +383,6 @@ impl Verifier {
             sealed_end: None,
             expectations: Vec::new(),
             next_expectation: 0,
-            anchored_seq: None,
             anchors: Vec::new(),
             awaiting_link: None,
             unchecked_anchor: None,
@@ -442,7 +440,6 @@ impl Verifier {
 
     /// Notes an anchored record as confirmed.
     fn pinned(&mut self, e: Expectation, by: AnchorConfirmation) {
-        self.anchored_seq = self.anchored_seq.max(Some(e.seq));
         self.anchors.push(AnchorChecked {
             source: e.source,
             seq: e.seq,
@@ -822,7 +819,7 @@ impl Verifier {
                             ),
                         });
                     }
-                    None => match (self.anchored_seq, last) {
+                    None => match (self.anchors.iter().map(|a| a.seq).max(), last) {
                         (Some(a), Some(l)) if a >= l => {}
                         (Some(anchored), Some(last_seq)) => {
                             caveats.push(Caveat::AnchorBehind { anchored, last_seq })
@@ -837,7 +834,6 @@ impl Verifier {
                     last_seq: self.last_seq,
                     caveats,
                     retention: self.retention,
-                    anchored_seq: self.anchored_seq,
                     anchors: self.anchors,
                 })
             }

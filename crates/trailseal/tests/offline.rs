@@ -117,7 +117,7 @@ fn anchors_catch_truncation_rollback_and_forks() {
             "{ext}: the anchor covers the head: {:?}",
             ok.caveats
         );
-        assert_eq!(ok.anchored_seq, Some(49));
+        assert_eq!(ok.anchored_seq(), Some(49));
 
         // Tail truncation.
         let cut = dir.path().join(format!("cut.{ext}"));
@@ -704,7 +704,7 @@ fn an_anchor_nothing_in_the_store_can_check_is_never_verified() {
     let Verdict::Verified(ok) = &v else {
         panic!("{v:?}")
     };
-    assert_eq!(ok.anchored_seq, Some(19));
+    assert_eq!(ok.anchored_seq(), Some(19));
 
     // An empty store (a rollback to nothing) is truncation.
     let path = dir.path().join("none.db");
