@@ -100,6 +100,39 @@ pub enum StoreError {
     #[error("{location}: the chain is full (seq would overflow)")]
     SeqOverflow { location: String },
 
+    /// A whole file (a rewrite, a copy) could not be written; the store is as it was.
+    #[error("{location}: {source}")]
+    Write {
+        location: String,
+        #[source]
+        source: crate::atomic::WriteError,
+    },
+
+    /// An append failed part way (a full disk, an I/O error); the partial bytes were cut off
+    /// again, so the store is exactly as before.
+    #[error(
+        "{location}: {action}: {source}; the file was cut back to its previous length: nothing was written"
+    )]
+    AppendFailed {
+        location: String,
+        action: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An append failed part way and the partial bytes could not be cut off: the store now
+    /// ends with an interrupted write.
+    #[error(
+        "{location}: {action}: {source}; the partial write could not be removed ({cleanup}): the store ends with an interrupted write; run `trailseal repair`"
+    )]
+    AppendTorn {
+        location: String,
+        action: &'static str,
+        #[source]
+        source: std::io::Error,
+        cleanup: std::io::Error,
+    },
+
     /// An I/O error.
     #[error("{location}: {action}: {source}")]
     Io {
@@ -229,6 +262,11 @@ impl StoreError {
             action,
             source,
         }
+    }
+
+    pub(crate) fn write(location: &str) -> impl FnOnce(crate::atomic::WriteError) -> Self {
+        let location = location.to_owned();
+        move |source| StoreError::Write { location, source }
     }
 
     /// Whether the error means "this is not a store I can read" rather than a failure to read.

@@ -26,6 +26,7 @@ use trailseal_core::verify::{
 };
 use trailseal_core::{ChainKey, Hash32, Head, KeyId, PreparedTrace, seal_batch};
 
+use crate::atomic::{AtomicFile, Perms};
 use crate::error::Shown;
 use crate::lines::{
     LastLine, LineProblem, LineReader, Terminators, is_blank, is_python_space, last_line,
@@ -463,17 +464,8 @@ struct AppendCache {
 struct Import {
     /// The store file, locked.
     _lock: File,
-    /// The file being written; removed when the copy does not finish.
-    tmp: Option<PathBuf>,
-    out: std::io::BufWriter<File>,
-}
-
-impl Drop for Import {
-    fn drop(&mut self) {
-        if let Some(tmp) = self.tmp.take() {
-            let _ = std::fs::remove_file(tmp);
-        }
-    }
+    /// The file being written; removed when the copy does not finish (dropped).
+    out: AtomicFile,
 }
 
 /// A chain in a JSONL file.
@@ -574,13 +566,28 @@ impl JsonlStore {
         }
     }
 
+    /// Opens the store file; for writing never through a symbolic link (a link planted at the
+    /// path would have the chain written into its target), creating it `0600` if `create`.
     fn open_file(&self, write: bool, create: bool) -> Result<File, StoreError> {
-        OpenOptions::new()
-            .read(true)
-            .append(write)
-            .create(create)
-            .open(&self.path)
-            .map_err(StoreError::io(&self.location, "open"))
+        let mut options = OpenOptions::new();
+        options.read(true).append(write).create(create);
+        #[cfg(unix)]
+        if write {
+            use std::os::unix::fs::OpenOptionsExt;
+            options
+                .custom_flags(libc::O_NOFOLLOW)
+                .mode(crate::atomic::PRIVATE);
+        }
+        options.open(&self.path).map_err(|e| {
+            #[cfg(unix)]
+            if write && e.raw_os_error() == Some(libc::ELOOP) {
+                return StoreError::io(
+                    &self.location,
+                    "open for writing (the path is a symbolic link, which is never written through; name the file itself)",
+                )(e);
+            }
+            StoreError::io(&self.location, "open")(e)
+        })
     }
 
     /// Reads every non-blank line from `offset`, as weaver-kernel splits and strips them
@@ -766,7 +773,7 @@ impl Store for JsonlStore {
     }
 
     fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
-        let _lock = self.open_locked()?;
+        let lock = self.open_locked()?;
         let mut header = self
             .header()?
             .unwrap_or_else(|| Header::starting_at(ChainStart::genesis()));
@@ -774,11 +781,11 @@ impl Store for JsonlStore {
             return Err(self.conflict("the retention log grew"));
         }
         header.retention.push(receipt.to_owned());
-        self.rewrite(&header, None)
+        self.rewrite(&lock, &header, None)
     }
 
     fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
-        let _lock = self.open_locked()?;
+        let lock = self.open_locked()?;
         let mut header = self
             .header()?
             .unwrap_or_else(|| Header::starting_at(ChainStart::genesis()));
@@ -805,7 +812,7 @@ impl Store for JsonlStore {
         header.start = ChainStart::checkpoint(plan.last_seq, plan.last_hash);
         header.retention.push(receipt.to_owned());
         header.archive_of = None;
-        self.rewrite(&header, Some(plan.last_seq))
+        self.rewrite(&lock, &header, Some(plan.last_seq))
     }
 
     fn append(
@@ -896,10 +903,7 @@ impl Store for JsonlStore {
                 record_hash: r.record_hash,
             });
         }
-        file.write_all(&out)
-            .map_err(StoreError::io(&self.location, "write"))?;
-        file.sync_data()
-            .map_err(StoreError::io(&self.location, "fsync"))?;
+        self.write_or_undo(&mut file, meta.len(), &out)?;
         let mut ids = cache.ids;
         ids.extend(traces.iter().map(|t| t.action_id().to_owned()));
         self.cache = Some(AppendCache {
@@ -933,16 +937,14 @@ impl Store for JsonlStore {
                 },
             ));
         }
-        // The copy is written beside the store and renamed over it when it finishes. The name
-        // is fixed: only the holder of the store's lock writes it, so a file left by a copy
-        // that died is simply overwritten.
-        let tmp = self.sibling("import");
-        let file = File::create(&tmp).map_err(StoreError::io(&self.location, "create"))?;
-        let mut import = Import {
-            _lock: lock,
-            tmp: Some(tmp),
-            out: std::io::BufWriter::with_capacity(1 << 20, file),
-        };
+        // The copy is written beside the store (mode and owner of the empty store file) and
+        // renamed over it when it finishes.
+        let held = lock
+            .metadata()
+            .map_err(StoreError::io(&self.location, "stat"))?;
+        let out = AtomicFile::create(&self.path, Perms::SameAs(&held))
+            .map_err(StoreError::write(&self.location))?;
+        let mut import = Import { _lock: lock, out };
         if meta.start.kind != StartKind::Genesis || !meta.retention.is_empty() {
             let header = Header {
                 start: meta.start.clone(),
@@ -996,29 +998,15 @@ impl Store for JsonlStore {
     }
 
     fn import_finish(&mut self) -> Result<(), StoreError> {
-        let Some(mut import) = self.import.take() else {
+        let Some(import) = self.import.take() else {
             return Err(self.conflict("no copy into the store was started"));
         };
         self.cache = None;
-        let Some(tmp) = import.tmp.clone() else {
-            return Err(self.conflict("the copy was already finished"));
-        };
-        import
-            .out
-            .flush()
-            .map_err(StoreError::io(&self.location, "write"))?;
-        import
-            .out
-            .get_ref()
-            .sync_all()
-            .map_err(StoreError::io(&self.location, "fsync"))?;
-        std::fs::rename(&tmp, &self.path).map_err(StoreError::io(&self.location, "rename"))?;
-        // Renamed: nothing is left to remove.
-        import.tmp = None;
-        File::open(self.parent_dir())
-            .and_then(|d| d.sync_all())
-            .map_err(StoreError::io(&self.location, "fsync directory"))
-        // The lock on the replaced file is released when `import` drops.
+        let Import { _lock: lock, out } = import;
+        let done = out.replace().map_err(StoreError::write(&self.location));
+        // The lock on the replaced file is released only now.
+        drop(lock);
+        done
     }
 
     fn repair_torn_tail(
@@ -1158,24 +1146,6 @@ impl Store for JsonlStore {
 }
 
 impl JsonlStore {
-    /// The directory that holds the store.
-    fn parent_dir(&self) -> PathBuf {
-        match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
-        }
-    }
-
-    /// `.NAME.WHAT` beside the store.
-    fn sibling(&self, what: &str) -> PathBuf {
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        self.parent_dir().join(format!(".{name}.{what}"))
-    }
-
     fn conflict(&self, detail: &str) -> StoreError {
         StoreError::Conflict {
             location: self.location.clone(),
@@ -1213,64 +1183,85 @@ impl JsonlStore {
     /// Replaces the file with `header` and every record line except those with
     /// `seq <= drop_through`: written beside it, fsynced, renamed over it, directory fsynced.
     /// The caller holds the lock.
-    fn rewrite(&mut self, header: &Header, drop_through: Option<u64>) -> Result<(), StoreError> {
+    fn rewrite(
+        &mut self,
+        held: &File,
+        header: &Header,
+        drop_through: Option<u64>,
+    ) -> Result<(), StoreError> {
         // Lines are written back with their newline: an interrupted write at the end would
         // become a complete corrupt line, which `repair` could no longer remove.
         self.refuse_torn_tail()?;
-        let dir = match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.rewrite-{}", std::process::id()));
-        let result = (|| {
-            let file = File::create(&tmp).map_err(StoreError::io(&self.location, "create"))?;
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-            out.write_all(header.to_line().as_bytes())
-                .map_err(StoreError::io(&self.location, "write"))?;
-            let mut failed = None;
-            let location = self.location.clone();
-            self.for_each_line(0, &mut |item| {
-                let text = match &item.text {
-                    Ok(text) => *text,
-                    // What was not read cannot be written back.
-                    Err(problem) => {
-                        failed = Some(StoreError::Conflict {
-                            location: location.clone(),
-                            detail: format!("line {} cannot be rewritten: {problem}", item.number),
-                        });
-                        return Flow::Stop;
-                    }
-                };
-                let drop = drop_through.is_some_and(|d| parse_line(text).is_ok_and(|r| r.seq <= d));
-                if !drop && let Err(e) = out.write_all(text).and_then(|()| out.write_all(b"\n")) {
-                    failed = Some(StoreError::io(&location, "write")(e));
-                    return Flow::Stop;
-                }
-                Flow::Continue
-            })?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            let file = out
-                .into_inner()
-                .map_err(|e| StoreError::io(&self.location, "write")(e.into_error()))?;
-            file.sync_all()
-                .map_err(StoreError::io(&self.location, "fsync"))?;
-            std::fs::rename(&tmp, &self.path).map_err(StoreError::io(&self.location, "rename"))?;
-            File::open(&dir)
-                .and_then(|d| d.sync_all())
-                .map_err(StoreError::io(&self.location, "fsync directory"))
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
+        let result = self.write_rewrite(held, header, drop_through);
         self.cache = None;
         result
+    }
+
+    fn write_rewrite(
+        &self,
+        held: &File,
+        header: &Header,
+        drop_through: Option<u64>,
+    ) -> Result<(), StoreError> {
+        // The new file gets the mode and owner of the one it replaces, or is not written.
+        let meta = held
+            .metadata()
+            .map_err(StoreError::io(&self.location, "stat"))?;
+        let mut out = AtomicFile::create(&self.path, Perms::SameAs(&meta))
+            .map_err(StoreError::write(&self.location))?;
+        out.write_all(header.to_line().as_bytes())
+            .map_err(StoreError::io(&self.location, "write"))?;
+        let mut failed = None;
+        let location = self.location.clone();
+        self.for_each_line(0, &mut |item| {
+            let text = match &item.text {
+                Ok(text) => *text,
+                // What was not read cannot be written back.
+                Err(problem) => {
+                    failed = Some(StoreError::Conflict {
+                        location: location.clone(),
+                        detail: format!("line {} cannot be rewritten: {problem}", item.number),
+                    });
+                    return Flow::Stop;
+                }
+            };
+            let drop = drop_through.is_some_and(|d| parse_line(text).is_ok_and(|r| r.seq <= d));
+            if !drop && let Err(e) = out.write_all(text).and_then(|()| out.write_all(b"\n")) {
+                failed = Some(StoreError::io(&location, "write")(e));
+                return Flow::Stop;
+            }
+            Flow::Continue
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        out.replace().map_err(StoreError::write(&self.location))
+    }
+
+    /// Writes `bytes` at the end of `file` (of `len` bytes) and syncs them. When that fails
+    /// part way, the file is cut back to `len` (and synced) so the store is exactly as before
+    /// ([`StoreError::AppendFailed`]); if even that fails, [`StoreError::AppendTorn`].
+    fn write_or_undo(&self, file: &mut File, len: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        let (action, source) = match file.write_all(bytes) {
+            Err(e) => ("write", e),
+            Ok(()) => match file.sync_data() {
+                Err(e) => ("fsync", e),
+                Ok(()) => return Ok(()),
+            },
+        };
+        match file.set_len(len).and_then(|()| file.sync_all()) {
+            Ok(()) => Err(StoreError::AppendFailed {
+                location: self.location.clone(),
+                action,
+                source,
+            }),
+            Err(cleanup) => Err(StoreError::AppendTorn {
+                location: self.location.clone(),
+                action,
+                source,
+                cleanup,
+            }),
+        }
     }
 
     /// [`StoreError::TornTail`] when the file ends with an interrupted write.

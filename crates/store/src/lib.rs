@@ -14,6 +14,7 @@
 //!
 //! [`conformance`] is the test suite every backend runs.
 
+pub mod atomic;
 pub mod conformance;
 mod deferred;
 mod error;

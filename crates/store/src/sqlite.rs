@@ -200,10 +200,13 @@ impl SqliteStore {
         // connection cannot. A write-protected file is opened read-only by SQLite itself.
         let flags = match mode {
             OpenMode::Read => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            // Never written through a symbolic link (one planted at the path would have the
+            // chain written into its target).
             OpenMode::Write { .. } => {
                 OpenFlags::SQLITE_OPEN_READ_WRITE
                     | OpenFlags::SQLITE_OPEN_CREATE
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_NOFOLLOW
             }
         };
         let conn = match Connection::open_with_flags(path, flags) {
@@ -216,6 +219,16 @@ impl SqliteStore {
                 });
             }
         };
+        // A new store holds traces: private (its journal and WAL files take its mode).
+        #[cfg(unix)]
+        if !exists {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                path,
+                std::fs::Permissions::from_mode(crate::atomic::PRIVATE),
+            )
+            .map_err(StoreError::io(&location, "set the mode of the new store"))?;
+        }
         let mut store = Self {
             conn,
             path: path.to_path_buf(),

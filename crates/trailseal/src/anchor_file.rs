@@ -8,14 +8,13 @@
 //! statement (nothing to do); another head for the same size is a conflict, reported as the
 //! tampering it proves.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use trailseal_core::anchor::Anchor;
 use trailseal_core::note::{NoteSigner, NoteVerifier};
 use trailseal_core::{Hash32, TamperKind, Tampered, Timestamp, Verdict};
 use trailseal_store::StoreState;
+use trailseal_store::atomic::{PRIVATE, WriteError, write_new};
 
 use crate::log::{AuditLog, Error};
 use trailseal_core::verify::{Flow, ScanItem, StartKind};
@@ -131,30 +130,6 @@ fn read_existing(path: &Path) -> Result<Option<String>, Error> {
     }
 }
 
-/// Makes the folder entry durable.
-fn sync_dir(dir: &Path) -> Result<(), Error> {
-    #[cfg(unix)]
-    {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(dir, "fsync the folder"))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
-/// A temporary name next to `path`, unique within this process and across processes.
-fn temp_path(path: &Path) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
-}
-
 /// Writes the signed `note` of `anchor` to `path` unless something is there already, never
 /// replacing a file. An existing anchor of the same size and head is left as it is
 /// ([`AnchorWrite::AlreadyPresent`]); one with another head is [`Error::AnchorConflict`] (the
@@ -174,56 +149,16 @@ pub fn write_anchor_once(
     if let Some(existing) = read_existing(path)? {
         return compare_existing(path, &existing, anchor, public);
     }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = temp_path(path);
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(note.as_bytes()).and_then(|()| f.sync_all()));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(path, "write the anchor")(e));
-    }
-    // A hard link never replaces its target: it fails if the name exists (another writer got
-    // there first, between the check above and now).
-    let linked = std::fs::hard_link(&tmp, path);
-    let _ = std::fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => {
-            sync_dir(&dir)?;
-            Ok(AnchorWrite::Created)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => compare_now(),
-        // A file system without hard links (FAT, some network shares): the final name is
-        // created exclusively instead, which never replaces a file either (an interrupted write
-        // can leave it incomplete: it is then refused as not an anchor, never overwritten).
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::Unsupported | std::io::ErrorKind::PermissionDenied
-            ) =>
-        {
-            let created = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path);
-            match created {
-                Ok(mut f) => {
-                    f.write_all(note.as_bytes())
-                        .and_then(|()| f.sync_all())
-                        .map_err(io(path, "write the anchor"))?;
-                    sync_dir(&dir)?;
-                    Ok(AnchorWrite::Created)
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => compare_now(),
-                Err(e) => Err(io(path, "write the anchor")(e)),
-            }
-        }
-        Err(e) => Err(io(path, "link the anchor into place")(e)),
+    // Written beside it (mode 0600) and linked into place: a link never replaces its target
+    // (nor follows a symbolic link there), so another writer that got there first, between
+    // the check above and now, is compared instead.
+    match write_new(path, PRIVATE, note.as_bytes()) {
+        Ok(()) => Ok(AnchorWrite::Created),
+        Err(WriteError::Exists) => compare_now(),
+        Err(source) => Err(Error::Write {
+            path: path.display().to_string(),
+            source,
+        }),
     }
 }
 

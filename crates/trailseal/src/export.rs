@@ -6,6 +6,7 @@ use std::path::Path;
 
 use trailseal_core::json::{self, Mode};
 use trailseal_core::verify::{Flow, ScanItem, StartKind, StoredKeyId};
+use trailseal_store::atomic::{AtomicFile, PRIVATE, Perms};
 use trailseal_store::jsonl::{Header, write_record_line};
 use trailseal_store::{Store, StoreError};
 
@@ -115,47 +116,19 @@ pub(crate) fn export_header(store: &mut dyn Store) -> Result<Option<Header>, Err
     }))
 }
 
-/// Writes a file atomically: a temporary file in the same directory, fsynced, renamed over
-/// `path`, the directory fsynced. On failure the temporary file is removed.
+/// Writes a new file holding traces atomically and private (mode `0600`, whatever the umask):
+/// see [`trailseal_store::atomic`]. A file or symbolic link at `path` is replaced, never
+/// written through; on failure nothing is left behind.
 pub(crate) fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> Result<u64, Error>,
 ) -> Result<u64, Error> {
-    let shown = path.display().to_string();
-    let io = |action: &'static str| {
-        let shown = shown.clone();
-        move |source| Error::Io {
-            path: shown,
-            action,
-            source,
-        }
+    let failed = |source| Error::Write {
+        path: path.display().to_string(),
+        source,
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => Path::new(".").to_owned(),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let file = std::fs::File::create(&tmp).map_err(io("create"))?;
-        let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-        let n = write(&mut writer)?;
-        let file = writer
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .map_err(io("write"))?;
-        file.sync_all().map_err(io("fsync"))?;
-        std::fs::rename(&tmp, path).map_err(io("rename"))?;
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("fsync directory"))?;
-        Ok(n)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let mut file = AtomicFile::create(path, Perms::Mode(PRIVATE)).map_err(failed)?;
+    let n = write(&mut file)?;
+    file.replace().map_err(failed)?;
+    Ok(n)
 }

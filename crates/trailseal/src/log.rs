@@ -86,6 +86,14 @@ pub enum Error {
     /// The retention log cannot be read or does not verify.
     #[error("{detail}")]
     Retention { detail: String },
+    /// A file outside a store (an export, an archive, an anchor) could not be written;
+    /// nothing was written there.
+    #[error("{path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: trailseal_store::atomic::WriteError,
+    },
     /// An I/O error outside a store.
     #[error("{path}: {action}: {source}")]
     Io {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use trailseal::core::trace::TraceLimits;
+use trailseal::store::atomic::{PRIVATE, write_new};
 use trailseal::{AuditLog, ChainKey, OpenMode, OpenOptions, Timestamp, Verdict};
 
 use super::{load_key, verdict_exit};
@@ -476,22 +477,12 @@ fn indent(text: &str) -> String {
 }
 
 fn write_secret_file(path: &Path, secret: &str) -> Result<(), CliError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(|e| {
+    let text = zeroize::Zeroizing::new(format!("{secret}\n"));
+    write_new(path, PRIVATE, text.as_bytes()).map_err(|e| {
         CliError::new(format!(
             "{}: cannot create the demo secret file: {e}",
             path.display()
         ))
         .hint("remove it, or pass --store NEW.db")
-    })?;
-    file.write_all(secret.as_bytes())
-        .and_then(|()| file.write_all(b"\n"))
-        .and_then(|()| file.sync_all())
-        .map_err(|e| CliError::new(format!("{}: cannot write: {e}", path.display())))
+    })
 }

@@ -9,6 +9,7 @@ use trailseal::core::note::NoteSigner;
 use trailseal::core::time::Offset;
 use trailseal::core::trace::TraceLimits;
 use trailseal::signing::{generate_signing_key, read_public_key, read_signing_key};
+use trailseal::store::atomic::{AtomicFile, PRIVATE, PUBLIC, Perms, WriteError, write_new};
 use trailseal::{AnchorWrite, write_anchor_once};
 use trailseal::{AuditLog, BundleSelection, OpenMode, Timestamp, Verdict};
 
@@ -18,25 +19,19 @@ use crate::cli::{AnchorArgs, ExportArgs, KeygenArgs, VerifyBundleArgs};
 use crate::error::{CliError, output};
 use crate::output::{JsonObject, ProgressLine, verdict_json, verdict_text};
 
-fn create_new(path: &Path, private: bool) -> Result<std::fs::File, CliError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if private { 0o600 } else { 0o644 });
-    }
-    options.open(path).map_err(|e| {
-        CliError::new(format!("{}: cannot create: {e}", path.display()))
-            .hint("keygen never overwrites a key; choose another --out")
+/// Writes a new key file (`mode`, whatever the umask) that must not exist yet: written beside
+/// it and linked into place, so an existing file or symbolic link there is never replaced or
+/// followed, and an interrupted write leaves nothing.
+fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), CliError> {
+    write_new(path, mode, text.as_bytes()).map_err(|e| {
+        let exists = matches!(e, WriteError::Exists);
+        let err = CliError::new(format!("{}: {e}", path.display()));
+        if exists {
+            err.hint("keygen never overwrites a key; choose another --out")
+        } else {
+            err
+        }
     })
-}
-
-fn write_file(path: &Path, text: &str, private: bool) -> Result<(), CliError> {
-    let mut file = create_new(path, private)?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| CliError::new(format!("{}: cannot write: {e}", path.display())))
 }
 
 pub(crate) fn keygen(args: &KeygenArgs) -> Result<ExitCode, CliError> {
@@ -59,8 +54,8 @@ pub(crate) fn keygen(args: &KeygenArgs) -> Result<ExitCode, CliError> {
                 .hint("keygen never overwrites a key; choose another --out"),
         );
     }
-    write_file(&args.out, &(signer.to_key_string() + "\n"), true)?;
-    write_file(&public, &(signer.verifier().to_key_string() + "\n"), false)?;
+    write_file(&args.out, &(signer.to_key_string() + "\n"), PRIVATE)?;
+    write_file(&public, &(signer.verifier().to_key_string() + "\n"), PUBLIC)?;
     writeln!(
         stdout(),
         "wrote the signing key {} (mode 0600; keep it off the store's host if you can: it is not the chain secret)\nand the public key {}: {}",
@@ -79,7 +74,7 @@ fn keygen_secret(out: &Path) -> Result<ExitCode, CliError> {
     let mut text = zeroize::Zeroizing::new(String::with_capacity(secret.len() + 1));
     text.push_str(&secret);
     text.push('\n');
-    write_file(out, &text, true)?;
+    write_file(out, &text, PRIVATE)?;
     writeln!(
         stdout(),
         "wrote a new chain secret to {} (32 random bytes as 43 characters of base64url, mode 0600)\nuse it with --secret-file {}, or export WEAVER_KERNEL_SECRET=\"$(cat {})\" (weaver-kernel reads the same text)",
@@ -251,38 +246,21 @@ pub(crate) fn export_bundle(args: &ExportArgs, out_path: &Path) -> Result<ExitCo
         .unwrap_or_else(|| default_origin(&args.store.store));
     let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?.with_key(key);
     let mut progress = ProgressLine::new(true);
-    let tmp = out_path.with_extension(format!("tmp-{}", std::process::id()));
-    let file = std::fs::File::create(&tmp)
-        .map_err(|e| CliError::new(format!("{}: cannot create: {e}", tmp.display())))?;
-    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-    let result = log.export_bundle(&mut writer, &signer, &origin, now(), &selection, &mut |p| {
+    // Traces: private (0600), written beside the target and renamed over it.
+    let failed = |source| {
+        super::retention::refused(trailseal::Error::Write {
+            path: out_path.display().to_string(),
+            source,
+        })
+    };
+    let mut file = AtomicFile::create(out_path, Perms::Mode(PRIVATE)).map_err(failed)?;
+    let result = log.export_bundle(&mut file, &signer, &origin, now(), &selection, &mut |p| {
         progress.update(p)
     });
     progress.finish();
-    let report = match result.and_then(|r| {
-        let file = writer.into_inner().map_err(|e| trailseal::Error::Io {
-            path: tmp.display().to_string(),
-            action: "write",
-            source: e.into_error(),
-        })?;
-        file.sync_all().map_err(|source| trailseal::Error::Io {
-            path: tmp.display().to_string(),
-            action: "fsync",
-            source,
-        })?;
-        std::fs::rename(&tmp, out_path).map_err(|source| trailseal::Error::Io {
-            path: out_path.display().to_string(),
-            action: "rename",
-            source,
-        })?;
-        Ok(r)
-    }) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(super::retention::refused(e));
-        }
-    };
+    // Dropping `file` on an error removes what was written.
+    let report = result.map_err(super::retention::refused)?;
+    file.replace().map_err(failed)?;
     writeln!(
         stdout(),
         "bundled seq {} to {} ({} entries: {} disclosed, {} withheld as hashes) into {}; check it with `trailseal verify-bundle {} --public-key {}.pub`",
