@@ -626,11 +626,23 @@ fn sqlite_tables(path: &str) -> i64 {
         .unwrap()
 }
 
-/// A JSONL destination's copy in progress is written beside it.
-fn import_leftover(to: &str) -> Option<std::path::PathBuf> {
+/// A JSONL destination's copy in progress is written beside it (`.NAME.<random>.tmp`): the
+/// ones left by killed copies.
+fn import_leftovers(to: &str) -> Vec<std::path::PathBuf> {
     let path = Path::new(to);
-    let name = path.file_name()?.to_str()?;
-    Some(path.with_file_name(format!(".{name}.import")))
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return Vec::new();
+    };
+    let prefix = format!(".{name}.");
+    std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".tmp"))
+        })
+        .collect()
 }
 
 fn crash_migrate(from: Backend, to: Backend) {
@@ -729,12 +741,9 @@ fn crash_migrate(from: Backend, to: Backend) {
                 String::from_utf8_lossy(&again.stderr)
             );
             complete(&target, &label);
-            if let Some(leftover) = import_leftover(&target).filter(|_| to == Backend::Jsonl) {
-                assert!(
-                    !leftover.exists(),
-                    "{label}: {} is left",
-                    leftover.display()
-                );
+            if to == Backend::Jsonl {
+                let left = import_leftovers(&target);
+                assert!(left.is_empty(), "{label}: {left:?} is left");
             }
         } else {
             copied += 1;

@@ -6,6 +6,14 @@
 //! Commands run with umask 000 and, where possible (root), as pid 1 of a fresh pid namespace,
 //! so the predictable temporary names of older versions (`.NAME.tmp-<pid>`, …) are known.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
 mod common;
 
 use std::collections::BTreeMap;

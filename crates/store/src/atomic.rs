@@ -109,6 +109,40 @@ fn random_name(path: &Path) -> Result<PathBuf, WriteError> {
     Ok(parent_dir(path).join(format!(".{name}.{hex}.tmp")))
 }
 
+/// Whether `name` is the name [`AtomicFile::create`] gives temporary files for `target`.
+fn is_temp_name(name: &str, target: &str) -> bool {
+    name.strip_prefix('.')
+        .and_then(|n| n.strip_prefix(target))
+        .and_then(|n| n.strip_prefix('.'))
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .is_some_and(|hex| {
+            hex.len() == NAME_BYTES * 2
+                && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+}
+
+/// Removes the temporary files of writes to `path` that never finished (their writer was
+/// killed). Only for a caller that holds a lock excluding every other writer of `path` (a
+/// JSONL store's lock): another writer's temporary file would go too. Entries are unlinked,
+/// never followed; errors are ignored (what is left is only litter).
+pub fn remove_stale(path: &Path) {
+    let Some(target) = path.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(parent_dir(path)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| is_temp_name(n, target))
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Opens `path` exclusively (never through a symbolic link, never an existing file).
 fn open_new(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
@@ -273,5 +307,131 @@ impl Drop for AtomicFile {
         if let Some(tmp) = self.tmp.take() {
             let _ = std::fs::remove_file(tmp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
+    }
+
+    #[test]
+    fn replace_writes_the_mode_given_and_leaves_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let mut f = AtomicFile::create(&path, Perms::Mode(0o640)).unwrap();
+        f.write_all(b"one").unwrap();
+        f.replace().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"one");
+        #[cfg(unix)]
+        assert_eq!(mode(&path), 0o640);
+        assert_eq!(names(dir.path()), ["out"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_at_the_target_is_replaced_or_refused_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(matches!(
+            write_new(&link, PRIVATE, b"new"),
+            Err(WriteError::Exists)
+        ));
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("missing"), &dangling).unwrap();
+        assert!(matches!(
+            write_new(&dangling, PRIVATE, b"new"),
+            Err(WriteError::Exists)
+        ));
+        assert_eq!(names(dir.path()), ["dangling", "link", "victim"]);
+        let mut f = AtomicFile::create(&link, Perms::Mode(PRIVATE)).unwrap();
+        f.write_all(b"new").unwrap();
+        f.replace().unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(std::fs::read(&link).unwrap(), b"new");
+        assert!(
+            !std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+
+    #[test]
+    fn an_unfinished_file_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        std::fs::write(&path, b"old").unwrap();
+        let mut f = AtomicFile::create(&path, Perms::Mode(PRIVATE)).unwrap();
+        f.write_all(b"half").unwrap();
+        assert_eq!(names(dir.path()).len(), 2);
+        drop(f);
+        assert_eq!(names(dir.path()), ["out"]);
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert!(matches!(
+            write_new(&path, PRIVATE, b"new"),
+            Err(WriteError::Exists)
+        ));
+        assert_eq!(names(dir.path()), ["out"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_rewrite_keeps_the_mode_of_the_file_it_replaces() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        std::fs::write(&path, b"old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o604)).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let mut f = AtomicFile::create(&path, Perms::SameAs(&meta)).unwrap();
+        f.write_all(b"new").unwrap();
+        f.replace().unwrap();
+        assert_eq!(mode(&path), 0o604);
+    }
+
+    #[test]
+    fn stale_temporary_files_are_recognised_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let stale = AtomicFile::create(&path, Perms::Mode(PRIVATE)).unwrap();
+        let tmp = stale.tmp.clone().unwrap();
+        // As if its writer were killed: the file stays.
+        std::mem::forget(stale);
+        for other in [
+            ".s.jsonl.import",
+            ".s.jsonl.0123.tmp",
+            ".other.aaaaaaaaaaaaaaaaaaaaaaaa.tmp",
+        ] {
+            std::fs::write(dir.path().join(other), b"").unwrap();
+        }
+        assert!(tmp.exists());
+        remove_stale(&path);
+        assert!(!tmp.exists());
+        assert_eq!(
+            names(dir.path()),
+            [
+                ".other.aaaaaaaaaaaaaaaaaaaaaaaa.tmp",
+                ".s.jsonl.0123.tmp",
+                ".s.jsonl.import"
+            ]
+        );
     }
 }

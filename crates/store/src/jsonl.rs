@@ -942,6 +942,8 @@ impl Store for JsonlStore {
         let held = lock
             .metadata()
             .map_err(StoreError::io(&self.location, "stat"))?;
+        // The lock is held: a copy or rewrite that was killed left what is beside it.
+        crate::atomic::remove_stale(&self.path);
         let out = AtomicFile::create(&self.path, Perms::SameAs(&held))
             .map_err(StoreError::write(&self.location))?;
         let mut import = Import { _lock: lock, out };
@@ -1207,6 +1209,7 @@ impl JsonlStore {
         let meta = held
             .metadata()
             .map_err(StoreError::io(&self.location, "stat"))?;
+        crate::atomic::remove_stale(&self.path);
         let mut out = AtomicFile::create(&self.path, Perms::SameAs(&meta))
             .map_err(StoreError::write(&self.location))?;
         out.write_all(header.to_line().as_bytes())
