@@ -489,6 +489,13 @@ const CASES: &[Case] = &[
         stdin: no_input,
     },
     Case {
+        name: "keygen with a dangling link at the public key",
+        setup: nothing,
+        links: &["k3.pub.unused", "k3.pub.unused2", "k3.pub"],
+        args: &["keygen", "--out", "k3"],
+        stdin: no_input,
+    },
+    Case {
         name: "keygen --secret",
         setup: nothing,
         links: &["sec2"],
@@ -539,6 +546,14 @@ fn no_command_writes_through_a_planted_symlink() {
             {
                 failures.push(format!("{}: {link}: {m:?}", case.name));
             }
+        }
+        // A refused keygen leaves no half of the key pair.
+        if case.args.first() == Some(&"keygen")
+            && !o.status.success()
+            && case.links.iter().all(|l| *l != case.args[2])
+            && d.join(case.args[2]).exists()
+        {
+            failures.push(format!("{}: the signing key was left alone", case.name));
         }
         // A refusal says why, and no temporary file is left behind.
         if !o.status.success() && o.stderr.is_empty() {

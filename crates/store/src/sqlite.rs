@@ -222,12 +222,15 @@ impl SqliteStore {
         // A new store holds traces: private (its journal and WAL files take its mode).
         #[cfg(unix)]
         if !exists {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(
-                path,
-                std::fs::Permissions::from_mode(crate::atomic::PRIVATE),
-            )
-            .map_err(StoreError::io(&location, "set the mode of the new store"))?;
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+                .and_then(|f| {
+                    f.set_permissions(std::fs::Permissions::from_mode(crate::atomic::PRIVATE))
+                })
+                .map_err(StoreError::io(&location, "set the mode of the new store"))?;
         }
         let mut store = Self {
             conn,

@@ -48,7 +48,8 @@ pub(crate) fn keygen(args: &KeygenArgs) -> Result<ExitCode, CliError> {
     };
     let signer = generate_signing_key(&name)?;
     let public = PathBuf::from(format!("{}.pub", args.out.display()));
-    if public.exists() {
+    // Not `exists()`: a dangling symbolic link is there too.
+    if std::fs::symlink_metadata(&public).is_ok() {
         return Err(
             CliError::new(format!("{}: already exists", public.display()))
                 .hint("keygen never overwrites a key; choose another --out"),
