@@ -97,7 +97,7 @@ pub enum BundleError {
 const TRAILER_FIELDS: [&str; 7] = ["block", "bundle", "count", "digest", "first", "key", "prev"];
 
 /// A trailer line taken apart: `<unsigned>,"sig":"<base64>"}` and its newline, exactly.
-/// The signature covers `<unsigned>}` (after [`BLOCK_DOMAIN`]).
+/// The signature covers `<unsigned>}` (after the block signature domain, `BLOCK_DOMAIN`).
 #[derive(Debug, PartialEq, Eq)]
 pub struct SignedTrailer<'l> {
     /// The signed object without its closing brace.
