@@ -420,10 +420,16 @@ pub(crate) struct ExportArgs {
     /// Disclose only this capability's records (the others stay as hashes).
     #[arg(long, requires = "bundle")]
     pub(crate) capability: Option<String>,
-    /// Keep records that hold this field (a dotted path such as error or args.email, present
-    /// and not null) as hashes only. Repeatable.
-    #[arg(long, value_name = "FIELD", requires = "bundle")]
+    /// Keep records that hold this field (not null) as hashes only: a path of member names
+    /// joined by dots, [] after a name for every element of an array (error, args.email,
+    /// args.recipients[].email). A path no record of the range holds is refused. Repeatable.
+    #[arg(long, value_name = "PATH", requires = "bundle")]
     pub(crate) redact: Vec<String>,
+    /// Say in each hash-only entry why it is withheld (outside the selection, or redacted).
+    /// By default every hash-only entry looks the same, so the auditor cannot tell which
+    /// selected records held a redacted field.
+    #[arg(long, requires = "bundle")]
+    pub(crate) withheld_reasons: bool,
     /// The log's identity in the bundle (default: trailseal.local/<store file name>).
     #[arg(long, requires = "bundle")]
     pub(crate) origin: Option<String>,

@@ -4,10 +4,15 @@
 //!
 //! A bundle is JSON lines:
 //!
-//! 1. a header: `{"created":…,"key_id":…,"origin":…,"selection":{…},"trailseal_bundle":1}`;
+//! 1. a header: `{"created":…,"key_id":…,"origin":…,"selection":{…},"trailseal_bundle":2,
+//!    "withheld_reasons":false}` (`true` when the exporter chose to disclose why each entry is
+//!    withheld);
 //! 2. one entry per record of the range, in seq order: disclosed
 //!    `{"seq":N,"prev_hash":…,"record_hash":…,"trace":{…}}` or hash-only
-//!    `{"seq":N,"prev_hash":…,"record_hash":…,"withheld":"filter"|"redacted"}`;
+//!    `{"seq":N,"prev_hash":…,"record_hash":…,"withheld":true}` — every hash-only entry alike,
+//!    whatever withheld it — or, with `"withheld_reasons":true`, `"withheld":"filter"` or
+//!    `"withheld":"redacted"`. Format 1 (no `withheld_reasons`, always the reasons) is still
+//!    read;
 //! 3. after every [`BLOCK_ENTRIES`] entries (and after the last), a block trailer signed with
 //!    the Ed25519 key, binding the block's exact bytes, its position and the previous trailer;
 //! 4. last, `{"manifest":"<signed note>"}`: origin, range, counts, the boundary hashes, the
@@ -29,14 +34,17 @@ use crate::verdict::{
 };
 use crate::verify::{ContentCheck, ContentChecker, Flow, RecordView, TraceEncoding};
 
-/// The bundle format version.
-pub const BUNDLE_FORMAT: u64 = 1;
+/// The bundle format version written.
+pub const BUNDLE_FORMAT: u64 = 2;
+/// The oldest format read: format 1 always names the reason of a withheld entry.
+pub const OLDEST_BUNDLE_FORMAT: u64 = 1;
 /// Entries per signed block.
 pub const BLOCK_ENTRIES: u64 = 64;
 const BLOCK_DOMAIN: &[u8] = b"trailseal bundle block v1\n";
 const MANIFEST_MARKER: &str = "trailseal-bundle v1";
 
-/// Why an entry is hash-only.
+/// Why an entry is hash-only. Written into the bundle only under
+/// [`WithheldReasons::Disclosed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Withheld {
     /// Outside the selection (principal, capability, time window).
@@ -53,6 +61,36 @@ impl Withheld {
             Withheld::Redacted => "redacted",
         }
     }
+}
+
+/// Whether a bundle says why each hash-only entry is withheld.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WithheldReasons {
+    /// Every hash-only entry carries the same marker (`"withheld":true`): an auditor cannot
+    /// tell a record outside the selection from one that held a redacted field.
+    #[default]
+    Hidden,
+    /// Each hash-only entry says why (`"withheld":"filter"` or `"redacted"`), as the exporter
+    /// chose: this tells the auditor which selected records held a redacted field.
+    Disclosed,
+}
+
+impl WithheldReasons {
+    fn header_value(self) -> &'static str {
+        match self {
+            WithheldReasons::Hidden => "false",
+            WithheldReasons::Disclosed => "true",
+        }
+    }
+}
+
+/// How many hash-only entries a bundle that discloses the reasons withheld for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WithheldCounts {
+    /// Outside the selection.
+    pub filter: u64,
+    /// Holding a redacted field (or a trace without a canonical form).
+    pub redacted: u64,
 }
 
 /// An entry's content.
@@ -92,6 +130,20 @@ pub enum BundleError {
     #[error(transparent)]
     Note(#[from] NoteError),
 }
+
+/// The members of a header, in the order they are written (format 1 lacks the last).
+const HEADER_FIELDS: [&str; 6] = [
+    "created",
+    "key_id",
+    "origin",
+    "selection",
+    "trailseal_bundle",
+    "withheld_reasons",
+];
+
+/// The members of an entry, in the order they are written; the last is `trace` or
+/// `withheld`.
+const ENTRY_FIELDS: [&str; 3] = ["seq", "prev_hash", "record_hash"];
 
 /// The members of a block trailer's signed part, in the order they are written.
 const TRAILER_FIELDS: [&str; 7] = ["block", "bundle", "count", "digest", "first", "key", "prev"];
@@ -154,6 +206,7 @@ pub struct BundleWriter<'s> {
     origin: String,
     created: Timestamp,
     key_id: KeyId,
+    reasons: WithheldReasons,
     header_hash: [u8; 32],
     block: u64,
     block_first: u64,
@@ -169,24 +222,28 @@ pub struct BundleWriter<'s> {
 
 impl<'s> BundleWriter<'s> {
     /// Starts a bundle; returns the writer and the header line. `selection` is a JSON object
-    /// describing how the entries were chosen (recorded, not interpreted).
+    /// describing how the entries were chosen (recorded, not interpreted); `reasons` whether
+    /// hash-only entries say why they are withheld (recorded in the header).
     pub fn new(
         signer: &'s NoteSigner,
         origin: &str,
         created: Timestamp,
         key_id: KeyId,
         selection: &str,
+        reasons: WithheldReasons,
     ) -> (Self, String) {
         let header = format!(
-            "{{\"created\":{},\"key_id\":\"{key_id}\",\"origin\":{},\"selection\":{selection},\"trailseal_bundle\":{BUNDLE_FORMAT}}}\n",
+            "{{\"created\":{},\"key_id\":\"{key_id}\",\"origin\":{},\"selection\":{selection},\"trailseal_bundle\":{BUNDLE_FORMAT},\"withheld_reasons\":{}}}\n",
             quoted(&created.to_rfc3339()),
-            quoted(origin)
+            quoted(origin),
+            reasons.header_value()
         );
         let writer = Self {
             signer,
             origin: origin.to_owned(),
             created,
             key_id,
+            reasons,
             header_hash: sha256(header.as_bytes()),
             block: 0,
             block_first: 0,
@@ -242,9 +299,16 @@ impl<'s> BundleWriter<'s> {
                 self.disclosed += 1;
             }
             EntryContent::Withheld(w) => {
-                line.push_str("\"withheld\":\"");
-                line.push_str(w.as_str());
-                line.push('"');
+                line.push_str("\"withheld\":");
+                match self.reasons {
+                    // The same bytes whatever the reason.
+                    WithheldReasons::Hidden => line.push_str("true"),
+                    WithheldReasons::Disclosed => {
+                        line.push('"');
+                        line.push_str(w.as_str());
+                        line.push('"');
+                    }
+                }
             }
         }
         line.push_str("}\n");
@@ -340,6 +404,10 @@ pub struct BundleVerdict {
     pub entries: u64,
     pub disclosed: u64,
     pub withheld: u64,
+    /// How many entries were withheld for each reason, when the bundle's header says it
+    /// discloses them (every format 1 bundle does); `None` when every hash-only entry carries
+    /// the same marker (or the header was not read).
+    pub withheld_reasons: Option<WithheldCounts>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -359,6 +427,9 @@ pub struct BundleVerifier<'k> {
     line_no: u64,
     origin: Option<String>,
     key_id: Option<KeyId>,
+    /// What the header says hash-only entries hold.
+    reasons: WithheldReasons,
+    withheld_counts: WithheldCounts,
     header_hash: [u8; 32],
     block: u64,
     block_first: u64,
@@ -387,6 +458,8 @@ impl<'k> BundleVerifier<'k> {
             line_no: 0,
             origin: None,
             key_id: None,
+            reasons: WithheldReasons::Hidden,
+            withheld_counts: WithheldCounts::default(),
             header_hash: [0; 32],
             block: 0,
             block_first: 0,
@@ -497,9 +570,9 @@ impl<'k> BundleVerifier<'k> {
     }
 
     fn header(&mut self, line: &[u8], root: json::NodeRef<'_>) -> Flow {
-        match root.get("trailseal_bundle").and_then(|v| v.as_u64()) {
-            Some(v) if v <= BUNDLE_FORMAT => {}
-            Some(v) => {
+        let format = match root.get("trailseal_bundle").and_then(|v| v.as_u64()) {
+            Some(v @ OLDEST_BUNDLE_FORMAT..=BUNDLE_FORMAT) => v,
+            Some(v) if v > BUNDLE_FORMAT => {
                 return self.unverifiable(
                     UnverifiableReason::UnknownStore,
                     format!(
@@ -507,13 +580,34 @@ impl<'k> BundleVerifier<'k> {
                     ),
                 );
             }
-            None => {
+            _ => {
                 return self.unverifiable(
                     UnverifiableReason::UnknownStore,
                     "line 1: not a trailseal bundle".into(),
                 );
             }
-        }
+        };
+        // Exactly the members the format writes, once each: nothing else can ride along.
+        let reasons = match (format, root.get("withheld_reasons").map(|r| r.as_bool())) {
+            (1, None) => Some(WithheldReasons::Disclosed),
+            (_, Some(Some(false))) => Some(WithheldReasons::Hidden),
+            (_, Some(Some(true))) => Some(WithheldReasons::Disclosed),
+            _ => None,
+        };
+        let members = &HEADER_FIELDS[..if format == 1 { 5 } else { 6 }];
+        let (Some(reasons), true) = (
+            reasons,
+            root.members().map(|(k, _)| k).eq(members.iter().copied()),
+        ) else {
+            return self.tamper(
+                0,
+                TamperKind::Malformed,
+                format!(
+                    "line 1: the header does not hold exactly the members of bundle format {format}"
+                ),
+            );
+        };
+        self.reasons = reasons;
         self.origin = root
             .get("origin")
             .and_then(|o| o.as_str())
@@ -545,15 +639,25 @@ impl<'k> BundleVerifier<'k> {
                 format!("line {n}: entry {index} lacks seq, prev_hash or record_hash"),
             );
         };
+        let names: Vec<&str> = root.members().map(|(k, _)| k).collect();
+        let shape_ok = names.len() == ENTRY_FIELDS.len() + 1
+            && names.iter().zip(ENTRY_FIELDS).all(|(a, b)| *a == b)
+            && matches!(names.last(), Some(&"trace" | &"withheld"));
         let trace = root.get("trace");
-        let withheld = root.get("withheld").and_then(|w| w.as_str());
-        if trace.is_some() == withheld.is_some()
-            || withheld.is_some_and(|w| w != "filter" && w != "redacted")
-        {
+        let withheld = root.get("withheld").map(|w| self.withheld_value(w));
+        if !shape_ok || withheld == Some(None) {
+            let marker = match self.reasons {
+                WithheldReasons::Hidden => {
+                    "`\"withheld\":true` (this bundle's header withholds the reasons)"
+                }
+                WithheldReasons::Disclosed => {
+                    "`\"withheld\":\"filter\"` or `\"redacted\"` (this bundle's header discloses the reasons)"
+                }
+            };
             return self.tamper(
                 seq,
                 TamperKind::Malformed,
-                format!("entry {index} (seq {seq}): must hold either a trace or a withheld reason"),
+                format!("entry {index} (seq {seq}): must be exactly seq, prev_hash, record_hash and a trace or {marker}"),
             );
         }
         match &self.last {
@@ -595,14 +699,31 @@ impl<'k> BundleVerifier<'k> {
                 }
             }
         }
-        if trace.is_some() {
-            self.disclosed += 1;
+        match withheld.flatten() {
+            None => self.disclosed += 1,
+            Some(Some(Withheld::Filter)) => self.withheld_counts.filter += 1,
+            Some(Some(Withheld::Redacted)) => self.withheld_counts.redacted += 1,
+            Some(None) => {}
         }
         self.block_hasher.update(line);
         self.block_count += 1;
         self.entries += 1;
         self.last = Some((seq, rec.as_bytes().to_vec()));
         Flow::Continue
+    }
+
+    /// What a `withheld` member says under the header's mode: `None` when it is not that
+    /// mode's marker; `Some(None)` for the undifferentiated marker, `Some(Some(reason))` for a
+    /// reason.
+    fn withheld_value(&self, w: json::NodeRef<'_>) -> Option<Option<Withheld>> {
+        match self.reasons {
+            WithheldReasons::Hidden => (w.as_bool() == Some(true)).then_some(None),
+            WithheldReasons::Disclosed => match w.as_str() {
+                Some("filter") => Some(Some(Withheld::Filter)),
+                Some("redacted") => Some(Some(Withheld::Redacted)),
+                _ => None,
+            },
+        }
     }
 
     fn trailer(&mut self, line: &[u8]) -> Flow {
@@ -845,8 +966,13 @@ impl<'k> BundleVerifier<'k> {
             }),
             None => {
                 let mut caveats = Vec::new();
-                if withheld > 0 {
-                    caveats.push(Caveat::Withheld { count: withheld });
+                match self.reasons {
+                    _ if withheld == 0 => {}
+                    WithheldReasons::Hidden => caveats.push(Caveat::Withheld { count: withheld }),
+                    WithheldReasons::Disclosed => caveats.push(Caveat::WithheldWithReasons {
+                        filter: self.withheld_counts.filter,
+                        redacted: self.withheld_counts.redacted,
+                    }),
                 }
                 if self.key.is_none() && self.disclosed > 0 {
                     caveats.push(Caveat::MacsNotChecked {
@@ -863,6 +989,9 @@ impl<'k> BundleVerifier<'k> {
                 })
             }
         };
+        let withheld_reasons = (self.reasons == WithheldReasons::Disclosed
+            && self.stage != Stage::Header)
+            .then_some(self.withheld_counts);
         BundleVerdict {
             verdict,
             level,
@@ -870,6 +999,7 @@ impl<'k> BundleVerifier<'k> {
             entries: self.entries,
             disclosed: self.disclosed,
             withheld,
+            withheld_reasons,
         }
     }
 }
@@ -891,7 +1021,14 @@ mod tests {
         let records = seal_batch(key, &mut head, &traces);
         let created =
             Timestamp::parse("2026-11-27T00:00:00Z", crate::time::Offset::Required).unwrap();
-        let (mut w, header) = BundleWriter::new(signer, "test/log", created, key.key_id(), "{}");
+        let (mut w, header) = BundleWriter::new(
+            signer,
+            "test/log",
+            created,
+            key.key_id(),
+            "{}",
+            WithheldReasons::Hidden,
+        );
         let mut text = header;
         for r in &records {
             let content = if r.seq % 3 == 2 {
@@ -983,7 +1120,7 @@ mod tests {
     fn withhold(lines: &mut [String], line: usize, block: std::ops::Range<usize>) -> String {
         let entry = lines[line].clone();
         let at = entry.find(",\"trace\":").unwrap();
-        lines[line] = format!("{},\"withheld\":\"filter\"}}\n", &entry[..at]);
+        lines[line] = format!("{},\"withheld\":true}}\n", &entry[..at]);
         let mut h = Sha256::new();
         for l in &lines[block] {
             h.update(l.as_bytes());

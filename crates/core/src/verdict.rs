@@ -23,9 +23,12 @@ pub enum Caveat {
     /// Anchors were checked, but the newest covers only seq `anchored`: records after
     /// `last_seq` could have been removed.
     AnchorBehind { anchored: u64, last_seq: u64 },
-    /// A bundle holds these records as hashes only (filtered or redacted): their content was
-    /// not disclosed, so not checked.
+    /// A bundle holds these records as hashes only (filtered or redacted, which it does not
+    /// say): their content was not disclosed, so not checked.
     Withheld { count: u64 },
+    /// A bundle holds these records as hashes only and, as its exporter chose, says why:
+    /// `filter` outside the selection, `redacted` holding a redacted field.
+    WithheldWithReasons { filter: u64, redacted: u64 },
     /// A bundle verified without the chain secret: its disclosed records' contents are vouched
     /// for by the bundle signature, not checked against their MACs.
     MacsNotChecked { count: u64 },
@@ -55,6 +58,14 @@ impl fmt::Display for Caveat {
                 "{count} record{} withheld: only their seq and hashes are in the bundle",
                 if *count == 1 { "" } else { "s" }
             ),
+            Caveat::WithheldWithReasons { filter, redacted } => {
+                let count = filter.saturating_add(*redacted);
+                write!(
+                    f,
+                    "{count} record{} withheld ({filter} outside the selection, {redacted} redacted): only their seq, hashes and these reasons are in the bundle",
+                    if count == 1 { "" } else { "s" }
+                )
+            }
             Caveat::MacsNotChecked { count } => write!(
                 f,
                 "no secret: the content of {count} disclosed record{} was not checked against its MAC (vouched for by the bundle signature only)",

@@ -4,6 +4,7 @@ use std::io::{BufRead, Write};
 
 use trailseal_core::bundle::{
     BundleError, BundleVerdict, BundleVerifier, BundleWriter, EntryContent, Withheld,
+    WithheldReasons,
 };
 use trailseal_core::json::{self, Mode, NodeRef};
 use trailseal_core::note::{NoteSigner, NoteVerifier};
@@ -11,6 +12,7 @@ use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, ScanItem};
 use trailseal_core::{ChainKey, TamperKind, Tampered, Timestamp, TraceSummary, Verdict};
 
 use crate::log::{AuditLog, Error};
+use crate::redact::{RedactError, RedactPath};
 use crate::verify::Progress;
 
 /// Which records a bundle discloses. The bundle holds the contiguous range; records in it that
@@ -25,9 +27,14 @@ pub struct BundleSelection {
     pub until: Option<Timestamp>,
     pub principal: Option<String>,
     pub capability: Option<String>,
-    /// Dotted paths (`error`, `args.email`): a record where one is present and not null is
-    /// withheld.
+    /// Redaction paths (`error`, `args.email`, `args.recipients[].email`; see
+    /// [`RedactPath`]): a record where one reaches a value that is not null is withheld. A
+    /// path that no record of the range holds, not even as null, is refused.
     pub redact: Vec<String>,
+    /// Whether each hash-only entry says why it is withheld (outside the selection, or
+    /// redacted). By default every hash-only entry carries the same marker, so the bundle does
+    /// not tell which selected records held a redacted field.
+    pub withheld_reasons: bool,
 }
 
 impl BundleSelection {
@@ -70,7 +77,26 @@ impl BundleSelection {
             && self.until.is_none_or(|until| ts.is_some_and(|t| t < until))
     }
 
-    fn withheld(&self, root: NodeRef<'_>) -> Option<Withheld> {
+    /// The redaction paths, parsed; the first malformed one is refused.
+    pub fn redact_paths(&self) -> Result<Vec<RedactPath>, RedactError> {
+        self.redact.iter().map(|p| RedactPath::parse(p)).collect()
+    }
+
+    /// Why the record is withheld, if it is; marks in `held` each path the record holds.
+    fn withheld(
+        &self,
+        root: NodeRef<'_>,
+        paths: &[RedactPath],
+        held: &mut [bool],
+    ) -> Option<Withheld> {
+        // Every path is looked for in every record, withheld or not, so that a path no record
+        // holds is found.
+        let mut redacted = false;
+        for (path, held) in paths.iter().zip(held.iter_mut()) {
+            let reach = path.reach(root);
+            *held |= reach.present;
+            redacted |= reach.redacts;
+        }
         let s = TraceSummary::from_node(root);
         let filtered = !self.in_window(&s)
             || self
@@ -84,13 +110,6 @@ impl BundleSelection {
         if filtered {
             return Some(Withheld::Filter);
         }
-        let redacted = self.redact.iter().any(|path| {
-            let mut node = Some(root);
-            for part in path.split('.') {
-                node = node.and_then(|n| n.get(part));
-            }
-            node.is_some_and(|n| !n.is_null())
-        });
         redacted.then_some(Withheld::Redacted)
     }
 }
@@ -131,6 +150,11 @@ impl AuditLog {
     /// Writes a signed bundle of the selected range to `out`, checking every record's MAC and
     /// link on the way (a record that does not verify stops the export). Streams: memory does
     /// not depend on the range's size.
+    ///
+    /// A malformed redaction path is refused before anything is written. Other errors — a
+    /// record that does not verify, a redaction path no record of the range holds (known only
+    /// once the range is read) — may come after part of the bundle was written to `out`: that
+    /// part lacks its signed manifest, never verifies, and is to be discarded.
     pub fn export_bundle(
         &mut self,
         out: &mut dyn Write,
@@ -140,6 +164,7 @@ impl AuditLog {
         selection: &BundleSelection,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<BundleReport, Error> {
+        let paths = selection.redact_paths()?;
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
         // A wrong secret is told apart from tampering, as `verify` does.
         self.confirm_key(&key)?;
@@ -219,13 +244,25 @@ impl AuditLog {
             action: "write the bundle",
             source,
         };
-        let (mut writer, header) =
-            BundleWriter::new(signer, origin, now, key.key_id(), &selection.to_json());
+        let reasons = if selection.withheld_reasons {
+            WithheldReasons::Disclosed
+        } else {
+            WithheldReasons::Hidden
+        };
+        let (mut writer, header) = BundleWriter::new(
+            signer,
+            origin,
+            now,
+            key.key_id(),
+            &selection.to_json(),
+            reasons,
+        );
         out.write_all(header.as_bytes()).map_err(io)?;
         let mut checker = ContentChecker::new();
         let mut canonical = Vec::new();
         let mut failure: Option<Error> = None;
         let (mut entries, mut disclosed) = (0u64, 0u64);
+        let mut held = vec![false; paths.len()];
         self.store_mut().scan(from, &mut |item| {
             let r = match item {
                 ScanItem::Record(r) if r.seq > to => return Flow::Stop,
@@ -259,7 +296,7 @@ impl AuditLog {
             let doc = json::parse(r.trace).ok();
             canonical.clear();
             let content = match doc.as_ref() {
-                Some(d) => match selection.withheld(d.root()) {
+                Some(d) => match selection.withheld(d.root(), &paths, &mut held) {
                     Some(w) => EntryContent::Withheld(w),
                     None if d
                         .root()
@@ -310,6 +347,15 @@ impl AuditLog {
                     ),
                 })),
             });
+        }
+        // The manifest is not written, so what was written never verifies.
+        if let Some((path, _)) = paths.iter().zip(&held).find(|(_, held)| !**held) {
+            return Err(RedactError::NoMatch {
+                path: path.as_str().to_owned(),
+                from_seq: from,
+                to_seq: to,
+            }
+            .into());
         }
         let tail = writer.finish().map_err(|e| bundle_error(&location, e))?;
         out.write_all(tail.as_bytes()).map_err(io)?;

@@ -32,6 +32,7 @@ mod group;
 mod log;
 mod migrate;
 pub mod query;
+mod redact;
 mod repair;
 mod retention;
 pub mod secret;
@@ -44,6 +45,7 @@ pub use group::{GroupStats, SharedLog};
 pub use log::{AuditLog, Error, OpenOptions};
 pub use migrate::MigrateReport;
 pub use query::{Filter, TraceEntry};
+pub use redact::{Reach, RedactError, RedactPath};
 pub use repair::RepairReport;
 pub use retention::{CutoffSpec, PruneReport, PruneRequest, RetentionStatus};
 pub use verify::{

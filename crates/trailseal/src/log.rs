@@ -94,6 +94,10 @@ pub enum Error {
         #[source]
         source: trailseal_store::atomic::WriteError,
     },
+    /// A bundle's redaction path is malformed or matches no record of the range; no bundle
+    /// was made.
+    #[error(transparent)]
+    Redact(#[from] crate::redact::RedactError),
     /// An I/O error outside a store.
     #[error("{path}: {action}: {source}")]
     Io {

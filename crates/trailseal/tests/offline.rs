@@ -354,7 +354,12 @@ fn bundles_filter_redact_and_verify_at_both_levels() {
             && !text.contains("user@example.com")
             && !text.contains("timeout")
     );
-    assert!(text.contains("\"withheld\":\"filter\"") && text.contains("\"withheld\":\"redacted\""));
+    // Filtered and redacted entries carry the same marker.
+    assert!(
+        text.contains("\"withheld\":true")
+            && !text.contains("\"withheld\":\"filter\"")
+            && !text.contains("\"withheld\":\"redacted\"")
+    );
 
     let window = bundle(
         &path,
@@ -464,19 +469,18 @@ fn every_tamper_of_a_bundle_is_caught_and_named() {
         "changed record_hash",
     );
 
-    // A withheld entry made to look disclosed, or a disclosed one hidden.
+    // A withheld entry's marker made a reason the header does not allow.
     let mut c = l.clone();
     let i = (0..150)
         .find(|i| c[entry_line(*i)].contains("withheld"))
         .unwrap();
-    c[entry_line(i)] =
-        c[entry_line(i)].replace("\"withheld\":\"redacted\"", "\"withheld\":\"filter\"");
+    c[entry_line(i)] = c[entry_line(i)].replace("\"withheld\":true", "\"withheld\":\"filter\"");
     not_verified(
         &rebuilt(&c),
         false,
-        TamperKind::Content,
-        &format!("block {}", i / 64),
-        "withheld reason changed",
+        TamperKind::Malformed,
+        &format!("entry {i} (seq {i}): must be exactly"),
+        "withheld marker changed",
     );
 
     // A disclosed entry of block 1 withheld, and block 1's trailer rewritten around its
@@ -488,7 +492,7 @@ fn every_tamper_of_a_bundle_is_caught_and_named() {
         .find(|i| c[entry_line(*i)].contains("\"trace\":"))
         .unwrap();
     let at = c[entry_line(i)].find(",\"trace\":").unwrap();
-    c[entry_line(i)] = format!("{},\"withheld\":\"filter\"}}\n", &c[entry_line(i)][..at]);
+    c[entry_line(i)] = format!("{},\"withheld\":true}}\n", &c[entry_line(i)][..at]);
     let digest = {
         use sha2::Digest as _;
         let mut h = sha2::Sha256::new();
@@ -836,5 +840,444 @@ fn anchor_files_are_write_once_and_the_folder_is_checked_before_appending() {
             1,
             "{ext}: no temporary file is left: {names:?}"
         );
+    }
+}
+
+/// Principal `agent:finance` (n % 3 == 1), `args.email` redacted (n % 4 == 0): record n is
+/// filtered out, redacted, or disclosed.
+fn finance_without_email(withheld_reasons: bool) -> BundleSelection {
+    BundleSelection {
+        principal: Some("agent:finance".into()),
+        redact: vec!["args.email".into()],
+        withheld_reasons,
+        ..Default::default()
+    }
+}
+
+fn why_withheld(n: u64) -> Option<&'static str> {
+    if n % 3 != 1 {
+        Some("filter")
+    } else if n.is_multiple_of(4) {
+        Some("redacted")
+    } else {
+        None
+    }
+}
+
+/// The entry lines of a bundle (header, trailers and manifest left out), parsed.
+fn entries(bytes: &[u8]) -> Vec<(String, serde_json::Value)> {
+    lines(bytes)
+        .into_iter()
+        .filter(|l| l.starts_with("{\"seq\":"))
+        .map(|l| {
+            let v = serde_json::from_str(&l).unwrap();
+            (l, v)
+        })
+        .collect()
+}
+
+#[test]
+fn withheld_entries_are_alike_whatever_withheld_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    store(&path, 0..150);
+    let b = bundle(&path, &finance_without_email(false));
+    let header: serde_json::Value = serde_json::from_str(&lines(&b)[0]).unwrap();
+    assert_eq!(
+        (&header["trailseal_bundle"], &header["withheld_reasons"]),
+        (&serde_json::json!(2), &serde_json::json!(false))
+    );
+    let (mut filtered, mut redacted) = (0, 0);
+    for (n, (line, v)) in entries(&b).iter().enumerate() {
+        let n = n as u64;
+        assert_eq!(v["seq"], n);
+        let Some(why) = why_withheld(n) else {
+            assert!(v.get("trace").is_some(), "{line}");
+            continue;
+        };
+        *(if why == "filter" {
+            &mut filtered
+        } else {
+            &mut redacted
+        }) += 1;
+        // Byte for byte the one shape: only the seq and the hashes differ.
+        let expected = format!(
+            "{{\"seq\":{n},\"prev_hash\":\"{}\",\"record_hash\":\"{}\",\"withheld\":true}}\n",
+            v["prev_hash"].as_str().unwrap(),
+            v["record_hash"].as_str().unwrap()
+        );
+        assert_eq!(line, &expected, "seq {n} ({why})");
+    }
+    assert!(filtered > 0 && redacted > 0, "{filtered} {redacted}");
+    // Nor does the verdict tell them apart: one count, one caveat.
+    for secret in [false, true] {
+        let v = check(&b, secret);
+        assert!(v.verdict.is_verified(), "{v:?}");
+        assert_eq!(
+            (v.withheld, v.withheld_reasons),
+            (filtered + redacted, None)
+        );
+        assert_eq!(
+            v.verdict.caveats().first(),
+            Some(&Caveat::Withheld {
+                count: filtered + redacted
+            })
+        );
+        let caveats: Vec<String> = v.verdict.caveats().iter().map(|c| c.to_string()).collect();
+        assert!(
+            caveats
+                .iter()
+                .all(|c| !c.contains("redact") && !c.contains("selection")),
+            "{caveats:?}"
+        );
+    }
+}
+
+#[test]
+fn withheld_reasons_are_in_the_bundle_only_when_the_exporter_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    store(&path, 0..150);
+    let b = bundle(&path, &finance_without_email(true));
+    let header: serde_json::Value = serde_json::from_str(&lines(&b)[0]).unwrap();
+    assert_eq!(header["withheld_reasons"], true);
+    let mut counts = (0, 0);
+    for (n, (line, v)) in entries(&b).iter().enumerate() {
+        let why = why_withheld(n as u64);
+        assert_eq!(v["withheld"].as_str(), why, "{line}");
+        match why {
+            Some("filter") => counts.0 += 1,
+            Some(_) => counts.1 += 1,
+            None => {}
+        }
+    }
+    for secret in [false, true] {
+        let v = check(&b, secret);
+        assert!(v.verdict.is_verified(), "{v:?}");
+        let reasons = v.withheld_reasons.unwrap();
+        assert_eq!((reasons.filter, reasons.redacted), counts);
+        assert_eq!(
+            v.verdict.caveats().first(),
+            Some(&Caveat::WithheldWithReasons {
+                filter: counts.0,
+                redacted: counts.1
+            })
+        );
+    }
+}
+
+#[test]
+fn a_changed_withheld_marker_or_reasons_mode_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    store(&path, 0..150);
+    let hidden = lines(&bundle(&path, &finance_without_email(false)));
+    let shown = lines(&bundle(&path, &finance_without_email(true)));
+    let all = lines(&bundle(
+        &path,
+        &BundleSelection {
+            from_seq: Some(0),
+            to_seq: Some(9),
+            ..Default::default()
+        },
+    ));
+    let entry_line = |i: usize| 1 + i + i / 64;
+    let changed = |l: &[String], at: usize, from: &str, to: &str| {
+        let mut c = l.to_vec();
+        assert!(c[at].contains(from), "{}", c[at]);
+        c[at] = c[at].replacen(from, to, 1);
+        c.concat().into_bytes()
+    };
+    let caught = |bytes: &[u8], kind: TamperKind, detail: &str, what: &str| {
+        for secret in [false, true] {
+            let v = check(bytes, secret);
+            assert_eq!(v.verdict.kind(), Some(kind), "{what}: {v:?}");
+            assert!(
+                v.verdict.detail().contains(detail),
+                "{what}: {:?} should name {detail}",
+                v.verdict.detail()
+            );
+        }
+    };
+    // Seq 4 is redacted, 0 filtered out.
+    for (n, to) in [
+        (4, "\"redacted\""),
+        (0, "\"filter\""),
+        (4, "false"),
+        (0, "1"),
+    ] {
+        caught(
+            &changed(
+                &hidden,
+                entry_line(n),
+                "\"withheld\":true",
+                &format!("\"withheld\":{to}"),
+            ),
+            TamperKind::Malformed,
+            &format!("entry {n} (seq {n}): must be exactly"),
+            "a marker made a reason",
+        );
+    }
+    // A reason swapped for the other: the signed block differs.
+    caught(
+        &changed(&shown, entry_line(4), "\"redacted\"", "\"filter\""),
+        TamperKind::Content,
+        "block 0 (entries 0 to 63",
+        "a reason swapped",
+    );
+    caught(
+        &changed(&shown, entry_line(71), "\"filter\"", "true"),
+        TamperKind::Malformed,
+        "entry 71 (seq 71): must be exactly",
+        "a reason hidden",
+    );
+    // An entry with a member added beside its marker.
+    caught(
+        &changed(
+            &hidden,
+            entry_line(4),
+            "\"withheld\":true",
+            "\"withheld\":true,\"why\":1",
+        ),
+        TamperKind::Malformed,
+        "entry 4 (seq 4): must be exactly",
+        "a member added",
+    );
+    // The header's mode flipped, dropped (as format 1) or duplicated.
+    for (l, from, to) in [
+        (
+            &hidden,
+            "\"withheld_reasons\":false",
+            "\"withheld_reasons\":true",
+        ),
+        (
+            &shown,
+            "\"withheld_reasons\":true",
+            "\"withheld_reasons\":false",
+        ),
+        (
+            &hidden,
+            "\"trailseal_bundle\":2,\"withheld_reasons\":false",
+            "\"trailseal_bundle\":1",
+        ),
+        (
+            &shown,
+            "\"trailseal_bundle\":2,\"withheld_reasons\":true",
+            "\"trailseal_bundle\":1",
+        ),
+        (
+            &all,
+            "\"withheld_reasons\":false",
+            "\"withheld_reasons\":true",
+        ),
+    ] {
+        let v = check(&changed(l, 0, from, to), false);
+        assert!(
+            matches!(v.verdict, Verdict::Tampered(_)),
+            "{from} -> {to}: {v:?}"
+        );
+    }
+    for (l, from, to) in [
+        (
+            &hidden,
+            "\"withheld_reasons\":false",
+            "\"withheld_reasons\":false,\"withheld_reasons\":true",
+        ),
+        (
+            &hidden,
+            "\"withheld_reasons\":false",
+            "\"withheld_reasons\":0",
+        ),
+        (&hidden, ",\"withheld_reasons\":false", ""),
+        (&all, "\"trailseal_bundle\":2", "\"trailseal_bundle\":1"),
+    ] {
+        caught(
+            &changed(l, 0, from, to),
+            TamperKind::Malformed,
+            "line 1: the header does not hold exactly the members",
+            to,
+        );
+    }
+    for l in [&hidden, &shown, &all] {
+        assert!(check(&l.concat().into_bytes(), true).verdict.is_verified());
+    }
+}
+
+/// A bundle of format 1 written by trailseal before hash-only entries looked alike (seq 0 to
+/// 39, principal `agent:finance`, `args.email` redacted): it names each entry's reason, and
+/// still verifies.
+#[test]
+fn format_1_bundles_still_verify_and_show_their_reasons() {
+    let b = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/format-1.bundle"
+    ))
+    .unwrap();
+    assert!(lines(&b)[0].contains("\"trailseal_bundle\":1}"));
+    let redacted = (0..40)
+        .filter(|n| why_withheld(*n) == Some("redacted"))
+        .count() as u64;
+    let filter = (0..40)
+        .filter(|n| why_withheld(*n) == Some("filter"))
+        .count() as u64;
+    for secret in [false, true] {
+        let v = check(&b, secret);
+        assert!(v.verdict.is_verified(), "{v:?}");
+        let reasons = v.withheld_reasons.unwrap();
+        assert_eq!(
+            (v.entries, reasons.filter, reasons.redacted),
+            (40, filter, redacted)
+        );
+    }
+    // Its reasons are as signed: one swapped is caught.
+    let l = lines(&b);
+    let at = (1..l.len())
+        .find(|i| l[*i].contains("\"withheld\":\"redacted\""))
+        .unwrap();
+    let mut c = l.clone();
+    c[at] = c[at].replace("\"redacted\"", "\"filter\"");
+    assert_eq!(
+        check(&c.concat().into_bytes(), false).verdict.kind(),
+        Some(TamperKind::Content)
+    );
+}
+
+/// A store whose traces hold arrays of recipients, some with an email.
+fn recipients_store(path: &Path) -> Vec<&'static str> {
+    let recipients = vec![
+        r#"[{"name":"a","email":"first@example.com"},{"name":"b"}]"#,
+        r#"[{"name":"c"},{"name":"d"}]"#,
+        r#"[{"name":"e","email":null}]"#,
+        r#"[]"#,
+        r#"[{"name":"f"},{"name":"g","email":"second@example.com"}]"#,
+        r#"{"email":"object@example.com"}"#,
+        r#"[[{"email":"nested@example.com"}]]"#,
+    ];
+    let texts: Vec<String> = recipients
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            format!(
+                r#"{{"action_id":"r-{n}","capability_id":"mail.send","principal_id":"agent:mail","token_id":"t","invoked_at":"2026-01-01T00:00:0{n}+00:00","args":{{"recipients":{r},"email":"top@example.com"}},"response_mode":"summary","driver_id":"http"}}"#
+            )
+        })
+        .collect();
+    let mut log = open(path);
+    log.append(&log.prepare(texts.iter().map(String::as_bytes)).unwrap())
+        .unwrap();
+    recipients
+}
+
+#[test]
+fn redact_paths_reach_into_array_elements() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    recipients_store(&path);
+    let b = bundle(
+        &path,
+        &BundleSelection {
+            redact: vec!["args.recipients[].email".into()],
+            withheld_reasons: true,
+            ..Default::default()
+        },
+    );
+    let withheld: Vec<u64> = entries(&b)
+        .iter()
+        .filter(|(_, v)| v.get("withheld").is_some())
+        .map(|(_, v)| v["seq"].as_u64().unwrap())
+        .collect();
+    // Exactly the records where an element of the array holds an email that is not null.
+    assert_eq!(withheld, [0, 4]);
+    let text = String::from_utf8(b.clone()).unwrap();
+    assert!(
+        !text.contains("first@example.com") && !text.contains("second@example.com"),
+        "{text}"
+    );
+    // The path does not reach into an object, nor an array of arrays, nor another member.
+    for kept in [
+        "object@example.com",
+        "nested@example.com",
+        "top@example.com",
+    ] {
+        assert!(text.contains(kept), "{kept}");
+    }
+    let v = check(&b, true);
+    assert!(v.verdict.is_verified(), "{v:?}");
+    assert_eq!(
+        (v.level, v.entries, v.disclosed),
+        (BundleLevel::SignatureAndMac, 7, 5)
+    );
+
+    // Nested arrays take one [] per level.
+    let b = bundle(
+        &path,
+        &BundleSelection {
+            redact: vec!["args.recipients[][].email".into()],
+            ..Default::default()
+        },
+    );
+    let text = String::from_utf8(b.clone()).unwrap();
+    assert!(!text.contains("nested@example.com") && text.contains("first@example.com"));
+    assert!(check(&b, true).verdict.is_verified());
+}
+
+#[test]
+fn a_redact_path_no_record_holds_or_a_malformed_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("n.db");
+    store(&path, 0..20);
+    let export = |redact: &[&str], from: Option<u64>| {
+        let mut out = Vec::new();
+        let selection = BundleSelection {
+            from_seq: from,
+            principal: Some("agent:finance".into()),
+            redact: redact.iter().map(|r| (*r).to_owned()).collect(),
+            ..Default::default()
+        };
+        let result = open(&path).export_bundle(
+            &mut out,
+            &signer(),
+            "test.example/log",
+            t("2026-11-27T00:00:00Z"),
+            &selection,
+            &mut |_| {},
+        );
+        (result, out)
+    };
+    // A misspelt path, and one that names an array without [] (seq 1 to 19 hold no email
+    // record of finance's, but seq 4, 8, … hold the path in other principals' records: they
+    // count).
+    for (redact, from) in [
+        (&["args.email", "args.emial"][..], None),
+        (&["args.n.email"][..], None),
+        (&["args.email"][..], Some(17)),
+    ] {
+        let (result, out) = export(redact, from);
+        let Err(trailseal::Error::Redact(e @ trailseal::RedactError::NoMatch { .. })) = &result
+        else {
+            panic!("{redact:?}: {result:?}");
+        };
+        assert!(e.to_string().starts_with("redact path \""), "{e}");
+        // What was written lacks its manifest: it never verifies.
+        assert!(!check(&out, true).verdict.is_verified());
+    }
+    let (result, _) = export(&["args.email"], Some(1));
+    assert!(result.is_ok(), "{result:?}");
+    // Held as null counts: the path is right, there is just nothing to redact.
+    let (result, _) = export(&["error", "args.n"], None);
+    assert!(result.is_ok(), "{result:?}");
+    for bad in [
+        "args..email",
+        "args.email[0]",
+        "args.*.email",
+        "",
+        "args.email.",
+    ] {
+        let (result, out) = export(&["error", bad], None);
+        assert!(
+            matches!(&result, Err(trailseal::Error::Redact(trailseal::RedactError::Invalid { path, .. })) if path == bad),
+            "{bad:?}: {result:?}"
+        );
+        assert!(out.is_empty(), "{bad:?}: something was written");
     }
 }

@@ -240,7 +240,10 @@ pub(crate) fn export_bundle(args: &ExportArgs, out_path: &Path) -> Result<ExitCo
         principal: args.principal.clone(),
         capability: args.capability.clone(),
         redact: args.redact.clone(),
+        withheld_reasons: args.withheld_reasons,
     };
+    // Malformed paths are refused before any file is created.
+    selection.redact_paths().map_err(redact_refused)?;
     let origin = args
         .origin
         .clone()
@@ -260,22 +263,36 @@ pub(crate) fn export_bundle(args: &ExportArgs, out_path: &Path) -> Result<ExitCo
     });
     progress.finish();
     // Dropping `file` on an error removes what was written.
-    let report = result.map_err(super::retention::refused)?;
+    let report = result.map_err(|e| match e {
+        trailseal::Error::Redact(e) => redact_refused(e),
+        e => super::retention::refused(e),
+    })?;
     file.replace().map_err(failed)?;
     writeln!(
         stdout(),
-        "bundled seq {} to {} ({} entries: {} disclosed, {} withheld as hashes) into {}; check it with `trailseal verify-bundle {} --public-key {}.pub`",
+        "bundled seq {} to {} ({} entries: {} disclosed, {} withheld as hashes{}) into {}; check it with `trailseal verify-bundle {} --public-key {}.pub`",
         report.from_seq,
         report.to_seq,
         report.entries,
         report.disclosed,
         report.withheld,
+        if args.withheld_reasons {
+            ", each saying why"
+        } else {
+            ""
+        },
         out_path.display(),
         out_path.display(),
         signing_key.display()
     )
     .map_err(output)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn redact_refused(e: trailseal::RedactError) -> CliError {
+    CliError::new(format!("--redact: {e}")).hint(
+        "a path is member names joined by dots, [] after a name for every element of an array (args.recipients[].email); no bundle was written",
+    )
 }
 
 pub(crate) fn verify_bundle(args: &VerifyBundleArgs) -> Result<ExitCode, CliError> {
@@ -303,19 +320,32 @@ pub(crate) fn verify_bundle(args: &VerifyBundleArgs) -> Result<ExitCode, CliErro
         let text = if args.json {
             let mut json = verdict_json(verdict);
             json.pop();
-            let extra = JsonObject::new()
+            let mut extra = JsonObject::new()
                 .str("level", result.level.as_str())
                 .opt_str("origin", result.origin.as_deref())
                 .num("entries", result.entries)
                 .num("disclosed", result.disclosed)
                 .num("withheld", result.withheld)
-                .finish();
+                .bool("withheld_reasons", result.withheld_reasons.is_some());
+            if let Some(counts) = result.withheld_reasons {
+                extra = extra
+                    .num("withheld_filter", counts.filter)
+                    .num("withheld_redacted", counts.redacted);
+            }
+            let extra = extra.finish();
             format!("{json},{}\n", extra.trim_start_matches('{'))
         } else {
             let mut t = verdict_text(verdict, &args.bundle.display().to_string());
             if matches!(verdict, Verdict::Verified(_)) {
+                let reasons = match result.withheld_reasons {
+                    Some(c) => format!(
+                        " ({} outside the selection, {} redacted: the bundle says which)",
+                        c.filter, c.redacted
+                    ),
+                    None => String::new(),
+                };
                 t.push_str(&format!(
-                    "  checked: {}\n  origin: {}; {} entries, {} disclosed, {} withheld\n",
+                    "  checked: {}\n  origin: {}; {} entries, {} disclosed, {} withheld{reasons}\n",
                     result.level.as_str(),
                     result.origin.as_deref().unwrap_or("?"),
                     result.entries,
