@@ -705,3 +705,174 @@ fn anchor_out_never_replaces_a_file() {
     let names: Vec<String> = files(dir.path()).into_keys().collect();
     assert!(names.iter().all(|n| !n.contains("tmp")), "{names:?}");
 }
+
+/// Exports seq 0 to 39 of the vectors' store as `name`: principal ops@example (10 records),
+/// `error` redacted (4 of them hold one); the exit status, stdout and the verify-bundle
+/// outputs (JSON, text) with the public key only.
+fn export_ops(
+    dir: &Path,
+    name: &str,
+    extra: &[&str],
+) -> (Output, Option<(serde_json::Value, String)>) {
+    let key = dir.join("exporter");
+    let k = key.to_str().unwrap();
+    if !key.exists() {
+        run(&["keygen", "--out", k], "");
+    }
+    let s = store(dir);
+    let b = dir.join(name);
+    let bf = b.to_str().unwrap();
+    let mut args = vec![
+        "export",
+        "--store",
+        &s,
+        "--bundle",
+        bf,
+        "--signing-key",
+        k,
+        "--principal",
+        "ops@example",
+        "--redact",
+        "error",
+    ];
+    args.extend(extra);
+    let o = run(&args, "");
+    if o.status.code() != Some(0) {
+        return (o, None);
+    }
+    let pubfile = format!("{k}.pub");
+    let verify = |json: bool| {
+        let mut args = vec!["verify-bundle", bf, "--public-key", &pubfile, "--no-secret"];
+        if json {
+            args.push("--json");
+        }
+        let v = run(&args, "");
+        assert_eq!(v.status.code(), Some(0), "{}", text(&v.stdout));
+        v
+    };
+    let j = json(&verify(true));
+    let t = text(&verify(false).stdout);
+    (o, Some((j, t)))
+}
+
+#[test]
+fn verify_bundle_tells_withheld_reasons_apart_only_when_the_bundle_gives_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, Some((j, t))) = export_ops(dir.path(), "hidden.bundle", &[]) else {
+        panic!("export failed")
+    };
+    assert!(
+        text(&o.stdout).contains("34 withheld as hashes)"),
+        "{}",
+        text(&o.stdout)
+    );
+    let bytes = std::fs::read_to_string(dir.path().join("hidden.bundle")).unwrap();
+    assert_eq!(bytes.matches("\"withheld\":true}\n").count(), 34);
+    assert!(!bytes.contains("\"withheld\":\""), "{bytes}");
+    assert_eq!(
+        (
+            &j["withheld"],
+            &j["withheld_reasons"],
+            j.get("withheld_filter"),
+            j.get("withheld_redacted")
+        ),
+        (
+            &serde_json::json!(34),
+            &serde_json::json!(false),
+            None,
+            None
+        ),
+        "{j}"
+    );
+    let caveats = j["caveats"].to_string();
+    assert!(
+        caveats.contains("34 records withheld: only their seq and hashes"),
+        "{caveats}"
+    );
+    for word in ["redact", "selection", "filter"] {
+        assert!(
+            !caveats.contains(word) && !t.contains(word),
+            "{word}: {caveats} / {t}"
+        );
+    }
+
+    let (_, Some((j, t))) = export_ops(dir.path(), "reasons.bundle", &["--withheld-reasons"])
+    else {
+        panic!("export failed")
+    };
+    let bytes = std::fs::read_to_string(dir.path().join("reasons.bundle")).unwrap();
+    assert!(
+        bytes
+            .lines()
+            .next()
+            .unwrap()
+            .contains("\"withheld_reasons\":true}")
+    );
+    assert_eq!(
+        (
+            &j["withheld_reasons"],
+            &j["withheld_filter"],
+            &j["withheld_redacted"]
+        ),
+        (
+            &serde_json::json!(true),
+            &serde_json::json!(30),
+            &serde_json::json!(4)
+        ),
+        "{j}"
+    );
+    assert!(
+        t.contains("34 withheld (30 outside the selection, 4 redacted: the bundle says which)"),
+        "{t}"
+    );
+}
+
+#[test]
+fn a_redact_path_that_matches_nothing_or_is_malformed_writes_no_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with("exporter") && !n.starts_with("s.db"))
+            .collect();
+        names.sort();
+        names
+    };
+    for (path, says) in [
+        (
+            "args.emial",
+            "redact path \"args.emial\": no record of seq 0 to 39 holds it",
+        ),
+        (
+            "args[0]",
+            "redact path \"args[0]\": character 5: only [] may follow a name",
+        ),
+        (
+            "args..k",
+            "redact path \"args..k\": character 6: a member name is missing",
+        ),
+        ("args.*", "`*` is not a wildcard"),
+    ] {
+        let (o, verified) = export_ops(dir.path(), "x.bundle", &["--redact", path]);
+        assert_eq!(o.status.code(), Some(2), "{path}: {}", text(&o.stdout));
+        assert!(verified.is_none());
+        let err = text(&o.stderr);
+        assert!(
+            err.contains(&format!("error: --redact: redact path {path:?}: ")) && err.contains(says),
+            "{path}: {err}"
+        );
+        assert!(err.contains("no bundle was written"), "{err}");
+        assert_eq!(
+            before(dir.path()),
+            Vec::<String>::new(),
+            "{path}: a file was left"
+        );
+    }
+    // Into arrays: `args.k` is an array in seq 4 (of one object) and 15 (of scalars).
+    let (o, _) = export_ops(dir.path(), "y.bundle", &["--redact", "args.k[].x"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert_eq!(before(dir.path()), Vec::<String>::new());
+    let (o, _) = export_ops(dir.path(), "z.bundle", &["--redact", "args.k[]"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}

@@ -594,11 +594,11 @@ impl<'k> BundleVerifier<'k> {
             (_, Some(Some(true))) => Some(WithheldReasons::Disclosed),
             _ => None,
         };
-        let members = &HEADER_FIELDS[..if format == 1 { 5 } else { 6 }];
-        let (Some(reasons), true) = (
-            reasons,
-            root.members().map(|(k, _)| k).eq(members.iter().copied()),
-        ) else {
+        let members = HEADER_FIELDS
+            .iter()
+            .copied()
+            .take(if format == 1 { 5 } else { 6 });
+        let (Some(reasons), true) = (reasons, root.members().map(|(k, _)| k).eq(members)) else {
             return self.tamper(
                 0,
                 TamperKind::Malformed,
