@@ -143,7 +143,7 @@ impl Store for Deferred {
         self.create()?.import_records(records)
     }
 
-    fn snapshot(&mut self, readers: usize) -> Result<Option<Snapshot>, StoreError> {
+    fn snapshot(&mut self, readers: usize) -> Result<Snapshot<'_>, StoreError> {
         self.reader()?.snapshot(readers)
     }
 

@@ -33,8 +33,8 @@ use crate::lines::{
     line_number_at, strip_line,
 };
 use crate::{
-    Appended, ImportMeta, ImportRecord, OpenMode, PrunePlan, Store, StoreError, StoreState,
-    StoredRecord, TornTail,
+    Appended, ImportMeta, ImportRecord, OpenMode, PrunePlan, SeqRange, Snapshot, SnapshotReader,
+    Store, StoreError, StoreState, StoredRecord, TornTail,
 };
 pub use trailseal_core::trace::DEFAULT_MAX_RECORD_BYTES;
 
@@ -590,51 +590,60 @@ impl JsonlStore {
         })
     }
 
-    /// Reads every non-blank line from `offset`, as weaver-kernel splits and strips them
-    /// (see [`crate::lines`]), calling `f` for each; the header line of a file (its first
-    /// non-blank line, when it is one) is skipped. No line is buffered past the record limit.
+    /// Reads every non-blank line from `offset` (see [`lines_in`]).
     fn for_each_line(
         &self,
         offset: u64,
         f: &mut dyn FnMut(&Item<'_>) -> Flow,
     ) -> Result<(), StoreError> {
-        let mut first = offset == 0;
         let mut file = self.open_file(false, false)?;
-        file.seek(SeekFrom::Start(offset))
-            .map_err(StoreError::io(&self.location, "seek"))?;
-        let limit = self
-            .hide_from
-            .map_or(u64::MAX, |end| end.saturating_sub(offset));
-        let reader = BufReader::with_capacity(1 << 20, file.take(limit));
-        let max = self.max_record_bytes;
-        let mut lines = LineReader::new(reader, Terminators::Universal, max, offset, 0);
-        loop {
-            let Some(line) = lines
-                .next_line()
-                .map_err(StoreError::io(&self.location, "read"))?
-            else {
-                return Ok(());
-            };
-            let text = line_text(line.bytes, line.len, line.oversized, max);
-            if text.as_ref().is_ok_and(|t| t.is_empty()) {
-                continue;
-            }
-            if std::mem::take(&mut first)
-                && let Ok(t) = text
-                && Header::parse(t, &self.location)?.is_some()
-            {
-                continue;
-            }
-            let item = Item {
-                number: line.number,
-                raw: line.bytes,
-                text,
-                ended: line.ended,
-            };
-            if f(&item) == Flow::Stop {
-                return Ok(());
-            }
+        let end = self.hide_from.unwrap_or(u64::MAX);
+        lines_in(&mut file, &self.reading(end), offset, f)
+    }
+
+    /// How this store's file is read, up to byte `end`.
+    fn reading(&self, end: u64) -> Reading<'_> {
+        Reading {
+            location: &self.location,
+            max: self.max_record_bytes,
+            end,
         }
+    }
+
+    /// Opens the file for a consistent read: one descriptor, and the length up to which it
+    /// holds one state of the store. A prune, a policy change or a copy into the store
+    /// replaces the file by renaming a new one over it and leaves the open one unchanged; an
+    /// append only adds lines at its end. So everything read through the descriptor up to
+    /// that length is one state of the store, however long the read takes and whatever is
+    /// written meanwhile.
+    ///
+    /// A file whose length does not end a line is either being appended to (the write is not
+    /// complete yet) or ends with an interrupted write. Appends write under the file's
+    /// exclusive lock, so the length is then read again under the shared lock: a write in
+    /// progress is complete by then, an interrupted one is still there. Nothing else leaves a
+    /// line incomplete while holding the lock (prunes and copies write a new file), so that
+    /// wait lasts at most one append.
+    fn open_snapshot(&self) -> Result<(File, u64), StoreError> {
+        let limit = self.hide_from.unwrap_or(u64::MAX);
+        let mut file = self.open_file(false, false)?;
+        let len = |file: &File| -> Result<u64, StoreError> {
+            Ok(file
+                .metadata()
+                .map_err(StoreError::io(&self.location, "stat"))?
+                .len()
+                .min(limit))
+        };
+        let end = len(&file)?;
+        // This handle holding the exclusive lock itself (a repair checking the store, a copy
+        // into it) writes nothing meanwhile, and waiting for the lock would never end.
+        let holds_lock = self.hide_from.is_some() || self.import.is_some();
+        if end == 0 || holds_lock || ends_a_line(&mut file, end, &self.location)? {
+            return Ok((file, end));
+        }
+        lock_shared(&file, &self.location)?;
+        let end = len(&file);
+        let _ = file.unlock();
+        Ok((file, end?))
     }
 
     /// [`StoreError::RecordTooLarge`] for a line of `size` bytes over the record limit.
@@ -725,50 +734,29 @@ impl Store for JsonlStore {
     }
 
     fn state(&mut self) -> Result<StoreState, StoreError> {
-        let header = self.header()?;
-        let (start, retention, archive_of) = match header {
-            Some(h) => (h.start, h.retention, h.archive_of),
-            None => (ChainStart::genesis(), Vec::new(), None),
-        };
-        // The key id of the first record (weaver-kernel's lines carry none).
-        let mut key_id = StoredKeyId::Absent;
-        if self.path.exists() {
-            self.for_each_line(0, &mut |item| {
-                if let Some(kid) = item
-                    .text
-                    .as_ref()
-                    .ok()
-                    .and_then(|t| parse_line(t).ok())
-                    .and_then(|r| r.kid.as_deref().and_then(KeyId::parse))
-                {
-                    key_id = StoredKeyId::Present(kid);
-                }
-                Flow::Stop
-            })?;
+        if !self.path.exists() {
+            return Ok(state_of_empty());
         }
-        let head = if self.path.exists() {
-            let mut file = self.open_file(false, false)?;
-            let len = file
-                .metadata()
-                .map_err(StoreError::io(&self.location, "stat"))?
-                .len()
-                .min(self.hide_from.unwrap_or(u64::MAX));
-            self.last_line(&mut file, len)?.and_then(|last| {
-                self.last_item(&last)
-                    .record()
-                    .ok()
-                    .map(|r| (r.seq, r.record_hash.into_owned()))
-            })
-        } else {
-            None
-        };
-        Ok(StoreState {
-            start,
-            retention,
-            archive_of,
-            key_id,
-            head,
-            record_count_hint: None,
+        let (mut file, end) = self.open_snapshot()?;
+        state_in(&mut file, &self.reading(end))
+    }
+
+    fn snapshot(&mut self, _readers: usize) -> Result<Snapshot<'_>, StoreError> {
+        if !self.path.exists() {
+            return Err(StoreError::NotFound {
+                location: self.location.clone(),
+            });
+        }
+        let (mut file, end) = self.open_snapshot()?;
+        let state = state_in(&mut file, &self.reading(end))?;
+        Ok(Snapshot {
+            state,
+            readers: vec![Box::new(JsonlReader {
+                file,
+                end,
+                location: self.location.clone(),
+                max: self.max_record_bytes,
+            })],
         })
     }
 
@@ -1079,51 +1067,8 @@ impl Store for JsonlStore {
                 location: self.location.clone(),
             });
         }
-        // The key id lines carry (`kid`) is not covered by the MACs: every line that has one
-        // must name the same key as the first that has one, or the file was altered.
-        let mut first_kid: Option<Vec<u8>> = None;
-        // The record the next line must be, for telling an interrupted write from damage.
-        let start = self.header()?.map_or_else(ChainStart::genesis, |h| h.start);
-        let mut next_seq = start.next_seq;
-        let mut next_prev = start.prev_hash;
-        self.for_each_line(0, &mut |item| {
-            let parsed = item.record();
-            let kid = parsed
-                .as_ref()
-                .ok()
-                .and_then(|r| kid_problem(r, &mut first_kid));
-            if let Ok(r) = &parsed {
-                next_seq = r.seq.saturating_add(1);
-                next_prev.clear();
-                next_prev.extend_from_slice(&r.record_hash);
-            }
-            let location = || format!("line {}", item.number);
-            match (parsed, kid) {
-                (Ok(r), _) if r.seq < from_seq => Flow::Continue,
-                (Ok(r), Some(problem)) => visit(&ScanItem::Malformed(MalformedRecord {
-                    seq: Some(r.seq),
-                    location: location(),
-                    problem,
-                    torn: false,
-                })),
-                (Ok(r), None) => visit(&ScanItem::Record(RecordView {
-                    seq: r.seq,
-                    prev_hash: &r.prev_hash,
-                    record_hash: &r.record_hash,
-                    trace: &r.trace,
-                    encoding: r.encoding,
-                    columns: None,
-                })),
-                (Err(bad), _) => visit(&ScanItem::Malformed(MalformedRecord {
-                    seq: bad.seq,
-                    location: location(),
-                    problem: bad.problem,
-                    torn: !item.ended
-                        && item.text.is_ok()
-                        && is_torn_after(item.raw, Some((next_seq, &next_prev))),
-                })),
-            }
-        })
+        let mut snapshot = self.snapshot(1)?;
+        snapshot.scan(from_seq, visit)
     }
 
     fn find(&mut self, action_id: &str) -> Result<Option<StoredRecord>, StoreError> {
@@ -1288,34 +1233,8 @@ impl JsonlStore {
         if !self.path.exists() {
             return Ok(None);
         }
-        let file = File::open(&self.path).map_err(StoreError::io(&self.location, "open"))?;
-        let max = self.max_record_bytes;
-        let mut lines = LineReader::new(BufReader::new(file), Terminators::Universal, max, 0, 0);
-        loop {
-            let Some(line) = lines
-                .next_line()
-                .map_err(StoreError::io(&self.location, "read"))?
-            else {
-                return Ok(None);
-            };
-            if line.oversized {
-                if lstrip(line.bytes).starts_with(b"{\"trailseal\"") {
-                    return Err(StoreError::UnknownStore {
-                        location: self.location.clone(),
-                        reason: format!(
-                            "its header line is {} bytes, over the limit of {max} bytes a line may have",
-                            line.len
-                        ),
-                    });
-                }
-                return Ok(None);
-            }
-            match strip_line(line.bytes) {
-                Ok([]) => continue,
-                Ok(text) => return Header::parse(text, &self.location),
-                Err(_) => return Ok(None),
-            }
-        }
+        let mut file = File::open(&self.path).map_err(StoreError::io(&self.location, "open"))?;
+        header_in(&mut file, &self.reading(u64::MAX))
     }
 
     fn start_head(&self) -> Result<Head, StoreError> {
@@ -1362,6 +1281,262 @@ impl JsonlStore {
                 problem: bad.problem,
             }),
         }
+    }
+}
+
+/// How a store's file is read: where it is (for messages), the record limit, and the byte at
+/// which reading ends.
+struct Reading<'a> {
+    location: &'a str,
+    max: usize,
+    end: u64,
+}
+
+/// Reads every non-blank line of `file` from `offset` to `reading.end`, as weaver-kernel
+/// splits and strips them (see [`crate::lines`]), calling `f` for each; the header line of a
+/// file (its first non-blank line, when it is one) is skipped. No line is buffered past the
+/// record limit.
+fn lines_in(
+    file: &mut File,
+    reading: &Reading<'_>,
+    offset: u64,
+    f: &mut dyn FnMut(&Item<'_>) -> Flow,
+) -> Result<(), StoreError> {
+    let location = reading.location;
+    let mut first = offset == 0;
+    file.seek(SeekFrom::Start(offset))
+        .map_err(StoreError::io(location, "seek"))?;
+    let limit = reading.end.saturating_sub(offset);
+    let reader = BufReader::with_capacity(1 << 20, Read::by_ref(file).take(limit));
+    let max = reading.max;
+    let mut lines = LineReader::new(reader, Terminators::Universal, max, offset, 0);
+    loop {
+        let Some(line) = lines
+            .next_line()
+            .map_err(StoreError::io(location, "read"))?
+        else {
+            return Ok(());
+        };
+        let text = line_text(line.bytes, line.len, line.oversized, max);
+        if text.as_ref().is_ok_and(|t| t.is_empty()) {
+            continue;
+        }
+        if std::mem::take(&mut first)
+            && let Ok(t) = text
+            && Header::parse(t, location)?.is_some()
+        {
+            continue;
+        }
+        let item = Item {
+            number: line.number,
+            raw: line.bytes,
+            text,
+            ended: line.ended,
+        };
+        if f(&item) == Flow::Stop {
+            return Ok(());
+        }
+    }
+}
+
+/// The header line of `file` (up to `reading.end`), if it has one.
+fn header_in(file: &mut File, reading: &Reading<'_>) -> Result<Option<Header>, StoreError> {
+    let location = reading.location;
+    let max = reading.max;
+    file.seek(SeekFrom::Start(0))
+        .map_err(StoreError::io(location, "seek"))?;
+    let reader = BufReader::new(Read::by_ref(file).take(reading.end));
+    let mut lines = LineReader::new(reader, Terminators::Universal, max, 0, 0);
+    loop {
+        let Some(line) = lines
+            .next_line()
+            .map_err(StoreError::io(location, "read"))?
+        else {
+            return Ok(None);
+        };
+        if line.oversized {
+            if lstrip(line.bytes).starts_with(b"{\"trailseal\"") {
+                return Err(StoreError::UnknownStore {
+                    location: location.to_owned(),
+                    reason: format!(
+                        "its header line is {} bytes, over the limit of {max} bytes a line may have",
+                        line.len
+                    ),
+                });
+            }
+            return Ok(None);
+        }
+        match strip_line(line.bytes) {
+            Ok([]) => continue,
+            Ok(text) => return Header::parse(text, location),
+            Err(_) => return Ok(None),
+        }
+    }
+}
+
+/// The state of a store whose file does not exist (yet).
+fn state_of_empty() -> StoreState {
+    StoreState {
+        start: ChainStart::genesis(),
+        retention: Vec::new(),
+        archive_of: None,
+        key_id: StoredKeyId::Absent,
+        head: None,
+        record_count_hint: None,
+    }
+}
+
+/// The state of the store held in `file` up to `reading.end`.
+fn state_in(file: &mut File, reading: &Reading<'_>) -> Result<StoreState, StoreError> {
+    let (start, retention, archive_of) = match header_in(file, reading)? {
+        Some(h) => (h.start, h.retention, h.archive_of),
+        None => (ChainStart::genesis(), Vec::new(), None),
+    };
+    // The key id of the first record (weaver-kernel's lines carry none).
+    let mut key_id = StoredKeyId::Absent;
+    lines_in(file, reading, 0, &mut |item| {
+        if let Some(kid) = item
+            .text
+            .as_ref()
+            .ok()
+            .and_then(|t| parse_line(t).ok())
+            .and_then(|r| r.kid.as_deref().and_then(KeyId::parse))
+        {
+            key_id = StoredKeyId::Present(kid);
+        }
+        Flow::Stop
+    })?;
+    let last = last_line(file, reading.end, reading.max)
+        .map_err(StoreError::io(reading.location, "read tail"))?;
+    let head = last.and_then(|last| {
+        let item = Item {
+            number: 0,
+            raw: &last.bytes,
+            text: line_text(&last.bytes, last.len, last.oversized, reading.max),
+            ended: last.ended,
+        };
+        item.record()
+            .ok()
+            .map(|r| (r.seq, r.record_hash.into_owned()))
+    });
+    Ok(StoreState {
+        start,
+        retention,
+        archive_of,
+        key_id,
+        head,
+        record_count_hint: None,
+    })
+}
+
+/// Whether the byte before `end` is a line end (`\n` or `\r`, which weaver-kernel's reader
+/// also ends lines at).
+fn ends_a_line(file: &mut File, end: u64, location: &str) -> Result<bool, StoreError> {
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(end.saturating_sub(1)))
+        .and_then(|_| file.read_exact(&mut last))
+        .map_err(StoreError::io(location, "read"))?;
+    Ok(matches!(last, [b'\n' | b'\r']))
+}
+
+/// How long a reader waits for an append's exclusive lock before giving up.
+const READ_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Takes `file`'s shared lock, waiting at most [`READ_LOCK_WAIT`].
+fn lock_shared(file: &File, location: &str) -> Result<(), StoreError> {
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock_shared() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < READ_LOCK_WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::io(location, "lock")(std::io::Error::other(
+                    format!(
+                        "the last line is incomplete and a writer has held the store's lock for more than {}s",
+                        READ_LOCK_WAIT.as_secs()
+                    ),
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::io(location, "lock")(e));
+            }
+        }
+    }
+}
+
+/// The one reader of a JSONL store's snapshot: the file as it was opened, up to the length
+/// seen then.
+struct JsonlReader {
+    file: File,
+    end: u64,
+    location: String,
+    max: usize,
+}
+
+impl SnapshotReader for JsonlReader {
+    fn scan_range(
+        &mut self,
+        range: SeqRange,
+        visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
+    ) -> Result<(), StoreError> {
+        let reading = Reading {
+            location: &self.location,
+            max: self.max,
+            end: self.end,
+        };
+        let within =
+            |seq: u64| range.from.is_none_or(|f| seq >= f) && range.until.is_none_or(|u| seq < u);
+        // A line whose seq cannot be read belongs to the first range (see `SeqRange`).
+        let unnumbered = range.from.is_none();
+        // The key id lines carry (`kid`) is not covered by the MACs: every line that has one
+        // must name the same key as the first that has one, or the file was altered.
+        let mut first_kid: Option<Vec<u8>> = None;
+        // The record the next line must be, for telling an interrupted write from damage.
+        let start =
+            header_in(&mut self.file, &reading)?.map_or_else(ChainStart::genesis, |h| h.start);
+        let mut next_seq = start.next_seq;
+        let mut next_prev = start.prev_hash;
+        lines_in(&mut self.file, &reading, 0, &mut |item| {
+            let parsed = item.record();
+            let kid = parsed
+                .as_ref()
+                .ok()
+                .and_then(|r| kid_problem(r, &mut first_kid));
+            if let Ok(r) = &parsed {
+                next_seq = r.seq.saturating_add(1);
+                next_prev.clear();
+                next_prev.extend_from_slice(&r.record_hash);
+            }
+            let location = || format!("line {}", item.number);
+            match (parsed, kid) {
+                (Ok(r), _) if !within(r.seq) => Flow::Continue,
+                (Ok(r), Some(problem)) => visit(&ScanItem::Malformed(MalformedRecord {
+                    seq: Some(r.seq),
+                    location: location(),
+                    problem,
+                    torn: false,
+                })),
+                (Ok(r), None) => visit(&ScanItem::Record(RecordView {
+                    seq: r.seq,
+                    prev_hash: &r.prev_hash,
+                    record_hash: &r.record_hash,
+                    trace: &r.trace,
+                    encoding: r.encoding,
+                    columns: None,
+                })),
+                (Err(bad), _) if bad.seq.map_or(!unnumbered, |s| !within(s)) => Flow::Continue,
+                (Err(bad), _) => visit(&ScanItem::Malformed(MalformedRecord {
+                    seq: bad.seq,
+                    location: location(),
+                    problem: bad.problem,
+                    torn: !item.ended
+                        && item.text.is_ok()
+                        && is_torn_after(item.raw, Some((next_seq, &next_prev))),
+                })),
+            }
+        })
     }
 }
 

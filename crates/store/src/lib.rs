@@ -81,7 +81,8 @@ pub trait Store: Send {
     /// Where the store is, for messages (a path, or a URL without its password).
     fn location(&self) -> &str;
 
-    /// Reads where the chain starts, its head, and the recorded key id.
+    /// Reads where the chain starts, its retention log, its head and the recorded key id, all
+    /// from one consistent state (one read transaction, one open file).
     fn state(&mut self) -> Result<StoreState, StoreError>;
 
     /// Links `traces` to the current head with `key`, writes them and makes them durable, all
@@ -124,18 +125,22 @@ pub trait Store: Send {
     /// verifies the result.
     fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError>;
 
-    /// Opens `readers` readers that all see one consistent snapshot of the store, so that
-    /// several threads can read it side by side, each a range of seqs. Reading consecutive
-    /// ranges that cover every seq, one after another, gives exactly what [`Store::scan`]
-    /// from seq 0 would give on that snapshot.
+    /// Opens a consistent read of the store: its state and up to `readers` readers (at least
+    /// one) that all see exactly that state — the start, retention log, key id, head and the
+    /// records of one moment, nothing written after it. Verification and every command that
+    /// decides on the store's state read the store only through a snapshot, so that a prune,
+    /// a policy change or an append made meanwhile can never produce a verdict that mixes two
+    /// states.
     ///
-    /// Readers must not block appends, and appends made while they are open must not show in
-    /// them. `Ok(None)` when the backend cannot (the default), or could not agree on one
-    /// snapshot because the store kept changing; callers then use [`Store::scan`].
-    fn snapshot(&mut self, readers: usize) -> Result<Option<Snapshot>, StoreError> {
-        let _ = readers;
-        Ok(None)
-    }
+    /// With several readers, several threads can read the snapshot side by side, each a range
+    /// of seqs: reading consecutive ranges that cover every seq, one after another, gives
+    /// exactly what one reader's whole scan gives. A backend that cannot read seq ranges
+    /// cheaply (JSONL, an altered SQLite schema) gives one reader; callers then read it whole.
+    ///
+    /// Readers must not block appends for longer than a write takes, and appends made while
+    /// they are open must not show in them. Nothing is written: a snapshot works on a store
+    /// the user may only read.
+    fn snapshot(&mut self, readers: usize) -> Result<Snapshot<'_>, StoreError>;
 
     /// Ends a copy begun with [`Store::import_start`]: makes the start, retention log and
     /// every record imported since visible at once, atomically and durably. Until then none
@@ -194,7 +199,8 @@ pub struct SeqRange {
 
 /// One of the readers of a [`Snapshot`].
 pub trait SnapshotReader: Send {
-    /// Streams the records in `range`, in chain order, as [`Store::scan`] does.
+    /// Streams the records in `range`, in chain order (for JSONL, file order), as
+    /// [`Store::scan`] does on the snapshot.
     fn scan_range(
         &mut self,
         range: SeqRange,
@@ -202,13 +208,38 @@ pub trait SnapshotReader: Send {
     ) -> Result<(), StoreError>;
 }
 
-/// Readers over one consistent snapshot of a store, and the store's state in it.
-pub struct Snapshot {
+/// Readers over one consistent snapshot of a store, and the store's state in it. The
+/// snapshot ends when this is dropped.
+pub struct Snapshot<'a> {
     pub state: StoreState,
-    pub readers: Vec<Box<dyn SnapshotReader>>,
+    /// At least one.
+    pub readers: Vec<Box<dyn SnapshotReader + 'a>>,
 }
 
-impl std::fmt::Debug for Snapshot {
+impl Snapshot<'_> {
+    /// Streams the snapshot's records with `seq >= from_seq`, as [`Store::scan`] does, through
+    /// its first reader.
+    pub fn scan(
+        &mut self,
+        from_seq: u64,
+        visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
+    ) -> Result<(), StoreError> {
+        let range = SeqRange {
+            from: (from_seq > 0).then_some(from_seq),
+            until: None,
+        };
+        match self.readers.first_mut() {
+            Some(reader) => reader.scan_range(range, visit),
+            None => Err(StoreError::Io {
+                location: String::new(),
+                action: "read the snapshot",
+                source: std::io::Error::other("the snapshot has no reader"),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for Snapshot<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Snapshot")
             .field("state", &self.state)

@@ -6,7 +6,8 @@ use trailseal_core::verify::{ChainStart, Flow, RecordView, ScanItem, StoredKeyId
 use trailseal_core::{ChainKey, Hash32, Head, PreparedTrace, seal_batch};
 
 use crate::{
-    Appended, ImportMeta, ImportRecord, PrunePlan, Store, StoreError, StoreState, StoredRecord,
+    Appended, ImportMeta, ImportRecord, PrunePlan, SeqRange, Snapshot, SnapshotReader, Store,
+    StoreError, StoreState, StoredRecord,
 };
 
 /// One record as the memory store keeps it. Public so tests can damage it.
@@ -152,20 +153,21 @@ impl Store for MemoryStore {
         from_seq: u64,
         visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
     ) -> Result<(), StoreError> {
-        for r in self.records.iter().filter(|r| r.seq >= from_seq) {
-            let item = ScanItem::Record(RecordView {
-                seq: r.seq,
-                prev_hash: r.prev_hash.as_bytes(),
-                record_hash: r.record_hash.as_bytes(),
-                trace: r.trace.as_bytes(),
-                encoding: TraceEncoding::Stored,
-                columns: None,
-            });
-            if visit(&item) == Flow::Stop {
-                break;
-            }
-        }
+        let range = SeqRange {
+            from: Some(from_seq),
+            until: None,
+        };
+        scan_records(&self.records, range, visit);
         Ok(())
+    }
+
+    fn snapshot(&mut self, _readers: usize) -> Result<Snapshot<'_>, StoreError> {
+        // The store cannot change while the snapshot borrows it: its reader reads it in place.
+        let state = self.state()?;
+        Ok(Snapshot {
+            state,
+            readers: vec![Box::new(MemoryReader(&self.records))],
+        })
     }
 
     fn find(&mut self, action_id: &str) -> Result<Option<StoredRecord>, StoreError> {
@@ -261,6 +263,42 @@ impl Store for MemoryStore {
             });
         }
         Ok(())
+    }
+}
+
+/// The one reader of a memory store's snapshot.
+struct MemoryReader<'a>(&'a [MemoryRecord]);
+
+impl SnapshotReader for MemoryReader<'_> {
+    fn scan_range(
+        &mut self,
+        range: SeqRange,
+        visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
+    ) -> Result<(), StoreError> {
+        scan_records(self.0, range, visit);
+        Ok(())
+    }
+}
+
+fn scan_records(
+    records: &[MemoryRecord],
+    range: SeqRange,
+    visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
+) {
+    let within =
+        |seq: u64| range.from.is_none_or(|f| seq >= f) && range.until.is_none_or(|u| seq < u);
+    for r in records.iter().filter(|r| within(r.seq)) {
+        let item = ScanItem::Record(RecordView {
+            seq: r.seq,
+            prev_hash: r.prev_hash.as_bytes(),
+            record_hash: r.record_hash.as_bytes(),
+            trace: r.trace.as_bytes(),
+            encoding: TraceEncoding::Stored,
+            columns: None,
+        });
+        if visit(&item) == Flow::Stop {
+            break;
+        }
     }
 }
 

@@ -32,8 +32,8 @@ use trailseal_core::verify::{
 use trailseal_core::{ChainKey, Hash32, Head, KeyId, PreparedTrace, seal_batch};
 
 use crate::{
-    Appended, ImportMeta, ImportRecord, LockHolder, OpenMode, PrunePlan, Store, StoreError,
-    StoreState, StoredRecord,
+    Appended, ImportMeta, ImportRecord, LockHolder, OpenMode, PrunePlan, SeqRange, Snapshot,
+    SnapshotReader, Store, StoreError, StoreState, StoredRecord,
 };
 
 /// The version of the table layout this code writes; a newer one is refused.
@@ -44,6 +44,8 @@ const FETCH_ROWS: i32 = 4096;
 /// A chain in a PostgreSQL schema.
 pub struct PgStore {
     client: Client,
+    /// For the extra connections of a snapshot with several readers.
+    config: postgres::Config,
     location: String,
     /// The PostgreSQL schema holding the tables.
     schema: String,
@@ -208,6 +210,7 @@ impl PgStore {
             .map_err(|source| StoreError::postgres(&location, "connect", source))?;
         let mut store = Self {
             client,
+            config,
             location,
             schema: schema.clone(),
             traces: format!("{schema}.trailseal_traces"),
@@ -554,65 +557,36 @@ impl Store for PgStore {
     }
 
     fn state(&mut self) -> Result<StoreState, StoreError> {
-        self.refuse_while_importing()?;
-        let err = self.err("read the chain state");
+        Ok(self.snapshot(1)?.state)
+    }
+
+    fn snapshot(&mut self, readers: usize) -> Result<Snapshot<'_>, StoreError> {
         let (traces, meta, retention) = (
             self.traces.clone(),
             self.meta.clone(),
             self.retention.clone(),
         );
-        let (location, schema) = (self.location.clone(), self.schema.clone());
-        let mut tx = self.client.transaction().map_err(&err)?;
-        schema::check(&mut tx, &location, &schema)?;
-        let start = Self::start_in(&mut tx, &meta).map_err(&err)?;
-        let key_id = tx
-            .query_opt(
-                &format!("SELECT value FROM {meta} WHERE key = 'key_id'"),
-                &[],
-            )
-            .map_err(&err)?
-            .and_then(|r| KeyId::parse(r.try_get::<_, &str>(0).ok()?.as_bytes()));
-        let receipts: Vec<String> = tx
-            .query(
-                &format!("SELECT receipt FROM {retention} ORDER BY idx"),
-                &[],
-            )
-            .map_err(&err)?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()
-            .map_err(&err)?;
-        let last = tx
-            .query_opt(
-                &format!("SELECT seq, record_hash FROM {traces} ORDER BY seq DESC LIMIT 1"),
-                &[],
-            )
-            .map_err(&err)?;
-        let head = match last {
-            Some(r) => {
-                let seq: i64 = r.try_get(0).map_err(&err)?;
-                let hash: String = r.try_get(1).map_err(&err)?;
-                u64::try_from(seq).ok().map(|s| (s, hash.into_bytes()))
-            }
-            None => None,
-        };
-        let first: Option<i64> = tx
-            .query_one(&format!("SELECT min(seq) FROM {traces}"), &[])
-            .map_err(&err)?
-            .try_get(0)
-            .map_err(&err)?;
-        tx.commit().map_err(&err)?;
-        let record_count_hint = match (&head, first.and_then(|f| u64::try_from(f).ok())) {
-            (Some((last, _)), Some(first)) => Some(last.saturating_sub(first) + 1),
-            _ => Some(0),
-        };
-        Ok(StoreState {
-            start,
-            retention: receipts,
-            archive_of: None,
-            key_id: key_id.map_or(StoredKeyId::Absent, StoredKeyId::Present),
-            head,
-            record_count_hint,
+        let err = self.err("read the chain state");
+        let config = self.config.clone();
+        let location = self.location.clone();
+        let mut first = self.begin_reader()?;
+        // The transaction's first statement fixes its snapshot: the state and every record
+        // the readers read come from it.
+        let state = read_state(first.client(), &traces, &meta, &retention).map_err(&err)?;
+        let mut extra = Vec::new();
+        if readers > 1 {
+            // Best effort: a server that cannot share the snapshot is read by one reader.
+            extra = share_snapshot(first.client(), &config, readers - 1, &location, &traces);
+        }
+        let mut all: Vec<Box<dyn SnapshotReader + '_>> = vec![Box::new(first)];
+        all.extend(
+            extra
+                .into_iter()
+                .map(|r| Box::new(r) as Box<dyn SnapshotReader>),
+        );
+        Ok(Snapshot {
+            state,
+            readers: all,
         })
     }
 
@@ -647,94 +621,11 @@ impl Store for PgStore {
         from_seq: u64,
         visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
     ) -> Result<(), StoreError> {
-        self.refuse_while_importing()?;
-        let err = self.err("scan");
-        let table = self.traces.clone();
-        let (location, schema) = (self.location.clone(), self.schema.clone());
-        let mut tx = self.client.transaction().map_err(&err)?;
-        let cols = format!(
-            "SELECT seq, prev_hash, record_hash, payload, action_id, invoked_at FROM {table}"
-        );
-        let portal = if from_seq == 0 {
-            tx.bind(&format!("{cols} ORDER BY seq"), &[])
-                .map_err(&err)?
-        } else {
-            let from = i64::try_from(from_seq).unwrap_or(i64::MAX);
-            tx.bind(&format!("{cols} WHERE seq >= $1 ORDER BY seq"), &[&from])
-                .map_err(&err)?
+        let range = SeqRange {
+            from: (from_seq > 0).then_some(from_seq),
+            until: None,
         };
-        // After the scan's query took its lock on the table (which altering it waits for).
-        schema::check(&mut tx, &location, &schema)?;
-        'fetch: loop {
-            let rows = tx.query_portal(&portal, FETCH_ROWS).map_err(&err)?;
-            if rows.is_empty() {
-                break;
-            }
-            for row in &rows {
-                // The schema check makes every column NOT NULL text (seq bigint); read them
-                // without assuming it all the same.
-                let raw_seq = row.try_get::<_, i64>(0);
-                let names = [
-                    "prev_hash",
-                    "record_hash",
-                    "payload",
-                    "action_id",
-                    "invoked_at",
-                ];
-                let cells: Vec<Result<&[u8], String>> = (1..=names.len())
-                    .zip(names)
-                    .map(|(i, name)| match row.try_get::<_, Option<&str>>(i) {
-                        Ok(Some(text)) => Ok(text.as_bytes()),
-                        Ok(None) => Err(format!("{name} is NULL")),
-                        Err(_) => Err(format!("{name} is not text")),
-                    })
-                    .collect();
-                let problem = cells.iter().find_map(|c| c.as_ref().err()).cloned();
-                let text = |i: usize| match cells.get(i) {
-                    Some(Ok(b)) => *b,
-                    _ => &[][..],
-                };
-                let flow = match (raw_seq.map(u64::try_from), problem) {
-                    (Ok(Ok(seq)), None) => visit(&ScanItem::Record(RecordView {
-                        seq,
-                        prev_hash: text(0),
-                        record_hash: text(1),
-                        trace: text(2),
-                        encoding: TraceEncoding::Stored,
-                        columns: Some(Columns {
-                            action_id: text(3),
-                            invoked_at: text(4),
-                        }),
-                    })),
-                    (Ok(Ok(seq)), Some(problem)) => visit(&ScanItem::Malformed(MalformedRecord {
-                        seq: Some(seq),
-                        location: format!("row {seq}"),
-                        problem,
-                        torn: false,
-                    })),
-                    (Ok(Err(_)), _) => visit(&ScanItem::Malformed(MalformedRecord {
-                        seq: None,
-                        location: format!(
-                            "row with seq {}",
-                            row.try_get::<_, i64>(0).unwrap_or_default()
-                        ),
-                        problem: "seq is negative".into(),
-                        torn: false,
-                    })),
-                    (Err(_), _) => visit(&ScanItem::Malformed(MalformedRecord {
-                        seq: None,
-                        location: "a row".into(),
-                        problem: "seq is not a bigint".into(),
-                        torn: false,
-                    })),
-                };
-                if flow == Flow::Stop {
-                    break 'fetch;
-                }
-            }
-        }
-        drop(portal);
-        tx.commit().map_err(&err)
+        self.begin_reader()?.scan_range(range, visit)
     }
 
     fn find(&mut self, action_id: &str) -> Result<Option<StoredRecord>, StoreError> {
@@ -974,6 +865,279 @@ impl PgStore {
             .map_err(&err)?;
         }
         Ok(())
+    }
+}
+
+impl PgStore {
+    /// A reader on this handle's connection, inside a read-only REPEATABLE READ transaction
+    /// (one snapshot for all its statements) that ends when the reader is dropped.
+    fn begin_reader(&mut self) -> Result<PgReader<'_>, StoreError> {
+        self.refuse_while_importing()?;
+        let err = self.err("begin a read");
+        // The tables are locked (against changes to them, which rewrite a table under a
+        // REPEATABLE READ snapshot and are not MVCC-safe) before the first query takes the
+        // snapshot; then the schema that snapshot reads is checked.
+        self.client
+            .batch_execute(&format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL lock_timeout = '{}ms'; LOCK TABLE {}, {}, {} IN ACCESS SHARE MODE",
+                self.lock_timeout.as_millis().max(1),
+                self.traces,
+                self.meta,
+                self.retention
+            ))
+            .map_err(|e| {
+                let _ = self.client.batch_execute("ROLLBACK");
+                err(e)
+            })?;
+        let mut reader = PgReader {
+            client: ReaderClient::Borrowed(&mut self.client),
+            location: self.location.clone(),
+            traces: self.traces.clone(),
+        };
+        schema::check(reader.client(), &self.location, &self.schema)?;
+        Ok(reader)
+    }
+}
+
+/// The state of the chain, read by the statements of the transaction open on `client`.
+fn read_state(
+    client: &mut Client,
+    traces: &str,
+    meta: &str,
+    retention: &str,
+) -> Result<StoreState, postgres::Error> {
+    let start = PgStore::start_in(client, meta)?;
+    let key_id = client
+        .query_opt(
+            &format!("SELECT value FROM {meta} WHERE key = 'key_id'"),
+            &[],
+        )?
+        .and_then(|r| KeyId::parse(r.try_get::<_, &str>(0).ok()?.as_bytes()));
+    let receipts: Vec<String> = client
+        .query(
+            &format!("SELECT receipt FROM {retention} ORDER BY idx"),
+            &[],
+        )?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let last = client.query_opt(
+        &format!("SELECT seq, record_hash FROM {traces} ORDER BY seq DESC LIMIT 1"),
+        &[],
+    )?;
+    let head = match last {
+        Some(r) => {
+            let seq: i64 = r.try_get(0)?;
+            let hash: String = r.try_get(1)?;
+            u64::try_from(seq).ok().map(|s| (s, hash.into_bytes()))
+        }
+        None => None,
+    };
+    let first: Option<i64> = client
+        .query_one(&format!("SELECT min(seq) FROM {traces}"), &[])?
+        .try_get(0)?;
+    let record_count_hint = match (&head, first.and_then(|f| u64::try_from(f).ok())) {
+        (Some((last, _)), Some(first)) => Some(last.saturating_sub(first) + 1),
+        _ => Some(0),
+    };
+    Ok(StoreState {
+        start,
+        retention: receipts,
+        archive_of: None,
+        key_id: key_id.map_or(StoredKeyId::Absent, StoredKeyId::Present),
+        head,
+        record_count_hint,
+    })
+}
+
+/// Up to `count` more readers on connections of their own, each inside a transaction that
+/// imports the snapshot of the one open on `client` (`pg_export_snapshot`, `SET TRANSACTION
+/// SNAPSHOT`). Fewer (none) when the server cannot export it or a connection fails.
+fn share_snapshot(
+    client: &mut Client,
+    config: &postgres::Config,
+    count: usize,
+    location: &str,
+    traces: &str,
+) -> Vec<PgReader<'static>> {
+    let exported = client
+        .batch_execute("SAVEPOINT trailseal_export")
+        .and_then(|()| client.query_one("SELECT pg_export_snapshot()", &[]))
+        .and_then(|row| row.try_get::<_, String>(0));
+    let id = match exported {
+        Ok(id) => {
+            let _ = client.batch_execute("RELEASE SAVEPOINT trailseal_export");
+            id
+        }
+        Err(_) => {
+            let _ = client.batch_execute("ROLLBACK TO SAVEPOINT trailseal_export");
+            return Vec::new();
+        }
+    };
+    // A snapshot id is hex digits and dashes; anything else is not put in a statement.
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let Ok(mut extra) = config.connect(NoTls) else {
+            break;
+        };
+        let begun = extra.batch_execute(&format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{id}'"
+        ));
+        if begun.is_err() {
+            break;
+        }
+        out.push(PgReader {
+            client: ReaderClient::Owned(Box::new(extra)),
+            location: location.to_owned(),
+            traces: traces.to_owned(),
+        });
+    }
+    out
+}
+
+/// The connection a reader reads through.
+enum ReaderClient<'a> {
+    /// The store handle's own.
+    Borrowed(&'a mut Client),
+    /// One opened for this reader.
+    Owned(Box<Client>),
+}
+
+/// A reader of a snapshot: a connection inside a read-only REPEATABLE READ transaction, which
+/// is rolled back when the reader is dropped.
+struct PgReader<'a> {
+    client: ReaderClient<'a>,
+    location: String,
+    traces: String,
+}
+
+impl PgReader<'_> {
+    fn client(&mut self) -> &mut Client {
+        match &mut self.client {
+            ReaderClient::Borrowed(c) => c,
+            ReaderClient::Owned(c) => c,
+        }
+    }
+}
+
+impl Drop for PgReader<'_> {
+    fn drop(&mut self) {
+        // A read-only transaction: ending it changes nothing.
+        let _ = self.client().batch_execute("ROLLBACK");
+    }
+}
+
+impl SnapshotReader for PgReader<'_> {
+    fn scan_range(
+        &mut self,
+        range: SeqRange,
+        visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
+    ) -> Result<(), StoreError> {
+        let location = self.location.clone();
+        let err = |source| StoreError::postgres(&location, "scan", source);
+        // Numbers only: nothing here comes from input.
+        let bound = |seq: u64| i64::try_from(seq).unwrap_or(i64::MAX);
+        let limits: Vec<String> = [
+            range.from.map(|f| format!("seq >= {}", bound(f))),
+            range.until.map(|u| format!("seq < {}", bound(u))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let filter = if limits.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", limits.join(" AND "))
+        };
+        let sql = format!(
+            "DECLARE trailseal_scan NO SCROLL CURSOR FOR SELECT seq, prev_hash, record_hash, payload, action_id, invoked_at FROM {}{filter} ORDER BY seq",
+            self.traces
+        );
+        let client = self.client();
+        client.batch_execute(&sql).map_err(err)?;
+        let fetch = client
+            .prepare(&format!("FETCH {FETCH_ROWS} FROM trailseal_scan"))
+            .map_err(err)?;
+        'fetch: loop {
+            let rows = client.query(&fetch, &[]).map_err(err)?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                if visit_row(row, visit) == Flow::Stop {
+                    break 'fetch;
+                }
+            }
+        }
+        client.batch_execute("CLOSE trailseal_scan").map_err(err)
+    }
+}
+
+/// Shows one row of the traces table to `visit`: a record, or what makes it unreadable (no
+/// value of any type panics).
+fn visit_row(row: &postgres::Row, visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow) -> Flow {
+    const NAMES: [&str; 5] = [
+        "prev_hash",
+        "record_hash",
+        "payload",
+        "action_id",
+        "invoked_at",
+    ];
+    let cells: Vec<Result<&[u8], String>> = (1..=NAMES.len())
+        .zip(NAMES)
+        .map(|(i, name)| match row.try_get::<_, Option<&str>>(i) {
+            Ok(Some(text)) => Ok(text.as_bytes()),
+            Ok(None) => Err(format!("{name} is NULL")),
+            Err(_) => Err(format!("{name} is not text")),
+        })
+        .collect();
+    let problem = cells.iter().find_map(|c| c.as_ref().err()).cloned();
+    let text = |i: usize| match cells.get(i) {
+        Some(Ok(b)) => *b,
+        _ => &[][..],
+    };
+    let raw_seq = row.try_get::<_, Option<i64>>(0);
+    match (raw_seq, problem) {
+        (Ok(Some(raw)), problem) => match (u64::try_from(raw), problem) {
+            (Ok(seq), None) => visit(&ScanItem::Record(RecordView {
+                seq,
+                prev_hash: text(0),
+                record_hash: text(1),
+                trace: text(2),
+                encoding: TraceEncoding::Stored,
+                columns: Some(Columns {
+                    action_id: text(3),
+                    invoked_at: text(4),
+                }),
+            })),
+            (Ok(seq), Some(problem)) => visit(&ScanItem::Malformed(MalformedRecord {
+                seq: Some(seq),
+                location: format!("row {seq}"),
+                problem,
+                torn: false,
+            })),
+            (Err(_), _) => visit(&ScanItem::Malformed(MalformedRecord {
+                seq: None,
+                location: format!("row with seq {raw}"),
+                problem: "seq is negative".into(),
+                torn: false,
+            })),
+        },
+        (Ok(None), _) => visit(&ScanItem::Malformed(MalformedRecord {
+            seq: None,
+            location: "a row".into(),
+            problem: "seq is NULL".into(),
+            torn: false,
+        })),
+        (Err(_), _) => visit(&ScanItem::Malformed(MalformedRecord {
+            seq: None,
+            location: "a row".into(),
+            problem: "seq is not a bigint".into(),
+            torn: false,
+        })),
     }
 }
 

@@ -69,6 +69,130 @@ pub struct SqliteStore {
     checkpointer: Option<Checkpointer>,
     /// A copy into the store is in progress: its transaction is open on `conn`.
     importing: bool,
+    /// How this handle's connections are opened.
+    access: Access,
+}
+
+/// How a store's connections are opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Read-write (a store opened for writing).
+    ReadWrite,
+    /// Read-only, with SQLite's locks (a store opened for reading): nothing is written, and a
+    /// WAL store needs only read access to its `-wal` and `-shm` files when they exist.
+    ReadOnly,
+    /// Read-only without locks (`immutable=1`): for a WAL store whose `-shm` file neither
+    /// exists nor can be created (a directory the user cannot write). SQLite then reads the
+    /// database file alone, which is safe while nobody writes; every reader checks, after
+    /// reading, that the file is unchanged and no `-wal` file appeared, or the read fails.
+    Immutable(Fingerprint),
+}
+
+/// What shows that a database file did not change: its identity, length and modification
+/// time, and whether a `-wal` file exists beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+    wal: bool,
+}
+
+impl Fingerprint {
+    fn of(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        Ok(Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            wal: Path::new(&wal).exists(),
+        })
+    }
+}
+
+/// `path` as an SQLite URI (`file:…`), with `query` appended.
+fn uri(path: &Path, query: &str) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::from("file:");
+    for b in path.as_os_str().as_bytes() {
+        match b {
+            b'?' | b'#' | b'%' => out.push_str(&format!("%{b:02X}")),
+            _ => out.push(char::from(*b)),
+        }
+    }
+    // Non-ASCII bytes were pushed as Latin-1 characters above; encode them instead.
+    let out: String = out
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                format!("%{:02X}", u32::from(c))
+            }
+        })
+        .collect();
+    format!("{out}?{query}")
+}
+
+/// Opens a connection to read `path` as `access` says.
+fn open_connection(path: &Path, access: Access) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    match access {
+        // As the store itself: never through a symbolic link.
+        Access::ReadWrite => Connection::open_with_flags(
+            path,
+            flags | OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+        ),
+        Access::ReadOnly => {
+            Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_READ_ONLY)
+        }
+        Access::Immutable(_) => Connection::open_with_flags(
+            uri(path, "immutable=1"),
+            flags | OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+        ),
+    }
+}
+
+/// A read-only connection to `path` that can read it, and how it was opened: with SQLite's
+/// locks when it can (see [`Access`]). A store that needs recovery (a hot journal left by a
+/// crashed writer), which a read-only connection cannot do, is opened read-write when the
+/// user may write it, as any SQLite reader with write access would recover it.
+fn open_for_reading(path: &Path) -> rusqlite::Result<(Connection, Access)> {
+    let conn = open_connection(path, Access::ReadOnly)?;
+    let probe = conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()));
+    let Err(e) = probe else {
+        return Ok((conn, Access::ReadOnly));
+    };
+    let extended = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => f.extended_code,
+        _ => 0,
+    };
+    match extended {
+        rusqlite::ffi::SQLITE_READONLY_ROLLBACK | rusqlite::ffi::SQLITE_READONLY_RECOVERY => {
+            drop(conn);
+            open_connection(path, Access::ReadWrite).map(|c| (c, Access::ReadWrite))
+        }
+        // A WAL store whose -shm file cannot be created here.
+        rusqlite::ffi::SQLITE_CANTOPEN | rusqlite::ffi::SQLITE_READONLY_CANTINIT => {
+            drop(conn);
+            let Ok(print) = Fingerprint::of(path) else {
+                return Err(e);
+            };
+            if print.wal {
+                // Committed data may be in the -wal file, which immutable mode ignores.
+                return Err(e);
+            }
+            let access = Access::Immutable(print);
+            open_connection(path, access).map(|c| (c, access))
+        }
+        // Not a database, and other problems, are reported when the schema is read.
+        _ => Ok((conn, Access::ReadOnly)),
+    }
 }
 
 /// Frames in the WAL after which a commit asks the [`Checkpointer`] to run (SQLite's own
@@ -195,22 +319,23 @@ impl SqliteStore {
         if !exists && !matches!(mode, OpenMode::Write { create: true }) {
             return Err(StoreError::NotFound { location });
         }
-        // Readers open read-write too (nothing is written): SQLite then rolls back a journal
-        // left by a crashed writer and removes WAL files on close, which a read-only
-        // connection cannot. A write-protected file is opened read-only by SQLite itself.
-        let flags = match mode {
-            OpenMode::Read => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        // Readers open read-only, so that verification writes nothing and works for a user
+        // who may only read the store (see `open_for_reading`).
+        let opened = match mode {
+            OpenMode::Read => open_for_reading(path),
             // Never written through a symbolic link (one planted at the path would have the
             // chain written into its target).
-            OpenMode::Write { .. } => {
+            OpenMode::Write { .. } => Connection::open_with_flags(
+                path,
                 OpenFlags::SQLITE_OPEN_READ_WRITE
                     | OpenFlags::SQLITE_OPEN_CREATE
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                    | OpenFlags::SQLITE_OPEN_NOFOLLOW
-            }
+                    | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+            )
+            .map(|c| (c, Access::ReadWrite)),
         };
-        let conn = match Connection::open_with_flags(path, flags) {
-            Ok(conn) => conn,
+        let (conn, access) = match opened {
+            Ok(opened) => opened,
             Err(source) => {
                 return Err(StoreError::Sqlite {
                     location,
@@ -240,6 +365,7 @@ impl SqliteStore {
             meta_recorded: false,
             checkpointer: None,
             importing: false,
+            access,
         };
         store
             .conn
@@ -752,7 +878,8 @@ impl SnapshotReader for SqliteReader {
         range: SeqRange,
         visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
     ) -> Result<(), StoreError> {
-        scan_range(&self.0.conn, &self.0.location, range, visit)
+        scan_range(&self.0.conn, &self.0.location, range, visit)?;
+        self.0.check_unchanged()
     }
 }
 
@@ -859,60 +986,21 @@ impl Store for SqliteStore {
     }
 
     fn state(&mut self) -> Result<StoreState, StoreError> {
-        let start = Self::chain_start(&self.conn, &self.location)?;
-        let key_id = match self.trailseal_meta("key_id")? {
-            Some(id) => match KeyId::parse(id.as_bytes()) {
-                Some(id) => StoredKeyId::Present(id),
-                None => {
-                    return Err(self.unknown(format!(
-                        "trailseal_meta.key_id {} is not a key id",
-                        Shown(id.as_bytes())
-                    )));
-                }
-            },
-            None => StoredKeyId::Absent,
-        };
-        let (head, span) = self
-            .conn
-            .query_row(
-                "SELECT (SELECT max(seq) FROM traces), (SELECT min(seq) FROM traces)",
-                [],
-                |row| Ok((row.get::<_, Option<i64>>(0)?, row.get::<_, Option<i64>>(1)?)),
-            )
-            .map_err(self.sql_err("read head"))?;
-        let head = match head {
-            Some(seq) => {
-                let hash: Option<Vec<u8>> = self
-                    .conn
-                    .query_row(
-                        "SELECT record_hash FROM traces WHERE seq = ?1",
-                        [seq],
-                        |row| Ok(column_bytes(row.get_ref(0)?).map(Cow::into_owned)),
-                    )
-                    .map_err(self.sql_err("read head"))?;
-                u64::try_from(seq)
-                    .ok()
-                    .map(|s| (s, hash.unwrap_or_default()))
-            }
-            None => None,
-        };
-        let record_count_hint = match (head.as_ref(), span) {
-            (Some((last, _)), Some(first)) => u64::try_from(first)
-                .ok()
-                .map(|f| last.saturating_sub(f) + 1),
-            _ => Some(0),
-        };
-        let retention = self.retention_log()?;
-        Ok(StoreState {
-            start,
-            retention,
-            archive_of: None,
-            key_id,
-            head,
-            record_count_hint,
-        })
+        // One read transaction, so that every value comes from one state of the store (inside
+        // a copy's transaction, that one).
+        if !self.conn.is_autocommit() {
+            return self.read_state();
+        }
+        self.conn
+            .execute_batch("BEGIN")
+            .map_err(self.sql_err("begin a read"))?;
+        let state = schema::check(&self.conn, &self.location).and_then(|()| self.read_state());
+        // A read transaction: ending it changes nothing.
+        let _ = self.conn.execute_batch("ROLLBACK");
+        let state = state?;
+        self.check_unchanged()?;
+        Ok(state)
     }
-
     fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
         let location = self.location.clone();
         let sql_err = |action: &'static str| sql_error(&location, action);
@@ -1193,53 +1281,36 @@ impl Store for SqliteStore {
         scanned
     }
 
-    fn snapshot(&mut self, readers: usize) -> Result<Option<Snapshot>, StoreError> {
+    fn snapshot(&mut self, readers: usize) -> Result<Snapshot<'_>, StoreError> {
         // Range scans are index lookups only when seq is the rowid (as weaver-kernel's schema
-        // makes it); an altered schema is read by one whole-table scan instead.
-        if readers == 0 || !self.seq_is_rowid()? {
-            return Ok(None);
-        }
-        // Each reader is a connection inside a read transaction. They hold one snapshot when
-        // they read the same state (head, start, retention log, key id): appends and prunes
-        // change it. If writers keep changing the store, give up and let the caller scan.
-        for _ in 0..3 {
-            let mut opened = Vec::with_capacity(readers);
-            for _ in 0..readers {
-                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                let conn = Connection::open_with_flags(&self.path, flags)
-                    .map_err(self.sql_err("open a reader"))?;
-                conn.busy_timeout(Duration::from_secs(60))
-                    .map_err(self.sql_err("set busy timeout"))?;
-                conn.execute_batch("BEGIN")
-                    .map_err(self.sql_err("begin a read"))?;
-                // The first read of the transaction: the snapshot the reader then reads.
-                schema::check(&conn, &self.location)?;
-                let mut reader = SqliteStore {
-                    conn,
-                    path: self.path.clone(),
-                    location: self.location.clone(),
-                    action_id_unique: self.action_id_unique,
-                    meta_recorded: true,
-                    checkpointer: None,
-                    importing: false,
-                };
-                let state = reader.state()?;
-                opened.push((reader, state));
-            }
-            let agreed = opened.windows(2).all(|w| match w {
-                [(_, a), (_, b)] => a == b,
-                _ => true,
-            });
-            if agreed && let Some((_, state)) = opened.first() {
-                let state = state.clone();
-                let readers = opened
-                    .into_iter()
-                    .map(|(reader, _)| Box::new(SqliteReader(reader)) as Box<dyn SnapshotReader>)
-                    .collect();
-                return Ok(Some(Snapshot { state, readers }));
+        // makes it); an altered schema is read by one reader, whole.
+        if readers > 1 && self.seq_is_rowid()? {
+            // Each reader is a connection inside a read transaction. They hold one snapshot
+            // when they read the same state (head, start, retention log, key id): appends and
+            // prunes change it. If writers keep changing the store, one reader reads it.
+            for _ in 0..3 {
+                let opened = (0..readers)
+                    .map(|_| self.open_reader())
+                    .collect::<Result<Vec<_>, _>>()?;
+                let agreed = opened.windows(2).all(|w| match w {
+                    [(_, a), (_, b)] => a == b,
+                    _ => true,
+                });
+                if agreed && let Some((_, state)) = opened.first() {
+                    let state = state.clone();
+                    let readers = opened
+                        .into_iter()
+                        .map(|(reader, _)| Box::new(reader) as Box<dyn SnapshotReader>)
+                        .collect();
+                    return Ok(Snapshot { state, readers });
+                }
             }
         }
-        Ok(None)
+        let (reader, state) = self.open_reader()?;
+        Ok(Snapshot {
+            state,
+            readers: vec![Box::new(reader)],
+        })
     }
 
     fn find(&mut self, action_id: &str) -> Result<Option<StoredRecord>, StoreError> {
@@ -1263,6 +1334,106 @@ impl Store for SqliteStore {
             )
             .optional()
             .map_err(self.sql_err("find"))
+    }
+}
+
+impl SqliteStore {
+    /// The state, read by the statements of the transaction open on the connection.
+    fn read_state(&self) -> Result<StoreState, StoreError> {
+        let start = Self::chain_start(&self.conn, &self.location)?;
+        let key_id = match self.trailseal_meta("key_id")? {
+            Some(id) => match KeyId::parse(id.as_bytes()) {
+                Some(id) => StoredKeyId::Present(id),
+                None => {
+                    return Err(self.unknown(format!(
+                        "trailseal_meta.key_id {} is not a key id",
+                        Shown(id.as_bytes())
+                    )));
+                }
+            },
+            None => StoredKeyId::Absent,
+        };
+        let (head, span) = self
+            .conn
+            .query_row(
+                "SELECT (SELECT max(seq) FROM traces), (SELECT min(seq) FROM traces)",
+                [],
+                |row| Ok((row.get::<_, Option<i64>>(0)?, row.get::<_, Option<i64>>(1)?)),
+            )
+            .map_err(self.sql_err("read head"))?;
+        let head = match head {
+            Some(seq) => {
+                let hash: Option<Vec<u8>> = self
+                    .conn
+                    .query_row(
+                        "SELECT record_hash FROM traces WHERE seq = ?1",
+                        [seq],
+                        |row| Ok(column_bytes(row.get_ref(0)?).map(Cow::into_owned)),
+                    )
+                    .map_err(self.sql_err("read head"))?;
+                u64::try_from(seq)
+                    .ok()
+                    .map(|s| (s, hash.unwrap_or_default()))
+            }
+            None => None,
+        };
+        let record_count_hint = match (head.as_ref(), span) {
+            (Some((last, _)), Some(first)) => u64::try_from(first)
+                .ok()
+                .map(|f| last.saturating_sub(f) + 1),
+            _ => Some(0),
+        };
+        let retention = self.retention_log()?;
+        Ok(StoreState {
+            start,
+            retention,
+            archive_of: None,
+            key_id,
+            head,
+            record_count_hint,
+        })
+    }
+
+    /// Opens a reader: a connection of its own inside a read transaction, and the state it
+    /// sees.
+    fn open_reader(&self) -> Result<(SqliteReader, StoreState), StoreError> {
+        let conn =
+            open_connection(&self.path, self.access).map_err(self.sql_err("open a reader"))?;
+        conn.busy_timeout(Duration::from_secs(60))
+            .map_err(self.sql_err("set busy timeout"))?;
+        conn.execute_batch("BEGIN")
+            .map_err(self.sql_err("begin a read"))?;
+        // The first read of the transaction: the snapshot the reader then reads.
+        schema::check(&conn, &self.location)?;
+        let reader = SqliteStore {
+            conn,
+            path: self.path.clone(),
+            location: self.location.clone(),
+            action_id_unique: self.action_id_unique,
+            meta_recorded: true,
+            checkpointer: None,
+            importing: false,
+            access: self.access,
+        };
+        let state = reader.read_state()?;
+        reader.check_unchanged()?;
+        Ok((SqliteReader(reader), state))
+    }
+
+    /// For a store read without SQLite's locks ([`Access::Immutable`]): fails unless the
+    /// database file is as it was when the store was opened, with no `-wal` file beside it,
+    /// so that nothing read can come from a write made meanwhile.
+    fn check_unchanged(&self) -> Result<(), StoreError> {
+        let Access::Immutable(print) = self.access else {
+            return Ok(());
+        };
+        match Fingerprint::of(&self.path) {
+            Ok(now) if now == print => Ok(()),
+            _ => Err(StoreError::Conflict {
+                location: self.location.clone(),
+                detail: "the store changed while it was read without SQLite's locks (its directory cannot be written, so SQLite cannot create the -shm file that locking needs); read it again, or read it where its -shm file can be created".into(),
+            }),
+        }
     }
 }
 

@@ -169,7 +169,9 @@ impl AuditLog {
         // A wrong secret is told apart from tampering, as `verify` does.
         self.confirm_key(&key)?;
         let location = self.location().to_owned();
-        let state = self.store_mut().state()?;
+        // The range is chosen and read on one snapshot of the store.
+        let mut snapshot = self.store_mut().snapshot(1)?;
+        let state = snapshot.state.clone();
         let first_held = state.start.next_seq;
         let Some((head, _)) = state.head else {
             return Err(Error::Key {
@@ -192,7 +194,7 @@ impl AuditLog {
             let (mut lo, mut hi) = (None, None);
             // What the range covers, to say so when the window misses it.
             let (mut earliest, mut latest) = (None::<Timestamp>, None::<Timestamp>);
-            self.store_mut().scan(from, &mut |item| {
+            snapshot.scan(from, &mut |item| {
                 if let ScanItem::Record(r) = item {
                     if r.seq > to {
                         return Flow::Stop;
@@ -263,7 +265,7 @@ impl AuditLog {
         let mut failure: Option<Error> = None;
         let (mut entries, mut disclosed) = (0u64, 0u64);
         let mut held = vec![false; paths.len()];
-        self.store_mut().scan(from, &mut |item| {
+        snapshot.scan(from, &mut |item| {
             let r = match item {
                 ScanItem::Record(r) if r.seq > to => return Flow::Stop,
                 ScanItem::Record(r) => r,

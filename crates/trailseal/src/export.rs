@@ -8,22 +8,22 @@ use trailseal_core::json::{self, Mode};
 use trailseal_core::verify::{Flow, ScanItem, StartKind, StoredKeyId};
 use trailseal_store::atomic::{AtomicFile, PRIVATE, Perms};
 use trailseal_store::jsonl::{Header, write_record_line};
-use trailseal_store::{Store, StoreError};
+use trailseal_store::{Snapshot, StoreError, StoreState};
 
 use crate::log::Error;
 use crate::verify::Progress;
 
-/// Writes the records of `store` with seqs in `range` to `out` in the JSONL layout, after
+/// Writes the records of `snapshot` with seqs in `range` to `out` in the JSONL layout, after
 /// `header` if given. Fails on a record that cannot be read; returns how many were written.
 pub(crate) fn write_records(
-    store: &mut dyn Store,
+    snapshot: &mut Snapshot<'_>,
     out: &mut dyn Write,
     location: &str,
     header: Option<&Header>,
     range: RangeInclusive<u64>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<u64, Error> {
-    let state = store.state()?;
+    let state = &snapshot.state;
     let total_hint = state.record_count_hint;
     let io = |source| Error::Io {
         path: location.to_owned(),
@@ -48,7 +48,7 @@ pub(crate) fn write_records(
             problem: format!("{problem}; run `trailseal verify`"),
         })
     };
-    store.scan(*range.start(), &mut |item| {
+    snapshot.scan(*range.start(), &mut |item| {
         let record = match item {
             ScanItem::Record(r) if r.seq > *range.end() => return Flow::Stop,
             ScanItem::Record(r) => r,
@@ -102,18 +102,18 @@ pub(crate) fn write_records(
     Ok(written)
 }
 
-/// The header an export of `store` needs: none when it starts at genesis (so weaver-kernel
-/// can read the export), else its start and the retention log that authenticates it.
-pub(crate) fn export_header(store: &mut dyn Store) -> Result<Option<Header>, Error> {
-    let state = store.state()?;
+/// The header an export of a store in `state` needs: none when it starts at genesis (so
+/// weaver-kernel can read the export), else its start and the retention log that
+/// authenticates it.
+pub(crate) fn export_header(state: &StoreState) -> Option<Header> {
     if state.start.kind == StartKind::Genesis {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(Header {
-        start: state.start,
-        retention: state.retention,
+    Some(Header {
+        start: state.start.clone(),
+        retention: state.retention.clone(),
         archive_of: None,
-    }))
+    })
 }
 
 /// Writes a new file holding traces atomically and private (mode `0600`, whatever the umask):

@@ -283,7 +283,27 @@ impl AuditLog {
         if self.key_confirmed {
             return Ok(());
         }
-        let state = self.store.state()?;
+        // The head record checked is the head of the state read: one snapshot.
+        let (state, head_check) = {
+            let mut snapshot = self.store.snapshot(1)?;
+            let state = snapshot.state.clone();
+            let mut outcome = None;
+            if state.key_id == StoredKeyId::Absent
+                && let Some((head_seq, _)) = state.head
+            {
+                let mut checker = ContentChecker::new();
+                snapshot.scan(head_seq, &mut |item| {
+                    if let ScanItem::Record(record) = item
+                        && record.seq == head_seq
+                    {
+                        outcome = Some(checker.check(key, record));
+                        return Flow::Stop;
+                    }
+                    Flow::Continue
+                })?;
+            }
+            (state, outcome)
+        };
         match state.key_id {
             StoredKeyId::Present(id) if id != key.key_id() => {
                 return Err(self.wrong_key(format!(
@@ -294,18 +314,7 @@ impl AuditLog {
             StoredKeyId::Present(_) => {}
             StoredKeyId::Absent => {
                 if let Some((head_seq, _)) = state.head {
-                    let mut checker = ContentChecker::new();
-                    let mut outcome = None;
-                    self.store.scan(head_seq, &mut |item| {
-                        if let ScanItem::Record(record) = item
-                            && record.seq == head_seq
-                        {
-                            outcome = Some(checker.check(key, record));
-                            return Flow::Stop;
-                        }
-                        Flow::Continue
-                    })?;
-                    match outcome {
+                    match head_check {
                         Some(ContentCheck::Ok) => {}
                         Some(ContentCheck::Mismatch) => {
                             return Err(self.wrong_key(format!(
@@ -441,11 +450,13 @@ impl AuditLog {
         progress: &mut dyn FnMut(crate::verify::Progress),
     ) -> Result<u64, Error> {
         let shown = path.display().to_string();
-        let store = self.store.as_mut();
-        let header = crate::export::export_header(store)?;
+        // The header and the records from one snapshot: a prune meanwhile cannot give an
+        // export whose start does not match its records.
+        let mut snapshot = self.store.snapshot(1)?;
+        let header = crate::export::export_header(&snapshot.state);
         crate::export::write_atomically(path, |out| {
             crate::export::write_records(
-                store,
+                &mut snapshot,
                 out,
                 &shown,
                 header.as_ref(),
@@ -458,9 +469,10 @@ impl AuditLog {
     /// Writes the export to any writer (see [`AuditLog::export_jsonl`]).
     pub fn export_jsonl_to(&mut self, out: &mut dyn Write) -> Result<u64, Error> {
         let location = self.store.location().to_owned();
-        let header = crate::export::export_header(self.store.as_mut())?;
+        let mut snapshot = self.store.snapshot(1)?;
+        let header = crate::export::export_header(&snapshot.state);
         crate::export::write_records(
-            self.store.as_mut(),
+            &mut snapshot,
             out,
             &location,
             header.as_ref(),

@@ -3,7 +3,7 @@
 use trailseal_core::json::{self, Mode};
 use trailseal_core::verify::{Flow, ScanItem, StoredKeyId};
 use trailseal_core::{ChainKey, Hash32, Verdict, Verified};
-use trailseal_store::{ImportMeta, ImportRecord, Store, StoreError};
+use trailseal_store::{ImportMeta, ImportRecord, Snapshot, Store, StoreError};
 
 use crate::log::{AuditLog, Error};
 use crate::verify::Progress;
@@ -39,8 +39,7 @@ impl AuditLog {
         to: &mut dyn Store,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<MigrateReport, Error> {
-        let (key, src) = self.verified_source()?;
-        self.copy_into(&key, &src, to, progress)
+        self.with_verified_source(|source| copy_into(source, to, progress))
     }
 
     /// Like [`AuditLog::migrate_to`], but opens (creates) the destination only once the source
@@ -51,161 +50,194 @@ impl AuditLog {
         open_destination: impl FnOnce() -> Result<Box<dyn Store>, StoreError>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(Box<dyn Store>, MigrateReport), Error> {
-        let (key, src) = self.verified_source()?;
-        let mut to = open_destination()?;
-        let report = self.copy_into(&key, &src, to.as_mut(), progress)?;
-        Ok((to, report))
+        self.with_verified_source(|source| {
+            let mut to = open_destination()?;
+            let report = copy_into(source, to.as_mut(), progress)?;
+            Ok((to, report))
+        })
     }
 
-    /// The key and the verdict of a source that verifies; an error otherwise.
-    fn verified_source(&mut self) -> Result<(ChainKey, Verified), Error> {
-        let key = self.key().cloned().ok_or(Error::NoSecret)?;
-        match self.verify() {
-            Verdict::Verified(src) => Ok((key, src)),
-            source => Err(Error::NotVerified {
-                verdict: Box::new(source),
-            }),
-        }
-    }
-
-    fn copy_into(
+    /// Verifies one snapshot of the store and hands it, verified, to `then`; an error when it
+    /// does not verify. What is verified and what is then copied are the same snapshot: a
+    /// prune or a policy change made meanwhile cannot give a copy that mixes two states.
+    fn with_verified_source<R>(
         &mut self,
-        key: &ChainKey,
-        src: &Verified,
-        to: &mut dyn Store,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<MigrateReport, Error> {
-        let state = self.store_mut().state()?;
-        let destination = to.location().to_owned();
-        to.import_start(&ImportMeta {
-            start: state.start.clone(),
-            retention: state.retention.clone(),
-            key_id: StoredKeyId::Present(key.key_id()),
-        })?;
-        let mut batch: Vec<ImportRecord> = Vec::with_capacity(BATCH);
-        let mut copied = 0u64;
-        let mut failure: Option<Error> = None;
+        then: impl FnOnce(&mut Source<'_, '_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let threads = self.threads();
         let location = self.location().to_owned();
-        let total = src.records_checked;
-        // Records appended to the source after it was verified are not copied.
-        let last_verified = src.last_seq;
-        let mut last_copied: Option<(u64, Vec<u8>)> = None;
-        self.store_mut().scan(0, &mut |item| {
-            let seq = match item {
-                ScanItem::Record(r) => Some(r.seq),
-                ScanItem::Malformed(m) => m.seq,
-            };
-            if let Some(seq) = seq
-                && last_verified.is_none_or(|last| seq > last)
-            {
-                return Flow::Stop;
-            }
-            let record = match item {
-                ScanItem::Record(r) => r,
-                ScanItem::Malformed(m) => {
-                    failure = Some(Error::Store(StoreError::BadHead {
-                        location: location.clone(),
-                        seq: m.seq.unwrap_or(0),
-                        problem: format!("{}: {}", m.location, m.problem),
-                    }));
-                    return Flow::Stop;
-                }
-            };
-            let parsed = json::parse(record.trace).ok().and_then(|doc| {
-                let mut canonical = Vec::with_capacity(record.trace.len());
-                doc.root()
-                    .write_canonical(&mut canonical, Mode::Python)
-                    .ok()?;
-                let field = |k: &str| {
-                    doc.root()
-                        .get(k)
-                        .and_then(|n| n.as_str())
-                        .map(str::to_owned)
-                };
-                Some(ImportRecord {
-                    seq: record.seq,
-                    prev_hash: Hash32::parse(record.prev_hash)?,
-                    record_hash: Hash32::parse(record.record_hash)?,
-                    trace: String::from_utf8(canonical).ok()?,
-                    action_id: field("action_id")?,
-                    invoked_at: field("invoked_at")?,
-                })
-            });
-            let Some(r) = parsed else {
-                failure = Some(Error::Store(StoreError::BadHead {
-                    location: location.clone(),
-                    seq: record.seq,
-                    problem:
-                        "the record cannot be copied (not an export-shape trace with hex hashes)"
-                            .into(),
-                }));
-                return Flow::Stop;
-            };
-            last_copied = Some((r.seq, r.record_hash.as_bytes().to_vec()));
-            batch.push(r);
-            if batch.len() >= BATCH {
-                if let Err(e) = flush(&mut batch, &mut *to) {
-                    failure = Some(e.into());
-                    return Flow::Stop;
-                }
-                copied += BATCH as u64;
-                progress(Progress {
-                    records_checked: copied,
-                    total_hint: Some(total),
-                });
-            }
-            Flow::Continue
-        })?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        copied += batch.len() as u64;
-        flush(&mut batch, &mut *to)?;
-        let mismatch = |what: String| {
-            Error::Store(StoreError::Conflict {
-                location: destination.clone(),
-                detail: what,
-            })
-        };
-        // Checked before the copy is committed: a source pruned meanwhile yields fewer
-        // records, and the destination must then stay empty.
-        if copied != src.records_checked {
-            return Err(mismatch(format!(
-                "{copied} records read from the source, {} verified (did it change during the copy?); nothing was copied",
-                src.records_checked
-            )));
-        }
-        to.import_finish()?;
-
-        // The destination must verify, and hold what the source held.
-        let verdict = crate::verify::verify_store(to, Some(key), self.threads(), &mut |_| {});
-        let Verdict::Verified(dst) = &verdict else {
+        let mut snapshot = self.store_mut().snapshot(threads)?;
+        let verdict = crate::verify::verify_snapshot(
+            &location,
+            &mut snapshot,
+            &key,
+            threads,
+            &mut |_| {},
+            None,
+            &[],
+        );
+        let Verdict::Verified(verified) = verdict else {
             return Err(Error::NotVerified {
                 verdict: Box::new(verdict),
             });
         };
-        if (dst.records_checked, dst.first_seq, dst.last_seq)
-            != (src.records_checked, src.first_seq, src.last_seq)
-        {
-            return Err(mismatch(format!(
-                "the committed copy holds {} records (seq {:?} to {:?}), the source {}",
-                dst.records_checked, dst.first_seq, dst.last_seq, src.records_checked
-            )));
-        }
-        let dest_state = to.state()?;
-        if dest_state.head != last_copied || dest_state.retention != state.retention {
-            return Err(mismatch(
-                "the committed copy's head or retention log differs from the source's".into(),
-            ));
-        }
-        Ok(MigrateReport {
-            records: copied,
-            receipts: state.retention.len() as u64,
-            first_seq: dst.first_seq,
-            last_seq: dst.last_seq,
-            verdict,
+        then(&mut Source {
+            key: &key,
+            verified,
+            snapshot: &mut snapshot,
+            location: &location,
+            threads,
         })
     }
+}
+
+/// A source that verified: its snapshot, and what verifying it found.
+struct Source<'a, 's> {
+    key: &'a ChainKey,
+    verified: Verified,
+    snapshot: &'a mut Snapshot<'s>,
+    location: &'a str,
+    threads: usize,
+}
+
+/// Copies the verified snapshot `src` of the source into `to`.
+fn copy_into(
+    source: &mut Source<'_, '_>,
+    to: &mut dyn Store,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<MigrateReport, Error> {
+    let (key, src, threads) = (source.key, &source.verified, source.threads);
+    let snapshot = &mut *source.snapshot;
+    let state = snapshot.state.clone();
+    let destination = to.location().to_owned();
+    to.import_start(&ImportMeta {
+        start: state.start.clone(),
+        retention: state.retention.clone(),
+        key_id: StoredKeyId::Present(key.key_id()),
+    })?;
+    let mut batch: Vec<ImportRecord> = Vec::with_capacity(BATCH);
+    let mut copied = 0u64;
+    let mut failure: Option<Error> = None;
+    let location = source.location.to_owned();
+    let total = src.records_checked;
+    // Records appended to the source after it was verified are not copied.
+    let last_verified = src.last_seq;
+    let mut last_copied: Option<(u64, Vec<u8>)> = None;
+    snapshot.scan(0, &mut |item| {
+        let seq = match item {
+            ScanItem::Record(r) => Some(r.seq),
+            ScanItem::Malformed(m) => m.seq,
+        };
+        if let Some(seq) = seq
+            && last_verified.is_none_or(|last| seq > last)
+        {
+            return Flow::Stop;
+        }
+        let record = match item {
+            ScanItem::Record(r) => r,
+            ScanItem::Malformed(m) => {
+                failure = Some(Error::Store(StoreError::BadHead {
+                    location: location.clone(),
+                    seq: m.seq.unwrap_or(0),
+                    problem: format!("{}: {}", m.location, m.problem),
+                }));
+                return Flow::Stop;
+            }
+        };
+        let parsed = json::parse(record.trace).ok().and_then(|doc| {
+            let mut canonical = Vec::with_capacity(record.trace.len());
+            doc.root()
+                .write_canonical(&mut canonical, Mode::Python)
+                .ok()?;
+            let field = |k: &str| {
+                doc.root()
+                    .get(k)
+                    .and_then(|n| n.as_str())
+                    .map(str::to_owned)
+            };
+            Some(ImportRecord {
+                seq: record.seq,
+                prev_hash: Hash32::parse(record.prev_hash)?,
+                record_hash: Hash32::parse(record.record_hash)?,
+                trace: String::from_utf8(canonical).ok()?,
+                action_id: field("action_id")?,
+                invoked_at: field("invoked_at")?,
+            })
+        });
+        let Some(r) = parsed else {
+            failure = Some(Error::Store(StoreError::BadHead {
+                location: location.clone(),
+                seq: record.seq,
+                problem: "the record cannot be copied (not an export-shape trace with hex hashes)"
+                    .into(),
+            }));
+            return Flow::Stop;
+        };
+        last_copied = Some((r.seq, r.record_hash.as_bytes().to_vec()));
+        batch.push(r);
+        if batch.len() >= BATCH {
+            if let Err(e) = flush(&mut batch, &mut *to) {
+                failure = Some(e.into());
+                return Flow::Stop;
+            }
+            copied += BATCH as u64;
+            progress(Progress {
+                records_checked: copied,
+                total_hint: Some(total),
+            });
+        }
+        Flow::Continue
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    copied += batch.len() as u64;
+    flush(&mut batch, &mut *to)?;
+    let mismatch = |what: String| {
+        Error::Store(StoreError::Conflict {
+            location: destination.clone(),
+            detail: what,
+        })
+    };
+    // Checked before the copy is committed: a source pruned meanwhile yields fewer
+    // records, and the destination must then stay empty.
+    if copied != src.records_checked {
+        return Err(mismatch(format!(
+            "{copied} records read from the source, {} verified (did it change during the copy?); nothing was copied",
+            src.records_checked
+        )));
+    }
+    to.import_finish()?;
+
+    // The destination must verify, and hold what the source held.
+    let verdict = crate::verify::verify_store(to, Some(key), threads, &mut |_| {});
+    let Verdict::Verified(dst) = &verdict else {
+        return Err(Error::NotVerified {
+            verdict: Box::new(verdict),
+        });
+    };
+    if (dst.records_checked, dst.first_seq, dst.last_seq)
+        != (src.records_checked, src.first_seq, src.last_seq)
+    {
+        return Err(mismatch(format!(
+            "the committed copy holds {} records (seq {:?} to {:?}), the source {}",
+            dst.records_checked, dst.first_seq, dst.last_seq, src.records_checked
+        )));
+    }
+    let dest_state = to.state()?;
+    if dest_state.head != last_copied || dest_state.retention != state.retention {
+        return Err(mismatch(
+            "the committed copy's head or retention log differs from the source's".into(),
+        ));
+    }
+    Ok(MigrateReport {
+        records: copied,
+        receipts: state.retention.len() as u64,
+        first_seq: dst.first_seq,
+        last_seq: dst.last_seq,
+        verdict,
+    })
 }
 
 fn flush(batch: &mut Vec<ImportRecord>, to: &mut dyn Store) -> Result<(), StoreError> {

@@ -205,7 +205,11 @@ impl AuditLog {
                 ),
             });
         }
-        let state = self.store_mut().state()?;
+        // Every decision below (the start, the policy, the prefix, the archive) is made on one
+        // snapshot of the store; the prune itself is then refused unless the store is still
+        // as that snapshot showed it.
+        let mut snapshot = self.store_mut().snapshot(1)?;
+        let state = snapshot.state.clone();
         let resolved = resolve_start(&key, &state.start, &state.retention).map_err(|t| {
             Error::NotVerified {
                 verdict: Box::new(Verdict::Tampered(t)),
@@ -253,35 +257,36 @@ impl AuditLog {
         let mut first: Option<u64> = None;
         let mut count = 0u64;
         let mut youngest: Option<Option<Timestamp>> = None;
-        let verdict = crate::verify::verify_store_observed(
-            self.store_mut(),
-            Some(&key),
+        let mut observe = |r: &RecordView<'_>| {
+            first.get_or_insert(r.seq);
+            let take = match (before, keep_last_end) {
+                (Some(before), _) => prefix_open && invoked_at_of(r).is_some_and(|t| t < before),
+                (None, Some(Some(end))) => r.seq <= end,
+                _ => false,
+            };
+            if take {
+                last = Some((r.seq, r.record_hash.to_vec()));
+                count += 1;
+                if keep_last_end.is_some() {
+                    let ts = invoked_at_of(r);
+                    youngest = Some(match (youngest, ts) {
+                        (None, ts) => ts,
+                        (Some(Some(a)), Some(b)) => Some(a.max(b)),
+                        _ => None,
+                    });
+                }
+            } else {
+                prefix_open = false;
+            }
+        };
+        let verdict = crate::verify::verify_snapshot(
+            &location,
+            &mut snapshot,
+            &key,
             threads,
             &mut |_| {},
-            &mut |r| {
-                first.get_or_insert(r.seq);
-                let take = match (before, keep_last_end) {
-                    (Some(before), _) => {
-                        prefix_open && invoked_at_of(r).is_some_and(|t| t < before)
-                    }
-                    (None, Some(Some(end))) => r.seq <= end,
-                    _ => false,
-                };
-                if take {
-                    last = Some((r.seq, r.record_hash.to_vec()));
-                    count += 1;
-                    if keep_last_end.is_some() {
-                        let ts = invoked_at_of(r);
-                        youngest = Some(match (youngest, ts) {
-                            (None, ts) => ts,
-                            (Some(Some(a)), Some(b)) => Some(a.max(b)),
-                            _ => None,
-                        });
-                    }
-                } else {
-                    prefix_open = false;
-                }
-            },
+            Some(&mut observe),
+            &[],
         );
         if !verdict.is_verified() {
             return Err(Error::NotVerified {
@@ -348,10 +353,9 @@ impl AuditLog {
                 archive_of: Some(receipt.to_json()),
             };
             let shown = path.display().to_string();
-            let store = self.store_mut();
             let written = crate::export::write_atomically(path, |out| {
                 crate::export::write_records(
-                    store,
+                    &mut snapshot,
                     out,
                     &shown,
                     Some(&header),
@@ -369,6 +373,7 @@ impl AuditLog {
             }
             report.archive = Some((path.clone(), written));
         }
+        drop(snapshot);
         let plan = PrunePlan {
             from_seq: from.next_seq,
             last_seq,

@@ -103,15 +103,30 @@ impl AuditLog {
         verify_first: bool,
     ) -> Result<(Anchor, String), Error> {
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let threads = self.threads();
+        let location = self.location().to_owned();
+        // The head signed is the one verified: both from one snapshot.
+        let mut snapshot = self
+            .store_mut()
+            .snapshot(if verify_first { threads } else { 1 })?;
         if verify_first {
-            let verdict = self.verify();
+            let verdict = crate::verify::verify_snapshot(
+                &location,
+                &mut snapshot,
+                &key,
+                threads,
+                &mut |_| {},
+                None,
+                &[],
+            );
             if !verdict.is_verified() {
                 return Err(Error::NotVerified {
                     verdict: Box::new(verdict),
                 });
             }
         }
-        let state = self.store_mut().state()?;
+        let state = snapshot.state.clone();
+        drop(snapshot);
         let (size, head_hash) = head_of(&state)?;
         let retention = match state.retention.last() {
             Some(text) => {

@@ -255,39 +255,62 @@ pub fn verify_store_anchored(
     verify_impl(store, key, threads, progress, None, anchors)
 }
 
-/// Verification with everything optional. Without an observer, and when the store can give
-/// several readers one snapshot, the readers read seq ranges side by side
-/// ([`verify_ranges`]); otherwise one scan feeds the content checks to worker threads
-/// ([`verify_parallel`]), or, with one thread, everything runs on the calling thread.
+/// Verification with everything optional, of one snapshot of the store (see
+/// [`verify_snapshot`]).
 fn verify_impl(
     store: &mut dyn Store,
     key: Option<&ChainKey>,
     threads: usize,
     progress: &mut dyn FnMut(Progress),
-    mut observe: Option<&mut dyn FnMut(&RecordView<'_>)>,
+    observe: Option<&mut dyn FnMut(&RecordView<'_>)>,
     anchors: &[AnchorCheck],
 ) -> Verdict {
     let Some(key) = key else {
         return no_secret();
     };
-    // A backend that cannot open a snapshot (or fails to) is read by one scan instead; if it
-    // cannot be read at all, `state` says so below.
-    let snapshot = if threads > 1 && observe.is_none() {
-        store.snapshot(threads).ok().flatten()
+    let readers = if threads > 1 && observe.is_none() {
+        threads
     } else {
-        None
+        1
     };
-    let (state, readers) = match snapshot {
-        Some(Snapshot { state, readers }) => (state, Some(readers)),
-        None => match store.state() {
-            Ok(state) => (state, None),
-            Err(e) => return verdict_of_store_error(&e),
-        },
+    let location = store.location().to_owned();
+    let mut snapshot = match store.snapshot(readers) {
+        Ok(snapshot) => snapshot,
+        Err(e) => return verdict_of_store_error(&e),
     };
+    verify_snapshot(
+        &location,
+        &mut snapshot,
+        key,
+        threads,
+        progress,
+        observe,
+        anchors,
+    )
+}
+
+/// Verifies one consistent snapshot of a store: its state (start, retention log, key id) and
+/// its records all come from the same moment, so that nothing written meanwhile (an append, a
+/// prune, a policy) can mix two states into one verdict. Without an observer, and when the
+/// snapshot has several readers, they read seq ranges side by side ([`verify_ranges`]);
+/// otherwise one reader's scan feeds the content checks to worker threads
+/// ([`verify_parallel`]), or, with one thread, everything runs on the calling thread. The
+/// snapshot's readers stay usable afterwards (a caller that decides on what it verified reads
+/// the same snapshot again).
+pub(crate) fn verify_snapshot(
+    location: &str,
+    snapshot: &mut Snapshot<'_>,
+    key: &ChainKey,
+    threads: usize,
+    progress: &mut dyn FnMut(Progress),
+    mut observe: Option<&mut dyn FnMut(&RecordView<'_>)>,
+    anchors: &[AnchorCheck],
+) -> Verdict {
+    let state = &snapshot.state;
     let total_hint = state.record_count_hint;
     let resolved = match resolve_start(key, &state.start, &state.retention) {
         Ok(resolved) => resolved,
-        Err(t) => return wrong_secret_of_log(key, &state).unwrap_or(Verdict::Tampered(t)),
+        Err(t) => return wrong_secret_of_log(key, state).unwrap_or(Verdict::Tampered(t)),
     };
     let end = match state
         .archive_of
@@ -316,30 +339,49 @@ fn verify_impl(
         })
     };
     let mut no_observer = |_: &RecordView<'_>| {};
+    let ranged = observe.is_none() && snapshot.readers.len() > 1;
     let observe = observe.take().unwrap_or(&mut no_observer);
-    let scanned = match readers {
-        Some(readers) => verify_ranges(
-            store.location(),
+    let everything = SeqRange {
+        from: None,
+        until: None,
+    };
+    let scanned = if ranged {
+        let readers = std::mem::take(&mut snapshot.readers);
+        let (scanned, readers) = verify_ranges(
+            location,
             readers,
-            &state,
+            &snapshot.state,
             key,
             &mut verifier,
             &mut report,
-        ),
-        None if threads <= 1 => {
-            let mut checker = ContentChecker::new();
-            store.scan(0, &mut |item| {
-                let flow = verifier.feed(key, &mut checker, item);
-                if let (Flow::Continue, ScanItem::Record(r)) = (flow, item) {
-                    observe(r);
-                }
-                if verifier.records_checked().is_multiple_of(BATCH as u64 * 16) {
-                    report(verifier.records_checked());
-                }
-                flow
-            })
+        );
+        snapshot.readers = readers;
+        scanned
+    } else {
+        match snapshot.readers.first_mut() {
+            None => Err(reader_lost(location)),
+            Some(reader) if threads <= 1 => {
+                let mut checker = ContentChecker::new();
+                reader.scan_range(everything, &mut |item| {
+                    let flow = verifier.feed(key, &mut checker, item);
+                    if let (Flow::Continue, ScanItem::Record(r)) = (flow, item) {
+                        observe(r);
+                    }
+                    if verifier.records_checked().is_multiple_of(BATCH as u64 * 16) {
+                        report(verifier.records_checked());
+                    }
+                    flow
+                })
+            }
+            Some(reader) => verify_parallel(
+                reader.as_mut(),
+                key,
+                threads,
+                &mut verifier,
+                &mut report,
+                observe,
+            ),
         }
-        None => verify_parallel(store, key, threads, &mut verifier, &mut report, observe),
     };
     if let Err(e) = scanned {
         return verdict_of_store_error(&e);
@@ -499,7 +541,7 @@ impl Feeder<'_, '_> {
 }
 
 fn verify_parallel(
-    store: &mut dyn Store,
+    reader: &mut dyn SnapshotReader,
     key: &ChainKey,
     threads: usize,
     verifier: &mut Verifier,
@@ -528,7 +570,11 @@ fn verify_parallel(
         };
         let mut sent = 0u64;
         let mut current = Batch::default();
-        let scanned = store.scan(0, &mut |item| {
+        let everything = SeqRange {
+            from: None,
+            until: None,
+        };
+        let scanned = reader.scan_range(everything, &mut |item| {
             current.push(item);
             if current.entries.len() < BATCH {
                 return Flow::Continue;
@@ -678,16 +724,16 @@ type RangeResult = (u64, Result<CheckedRange, StoreError>);
 /// [`CheckedRange`] taken from `permits`: the verifier hands them back as it consumes them,
 /// which keeps the readers at most a few ranges ahead and the memory bounded.
 #[allow(clippy::too_many_arguments)]
-fn range_worker(
+fn range_worker<'s>(
     location: &str,
-    mut reader: Box<dyn SnapshotReader>,
+    mut reader: Box<dyn SnapshotReader + 's>,
     key: &ChainKey,
     plan: RangePlan,
     next: &AtomicU64,
     stop: &AtomicBool,
     permits: &Mutex<Receiver<CheckedRange>>,
     results: &std::sync::mpsc::Sender<RangeResult>,
-) -> Box<dyn SnapshotReader> {
+) -> Box<dyn SnapshotReader + 's> {
     let mut checker = ContentChecker::new();
     loop {
         let permit = permits.lock().map(|rx| rx.recv());
@@ -725,15 +771,16 @@ fn range_worker(
 /// the verdict is the sequential one.
 ///
 /// A range with no record before the last one means a gap of at least [`RANGE`] seqs (a
-/// tampered store): the rest is then read by one reader, so a huge gap costs no time.
-fn verify_ranges(
+/// tampered store): the rest is then read by one reader, so a huge gap costs no time. Gives
+/// the readers back.
+fn verify_ranges<'s>(
     location: &str,
-    readers: Vec<Box<dyn SnapshotReader>>,
+    readers: Vec<Box<dyn SnapshotReader + 's>>,
     state: &StoreState,
     key: &ChainKey,
     verifier: &mut Verifier,
     report: &mut dyn FnMut(u64),
-) -> Result<(), StoreError> {
+) -> (Result<(), StoreError>, Vec<Box<dyn SnapshotReader + 's>>) {
     let plan = RangePlan::new(state);
     let next = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
@@ -795,21 +842,24 @@ fn verify_ranges(
         let readers: Vec<_> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
         (outcome, resume, readers)
     });
-    outcome?;
+    if outcome.is_err() {
+        return (outcome, readers);
+    }
     let Some(from) = resume else {
-        return Ok(());
+        return (Ok(()), readers);
     };
     let Some(reader) = readers.first_mut() else {
-        return Err(reader_lost(location));
+        return (Err(reader_lost(location)), readers);
     };
     let mut checker = ContentChecker::new();
-    reader.scan_range(
+    let scanned = reader.scan_range(
         SeqRange {
             from: Some(from),
             until: None,
         },
         &mut |item| verifier.feed(key, &mut checker, item),
-    )
+    );
+    (scanned, readers)
 }
 
 /// The error for a reader thread that ended without finishing its work.
