@@ -30,8 +30,9 @@ impl AuditLog {
     /// the destination): it becomes visible all at once when complete, and a migration that
     /// is interrupted, or fails before the copy is committed (once `to` is dropped), leaves
     /// the destination empty, so it can be run again — never a partial chain that would
-    /// verify on its own. Records appended to the source after it verified are not copied;
-    /// a source pruned during the copy fails it before the commit. Only a committed copy
+    /// verify on its own. What is copied is the snapshot of the source that was verified:
+    /// records appended, receipts added and prunes made meanwhile do not show in it. Only a
+    /// committed copy
     /// that then fails its final check (a fault of the destination) stays in place, and the
     /// error says so.
     pub fn migrate_to(
