@@ -60,6 +60,15 @@ pub enum StoreError {
     )]
     Conflict { location: String, detail: String },
 
+    /// A store read without its locks (a SQLite WAL store closed cleanly is read with
+    /// `immutable=1`, so that reading creates nothing beside it) was written while it was
+    /// read: what was read may mix two states and is not used. Reading it again reads it
+    /// with its locks.
+    #[error(
+        "{location}: the store was written while it was read without locks; what was read is not used, read it again"
+    )]
+    ChangedWhileRead { location: String },
+
     /// A chain is only copied into an empty store, and this one is not; nothing was copied.
     /// Running the copy again cannot succeed: it needs another (new or empty) destination.
     #[error(

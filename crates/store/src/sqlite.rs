@@ -158,15 +158,45 @@ fn open_connection(path: &Path, access: Access) -> rusqlite::Result<Connection> 
     }
 }
 
-/// A read-only connection to `path` that can read it, and how it was opened: with SQLite's
-/// locks when it can (see [`Access`]). A store that needs recovery (a hot journal left by a
-/// crashed writer), which a read-only connection cannot do, is opened read-write when the
-/// user may write it, as any SQLite reader with write access would recover it.
+/// How a store opened for reading is read: nothing is ever written, so that a user who may
+/// only read the store can verify it and verifying changes nothing.
+///
+/// - A rollback-journal store (as weaver-kernel writes it): read-only, with SQLite's locks on
+///   the database file.
+/// - A WAL store with a `-wal` file (a writer has it open, or died with it): read-only, with
+///   SQLite's locks through the `-shm` file, which it needs only to read when it cannot write
+///   it (SQLite ≥ 3.22).
+/// - A WAL store without a `-wal` file (closed cleanly): `immutable=1`, so that nothing is
+///   created beside it (SQLite would otherwise create `-wal` and `-shm` files, which a
+///   read-only connection can neither write into nor remove, and which an auditor cannot
+///   create in a directory it may not write). Every read then checks that the file did not
+///   change and no `-wal` file appeared meanwhile ([`StoreError::ChangedWhileRead`]
+///   otherwise, and the read is made again, then with locks).
+fn read_access(path: &Path) -> Access {
+    let wal_mode = std::fs::File::open(path)
+        .and_then(|mut f| {
+            use std::io::Read;
+            let mut header = [0u8; 20];
+            f.read_exact(&mut header).map(|()| header)
+        })
+        // Bytes 18 and 19 of the database header: the file format versions, 2 for WAL.
+        .is_ok_and(|h| h.get(18..20) == Some(&[2, 2][..]));
+    match Fingerprint::of(path) {
+        Ok(print) if wal_mode && !print.wal => Access::Immutable(print),
+        _ => Access::ReadOnly,
+    }
+}
+
+/// A connection to read `path` (see [`read_access`]), and how it was opened. A store that
+/// needs recovery (a hot journal left by a crashed writer), which a read-only connection
+/// cannot do, is opened read-write when the user may write it, as any SQLite reader with write
+/// access would recover it.
 fn open_for_reading(path: &Path) -> rusqlite::Result<(Connection, Access)> {
-    let conn = open_connection(path, Access::ReadOnly)?;
+    let access = read_access(path);
+    let conn = open_connection(path, access)?;
     let probe = conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()));
     let Err(e) = probe else {
-        return Ok((conn, Access::ReadOnly));
+        return Ok((conn, access));
     };
     let extended = match &e {
         rusqlite::Error::SqliteFailure(f, _) => f.extended_code,
@@ -177,21 +207,8 @@ fn open_for_reading(path: &Path) -> rusqlite::Result<(Connection, Access)> {
             drop(conn);
             open_connection(path, Access::ReadWrite).map(|c| (c, Access::ReadWrite))
         }
-        // A WAL store whose -shm file cannot be created here.
-        rusqlite::ffi::SQLITE_CANTOPEN | rusqlite::ffi::SQLITE_READONLY_CANTINIT => {
-            drop(conn);
-            let Ok(print) = Fingerprint::of(path) else {
-                return Err(e);
-            };
-            if print.wal {
-                // Committed data may be in the -wal file, which immutable mode ignores.
-                return Err(e);
-            }
-            let access = Access::Immutable(print);
-            open_connection(path, access).map(|c| (c, access))
-        }
         // Not a database, and other problems, are reported when the schema is read.
-        _ => Ok((conn, Access::ReadOnly)),
+        _ => Ok((conn, access)),
     }
 }
 
@@ -1273,7 +1290,8 @@ impl Store for SqliteStore {
                 .map_err(self.sql_err("begin a read"))?;
         }
         let scanned = schema::check(&self.conn, &self.location)
-            .and_then(|()| scan_range(&self.conn, &self.location, range, visit));
+            .and_then(|()| scan_range(&self.conn, &self.location, range, visit))
+            .and_then(|()| self.check_unchanged());
         if own {
             // Nothing was written: ending the read cannot lose anything.
             let _ = self.conn.execute_batch("ROLLBACK");
@@ -1397,8 +1415,12 @@ impl SqliteStore {
     /// Opens a reader: a connection of its own inside a read transaction, and the state it
     /// sees.
     fn open_reader(&self) -> Result<(SqliteReader, StoreState), StoreError> {
-        let conn =
-            open_connection(&self.path, self.access).map_err(self.sql_err("open a reader"))?;
+        // A store opened for reading is read as it is now (a writer may have come or gone).
+        let access = match self.access {
+            Access::ReadWrite => Access::ReadWrite,
+            Access::ReadOnly | Access::Immutable(_) => read_access(&self.path),
+        };
+        let conn = open_connection(&self.path, access).map_err(self.sql_err("open a reader"))?;
         conn.busy_timeout(Duration::from_secs(60))
             .map_err(self.sql_err("set busy timeout"))?;
         conn.execute_batch("BEGIN")
@@ -1413,7 +1435,7 @@ impl SqliteStore {
             meta_recorded: true,
             checkpointer: None,
             importing: false,
-            access: self.access,
+            access,
         };
         let state = reader.read_state()?;
         reader.check_unchanged()?;
@@ -1429,9 +1451,8 @@ impl SqliteStore {
         };
         match Fingerprint::of(&self.path) {
             Ok(now) if now == print => Ok(()),
-            _ => Err(StoreError::Conflict {
+            _ => Err(StoreError::ChangedWhileRead {
                 location: self.location.clone(),
-                detail: "the store changed while it was read without SQLite's locks (its directory cannot be written, so SQLite cannot create the -shm file that locking needs); read it again, or read it where its -shm file can be created".into(),
             }),
         }
     }

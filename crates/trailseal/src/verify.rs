@@ -274,19 +274,33 @@ fn verify_impl(
         1
     };
     let location = store.location().to_owned();
-    let mut snapshot = match store.snapshot(readers) {
-        Ok(snapshot) => snapshot,
-        Err(e) => return verdict_of_store_error(&e),
-    };
-    verify_snapshot(
-        &location,
-        &mut snapshot,
-        key,
-        threads,
-        progress,
-        observe,
-        anchors,
-    )
+    let mut observe = observe;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let mut snapshot = match store.snapshot(readers) {
+            Ok(snapshot) => snapshot,
+            Err(e) => return verdict_of_store_error(&e),
+        };
+        // An observer sees the records as they are read: it gets one read.
+        let once = observe.take();
+        let retry = once.is_none() && attempts < 3;
+        let verified = read_and_verify(
+            &location,
+            &mut snapshot,
+            key,
+            threads,
+            progress,
+            once,
+            anchors,
+        );
+        match verified {
+            // Read without locks while a writer wrote: read again (then with locks).
+            Err(StoreError::ChangedWhileRead { .. }) if retry => {}
+            Ok(verdict) => return verdict,
+            Err(e) => return verdict_of_store_error(&e),
+        }
+    }
 }
 
 /// Verifies one consistent snapshot of a store: its state (start, retention log, key id) and
@@ -303,14 +317,28 @@ pub(crate) fn verify_snapshot(
     key: &ChainKey,
     threads: usize,
     progress: &mut dyn FnMut(Progress),
-    mut observe: Option<&mut dyn FnMut(&RecordView<'_>)>,
+    observe: Option<&mut dyn FnMut(&RecordView<'_>)>,
     anchors: &[AnchorCheck],
 ) -> Verdict {
+    read_and_verify(location, snapshot, key, threads, progress, observe, anchors)
+        .unwrap_or_else(|e| verdict_of_store_error(&e))
+}
+
+/// [`verify_snapshot`], with the error that stopped reading the store.
+fn read_and_verify(
+    location: &str,
+    snapshot: &mut Snapshot<'_>,
+    key: &ChainKey,
+    threads: usize,
+    progress: &mut dyn FnMut(Progress),
+    mut observe: Option<&mut dyn FnMut(&RecordView<'_>)>,
+    anchors: &[AnchorCheck],
+) -> Result<Verdict, StoreError> {
     let state = &snapshot.state;
     let total_hint = state.record_count_hint;
     let resolved = match resolve_start(key, &state.start, &state.retention) {
         Ok(resolved) => resolved,
-        Err(t) => return wrong_secret_of_log(key, state).unwrap_or(Verdict::Tampered(t)),
+        Err(t) => return Ok(wrong_secret_of_log(key, state).unwrap_or(Verdict::Tampered(t))),
     };
     let end = match state
         .archive_of
@@ -319,11 +347,11 @@ pub(crate) fn verify_snapshot(
         .transpose()
     {
         Ok(end) => end,
-        Err(verdict) => return verdict,
+        Err(verdict) => return Ok(verdict),
     };
     let expectations = match anchor_expectations(key, anchors, &resolved) {
         Ok(e) => e,
-        Err(verdict) => return verdict,
+        Err(verdict) => return Ok(verdict),
     };
     let mut verifier = Verifier::from_resolved(key, resolved, state.key_id);
     if let Some(end) = end {
@@ -383,12 +411,10 @@ pub(crate) fn verify_snapshot(
             ),
         }
     };
-    if let Err(e) = scanned {
-        return verdict_of_store_error(&e);
-    }
+    scanned?;
     let verdict = verifier.finish();
     report(verdict.records_checked());
-    verdict
+    Ok(verdict)
 }
 
 #[derive(Debug)]
