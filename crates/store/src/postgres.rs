@@ -1203,10 +1203,14 @@ impl ChainLock {
         Ok(rows
             .iter()
             .map(|r| LockHolder {
-                pid: r.get(0),
-                user: r.get(1),
-                application: r.get::<_, Option<String>>(2).filter(|a| !a.is_empty()),
-                backend_start: r.get(3),
+                pid: r.try_get(0).ok().flatten(),
+                user: r.try_get(1).ok().flatten(),
+                application: r
+                    .try_get::<_, Option<String>>(2)
+                    .ok()
+                    .flatten()
+                    .filter(|a| !a.is_empty()),
+                backend_start: r.try_get(3).ok().flatten(),
             })
             .collect())
     }

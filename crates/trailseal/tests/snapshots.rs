@@ -117,7 +117,9 @@ fn hammer(location: &str, archives: &Path) {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
-                let archive = (i % 4 == 0).then(|| archives.join(format!("archive-{i}.jsonl")));
+                let archive = i
+                    .is_multiple_of(4)
+                    .then(|| archives.join(format!("archive-{i}.jsonl")));
                 let request = PruneRequest {
                     cutoff: CutoffSpec::KeepLast(8 + i % 10),
                     now,
@@ -143,7 +145,7 @@ fn hammer(location: &str, archives: &Path) {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
-                let min = (i % 2 == 0).then_some(1_000_000);
+                let min = i.is_multiple_of(2).then_some(1_000_000);
                 match log.set_min_retention(min, now, true) {
                     Ok(_) => {
                         counts.policies.fetch_add(1, Ordering::Relaxed);
