@@ -1,6 +1,8 @@
-//! Verification reads one consistent snapshot of the store: verifying in a loop while other
-//! handles append, prune (with receipts and archives) and change the retention policy never
-//! gives anything but `verified`, on every backend. Before snapshots, PostgreSQL and JSONL
+//! Verification reads one consistent snapshot of the store: verifying in a loop (through
+//! handles opened for writing, with one thread and with several, and through handles opened
+//! for reading as the command line opens them) while other handles append, prune (with
+//! receipts and archives) and change the retention policy never gives anything but `verified`,
+//! on every backend; neither does a prune's own verification. Before snapshots, PostgreSQL and JSONL
 //! gave false `tampered` verdicts ("the store's checkpoint does not match its authenticated
 //! retention log", "records N to N are missing") about once in five runs.
 //!
@@ -155,16 +157,24 @@ fn hammer(location: &str, archives: &Path) {
                     }
                     Err(e) => fail(format!("policy {i}: {e}")),
                 }
-                std::thread::sleep(Duration::from_millis(10));
+                std::thread::sleep(Duration::from_millis(25));
             }
         });
-        let verifiers: Vec<_> = [1usize, 3]
+        // Handles opened for writing, kept (one thread, several), and one opened for reading
+        // for every verification, as the command line opens it.
+        let verifiers: Vec<_> = [(1usize, false), (3, false), (2, true)]
             .into_iter()
-            .map(|threads| {
+            .map(|(threads, reading)| {
                 let (stop, counts, fail) = (&stop, &counts, &fail);
                 scope.spawn(move || {
                     let mut log = open(location, threads);
                     while !stop.load(Ordering::Relaxed) {
+                        if reading {
+                            log = AuditLog::open(location, &OpenOptions::default())
+                                .unwrap()
+                                .with_key(key())
+                                .with_threads(threads);
+                        }
                         let verdict = log.verify();
                         if let Verdict::Verified(_) = verdict {
                             counts.verified.fetch_add(1, Ordering::Relaxed);
