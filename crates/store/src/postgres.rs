@@ -609,6 +609,12 @@ impl Store for PgStore {
         let done = match (result, self.client.batch_execute(end)) {
             (Ok(done), Ok(())) => done,
             (Ok(_), Err(e)) => return Err(err(e)),
+            (Err(e @ StoreError::Postgres { .. }), _) => {
+                // A statement the server refused: when the tables were altered (a column
+                // retyped under this handle's prepared statements), say that instead.
+                schema::check(&mut self.client, &self.location, &self.schema)?;
+                return Err(e);
+            }
             (Err(e), _) => return Err(e),
         };
         let back = self.read_back(&done)?;
@@ -634,7 +640,10 @@ impl Store for PgStore {
             "SELECT seq, prev_hash, record_hash, payload FROM {} WHERE action_id = $1",
             self.traces
         );
-        self.client
+        // Inside a reader: the schema is checked first, as for every read.
+        let mut reader = self.begin_reader()?;
+        reader
+            .client()
             .query_opt(&sql, &[&action_id])
             .map_err(&err)?
             .map(|row| -> Result<_, postgres::Error> {
