@@ -58,8 +58,11 @@ const DAMAGE: [(&str, &str, &str); 7] = [
     ),
 ];
 
+/// A call's outcome: `Err(())` if it panicked.
+type Outcome = Result<Result<(), StoreError>, ()>;
+
 /// Every call of the trait on `store`, each caught if it panics: (call, outcome).
-fn every_call(store: &mut dyn Store) -> Vec<(&'static str, Result<Result<(), StoreError>, ()>)> {
+fn every_call(store: &mut dyn Store) -> Vec<(&'static str, Outcome)> {
     let key = test_key();
     let mut out = Vec::new();
     let mut call =
