@@ -1003,6 +1003,10 @@ impl Store for SqliteStore {
     }
 
     fn state(&mut self) -> Result<StoreState, StoreError> {
+        if self.access != Access::ReadWrite {
+            // A handle that only reads reads the store as it is now (see `read_access`).
+            return Ok(self.open_reader()?.1);
+        }
         // One read transaction, so that every value comes from one state of the store (inside
         // a copy's transaction, that one).
         if !self.conn.is_autocommit() {
@@ -1281,6 +1285,10 @@ impl Store for SqliteStore {
             from: (from_seq > 0).then_some(from_seq),
             until: None,
         };
+        if self.access != Access::ReadWrite {
+            // A handle that only reads reads the store as it is now (see `read_access`).
+            return self.open_reader()?.0.scan_range(range, visit);
+        }
         // One read transaction for the schema check and the scan, so the scan reads the
         // schema that was checked.
         let own = self.conn.is_autocommit();
@@ -1332,7 +1340,14 @@ impl Store for SqliteStore {
     }
 
     fn find(&mut self, action_id: &str) -> Result<Option<StoredRecord>, StoreError> {
-        self.conn
+        // A handle that only reads reads the store as it is now (see `read_access`).
+        let reader = match self.access {
+            Access::ReadWrite => None,
+            Access::ReadOnly | Access::Immutable(_) => Some(self.open_reader()?.0),
+        };
+        let store = reader.as_ref().map_or(&*self, |r| &r.0);
+        let found = store
+            .conn
             .query_row(
                 "SELECT seq, prev_hash, record_hash, payload FROM traces WHERE action_id = ?1",
                 [action_id],
@@ -1351,7 +1366,9 @@ impl Store for SqliteStore {
                 },
             )
             .optional()
-            .map_err(self.sql_err("find"))
+            .map_err(self.sql_err("find"))?;
+        store.check_unchanged()?;
+        Ok(found)
     }
 }
 
