@@ -306,6 +306,7 @@ pub(crate) fn refuse_repeated_ids(
 /// how many rows the range holds, and the `record_hash` and payload of its first and last
 /// rows (`None`: no such row).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[derive(Default)]
 pub(crate) struct ReadBack {
     pub(crate) count: u64,
     pub(crate) first: Option<(Vec<u8>, Vec<u8>)>,

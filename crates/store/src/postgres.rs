@@ -369,11 +369,7 @@ impl PgStore {
     fn read_back(&mut self, appended: &[Appended]) -> Result<crate::ReadBack, StoreError> {
         let err = self.err("read back the appended records");
         let (Some(first), Some(last)) = (appended.first(), appended.last()) else {
-            return Ok(crate::ReadBack {
-                count: 0,
-                first: None,
-                last: None,
-            });
+            return Ok(crate::ReadBack::default());
         };
         let seq = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
         let t = &self.traces;

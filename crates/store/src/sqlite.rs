@@ -613,11 +613,7 @@ impl SqliteStore {
     fn read_back(&self, appended: &[Appended]) -> Result<crate::ReadBack, StoreError> {
         let err = self.sql_err("read back the appended records");
         let (Some(first), Some(last)) = (appended.first(), appended.last()) else {
-            return Ok(crate::ReadBack {
-                count: 0,
-                first: None,
-                last: None,
-            });
+            return Ok(crate::ReadBack::default());
         };
         let seq = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
         let row = |s: u64| -> rusqlite::Result<Option<(Vec<u8>, Vec<u8>)>> {

@@ -249,7 +249,7 @@ pub(crate) fn export_bundle(args: &ExportArgs, out_path: &Path) -> Result<ExitCo
         .clone()
         .unwrap_or_else(|| default_origin(&args.store.store));
     let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?.with_key(key);
-    let mut progress = ProgressLine::new(true);
+    let mut progress = ProgressLine::doing(true, "exporting");
     // Traces: private (0600), written beside the target and renamed over it.
     let failed = |source| {
         super::retention::refused(trailseal::Error::Write {
@@ -370,7 +370,7 @@ pub(crate) fn migrate(args: &crate::cli::MigrateArgs) -> Result<ExitCode, CliErr
     // A destination file this command creates is removed again if the copy fails, so a
     // refused or failed migration leaves the file system as it was.
     let mut created = None;
-    let mut progress = ProgressLine::new(true);
+    let mut progress = ProgressLine::doing(true, "migrating");
     let migrated = from.migrate_into(
         || {
             let path = std::path::Path::new(&args.to);
