@@ -15,6 +15,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use trailseal::core::verify::Flow;
+use trailseal::store::StoreExt;
 use trailseal::{AuditLog, ChainKey, Filter, OpenMode, OpenOptions, StoreError};
 use trailseal_testkit::{pg_fresh_schema_url, pg_url};
 

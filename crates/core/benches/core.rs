@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use trailseal_core::json::{self, Mode};
 use trailseal_core::recanon::Recanonicalizer;
+use trailseal_core::start::{ChainStart, StoredKeyId};
 use trailseal_core::verify::{
-    ChainStart, Columns, ContentChecker, RecordView, ScanItem, StoredKeyId, TraceEncoding, Verifier,
+    Columns, ContentChecker, RecordView, ScanItem, TraceEncoding, Verifier,
 };
 use trailseal_core::{ChainKey, Hash32, Head, PreparedTrace, TraceLimits, seal_batch};
 

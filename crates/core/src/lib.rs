@@ -18,6 +18,7 @@ pub mod number;
 pub mod recanon;
 pub mod record;
 pub mod retention;
+pub mod start;
 pub mod strength;
 pub mod time;
 pub mod trace;
@@ -27,6 +28,7 @@ pub mod verify;
 pub use chain::{ChainKey, GENESIS_HASH, Hash32, KeyError, KeyId};
 pub use record::{Head, SealedRecord, seal_batch};
 pub use retention::{Cutoff, Receipt, ReceiptBody, ResolvedStart, RetentionLog};
+pub use start::{ChainStart, StartKind, StoredKeyId};
 pub use strength::SecretStrength;
 pub use time::Timestamp;
 pub use trace::{Outcome, PreparedTrace, TraceError, TraceLimits, TraceSummary};
@@ -35,6 +37,6 @@ pub use verdict::{
     UnverifiableReason, Verdict, Verified,
 };
 pub use verify::{
-    ChainStart, Columns, ContentCheck, ContentChecker, Expectation, Flow, MalformedRecord,
-    RecordView, ScanItem, SealedEnd, StartKind, StoredKeyId, TraceEncoding, Verifier,
+    Columns, ContentCheck, ContentChecker, Expectation, Flow, MalformedRecord, RecordView,
+    ScanItem, SealedEnd, TraceEncoding, Verifier,
 };

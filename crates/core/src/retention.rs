@@ -11,9 +11,9 @@
 
 use crate::chain::{ChainKey, GENESIS_HASH, Hash32, KeyId};
 use crate::json::{self, Kind, Mode, NodeRef};
+use crate::start::{ChainStart, StartKind};
 use crate::time::{Offset, Timestamp};
 use crate::verdict::{TamperKind, Tampered};
-use crate::verify::{ChainStart, StartKind};
 
 /// The receipt format this code writes and reads.
 pub const RECEIPT_FORMAT: u64 = 1;

@@ -26,9 +26,10 @@ use trailseal_core::anchor::Anchor;
 use trailseal_core::json::{self, Kind, Mode};
 use trailseal_core::note::{NoteSigner, NoteVerifier};
 use trailseal_core::recanon::Recanonicalizer;
+use trailseal_core::start::{ChainStart, StartKind, StoredKeyId};
 use trailseal_core::verify::{
-    ChainStart, Columns, ContentCheck, ContentChecker, Expectation, Flow, MalformedRecord,
-    RecordView, ScanItem, SealedEnd, StartKind, StoredKeyId, TraceEncoding, Verifier,
+    Columns, ContentCheck, ContentChecker, Expectation, Flow, MalformedRecord, RecordView,
+    ScanItem, SealedEnd, TraceEncoding, Verifier,
 };
 use trailseal_core::{ChainKey, GENESIS_HASH, KeyId, PreparedTrace, TraceLimits, Verdict};
 

@@ -20,12 +20,13 @@
 
 use std::any::Any;
 
-use trailseal_core::verify::{ContentChecker, Flow, ScanItem, StoredKeyId, Verifier};
+use trailseal_core::start::StoredKeyId;
+use trailseal_core::verify::{ContentChecker, Flow, ScanItem, Verifier};
 use trailseal_core::{
     Caveat, ChainKey, GENESIS_HASH, PreparedTrace, TraceLimits, UnverifiableReason, Verdict,
 };
 
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, StoreExt};
 
 /// A fresh, empty store and whatever keeps it alive (a temporary directory, a database).
 pub struct Fixture {
@@ -436,7 +437,7 @@ pub fn import_copies_a_chain(b: &dyn Backend) {
         0,
         Timestamp::from_unix_micros(1_800_000_000_000_000),
         ReceiptBody::Prune {
-            from: trailseal_core::verify::ChainStart::genesis(),
+            from: trailseal_core::start::ChainStart::genesis(),
             last_pruned_seq: 4,
             last_pruned_hash: last_hash,
             count: 5,
@@ -458,8 +459,11 @@ pub fn import_copies_a_chain(b: &dyn Backend) {
     let state = src.state().unwrap();
 
     let mut f = b.fresh();
-    f.store
-        .import_start(&crate::ImportMeta {
+    // Another handle, opened before the copy begins, to look at the store while it runs.
+    let mut watcher = b.reopen(&f);
+    let mut copy = f
+        .store
+        .import(&crate::ImportMeta {
             start: state.start.clone(),
             retention: state.retention.clone(),
             key_id: state.key_id,
@@ -487,18 +491,19 @@ pub fn import_copies_a_chain(b: &dyn Backend) {
         })
         .collect();
     let (a, c) = copied.split_at(3);
-    f.store.import_records(a).unwrap();
-    f.store.import_records(c).unwrap();
+    copy.records(a).unwrap();
+    copy.records(c).unwrap();
     // Nothing of the copy shows before it finishes.
-    if let Some(mut other) = b.reopen(&f) {
+    if let Some(other) = watcher.as_mut() {
         let seen = other.state().unwrap();
         assert!(
             seen.head.is_none() && seen.retention.is_empty(),
             "{}: an unfinished copy shows: {seen:?}",
-            name(&*f.store)
+            name(&**other)
         );
     }
-    f.store.import_finish().unwrap();
+    copy.finish().unwrap();
+    drop(watcher);
     assert_eq!(
         records(&mut *f.store),
         records(&mut src),
@@ -526,12 +531,12 @@ pub fn import_copies_a_chain(b: &dyn Backend) {
     let mut g = b.fresh();
     g.store.append(&key, &traces(0, 1)).unwrap();
     let meta = crate::ImportMeta {
-        start: trailseal_core::verify::ChainStart::genesis(),
+        start: trailseal_core::start::ChainStart::genesis(),
         retention: Vec::new(),
         key_id: StoredKeyId::Absent,
     };
     // Not "the store changed, retry": a retry cannot succeed, and the error says what is there.
-    match g.store.import_start(&meta) {
+    match g.store.import(&meta).map(drop) {
         Err(e @ StoreError::NotEmpty { .. }) => {
             let text = e.to_string();
             assert!(text.contains("the destination is not empty"), "{text}");
@@ -555,10 +560,11 @@ pub fn import_copies_a_chain(b: &dyn Backend) {
         retention: state.retention.clone(),
         key_id: state.key_id,
     };
-    h.store.import_start(&full).unwrap();
-    h.store.import_records(&copied).unwrap();
+    let mut copy = h.store.import(&full).unwrap();
+    copy.records(&copied).unwrap();
+    // Dropping the guard, as when the process dies, gives the copy up.
+    drop(copy);
     if let Some(other) = b.reopen(&h) {
-        // Replacing the handle drops the unfinished copy.
         h.store = other;
         let seen = h.store.state().unwrap();
         assert!(
@@ -566,9 +572,9 @@ pub fn import_copies_a_chain(b: &dyn Backend) {
             "{}: an abandoned copy shows: {seen:?}",
             name(&*h.store)
         );
-        h.store.import_start(&full).unwrap();
-        h.store.import_records(&copied).unwrap();
-        h.store.import_finish().unwrap();
+        let mut copy = h.store.import(&full).unwrap();
+        copy.records(&copied).unwrap();
+        copy.finish().unwrap();
         let v = verify(&mut *h.store, &key);
         assert!(
             v.is_verified() && v.records_checked() == 7,

@@ -12,13 +12,9 @@
 use std::path::{Path, PathBuf};
 
 use trailseal_core::verify::{Flow, ScanItem};
-use trailseal_core::{ChainKey, PreparedTrace};
 
 use crate::memory::MemoryStore;
-use crate::{
-    Appended, ImportMeta, ImportRecord, OpenMode, PrunePlan, Snapshot, Store, StoreError,
-    StoreState, StoredRecord, TornTail,
-};
+use crate::{OpenMode, Snapshot, Store, StoreError, StoreState, StoredRecord, TornTail};
 
 /// A backend's `open` (with the options it was asked for).
 pub(crate) type Opener = Box<dyn Fn(&Path, OpenMode) -> Result<Box<dyn Store>, StoreError> + Send>;
@@ -94,25 +90,23 @@ pub(crate) fn open_file_store(
 }
 
 impl Store for Deferred {
+    fn write(&mut self) -> Result<Box<dyn crate::WriteTx + '_>, StoreError> {
+        self.create()?.write()
+    }
+
+    fn read_back(&mut self, first: u64, last: u64) -> Result<Option<crate::ReadBack>, StoreError> {
+        match &mut self.real {
+            Some(real) => real.read_back(first, last),
+            None => Ok(None),
+        }
+    }
+
     fn location(&self) -> &str {
         &self.location
     }
 
     fn state(&mut self) -> Result<StoreState, StoreError> {
         self.reader()?.state()
-    }
-
-    fn append(
-        &mut self,
-        key: &ChainKey,
-        traces: &[PreparedTrace],
-    ) -> Result<Vec<Appended>, StoreError> {
-        if traces.is_empty() && self.real.is_none() {
-            return Ok(Vec::new());
-        }
-        // Refused without creating anything; the real store checks again.
-        crate::refuse_repeated_ids(&self.location, traces)?;
-        self.create()?.append(key, traces)
     }
 
     fn scan(
@@ -127,28 +121,8 @@ impl Store for Deferred {
         self.reader()?.find(action_id)
     }
 
-    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
-        self.create()?.add_receipt(expected_len, receipt)
-    }
-
-    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
-        self.create()?.prune(plan, receipt)
-    }
-
-    fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
-        self.create()?.import_start(meta)
-    }
-
-    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
-        self.create()?.import_records(records)
-    }
-
     fn snapshot(&mut self, readers: usize) -> Result<Snapshot<'_>, StoreError> {
         self.reader()?.snapshot(readers)
-    }
-
-    fn import_finish(&mut self) -> Result<(), StoreError> {
-        self.create()?.import_finish()
     }
 
     fn repair_torn_tail(

@@ -21,9 +21,8 @@ use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use trailseal_core::json::{self, Kind, Mode};
-use trailseal_core::verify::{
-    ChainStart, Flow, MalformedRecord, RecordView, ScanItem, StartKind, StoredKeyId, TraceEncoding,
-};
+use trailseal_core::start::{ChainStart, StartKind, StoredKeyId};
+use trailseal_core::verify::{Flow, MalformedRecord, RecordView, ScanItem, TraceEncoding};
 use trailseal_core::{ChainKey, Hash32, Head, KeyId, PreparedTrace, seal_batch};
 
 use crate::atomic::{AtomicFile, Perms};
@@ -729,6 +728,14 @@ impl JsonlStore {
 }
 
 impl Store for JsonlStore {
+    fn write(&mut self) -> Result<Box<dyn crate::WriteTx + '_>, StoreError> {
+        Err(StoreError::Io {
+            location: self.location().to_owned(),
+            action: "begin a write",
+            source: std::io::Error::other("not yet converted to the one write path"),
+        })
+    }
+
     fn location(&self) -> &str {
         &self.location
     }
@@ -758,245 +765,6 @@ impl Store for JsonlStore {
                 max: self.max_record_bytes,
             })],
         })
-    }
-
-    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
-        let lock = self.open_locked()?;
-        let mut header = self
-            .header()?
-            .unwrap_or_else(|| Header::starting_at(ChainStart::genesis()));
-        if header.retention.len() as u64 != expected_len {
-            return Err(self.conflict("the retention log grew"));
-        }
-        header.retention.push(receipt.to_owned());
-        self.rewrite(&lock, &header, None)
-    }
-
-    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
-        let lock = self.open_locked()?;
-        let mut header = self
-            .header()?
-            .unwrap_or_else(|| Header::starting_at(ChainStart::genesis()));
-        if header.retention.len() as u64 != plan.log_len {
-            return Err(self.conflict("the retention log grew"));
-        }
-        let mut first = None;
-        let mut last_hash_ok = false;
-        self.for_each_line(0, &mut |item| {
-            if let Ok(text) = item.text
-                && let Ok(r) = parse_line(text)
-            {
-                first.get_or_insert(r.seq);
-                if r.seq == plan.last_seq {
-                    last_hash_ok = *r.record_hash == *plan.last_hash.as_bytes();
-                    return Flow::Stop;
-                }
-            }
-            Flow::Continue
-        })?;
-        if first != Some(plan.from_seq) || !last_hash_ok {
-            return Err(self.conflict("the records to prune changed"));
-        }
-        header.start = ChainStart::checkpoint(plan.last_seq, plan.last_hash);
-        header.retention.push(receipt.to_owned());
-        header.archive_of = None;
-        self.rewrite(&lock, &header, Some(plan.last_seq))
-    }
-
-    fn append(
-        &mut self,
-        key: &ChainKey,
-        traces: &[PreparedTrace],
-    ) -> Result<Vec<Appended>, StoreError> {
-        crate::refuse_repeated_ids(&self.location, traces)?;
-        let mut file = self.open_locked()?;
-        let meta = file
-            .metadata()
-            .map_err(StoreError::io(&self.location, "stat"))?;
-        let cache = match self.cache.take() {
-            Some(c) if c.identity == identity(&meta) && c.len == meta.len() => c,
-            Some(mut c) if c.identity == identity(&meta) && c.len < meta.len() => {
-                // Other writers appended: learn their ids and the new head.
-                let start = c.len;
-                let mut new_ids = Vec::new();
-                self.for_each_line(start, &mut |item| {
-                    if let Ok(text) = item.text
-                        && let Ok(record) = parse_line(text)
-                        && let Some(id) = action_id_of(&record)
-                    {
-                        new_ids.push(id);
-                    }
-                    Flow::Continue
-                })?;
-                let fresh = self.build_head_only(&mut file, &meta)?;
-                c.ids.extend(new_ids);
-                AppendCache {
-                    identity: c.identity,
-                    len: meta.len(),
-                    head: fresh,
-                    ids: c.ids,
-                }
-            }
-            _ => self.build_cache(&mut file, &meta)?,
-        };
-        if let Some(id) = traces
-            .iter()
-            .map(PreparedTrace::action_id)
-            .find(|id| cache.ids.contains(*id))
-        {
-            return Err(StoreError::DuplicateActionId {
-                location: self.location.clone(),
-                action_id: id.into(),
-            });
-        }
-        // A complete last line without its line end (hand-edited) gets one first.
-        let needs_newline = if meta.len() > 0 {
-            let mut last = [0u8; 1];
-            file.seek(SeekFrom::Start(meta.len() - 1))
-                .map_err(StoreError::io(&self.location, "seek"))?;
-            file.read_exact(&mut last)
-                .map_err(StoreError::io(&self.location, "read"))?;
-            // `\r` ends a line as `\n` does (universal newlines, as weaver-kernel reads).
-            !matches!(last[0], b'\n' | b'\r')
-        } else {
-            false
-        };
-        let mut head = cache.head;
-        if head.next_seq.checked_add(traces.len() as u64).is_none() {
-            return Err(StoreError::SeqOverflow {
-                location: self.location.clone(),
-            });
-        }
-        let sealed = seal_batch(key, &mut head, traces);
-        let mut out = Vec::with_capacity(traces.iter().map(|t| t.canonical().len() + 200).sum());
-        if needs_newline {
-            out.push(b'\n');
-        }
-        let kid = Some(key.key_id());
-        let mut appended = Vec::with_capacity(sealed.len());
-        for r in &sealed {
-            let trace = r.trace.canonical().as_bytes();
-            let before = out.len();
-            write_record_line(
-                &mut out,
-                r.seq,
-                r.prev_hash.as_bytes(),
-                r.record_hash.as_bytes(),
-                kid,
-                trace,
-            );
-            self.refuse_oversized(r.seq, out.len() - before - 1)?;
-            appended.push(Appended {
-                seq: r.seq,
-                record_hash: r.record_hash,
-            });
-        }
-        self.write_or_undo(&mut file, meta.len(), &out)?;
-        let mut ids = cache.ids;
-        ids.extend(traces.iter().map(|t| t.action_id().to_owned()));
-        self.cache = Some(AppendCache {
-            identity: cache.identity,
-            len: meta.len() + out.len() as u64,
-            head,
-            ids,
-        });
-        // The lock is released when `file` closes.
-        Ok(appended)
-    }
-
-    fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
-        let mut lock = self.open_locked()?;
-        let len = lock
-            .metadata()
-            .map_err(StoreError::io(&self.location, "stat"))?
-            .len();
-        if len > 0 {
-            let last_seq = self
-                .last_line(&mut lock, len)
-                .ok()
-                .flatten()
-                .and_then(|last| claimed_seq(&last.bytes));
-            return Err(crate::not_empty(
-                &self.location,
-                crate::Holdings {
-                    last_seq,
-                    bytes: Some(len),
-                    ..crate::Holdings::default()
-                },
-            ));
-        }
-        // The copy is written beside the store (mode and owner of the empty store file) and
-        // renamed over it when it finishes.
-        let held = lock
-            .metadata()
-            .map_err(StoreError::io(&self.location, "stat"))?;
-        // The lock is held: a copy or rewrite that was killed left what is beside it.
-        crate::atomic::remove_stale(&self.path);
-        let out = AtomicFile::create(&self.path, Perms::SameAs(&held))
-            .map_err(StoreError::write(&self.location))?;
-        let mut import = Import { _lock: lock, out };
-        if meta.start.kind != StartKind::Genesis || !meta.retention.is_empty() {
-            let header = Header {
-                start: meta.start.clone(),
-                retention: meta.retention.clone(),
-                archive_of: None,
-            };
-            import
-                .out
-                .write_all(header.to_line().as_bytes())
-                .map_err(StoreError::io(&self.location, "write"))?;
-        }
-        self.import_kid = match meta.key_id {
-            StoredKeyId::Present(id) => Some(id),
-            StoredKeyId::Absent => None,
-        };
-        self.import = Some(import);
-        self.cache = None;
-        Ok(())
-    }
-
-    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
-        if self.import.is_none() {
-            return Err(self.conflict("records can only be imported after import_start"));
-        }
-        let mut out = Vec::with_capacity(records.iter().map(|r| r.trace.len() + 200).sum());
-        for r in records {
-            let before = out.len();
-            write_record_line(
-                &mut out,
-                r.seq,
-                r.prev_hash.as_bytes(),
-                r.record_hash.as_bytes(),
-                self.import_kid,
-                r.trace.as_bytes(),
-            );
-            if let Err(e) = self.refuse_oversized(r.seq, out.len() - before - 1) {
-                // The copy cannot finish: drop it (and its file).
-                self.import = None;
-                return Err(e);
-            }
-        }
-        let Some(import) = self.import.as_mut() else {
-            return Err(self.conflict("records can only be imported after import_start"));
-        };
-        if let Err(e) = import.out.write_all(&out) {
-            // The copy cannot finish: drop it (and its file).
-            self.import = None;
-            return Err(StoreError::io(&self.location, "write")(e));
-        }
-        Ok(())
-    }
-
-    fn import_finish(&mut self) -> Result<(), StoreError> {
-        let Some(import) = self.import.take() else {
-            return Err(self.conflict("no copy into the store was started"));
-        };
-        self.cache = None;
-        let Import { _lock: lock, out } = import;
-        let done = out.replace().map_err(StoreError::write(&self.location));
-        // The lock on the replaced file is released only now.
-        drop(lock);
-        done
     }
 
     fn repair_torn_tail(
@@ -1537,6 +1305,250 @@ impl SnapshotReader for JsonlReader {
                 })),
             }
         })
+    }
+}
+
+/// The write protocols as this backend implemented them before the one write path
+/// (`crate::protocol`); to be turned into its `WriteTx` and removed.
+#[allow(dead_code)]
+impl JsonlStore {
+    fn append(
+        &mut self,
+        key: &ChainKey,
+        traces: &[PreparedTrace],
+    ) -> Result<Vec<Appended>, StoreError> {
+        crate::refuse_repeated_ids(&self.location, traces)?;
+        let mut file = self.open_locked()?;
+        let meta = file
+            .metadata()
+            .map_err(StoreError::io(&self.location, "stat"))?;
+        let cache = match self.cache.take() {
+            Some(c) if c.identity == identity(&meta) && c.len == meta.len() => c,
+            Some(mut c) if c.identity == identity(&meta) && c.len < meta.len() => {
+                // Other writers appended: learn their ids and the new head.
+                let start = c.len;
+                let mut new_ids = Vec::new();
+                self.for_each_line(start, &mut |item| {
+                    if let Ok(text) = item.text
+                        && let Ok(record) = parse_line(text)
+                        && let Some(id) = action_id_of(&record)
+                    {
+                        new_ids.push(id);
+                    }
+                    Flow::Continue
+                })?;
+                let fresh = self.build_head_only(&mut file, &meta)?;
+                c.ids.extend(new_ids);
+                AppendCache {
+                    identity: c.identity,
+                    len: meta.len(),
+                    head: fresh,
+                    ids: c.ids,
+                }
+            }
+            _ => self.build_cache(&mut file, &meta)?,
+        };
+        if let Some(id) = traces
+            .iter()
+            .map(PreparedTrace::action_id)
+            .find(|id| cache.ids.contains(*id))
+        {
+            return Err(StoreError::DuplicateActionId {
+                location: self.location.clone(),
+                action_id: id.into(),
+            });
+        }
+        // A complete last line without its line end (hand-edited) gets one first.
+        let needs_newline = if meta.len() > 0 {
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::Start(meta.len() - 1))
+                .map_err(StoreError::io(&self.location, "seek"))?;
+            file.read_exact(&mut last)
+                .map_err(StoreError::io(&self.location, "read"))?;
+            // `\r` ends a line as `\n` does (universal newlines, as weaver-kernel reads).
+            !matches!(last[0], b'\n' | b'\r')
+        } else {
+            false
+        };
+        let mut head = cache.head;
+        if head.next_seq.checked_add(traces.len() as u64).is_none() {
+            return Err(StoreError::SeqOverflow {
+                location: self.location.clone(),
+            });
+        }
+        let sealed = seal_batch(key, &mut head, traces);
+        let mut out = Vec::with_capacity(traces.iter().map(|t| t.canonical().len() + 200).sum());
+        if needs_newline {
+            out.push(b'\n');
+        }
+        let kid = Some(key.key_id());
+        let mut appended = Vec::with_capacity(sealed.len());
+        for r in &sealed {
+            let trace = r.trace.canonical().as_bytes();
+            let before = out.len();
+            write_record_line(
+                &mut out,
+                r.seq,
+                r.prev_hash.as_bytes(),
+                r.record_hash.as_bytes(),
+                kid,
+                trace,
+            );
+            self.refuse_oversized(r.seq, out.len() - before - 1)?;
+            appended.push(Appended {
+                seq: r.seq,
+                record_hash: r.record_hash,
+            });
+        }
+        self.write_or_undo(&mut file, meta.len(), &out)?;
+        let mut ids = cache.ids;
+        ids.extend(traces.iter().map(|t| t.action_id().to_owned()));
+        self.cache = Some(AppendCache {
+            identity: cache.identity,
+            len: meta.len() + out.len() as u64,
+            head,
+            ids,
+        });
+        // The lock is released when `file` closes.
+        Ok(appended)
+    }
+
+    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
+        let lock = self.open_locked()?;
+        let mut header = self
+            .header()?
+            .unwrap_or_else(|| Header::starting_at(ChainStart::genesis()));
+        if header.retention.len() as u64 != expected_len {
+            return Err(self.conflict("the retention log grew"));
+        }
+        header.retention.push(receipt.to_owned());
+        self.rewrite(&lock, &header, None)
+    }
+
+    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
+        let lock = self.open_locked()?;
+        let mut header = self
+            .header()?
+            .unwrap_or_else(|| Header::starting_at(ChainStart::genesis()));
+        if header.retention.len() as u64 != plan.log_len {
+            return Err(self.conflict("the retention log grew"));
+        }
+        let mut first = None;
+        let mut last_hash_ok = false;
+        self.for_each_line(0, &mut |item| {
+            if let Ok(text) = item.text
+                && let Ok(r) = parse_line(text)
+            {
+                first.get_or_insert(r.seq);
+                if r.seq == plan.last_seq {
+                    last_hash_ok = *r.record_hash == *plan.last_hash.as_bytes();
+                    return Flow::Stop;
+                }
+            }
+            Flow::Continue
+        })?;
+        if first != Some(plan.from_seq) || !last_hash_ok {
+            return Err(self.conflict("the records to prune changed"));
+        }
+        header.start = ChainStart::checkpoint(plan.last_seq, plan.last_hash);
+        header.retention.push(receipt.to_owned());
+        header.archive_of = None;
+        self.rewrite(&lock, &header, Some(plan.last_seq))
+    }
+
+    fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
+        let mut lock = self.open_locked()?;
+        let len = lock
+            .metadata()
+            .map_err(StoreError::io(&self.location, "stat"))?
+            .len();
+        if len > 0 {
+            let last_seq = self
+                .last_line(&mut lock, len)
+                .ok()
+                .flatten()
+                .and_then(|last| claimed_seq(&last.bytes));
+            return Err(crate::not_empty(
+                &self.location,
+                crate::Holdings {
+                    last_seq,
+                    bytes: Some(len),
+                    ..crate::Holdings::default()
+                },
+            ));
+        }
+        // The copy is written beside the store (mode and owner of the empty store file) and
+        // renamed over it when it finishes.
+        let held = lock
+            .metadata()
+            .map_err(StoreError::io(&self.location, "stat"))?;
+        // The lock is held: a copy or rewrite that was killed left what is beside it.
+        crate::atomic::remove_stale(&self.path);
+        let out = AtomicFile::create(&self.path, Perms::SameAs(&held))
+            .map_err(StoreError::write(&self.location))?;
+        let mut import = Import { _lock: lock, out };
+        if meta.start.kind != StartKind::Genesis || !meta.retention.is_empty() {
+            let header = Header {
+                start: meta.start.clone(),
+                retention: meta.retention.clone(),
+                archive_of: None,
+            };
+            import
+                .out
+                .write_all(header.to_line().as_bytes())
+                .map_err(StoreError::io(&self.location, "write"))?;
+        }
+        self.import_kid = match meta.key_id {
+            StoredKeyId::Present(id) => Some(id),
+            StoredKeyId::Absent => None,
+        };
+        self.import = Some(import);
+        self.cache = None;
+        Ok(())
+    }
+
+    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
+        if self.import.is_none() {
+            return Err(self.conflict("records can only be imported after import_start"));
+        }
+        let mut out = Vec::with_capacity(records.iter().map(|r| r.trace.len() + 200).sum());
+        for r in records {
+            let before = out.len();
+            write_record_line(
+                &mut out,
+                r.seq,
+                r.prev_hash.as_bytes(),
+                r.record_hash.as_bytes(),
+                self.import_kid,
+                r.trace.as_bytes(),
+            );
+            if let Err(e) = self.refuse_oversized(r.seq, out.len() - before - 1) {
+                // The copy cannot finish: drop it (and its file).
+                self.import = None;
+                return Err(e);
+            }
+        }
+        let Some(import) = self.import.as_mut() else {
+            return Err(self.conflict("records can only be imported after import_start"));
+        };
+        if let Err(e) = import.out.write_all(&out) {
+            // The copy cannot finish: drop it (and its file).
+            self.import = None;
+            return Err(StoreError::io(&self.location, "write")(e));
+        }
+        Ok(())
+    }
+
+    fn import_finish(&mut self) -> Result<(), StoreError> {
+        let Some(import) = self.import.take() else {
+            return Err(self.conflict("no copy into the store was started"));
+        };
+        self.cache = None;
+        let Import { _lock: lock, out } = import;
+        let done = out.replace().map_err(StoreError::write(&self.location));
+        // The lock on the replaced file is released only now.
+        drop(lock);
+        done
     }
 }
 

@@ -24,17 +24,22 @@ pub mod memory;
 mod open;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod protocol;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod torn;
+pub mod write;
 
 #[cfg(feature = "postgres")]
 pub use error::LockHolder;
 pub use error::{Holdings, StoreError};
 pub use open::{Format, OpenMode, StoreOptions, open, open_with, redact_location};
+pub use protocol::{Import, StoreExt};
+pub use write::{ReadBack, WriteTx};
 
-use trailseal_core::verify::{ChainStart, Flow, ScanItem, StoredKeyId};
-use trailseal_core::{ChainKey, Hash32, PreparedTrace};
+use trailseal_core::start::{ChainStart, StoredKeyId};
+use trailseal_core::verify::{Flow, ScanItem};
+use trailseal_core::{Hash32, PreparedTrace};
 
 /// The state of a chain as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,14 +90,19 @@ pub trait Store: Send {
     /// from one consistent state (one read transaction, one open file).
     fn state(&mut self) -> Result<StoreState, StoreError>;
 
-    /// Links `traces` to the current head with `key`, writes them and makes them durable, all
-    /// inside one transaction or lock. Refuses the whole batch, writing nothing, when an
-    /// `action_id` is already stored. Records the key id if the store has none.
-    fn append(
-        &mut self,
-        key: &ChainKey,
-        traces: &[PreparedTrace],
-    ) -> Result<Vec<Appended>, StoreError>;
+    /// Begins a write transaction: takes the store's write lock and checks what the backend
+    /// checks before any write (see [`WriteTx`]). Every change to a store is made through
+    /// one, by the protocols of [`StoreExt`].
+    fn write(&mut self) -> Result<Box<dyn WriteTx + '_>, StoreError>;
+
+    /// Reads back, after an append committed, the seqs `first ..= last` it wrote, so the
+    /// append is not acknowledged for rows the store dropped or rewrote (a database that runs
+    /// what it was not asked to). `None` for a backend that cannot be made to keep something
+    /// else than it was given (a file written by this process, memory).
+    fn read_back(&mut self, first: u64, last: u64) -> Result<Option<ReadBack>, StoreError> {
+        let _ = (first, last);
+        Ok(None)
+    }
 
     /// Streams the records with `seq >= from_seq` in chain order (for JSONL, file order) to
     /// `visit` until it returns [`Flow::Stop`] or the records end.
@@ -104,26 +114,6 @@ pub trait Store: Send {
 
     /// The record with this `action_id`, if stored.
     fn find(&mut self, action_id: &str) -> Result<Option<StoredRecord>, StoreError>;
-
-    /// Adds a receipt to the retention log, if the log still holds `expected_len` receipts
-    /// (else [`StoreError::Conflict`]), atomically and durably.
-    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError>;
-
-    /// Removes the records `plan.from_seq ..= plan.last_seq`, adds the prune `receipt` to the
-    /// retention log and makes the chain start at `plan.last_seq + 1` — all in one atomic,
-    /// durable step, and only if the store is still as `plan` describes it (else
-    /// [`StoreError::Conflict`], changing nothing).
-    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError>;
-
-    /// Starts copying another chain into this store, which must hold no record and no receipt:
-    /// sets its start, retention log and key id as `meta` says. Nothing of the copy is visible
-    /// until [`Store::import_finish`]; meanwhile the store is locked for other writers.
-    fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError>;
-
-    /// Adds records copied verbatim from another store (after [`Store::import_start`]), in
-    /// order. They become visible, with the start, at [`Store::import_finish`]. The caller
-    /// verifies the result.
-    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError>;
 
     /// Opens a consistent read of the store: its state and up to `readers` readers (at least
     /// one) that all see exactly that state — the start, retention log, key id, head and the
@@ -141,15 +131,6 @@ pub trait Store: Send {
     /// they are open must not show in them. Nothing is written: a snapshot works on a store
     /// the user may only read.
     fn snapshot(&mut self, readers: usize) -> Result<Snapshot<'_>, StoreError>;
-
-    /// Ends a copy begun with [`Store::import_start`]: makes the start, retention log and
-    /// every record imported since visible at once, atomically and durably. Until then none
-    /// of it is visible, and a copy that never finishes (the process dies, the handle is
-    /// dropped) leaves the store as it was: empty. The default does nothing, for backends
-    /// whose imports are visible as they are made (memory).
-    fn import_finish(&mut self) -> Result<(), StoreError> {
-        Ok(())
-    }
 
     /// Removes an interrupted write from the end of the store: the incomplete last record of
     /// an append that died mid-write, which only a store without transactions can hold
@@ -302,20 +283,8 @@ pub(crate) fn refuse_repeated_ids(
     }
 }
 
-/// What a database backend read back, after committing an append, of the seq range it wrote:
-/// how many rows the range holds, and the `record_hash` and payload of its first and last
-/// rows (`None`: no such row).
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-#[derive(Default)]
-pub(crate) struct ReadBack {
-    pub(crate) count: u64,
-    pub(crate) first: Option<(Vec<u8>, Vec<u8>)>,
-    pub(crate) last: Option<(Vec<u8>, Vec<u8>)>,
-}
-
 /// Checks that the committed rows are the ones sealed, so that an append is never
 /// acknowledged for records the store dropped or rewrote (every database backend's last step).
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn confirm_kept(
     location: &str,
     traces: &[PreparedTrace],
@@ -360,7 +329,7 @@ pub(crate) fn confirm_kept(
     Ok(())
 }
 
-#[cfg(all(test, any(feature = "sqlite", feature = "postgres")))]
+#[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 

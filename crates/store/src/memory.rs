@@ -2,12 +2,13 @@
 
 use std::collections::HashSet;
 
-use trailseal_core::verify::{ChainStart, Flow, RecordView, ScanItem, StoredKeyId, TraceEncoding};
-use trailseal_core::{ChainKey, Hash32, Head, PreparedTrace, seal_batch};
+use trailseal_core::start::{ChainStart, StartKind, StoredKeyId};
+use trailseal_core::verify::{Flow, RecordView, ScanItem, TraceEncoding};
+use trailseal_core::{Hash32, Head, KeyId, SealedRecord};
 
 use crate::{
-    Appended, ImportMeta, ImportRecord, PrunePlan, SeqRange, Snapshot, SnapshotReader, Store,
-    StoreError, StoreState, StoredRecord,
+    Holdings, ImportRecord, SeqRange, Snapshot, SnapshotReader, Store, StoreError, StoreState,
+    StoredRecord, WriteTx,
 };
 
 /// One record as the memory store keeps it. Public so tests can damage it.
@@ -110,42 +111,8 @@ impl Store for MemoryStore {
         })
     }
 
-    fn append(
-        &mut self,
-        key: &ChainKey,
-        traces: &[PreparedTrace],
-    ) -> Result<Vec<Appended>, StoreError> {
-        if let Some(id) = traces
-            .iter()
-            .map(PreparedTrace::action_id)
-            .find(|id| self.action_ids.contains(*id))
-        {
-            return Err(StoreError::DuplicateActionId {
-                location: "memory".into(),
-                action_id: id.into(),
-            });
-        }
-        crate::refuse_repeated_ids("memory", traces)?;
-        let mut head = self.head()?;
-        let sealed = seal_batch(key, &mut head, traces);
-        let mut out = Vec::with_capacity(sealed.len());
-        for record in sealed {
-            self.action_ids.insert(record.trace.action_id().to_owned());
-            self.records.push(MemoryRecord {
-                seq: record.seq,
-                prev_hash: record.prev_hash.to_string(),
-                record_hash: record.record_hash.to_string(),
-                trace: record.trace.canonical().to_owned(),
-            });
-            out.push(Appended {
-                seq: record.seq,
-                record_hash: record.record_hash,
-            });
-        }
-        if self.key_id == StoredKeyId::Absent {
-            self.key_id = StoredKeyId::Present(key.key_id());
-        }
-        Ok(out)
+    fn write(&mut self) -> Result<Box<dyn WriteTx + '_>, StoreError> {
+        Ok(Box::new(MemoryTx::begin(self)))
     }
 
     fn scan(
@@ -191,71 +158,143 @@ impl Store for MemoryStore {
                 trace: r.trace.clone(),
             }))
     }
+}
 
-    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
-        if self.retention.len() as u64 != expected_len {
-            return Err(conflict("the retention log grew"));
+/// A write transaction on a memory store: changes are made in place and undone when it is
+/// dropped without a commit.
+struct MemoryTx<'a> {
+    store: &'a mut MemoryStore,
+    undo: Undo,
+    committed: bool,
+}
+
+/// What a memory transaction changed, to undo it.
+struct Undo {
+    start: ChainStart,
+    key_id: StoredKeyId,
+    retention_len: usize,
+    /// Records removed from the front, in order.
+    deleted: Vec<MemoryRecord>,
+    /// How many records were added at the end.
+    inserted: usize,
+}
+
+impl<'a> MemoryTx<'a> {
+    fn begin(store: &'a mut MemoryStore) -> Self {
+        let undo = Undo {
+            start: store.start.clone(),
+            key_id: store.key_id,
+            retention_len: store.retention.len(),
+            deleted: Vec::new(),
+            inserted: 0,
+        };
+        Self {
+            store,
+            undo,
+            committed: false,
         }
-        self.retention.push(receipt.to_owned());
-        Ok(())
     }
 
-    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
-        if self.retention.len() as u64 != plan.log_len {
-            return Err(conflict("the retention log grew"));
+    fn push(&mut self, record: MemoryRecord) {
+        if let Some(id) = action_id_of(&record.trace) {
+            self.store.action_ids.insert(id);
         }
-        let first = self.records.first().map(|r| r.seq);
-        let last = self.records.iter().position(|r| r.seq == plan.last_seq);
-        let (Some(first), Some(last)) = (first, last) else {
-            return Err(conflict("the records to prune are gone"));
-        };
-        if first != plan.from_seq
-            || self.records.get(last).map(|r| r.record_hash.as_bytes())
-                != Some(plan.last_hash.as_bytes())
-        {
-            return Err(conflict("the records to prune changed"));
+        self.store.records.push(record);
+        self.undo.inserted += 1;
+    }
+}
+
+impl Drop for MemoryTx<'_> {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
         }
-        for r in self.records.drain(..=last) {
-            if let Some(id) = trailseal_core::json::parse(r.trace.as_bytes())
-                .ok()
-                .and_then(|d| {
-                    d.root()
-                        .get("action_id")
-                        .and_then(|n| n.as_str())
-                        .map(str::to_owned)
-                })
-            {
-                self.action_ids.remove(&id);
+        let undo = std::mem::replace(
+            &mut self.undo,
+            Undo {
+                start: ChainStart::genesis(),
+                key_id: StoredKeyId::Absent,
+                retention_len: 0,
+                deleted: Vec::new(),
+                inserted: 0,
+            },
+        );
+        let store = &mut *self.store;
+        let kept = store.records.len().saturating_sub(undo.inserted);
+        for r in store.records.drain(kept..) {
+            if let Some(id) = action_id_of(&r.trace) {
+                store.action_ids.remove(&id);
             }
         }
-        self.retention.push(receipt.to_owned());
-        self.start = ChainStart::checkpoint(plan.last_seq, plan.last_hash);
-        Ok(())
-    }
-
-    fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
-        if !self.records.is_empty() || !self.retention.is_empty() {
-            return Err(crate::not_empty(
-                "memory",
-                crate::Holdings {
-                    records: Some(self.records.len() as u64),
-                    first_seq: self.records.first().map(|r| r.seq),
-                    last_seq: self.records.last().map(|r| r.seq),
-                    receipts: Some(self.retention.len() as u64),
-                    bytes: None,
-                },
-            ));
+        for r in &undo.deleted {
+            if let Some(id) = action_id_of(&r.trace) {
+                store.action_ids.insert(id);
+            }
         }
-        self.start = meta.start.clone();
-        self.retention = meta.retention.clone();
-        self.key_id = meta.key_id;
+        store.records.splice(0..0, undo.deleted);
+        store.retention.truncate(undo.retention_len);
+        store.start = undo.start;
+        store.key_id = undo.key_id;
+    }
+}
+
+impl WriteTx for MemoryTx<'_> {
+    fn location(&self) -> &str {
+        "memory"
+    }
+
+    fn head(&mut self) -> Result<Head, StoreError> {
+        self.store.head()
+    }
+
+    fn find_stored_action_id(&mut self, action_ids: &[&str]) -> Result<Option<usize>, StoreError> {
+        Ok(action_ids
+            .iter()
+            .position(|id| self.store.action_ids.contains(*id)))
+    }
+
+    fn holdings(&mut self) -> Result<Option<Holdings>, StoreError> {
+        let s = &self.store;
+        if s.records.is_empty() && s.retention.is_empty() && s.start.kind == StartKind::Genesis {
+            return Ok(None);
+        }
+        Ok(Some(Holdings {
+            records: Some(s.records.len() as u64),
+            first_seq: s.records.first().map(|r| r.seq),
+            last_seq: s.records.last().map(|r| r.seq),
+            receipts: Some(s.retention.len() as u64),
+            bytes: None,
+        }))
+    }
+
+    fn first_seq(&mut self) -> Result<Option<u64>, StoreError> {
+        Ok(self.store.records.first().map(|r| r.seq))
+    }
+
+    fn record_hash_at(&mut self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .store
+            .records
+            .iter()
+            .find(|r| r.seq == seq)
+            .map(|r| r.record_hash.as_bytes().to_vec()))
+    }
+
+    fn insert(&mut self, records: &[SealedRecord<'_>], _key_id: &KeyId) -> Result<(), StoreError> {
+        for r in records {
+            self.push(MemoryRecord {
+                seq: r.seq,
+                prev_hash: r.prev_hash.to_string(),
+                record_hash: r.record_hash.to_string(),
+                trace: r.trace.canonical().to_owned(),
+            });
+        }
         Ok(())
     }
 
-    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
+    fn insert_copied(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
         for r in records {
-            self.action_ids.insert(r.action_id.clone());
-            self.records.push(MemoryRecord {
+            self.push(MemoryRecord {
                 seq: r.seq,
                 prev_hash: r.prev_hash.to_string(),
                 record_hash: r.record_hash.to_string(),
@@ -264,6 +303,63 @@ impl Store for MemoryStore {
         }
         Ok(())
     }
+
+    fn retention_len(&mut self) -> Result<u64, StoreError> {
+        Ok(self.store.retention.len() as u64)
+    }
+
+    fn push_receipt(&mut self, receipt: &str) -> Result<(), StoreError> {
+        self.store.retention.push(receipt.to_owned());
+        Ok(())
+    }
+
+    fn delete_through(&mut self, last_seq: u64) -> Result<(), StoreError> {
+        let cut = self
+            .store
+            .records
+            .iter()
+            .take_while(|r| r.seq <= last_seq)
+            .count();
+        let removed: Vec<MemoryRecord> = self.store.records.drain(..cut).collect();
+        for r in &removed {
+            if let Some(id) = action_id_of(&r.trace) {
+                self.store.action_ids.remove(&id);
+            }
+        }
+        self.undo.deleted.extend(removed);
+        Ok(())
+    }
+
+    fn set_start(&mut self, start: &ChainStart) -> Result<(), StoreError> {
+        self.store.start = start.clone();
+        Ok(())
+    }
+
+    fn key_id(&mut self) -> Result<StoredKeyId, StoreError> {
+        Ok(self.store.key_id)
+    }
+
+    fn record_key_id(&mut self, key_id: &KeyId) -> Result<(), StoreError> {
+        self.store.key_id = StoredKeyId::Present(*key_id);
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        self.committed = true;
+        Ok(())
+    }
+}
+
+/// The `action_id` of a stored trace, if it has one.
+fn action_id_of(trace: &str) -> Option<String> {
+    trailseal_core::json::parse(trace.as_bytes())
+        .ok()
+        .and_then(|d| {
+            d.root()
+                .get("action_id")
+                .and_then(|n| n.as_str())
+                .map(str::to_owned)
+        })
 }
 
 /// The one reader of a memory store's snapshot.
@@ -299,12 +395,5 @@ fn scan_records(
         if visit(&item) == Flow::Stop {
             break;
         }
-    }
-}
-
-fn conflict(detail: &str) -> StoreError {
-    StoreError::Conflict {
-        location: "memory".into(),
-        detail: detail.into(),
     }
 }

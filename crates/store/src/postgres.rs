@@ -25,10 +25,8 @@ use std::time::Duration;
 use postgres::error::SqlState;
 use postgres::{Client, GenericClient, NoTls, Transaction};
 use sha2::{Digest, Sha256};
-use trailseal_core::verify::{
-    ChainStart, Columns, Flow, MalformedRecord, RecordView, ScanItem, StartKind, StoredKeyId,
-    TraceEncoding,
-};
+use trailseal_core::start::{ChainStart, StartKind, StoredKeyId};
+use trailseal_core::verify::{Columns, Flow, MalformedRecord, RecordView, ScanItem, TraceEncoding};
 use trailseal_core::{ChainKey, Hash32, Head, KeyId, PreparedTrace, seal_batch};
 
 use crate::{
@@ -366,7 +364,7 @@ impl PgStore {
     }
 
     /// After an append's commit: the rows it wrote, as stored (one query on the primary key).
-    fn read_back(&mut self, appended: &[Appended]) -> Result<crate::ReadBack, StoreError> {
+    fn read_back_rows(&mut self, appended: &[Appended]) -> Result<crate::ReadBack, StoreError> {
         let err = self.err("read back the appended records");
         let (Some(first), Some(last)) = (appended.first(), appended.last()) else {
             return Ok(crate::ReadBack::default());
@@ -548,6 +546,14 @@ impl PgStore {
 }
 
 impl Store for PgStore {
+    fn write(&mut self) -> Result<Box<dyn crate::WriteTx + '_>, StoreError> {
+        Err(StoreError::Io {
+            location: self.location().to_owned(),
+            action: "begin a write",
+            source: std::io::Error::other("not yet converted to the one write path"),
+        })
+    }
+
     fn location(&self) -> &str {
         &self.location
     }
@@ -586,38 +592,6 @@ impl Store for PgStore {
         })
     }
 
-    fn append(
-        &mut self,
-        key: &ChainKey,
-        traces: &[PreparedTrace],
-    ) -> Result<Vec<Appended>, StoreError> {
-        crate::refuse_repeated_ids(&self.location, traces)?;
-        self.refuse_while_importing()?;
-        let err = self.err("append");
-        // BEGIN and the lock in one round trip.
-        let lock = self.lock();
-        if let Err(e) = lock.take(&mut self.client, "BEGIN; ") {
-            let _ = self.client.batch_execute("ROLLBACK");
-            return Err(e);
-        }
-        let result = self.append_locked(key, traces);
-        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        let done = match (result, self.client.batch_execute(end)) {
-            (Ok(done), Ok(())) => done,
-            (Ok(_), Err(e)) => return Err(err(e)),
-            (Err(e @ StoreError::Postgres { .. }), _) => {
-                // A statement the server refused: when the tables were altered (a column
-                // retyped under this handle's prepared statements), say that instead.
-                schema::check(&mut self.client, &self.location, &self.schema)?;
-                return Err(e);
-            }
-            (Err(e), _) => return Err(e),
-        };
-        let back = self.read_back(&done)?;
-        crate::confirm_kept(&self.location, traces, &done, &back)?;
-        Ok(done)
-    }
-
     fn scan(
         &mut self,
         from_seq: u64,
@@ -652,157 +626,6 @@ impl Store for PgStore {
             })
             .transpose()
             .map_err(&err)
-    }
-
-    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
-        let err = self.err("add a receipt");
-        let location = self.location.clone();
-        let retention = self.retention.clone();
-        let mut tx = self.locked()?;
-        let len = Self::count(&mut tx, &retention).map_err(&err)?;
-        if u64::try_from(len).ok() != Some(expected_len) {
-            return Err(StoreError::Conflict {
-                location,
-                detail: "the retention log grew".into(),
-            });
-        }
-        tx.execute(
-            &format!("INSERT INTO {retention} (idx, receipt) VALUES ($1, $2)"),
-            &[&len, &receipt],
-        )
-        .map_err(&err)?;
-        tx.commit().map_err(&err)
-    }
-
-    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
-        let err = self.err("prune");
-        let location = self.location.clone();
-        let (traces, meta, retention) = (
-            self.traces.clone(),
-            self.meta.clone(),
-            self.retention.clone(),
-        );
-        let conflict = |detail: &str| StoreError::Conflict {
-            location: location.clone(),
-            detail: detail.into(),
-        };
-        let mut tx = self.locked()?;
-        let len = Self::count(&mut tx, &retention).map_err(&err)?;
-        if u64::try_from(len).ok() != Some(plan.log_len) {
-            return Err(conflict("the retention log grew"));
-        }
-        let first: Option<i64> = tx
-            .query_one(&format!("SELECT min(seq) FROM {traces}"), &[])
-            .map_err(&err)?
-            .try_get(0)
-            .map_err(&err)?;
-        if first.and_then(|f| u64::try_from(f).ok()) != Some(plan.from_seq) {
-            return Err(conflict("the first record changed"));
-        }
-        let last_seq = i64::try_from(plan.last_seq).unwrap_or(i64::MAX);
-        let hash: Option<String> = tx
-            .query_opt(
-                &format!("SELECT record_hash FROM {traces} WHERE seq = $1"),
-                &[&last_seq],
-            )
-            .map_err(&err)?
-            .map(|r| r.try_get(0))
-            .transpose()
-            .map_err(&err)?;
-        if hash.as_deref() != Some(plan.last_hash.as_str()) {
-            return Err(conflict("the last record to prune changed"));
-        }
-        tx.execute(
-            &format!("DELETE FROM {traces} WHERE seq <= $1"),
-            &[&last_seq],
-        )
-        .map_err(&err)?;
-        tx.execute(
-            &format!("INSERT INTO {retention} (idx, receipt) VALUES ($1, $2)"),
-            &[&len, &receipt],
-        )
-        .map_err(&err)?;
-        let next = (plan.last_seq + 1).to_string();
-        tx.execute(
-            &format!(
-                "INSERT INTO {meta} (key, value) VALUES ('checkpoint_seq', $1), ('checkpoint_hash', $2), ('checkpoint_kind', 'checkpoint') ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-            ),
-            &[&next, &plan.last_hash.as_str()],
-        )
-        .map_err(&err)?;
-        tx.commit().map_err(&err)
-    }
-
-    fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
-        let err = self.err("start the import");
-        if self.importing {
-            return Err(StoreError::Conflict {
-                location: self.location.clone(),
-                detail: "a copy into the store is already in progress".into(),
-            });
-        }
-        // One transaction, holding the chain's lock, from here to `import_finish`: a copy that
-        // does not finish (the process dies, the connection drops) is rolled back by the
-        // server and leaves the store empty.
-        self.client.batch_execute("BEGIN").map_err(&err)?;
-        match self.import_start_in_transaction(meta) {
-            Ok(()) => {
-                self.importing = true;
-                Ok(())
-            }
-            Err(e) => {
-                let _ = self.client.batch_execute("ROLLBACK");
-                Err(e)
-            }
-        }
-    }
-
-    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
-        if !self.importing {
-            return Err(StoreError::Conflict {
-                location: self.location.clone(),
-                detail: "records can only be imported after import_start".into(),
-            });
-        }
-        let err = self.err("import records");
-        let location = self.location.clone();
-        let table = self.traces.clone();
-        let prev: Vec<String> = records.iter().map(|r| r.prev_hash.to_string()).collect();
-        let rec: Vec<String> = records.iter().map(|r| r.record_hash.to_string()).collect();
-        let mut rows = Vec::with_capacity(records.len());
-        for (r, (p, h)) in records.iter().zip(prev.iter().zip(&rec)) {
-            let Ok(seq) = i64::try_from(r.seq) else {
-                self.importing = false;
-                let _ = self.client.batch_execute("ROLLBACK");
-                return Err(StoreError::SeqOverflow { location });
-            };
-            rows.push((
-                seq,
-                r.action_id.as_str(),
-                p.as_str(),
-                h.as_str(),
-                r.invoked_at.as_str(),
-                r.trace.as_str(),
-            ));
-        }
-        let inserted = Self::insert_rows(&mut self.client, &table, &rows).map_err(&err);
-        if inserted.is_err() {
-            self.importing = false;
-            let _ = self.client.batch_execute("ROLLBACK");
-        }
-        inserted
-    }
-
-    fn import_finish(&mut self) -> Result<(), StoreError> {
-        if !self.importing {
-            return Err(StoreError::Conflict {
-                location: self.location.clone(),
-                detail: "no copy into the store was started".into(),
-            });
-        }
-        self.importing = false;
-        let err = self.err("commit the import");
-        self.client.batch_execute("COMMIT").map_err(&err)
     }
 }
 
@@ -1218,6 +1041,194 @@ impl ChainLock {
                 backend_start: r.try_get(3).ok().flatten(),
             })
             .collect())
+    }
+}
+
+/// The write protocols as this backend implemented them before the one write path
+/// (`crate::protocol`); to be turned into its `WriteTx` and removed.
+#[allow(dead_code)]
+impl PgStore {
+    fn append(
+        &mut self,
+        key: &ChainKey,
+        traces: &[PreparedTrace],
+    ) -> Result<Vec<Appended>, StoreError> {
+        crate::refuse_repeated_ids(&self.location, traces)?;
+        self.refuse_while_importing()?;
+        let err = self.err("append");
+        // BEGIN and the lock in one round trip.
+        let lock = self.lock();
+        if let Err(e) = lock.take(&mut self.client, "BEGIN; ") {
+            let _ = self.client.batch_execute("ROLLBACK");
+            return Err(e);
+        }
+        let result = self.append_locked(key, traces);
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let done = match (result, self.client.batch_execute(end)) {
+            (Ok(done), Ok(())) => done,
+            (Ok(_), Err(e)) => return Err(err(e)),
+            (Err(e @ StoreError::Postgres { .. }), _) => {
+                // A statement the server refused: when the tables were altered (a column
+                // retyped under this handle's prepared statements), say that instead.
+                schema::check(&mut self.client, &self.location, &self.schema)?;
+                return Err(e);
+            }
+            (Err(e), _) => return Err(e),
+        };
+        let back = self.read_back_rows(&done)?;
+        crate::confirm_kept(&self.location, traces, &done, &back)?;
+        Ok(done)
+    }
+
+    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
+        let err = self.err("add a receipt");
+        let location = self.location.clone();
+        let retention = self.retention.clone();
+        let mut tx = self.locked()?;
+        let len = Self::count(&mut tx, &retention).map_err(&err)?;
+        if u64::try_from(len).ok() != Some(expected_len) {
+            return Err(StoreError::Conflict {
+                location,
+                detail: "the retention log grew".into(),
+            });
+        }
+        tx.execute(
+            &format!("INSERT INTO {retention} (idx, receipt) VALUES ($1, $2)"),
+            &[&len, &receipt],
+        )
+        .map_err(&err)?;
+        tx.commit().map_err(&err)
+    }
+
+    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
+        let err = self.err("prune");
+        let location = self.location.clone();
+        let (traces, meta, retention) = (
+            self.traces.clone(),
+            self.meta.clone(),
+            self.retention.clone(),
+        );
+        let conflict = |detail: &str| StoreError::Conflict {
+            location: location.clone(),
+            detail: detail.into(),
+        };
+        let mut tx = self.locked()?;
+        let len = Self::count(&mut tx, &retention).map_err(&err)?;
+        if u64::try_from(len).ok() != Some(plan.log_len) {
+            return Err(conflict("the retention log grew"));
+        }
+        let first: Option<i64> = tx
+            .query_one(&format!("SELECT min(seq) FROM {traces}"), &[])
+            .map_err(&err)?
+            .try_get(0)
+            .map_err(&err)?;
+        if first.and_then(|f| u64::try_from(f).ok()) != Some(plan.from_seq) {
+            return Err(conflict("the first record changed"));
+        }
+        let last_seq = i64::try_from(plan.last_seq).unwrap_or(i64::MAX);
+        let hash: Option<String> = tx
+            .query_opt(
+                &format!("SELECT record_hash FROM {traces} WHERE seq = $1"),
+                &[&last_seq],
+            )
+            .map_err(&err)?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(&err)?;
+        if hash.as_deref() != Some(plan.last_hash.as_str()) {
+            return Err(conflict("the last record to prune changed"));
+        }
+        tx.execute(
+            &format!("DELETE FROM {traces} WHERE seq <= $1"),
+            &[&last_seq],
+        )
+        .map_err(&err)?;
+        tx.execute(
+            &format!("INSERT INTO {retention} (idx, receipt) VALUES ($1, $2)"),
+            &[&len, &receipt],
+        )
+        .map_err(&err)?;
+        let next = (plan.last_seq + 1).to_string();
+        tx.execute(
+            &format!(
+                "INSERT INTO {meta} (key, value) VALUES ('checkpoint_seq', $1), ('checkpoint_hash', $2), ('checkpoint_kind', 'checkpoint') ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            ),
+            &[&next, &plan.last_hash.as_str()],
+        )
+        .map_err(&err)?;
+        tx.commit().map_err(&err)
+    }
+
+    fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
+        let err = self.err("start the import");
+        if self.importing {
+            return Err(StoreError::Conflict {
+                location: self.location.clone(),
+                detail: "a copy into the store is already in progress".into(),
+            });
+        }
+        // One transaction, holding the chain's lock, from here to `import_finish`: a copy that
+        // does not finish (the process dies, the connection drops) is rolled back by the
+        // server and leaves the store empty.
+        self.client.batch_execute("BEGIN").map_err(&err)?;
+        match self.import_start_in_transaction(meta) {
+            Ok(()) => {
+                self.importing = true;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
+        if !self.importing {
+            return Err(StoreError::Conflict {
+                location: self.location.clone(),
+                detail: "records can only be imported after import_start".into(),
+            });
+        }
+        let err = self.err("import records");
+        let location = self.location.clone();
+        let table = self.traces.clone();
+        let prev: Vec<String> = records.iter().map(|r| r.prev_hash.to_string()).collect();
+        let rec: Vec<String> = records.iter().map(|r| r.record_hash.to_string()).collect();
+        let mut rows = Vec::with_capacity(records.len());
+        for (r, (p, h)) in records.iter().zip(prev.iter().zip(&rec)) {
+            let Ok(seq) = i64::try_from(r.seq) else {
+                self.importing = false;
+                let _ = self.client.batch_execute("ROLLBACK");
+                return Err(StoreError::SeqOverflow { location });
+            };
+            rows.push((
+                seq,
+                r.action_id.as_str(),
+                p.as_str(),
+                h.as_str(),
+                r.invoked_at.as_str(),
+                r.trace.as_str(),
+            ));
+        }
+        let inserted = Self::insert_rows(&mut self.client, &table, &rows).map_err(&err);
+        if inserted.is_err() {
+            self.importing = false;
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
+        inserted
+    }
+
+    fn import_finish(&mut self) -> Result<(), StoreError> {
+        if !self.importing {
+            return Err(StoreError::Conflict {
+                location: self.location.clone(),
+                detail: "no copy into the store was started".into(),
+            });
+        }
+        self.importing = false;
+        let err = self.err("commit the import");
+        self.client.batch_execute("COMMIT").map_err(&err)
     }
 }
 

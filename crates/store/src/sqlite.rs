@@ -24,10 +24,8 @@ use std::time::Duration;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use trailseal_core::record::SealedRecord;
-use trailseal_core::verify::{
-    ChainStart, Columns, Flow, MalformedRecord, RecordView, ScanItem, StartKind, StoredKeyId,
-    TraceEncoding,
-};
+use trailseal_core::start::{ChainStart, StartKind, StoredKeyId};
+use trailseal_core::verify::{Columns, Flow, MalformedRecord, RecordView, ScanItem, TraceEncoding};
 use trailseal_core::{ChainKey, Hash32, Head, KeyId, PreparedTrace, seal_batch};
 
 use crate::error::Shown;
@@ -434,7 +432,7 @@ impl SqliteStore {
                 },
             ));
         }
-        if meta.start.kind != trailseal_core::verify::StartKind::Genesis {
+        if meta.start.kind != trailseal_core::start::StartKind::Genesis {
             tx.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', ?1), ('checkpoint_next_seq', ?2)",
                 params![String::from_utf8_lossy(&meta.start.prev_hash), meta.start.next_seq.to_string()],
@@ -610,7 +608,7 @@ impl SqliteStore {
 
     /// After an append's commit: the rows it wrote, as stored (two indexed reads and a count
     /// of the range).
-    fn read_back(&self, appended: &[Appended]) -> Result<crate::ReadBack, StoreError> {
+    fn read_back_rows(&self, appended: &[Appended]) -> Result<crate::ReadBack, StoreError> {
         let err = self.sql_err("read back the appended records");
         let (Some(first), Some(last)) = (appended.first(), appended.last()) else {
             return Ok(crate::ReadBack::default());
@@ -994,6 +992,14 @@ fn scan_range(
 }
 
 impl Store for SqliteStore {
+    fn write(&mut self) -> Result<Box<dyn crate::WriteTx + '_>, StoreError> {
+        Err(StoreError::Io {
+            location: self.location().to_owned(),
+            action: "begin a write",
+            source: std::io::Error::other("not yet converted to the one write path"),
+        })
+    }
+
     fn location(&self) -> &str {
         &self.location
     }
@@ -1018,259 +1024,6 @@ impl Store for SqliteStore {
         self.check_unchanged()?;
         Ok(state)
     }
-    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
-        let location = self.location.clone();
-        let sql_err = |action: &'static str| sql_error(&location, action);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err("begin"))?;
-        schema::check(&tx, &location)?;
-        tx.execute_batch(&format!("{TRAILSEAL_META_DDL}; {RETENTION_DDL};"))
-            .map_err(sql_err("create retention table"))?;
-        let len: u64 = tx
-            .query_row("SELECT count(*) FROM trailseal_retention", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map_err(sql_err("read retention log"))?
-            .try_into()
-            .unwrap_or(0);
-        if len != expected_len {
-            return Err(StoreError::Conflict {
-                location,
-                detail: "the retention log grew".into(),
-            });
-        }
-        tx.execute(
-            "INSERT INTO trailseal_retention (idx, receipt) VALUES (?1, ?2)",
-            params![i64::try_from(len).unwrap_or(i64::MAX), receipt],
-        )
-        .map_err(sql_err("add receipt"))?;
-        tx.commit().map_err(sql_err("commit"))
-    }
-
-    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
-        let location = self.location.clone();
-        let sql_err = |action: &'static str| sql_error(&location, action);
-        let conflict = |detail: &str| StoreError::Conflict {
-            location: location.clone(),
-            detail: detail.into(),
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err("begin"))?;
-        schema::check(&tx, &location)?;
-        tx.execute_batch(&format!("{TRAILSEAL_META_DDL}; {RETENTION_DDL};"))
-            .map_err(sql_err("create retention table"))?;
-        let len: i64 = tx
-            .query_row("SELECT count(*) FROM trailseal_retention", [], |r| r.get(0))
-            .map_err(sql_err("read retention log"))?;
-        if u64::try_from(len).ok() != Some(plan.log_len) {
-            return Err(conflict("the retention log grew"));
-        }
-        let first: Option<i64> = tx
-            .query_row("SELECT min(seq) FROM traces", [], |r| r.get(0))
-            .map_err(sql_err("read first record"))?;
-        if first.and_then(|f| u64::try_from(f).ok()) != Some(plan.from_seq) {
-            return Err(conflict("the first record changed"));
-        }
-        let last_seq = i64::try_from(plan.last_seq).unwrap_or(i64::MAX);
-        let last_hash: Option<String> = tx
-            .query_row(
-                "SELECT record_hash FROM traces WHERE seq = ?1",
-                [last_seq],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql_err("read last pruned record"))?;
-        if last_hash.as_deref() != Some(plan.last_hash.as_str()) {
-            return Err(conflict("the last record to prune changed"));
-        }
-        tx.execute("DELETE FROM traces WHERE seq <= ?1", [last_seq])
-            .map_err(sql_err("delete records"))?;
-        tx.execute(
-            "INSERT INTO trailseal_retention (idx, receipt) VALUES (?1, ?2)",
-            params![len, receipt],
-        )
-        .map_err(sql_err("add receipt"))?;
-        // weaver-kernel's own checkpoint, so weaver-kernel still verifies and appends.
-        tx.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', ?1), ('checkpoint_next_seq', ?2)",
-            params![plan.last_hash.as_str(), (plan.last_seq + 1).to_string()],
-        )
-        .map_err(sql_err("write checkpoint"))?;
-        tx.commit().map_err(sql_err("commit"))
-    }
-
-    fn append(
-        &mut self,
-        key: &ChainKey,
-        traces: &[PreparedTrace],
-    ) -> Result<Vec<Appended>, StoreError> {
-        crate::refuse_repeated_ids(&self.location, traces)?;
-        let location = self.location.clone();
-        let sql_err = |action: &'static str| sql_error(&location, action);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err("begin"))?;
-        // Under the write lock: no trigger or view can be added between this and the commit.
-        schema::check(&tx, &location)?;
-        if !self.action_id_unique {
-            let mut exists = tx
-                .prepare_cached("SELECT 1 FROM traces WHERE action_id = ?1")
-                .map_err(sql_err("check action_id"))?;
-            for trace in traces {
-                if exists
-                    .exists([trace.action_id()])
-                    .map_err(sql_err("check action_id"))?
-                {
-                    return Err(StoreError::DuplicateActionId {
-                        location: location.clone(),
-                        action_id: trace.action_id().to_owned(),
-                    });
-                }
-            }
-        }
-        let mut head = Self::head(&tx, &location)?;
-        if head
-            .next_seq
-            .checked_add(traces.len() as u64)
-            .is_none_or(|end| end > i64::MAX as u64)
-        {
-            return Err(StoreError::SeqOverflow { location });
-        }
-        let mut out = Vec::with_capacity(traces.len());
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO traces (seq, action_id, prev_hash, record_hash, invoked_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .map_err(sql_err("insert"))?;
-            let mut insert_all = |sealed: &[SealedRecord<'_>]| -> Result<(), StoreError> {
-                for r in sealed {
-                    // The UNIQUE index on action_id refuses a repeated one; the transaction is
-                    // then rolled back, so nothing of the batch is written.
-                    let inserted = insert.execute(params![
-                        r.seq as i64,
-                        r.trace.action_id(),
-                        r.prev_hash.as_str(),
-                        r.record_hash.as_str(),
-                        r.trace.invoked_at(),
-                        r.trace.canonical(),
-                    ]);
-                    match inserted {
-                        Ok(_) => {}
-                        Err(e) if is_unique_violation(&e) => {
-                            return Err(StoreError::DuplicateActionId {
-                                location: location.clone(),
-                                action_id: r.trace.action_id().to_owned(),
-                            });
-                        }
-                        Err(e) => return Err((sql_err("insert"))(e)),
-                    }
-                    out.push(Appended {
-                        seq: r.seq,
-                        record_hash: r.record_hash,
-                    });
-                }
-                Ok(())
-            };
-            if traces.len() < PIPELINE_FROM {
-                insert_all(&seal_batch(key, &mut head, traces))?;
-            } else {
-                // The MACs of a chain are computed one after another; a second thread computes
-                // them while this one inserts the records already sealed.
-                std::thread::scope(|scope| {
-                    let (tx_sealed, rx_sealed) = std::sync::mpsc::sync_channel(4);
-                    scope.spawn(move || {
-                        for chunk in traces.chunks(PIPELINE_CHUNK) {
-                            if tx_sealed.send(seal_batch(key, &mut head, chunk)).is_err() {
-                                return;
-                            }
-                        }
-                    });
-                    // Returning early drops the receiver, which stops the sealing thread.
-                    rx_sealed.iter().try_for_each(|sealed| insert_all(&sealed))
-                })?;
-            }
-        }
-        // Once this handle has recorded the key id, it stays (only a prune or an import
-        // rewrites trailseal_meta, through this handle or under the same key).
-        if !self.meta_recorded {
-            tx.execute_batch(&format!(
-                "{TRAILSEAL_META_DDL}; INSERT OR IGNORE INTO trailseal_meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');"
-            ))
-            .map_err(sql_err("record key id"))?;
-            tx.execute(
-                "INSERT OR IGNORE INTO trailseal_meta (key, value) VALUES ('key_id', ?1)",
-                [key.key_id().as_str()],
-            )
-            .map_err(sql_err("record key id"))?;
-        }
-        tx.commit().map_err(sql_err("commit"))?;
-        self.meta_recorded = true;
-        let back = self.read_back(&out)?;
-        crate::confirm_kept(&self.location, traces, &out, &back)?;
-        Ok(out)
-    }
-
-    fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
-        if self.importing {
-            return Err(StoreError::Conflict {
-                location: self.location.clone(),
-                detail: "a copy into the store is already in progress".into(),
-            });
-        }
-        // One transaction from here to `import_finish`: a copy that does not finish (the
-        // process dies, the handle is dropped) is rolled back and leaves the store empty.
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(self.sql_err("begin"))?;
-        match self.import_start_in_transaction(meta) {
-            Ok(()) => {
-                self.importing = true;
-                Ok(())
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
-    }
-
-    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
-        if !self.importing {
-            return Err(StoreError::Conflict {
-                location: self.location.clone(),
-                detail: "records can only be imported after import_start".into(),
-            });
-        }
-        let result = self.insert_imported(records);
-        if result.is_err() {
-            // The copy cannot finish: give it up now.
-            self.importing = false;
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        result
-    }
-
-    fn import_finish(&mut self) -> Result<(), StoreError> {
-        if !self.importing {
-            return Err(StoreError::Conflict {
-                location: self.location.clone(),
-                detail: "no copy into the store was started".into(),
-            });
-        }
-        self.importing = false;
-        let committed = self.conn.execute_batch("COMMIT");
-        if committed.is_err() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        committed.map_err(self.sql_err("commit"))
-    }
-
     fn scan(
         &mut self,
         from_seq: u64,
@@ -1478,5 +1231,263 @@ fn sql_error(location: &str, action: &'static str) -> impl FnOnce(rusqlite::Erro
         location,
         action,
         source,
+    }
+}
+
+/// The write protocols as this backend implemented them before the one write path
+/// (`crate::protocol`); to be turned into its `WriteTx` and removed.
+#[allow(dead_code)]
+impl SqliteStore {
+    fn append(
+        &mut self,
+        key: &ChainKey,
+        traces: &[PreparedTrace],
+    ) -> Result<Vec<Appended>, StoreError> {
+        crate::refuse_repeated_ids(&self.location, traces)?;
+        let location = self.location.clone();
+        let sql_err = |action: &'static str| sql_error(&location, action);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err("begin"))?;
+        // Under the write lock: no trigger or view can be added between this and the commit.
+        schema::check(&tx, &location)?;
+        if !self.action_id_unique {
+            let mut exists = tx
+                .prepare_cached("SELECT 1 FROM traces WHERE action_id = ?1")
+                .map_err(sql_err("check action_id"))?;
+            for trace in traces {
+                if exists
+                    .exists([trace.action_id()])
+                    .map_err(sql_err("check action_id"))?
+                {
+                    return Err(StoreError::DuplicateActionId {
+                        location: location.clone(),
+                        action_id: trace.action_id().to_owned(),
+                    });
+                }
+            }
+        }
+        let mut head = Self::head(&tx, &location)?;
+        if head
+            .next_seq
+            .checked_add(traces.len() as u64)
+            .is_none_or(|end| end > i64::MAX as u64)
+        {
+            return Err(StoreError::SeqOverflow { location });
+        }
+        let mut out = Vec::with_capacity(traces.len());
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO traces (seq, action_id, prev_hash, record_hash, invoked_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(sql_err("insert"))?;
+            let mut insert_all = |sealed: &[SealedRecord<'_>]| -> Result<(), StoreError> {
+                for r in sealed {
+                    // The UNIQUE index on action_id refuses a repeated one; the transaction is
+                    // then rolled back, so nothing of the batch is written.
+                    let inserted = insert.execute(params![
+                        r.seq as i64,
+                        r.trace.action_id(),
+                        r.prev_hash.as_str(),
+                        r.record_hash.as_str(),
+                        r.trace.invoked_at(),
+                        r.trace.canonical(),
+                    ]);
+                    match inserted {
+                        Ok(_) => {}
+                        Err(e) if is_unique_violation(&e) => {
+                            return Err(StoreError::DuplicateActionId {
+                                location: location.clone(),
+                                action_id: r.trace.action_id().to_owned(),
+                            });
+                        }
+                        Err(e) => return Err((sql_err("insert"))(e)),
+                    }
+                    out.push(Appended {
+                        seq: r.seq,
+                        record_hash: r.record_hash,
+                    });
+                }
+                Ok(())
+            };
+            if traces.len() < PIPELINE_FROM {
+                insert_all(&seal_batch(key, &mut head, traces))?;
+            } else {
+                // The MACs of a chain are computed one after another; a second thread computes
+                // them while this one inserts the records already sealed.
+                std::thread::scope(|scope| {
+                    let (tx_sealed, rx_sealed) = std::sync::mpsc::sync_channel(4);
+                    scope.spawn(move || {
+                        for chunk in traces.chunks(PIPELINE_CHUNK) {
+                            if tx_sealed.send(seal_batch(key, &mut head, chunk)).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    // Returning early drops the receiver, which stops the sealing thread.
+                    rx_sealed.iter().try_for_each(|sealed| insert_all(&sealed))
+                })?;
+            }
+        }
+        // Once this handle has recorded the key id, it stays (only a prune or an import
+        // rewrites trailseal_meta, through this handle or under the same key).
+        if !self.meta_recorded {
+            tx.execute_batch(&format!(
+                "{TRAILSEAL_META_DDL}; INSERT OR IGNORE INTO trailseal_meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');"
+            ))
+            .map_err(sql_err("record key id"))?;
+            tx.execute(
+                "INSERT OR IGNORE INTO trailseal_meta (key, value) VALUES ('key_id', ?1)",
+                [key.key_id().as_str()],
+            )
+            .map_err(sql_err("record key id"))?;
+        }
+        tx.commit().map_err(sql_err("commit"))?;
+        self.meta_recorded = true;
+        let back = self.read_back_rows(&out)?;
+        crate::confirm_kept(&self.location, traces, &out, &back)?;
+        Ok(out)
+    }
+
+    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
+        let location = self.location.clone();
+        let sql_err = |action: &'static str| sql_error(&location, action);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err("begin"))?;
+        schema::check(&tx, &location)?;
+        tx.execute_batch(&format!("{TRAILSEAL_META_DDL}; {RETENTION_DDL};"))
+            .map_err(sql_err("create retention table"))?;
+        let len: u64 = tx
+            .query_row("SELECT count(*) FROM trailseal_retention", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(sql_err("read retention log"))?
+            .try_into()
+            .unwrap_or(0);
+        if len != expected_len {
+            return Err(StoreError::Conflict {
+                location,
+                detail: "the retention log grew".into(),
+            });
+        }
+        tx.execute(
+            "INSERT INTO trailseal_retention (idx, receipt) VALUES (?1, ?2)",
+            params![i64::try_from(len).unwrap_or(i64::MAX), receipt],
+        )
+        .map_err(sql_err("add receipt"))?;
+        tx.commit().map_err(sql_err("commit"))
+    }
+
+    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
+        let location = self.location.clone();
+        let sql_err = |action: &'static str| sql_error(&location, action);
+        let conflict = |detail: &str| StoreError::Conflict {
+            location: location.clone(),
+            detail: detail.into(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err("begin"))?;
+        schema::check(&tx, &location)?;
+        tx.execute_batch(&format!("{TRAILSEAL_META_DDL}; {RETENTION_DDL};"))
+            .map_err(sql_err("create retention table"))?;
+        let len: i64 = tx
+            .query_row("SELECT count(*) FROM trailseal_retention", [], |r| r.get(0))
+            .map_err(sql_err("read retention log"))?;
+        if u64::try_from(len).ok() != Some(plan.log_len) {
+            return Err(conflict("the retention log grew"));
+        }
+        let first: Option<i64> = tx
+            .query_row("SELECT min(seq) FROM traces", [], |r| r.get(0))
+            .map_err(sql_err("read first record"))?;
+        if first.and_then(|f| u64::try_from(f).ok()) != Some(plan.from_seq) {
+            return Err(conflict("the first record changed"));
+        }
+        let last_seq = i64::try_from(plan.last_seq).unwrap_or(i64::MAX);
+        let last_hash: Option<String> = tx
+            .query_row(
+                "SELECT record_hash FROM traces WHERE seq = ?1",
+                [last_seq],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql_err("read last pruned record"))?;
+        if last_hash.as_deref() != Some(plan.last_hash.as_str()) {
+            return Err(conflict("the last record to prune changed"));
+        }
+        tx.execute("DELETE FROM traces WHERE seq <= ?1", [last_seq])
+            .map_err(sql_err("delete records"))?;
+        tx.execute(
+            "INSERT INTO trailseal_retention (idx, receipt) VALUES (?1, ?2)",
+            params![len, receipt],
+        )
+        .map_err(sql_err("add receipt"))?;
+        // weaver-kernel's own checkpoint, so weaver-kernel still verifies and appends.
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', ?1), ('checkpoint_next_seq', ?2)",
+            params![plan.last_hash.as_str(), (plan.last_seq + 1).to_string()],
+        )
+        .map_err(sql_err("write checkpoint"))?;
+        tx.commit().map_err(sql_err("commit"))
+    }
+
+    fn import_start(&mut self, meta: &ImportMeta) -> Result<(), StoreError> {
+        if self.importing {
+            return Err(StoreError::Conflict {
+                location: self.location.clone(),
+                detail: "a copy into the store is already in progress".into(),
+            });
+        }
+        // One transaction from here to `import_finish`: a copy that does not finish (the
+        // process dies, the handle is dropped) is rolled back and leaves the store empty.
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(self.sql_err("begin"))?;
+        match self.import_start_in_transaction(meta) {
+            Ok(()) => {
+                self.importing = true;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn import_records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
+        if !self.importing {
+            return Err(StoreError::Conflict {
+                location: self.location.clone(),
+                detail: "records can only be imported after import_start".into(),
+            });
+        }
+        let result = self.insert_imported(records);
+        if result.is_err() {
+            // The copy cannot finish: give it up now.
+            self.importing = false;
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        result
+    }
+
+    fn import_finish(&mut self) -> Result<(), StoreError> {
+        if !self.importing {
+            return Err(StoreError::Conflict {
+                location: self.location.clone(),
+                detail: "no copy into the store was started".into(),
+            });
+        }
+        self.importing = false;
+        let committed = self.conn.execute_batch("COMMIT");
+        if committed.is_err() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        committed.map_err(self.sql_err("commit"))
     }
 }

@@ -15,7 +15,9 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use trailseal_core::Hash32;
-use trailseal_core::verify::{ChainStart, Flow, StoredKeyId};
+use trailseal_core::start::{ChainStart, StoredKeyId};
+use trailseal_core::verify::Flow;
+use trailseal_store::StoreExt;
 use trailseal_store::conformance::{test_key, traces};
 use trailseal_store::{ImportMeta, OpenMode, PrunePlan, SeqRange, Store, StoreError};
 
@@ -101,12 +103,13 @@ fn every_call(store: &mut dyn Store) -> Vec<(&'static str, Outcome)> {
             "{}",
         )
     });
-    call("import_start", &mut |s| {
-        s.import_start(&ImportMeta {
+    call("import", &mut |s| {
+        s.import(&ImportMeta {
             start: ChainStart::genesis(),
             retention: Vec::new(),
             key_id: StoredKeyId::Absent,
         })
+        .map(drop)
     });
     out
 }

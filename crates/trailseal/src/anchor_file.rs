@@ -17,7 +17,8 @@ use trailseal_store::StoreState;
 use trailseal_store::atomic::{PRIVATE, WriteError, write_new};
 
 use crate::log::{AuditLog, Error};
-use trailseal_core::verify::{Flow, ScanItem, StartKind};
+use trailseal_core::start::StartKind;
+use trailseal_core::verify::{Flow, ScanItem};
 
 /// The name an anchor of `size` records takes in an anchor folder.
 pub fn anchor_file_name(size: u64) -> String {

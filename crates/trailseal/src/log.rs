@@ -6,9 +6,8 @@ use std::path::Path;
 
 use trailseal_core::json::{self, Mode};
 use trailseal_core::retention::Receipt;
-use trailseal_core::verify::{
-    ContentCheck, ContentChecker, Flow, ScanItem, StartKind, StoredKeyId,
-};
+use trailseal_core::start::{StartKind, StoredKeyId};
+use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, ScanItem};
 use trailseal_core::{
     ChainKey, KeyId, PreparedTrace, TraceError, TraceLimits, TraceSummary, Verdict,
 };
@@ -16,6 +15,7 @@ use trailseal_store::{Appended, Format, OpenMode, Store, StoreError, StoredRecor
 
 use crate::query::{Filter, TraceEntry};
 use crate::verify::{Progress, verify_store};
+use trailseal_store::StoreExt;
 
 /// An error from the library. Messages start with what they concern (a store, a trace).
 #[derive(Debug, thiserror::Error)]

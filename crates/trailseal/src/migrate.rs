@@ -1,14 +1,15 @@
 //! Copying a chain between backends, every hash, checkpoint and receipt preserved.
 
 use trailseal_core::json::{self, Mode};
-use trailseal_core::verify::{Flow, ScanItem, StoredKeyId};
+use trailseal_core::start::StoredKeyId;
+use trailseal_core::verify::{Flow, ScanItem};
 use trailseal_core::{ChainKey, Hash32, Verdict, Verified};
-use trailseal_store::{ImportMeta, ImportRecord, Snapshot, Store, StoreError};
+use trailseal_store::{Import, ImportMeta, ImportRecord, Snapshot, Store, StoreError, StoreExt};
 
 use crate::log::{AuditLog, Error};
 use crate::verify::Progress;
 
-/// Records per call to [`Store::import_records`].
+/// Records per call to [`trailseal_store::Import::records`].
 const BATCH: usize = 10_000;
 
 /// What a migration copied.
@@ -112,7 +113,7 @@ fn copy_into(
     let snapshot = &mut *source.snapshot;
     let state = snapshot.state.clone();
     let destination = to.location().to_owned();
-    to.import_start(&ImportMeta {
+    let mut copy = to.import(&ImportMeta {
         start: state.start.clone(),
         retention: state.retention.clone(),
         key_id: StoredKeyId::Present(key.key_id()),
@@ -178,7 +179,7 @@ fn copy_into(
         last_copied = Some((r.seq, r.record_hash.as_bytes().to_vec()));
         batch.push(r);
         if batch.len() >= BATCH {
-            if let Err(e) = flush(&mut batch, &mut *to) {
+            if let Err(e) = flush(&mut batch, &mut copy) {
                 failure = Some(e.into());
                 return Flow::Stop;
             }
@@ -194,7 +195,7 @@ fn copy_into(
         return Err(e);
     }
     copied += batch.len() as u64;
-    flush(&mut batch, &mut *to)?;
+    flush(&mut batch, &mut copy)?;
     let mismatch = |what: String| {
         Error::Store(StoreError::Conflict {
             location: destination.clone(),
@@ -209,7 +210,7 @@ fn copy_into(
             src.records_checked
         )));
     }
-    to.import_finish()?;
+    copy.finish()?;
 
     // The destination must verify, and hold what the source held.
     let verdict = crate::verify::verify_store(to, Some(key), threads, &mut |_| {});
@@ -241,8 +242,8 @@ fn copy_into(
     })
 }
 
-fn flush(batch: &mut Vec<ImportRecord>, to: &mut dyn Store) -> Result<(), StoreError> {
-    to.import_records(batch)?;
+fn flush(batch: &mut Vec<ImportRecord>, copy: &mut Import<'_>) -> Result<(), StoreError> {
+    copy.records(batch)?;
     batch.clear();
     Ok(())
 }

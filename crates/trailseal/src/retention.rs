@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 
 use trailseal_core::json;
 use trailseal_core::retention::{Cutoff, Receipt, ReceiptBody, RetentionLog, resolve_start};
+use trailseal_core::start::ChainStart;
 use trailseal_core::time::Offset;
-use trailseal_core::verify::{ChainStart, RecordView};
+use trailseal_core::verify::RecordView;
 use trailseal_core::{Hash32, Timestamp, Verdict};
 use trailseal_store::PrunePlan;
 use trailseal_store::jsonl::Header;
 
 use crate::log::{AuditLog, Error};
+use trailseal_store::StoreExt;
 
 /// Which records a prune removes: always the longest seq prefix that qualifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,9 +16,10 @@ use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use trailseal_core::retention::{Receipt, ReceiptBody, ResolvedStart, resolve_start};
+use trailseal_core::start::StoredKeyId;
 use trailseal_core::verify::{
     Columns, ContentCheck, ContentChecker, Flow, MalformedRecord, RecordView, ScanItem,
-    StoredKeyId, TraceEncoding, Verifier,
+    TraceEncoding, Verifier,
 };
 use trailseal_core::verify::{Expectation, SealedEnd};
 use trailseal_core::{ChainKey, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict};

@@ -13,9 +13,10 @@
 mod common;
 
 use common::trace;
-use trailseal::core::verify::StoredKeyId;
+use trailseal::core::start::StoredKeyId;
 use trailseal::secret::generate_secret;
 use trailseal::signing::{generate_signing_key, read_signing_key};
+use trailseal::store::StoreExt;
 use trailseal::{
     AuditLog, ChainKey, Error, OpenMode, OpenOptions, PreparedTrace, SharedLog, Timestamp,
     TraceLimits,

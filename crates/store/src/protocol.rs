@@ -1,0 +1,219 @@
+//! The write protocols, written once against [`WriteTx`]: append, add a receipt, prune, copy
+//! a chain in. Every backend gets them through [`StoreExt`]; none implements them itself.
+//!
+//! Each protocol checks, inside the one transaction that holds the store's write lock,
+//! everything it depends on before it writes anything, so a refused call leaves the store
+//! unchanged (the transaction is dropped, which rolls it back).
+
+use trailseal_core::start::StartKind;
+use trailseal_core::{ChainKey, PreparedTrace, SealedRecord, seal_batch};
+
+use crate::write::WriteTx;
+use crate::{
+    Appended, ImportMeta, ImportRecord, PrunePlan, Store, StoreError, confirm_kept, not_empty,
+    refuse_repeated_ids,
+};
+
+/// From this many traces on, an append seals on a second thread while the records already
+/// sealed are written (the MACs of a chain are computed one after another).
+const PIPELINE_FROM: usize = 256;
+/// How many records the sealing thread hands over at a time.
+const PIPELINE_CHUNK: usize = 64;
+
+/// The write protocols, for every [`Store`]. Implemented for every store and not meant to be
+/// implemented otherwise: a backend offers [`Store::write`], and these are what it gets.
+pub trait StoreExt: Store {
+    /// Links `traces` to the current head with `key`, writes them and makes them durable, all
+    /// in one transaction. Refuses the whole batch, writing nothing, when an `action_id` is
+    /// repeated in it or already stored. Records the key id if the store has none. Returns
+    /// only when the store kept what was written ([`StoreError::NotKept`] otherwise).
+    fn append(
+        &mut self,
+        key: &ChainKey,
+        traces: &[PreparedTrace],
+    ) -> Result<Vec<Appended>, StoreError> {
+        append(self, key, traces)
+    }
+
+    /// Adds a receipt to the retention log if the log still holds `expected_len` receipts
+    /// (else [`StoreError::Conflict`]), atomically and durably.
+    fn add_receipt(&mut self, expected_len: u64, receipt: &str) -> Result<(), StoreError> {
+        add_receipt(self, expected_len, receipt)
+    }
+
+    /// Removes the records `plan.from_seq ..= plan.last_seq`, adds the prune `receipt` to the
+    /// retention log and makes the chain start at `plan.last_seq + 1`, in one atomic, durable
+    /// step, and only if the store is still as `plan` describes it (else
+    /// [`StoreError::Conflict`], changing nothing).
+    fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
+        prune(self, plan, receipt)
+    }
+
+    /// Starts copying another chain into this store, which must be empty
+    /// ([`StoreError::NotEmpty`] otherwise): sets its start, retention log and key id as
+    /// `meta` says. Nothing of the copy is visible until [`Import::finish`]; dropping the
+    /// guard instead leaves the store as it was. The store is locked for other writers
+    /// meanwhile.
+    fn import(&mut self, meta: &ImportMeta) -> Result<Import<'_>, StoreError> {
+        import(self, meta)
+    }
+}
+
+impl<S: Store + ?Sized> StoreExt for S {}
+
+fn append<S: Store + ?Sized>(
+    store: &mut S,
+    key: &ChainKey,
+    traces: &[PreparedTrace],
+) -> Result<Vec<Appended>, StoreError> {
+    if traces.is_empty() {
+        return Ok(Vec::new());
+    }
+    refuse_repeated_ids(store.location(), traces)?;
+    let key_id = key.key_id();
+    let mut tx = store.write()?;
+    let ids: Vec<&str> = traces.iter().map(PreparedTrace::action_id).collect();
+    if let Some(i) = tx.find_stored_action_id(&ids)? {
+        return Err(StoreError::DuplicateActionId {
+            location: tx.location().to_owned(),
+            action_id: ids.get(i).copied().unwrap_or_default().to_owned(),
+        });
+    }
+    let mut head = tx.head()?;
+    if head.next_seq.checked_add(traces.len() as u64).is_none() {
+        return Err(StoreError::SeqOverflow {
+            location: tx.location().to_owned(),
+        });
+    }
+    let mut out = Vec::with_capacity(traces.len());
+    let mut insert = |tx: &mut Box<dyn WriteTx + '_>, sealed: &[SealedRecord<'_>]| {
+        tx.insert(sealed, &key_id)?;
+        out.extend(sealed.iter().map(|r| Appended {
+            seq: r.seq,
+            record_hash: r.record_hash,
+        }));
+        Ok::<(), StoreError>(())
+    };
+    if traces.len() < PIPELINE_FROM {
+        insert(&mut tx, &seal_batch(key, &mut head, traces))?;
+    } else {
+        // A second thread computes the MACs while this one writes the records already sealed.
+        std::thread::scope(|scope| {
+            let (to_writer, sealed) = std::sync::mpsc::sync_channel(4);
+            scope.spawn(move || {
+                for chunk in traces.chunks(PIPELINE_CHUNK) {
+                    if to_writer.send(seal_batch(key, &mut head, chunk)).is_err() {
+                        return;
+                    }
+                }
+            });
+            // Returning early drops the receiver, which stops the sealing thread.
+            sealed.iter().try_for_each(|batch| insert(&mut tx, &batch))
+        })?;
+    }
+    if tx.key_id()? == trailseal_core::start::StoredKeyId::Absent {
+        tx.record_key_id(&key_id)?;
+    }
+    tx.commit()?;
+    if let (Some(first), Some(last)) = (out.first(), out.last())
+        && let Some(back) = store.read_back(first.seq, last.seq)?
+    {
+        confirm_kept(store.location(), traces, &out, &back)?;
+    }
+    Ok(out)
+}
+
+fn conflict(tx: &dyn WriteTx, detail: &str) -> StoreError {
+    StoreError::Conflict {
+        location: tx.location().to_owned(),
+        detail: detail.into(),
+    }
+}
+
+fn add_receipt<S: Store + ?Sized>(
+    store: &mut S,
+    expected_len: u64,
+    receipt: &str,
+) -> Result<(), StoreError> {
+    let mut tx = store.write()?;
+    if tx.retention_len()? != expected_len {
+        return Err(conflict(tx.as_ref(), "the retention log grew"));
+    }
+    tx.push_receipt(receipt)?;
+    tx.commit()
+}
+
+fn prune<S: Store + ?Sized>(
+    store: &mut S,
+    plan: &PrunePlan,
+    receipt: &str,
+) -> Result<(), StoreError> {
+    let mut tx = store.write()?;
+    if tx.retention_len()? != plan.log_len {
+        return Err(conflict(tx.as_ref(), "the retention log grew"));
+    }
+    if tx.first_seq()? != Some(plan.from_seq) {
+        return Err(conflict(tx.as_ref(), "the first record changed"));
+    }
+    if tx.record_hash_at(plan.last_seq)?.as_deref() != Some(plan.last_hash.as_bytes()) {
+        return Err(conflict(tx.as_ref(), "the last record to prune changed"));
+    }
+    tx.delete_through(plan.last_seq)?;
+    tx.push_receipt(receipt)?;
+    tx.set_start(&trailseal_core::start::ChainStart::checkpoint(
+        plan.last_seq,
+        plan.last_hash,
+    ))?;
+    tx.commit()
+}
+
+/// A copy of another chain into an empty store, in progress (see [`StoreExt::import`]).
+///
+/// Records are added with [`Import::records`]; [`Import::finish`] makes the copy visible.
+/// Dropping the guard without finishing leaves the store as it was, empty. The guard borrows
+/// the store, so nothing else can use the store while a copy is in progress.
+#[must_use = "a copy is only made visible by `finish`"]
+pub struct Import<'s> {
+    tx: Box<dyn WriteTx + 's>,
+}
+
+impl std::fmt::Debug for Import<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Import")
+            .field("location", &self.tx.location())
+            .finish_non_exhaustive()
+    }
+}
+
+fn import<'s, S: Store + ?Sized>(
+    store: &'s mut S,
+    meta: &ImportMeta,
+) -> Result<Import<'s>, StoreError> {
+    let mut tx = store.write()?;
+    if let Some(holds) = tx.holdings()? {
+        return Err(not_empty(tx.location(), holds));
+    }
+    if meta.start.kind != StartKind::Genesis {
+        tx.set_start(&meta.start)?;
+    }
+    for receipt in &meta.retention {
+        tx.push_receipt(receipt)?;
+    }
+    if let trailseal_core::start::StoredKeyId::Present(id) = meta.key_id {
+        tx.record_key_id(&id)?;
+    }
+    Ok(Import { tx })
+}
+
+impl Import<'_> {
+    /// Adds records copied verbatim from the other store, in order. The caller verifies the
+    /// result before it finishes.
+    pub fn records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
+        self.tx.insert_copied(records)
+    }
+
+    /// Makes the start, the retention log and every record copied visible at once, durably.
+    pub fn finish(self) -> Result<(), StoreError> {
+        self.tx.commit()
+    }
+}
