@@ -414,16 +414,22 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
                 .map(trailseal::signing::read_public_key)
                 .transpose()?;
             let mut progress = ProgressLine::new(!args.quiet);
-            let verdict = match &public {
-                Some(public) if !anchors.is_empty() => {
-                    log.verify_with_anchors(&anchors, public, &mut |p| progress.update(p))
-                }
-                _ => log.verify_with_progress(&mut |p| progress.update(p)),
-            };
+            let mut options = trailseal::VerifyOptions::new();
+            if let Some(public) = &public
+                && !anchors.is_empty()
+            {
+                options = options.anchor_notes(&anchors, public);
+            }
+            let verdict = log.verify_with(&mut options.progress(|p| progress.update(p)));
             progress.finish();
             verdict
         }
     };
+    if let Verdict::Unverifiable(u) = &verdict
+        && u.reason == trailseal::core::UnverifiableReason::NoSecret
+    {
+        hint = Some(crate::error::NO_SECRET_HINT);
+    }
     if !args.quiet {
         let text = if args.json {
             verdict_json(&verdict) + "\n"

@@ -1395,8 +1395,10 @@ fn library_paths(dir: &Path) {
         show_err("append(duplicate)", log.append(&batch));
         show("verify", &log.verify());
         show(
-            "verify_with_progress",
-            &log.verify_with_progress(&mut |p| show("progress", &p)),
+            "verify_with",
+            &log.verify_with(
+                &mut trailseal::VerifyOptions::new().progress(|p| show("progress", &p)),
+            ),
         );
         log.list(&Filter::default(), &mut |e| {
             show("list", e);
@@ -1423,8 +1425,10 @@ fn library_paths(dir: &Path) {
         eprintln!("anchor note: {note}");
         let anchors = [("head".to_owned(), note)];
         show(
-            "verify_with_anchors",
-            &log.verify_with_anchors(&anchors, &verifier, &mut |_| {}),
+            "verify_with(anchors)",
+            &log.verify_with(
+                &mut trailseal::VerifyOptions::new().anchor_notes(&anchors, &verifier),
+            ),
         );
         let mut bundle = Vec::new();
         let selection = BundleSelection {

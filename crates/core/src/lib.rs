@@ -27,7 +27,7 @@ pub mod verify;
 
 pub use chain::{ChainKey, GENESIS_HASH, Hash32, KeyError, KeyId};
 pub use record::{Head, SealedRecord, seal_batch};
-pub use retention::{Cutoff, Receipt, ReceiptBody, ResolvedStart, RetentionLog};
+pub use retention::{Cutoff, Receipt, ReceiptBody, ResolvedStart, RetentionLog, StartProblem};
 pub use start::{ChainStart, StartKind, StoredKeyId};
 pub use strength::SecretStrength;
 pub use time::Timestamp;

@@ -13,7 +13,6 @@ use crate::chain::{ChainKey, GENESIS_HASH, Hash32, KeyId};
 use crate::json::{self, Kind, Mode, NodeRef};
 use crate::start::{ChainStart, StartKind};
 use crate::time::{Offset, Timestamp};
-use crate::verdict::{TamperKind, Tampered};
 
 /// The receipt format this code writes and reads.
 pub const RECEIPT_FORMAT: u64 = 1;
@@ -363,7 +362,8 @@ impl Receipt {
 }
 
 /// A problem with the retention log, naming the receipt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
 pub struct LogProblem {
     /// Position in the stored log.
     pub position: usize,
@@ -475,6 +475,42 @@ pub struct ResolvedStart {
     pub unauthenticated_origin: Option<u64>,
 }
 
+/// Why a store's start and its retention log do not agree: damage at the start of the chain,
+/// which the verifier reports as `tampered`, kind `checkpoint`, at [`StartProblem::seq`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartProblem {
+    /// The retention log does not verify.
+    #[error("seq {seq}: {problem}")]
+    Log { seq: u64, problem: LogProblem },
+    /// The store says its start is an authenticated checkpoint, but no receipt authenticates
+    /// it.
+    #[error(
+        "seq {seq}: the store says its chain starts at an authenticated checkpoint, but its retention log holds no receipt for it (the log was deleted)"
+    )]
+    NoReceipt { seq: u64 },
+    /// The store's checkpoint is not where the retention log leaves the chain.
+    #[error(
+        "seq {seq}: the store's checkpoint (chain starting at seq {seq}) does not match its authenticated retention log (chain starting at seq {logged}): a forged or rolled-back checkpoint"
+    )]
+    Mismatch {
+        seq: u64,
+        /// Where the retention log says the chain starts.
+        logged: u64,
+    },
+}
+
+impl StartProblem {
+    /// The seq the store says its chain starts at: where the damage is reported.
+    pub fn seq(&self) -> u64 {
+        match self {
+            StartProblem::Log { seq, .. }
+            | StartProblem::NoReceipt { seq }
+            | StartProblem::Mismatch { seq, .. } => *seq,
+        }
+    }
+}
+
 /// Reconciles the start a store reports (`raw`: genesis, or weaver-kernel's `meta`
 /// checkpoint, or a JSONL header's start) with its retention log. Without a log the raw start
 /// stands. With one, the log fixes the start, and the raw start must agree with it — a
@@ -483,23 +519,15 @@ pub fn resolve_start(
     key: &ChainKey,
     raw: &ChainStart,
     stored: &[String],
-) -> Result<ResolvedStart, Tampered> {
-    let tampered = |detail: String| Tampered {
-        first_bad_seq: raw.next_seq,
-        kind: TamperKind::Checkpoint,
-        records_checked: 0,
-        detail,
-    };
-    let log = RetentionLog::check(key, stored)
-        .map_err(|p| tampered(format!("seq {}: {}", raw.next_seq, p.detail)))?;
+) -> Result<ResolvedStart, StartProblem> {
+    let seq = raw.next_seq;
+    let log =
+        RetentionLog::check(key, stored).map_err(|problem| StartProblem::Log { seq, problem })?;
     let Some(start) = log.start() else {
         // Only a prune receipt makes a checkpoint authenticated: one that claims to be,
         // without its receipt, had the retention log deleted.
         if raw.kind == StartKind::Checkpoint {
-            return Err(tampered(format!(
-                "seq {}: the store says its chain starts at an authenticated checkpoint, but its retention log holds no receipt for it (the log was deleted)",
-                raw.next_seq
-            )));
+            return Err(StartProblem::NoReceipt { seq });
         }
         return Ok(ResolvedStart {
             start: raw.clone(),
@@ -508,10 +536,10 @@ pub fn resolve_start(
         });
     };
     if raw.next_seq != start.next_seq || raw.prev_hash != start.prev_hash {
-        return Err(tampered(format!(
-            "seq {}: the store's checkpoint (chain starting at seq {}) does not match its authenticated retention log (chain starting at seq {}): a forged or rolled-back checkpoint",
-            raw.next_seq, raw.next_seq, start.next_seq
-        )));
+        return Err(StartProblem::Mismatch {
+            seq,
+            logged: start.next_seq,
+        });
     }
     let unauthenticated_origin = log.unauthenticated_origin();
     Ok(ResolvedStart {

@@ -13,7 +13,7 @@
 
 use crate::chain::{ChainKey, KeyId};
 use crate::json::{self, Kind};
-use crate::retention::{Receipt, ReceiptBody, ResolvedStart};
+use crate::retention::{Receipt, ReceiptBody, ResolvedStart, StartProblem};
 use crate::start::{ChainStart, StartKind, StoredKeyId};
 use crate::verdict::{
     AnchorChecked, AnchorConfirmation, Caveat, TamperKind, Tampered, Unverifiable,
@@ -299,6 +299,19 @@ pub struct SealedEnd {
     pub last_hash: Vec<u8>,
     /// What states it, for messages ("the archive's prune receipt").
     pub source: String,
+}
+
+/// A store whose start and retention log do not agree is damaged at its start: `tampered`,
+/// kind `checkpoint`, at the seq the store says its chain starts at, before any record.
+impl From<StartProblem> for Tampered {
+    fn from(problem: StartProblem) -> Self {
+        Tampered {
+            first_bad_seq: problem.seq(),
+            kind: TamperKind::Checkpoint,
+            records_checked: 0,
+            detail: problem.to_string(),
+        }
+    }
 }
 
 fn plural(n: u64) -> &'static str {

@@ -21,7 +21,7 @@ mod number;
 pub use number::number;
 
 use trailseal::store::jsonl::JsonlStore;
-use trailseal::{OpenMode, Store as _};
+use trailseal::{OpenMode, Store as _, VerifyOptions};
 use trailseal_core::anchor::Anchor;
 use trailseal_core::json::{self, Kind, Mode};
 use trailseal_core::note::{NoteSigner, NoteVerifier};
@@ -231,8 +231,10 @@ pub fn jsonl_line(data: &[u8]) {
     });
     let _ = store.find("act-0");
     let key = &fixtures().key;
-    let one = trailseal::verify_store(&mut store, Some(key), 1, &mut |_| {});
-    let two = trailseal::verify_store(&mut store, Some(key), 2, &mut |_| {});
+    let one =
+        trailseal::verify::verify(&mut store, Some(key), &mut VerifyOptions::new().threads(1));
+    let two =
+        trailseal::verify::verify(&mut store, Some(key), &mut VerifyOptions::new().threads(2));
     assert_eq!(one, two, "parallel verification gives another verdict");
     if let (Verdict::Verified(v), Ok(())) = (&one, scanned) {
         assert_eq!(

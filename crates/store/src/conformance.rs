@@ -79,7 +79,7 @@ pub fn verify(store: &mut dyn Store, key: &ChainKey) -> Verdict {
     let resolved =
         match trailseal_core::retention::resolve_start(key, &state.start, &state.retention) {
             Ok(r) => r,
-            Err(t) => return Verdict::Tampered(t),
+            Err(p) => return Verdict::Tampered(p.into()),
         };
     let mut verifier = Verifier::from_resolved(key, resolved, state.key_id);
     let mut checker = ContentChecker::new();

@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use trailseal_core::anchor::Anchor;
 use trailseal_core::note::{NoteSigner, NoteVerifier};
 use trailseal_core::{Hash32, TamperKind, Tampered, Timestamp, Verdict};
-use trailseal_store::StoreState;
 use trailseal_store::atomic::{PRIVATE, WriteError, write_new};
+use trailseal_store::{StoreError, StoreState};
 
-use crate::log::{AuditLog, Error};
+use crate::error::Error;
+use crate::log::AuditLog;
 use trailseal_core::start::StartKind;
 use trailseal_core::verify::{Flow, ScanItem};
 
@@ -164,12 +165,14 @@ pub fn write_anchor_once(
 }
 
 /// The size and head hash an anchor of the store's current state states.
-pub(crate) fn head_of(state: &StoreState) -> Result<(u64, Hash32), Error> {
+pub(crate) fn head_of(location: &str, state: &StoreState) -> Result<(u64, Hash32), Error> {
     match &state.head {
         Some((seq, hash)) => Ok((
             seq.saturating_add(1),
-            Hash32::parse(hash).ok_or_else(|| Error::Key {
-                detail: format!("seq {seq}: the head's record_hash is not a hash"),
+            Hash32::parse(hash).ok_or_else(|| StoreError::BadHead {
+                location: location.to_owned(),
+                seq: *seq,
+                problem: "its record_hash is not a hash".into(),
             })?,
         )),
         None => Ok((
@@ -235,7 +238,7 @@ impl AuditLog {
             });
         }
         let state = self.store_mut().state()?;
-        let (current, head) = head_of(&state)?;
+        let (current, head) = head_of(self.location(), &state)?;
         let Some(head_seq) = anchor.head_seq() else {
             return Ok(());
         };

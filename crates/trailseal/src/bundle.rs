@@ -11,7 +11,8 @@ use trailseal_core::note::{NoteSigner, NoteVerifier};
 use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, ScanItem};
 use trailseal_core::{ChainKey, TamperKind, Tampered, Timestamp, TraceSummary, Verdict};
 
-use crate::log::{AuditLog, Error};
+use crate::error::{BundleProblem, Error};
+use crate::log::AuditLog;
 use crate::redact::{RedactError, RedactPath};
 use crate::verify::Progress;
 
@@ -140,8 +141,9 @@ fn bundle_error(location: &str, e: BundleError) -> Error {
                 detail: e.to_string(),
             })),
         },
-        None => Error::Key {
-            detail: format!("{location}: {e}"),
+        None => Error::Bundle {
+            location: location.to_owned(),
+            problem: BundleProblem::Format(e),
         },
     }
 }
@@ -174,8 +176,9 @@ impl AuditLog {
         let state = snapshot.state.clone();
         let first_held = state.start.next_seq;
         let Some((head, _)) = state.head else {
-            return Err(Error::Key {
-                detail: format!("{location}: the store holds no record to export"),
+            return Err(Error::Bundle {
+                location,
+                problem: BundleProblem::NoRecords,
             });
         };
         // The range: by seq, or by time (one pass to find its ends).
@@ -184,10 +187,12 @@ impl AuditLog {
             selection.to_seq.unwrap_or(head).min(head),
         );
         if from < first_held {
-            return Err(Error::Key {
-                detail: format!(
-                    "{location}: seq {from} was pruned; the chain starts at seq {first_held}"
-                ),
+            return Err(Error::Bundle {
+                location,
+                problem: BundleProblem::Pruned {
+                    seq: from,
+                    first_held,
+                },
             });
         }
         if selection.since.is_some() || selection.until.is_some() {
@@ -216,29 +221,23 @@ impl AuditLog {
             match (lo, hi) {
                 (Some(l), Some(h)) => (from, to) = (l, h),
                 _ => {
-                    let window =
-                        |t: Option<Timestamp>| t.map_or("…".to_owned(), |t| t.to_rfc3339());
-                    let covered = match (earliest, latest) {
-                        (Some(e), Some(l)) => format!(
-                            "the records of seq {from} to {to} were invoked from {} to {}",
-                            e.to_rfc3339(),
-                            l.to_rfc3339()
-                        ),
-                        _ => format!("no record of seq {from} to {to} has a readable invoked_at"),
-                    };
-                    return Err(Error::Key {
-                        detail: format!(
-                            "{location}: no record in the time window {} to {} (since inclusive, until exclusive); {covered}",
-                            window(selection.since),
-                            window(selection.until)
-                        ),
+                    return Err(Error::Bundle {
+                        location,
+                        problem: BundleProblem::NoneInWindow {
+                            since: selection.since,
+                            until: selection.until,
+                            from,
+                            to,
+                            invoked: earliest.zip(latest),
+                        },
                     });
                 }
             }
         }
         if from > to {
-            return Err(Error::Key {
-                detail: format!("{location}: the range seq {from} to {to} is empty"),
+            return Err(Error::Bundle {
+                location,
+                problem: BundleProblem::EmptyRange { from, to },
             });
         }
         let io = |source| Error::Io {

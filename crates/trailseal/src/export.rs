@@ -11,7 +11,7 @@ use trailseal_store::atomic::{AtomicFile, PRIVATE, Perms};
 use trailseal_store::jsonl::{Header, write_record_line};
 use trailseal_store::{Snapshot, StoreError, StoreState};
 
-use crate::log::Error;
+use crate::error::Error;
 use crate::verify::Progress;
 
 /// Writes the records of `snapshot` with seqs in `range` to `out` in the JSONL layout, after
@@ -46,7 +46,7 @@ pub(crate) fn write_records(
         Error::Store(StoreError::BadHead {
             location: location.to_owned(),
             seq,
-            problem: format!("{problem}; run `trailseal verify`"),
+            problem,
         })
     };
     snapshot.scan(*range.start(), &mut |item| {

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 use trailseal_core::{PreparedTrace, TraceLimits};
 use trailseal_store::{Appended, StoreError};
 
-use crate::log::{AuditLog, Error};
+use crate::error::Error;
+use crate::log::AuditLog;
 
 /// What a waiting caller is told.
 #[derive(Debug)]

@@ -27,6 +27,7 @@ struct ReadmeDoctests;
 
 mod anchor_file;
 mod bundle;
+mod error;
 mod export;
 mod group;
 mod log;
@@ -37,20 +38,22 @@ mod repair;
 mod retention;
 pub mod secret;
 pub mod signing;
-mod verify;
+pub mod verify;
 
 pub use anchor_file::{AnchorWrite, anchor_file_name, size_of_anchor_file_name, write_anchor_once};
 pub use bundle::{BundleReport, BundleSelection, verify_bundle, verify_bundle_with};
+pub use error::{
+    BundleProblem, Error, KeyError, PolicyBreach, PolicyError, RetentionError, WrongKey,
+};
 pub use group::{GroupStats, SharedLog};
-pub use log::{AuditLog, Error, OpenOptions};
+pub use log::{AuditLog, OpenOptions};
 pub use migrate::MigrateReport;
 pub use query::{Filter, TraceEntry};
 pub use redact::{Reach, RedactError, RedactPath};
 pub use repair::RepairReport;
 pub use retention::{CutoffSpec, PruneReport, PruneRequest, RetentionStatus};
 pub use verify::{
-    AnchorCheck, Progress, default_threads, no_secret, verdict_of_store_error, verify_store,
-    verify_store_anchored, verify_store_observed,
+    AnchorCheck, Progress, VerifyOptions, default_threads, no_secret, verdict_of_store_error,
 };
 
 pub use trailseal_core as core;

@@ -8,105 +8,13 @@ use trailseal_core::json::{self, Mode};
 use trailseal_core::retention::Receipt;
 use trailseal_core::start::{StartKind, StoredKeyId};
 use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, ScanItem};
-use trailseal_core::{
-    ChainKey, KeyId, PreparedTrace, TraceError, TraceLimits, TraceSummary, Verdict,
-};
+use trailseal_core::{ChainKey, KeyId, PreparedTrace, TraceLimits, TraceSummary, Verdict};
 use trailseal_store::{Appended, Format, OpenMode, Store, StoreError, StoredRecord};
 
+use crate::error::{Error, WrongKey};
 use crate::query::{Filter, TraceEntry};
-use crate::verify::{Progress, verify_store};
+use crate::verify::VerifyOptions;
 use trailseal_store::StoreExt;
-
-/// An error from the library. Messages start with what they concern (a store, a trace).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A trace in a batch is invalid; `index` is its 0-based position. Nothing was written.
-    #[error("trace {index}: {source}")]
-    Trace {
-        index: usize,
-        #[source]
-        source: TraceError,
-    },
-    /// The operation needs the chain secret.
-    #[error("no secret: set WEAVER_KERNEL_SECRET or pass a secret file")]
-    NoSecret,
-    /// The store was written with another key; nothing was written.
-    #[error("{location}: {detail}; nothing was written")]
-    WrongKey { location: String, detail: String },
-    /// An operation that needs a verified store found one that does not verify; nothing was
-    /// changed.
-    #[error("refusing: the store does not verify ({}: {})", verdict.status(), verdict.detail())]
-    NotVerified {
-        verdict: Box<trailseal_core::Verdict>,
-    },
-    /// `repair` found damage other than an interrupted write at the end of the store, or
-    /// records before one that do not verify (or cannot be verified); nothing was changed.
-    #[error("{location}: refusing to repair: {detail}; nothing was changed")]
-    NotRepairable {
-        location: String,
-        detail: String,
-        verdict: Box<trailseal_core::Verdict>,
-    },
-    /// The retention policy forbids the change; nothing was changed.
-    #[error("{detail}")]
-    Policy { detail: String },
-    /// A new store (no records, no key id, no receipts) was to be started with a secret too
-    /// short to resist offline guessing (under
-    /// [`MIN_NEW_STORE_SECRET_BYTES`](trailseal_core::strength::MIN_NEW_STORE_SECRET_BYTES)
-    /// bytes); nothing was written. Stores already written with such a secret keep working.
-    #[error(
-        "{location}: refusing to start a new store with a secret shorter than {min} bytes: anyone holding an anchor, a bundle or a disclosed record could guess it offline; use 32 random bytes (for example 43 characters of base64url); nothing was written",
-        min = trailseal_core::strength::MIN_NEW_STORE_SECRET_BYTES
-    )]
-    WeakSecret { location: String },
-    /// The signing key file can be written by every user: anyone could have replaced it, so
-    /// it is not used.
-    #[error(
-        "{path}: the signing key file can be written by every user (mode {mode:o}); refusing to use it"
-    )]
-    WritableKeyFile { path: String, mode: u32 },
-    /// A signing or public key cannot be used, or a bundle or anchor cannot be made.
-    #[error("{detail}")]
-    Key { detail: String },
-    /// An anchor vouches for another head than the store holds: the chain was truncated or
-    /// rewritten after it was anchored (`verdict` says which seq, kind `truncated` or `link`).
-    /// The anchor is left as it is.
-    #[error("{path}: {}; the anchor there is left as it is", verdict.detail())]
-    AnchorConflict {
-        path: String,
-        verdict: Box<trailseal_core::Verdict>,
-    },
-    /// The path where an anchor goes already holds something else: anchors are write-once and
-    /// never replaced, so no anchor was written.
-    #[error("{path}: already holds {what}; anchors are never replaced")]
-    AnchorExists { path: String, what: String },
-    /// The retention log cannot be read or does not verify.
-    #[error("{detail}")]
-    Retention { detail: String },
-    /// A file outside a store (an export, an archive, an anchor) could not be written;
-    /// nothing was written there.
-    #[error("{path}: {source}")]
-    Write {
-        path: String,
-        #[source]
-        source: trailseal_store::atomic::WriteError,
-    },
-    /// A bundle's redaction path is malformed or matches no record of the range; no bundle
-    /// was made.
-    #[error(transparent)]
-    Redact(#[from] crate::redact::RedactError),
-    /// An I/O error outside a store.
-    #[error("{path}: {action}: {source}")]
-    Io {
-        path: String,
-        action: &'static str,
-        #[source]
-        source: std::io::Error,
-    },
-}
 
 /// How to open a log.
 #[derive(Debug, Clone)]
@@ -306,10 +214,10 @@ impl AuditLog {
         };
         match state.key_id {
             StoredKeyId::Present(id) if id != key.key_id() => {
-                return Err(self.wrong_key(format!(
-                    "the store was written with key id {id}, but this secret has key id {}",
-                    key.key_id()
-                )));
+                return Err(self.wrong_key(WrongKey::KeyId {
+                    stored: id,
+                    ours: key.key_id(),
+                }));
             }
             StoredKeyId::Present(_) => {}
             StoredKeyId::Absent => {
@@ -317,9 +225,7 @@ impl AuditLog {
                     match head_check {
                         Some(ContentCheck::Ok) => {}
                         Some(ContentCheck::Mismatch) => {
-                            return Err(self.wrong_key(format!(
-                                "the head record (seq {head_seq}) does not verify with this secret (a different key, or the record was altered: `verify` tells which); refusing to use the chain with it"
-                            )));
+                            return Err(self.wrong_key(WrongKey::Head { seq: head_seq }));
                         }
                         Some(ContentCheck::Malformed(problem)) => {
                             return Err(StoreError::BadHead {
@@ -346,9 +252,7 @@ impl AuditLog {
                     let holds = Receipt::parse(text.as_bytes(), index)
                         .is_ok_and(|r| r.key_id == key.key_id() && r.mac_holds(key));
                     if !holds {
-                        return Err(self.wrong_key(format!(
-                            "retention receipt {index} does not verify with this secret (a different key, or the receipt was altered: `verify` tells which); refusing to use the chain with it"
-                        )));
+                        return Err(self.wrong_key(WrongKey::Receipt { index }));
                     }
                 }
             }
@@ -357,10 +261,10 @@ impl AuditLog {
         Ok(())
     }
 
-    fn wrong_key(&self, detail: String) -> Error {
+    fn wrong_key(&self, cause: WrongKey) -> Error {
         Error::WrongKey {
             location: self.location().to_owned(),
-            detail,
+            cause,
         }
     }
 
@@ -370,18 +274,20 @@ impl AuditLog {
     }
 
     /// Verifies the whole chain. Never fails: a store that cannot be read, or a missing key,
-    /// gives an `unverifiable` verdict.
+    /// gives an `unverifiable` verdict. Short for [`AuditLog::verify_with`] with no options.
     pub fn verify(&mut self) -> Verdict {
-        self.verify_with_progress(&mut |_| {})
+        self.verify_with(&mut VerifyOptions::new())
     }
 
-    /// [`AuditLog::verify`], reporting progress.
-    pub fn verify_with_progress(&mut self, progress: &mut dyn FnMut(Progress)) -> Verdict {
-        verify_store(
+    /// Verifies the whole chain as `options` asks: against signed anchors, reporting progress,
+    /// showing each record to an observer, on a number of threads (default: the log's, see
+    /// [`AuditLog::with_threads`]). See [`crate::verify::verify`].
+    pub fn verify_with(&mut self, options: &mut VerifyOptions<'_>) -> Verdict {
+        crate::verify::verify_threaded(
             self.store.as_mut(),
             self.key.as_ref(),
+            options,
             self.threads,
-            progress,
         )
     }
 

@@ -6,8 +6,9 @@ use trailseal_core::verify::{Flow, ScanItem};
 use trailseal_core::{ChainKey, Hash32, Verdict, Verified};
 use trailseal_store::{Import, ImportMeta, ImportRecord, Snapshot, Store, StoreError, StoreExt};
 
-use crate::log::{AuditLog, Error};
-use crate::verify::Progress;
+use crate::error::Error;
+use crate::log::AuditLog;
+use crate::verify::{Progress, VerifyOptions};
 
 /// Records per call to [`trailseal_store::Import::records`].
 const BATCH: usize = 10_000;
@@ -74,10 +75,7 @@ impl AuditLog {
             &location,
             &mut snapshot,
             &key,
-            threads,
-            &mut |_| {},
-            None,
-            &[],
+            &mut VerifyOptions::new().threads(threads),
         );
         let Verdict::Verified(verified) = verdict else {
             return Err(Error::NotVerified {
@@ -213,7 +211,7 @@ fn copy_into(
     copy.finish()?;
 
     // The destination must verify, and hold what the source held.
-    let verdict = crate::verify::verify_store(to, Some(key), threads, &mut |_| {});
+    let verdict = crate::verify::verify(to, Some(key), &mut VerifyOptions::new().threads(threads));
     let Verdict::Verified(dst) = &verdict else {
         return Err(Error::NotVerified {
             verdict: Box::new(verdict),

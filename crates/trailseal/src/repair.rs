@@ -3,7 +3,9 @@
 use trailseal_core::Verdict;
 use trailseal_store::TornTail;
 
-use crate::log::{AuditLog, Error};
+use crate::error::Error;
+use crate::log::AuditLog;
+use crate::verify::VerifyOptions;
 
 /// What [`AuditLog::repair`] found and did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +59,8 @@ impl AuditLog {
         let location = self.location().to_owned();
         let mut checked: Option<Verdict> = None;
         let torn = self.store_mut().repair_torn_tail(&mut |view, _tail| {
-            let verdict = crate::verify::verify_store(view, Some(&key), threads, &mut |_| {});
+            let options = &mut VerifyOptions::new().threads(threads);
+            let verdict = crate::verify::verify(view, Some(&key), options);
             let remove = verdict.is_verified() && !dry_run;
             checked = Some(verdict);
             remove

@@ -13,7 +13,9 @@ use trailseal_core::{Hash32, Timestamp, Verdict};
 use trailseal_store::PrunePlan;
 use trailseal_store::jsonl::Header;
 
-use crate::log::{AuditLog, Error};
+use crate::error::{Error, PolicyBreach, PolicyError, RetentionError};
+use crate::log::AuditLog;
+use crate::verify::VerifyOptions;
 use trailseal_store::StoreExt;
 
 /// Which records a prune removes: always the longest seq prefix that qualifies.
@@ -96,7 +98,8 @@ fn invoked_at_of(record: &RecordView<'_>) -> Option<Timestamp> {
     Timestamp::parse(std::str::from_utf8(&raw).ok()?, Offset::DefaultUtc).ok()
 }
 
-fn describe_micros(micros: i64) -> String {
+/// A duration in microseconds as days, hours or seconds (`183d`), as policies are stated.
+pub(crate) fn describe_micros(micros: i64) -> String {
     let secs = micros / 1_000_000;
     if secs % 86_400 == 0 {
         format!("{}d", secs / 86_400)
@@ -117,8 +120,8 @@ impl AuditLog {
         let state = self.store_mut().state()?;
         let (receipts, verified) = match self.key() {
             Some(key) => {
-                let log = RetentionLog::check(key, &state.retention)
-                    .map_err(|p| Error::Retention { detail: p.detail })?;
+                let log =
+                    RetentionLog::check(key, &state.retention).map_err(RetentionError::Log)?;
                 (log.receipts, true)
             }
             None => {
@@ -128,9 +131,7 @@ impl AuditLog {
                     .enumerate()
                     .map(|(i, text)| Receipt::parse(text.as_bytes(), i))
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| Error::Retention {
-                        detail: format!("retention {e}"),
-                    })?;
+                    .map_err(RetentionError::Receipt)?;
                 (parsed, false)
             }
         };
@@ -158,20 +159,18 @@ impl AuditLog {
         // A receipt MAC'd with another key would make the store fail verification.
         self.confirm_key_for_writing(&key)?;
         let state = self.store_mut().state()?;
-        let resolved = resolve_start(&key, &state.start, &state.retention).map_err(|t| {
+        let resolved = resolve_start(&key, &state.start, &state.retention).map_err(|p| {
             Error::NotVerified {
-                verdict: Box::new(Verdict::Tampered(t)),
+                verdict: Box::new(Verdict::Tampered(p.into())),
             }
         })?;
         let current = resolved.log.min_retention_micros();
         if !allow_decrease && min_retention_micros.unwrap_or(0) < current.unwrap_or(0) {
-            return Err(Error::Policy {
-                detail: format!(
-                    "lowering the minimum retention from {} to {} must be asked for explicitly",
-                    current.map_or_else(|| "none".into(), describe_micros),
-                    min_retention_micros.map_or_else(|| "none".into(), describe_micros)
-                ),
-            });
+            return Err(PolicyError::Decrease {
+                from: current,
+                to: min_retention_micros,
+            }
+            .into());
         }
         let index = resolved.log.receipts.len() as u64;
         let receipt = Receipt::seal(
@@ -200,21 +199,19 @@ impl AuditLog {
         if let Some(archive) = &request.archive
             && same_file(archive, Path::new(&location))
         {
-            return Err(Error::Retention {
-                detail: format!(
-                    "{}: the archive cannot be the store itself",
-                    archive.display()
-                ),
-            });
+            return Err(RetentionError::ArchiveIsStore {
+                path: archive.display().to_string(),
+            }
+            .into());
         }
         // Every decision below (the start, the policy, the prefix, the archive) is made on one
         // snapshot of the store; the prune itself is then refused unless the store is still
         // as that snapshot showed it.
         let mut snapshot = self.store_mut().snapshot(1)?;
         let state = snapshot.state.clone();
-        let resolved = resolve_start(&key, &state.start, &state.retention).map_err(|t| {
+        let resolved = resolve_start(&key, &state.start, &state.retention).map_err(|p| {
             Error::NotVerified {
-                verdict: Box::new(Verdict::Tampered(t)),
+                verdict: Box::new(Verdict::Tampered(p.into())),
             }
         })?;
         let min = resolved.log.min_retention_micros();
@@ -227,19 +224,19 @@ impl AuditLog {
             },
             CutoffSpec::KeepLast(n) => Cutoff::KeepLast(n),
         };
-        let policy_error = |what: String| Error::Policy {
-            detail: format!(
-                "{what}, but the store's minimum retention is {} (records invoked after {} must be kept); nothing was pruned",
-                min.map_or_else(String::new, describe_micros),
-                keep_after
-            ),
+        let policy_error = |min_retention_micros: i64, breach: PolicyBreach| {
+            Error::from(PolicyError::Prune {
+                breach,
+                min_retention_micros,
+                keep_after,
+            })
         };
         let before = match cutoff {
             Cutoff::Before(t) | Cutoff::OlderThan { before: t, .. } => {
-                if min.is_some() && t > keep_after {
-                    return Err(policy_error(format!(
-                        "the cutoff {t} would remove records younger than that"
-                    )));
+                if let Some(min) = min
+                    && t > keep_after
+                {
+                    return Err(policy_error(min, PolicyBreach::Cutoff(t)));
                 }
                 Some(t)
             }
@@ -285,10 +282,7 @@ impl AuditLog {
             &location,
             &mut snapshot,
             &key,
-            threads,
-            &mut |_| {},
-            Some(&mut observe),
-            &[],
+            &mut VerifyOptions::new().threads(threads).observer(&mut observe),
         );
         if !verdict.is_verified() {
             return Err(Error::NotVerified {
@@ -296,14 +290,14 @@ impl AuditLog {
             });
         }
         let records_checked = verdict.records_checked();
-        if min.is_some()
+        if let Some(min) = min
             && let Some(youngest) = youngest
             && youngest.is_none_or(|t| t > keep_after)
         {
-            return Err(policy_error(match youngest {
-                Some(t) => format!("keeping the last records would remove one invoked at {t}"),
-                None => "a record to remove has no readable invoked_at".into(),
-            }));
+            return Err(policy_error(
+                min,
+                youngest.map_or(PolicyBreach::NoInvokedAt, PolicyBreach::KeepLast),
+            ));
         }
         let log_len = resolved.log.receipts.len() as u64;
         let Some((last_seq, last_hash)) = last else {
@@ -318,9 +312,8 @@ impl AuditLog {
                 archive: None,
             });
         };
-        let last_hash = Hash32::parse(&last_hash).ok_or_else(|| Error::Retention {
-            detail: format!("seq {last_seq}: its record_hash is not a hash"),
-        })?;
+        let last_hash =
+            Hash32::parse(&last_hash).ok_or(RetentionError::RecordHash { seq: last_seq })?;
         let from = resolved.start.clone();
         let receipt = Receipt::seal(
             &key,

@@ -2,25 +2,23 @@
 
 use std::path::Path;
 
+use trailseal_core::Timestamp;
 use trailseal_core::anchor::Anchor;
-use trailseal_core::note::{NoteError, NoteSigner, NoteVerifier};
+use trailseal_core::note::{NoteSigner, NoteVerifier};
 use trailseal_core::retention::Receipt;
-use trailseal_core::{Timestamp, Unverifiable, UnverifiableReason, Verdict};
 use zeroize::Zeroizing;
 
 use crate::anchor_file::head_of;
-use crate::log::{AuditLog, Error};
-use crate::verify::{AnchorCheck, Progress, verify_store_anchored};
+use crate::error::{Error, KeyError, RetentionError};
+use crate::log::AuditLog;
+use crate::verify::VerifyOptions;
+pub use crate::verify::open_anchor;
 
 /// A new signing key named `name`, from 32 random bytes.
 pub fn generate_signing_key(name: &str) -> Result<NoteSigner, Error> {
     let mut seed = Zeroizing::new([0u8; 32]);
-    getrandom::fill(seed.as_mut()).map_err(|e| Error::Key {
-        detail: format!("cannot draw random bytes: {e}"),
-    })?;
-    NoteSigner::from_seed(name, &seed).map_err(|e| Error::Key {
-        detail: e.to_string(),
-    })
+    getrandom::fill(seed.as_mut()).map_err(KeyError::Random)?;
+    Ok(NoteSigner::from_seed(name, &seed).map_err(KeyError::Note)?)
 }
 
 /// Reads a signing key file (Go's `PRIVATE+KEY+…` format). The message never shows the key.
@@ -50,9 +48,10 @@ pub fn read_signing_key(path: &Path) -> Result<NoteSigner, Error> {
     }
     let mut text = Zeroizing::new(String::new());
     file.read_to_string(&mut text).map_err(io)?;
-    NoteSigner::parse(&text).map_err(|e| Error::Key {
-        detail: format!("{}: {e}", path.display()),
-    })
+    Ok(NoteSigner::parse(&text).map_err(|source| KeyError::File {
+        path: path.display().to_string(),
+        source,
+    })?)
 }
 
 /// Reads a public key file (`<name>+<hash>+<key>`).
@@ -62,33 +61,10 @@ pub fn read_public_key(path: &Path) -> Result<NoteVerifier, Error> {
         action: "read the public key",
         source,
     })?;
-    NoteVerifier::parse(&text).map_err(|e| Error::Key {
-        detail: format!("{}: {e}", path.display()),
-    })
-}
-
-/// Opens an anchor note with `public`: a note signed by another key, or altered, is an
-/// unverifiable verdict (the anchor cannot be used), not tampering of the store.
-pub fn open_anchor(label: &str, note: &str, public: &NoteVerifier) -> Result<AnchorCheck, Verdict> {
-    let unusable = |detail: String| {
-        Verdict::Unverifiable(Unverifiable {
-            reason: UnverifiableReason::WrongKey,
-            detail,
-        })
-    };
-    match Anchor::open(note, public) {
-        Ok(anchor) => Ok(AnchorCheck {
-            anchor,
-            label: label.to_owned(),
-        }),
-        Err(trailseal_core::anchor::AnchorError::Note(NoteError::NotSignedBy { .. })) => {
-            Err(unusable(format!(
-                "anchor {label} is not signed by {} (another key)",
-                public.to_key_string()
-            )))
-        }
-        Err(e) => Err(unusable(format!("anchor {label} cannot be used: {e}"))),
-    }
+    Ok(NoteVerifier::parse(&text).map_err(|source| KeyError::File {
+        path: path.display().to_string(),
+        source,
+    })?)
 }
 
 impl AuditLog {
@@ -114,10 +90,7 @@ impl AuditLog {
                 &location,
                 &mut snapshot,
                 &key,
-                threads,
-                &mut |_| {},
-                None,
-                &[],
+                &mut VerifyOptions::new().threads(threads),
             );
             if !verdict.is_verified() {
                 return Err(Error::NotVerified {
@@ -127,15 +100,12 @@ impl AuditLog {
         }
         let state = snapshot.state.clone();
         drop(snapshot);
-        let (size, head_hash) = head_of(&state)?;
+        let (size, head_hash) = head_of(&location, &state)?;
         let retention = match state.retention.last() {
             Some(text) => {
                 let index = state.retention.len() as u64 - 1;
-                let r = Receipt::parse(text.as_bytes(), index as usize).map_err(|e| {
-                    Error::Retention {
-                        detail: format!("retention {e}"),
-                    }
-                })?;
+                let r = Receipt::parse(text.as_bytes(), index as usize)
+                    .map_err(RetentionError::Receipt)?;
                 Some((index, r.mac))
             }
             None => None,
@@ -148,29 +118,7 @@ impl AuditLog {
             key_id: key.key_id(),
             retention,
         };
-        let note = anchor.sign(signer).map_err(|e| Error::Key {
-            detail: e.to_string(),
-        })?;
+        let note = anchor.sign(signer).map_err(KeyError::Anchor)?;
         Ok((anchor, note))
-    }
-
-    /// Verifies the chain and checks it against signed anchors (label, note text), opened with
-    /// `public`.
-    pub fn verify_with_anchors(
-        &mut self,
-        anchors: &[(String, String)],
-        public: &NoteVerifier,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Verdict {
-        let mut checks = Vec::with_capacity(anchors.len());
-        for (label, note) in anchors {
-            match open_anchor(label, note, public) {
-                Ok(check) => checks.push(check),
-                Err(verdict) => return verdict,
-            }
-        }
-        let key = self.key().cloned();
-        let threads = self.threads();
-        verify_store_anchored(self.store_mut(), key.as_ref(), threads, progress, &checks)
     }
 }

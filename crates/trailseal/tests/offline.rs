@@ -19,7 +19,7 @@ use trailseal::core::time::Offset;
 use trailseal::core::{Hash32, UnverifiableReason};
 use trailseal::{
     AuditLog, BundleSelection, Caveat, ChainKey, CutoffSpec, OpenMode, OpenOptions, PruneRequest,
-    TamperKind, Timestamp, Verdict,
+    TamperKind, Timestamp, Verdict, VerifyOptions,
 };
 
 const SECRET: &str = "offline-secret-for-tests";
@@ -86,7 +86,7 @@ fn anchor(path: &Path) -> (String, String) {
 }
 
 fn verify(path: &Path, anchors: &[(String, String)]) -> Verdict {
-    open(path).verify_with_anchors(anchors, &signer().verifier(), &mut |_| {})
+    open(path).verify_with(&mut VerifyOptions::new().anchor_notes(anchors, &signer().verifier()))
 }
 
 fn tampered(v: &Verdict, kind: TamperKind, seq: u64, what: &str) {
@@ -190,7 +190,9 @@ fn unusable_anchors_are_unverifiable_not_tampering() {
     let other = NoteSigner::from_seed("auditor-key", &[1; 32])
         .unwrap()
         .verifier();
-    let v = open(&path).verify_with_anchors(&[(label.clone(), note.clone())], &other, &mut |_| {});
+    let v = open(&path).verify_with(
+        &mut VerifyOptions::new().anchor_notes(&[(label.clone(), note.clone())], &other),
+    );
     assert!(
         matches!(&v, Verdict::Unverifiable(u) if u.reason == UnverifiableReason::WrongKey),
         "{v:?}"

@@ -200,7 +200,9 @@ fn verify_log(log: &mut AuditLog, anchors: &[(String, String)]) -> Verdict {
     if anchors.is_empty() {
         log.verify()
     } else {
-        log.verify_with_anchors(anchors, &signer().verifier(), &mut |_| {})
+        log.verify_with(
+            &mut trailseal::VerifyOptions::new().anchor_notes(anchors, &signer().verifier()),
+        )
     }
 }
 

@@ -38,7 +38,7 @@ pub(crate) fn refused(e: trailseal::Error) -> CliError {
             .hint("run `trailseal verify` for the full verdict; nothing was changed");
             if code { err.exit(EXIT_TAMPERED) } else { err }
         }
-        trailseal::Error::Policy { detail } => CliError::new(detail)
+        trailseal::Error::Policy(e) => CliError::new(e.to_string())
             .hint("`trailseal policy --store STORE` shows the minimum retention"),
         other => other.into(),
     }
@@ -220,8 +220,8 @@ pub(crate) fn policy(args: &PolicyArgs) -> Result<ExitCode, CliError> {
     let receipt = log
         .set_min_retention(min, now(), args.allow_decrease)
         .map_err(|e| match e {
-            trailseal::Error::Policy { detail } => {
-                CliError::new(detail).hint("pass --allow-decrease to lower it")
+            trailseal::Error::Policy(e) => {
+                CliError::new(e.to_string()).hint("pass --allow-decrease to lower it")
             }
             other => refused(other),
         })
@@ -280,7 +280,7 @@ pub(crate) fn retention(args: &RetentionArgs) -> Result<ExitCode, CliError> {
         log = log.with_key(key);
     }
     let status = log.retention().map_err(|e| match e {
-        trailseal::Error::Retention { detail } => CliError::new(detail)
+        trailseal::Error::Retention(e) => CliError::new(e.to_string())
             .exit(EXIT_TAMPERED)
             .hint("the retention log was altered; run `trailseal verify`"),
         other => other.into(),

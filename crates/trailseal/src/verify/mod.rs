@@ -1,0 +1,255 @@
+//! Verifying a store: one entry point, [`verify`] (and [`AuditLog::verify_with`] on a log),
+//! driving the sequential [`Verifier`] over one consistent snapshot of the store, with the
+//! content checks (the MAC, and re-canonicalising weaver-kernel payloads) spread over all
+//! cores. The verdict (first bad seq, kind, records checked) is the one a sequential pass
+//! gives, whatever the thread count.
+//!
+//! The parts: [`options`](VerifyOptions) (threads, anchors, progress, observer); `start`
+//! (the retention log and an archive's receipt, checked before records are read); `anchors`;
+//! `stream` (one reader, content checks on worker threads); `ranges` (several readers side by
+//! side).
+//!
+//! [`AuditLog::verify_with`]: crate::AuditLog::verify_with
+
+mod anchors;
+mod options;
+mod ranges;
+mod start;
+mod stream;
+
+use trailseal_core::retention::resolve_start;
+use trailseal_core::verify::{ContentChecker, Flow, RecordView, ScanItem, Verifier};
+use trailseal_core::{ChainKey, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict};
+use trailseal_store::{SeqRange, Snapshot, Store, StoreError};
+
+use anchors::anchor_expectations;
+pub use anchors::{AnchorCheck, open_anchor};
+pub use options::{Progress, VerifyOptions};
+use ranges::{reader_lost, verify_ranges};
+use start::{sealed_end, wrong_secret_of_log};
+use stream::{BATCH, verify_parallel};
+
+/// The verdict for a store that could not be read: `tampered` when what stopped the read is
+/// itself damage (a schema object trailseal and weaver-kernel do not create, kind `schema`; a
+/// checkpoint value that is not text, kind `checkpoint`), otherwise `unverifiable`.
+pub fn verdict_of_store_error(e: &StoreError) -> Verdict {
+    let tampered = |first_bad_seq: u64, kind: TamperKind, detail: String| {
+        Verdict::Tampered(Tampered {
+            first_bad_seq,
+            kind,
+            records_checked: 0,
+            detail,
+        })
+    };
+    match e {
+        StoreError::Schema { problem, .. } => {
+            tampered(0, TamperKind::Schema, format!("schema: {problem}"))
+        }
+        StoreError::BadMeta {
+            seq, key, problem, ..
+        } => tampered(
+            *seq,
+            TamperKind::Checkpoint,
+            format!("seq {seq}: meta `{key}` {problem}"),
+        ),
+        _ => {
+            let reason = if e.is_unknown_store() {
+                UnverifiableReason::UnknownStore
+            } else {
+                UnverifiableReason::Unreadable
+            };
+            Verdict::Unverifiable(Unverifiable {
+                reason,
+                detail: e.to_string(),
+            })
+        }
+    }
+}
+
+/// The verdict when no key was provided.
+pub fn no_secret() -> Verdict {
+    Verdict::Unverifiable(Unverifiable {
+        reason: UnverifiableReason::NoSecret,
+        detail: "no secret: the chain secret is needed to verify".into(),
+    })
+}
+
+/// The number of threads verification uses by default: every core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Verifies every record of `store` with `key`, streaming, as `options` asks (threads,
+/// anchors, progress, an observer). Never fails: a store that cannot be read, a missing key or
+/// an anchor that cannot be opened gives an `unverifiable` verdict (damage that stops the read
+/// itself, such as a planted schema object, `tampered`).
+///
+/// The verdict is of one consistent snapshot of the store. A store that a writer changed
+/// while it was read without locks is read again (up to three times, the last with locks),
+/// unless an observer was given: it has seen the first read.
+pub fn verify(
+    store: &mut dyn Store,
+    key: Option<&ChainKey>,
+    options: &mut VerifyOptions<'_>,
+) -> Verdict {
+    verify_threaded(store, key, options, default_threads())
+}
+
+/// [`verify`], on `threads` threads unless `options` say how many.
+pub(crate) fn verify_threaded(
+    store: &mut dyn Store,
+    key: Option<&ChainKey>,
+    options: &mut VerifyOptions<'_>,
+    threads: usize,
+) -> Verdict {
+    if let Some(verdict) = &options.unusable_anchor {
+        return verdict.clone();
+    }
+    let Some(key) = key else {
+        return no_secret();
+    };
+    let threads = options.threads_or(threads);
+    let readers = if threads > 1 && options.observer.is_none() {
+        threads
+    } else {
+        1
+    };
+    let location = store.location().to_owned();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let mut snapshot = match store.snapshot(readers) {
+            Ok(snapshot) => snapshot,
+            Err(e) => return verdict_of_store_error(&e),
+        };
+        // An observer sees the records as they are read: it gets one read.
+        let retry = options.observer.is_none() && attempts < 3;
+        match read_and_verify(&location, &mut snapshot, key, options, threads) {
+            // Read without locks while a writer wrote: read again (then with locks).
+            Err(StoreError::ChangedWhileRead { .. }) if retry => {}
+            Ok(verdict) => return verdict,
+            Err(e) => return verdict_of_store_error(&e),
+        }
+    }
+}
+
+/// Verifies one consistent snapshot of a store: its state (start, retention log, key id) and
+/// its records all come from the same moment, so that nothing written meanwhile (an append, a
+/// prune, a policy) can mix two states into one verdict. Without an observer, and when the
+/// snapshot has several readers, they read seq ranges side by side ([`verify_ranges`]);
+/// otherwise one reader's scan feeds the content checks to worker threads
+/// ([`verify_parallel`]), or, with one thread, everything runs on the calling thread. The
+/// snapshot's readers stay usable afterwards (a caller that decides on what it verified reads
+/// the same snapshot again).
+pub(crate) fn verify_snapshot(
+    location: &str,
+    snapshot: &mut Snapshot<'_>,
+    key: &ChainKey,
+    options: &mut VerifyOptions<'_>,
+) -> Verdict {
+    if let Some(verdict) = &options.unusable_anchor {
+        return verdict.clone();
+    }
+    let threads = options.threads_or(default_threads());
+    read_and_verify(location, snapshot, key, options, threads)
+        .unwrap_or_else(|e| verdict_of_store_error(&e))
+}
+
+/// [`verify_snapshot`], with the error that stopped reading the store.
+fn read_and_verify(
+    location: &str,
+    snapshot: &mut Snapshot<'_>,
+    key: &ChainKey,
+    options: &mut VerifyOptions<'_>,
+    threads: usize,
+) -> Result<Verdict, StoreError> {
+    let state = &snapshot.state;
+    let total_hint = state.record_count_hint;
+    let resolved = match resolve_start(key, &state.start, &state.retention) {
+        Ok(resolved) => resolved,
+        Err(p) => return Ok(wrong_secret_of_log(key, state).unwrap_or(Verdict::Tampered(p.into()))),
+    };
+    let end = match state
+        .archive_of
+        .as_deref()
+        .map(|text| sealed_end(key, text, &resolved))
+        .transpose()
+    {
+        Ok(end) => end,
+        Err(verdict) => return Ok(verdict),
+    };
+    let expectations = match anchor_expectations(key, &options.anchors, &resolved) {
+        Ok(e) => e,
+        Err(verdict) => return Ok(verdict),
+    };
+    let mut verifier = Verifier::from_resolved(key, resolved, state.key_id);
+    if let Some(end) = end {
+        verifier.expect_end(end);
+    }
+    for e in expectations {
+        verifier.expect_record(e);
+    }
+    let mut no_progress = |_: Progress| {};
+    let progress: &mut dyn FnMut(Progress) = match options.progress.as_deref_mut() {
+        Some(progress) => progress,
+        None => &mut no_progress,
+    };
+    let mut report = |checked: u64| {
+        progress(Progress {
+            records_checked: checked,
+            total_hint,
+        })
+    };
+    let mut no_observer = |_: &RecordView<'_>| {};
+    let ranged = options.observer.is_none() && snapshot.readers.len() > 1;
+    let observe: &mut dyn FnMut(&RecordView<'_>) = match options.observer.as_deref_mut() {
+        Some(observe) => observe,
+        None => &mut no_observer,
+    };
+    let everything = SeqRange {
+        from: None,
+        until: None,
+    };
+    let scanned = if ranged {
+        let readers = std::mem::take(&mut snapshot.readers);
+        let (scanned, readers) = verify_ranges(
+            location,
+            readers,
+            &snapshot.state,
+            key,
+            &mut verifier,
+            &mut report,
+        );
+        snapshot.readers = readers;
+        scanned
+    } else {
+        match snapshot.readers.first_mut() {
+            None => Err(reader_lost(location)),
+            Some(reader) if threads <= 1 => {
+                let mut checker = ContentChecker::new();
+                reader.scan_range(everything, &mut |item| {
+                    let flow = verifier.feed(key, &mut checker, item);
+                    if let (Flow::Continue, ScanItem::Record(r)) = (flow, item) {
+                        observe(r);
+                    }
+                    if verifier.records_checked().is_multiple_of(BATCH as u64 * 16) {
+                        report(verifier.records_checked());
+                    }
+                    flow
+                })
+            }
+            Some(reader) => verify_parallel(
+                reader.as_mut(),
+                key,
+                threads,
+                &mut verifier,
+                &mut report,
+                observe,
+            ),
+        }
+    };
+    scanned?;
+    let verdict = verifier.finish();
+    report(verdict.records_checked());
+    Ok(verdict)
+}

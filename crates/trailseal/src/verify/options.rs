@@ -1,0 +1,119 @@
+//! [`VerifyOptions`]: everything verification can be asked to do besides checking the chain.
+
+use trailseal_core::Verdict;
+use trailseal_core::note::NoteVerifier;
+use trailseal_core::verify::RecordView;
+
+use super::anchors::{AnchorCheck, open_anchor};
+
+/// How far verification has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub records_checked: u64,
+    /// How many records the store holds, when it can tell.
+    pub total_hint: Option<u64>,
+}
+
+/// A callback shown each record that passed, in chain order.
+type Observer<'a> = dyn FnMut(&RecordView<'_>) + 'a;
+
+/// How to verify a store: every part optional, none of them changes what is checked or the
+/// verdict of the chain itself. Start from [`VerifyOptions::new`] (or `Default`) and set what
+/// is needed; parts may be added in later versions without breaking callers.
+///
+/// ```
+/// # use trailseal::{AuditLog, VerifyOptions, store::memory::MemoryStore, ChainKey};
+/// let mut log = AuditLog::from_store(Box::new(MemoryStore::new()))
+///     .with_key(ChainKey::from_secret(b"a secret for the example").unwrap());
+/// let mut checked = 0;
+/// let verdict = log.verify_with(
+///     &mut VerifyOptions::new()
+///         .threads(2)
+///         .progress(|p| checked = p.records_checked),
+/// );
+/// assert!(verdict.is_verified());
+/// ```
+///
+/// The callbacks are called on the calling thread. The options are taken `&mut` because the
+/// callbacks are `FnMut`; the same options can verify several stores one after the other.
+#[derive(Default)]
+pub struct VerifyOptions<'a> {
+    pub(super) threads: Option<usize>,
+    pub(super) anchors: Vec<AnchorCheck>,
+    /// An anchor that could not be opened: the verdict, whatever the store holds.
+    pub(super) unusable_anchor: Option<Verdict>,
+    pub(super) progress: Option<Box<dyn FnMut(Progress) + 'a>>,
+    pub(super) observer: Option<Box<Observer<'a>>>,
+}
+
+impl std::fmt::Debug for VerifyOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyOptions")
+            .field("threads", &self.threads)
+            .field("anchors", &self.anchors)
+            .field("unusable_anchor", &self.unusable_anchor)
+            .field("progress", &self.progress.is_some())
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
+impl<'a> VerifyOptions<'a> {
+    /// No anchors, no callbacks; the default thread count (an [`AuditLog`]'s own, see
+    /// [`AuditLog::with_threads`], or else [`default_threads`](super::default_threads)).
+    ///
+    /// [`AuditLog`]: crate::AuditLog
+    /// [`AuditLog::with_threads`]: crate::AuditLog::with_threads
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Verifies on `threads` threads (1: everything on the calling thread; 0 counts as 1).
+    /// The verdict does not depend on it.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads.max(1));
+        self
+    }
+
+    /// Also checks the store against these signed anchors: it must still hold each anchored
+    /// record (else `truncated`, or `link` for a different hash), or a verified retention
+    /// receipt or checkpoint must account for it.
+    pub fn anchors(mut self, anchors: impl IntoIterator<Item = AnchorCheck>) -> Self {
+        self.anchors.extend(anchors);
+        self
+    }
+
+    /// [`VerifyOptions::anchors`], from anchor notes (label, note text) opened with `public`.
+    /// A note that cannot be opened with it (another key, an altered note) makes the verdict
+    /// `unverifiable` (reason `wrong public key`) whatever the store holds.
+    pub fn anchor_notes(mut self, notes: &[(String, String)], public: &NoteVerifier) -> Self {
+        for (label, note) in notes {
+            match open_anchor(label, note, public) {
+                Ok(check) => self.anchors.push(check),
+                Err(verdict) => {
+                    self.unusable_anchor.get_or_insert(verdict);
+                }
+            }
+        }
+        self
+    }
+
+    /// Reports progress to `progress` as records are checked.
+    pub fn progress(mut self, progress: impl FnMut(Progress) + 'a) -> Self {
+        self.progress = Some(Box::new(progress));
+        self
+    }
+
+    /// Shows `observer` every record that passed, in chain order. The store is then read by
+    /// one reader, and read once: a store that changes while it is read without locks gives an
+    /// `unverifiable` verdict instead of being read again (the observer saw the first read).
+    pub fn observer(mut self, observer: impl FnMut(&RecordView<'_>) + 'a) -> Self {
+        self.observer = Some(Box::new(observer));
+        self
+    }
+
+    /// The thread count asked for, else `default`.
+    pub(crate) fn threads_or(&self, default: usize) -> usize {
+        self.threads.unwrap_or(default).max(1)
+    }
+}
