@@ -1,5 +1,24 @@
 //! Retention that stays verifiable: seq-prefix pruning with authenticated receipts, the
 //! minimum-retention policy, archives, and every attack on the retention log with its verdict.
+//!
+//! The attacks are a table, run on every backend (memory, SQLite, JSONL): each backend builds
+//! the same pruned store through the library (40 records, a 1-day minimum retention as receipt
+//! 0, pruned before minute 10 as receipt 1 and before minute 20 as receipt 2: the chain starts
+//! at seq 20), and a copy of it after the first prune ("older"). Each row damages a copy of the
+//! store, bypassing every check, and verifies it on one thread and on four (the verdicts must
+//! be equal):
+//!
+//! | row | expected |
+//! |---|---|
+//! | untouched | `verified` 20..=39, the no-anchor caveat only, receipts policy, prune, prune |
+//! | a record appended after pruning | `verified` 20..=40, likewise |
+//! | the first retained record deleted | `checkpoint` at 21 |
+//! | a record after the checkpoint deleted (27) | `sequence` at 28 |
+//! | the prefix before 25 deleted and the start forged to 25 | `checkpoint` at 25 |
+//! | a receipt edited; the older deleted; receipts reordered; one replayed; the latest removed | `checkpoint` at 20 |
+//! | the start and the retention log rolled back together | `checkpoint` at 20 |
+//! | the records rolled back to before the last prune | `checkpoint` at 10 |
+//! | what trailseal adds removed (SQLite: its tables; memory: the log and the start's kind) | `verified` with the unauthenticated-checkpoint caveat at 20 (anchors catch it); JSONL has no such state |
 
 #![allow(
     clippy::unwrap_used,
@@ -12,10 +31,13 @@
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
+use trailseal::core::start::StartKind;
 use trailseal::core::time::Offset;
+use trailseal::core::verify::{Flow, ScanItem};
+use trailseal::store::memory::{MemoryRecord, MemoryStore};
 use trailseal::{
     AuditLog, Caveat, ChainKey, CutoffSpec, OpenMode, OpenOptions, PruneRequest, TamperKind,
-    Timestamp, Verdict,
+    Timestamp, Verdict, VerifyOptions,
 };
 
 const SECRET: &str = "retention-secret";
@@ -65,41 +87,6 @@ fn prune(path: &Path, cutoff: CutoffSpec) -> trailseal::PruneReport {
     open(path).prune(&request).unwrap()
 }
 
-/// 40 records; a 1-day minimum retention (receipt 0); pruned before minute 10 (receipt 1) and
-/// before minute 20 (receipt 2). The chain starts at seq 20. Returns copies taken along the way.
-struct Built {
-    path: PathBuf,
-    after_first_prune: PathBuf,
-    before_second_prune: PathBuf,
-}
-
-fn build(dir: &Path, ext: &str) -> Built {
-    let path = dir.join(format!("store.{ext}"));
-    let mut log = open(&path);
-    let texts: Vec<String> = (0..RECORDS).map(|n| trace(n, &at(n))).collect();
-    let batch = log.prepare(texts.iter().map(String::as_bytes)).unwrap();
-    log.append(&batch).unwrap();
-    log.set_min_retention(Some(86_400_000_000), t("2026-05-01T00:00:00Z"), false)
-        .unwrap();
-    drop(log);
-    assert_eq!(
-        prune(&path, CutoffSpec::Before(t("2026-01-01T00:10:00Z"))).pruned,
-        10
-    );
-    let after_first_prune = dir.join(format!("after-first.{ext}"));
-    std::fs::copy(&path, &after_first_prune).unwrap();
-    let before_second_prune = after_first_prune.clone();
-    assert_eq!(
-        prune(&path, CutoffSpec::Before(t("2026-01-01T00:20:00Z"))).pruned,
-        10
-    );
-    Built {
-        path,
-        after_first_prune,
-        before_second_prune,
-    }
-}
-
 fn copy(src: &Path, name: &str) -> PathBuf {
     let dst = src.with_file_name(format!(
         "{name}.{}",
@@ -124,190 +111,6 @@ fn assert_tampered(what: &str, verdict: &Verdict, kind: TamperKind, seq: u64) {
     );
 }
 
-#[test]
-fn a_pruned_store_verifies_from_its_authenticated_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    for ext in ["db", "jsonl"] {
-        let built = build(dir.path(), ext);
-        let v = verify(&built.path);
-        let Verdict::Verified(v) = v else {
-            panic!("{ext}: {v:?}")
-        };
-        assert_eq!(
-            (v.first_seq, v.last_seq, v.records_checked),
-            (Some(20), Some(39), 20)
-        );
-        assert_eq!(
-            v.caveats,
-            vec![Caveat::NoAnchor { last_seq: Some(39) }],
-            "{ext}: no caveat about the checkpoint"
-        );
-        assert_eq!(v.retention.len(), 3);
-        assert_eq!(
-            v.retention.iter().map(|r| r.kind()).collect::<Vec<_>>(),
-            ["policy", "prune", "prune"]
-        );
-        // The chain keeps growing after pruning.
-        let mut log = open(&built.path);
-        log.append_json(trace(100, &at(100)).as_bytes()).unwrap();
-        assert_eq!(log.verify().records_checked(), 21);
-    }
-}
-
-#[test]
-fn attacks_on_a_trailseal_pruned_sqlite_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let built = build(dir.path(), "db");
-    let base = &built.path;
-    let hash_of = |path: &Path, seq: u64, col: &str| -> String {
-        Connection::open(path)
-            .unwrap()
-            .query_row(
-                &format!("SELECT {col} FROM traces WHERE seq = ?1"),
-                [seq as i64],
-                |r| r.get(0),
-            )
-            .unwrap()
-    };
-
-    let p = copy(base, "delete-first-retained");
-    sql(&p, "DELETE FROM traces WHERE seq = 20");
-    assert_tampered(
-        "first retained record deleted",
-        &verify(&p),
-        TamperKind::Checkpoint,
-        21,
-    );
-
-    let p = copy(base, "delete-later");
-    sql(&p, "DELETE FROM traces WHERE seq = 27");
-    assert_tampered(
-        "record after the checkpoint deleted",
-        &verify(&p),
-        TamperKind::Sequence,
-        28,
-    );
-
-    let p = copy(base, "prefix-forge");
-    let prev = hash_of(&p, 25, "prev_hash");
-    sql(
-        &p,
-        &format!(
-            "DELETE FROM traces WHERE seq < 25; UPDATE meta SET value = '{prev}' WHERE key = 'checkpoint_hash'; UPDATE meta SET value = '25' WHERE key = 'checkpoint_next_seq';"
-        ),
-    );
-    assert_tampered(
-        "prefix deleted and checkpoint forged",
-        &verify(&p),
-        TamperKind::Checkpoint,
-        25,
-    );
-
-    let p = copy(base, "edit-receipt");
-    sql(
-        &p,
-        "UPDATE trailseal_retention SET receipt = replace(receipt, '\"count\":10', '\"count\":11') WHERE idx = 1",
-    );
-    assert_tampered("receipt edited", &verify(&p), TamperKind::Checkpoint, 20);
-
-    let p = copy(base, "delete-old-receipt");
-    sql(&p, "DELETE FROM trailseal_retention WHERE idx = 0");
-    assert_tampered(
-        "older receipt deleted",
-        &verify(&p),
-        TamperKind::Checkpoint,
-        20,
-    );
-
-    let p = copy(base, "reorder-receipts");
-    sql(
-        &p,
-        "UPDATE trailseal_retention SET idx = -1 WHERE idx = 0; UPDATE trailseal_retention SET idx = 0 WHERE idx = 1; UPDATE trailseal_retention SET idx = 1 WHERE idx = -1;",
-    );
-    assert_tampered(
-        "receipts reordered",
-        &verify(&p),
-        TamperKind::Checkpoint,
-        20,
-    );
-
-    let p = copy(base, "replay-receipt");
-    sql(
-        &p,
-        "INSERT INTO trailseal_retention (idx, receipt) SELECT 3, receipt FROM trailseal_retention WHERE idx = 1",
-    );
-    assert_tampered(
-        "older receipt replayed",
-        &verify(&p),
-        TamperKind::Checkpoint,
-        20,
-    );
-
-    let p = copy(base, "rollback-log");
-    sql(&p, "DELETE FROM trailseal_retention WHERE idx = 2");
-    assert_tampered(
-        "retention log rolled back",
-        &verify(&p),
-        TamperKind::Checkpoint,
-        20,
-    );
-
-    // The retention table and meta rolled back together to their pre-prune copies.
-    let p = copy(base, "rollback-log-and-meta");
-    let old = built
-        .before_second_prune
-        .to_str()
-        .unwrap()
-        .replace('\'', "''");
-    sql(
-        &p,
-        &format!(
-            "ATTACH '{old}' AS old; DELETE FROM trailseal_retention; INSERT INTO trailseal_retention SELECT * FROM old.trailseal_retention; DELETE FROM meta; INSERT INTO meta SELECT * FROM old.meta; DETACH old;"
-        ),
-    );
-    assert_tampered(
-        "checkpoint table rolled back",
-        &verify(&p),
-        TamperKind::Checkpoint,
-        20,
-    );
-
-    // The records rolled back to before the last prune, the log kept.
-    let p = copy(base, "rollback-records");
-    let old = built
-        .after_first_prune
-        .to_str()
-        .unwrap()
-        .replace('\'', "''");
-    sql(
-        &p,
-        &format!(
-            "ATTACH '{old}' AS old; DELETE FROM traces; INSERT INTO traces SELECT * FROM old.traces; DETACH old;"
-        ),
-    );
-    assert_tampered(
-        "records rolled back",
-        &verify(&p),
-        TamperKind::Checkpoint,
-        10,
-    );
-
-    // Removing every trailseal table downgrades the store to a weaver-kernel pruned store:
-    // not detectable from the store alone (anchors catch it), but never "verified" silently.
-    let p = copy(base, "downgrade");
-    sql(
-        &p,
-        "DROP TABLE trailseal_retention; DROP TABLE trailseal_meta;",
-    );
-    let v = verify(&p);
-    assert!(v.is_verified(), "{v:?}");
-    assert!(
-        v.caveats()
-            .contains(&Caveat::UnauthenticatedCheckpoint { seq: 20 }),
-        "{v:?}"
-    );
-}
-
 fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -322,138 +125,596 @@ fn write(path: &Path, name: &str, lines: &[String]) -> PathBuf {
     p
 }
 
-fn header_receipts(header: &str) -> Vec<String> {
-    let doc = trailseal::core::json::parse(header.as_bytes()).unwrap();
-    doc.root()
-        .get("trailseal")
-        .unwrap()
-        .get("retention")
-        .unwrap()
-        .elements()
-        .map(|r| format!("{r:?}"))
-        .collect()
+// ----- the pruned store every row starts from -----
+
+/// The steps that build the pruned store: 40 records and a 1-day minimum retention (receipt
+/// 0); pruned before minute 10 (receipt 1); pruned before minute 20 (receipt 2). The chain then
+/// starts at seq 20. The copy called "older" is taken after the first prune.
+const STEPS: [fn(&mut AuditLog); 3] = [
+    |log| {
+        let texts: Vec<String> = (0..RECORDS).map(|n| trace(n, &at(n))).collect();
+        let batch = log.prepare(texts.iter().map(String::as_bytes)).unwrap();
+        log.append(&batch).unwrap();
+        log.set_min_retention(Some(86_400_000_000), t("2026-05-01T00:00:00Z"), false)
+            .unwrap();
+    },
+    |log| assert_eq!(prune_log(log, "2026-01-01T00:10:00Z"), 10),
+    |log| assert_eq!(prune_log(log, "2026-01-01T00:20:00Z"), 10),
+];
+
+/// After this step the "older" copy is taken.
+const OLDER_AFTER: usize = 1;
+
+fn prune_log(log: &mut AuditLog, before: &str) -> u64 {
+    let request = PruneRequest {
+        cutoff: CutoffSpec::Before(t(before)),
+        now: t("2026-06-01T00:00:00Z"),
+        dry_run: false,
+        archive: None,
+    };
+    log.prune(&request).unwrap().pruned
 }
 
-fn with_receipts(header: &str, receipts: &[String]) -> String {
-    let start = header.find("\"retention\":[").unwrap() + "\"retention\":[".len();
-    let end = header.rfind("]}}").unwrap();
-    format!(
-        "{}{}{}",
-        &header[..start],
-        receipts.join(","),
-        &header[end..]
-    )
+/// A store under test: a file, or a memory store (copied for each row).
+#[derive(Clone)]
+enum At {
+    File(PathBuf),
+    Memory(MemoryStore),
+}
+
+impl At {
+    fn path(&self) -> &Path {
+        match self {
+            At::File(p) => p,
+            At::Memory(_) => panic!("a memory store has no path"),
+        }
+    }
+
+    fn memory(&mut self) -> &mut MemoryStore {
+        match self {
+            At::Memory(m) => m,
+            At::File(_) => panic!("not a memory store"),
+        }
+    }
+
+    fn open(&self) -> AuditLog {
+        match self {
+            At::File(p) => open(p),
+            At::Memory(m) => AuditLog::from_store(Box::new(m.clone())).with_key(key()),
+        }
+    }
+}
+
+/// The built store and its older copy.
+struct Built {
+    store: At,
+    older: At,
+}
+
+/// A backend, and how each damage is done to it, bypassing every check.
+trait Backend {
+    fn name(&self) -> &'static str;
+    /// Runs [`STEPS`] on a new store in `dir`.
+    fn build(&self, dir: &Path) -> Built;
+    /// A copy of the built store for the row `name`.
+    fn copy(&self, built: &At, name: &str) -> At {
+        match built {
+            At::File(p) => At::File(copy(p, name)),
+            At::Memory(_) => built.clone(),
+        }
+    }
+    fn delete_record(&self, at: &mut At, seq: u64);
+    /// Deletes every record before `seq` and sets the store's start to `seq`, linked to that
+    /// record's `prev_hash`.
+    fn forge_start(&self, at: &mut At, seq: u64);
+    fn receipts(&self, at: &At) -> Vec<String>;
+    fn set_receipts(&self, at: &mut At, receipts: &[String]);
+    /// The start and the retention log as `older` has them; the records kept.
+    fn roll_back_start(&self, at: &mut At, older: &At);
+    /// The records as `older` has them; the start and the retention log kept.
+    fn roll_back_records(&self, at: &mut At, older: &At);
+    /// Removes what trailseal adds beside weaver-kernel's own state; `false` when the
+    /// backend has no such state (the row is not run, and the test says so).
+    fn downgrade(&self, at: &mut At) -> bool;
+}
+
+/// Files built through the library, opened afresh for each step.
+fn build_file(dir: &Path, ext: &str) -> Built {
+    let path = dir.join(format!("store.{ext}"));
+    let older = dir.join(format!("older.{ext}"));
+    for (i, step) in STEPS.iter().enumerate() {
+        step(&mut open(&path));
+        if i == OLDER_AFTER {
+            std::fs::copy(&path, &older).unwrap();
+        }
+    }
+    Built {
+        store: At::File(path),
+        older: At::File(older),
+    }
+}
+
+// ----- memory -----
+
+struct Memory;
+
+/// A memory store holding what `log`'s store holds (records, start, retention log).
+fn memory_copy(log: &mut AuditLog) -> MemoryStore {
+    let state = log.store_mut().state().unwrap();
+    let mut records = Vec::new();
+    log.store_mut()
+        .scan(0, &mut |item| {
+            if let ScanItem::Record(r) = item {
+                records.push(MemoryRecord {
+                    seq: r.seq,
+                    prev_hash: String::from_utf8(r.prev_hash.to_vec()).unwrap(),
+                    record_hash: String::from_utf8(r.record_hash.to_vec()).unwrap(),
+                    trace: String::from_utf8(r.trace.to_vec()).unwrap(),
+                });
+            }
+            Flow::Continue
+        })
+        .unwrap();
+    let mut store = MemoryStore::new();
+    *store.records_mut() = records;
+    *store.start_mut() = state.start;
+    *store.retention_mut() = state.retention;
+    store
+}
+
+impl Backend for Memory {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+    fn build(&self, _dir: &Path) -> Built {
+        let mut log = AuditLog::from_store(Box::new(MemoryStore::new())).with_key(key());
+        let mut older = None;
+        for (i, step) in STEPS.iter().enumerate() {
+            step(&mut log);
+            if i == OLDER_AFTER {
+                older = Some(memory_copy(&mut log));
+            }
+        }
+        Built {
+            store: At::Memory(memory_copy(&mut log)),
+            older: At::Memory(older.unwrap()),
+        }
+    }
+    fn delete_record(&self, at: &mut At, seq: u64) {
+        at.memory().records_mut().retain(|r| r.seq != seq);
+    }
+    fn forge_start(&self, at: &mut At, seq: u64) {
+        let m = at.memory();
+        m.records_mut().retain(|r| r.seq >= seq);
+        let prev = m.records()[0].prev_hash.clone();
+        let start = m.start_mut();
+        start.next_seq = seq;
+        start.prev_hash = prev.into_bytes();
+    }
+    fn receipts(&self, at: &At) -> Vec<String> {
+        at.clone().memory().retention_mut().clone()
+    }
+    fn set_receipts(&self, at: &mut At, receipts: &[String]) {
+        *at.memory().retention_mut() = receipts.to_vec();
+    }
+    fn roll_back_start(&self, at: &mut At, older: &At) {
+        let mut older = older.clone();
+        let m = at.memory();
+        *m.start_mut() = older.memory().start_mut().clone();
+        *m.retention_mut() = older.memory().retention_mut().clone();
+    }
+    fn roll_back_records(&self, at: &mut At, older: &At) {
+        *at.memory().records_mut() = older.clone().memory().records().to_vec();
+    }
+    fn downgrade(&self, at: &mut At) -> bool {
+        let m = at.memory();
+        m.retention_mut().clear();
+        m.start_mut().kind = StartKind::UnauthenticatedCheckpoint;
+        true
+    }
+}
+
+// ----- SQLite -----
+
+struct Sqlite;
+
+impl Backend for Sqlite {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+    fn build(&self, dir: &Path) -> Built {
+        build_file(dir, "db")
+    }
+    fn delete_record(&self, at: &mut At, seq: u64) {
+        sql(at.path(), &format!("DELETE FROM traces WHERE seq = {seq}"));
+    }
+    fn forge_start(&self, at: &mut At, seq: u64) {
+        let prev: String = Connection::open(at.path())
+            .unwrap()
+            .query_row(
+                "SELECT prev_hash FROM traces WHERE seq = ?1",
+                [seq as i64],
+                |r| r.get(0),
+            )
+            .unwrap();
+        sql(
+            at.path(),
+            &format!(
+                "DELETE FROM traces WHERE seq < {seq}; UPDATE meta SET value = '{prev}' WHERE key = 'checkpoint_hash'; UPDATE meta SET value = '{seq}' WHERE key = 'checkpoint_next_seq';"
+            ),
+        );
+    }
+    fn receipts(&self, at: &At) -> Vec<String> {
+        let conn = Connection::open(at.path()).unwrap();
+        let mut query = conn
+            .prepare("SELECT receipt FROM trailseal_retention ORDER BY idx")
+            .unwrap();
+        query
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+    fn set_receipts(&self, at: &mut At, receipts: &[String]) {
+        let mut conn = Connection::open(at.path()).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute("DELETE FROM trailseal_retention", []).unwrap();
+        for (i, receipt) in receipts.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO trailseal_retention (idx, receipt) VALUES (?1, ?2)",
+                rusqlite::params![i as i64, receipt],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    fn roll_back_start(&self, at: &mut At, older: &At) {
+        // The retention table and meta rolled back together to their older copies.
+        let old = older.path().to_str().unwrap().replace('\'', "''");
+        sql(
+            at.path(),
+            &format!(
+                "ATTACH '{old}' AS old; DELETE FROM trailseal_retention; INSERT INTO trailseal_retention SELECT * FROM old.trailseal_retention; DELETE FROM meta; INSERT INTO meta SELECT * FROM old.meta; DETACH old;"
+            ),
+        );
+    }
+    fn roll_back_records(&self, at: &mut At, older: &At) {
+        let old = older.path().to_str().unwrap().replace('\'', "''");
+        sql(
+            at.path(),
+            &format!(
+                "ATTACH '{old}' AS old; DELETE FROM traces; INSERT INTO traces SELECT * FROM old.traces; DETACH old;"
+            ),
+        );
+    }
+    fn downgrade(&self, at: &mut At) -> bool {
+        sql(
+            at.path(),
+            "DROP TABLE trailseal_retention; DROP TABLE trailseal_meta;",
+        );
+        true
+    }
+}
+
+// ----- JSONL -----
+
+struct Jsonl;
+
+/// The JSONL store's header, parsed, and its record lines.
+fn jsonl_parts(path: &Path) -> (serde_json::Value, Vec<String>) {
+    let mut l = lines(path);
+    let header = serde_json::from_str(&l.remove(0)).unwrap();
+    (header, l)
+}
+
+fn set_jsonl(path: &Path, header: &serde_json::Value, records: &[String]) {
+    let mut l = vec![header.to_string()];
+    l.extend_from_slice(records);
+    std::fs::write(path, l.join("\n") + "\n").unwrap();
+}
+
+fn line_seq(line: &str) -> u64 {
+    serde_json::from_str::<serde_json::Value>(line).unwrap()["seq"]
+        .as_u64()
+        .unwrap()
+}
+
+impl Backend for Jsonl {
+    fn name(&self) -> &'static str {
+        "jsonl"
+    }
+    fn build(&self, dir: &Path) -> Built {
+        build_file(dir, "jsonl")
+    }
+    fn delete_record(&self, at: &mut At, seq: u64) {
+        let (header, mut records) = jsonl_parts(at.path());
+        let before = records.len();
+        records.retain(|l| line_seq(l) != seq);
+        assert_eq!(records.len() + 1, before, "seq {seq} is one line");
+        set_jsonl(at.path(), &header, &records);
+    }
+    fn forge_start(&self, at: &mut At, seq: u64) {
+        let (mut header, mut records) = jsonl_parts(at.path());
+        records.retain(|l| line_seq(l) >= seq);
+        let first: serde_json::Value = serde_json::from_str(&records[0]).unwrap();
+        let start = &mut header["trailseal"]["start"];
+        start["seq"] = seq.into();
+        start["prev_hash"] = first["prev_hash"].clone();
+        set_jsonl(at.path(), &header, &records);
+    }
+    fn receipts(&self, at: &At) -> Vec<String> {
+        let (header, _) = jsonl_parts(at.path());
+        header["trailseal"]["retention"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.to_string())
+            .collect()
+    }
+    fn set_receipts(&self, at: &mut At, receipts: &[String]) {
+        let (mut header, records) = jsonl_parts(at.path());
+        header["trailseal"]["retention"] = receipts
+            .iter()
+            .map(|r| serde_json::from_str::<serde_json::Value>(r).unwrap())
+            .collect();
+        set_jsonl(at.path(), &header, &records);
+    }
+    fn roll_back_start(&self, at: &mut At, older: &At) {
+        // The header rolled back to its older copy, the records kept.
+        let (header, _) = jsonl_parts(older.path());
+        let (_, records) = jsonl_parts(at.path());
+        set_jsonl(at.path(), &header, &records);
+    }
+    fn roll_back_records(&self, at: &mut At, older: &At) {
+        // The records rolled back to their older copy, the header kept.
+        let (_, records) = jsonl_parts(older.path());
+        let (header, _) = jsonl_parts(at.path());
+        set_jsonl(at.path(), &header, &records);
+    }
+    fn downgrade(&self, _at: &mut At) -> bool {
+        // A JSONL store's start and retention log are one header, which weaver-kernel does
+        // not write: without it the store is not a weaver-kernel store pruned by
+        // weaver-kernel (the header's kind and log are what the rows above attack).
+        false
+    }
+}
+
+// ----- the rows -----
+
+/// What is done to the built store.
+#[derive(Clone, Copy)]
+enum Damage {
+    /// Nothing.
+    None,
+    /// A record appended through the library after pruning.
+    Append,
+    DeleteRecord(u64),
+    /// Every record before the seq deleted, and the store's start forged to it.
+    ForgeStart(u64),
+    /// The retention log rewritten.
+    Receipts(fn(&[String]) -> Vec<String>),
+    /// The start and the retention log rolled back to the older copy.
+    RollBackStart,
+    /// The records rolled back to the older copy.
+    RollBackRecords,
+    /// What trailseal adds removed: the store reads as one weaver-kernel pruned.
+    Downgrade,
+}
+
+/// The verdict a row must get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expect {
+    /// Verified, exactly so: the seq range, the records checked, the caveats, the receipts'
+    /// kinds.
+    Verified {
+        first: u64,
+        last: u64,
+        caveats: Vec<Caveat>,
+        receipts: Vec<&'static str>,
+    },
+    /// Verified, with this caveat among others.
+    VerifiedWith(Caveat),
+    Tampered(TamperKind, u64),
+}
+
+struct Row {
+    name: &'static str,
+    damage: Damage,
+    expect: Expect,
+}
+
+fn rows() -> Vec<Row> {
+    use Damage::*;
+    use TamperKind::{Checkpoint, Sequence};
+    let row = |name, damage, expect| Row {
+        name,
+        damage,
+        expect,
+    };
+    let kinds = vec!["policy", "prune", "prune"];
+    vec![
+        // The pruned store verifies from its authenticated checkpoint, with no caveat about it.
+        row(
+            "untouched",
+            None,
+            Expect::Verified {
+                first: 20,
+                last: 39,
+                caveats: vec![Caveat::NoAnchor { last_seq: Some(39) }],
+                receipts: kinds.clone(),
+            },
+        ),
+        // The chain keeps growing after pruning.
+        row(
+            "a record appended after pruning",
+            Append,
+            Expect::Verified {
+                first: 20,
+                last: 40,
+                caveats: vec![Caveat::NoAnchor { last_seq: Some(40) }],
+                receipts: kinds,
+            },
+        ),
+        row(
+            "first retained record deleted",
+            DeleteRecord(20),
+            Expect::Tampered(Checkpoint, 21),
+        ),
+        row(
+            "record after the checkpoint deleted",
+            DeleteRecord(27),
+            Expect::Tampered(Sequence, 28),
+        ),
+        row(
+            "prefix deleted and start forged",
+            ForgeStart(25),
+            Expect::Tampered(Checkpoint, 25),
+        ),
+        row(
+            "receipt edited",
+            Receipts(|r| {
+                let mut r = r.to_vec();
+                let edited = r[1].replace("\"count\":10", "\"count\":11");
+                assert_ne!(edited, r[1]);
+                r[1] = edited;
+                r
+            }),
+            Expect::Tampered(Checkpoint, 20),
+        ),
+        row(
+            "older receipt deleted",
+            Receipts(|r| vec![r[1].clone(), r[2].clone()]),
+            Expect::Tampered(Checkpoint, 20),
+        ),
+        row(
+            "receipts reordered",
+            Receipts(|r| vec![r[1].clone(), r[0].clone(), r[2].clone()]),
+            Expect::Tampered(Checkpoint, 20),
+        ),
+        row(
+            "older receipt replayed",
+            Receipts(|r| vec![r[0].clone(), r[1].clone(), r[2].clone(), r[1].clone()]),
+            Expect::Tampered(Checkpoint, 20),
+        ),
+        row(
+            "latest receipt removed (the log rolled back)",
+            Receipts(|r| vec![r[0].clone(), r[1].clone()]),
+            Expect::Tampered(Checkpoint, 20),
+        ),
+        row(
+            "start and retention log rolled back together",
+            RollBackStart,
+            Expect::Tampered(Checkpoint, 20),
+        ),
+        row(
+            "records rolled back to before the last prune",
+            RollBackRecords,
+            Expect::Tampered(Checkpoint, 10),
+        ),
+        // Not detectable from the store alone (anchors catch it), but never "verified"
+        // silently.
+        row(
+            "downgraded to a weaver-kernel pruned store",
+            Downgrade,
+            Expect::VerifiedWith(Caveat::UnauthenticatedCheckpoint { seq: 20 }),
+        ),
+    ]
+}
+
+/// The verdict on `at`, which must not depend on the thread count.
+fn verdict_of(at: &At, what: &str) -> Verdict {
+    let one = at.open().verify_with(&mut VerifyOptions::new().threads(1));
+    let four = at.open().verify_with(&mut VerifyOptions::new().threads(4));
+    assert_eq!(one, four, "{what}: the verdict depends on the thread count");
+    one
+}
+
+fn check(what: &str, verdict: &Verdict, expect: &Expect) {
+    match expect {
+        Expect::Tampered(kind, seq) => assert_tampered(what, verdict, *kind, *seq),
+        Expect::VerifiedWith(caveat) => assert!(
+            verdict.is_verified() && verdict.caveats().contains(caveat),
+            "{what}: {verdict:?}"
+        ),
+        Expect::Verified {
+            first,
+            last,
+            caveats,
+            receipts,
+        } => {
+            let Verdict::Verified(v) = verdict else {
+                panic!("{what}: {verdict:?}")
+            };
+            assert_eq!(
+                (v.first_seq, v.last_seq, v.records_checked),
+                (Some(*first), Some(*last), last - first + 1),
+                "{what}"
+            );
+            assert_eq!(&v.caveats, caveats, "{what}");
+            assert_eq!(
+                v.retention.iter().map(|r| r.kind()).collect::<Vec<_>>(),
+                *receipts,
+                "{what}"
+            );
+        }
+    }
+}
+
+/// Runs every row on `backend`; returns the rows it could not express.
+fn run(backend: &dyn Backend) -> Vec<&'static str> {
+    let dir = tempfile::tempdir().unwrap();
+    let built = backend.build(dir.path());
+    let mut skipped = Vec::new();
+    for (i, row) in rows().into_iter().enumerate() {
+        let what = format!("{}: {}", backend.name(), row.name);
+        let mut store = backend.copy(&built.store, &format!("row-{i}"));
+        match row.damage {
+            Damage::None | Damage::Append => {}
+            Damage::DeleteRecord(seq) => backend.delete_record(&mut store, seq),
+            Damage::ForgeStart(seq) => backend.forge_start(&mut store, seq),
+            Damage::Receipts(rewrite) => {
+                let receipts = backend.receipts(&store);
+                assert_eq!(receipts.len(), 3, "{what}: the built log");
+                backend.set_receipts(&mut store, &rewrite(&receipts));
+            }
+            Damage::RollBackStart => backend.roll_back_start(&mut store, &built.older),
+            Damage::RollBackRecords => backend.roll_back_records(&mut store, &built.older),
+            Damage::Downgrade => {
+                if !backend.downgrade(&mut store) {
+                    skipped.push(row.name);
+                    continue;
+                }
+            }
+        }
+        let verdict = if let Damage::Append = row.damage {
+            // Appended and verified through one handle (a memory store lives in it).
+            let mut log = store.open();
+            log.append_json(trace(100, &at(100)).as_bytes()).unwrap();
+            let one = log.verify_with(&mut VerifyOptions::new().threads(1));
+            let four = log.verify_with(&mut VerifyOptions::new().threads(4));
+            assert_eq!(one, four, "{what}: the verdict depends on the thread count");
+            one
+        } else {
+            verdict_of(&store, &what)
+        };
+        check(&what, &verdict, &row.expect);
+    }
+    skipped
 }
 
 #[test]
-fn attacks_on_a_trailseal_pruned_jsonl_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let built = build(dir.path(), "jsonl");
-    let original = lines(&built.path);
-    assert_eq!(original.len(), 21, "a header and 20 records");
-    let receipts = header_receipts(&original[0]);
-    assert_eq!(receipts.len(), 3);
+fn retention_attacks_on_a_memory_store() {
+    assert_eq!(run(&Memory), Vec::<&str>::new());
+}
 
-    let mut l = original.clone();
-    l.remove(1);
-    assert_tampered(
-        "first retained record deleted",
-        &verify(&write(&built.path, "a", &l)),
-        TamperKind::Checkpoint,
-        21,
-    );
+#[test]
+fn retention_attacks_on_a_sqlite_store() {
+    assert_eq!(run(&Sqlite), Vec::<&str>::new());
+}
 
-    let mut l = original.clone();
-    l.remove(8);
-    assert_tampered(
-        "record after the checkpoint deleted",
-        &verify(&write(&built.path, "b", &l)),
-        TamperKind::Sequence,
-        28,
-    );
-
-    // Prefix deleted and the header's start forged to the next record.
-    let mut l = original.clone();
-    let prev = l[6].split("\"prev_hash\":\"").nth(1).unwrap()[..64].to_owned();
-    let old_prev = original[0].split("\"prev_hash\":\"").nth(1).unwrap()[..64].to_owned();
-    l[0] = l[0]
-        .replacen("\"seq\":20", "\"seq\":25", 1)
-        .replacen(&old_prev, &prev, 1);
-    l.drain(1..6);
-    assert_tampered(
-        "prefix deleted and start forged",
-        &verify(&write(&built.path, "c", &l)),
-        TamperKind::Checkpoint,
-        25,
-    );
-
-    let mut l = original.clone();
-    let mut r = receipts.clone();
-    r[1] = r[1].replace("\"count\":10", "\"count\":11");
-    l[0] = with_receipts(&l[0], &r);
-    assert_tampered(
-        "receipt edited",
-        &verify(&write(&built.path, "d", &l)),
-        TamperKind::Checkpoint,
-        20,
-    );
-
-    for (name, r) in [
-        (
-            "older receipt deleted",
-            vec![receipts[1].clone(), receipts[2].clone()],
-        ),
-        (
-            "receipts reordered",
-            vec![
-                receipts[1].clone(),
-                receipts[0].clone(),
-                receipts[2].clone(),
-            ],
-        ),
-        (
-            "older receipt replayed",
-            vec![
-                receipts[0].clone(),
-                receipts[1].clone(),
-                receipts[2].clone(),
-                receipts[1].clone(),
-            ],
-        ),
-        (
-            "latest receipt removed",
-            vec![receipts[0].clone(), receipts[1].clone()],
-        ),
-    ] {
-        let mut l = original.clone();
-        l[0] = with_receipts(&l[0], &r);
-        assert_tampered(
-            name,
-            &verify(&write(&built.path, "e", &l)),
-            TamperKind::Checkpoint,
-            20,
-        );
-    }
-
-    // The header rolled back to its pre-prune copy, the records kept.
-    let mut l = original.clone();
-    l[0] = lines(&built.before_second_prune)[0].clone();
-    assert_tampered(
-        "header rolled back",
-        &verify(&write(&built.path, "f", &l)),
-        TamperKind::Checkpoint,
-        20,
-    );
-
-    // The records rolled back to before the last prune, the header kept.
-    let mut l = lines(&built.after_first_prune);
-    l[0] = original[0].clone();
-    assert_tampered(
-        "records rolled back",
-        &verify(&write(&built.path, "g", &l)),
-        TamperKind::Checkpoint,
-        10,
-    );
+#[test]
+fn retention_attacks_on_a_jsonl_store() {
+    assert_eq!(run(&Jsonl), ["downgraded to a weaver-kernel pruned store"]);
 }
 
 #[test]
@@ -587,8 +848,10 @@ fn dry_runs_change_nothing_and_keep_last_keeps_the_last() {
 #[test]
 fn archives_verify_on_their_own_and_are_complete() {
     let dir = tempfile::tempdir().unwrap();
-    for ext in ["db", "jsonl"] {
-        let built = build(dir.path(), ext);
+    let backends: [&dyn Backend; 3] = [&Memory, &Sqlite, &Jsonl];
+    for backend in backends {
+        let ext = backend.name();
+        let built = backend.build(dir.path());
         let archive = dir.path().join(format!("archive-{ext}.jsonl"));
         let request = PruneRequest {
             cutoff: CutoffSpec::Before(t("2026-01-01T00:30:00Z")),
@@ -596,7 +859,9 @@ fn archives_verify_on_their_own_and_are_complete() {
             dry_run: false,
             archive: Some(archive.clone()),
         };
-        let report = open(&built.path).prune(&request).unwrap();
+        // Pruned and verified through one handle (a memory store lives in it).
+        let mut log = built.store.open();
+        let report = log.prune(&request).unwrap();
         assert_eq!(
             (report.pruned, report.archive.as_ref().map(|a| a.1)),
             (10, Some(10))
@@ -611,7 +876,7 @@ fn archives_verify_on_their_own_and_are_complete() {
             "{ext}: the receipt proves the archive complete: {:?}",
             v.caveats
         );
-        assert!(verify(&built.path).is_verified());
+        assert!(log.verify().is_verified(), "{ext}");
 
         let original = lines(&archive);
         let mut l = original.clone();
