@@ -425,11 +425,16 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
             verdict
         }
     };
-    if let Verdict::Unverifiable(u) = &verdict
-        && u.reason == trailseal::core::UnverifiableReason::NoSecret
-    {
-        hint = Some(crate::error::NO_SECRET_HINT);
-    }
+    // The library says what is missing; the command line says how to give it.
+    let verdict = match verdict {
+        Verdict::Unverifiable(u) if u.reason == trailseal::core::UnverifiableReason::NoSecret => {
+            Verdict::Unverifiable(trailseal::core::Unverifiable {
+                detail: "no secret: set WEAVER_KERNEL_SECRET or pass --secret-file PATH".into(),
+                ..u
+            })
+        }
+        other => other,
+    };
     if !args.quiet {
         let text = if args.json {
             verdict_json(&verdict) + "\n"

@@ -13,10 +13,6 @@ pub(crate) const EXIT_TAMPERED: u8 = 1;
 /// Exit code: unverifiable, usage error or failure.
 pub(crate) const EXIT_ERROR: u8 = 2;
 
-/// What to do when the chain secret is missing.
-pub(crate) const NO_SECRET_HINT: &str =
-    "export WEAVER_KERNEL_SECRET=<the secret the store is written with>, or pass --secret-file PATH";
-
 /// A failed command.
 #[derive(Debug)]
 pub(crate) struct CliError {
@@ -79,8 +75,9 @@ impl CliError {
 
     /// The error for a missing secret.
     pub(crate) fn no_secret() -> Self {
-        CliError::new("no secret: the chain secret is needed to append and verify")
-            .hint(NO_SECRET_HINT)
+        CliError::new("no secret: the chain secret is needed to append and verify").hint(
+            "export WEAVER_KERNEL_SECRET=<the secret the store is written with>, or pass --secret-file PATH",
+        )
     }
 }
 
