@@ -12,8 +12,6 @@ use trailseal_core::retention::{LogProblem, ReceiptError};
 use trailseal_core::{KeyId, TraceError, Verdict};
 use trailseal_store::StoreError;
 
-use crate::retention::describe_micros;
-
 /// An error from the library. Messages start with what they concern (a store, a trace).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -158,6 +156,18 @@ pub enum PolicyError {
     },
 }
 
+/// A duration in microseconds as days, hours or seconds (`183d`), as policies are stated.
+fn describe_micros(micros: i64) -> String {
+    let secs = micros / 1_000_000;
+    if secs % 86_400 == 0 {
+        format!("{}d", secs / 86_400)
+    } else if secs % 3600 == 0 {
+        format!("{}h", secs / 3600)
+    } else {
+        format!("{secs}s")
+    }
+}
+
 fn retention_text(micros: Option<i64>) -> String {
     micros.map_or_else(|| "none".into(), describe_micros)
 }
@@ -268,4 +278,152 @@ pub enum RetentionError {
     /// The last record to prune has a `record_hash` that is not a hash.
     #[error("seq {seq}: its record_hash is not a hash")]
     RecordHash { seq: u64 },
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use trailseal_core::time::Offset;
+
+    fn t(s: &str) -> trailseal_core::Timestamp {
+        trailseal_core::Timestamp::parse(s, Offset::Required).unwrap()
+    }
+
+    const DAY: i64 = 86_400_000_000;
+
+    /// The messages as they were when the causes were strings: the command line shows them.
+    #[test]
+    fn typed_causes_keep_their_messages() {
+        let cases: Vec<(Error, &str)> = vec![
+            (
+                PolicyError::Decrease {
+                    from: Some(189 * DAY),
+                    to: Some(180 * DAY),
+                }
+                .into(),
+                "lowering the minimum retention from 189d to 180d must be asked for explicitly",
+            ),
+            (
+                PolicyError::Decrease {
+                    from: Some(12 * 3_600_000_000),
+                    to: None,
+                }
+                .into(),
+                "lowering the minimum retention from 12h to none must be asked for explicitly",
+            ),
+            (
+                PolicyError::Prune {
+                    breach: PolicyBreach::Cutoff(t("2026-03-01T00:00:00Z")),
+                    min_retention_micros: 182 * DAY,
+                    keep_after: t("2025-09-01T00:00:00Z"),
+                }
+                .into(),
+                "the cutoff 2026-03-01T00:00:00Z would remove records younger than that, but the store's minimum retention is 182d (records invoked after 2025-09-01T00:00:00Z must be kept); nothing was pruned",
+            ),
+            (
+                PolicyError::Prune {
+                    breach: PolicyBreach::NoInvokedAt,
+                    min_retention_micros: 90 * 1_000_000,
+                    keep_after: t("2025-09-01T00:00:00Z"),
+                }
+                .into(),
+                "a record to remove has no readable invoked_at, but the store's minimum retention is 90s (records invoked after 2025-09-01T00:00:00Z must be kept); nothing was pruned",
+            ),
+            (
+                Error::Bundle {
+                    location: "audit.db".into(),
+                    problem: BundleProblem::NoneInWindow {
+                        since: Some(t("2020-01-01T00:00:00Z")),
+                        until: Some(t("2020-02-01T00:00:00Z")),
+                        from: 0,
+                        to: 39,
+                        invoked: Some((
+                            t("2026-03-01T09:30:00.473781Z"),
+                            t("2026-03-01T09:30:39.190530Z"),
+                        )),
+                    },
+                },
+                "audit.db: no record in the time window 2020-01-01T00:00:00Z to 2020-02-01T00:00:00Z (since inclusive, until exclusive); the records of seq 0 to 39 were invoked from 2026-03-01T09:30:00.473781Z to 2026-03-01T09:30:39.190530Z",
+            ),
+            (
+                Error::Bundle {
+                    location: "audit.db".into(),
+                    problem: BundleProblem::NoneInWindow {
+                        since: None,
+                        until: Some(t("2020-02-01T00:00:00Z")),
+                        from: 3,
+                        to: 4,
+                        invoked: None,
+                    },
+                },
+                "audit.db: no record in the time window … to 2020-02-01T00:00:00Z (since inclusive, until exclusive); no record of seq 3 to 4 has a readable invoked_at",
+            ),
+            (
+                Error::Bundle {
+                    location: "audit.db".into(),
+                    problem: BundleProblem::Pruned {
+                        seq: 2,
+                        first_held: 10,
+                    },
+                },
+                "audit.db: seq 2 was pruned; the chain starts at seq 10",
+            ),
+            (
+                RetentionError::ArchiveIsStore {
+                    path: "audit.jsonl".into(),
+                }
+                .into(),
+                "audit.jsonl: the archive cannot be the store itself",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(error.to_string(), message, "{error:?}");
+        }
+    }
+
+    /// What to type next is the caller's to say: no library error, nor the verdict for a
+    /// missing secret, names a flag or a command.
+    #[test]
+    fn no_message_names_a_flag_or_a_command() {
+        let key_id = |s: &[u8]| trailseal_core::ChainKey::from_secret(s).unwrap().key_id();
+        let messages = [
+            Error::NoSecret.to_string(),
+            crate::verify::no_secret().detail(),
+            Error::WeakSecret {
+                location: "a.db".into(),
+            }
+            .to_string(),
+            Error::WrongKey {
+                location: "a.db".into(),
+                cause: WrongKey::KeyId {
+                    stored: key_id(b"one secret"),
+                    ours: key_id(b"another secret"),
+                },
+            }
+            .to_string(),
+            Error::WrongKey {
+                location: "a.db".into(),
+                cause: WrongKey::Head { seq: 4 },
+            }
+            .to_string(),
+            Error::WrongKey {
+                location: "a.db".into(),
+                cause: WrongKey::Receipt { index: 2 },
+            }
+            .to_string(),
+            PolicyError::Decrease {
+                from: Some(DAY),
+                to: None,
+            }
+            .to_string(),
+        ];
+        for message in messages {
+            assert!(
+                !message.contains("--") && !message.contains("`trailseal"),
+                "{message}"
+            );
+        }
+    }
 }

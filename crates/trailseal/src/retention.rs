@@ -98,18 +98,6 @@ fn invoked_at_of(record: &RecordView<'_>) -> Option<Timestamp> {
     Timestamp::parse(std::str::from_utf8(&raw).ok()?, Offset::DefaultUtc).ok()
 }
 
-/// A duration in microseconds as days, hours or seconds (`183d`), as policies are stated.
-pub(crate) fn describe_micros(micros: i64) -> String {
-    let secs = micros / 1_000_000;
-    if secs % 86_400 == 0 {
-        format!("{}d", secs / 86_400)
-    } else if secs % 3600 == 0 {
-        format!("{}h", secs / 3600)
-    } else {
-        format!("{secs}s")
-    }
-}
-
 impl AuditLog {
     /// The retention log; verified (MACs, links, consistency) when a key is set.
     pub fn retention(&mut self) -> Result<RetentionStatus, Error> {
