@@ -92,6 +92,9 @@ pub(crate) fn store_hint(e: &StoreError) -> Option<&'static str> {
         }
         StoreError::NewerVersion { .. } => Some("upgrade trailseal to read this store"),
         StoreError::DuplicateActionId { .. } => Some("every trace needs a unique action_id"),
+        StoreError::AppendTorn { .. } => Some(
+            "`trailseal repair --store STORE` removes the interrupted write once the records before it verify",
+        ),
         StoreError::TornTail { .. } => Some(
             "an append was interrupted; `trailseal repair --store STORE` removes the incomplete line once the records before it verify",
         ),

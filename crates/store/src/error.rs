@@ -132,7 +132,7 @@ pub enum StoreError {
     /// An append failed part way and the partial bytes could not be cut off: the store now
     /// ends with an interrupted write.
     #[error(
-        "{location}: {action}: {source}; the partial write could not be removed ({cleanup}): the store ends with an interrupted write; run `trailseal repair`"
+        "{location}: {action}: {source}; the partial write could not be removed ({cleanup}): the store ends with an interrupted write"
     )]
     AppendTorn {
         location: String,

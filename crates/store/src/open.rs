@@ -99,7 +99,7 @@ pub fn open_with(
 ) -> Result<Box<dyn Store>, StoreError> {
     let format = format.or_else(|| Format::from_location(location)).ok_or_else(|| StoreError::UnknownStore {
         location: location.to_owned(),
-        reason: "cannot tell the format from the name (use .db, .sqlite, .sqlite3 or .jsonl, or --format)".into(),
+        reason: "cannot tell the format from the name (use .db, .sqlite, .sqlite3 or .jsonl, or name the format)".into(),
     })?;
     match format {
         #[cfg(feature = "sqlite")]
