@@ -27,6 +27,7 @@ struct ReadmeDoctests;
 
 mod anchor_file;
 mod bundle;
+mod clock;
 mod export;
 mod group;
 mod log;
@@ -41,6 +42,8 @@ mod verify;
 
 pub use anchor_file::{AnchorWrite, anchor_file_name, size_of_anchor_file_name, write_anchor_once};
 pub use bundle::{BundleReport, BundleSelection, verify_bundle, verify_bundle_with};
+pub use clock::now;
+pub use export::write_atomically;
 pub use group::{GroupStats, SharedLog};
 pub use log::{AuditLog, Error, OpenOptions};
 pub use migrate::MigrateReport;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use trailseal_core::json;
 use trailseal_core::retention::{Cutoff, Receipt, ReceiptBody, RetentionLog, resolve_start};
 use trailseal_core::start::ChainStart;
-use trailseal_core::time::Offset;
+use trailseal_core::time::{Offset, format_duration};
 use trailseal_core::verify::RecordView;
 use trailseal_core::{Hash32, Timestamp, Verdict};
 use trailseal_store::PrunePlan;
@@ -96,17 +96,6 @@ fn invoked_at_of(record: &RecordView<'_>) -> Option<Timestamp> {
     Timestamp::parse(std::str::from_utf8(&raw).ok()?, Offset::DefaultUtc).ok()
 }
 
-fn describe_micros(micros: i64) -> String {
-    let secs = micros / 1_000_000;
-    if secs % 86_400 == 0 {
-        format!("{}d", secs / 86_400)
-    } else if secs % 3600 == 0 {
-        format!("{}h", secs / 3600)
-    } else {
-        format!("{secs}s")
-    }
-}
-
 impl AuditLog {
     /// The retention log; verified (MACs, links, consistency) when a key is set.
     pub fn retention(&mut self) -> Result<RetentionStatus, Error> {
@@ -168,8 +157,8 @@ impl AuditLog {
             return Err(Error::Policy {
                 detail: format!(
                     "lowering the minimum retention from {} to {} must be asked for explicitly",
-                    current.map_or_else(|| "none".into(), describe_micros),
-                    min_retention_micros.map_or_else(|| "none".into(), describe_micros)
+                    current.map_or_else(|| "none".into(), format_duration),
+                    min_retention_micros.map_or_else(|| "none".into(), format_duration)
                 ),
             });
         }
@@ -230,7 +219,7 @@ impl AuditLog {
         let policy_error = |what: String| Error::Policy {
             detail: format!(
                 "{what}, but the store's minimum retention is {} (records invoked after {} must be kept); nothing was pruned",
-                min.map_or_else(String::new, describe_micros),
+                min.map_or_else(String::new, format_duration),
                 keep_after
             ),
         };
