@@ -787,7 +787,11 @@ fn an_empty_jsonl_file_is_an_empty_store_and_a_missing_one_is_not_created() {
     let o = run(&["verify", "--store", e, "--json"], b"");
     assert_eq!(o.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["caveats"][0], "store is empty", "{v}");
+    assert_eq!(
+        v["caveats"],
+        serde_json::json!([{"code": "empty-store", "message": "store is empty"}]),
+        "{v}"
+    );
     let o = run(&["list", "--store", e], b"");
     assert!(text(&o.stdout).ends_with("no traces matched\n"));
     assert_eq!(std::fs::read(&empty).unwrap(), b"");

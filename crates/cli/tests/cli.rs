@@ -109,8 +109,16 @@ fn verify_json_is_one_object_with_every_field() {
     assert_eq!(
         v["caveats"],
         serde_json::json!([
-            "starts from an unauthenticated checkpoint at seq 13: records before it cannot be checked",
-            "no anchor: records after seq 39 could have been removed"
+            {
+                "code": "unauthenticated-checkpoint",
+                "message": "starts from an unauthenticated checkpoint at seq 13: records before it cannot be checked",
+                "seq": 13
+            },
+            {
+                "code": "no-anchor",
+                "message": "no anchor: records after seq 39 could have been removed",
+                "last_seq": 39
+            }
         ])
     );
 }
@@ -570,7 +578,14 @@ fn exports_verify_on_their_own() {
             "{source}: {v}"
         );
         if let Some(c) = caveat {
-            assert!(v["caveats"].to_string().contains(c), "{v}");
+            assert!(
+                v["caveats"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|o| o["message"].as_str().unwrap().contains(c)),
+                "{v}"
+            );
         }
     }
     // The export is tamper-evident too.
@@ -749,7 +764,11 @@ fn prune_policy_and_retention_commands() {
     assert_eq!(v["retention"].as_array().unwrap().len(), 2);
     assert_eq!(
         v["caveats"],
-        serde_json::json!(["no anchor: records after seq 39 could have been removed"])
+        serde_json::json!([{
+            "code": "no-anchor",
+            "message": "no anchor: records after seq 39 could have been removed",
+            "last_seq": 39
+        }])
     );
 
     let o = run(&["retention", "--store", &store], Some(SECRET), "");

@@ -789,6 +789,11 @@ fn verify_bundle_tells_withheld_reasons_apart_only_when_the_bundle_gives_them() 
         caveats.contains("34 records withheld: only their seq and hashes"),
         "{caveats}"
     );
+    assert_eq!(
+        (&j["caveats"][0]["code"], &j["caveats"][0]["count"]),
+        (&serde_json::json!("withheld"), &serde_json::json!(34)),
+        "{caveats}"
+    );
     for word in ["redact", "selection", "filter"] {
         assert!(
             !caveats.contains(word) && !t.contains(word),
@@ -824,6 +829,24 @@ fn verify_bundle_tells_withheld_reasons_apart_only_when_the_bundle_gives_them() 
     assert!(
         t.contains("34 withheld (30 outside the selection, 4 redacted: the bundle says which)"),
         "{t}"
+    );
+    let caveat = &j["caveats"][0];
+    assert_eq!(
+        (
+            &caveat["code"],
+            &caveat["filter"],
+            &caveat["redacted"],
+            caveat["message"].as_str().is_some_and(
+                |m| m.starts_with("34 records withheld (30 outside the selection, 4 redacted)")
+            )
+        ),
+        (
+            &serde_json::json!("withheld-with-reasons"),
+            &serde_json::json!(30),
+            &serde_json::json!(4),
+            true
+        ),
+        "{j}"
     );
 }
 
