@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 
 use trailseal_testkit::vectors_dir;
 
-const SECRET: &str = "fixture-secret-11-é";
+const SECRET: &str = trailseal_testkit::VECTOR_SECRET;
 
 fn bin() -> Command {
     common::bin()
@@ -49,9 +49,7 @@ fn json(o: &Output) -> serde_json::Value {
 }
 
 fn trace(id: &str, extra: &str) -> String {
-    format!(
-        r#"{{"action_id":"{id}","capability_id":"crm.search","principal_id":"agent-7","token_id":"tok-1","invoked_at":"2026-03-01T09:30:00+00:00","args":{{"q":"acme"}},"response_mode":"summary","driver_id":"http"{extra}}}"#
-    )
+    trailseal_testkit::Trace::new(id).extra(extra).json()
 }
 
 #[test]

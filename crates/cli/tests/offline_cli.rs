@@ -18,7 +18,7 @@ use std::process::{Command, Output};
 use trailseal::core::note::{NoteSigner, NoteVerifier};
 use trailseal_testkit::{go_notecheck, vectors_dir};
 
-const SECRET: &str = "fixture-secret-11-é";
+const SECRET: &str = trailseal_testkit::VECTOR_SECRET;
 
 fn run(args: &[&str], stdin: &str) -> Output {
     common::run_with(args, Some(SECRET), stdin.as_bytes())
@@ -179,9 +179,7 @@ fn keygen_anchor_and_verify_against_anchors() {
 }
 
 fn trace(n: u64) -> String {
-    format!(
-        r#"{{"action_id":"x{n}","capability_id":"c","principal_id":"p","token_id":"t","invoked_at":"2026-01-01T00:00:00Z","args":{{}},"response_mode":"raw","driver_id":"d"}}"#
-    )
+    trailseal_testkit::Trace::minimal(format!("x{n}")).json()
 }
 
 #[test]
