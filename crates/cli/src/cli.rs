@@ -1,8 +1,18 @@
-//! Command-line arguments.
+//! Command-line arguments: the command list and the options several commands share. Each
+//! command's own arguments are declared beside it, in `commands/<command>.rs`.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands::{
+    anchor::AnchorArgs, append::AppendArgs, completions::CompletionsArgs, demo::DemoArgs,
+    export::ExportArgs, keygen::KeygenArgs, list::ListArgs, migrate::MigrateArgs,
+    policy::PolicyArgs, prune::PruneArgs, repair::RepairArgs, retention::RetentionArgs,
+    show::ShowArgs, verify::VerifyArgs, verify_bundle::VerifyBundleArgs,
+};
 
 /// Tamper-evident audit log for AI-agent actions.
 ///
@@ -65,160 +75,6 @@ pub(crate) enum Command {
     Repair(RepairArgs),
 }
 
-#[derive(Debug, Args)]
-pub(crate) struct CompletionsArgs {
-    /// The shell to complete for.
-    #[arg(value_enum)]
-    pub(crate) shell: clap_complete::Shell,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct RepairArgs {
-    #[command(flatten)]
-    pub(crate) store: StoreArgs,
-    #[command(flatten)]
-    pub(crate) secret: SecretArgs,
-    /// Say what would be removed; change nothing.
-    #[arg(long)]
-    pub(crate) dry_run: bool,
-    /// Print the result as one JSON object.
-    #[arg(long)]
-    pub(crate) json: bool,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct MigrateArgs {
-    /// The store to copy from.
-    #[arg(long, value_name = "STORE")]
-    pub(crate) from: String,
-    /// The store to copy to (created; it must be empty).
-    #[arg(long, value_name = "STORE")]
-    pub(crate) to: String,
-    /// Largest record read, in bytes (a JSONL line without its line end): a larger one is
-    /// reported as malformed at its seq without being read into memory, and never appended.
-    #[arg(long, value_name = "BYTES", default_value_t = trailseal::core::trace::DEFAULT_MAX_RECORD_BYTES)]
-    pub(crate) max_record_bytes: usize,
-    #[command(flatten)]
-    pub(crate) secret: SecretArgs,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct KeygenArgs {
-    /// Write the signing key here (mode 0600) and the public key to NAME.pub; with --secret,
-    /// the chain secret (never overwritten).
-    #[arg(long, value_name = "NAME")]
-    pub(crate) out: PathBuf,
-    /// The key's name inside signatures (default: the file name).
-    #[arg(long, value_name = "KEY_NAME")]
-    pub(crate) name: Option<String>,
-    /// Make a chain secret instead: 32 random bytes written as 43 characters of base64url
-    /// (mode 0600, never printed), for --secret-file or WEAVER_KERNEL_SECRET="$(cat FILE)".
-    #[arg(long, conflicts_with = "name")]
-    pub(crate) secret: bool,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct AnchorArgs {
-    #[command(flatten)]
-    pub(crate) store: StoreArgs,
-    #[command(flatten)]
-    pub(crate) secret: SecretArgs,
-    /// The Ed25519 signing key (from `trailseal keygen`).
-    #[arg(long, value_name = "KEY")]
-    pub(crate) signing_key: PathBuf,
-    /// Write the anchor here instead of stdout. Anchors are write-once: a file already there
-    /// is never replaced (one holding this same anchored head is left as it is; an anchor of
-    /// the same size with another head is reported as the tampering it proves, exit 1).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) out: Option<PathBuf>,
-    /// The log's identity in the anchor (default: trailseal.local/<store file name>).
-    #[arg(long)]
-    pub(crate) origin: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct VerifyBundleArgs {
-    /// The bundle file.
-    pub(crate) bundle: PathBuf,
-    /// The exporter's public key (KEY.pub).
-    #[arg(long, value_name = "KEY.pub")]
-    pub(crate) public_key: PathBuf,
-    #[command(flatten)]
-    pub(crate) secret: SecretArgs,
-    /// Check with the public key only, even when a secret is available.
-    #[arg(long)]
-    pub(crate) no_secret: bool,
-    /// Longest bundle line read, in bytes without its newline: a longer one is reported as
-    /// malformed at its seq without being read into memory.
-    #[arg(long, value_name = "BYTES", default_value_t = trailseal::core::trace::DEFAULT_MAX_RECORD_BYTES)]
-    pub(crate) max_record_bytes: usize,
-    /// Print the verdict as one JSON object.
-    #[arg(long)]
-    pub(crate) json: bool,
-    /// Print nothing; the exit code is the verdict.
-    #[arg(long, short)]
-    pub(crate) quiet: bool,
-}
-
-#[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("cutoff").required(true).args(["before", "older_than", "keep_last"])))]
-pub(crate) struct PruneArgs {
-    #[command(flatten)]
-    pub(crate) store: StoreArgs,
-    #[command(flatten)]
-    pub(crate) secret: SecretArgs,
-    /// Remove the longest prefix of records invoked before this time (RFC 3339).
-    #[arg(long, value_name = "TIME")]
-    pub(crate) before: Option<String>,
-    /// Remove the longest prefix of records older than this (e.g. 183d, 12h, 1w2d).
-    #[arg(long, value_name = "DURATION")]
-    pub(crate) older_than: Option<String>,
-    /// Remove all but the newest N records.
-    #[arg(long, value_name = "N")]
-    pub(crate) keep_last: Option<u64>,
-    /// Say what would be removed; change nothing.
-    #[arg(long)]
-    pub(crate) dry_run: bool,
-    /// First write the removed records to this JSONL file (fsynced before anything is
-    /// removed); it verifies on its own.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) archive: Option<PathBuf>,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub(crate) json: bool,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct PolicyArgs {
-    #[command(flatten)]
-    pub(crate) store: StoreArgs,
-    #[command(flatten)]
-    pub(crate) secret: SecretArgs,
-    /// Refuse to prune records younger than this (e.g. 183d).
-    #[arg(long, value_name = "DURATION", conflicts_with = "clear")]
-    pub(crate) min_retention: Option<String>,
-    /// Remove the minimum retention.
-    #[arg(long)]
-    pub(crate) clear: bool,
-    /// Allow lowering (or clearing) the minimum retention.
-    #[arg(long)]
-    pub(crate) allow_decrease: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub(crate) json: bool,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct RetentionArgs {
-    #[command(flatten)]
-    pub(crate) store: StoreArgs,
-    #[command(flatten)]
-    pub(crate) secret: SecretArgs,
-    /// Print the receipts as a JSON array.
-    #[arg(long)]
-    pub(crate) json: bool,
-}
-
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum FormatArg {
     Sqlite,
@@ -254,183 +110,111 @@ pub(crate) struct SecretArgs {
     pub(crate) secret_file: Option<PathBuf>,
 }
 
+/// `--json`, for every command that can print its result as JSON: declared here once (a
+/// command words its help for what it prints with `#[command(mut_arg("json", ..))]`).
 #[derive(Debug, Args)]
-pub(crate) struct DemoArgs {
-    /// Where to create the demo store.
-    #[arg(long, value_name = "PATH", default_value = "audit.db")]
-    pub(crate) store: PathBuf,
-    #[command(flatten)]
-    pub(crate) secret: SecretArgs,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct AppendArgs {
-    #[command(flatten)]
-    pub(crate) store: StoreArgs,
-    #[command(flatten)]
-    pub(crate) secret: SecretArgs,
-    /// Commit every N traces instead of all of stdin at once (for long streams; a bad trace
-    /// then leaves the batches before it written).
-    #[arg(long, value_name = "N")]
-    pub(crate) commit_every: Option<usize>,
-    /// Largest accepted trace, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = trailseal::core::trace::DEFAULT_MAX_TRACE_BYTES)]
-    pub(crate) max_trace_bytes: usize,
-    /// Print what was appended as JSON.
+pub(crate) struct JsonArg {
+    /// Print the result as JSON.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Print nothing on success (except --progress-json lines).
-    #[arg(long, short)]
-    pub(crate) quiet: bool,
-    /// After each commit, once it is durable, print one JSON line to stdout (flushed):
-    /// {"committed":N,"total":N,"first_seq":A,"last_seq":B,"head_hash":H,"last_action_id":ID}.
-    /// Every trace a printed line covers survives a crash that follows.
-    #[arg(long)]
-    pub(crate) progress_json: bool,
-    /// Write signed anchors of the head into this folder (to ship off the host): after a
-    /// commit that crosses a multiple of --anchor-every, when --anchor-interval has passed,
-    /// and at the end. Anchor files are never replaced, and the append is refused before it
-    /// writes anything if the store no longer holds the newest anchor's head.
-    #[arg(long, value_name = "DIR", requires = "signing_key")]
-    pub(crate) anchor_dir: Option<PathBuf>,
-    /// The Ed25519 signing key for anchors.
-    #[arg(long, value_name = "KEY")]
-    pub(crate) signing_key: Option<PathBuf>,
-    /// Anchor every N records.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub(crate) anchor_every: u64,
-    /// Anchor at least this often while appending (e.g. 30s, 5m).
-    #[arg(long, value_name = "DURATION")]
-    pub(crate) anchor_interval: Option<String>,
-    /// The log's identity in anchors (default: trailseal.local/<store file name>).
-    #[arg(long)]
-    pub(crate) origin: Option<String>,
 }
 
+/// `--json` and `--quiet`, for the commands whose exit code is their answer (declared here
+/// once, like [`JsonArg`]).
 #[derive(Debug, Args)]
-pub(crate) struct VerifyArgs {
+pub(crate) struct OutputArgs {
     #[command(flatten)]
-    pub(crate) store: StoreArgs,
-    #[command(flatten)]
-    pub(crate) secret: SecretArgs,
-    /// Print the verdict as one JSON object.
-    #[arg(long)]
-    pub(crate) json: bool,
+    pub(crate) format: JsonArg,
     /// Print nothing; the exit code is the verdict.
     #[arg(long, short)]
     pub(crate) quiet: bool,
-    /// Signed anchors the store must still match (repeatable); needs --public-key.
-    #[arg(long, value_name = "FILE", requires = "public_key")]
-    pub(crate) anchor: Vec<PathBuf>,
-    /// Check against every anchor in this folder (the anchor-NNNNNNNNNNNN.note files
-    /// `append --anchor-dir` writes); needs --public-key.
-    #[arg(long, value_name = "DIR", requires = "public_key")]
-    pub(crate) anchor_dir: Option<PathBuf>,
-    /// The public key the anchors are signed with.
-    #[arg(long, value_name = "KEY.pub")]
-    pub(crate) public_key: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub(crate) enum StatusArg {
-    /// Ran without an error.
-    Succeeded,
-    /// Ran and recorded an error.
-    Failed,
-    /// Refused by the policy (event_type "deny").
-    Denied,
+impl OutputArgs {
+    pub(crate) fn json(&self) -> bool {
+        self.format.json
+    }
 }
 
-#[derive(Debug, Args)]
-pub(crate) struct FilterArgs {
-    /// Only traces of this principal_id.
-    #[arg(long)]
-    pub(crate) principal: Option<String>,
-    /// Only traces of this capability_id.
-    #[arg(long)]
-    pub(crate) capability: Option<String>,
-    /// Only succeeded or failed traces.
-    #[arg(long, value_enum)]
-    pub(crate) status: Option<StatusArg>,
-    /// Only traces invoked at or after this time (RFC 3339; a date or a time without an
-    /// offset is UTC).
-    #[arg(long, value_name = "TIME")]
-    pub(crate) since: Option<String>,
-    /// Only traces invoked strictly before this time.
-    #[arg(long, value_name = "TIME")]
-    pub(crate) until: Option<String>,
-    /// At most this many traces.
-    #[arg(long, value_name = "N")]
-    pub(crate) limit: Option<usize>,
+/// A duration flag (`183d`, `12h`, `1w2d`), parsed by clap; it keeps the text as written, so
+/// messages echo `26w` rather than `182d`.
+#[derive(Debug, Clone)]
+pub(crate) struct DurationArg {
+    micros: i64,
+    written: String,
 }
 
-#[derive(Debug, Args)]
-pub(crate) struct ListArgs {
-    #[command(flatten)]
-    pub(crate) store: StoreArgs,
-    #[command(flatten)]
-    pub(crate) filter: FilterArgs,
-    /// Print a JSON array of traces.
-    #[arg(long)]
-    pub(crate) json: bool,
+impl DurationArg {
+    /// The duration in microseconds.
+    pub(crate) fn micros(&self) -> i64 {
+        self.micros
+    }
+
+    /// The duration as the user wrote it.
+    pub(crate) fn as_written(&self) -> &str {
+        &self.written
+    }
 }
 
-#[derive(Debug, Args)]
-pub(crate) struct ShowArgs {
-    /// The action_id to show.
-    pub(crate) action_id: String,
-    #[command(flatten)]
-    pub(crate) store: StoreArgs,
-    /// Print one JSON object.
-    #[arg(long)]
-    pub(crate) json: bool,
+impl FromStr for DurationArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match trailseal::core::time::parse_duration(text) {
+            Some(micros) => Ok(Self {
+                micros,
+                written: text.to_owned(),
+            }),
+            None => Err(
+                "not a duration: use a number and a unit: 183d, 26w, 12h, 30m, 45s, or a sum such as 1d12h"
+                    .to_owned(),
+            ),
+        }
+    }
 }
 
-#[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("target").required(true).args(["out", "bundle"])))]
-pub(crate) struct ExportArgs {
-    #[command(flatten)]
-    pub(crate) store: StoreArgs,
-    #[command(flatten)]
-    pub(crate) secret: SecretArgs,
-    /// Write the whole chain as a JSONL store (replaced atomically).
-    #[arg(long, value_name = "FILE.jsonl")]
-    pub(crate) out: Option<PathBuf>,
-    /// Write a signed bundle of a range instead (needs --signing-key and the secret).
-    #[arg(long, value_name = "FILE", requires = "signing_key")]
-    pub(crate) bundle: Option<PathBuf>,
-    /// The Ed25519 signing key for the bundle.
-    #[arg(long, value_name = "KEY")]
-    pub(crate) signing_key: Option<PathBuf>,
-    /// First seq of the range.
-    #[arg(long, value_name = "A", requires = "bundle", conflicts_with_all = ["since", "until"])]
-    pub(crate) from_seq: Option<u64>,
-    /// Last seq of the range.
-    #[arg(long, value_name = "B", requires = "bundle", conflicts_with_all = ["since", "until"])]
-    pub(crate) to_seq: Option<u64>,
-    /// The range starts at the first record invoked at or after this time.
-    #[arg(long, value_name = "T1", requires = "bundle")]
-    pub(crate) since: Option<String>,
-    /// The range ends at the last record invoked before this time.
-    #[arg(long, value_name = "T2", requires = "bundle")]
-    pub(crate) until: Option<String>,
-    /// Disclose only this principal's records (the others stay as hashes).
-    #[arg(long, requires = "bundle")]
-    pub(crate) principal: Option<String>,
-    /// Disclose only this capability's records (the others stay as hashes).
-    #[arg(long, requires = "bundle")]
-    pub(crate) capability: Option<String>,
-    /// Keep records that hold this field (not null) as hashes only: a path of member names
-    /// joined by dots, [] after a name for every element of an array (error, args.email,
-    /// args.recipients[].email). A path no record of the range holds is refused. Repeatable.
-    #[arg(long, value_name = "PATH", requires = "bundle")]
-    pub(crate) redact: Vec<String>,
-    /// Say in each hash-only entry why it is withheld (outside the selection, or redacted).
-    /// By default every hash-only entry looks the same, so the auditor cannot tell which
-    /// selected records held a redacted field.
-    #[arg(long, requires = "bundle")]
-    pub(crate) withheld_reasons: bool,
-    /// The log's identity in the bundle (default: trailseal.local/<store file name>).
-    #[arg(long, requires = "bundle")]
-    pub(crate) origin: Option<String>,
+impl fmt::Display for DurationArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// clap's own consistency checks (every `requires`, `conflicts_with`, group member and
+    /// `mut_arg` names an argument that exists).
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_are_parsed_by_clap_and_echoed_as_written() {
+        let cli = Cli::try_parse_from([
+            "trailseal",
+            "prune",
+            "--store",
+            "s.jsonl",
+            "--older-than",
+            "26w",
+        ])
+        .unwrap();
+        let Command::Prune(args) = cli.command else {
+            panic!("not prune");
+        };
+        let d = args.older_than.unwrap();
+        assert_eq!(d.micros(), 26 * 7 * 86_400 * 1_000_000);
+        assert_eq!(d.to_string(), "26w");
+        for bad in ["", "26", "w", "1x", "-1d", "99999999999999999999d"] {
+            let flag = format!("--min-retention={bad}");
+            let e = Cli::try_parse_from(["trailseal", "policy", "--store", "s.jsonl", &flag])
+                .unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad:?}");
+            assert!(e.to_string().contains("not a duration"), "{bad:?}: {e}");
+        }
+    }
 }

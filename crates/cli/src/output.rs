@@ -1,144 +1,11 @@
-//! Output helpers: a small JSON writer (traces are embedded as their exact canonical text,
-//! so big integers and floats are never reformatted), verdict rendering and a progress line.
+//! Text output: the verdict for people, plurals and a progress line. JSON output is
+//! [`crate::json`]'s.
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use trailseal::core::AnchorConfirmation;
-use trailseal::core::json::write_json_string;
 use trailseal::{Progress, Verdict};
-
-/// Builds one JSON object.
-#[derive(Debug, Default)]
-pub(crate) struct JsonObject {
-    buf: Vec<u8>,
-}
-
-impl JsonObject {
-    pub(crate) fn new() -> Self {
-        Self { buf: vec![b'{'] }
-    }
-
-    fn key(&mut self, key: &str) {
-        if self.buf.len() > 1 {
-            self.buf.push(b',');
-        }
-        write_json_string(key, &mut self.buf);
-        self.buf.push(b':');
-    }
-
-    pub(crate) fn str(mut self, key: &str, value: &str) -> Self {
-        self.key(key);
-        write_json_string(value, &mut self.buf);
-        self
-    }
-
-    pub(crate) fn opt_str(mut self, key: &str, value: Option<&str>) -> Self {
-        self.key(key);
-        match value {
-            Some(v) => write_json_string(v, &mut self.buf),
-            None => self.buf.extend_from_slice(b"null"),
-        }
-        self
-    }
-
-    pub(crate) fn bool(mut self, key: &str, value: bool) -> Self {
-        self.key(key);
-        self.buf
-            .extend_from_slice(if value { b"true" } else { b"false" });
-        self
-    }
-
-    pub(crate) fn num(mut self, key: &str, value: u64) -> Self {
-        self.key(key);
-        self.buf.extend_from_slice(value.to_string().as_bytes());
-        self
-    }
-
-    pub(crate) fn opt_num(mut self, key: &str, value: Option<u64>) -> Self {
-        self.key(key);
-        match value {
-            Some(v) => self.buf.extend_from_slice(v.to_string().as_bytes()),
-            None => self.buf.extend_from_slice(b"null"),
-        }
-        self
-    }
-
-    pub(crate) fn strs(mut self, key: &str, values: &[String]) -> Self {
-        self.key(key);
-        self.buf.push(b'[');
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
-                self.buf.push(b',');
-            }
-            write_json_string(v, &mut self.buf);
-        }
-        self.buf.push(b']');
-        self
-    }
-
-    /// Embeds JSON text as it is (it must be valid JSON).
-    pub(crate) fn raw(mut self, key: &str, json: &str) -> Self {
-        self.key(key);
-        self.buf.extend_from_slice(json.as_bytes());
-        self
-    }
-
-    pub(crate) fn finish(mut self) -> String {
-        self.buf.push(b'}');
-        String::from_utf8_lossy(&self.buf).into_owned()
-    }
-}
-
-/// The verdict as one JSON object.
-pub(crate) fn verdict_json(verdict: &Verdict) -> String {
-    let (first_seq, last_seq) = match verdict {
-        Verdict::Verified(v) => (v.first_seq, v.last_seq),
-        _ => (None, None),
-    };
-    let reason = match verdict {
-        Verdict::Unverifiable(u) => Some(u.reason.as_str()),
-        _ => None,
-    };
-    let caveats: Vec<String> = verdict.caveats().iter().map(ToString::to_string).collect();
-    let retention = match verdict {
-        Verdict::Verified(v) => {
-            let items: Vec<String> = v.retention.iter().map(|r| r.to_json()).collect();
-            format!("[{}]", items.join(","))
-        }
-        _ => "[]".to_owned(),
-    };
-    let anchors = match verdict {
-        Verdict::Verified(v) => {
-            let items: Vec<String> = v
-                .anchors
-                .iter()
-                .map(|a| {
-                    JsonObject::new()
-                        .str("source", &a.source)
-                        .num("seq", a.seq)
-                        .str("by", a.by.as_str())
-                        .finish()
-                })
-                .collect();
-            format!("[{}]", items.join(","))
-        }
-        _ => "[]".to_owned(),
-    };
-    JsonObject::new()
-        .str("status", verdict.status())
-        .num("records_checked", verdict.records_checked())
-        .opt_num("first_seq", first_seq)
-        .opt_num("last_seq", last_seq)
-        .opt_num("first_bad_seq", verdict.first_bad_seq())
-        .opt_str("kind", verdict.kind().map(|k| k.as_str()))
-        .opt_str("reason", reason)
-        .str("detail", &verdict.detail())
-        .strs("caveats", &caveats)
-        .raw("retention", &retention)
-        .raw("anchors", &anchors)
-        .finish()
-}
 
 /// The verdict for people.
 pub(crate) fn verdict_text(verdict: &Verdict, location: &str) -> String {
@@ -200,6 +67,11 @@ pub(crate) fn verdict_text(verdict: &Verdict, location: &str) -> String {
         out.push_str(&format!("  caveat: {caveat}\n"));
     }
     out
+}
+
+/// The plural ending for `n` things: "" for one, "s" otherwise.
+pub(crate) fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// A progress line on stderr, shown only when stderr is a terminal.

@@ -40,9 +40,7 @@ fn text(b: &[u8]) -> String {
 }
 
 fn trace(id: &str) -> String {
-    format!(
-        r#"{{"action_id":"{id}","capability_id":"crm.search","principal_id":"agent-7","token_id":"tok-1","invoked_at":"2026-03-01T09:30:00+00:00","args":{{"q":"acme"}},"response_mode":"summary","driver_id":"http"}}"#
-    )
+    trailseal_testkit::Trace::new(id).json()
 }
 
 /// The members of the bad trace's base: a valid trace whose parts the cases replace.
@@ -424,7 +422,7 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn key() -> ChainKey {
-    ChainKey::from_secret(SECRET.as_bytes()).unwrap()
+    trailseal_testkit::key(SECRET)
 }
 
 fn write_options(max_bytes: Option<usize>) -> OpenOptions {
@@ -787,7 +785,11 @@ fn an_empty_jsonl_file_is_an_empty_store_and_a_missing_one_is_not_created() {
     let o = run(&["verify", "--store", e, "--json"], b"");
     assert_eq!(o.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["caveats"][0], "store is empty", "{v}");
+    assert_eq!(
+        v["caveats"][0],
+        serde_json::json!({"code": "empty-store", "message": "store is empty"}),
+        "{v}"
+    );
     let o = run(&["list", "--store", e], b"");
     assert!(text(&o.stdout).ends_with("no traces matched\n"));
     assert_eq!(std::fs::read(&empty).unwrap(), b"");

@@ -300,11 +300,18 @@ fn trace(i: usize) -> String {
     } else {
         ""
     };
-    format!(
-        r#"{{"action_id":"act-{i:03}","capability_id":"{capability}","principal_id":"{principal}","token_id":"tok-{i}","invoked_at":"2026-03-{:02}T{:02}:00:00+00:00","args":{{"n":{i}{email}}},"response_mode":"summary","driver_id":"http"{error}}}"#,
-        1 + i / 24,
-        i % 24
-    )
+    trailseal_testkit::Trace::new(format!("act-{i:03}"))
+        .capability(capability)
+        .principal(principal)
+        .token(format!("tok-{i}"))
+        .invoked_at(format!(
+            "2026-03-{:02}T{:02}:00:00+00:00",
+            1 + i / 24,
+            i % 24
+        ))
+        .args(format!(r#"{{"n":{i}{email}}}"#))
+        .extra(error)
+        .json()
 }
 
 fn traces(range: std::ops::Range<usize>) -> Vec<u8> {

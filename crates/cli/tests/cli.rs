@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 
 use trailseal_testkit::vectors_dir;
 
-const SECRET: &str = "fixture-secret-11-é";
+const SECRET: &str = trailseal_testkit::VECTOR_SECRET;
 
 fn bin() -> Command {
     common::bin()
@@ -49,9 +49,7 @@ fn json(o: &Output) -> serde_json::Value {
 }
 
 fn trace(id: &str, extra: &str) -> String {
-    format!(
-        r#"{{"action_id":"{id}","capability_id":"crm.search","principal_id":"agent-7","token_id":"tok-1","invoked_at":"2026-03-01T09:30:00+00:00","args":{{"q":"acme"}},"response_mode":"summary","driver_id":"http"{extra}}}"#
-    )
+    trailseal_testkit::Trace::new(id).extra(extra).json()
 }
 
 #[test]
@@ -109,8 +107,16 @@ fn verify_json_is_one_object_with_every_field() {
     assert_eq!(
         v["caveats"],
         serde_json::json!([
-            "starts from an unauthenticated checkpoint at seq 13: records before it cannot be checked",
-            "no anchor: records after seq 39 could have been removed"
+            {
+                "code": "unauthenticated-checkpoint",
+                "message": "starts from an unauthenticated checkpoint at seq 13: records before it cannot be checked",
+                "seq": 13
+            },
+            {
+                "code": "no-anchor",
+                "message": "no anchor: records after seq 39 could have been removed",
+                "last_seq": 39
+            }
         ])
     );
 }
@@ -570,7 +576,14 @@ fn exports_verify_on_their_own() {
             "{source}: {v}"
         );
         if let Some(c) = caveat {
-            assert!(v["caveats"].to_string().contains(c), "{v}");
+            assert!(
+                v["caveats"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|o| o["message"].as_str().unwrap().contains(c)),
+                "{v}"
+            );
         }
     }
     // The export is tamper-evident too.
@@ -749,7 +762,11 @@ fn prune_policy_and_retention_commands() {
     assert_eq!(v["retention"].as_array().unwrap().len(), 2);
     assert_eq!(
         v["caveats"],
-        serde_json::json!(["no anchor: records after seq 39 could have been removed"])
+        serde_json::json!([{
+            "code": "no-anchor",
+            "message": "no anchor: records after seq 39 could have been removed",
+            "last_seq": 39
+        }])
     );
 
     let o = run(&["retention", "--store", &store], Some(SECRET), "");

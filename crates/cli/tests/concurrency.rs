@@ -21,9 +21,11 @@ const WRITERS: usize = 6;
 const EACH: usize = 120;
 
 fn trace(writer: usize, i: usize) -> String {
-    format!(
-        r#"{{"action_id":"w{writer}-{i:04}","capability_id":"crm.search","principal_id":"worker-{writer}","token_id":"tok","invoked_at":"2026-03-01T09:30:00+00:00","args":{{"i":{i}}},"response_mode":"summary","driver_id":"http"}}"#
-    )
+    trailseal_testkit::Trace::new(format!("w{writer}-{i:04}"))
+        .principal(format!("worker-{writer}"))
+        .token("tok")
+        .args(format!(r#"{{"i":{i}}}"#))
+        .json()
 }
 
 fn hammer(store: &str, commit_every: &str) {

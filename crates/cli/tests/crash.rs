@@ -221,13 +221,17 @@ fn succeed(cmd: &mut Command) -> String {
 }
 
 fn trace(id: &str, n: u64, pad: usize) -> String {
-    format!(
-        "{{\"action_id\":\"{id}\",\"capability_id\":\"crm.search\",\"principal_id\":\"p\",\"token_id\":\"t\",\"invoked_at\":\"2026-01-01T{:02}:{:02}:{:02}Z\",\"args\":{{\"pad\":\"{}\"}},\"response_mode\":\"raw\",\"driver_id\":\"d\"}}\n",
-        (n / 3600) % 24,
-        (n / 60) % 60,
-        n % 60,
-        "x".repeat(pad)
-    )
+    trailseal_testkit::Trace::minimal(id)
+        .capability("crm.search")
+        .invoked_at(format!(
+            "2026-01-01T{:02}:{:02}:{:02}Z",
+            (n / 3600) % 24,
+            (n / 60) % 60,
+            n % 60
+        ))
+        .args(format!(r#"{{"pad":"{}"}}"#, "x".repeat(pad)))
+        .json()
+        + "\n"
 }
 
 /// Appends `input` (trace lines) in one transaction.

@@ -82,10 +82,9 @@ fn ok(o: &Output) {
 }
 
 fn trace(n: u64, pad: usize) -> String {
-    format!(
-        r#"{{"action_id":"f{n}","capability_id":"c","principal_id":"p","token_id":"t","invoked_at":"2026-01-01T00:00:00Z","args":{{"pad":"{}"}},"response_mode":"raw","driver_id":"d"}}"#,
-        "x".repeat(pad)
-    )
+    trailseal_testkit::Trace::minimal(format!("f{n}"))
+        .args(format!(r#"{{"pad":"{}"}}"#, "x".repeat(pad)))
+        .json()
 }
 
 fn traces(from: u64, n: u64, pad: usize) -> String {

@@ -22,9 +22,10 @@ const HUGE: usize = 72 << 20;
 const RSS_LIMIT_KIB: u64 = 48 << 10;
 
 fn trace(n: u64) -> String {
-    format!(
-        r#"{{"action_id":"t{n}","capability_id":"c","principal_id":"p","token_id":"t","invoked_at":"2026-01-01T00:00:0{n}Z","args":{{"n":{n}}},"response_mode":"raw","driver_id":"d"}}"#
-    )
+    trailseal_testkit::Trace::minimal(format!("t{n}"))
+        .invoked_at(format!("2026-01-01T00:00:0{n}Z"))
+        .args(format!(r#"{{"n":{n}}}"#))
+        .json()
 }
 
 /// Runs `trailseal ARGS` with the secret; (exit code, stdout, peak RSS in KiB).

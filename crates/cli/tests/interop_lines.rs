@@ -205,7 +205,7 @@ fn is_python_space_is_str_isspace() {
 }
 
 fn key() -> ChainKey {
-    ChainKey::from_secret(SECRET.as_bytes()).unwrap()
+    trailseal_testkit::key(SECRET)
 }
 
 fn verify(path: &Path) -> Option<Verdict> {

@@ -849,7 +849,9 @@ fn weaver_stores_with_non_utc_offsets_verify_and_prune_by_instant() {
     }
 }
 
-/// A trace in the export shape whose `args` hold the float 1.5 and the integer 7.
+/// A trace in the export shape whose `args` hold the float 1.5 and the integer 7. Not built
+/// with `trailseal_testkit::Trace` on purpose: it holds every member of weaver-kernel's full
+/// export (nulls included), in the sorted order weaver-kernel itself writes.
 fn numbers_trace(i: u32) -> String {
     format!(
         r#"{{"action_id":"act-num-{i}","args":{{"n":7,"ratio":1.5}},"capability_id":"billing.list","correction":null,"driver_id":"memory","error":null,"event_type":"invoke","handle_id":null,"invoked_at":"2026-01-01T00:00:0{i}+00:00","principal_id":"u1","reason_code":null,"response_mode":"summary","result_summary":null,"sensitivity":"NONE","status":"succeeded","token_id":"tok-1"}}"#

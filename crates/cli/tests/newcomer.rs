@@ -18,7 +18,7 @@ use std::process::{Command, Output, Stdio};
 use common::{bin, run_with, text};
 
 /// The vectors' secret (weaver-kernel's fixture: short and word-like, so commands warn).
-const SECRET: &str = "fixture-secret-11-é";
+const SECRET: &str = trailseal_testkit::VECTOR_SECRET;
 /// A secret as `trailseal keygen --secret` makes them, for new stores.
 const STRONG: &str = "b3Vx4sC0m8F_yQe2N9kTzR5pLw7hJd1aGi6oUcMvXnE";
 

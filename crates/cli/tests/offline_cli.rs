@@ -18,7 +18,7 @@ use std::process::{Command, Output};
 use trailseal::core::note::{NoteSigner, NoteVerifier};
 use trailseal_testkit::{go_notecheck, vectors_dir};
 
-const SECRET: &str = "fixture-secret-11-é";
+const SECRET: &str = trailseal_testkit::VECTOR_SECRET;
 
 fn run(args: &[&str], stdin: &str) -> Output {
     common::run_with(args, Some(SECRET), stdin.as_bytes())
@@ -179,9 +179,7 @@ fn keygen_anchor_and_verify_against_anchors() {
 }
 
 fn trace(n: u64) -> String {
-    format!(
-        r#"{{"action_id":"x{n}","capability_id":"c","principal_id":"p","token_id":"t","invoked_at":"2026-01-01T00:00:00Z","args":{{}},"response_mode":"raw","driver_id":"d"}}"#
-    )
+    trailseal_testkit::Trace::minimal(format!("x{n}")).json()
 }
 
 #[test]
@@ -789,6 +787,11 @@ fn verify_bundle_tells_withheld_reasons_apart_only_when_the_bundle_gives_them() 
         caveats.contains("34 records withheld: only their seq and hashes"),
         "{caveats}"
     );
+    assert_eq!(
+        (&j["caveats"][0]["code"], &j["caveats"][0]["count"]),
+        (&serde_json::json!("withheld"), &serde_json::json!(34)),
+        "{caveats}"
+    );
     for word in ["redact", "selection", "filter"] {
         assert!(
             !caveats.contains(word) && !t.contains(word),
@@ -824,6 +827,24 @@ fn verify_bundle_tells_withheld_reasons_apart_only_when_the_bundle_gives_them() 
     assert!(
         t.contains("34 withheld (30 outside the selection, 4 redacted: the bundle says which)"),
         "{t}"
+    );
+    let caveat = &j["caveats"][0];
+    assert_eq!(
+        (
+            &caveat["code"],
+            &caveat["filter"],
+            &caveat["redacted"],
+            caveat["message"].as_str().is_some_and(
+                |m| m.starts_with("34 records withheld (30 outside the selection, 4 redacted)")
+            )
+        ),
+        (
+            &serde_json::json!("withheld-with-reasons"),
+            &serde_json::json!(30),
+            &serde_json::json!(4),
+            true
+        ),
+        "{j}"
     );
 }
 

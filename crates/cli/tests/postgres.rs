@@ -22,14 +22,15 @@ use trailseal_testkit::{pg_fresh_schema_url, pg_url};
 const SECRET: &str = "pg-secret-for-tests";
 
 fn trace(writer: usize, i: usize) -> String {
-    format!(
-        r#"{{"action_id":"w{writer}-{i:05}","capability_id":"crm.search","principal_id":"worker-{writer}","token_id":"tok","invoked_at":"2026-03-01T09:30:00+00:00","args":{{"i":{i},"pad":"{}"}},"response_mode":"summary","driver_id":"http"}}"#,
-        "x".repeat(200)
-    )
+    trailseal_testkit::Trace::new(format!("w{writer}-{i:05}"))
+        .principal(format!("worker-{writer}"))
+        .token("tok")
+        .args(format!(r#"{{"i":{i},"pad":"{}"}}"#, "x".repeat(200)))
+        .json()
 }
 
 fn key() -> ChainKey {
-    ChainKey::from_secret(SECRET.as_bytes()).unwrap()
+    trailseal_testkit::key(SECRET)
 }
 
 fn log(url: &str) -> AuditLog {

@@ -23,7 +23,7 @@ use std::process::{Command, Output};
 
 const SECRET: &str = "readonly-secret-0123456789abcdef";
 /// The weaver-kernel vectors' secret.
-const VECTOR_SECRET: &str = "fixture-secret-11-é";
+const VECTOR_SECRET: &str = trailseal_testkit::VECTOR_SECRET;
 
 fn is_root() -> bool {
     Command::new("id")
@@ -33,9 +33,9 @@ fn is_root() -> bool {
 }
 
 fn trace(n: u64) -> String {
-    format!(
-        r#"{{"action_id":"act-{n:04}","capability_id":"crm.search","principal_id":"agent-7","token_id":"tok-1","invoked_at":"2026-03-01T09:30:00+00:00","args":{{"n":{n}}},"response_mode":"summary","driver_id":"http"}}"#
-    )
+    trailseal_testkit::Trace::new(format!("act-{n:04}"))
+        .args(format!(r#"{{"n":{n}}}"#))
+        .json()
 }
 
 fn chmod(path: &Path, mode: u32) {

@@ -31,9 +31,11 @@ fn err(o: &Output) -> String {
 fn traces(from: u64, n: u64) -> String {
     (from..from + n)
         .map(|i| {
-            format!(
-                "{{\"action_id\":\"cli-{i}\",\"capability_id\":\"crm.search\",\"principal_id\":\"p\",\"token_id\":\"t\",\"invoked_at\":\"2026-01-01T00:00:00Z\",\"args\":{{\"i\":{i}}},\"response_mode\":\"raw\",\"driver_id\":\"d\"}}\n"
-            )
+            trailseal_testkit::Trace::minimal(format!("cli-{i}"))
+                .capability("crm.search")
+                .args(format!(r#"{{"i":{i}}}"#))
+                .json()
+                + "\n"
         })
         .collect()
 }

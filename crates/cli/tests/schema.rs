@@ -20,10 +20,12 @@ use trailseal::{AuditLog, ChainKey, OpenMode, OpenOptions};
 const SECRET: &str = "schema-secret-Vb3nK8qZ2xLm7RtW";
 
 fn trace(i: usize) -> String {
-    format!(
-        r#"{{"action_id":"act-{i}","capability_id":"crm.search","principal_id":"u1","token_id":"tok","invoked_at":"2026-03-01T09:30:{:02}+00:00","args":{{"i":{i}}},"response_mode":"summary","driver_id":"http"}}"#,
-        i % 60
-    )
+    trailseal_testkit::Trace::new(format!("act-{i}"))
+        .principal("u1")
+        .token("tok")
+        .invoked_at(format!("2026-03-01T09:30:{:02}+00:00", i % 60))
+        .args(format!(r#"{{"i":{i}}}"#))
+        .json()
 }
 
 /// A store at `location` with five records, written by trailseal.

@@ -22,9 +22,10 @@ const SHORT: &str = "s3cret";
 const STRONG: &str = "Gq7ZtY2vKp9XwR4mNc8LbJ5hDf3SaE6uT1oPiWyQ0zA";
 
 fn trace(id: &str) -> String {
-    format!(
-        r#"{{"action_id":"{id}","capability_id":"crm.search","principal_id":"agent-7","token_id":"tok-1","invoked_at":"2026-11-27T10:00:00+00:00","args":{{"q":"acme"}},"response_mode":"summary","driver_id":"http"}}"#
-    ) + "\n"
+    trailseal_testkit::Trace::new(id)
+        .invoked_at("2026-11-27T10:00:00+00:00")
+        .json()
+        + "\n"
 }
 
 fn s(p: &Path) -> String {
@@ -269,7 +270,7 @@ fn weak_secrets_of_existing_stores_work_with_a_warning() {
     std::fs::copy(vector("weaver-0.12.0/store.sqlite"), &copy).unwrap();
     let o = run_with(
         &["verify", "--store", &s(&copy)],
-        Some("fixture-secret-11-é"),
+        Some(trailseal_testkit::VECTOR_SECRET),
         b"",
     );
     ok(&o);
@@ -300,7 +301,7 @@ fn signing_keys_others_can_read_warn_and_others_can_write_are_refused() {
     let store = dir.path().join("s.db");
     std::fs::copy(vector("weaver-0.12.0/store.sqlite"), &store).unwrap();
     let store = s(&store);
-    let secret = "fixture-secret-11-é";
+    let secret = trailseal_testkit::VECTOR_SECRET;
     let key = dir.path().join("ops");
     ok(&run_with(&["keygen", "--out", &s(&key)], None, b""));
     let private = std::fs::read_to_string(&key).unwrap();

@@ -310,9 +310,47 @@ pub fn parse_duration(text: &str) -> Option<i64> {
     Some(total)
 }
 
+/// A duration in microseconds as people read it, in the largest unit it is a whole number
+/// of: `183d`, `12h`, `90s`, and below a second `1500ms` or `250us`. What trailseal prints
+/// for a duration it did not get as text (a receipt's minimum retention, say); a whole
+/// number of seconds reads back with [`parse_duration`].
+pub fn format_duration(micros: i64) -> String {
+    const SECOND: i64 = 1_000_000;
+    match micros {
+        m if m % (86_400 * SECOND) == 0 => format!("{}d", m / (86_400 * SECOND)),
+        m if m % (3600 * SECOND) == 0 => format!("{}h", m / (3600 * SECOND)),
+        m if m % SECOND == 0 => format!("{}s", m / SECOND),
+        m if m % 1000 == 0 => format!("{}ms", m / 1000),
+        m => format!("{m}us"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_durations_in_their_largest_whole_unit() {
+        for (micros, text) in [
+            (0, "0d"),
+            (183 * 86_400 * 1_000_000, "183d"),
+            (26 * 7 * 86_400 * 1_000_000, "182d"),
+            (36 * 3600 * 1_000_000, "36h"),
+            (90 * 1_000_000, "90s"),
+            (1_500_000, "1500ms"),
+            (250, "250us"),
+            (-86_400 * 1_000_000, "-1d"),
+            (i64::MIN, "-9223372036854775808us"),
+        ] {
+            assert_eq!(format_duration(micros), text, "{micros}");
+        }
+        for text in ["183d", "36h", "90s"] {
+            assert_eq!(
+                parse_duration(text).map(format_duration).as_deref(),
+                Some(text)
+            );
+        }
+    }
 
     #[test]
     fn parses_python_isoformat() {

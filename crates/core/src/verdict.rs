@@ -34,6 +34,43 @@ pub enum Caveat {
     MacsNotChecked { count: u64 },
 }
 
+impl Caveat {
+    /// The caveat's stable code (kebab-case, one per variant, never reused), for programs that
+    /// must not match the English sentence [`Display`](fmt::Display) gives. Documented in
+    /// docs/format.md, §4.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Caveat::EmptyStore => "empty-store",
+            Caveat::UnauthenticatedCheckpoint { .. } => "unauthenticated-checkpoint",
+            Caveat::NoAnchor { .. } => "no-anchor",
+            Caveat::AnchorBehind { .. } => "anchor-behind",
+            Caveat::Withheld { .. } => "withheld",
+            Caveat::WithheldWithReasons { .. } => "withheld-with-reasons",
+            Caveat::MacsNotChecked { .. } => "macs-not-checked",
+        }
+    }
+
+    /// The caveat's fields by name, in declaration order (`None`: a field that holds
+    /// nothing, such as `last_seq` of an empty chain), so that output carries them without
+    /// matching on the variant.
+    pub fn fields(&self) -> Vec<(&'static str, Option<u64>)> {
+        match self {
+            Caveat::EmptyStore => Vec::new(),
+            Caveat::UnauthenticatedCheckpoint { seq } => vec![("seq", Some(*seq))],
+            Caveat::NoAnchor { last_seq } => vec![("last_seq", *last_seq)],
+            Caveat::AnchorBehind { anchored, last_seq } => {
+                vec![("anchored", Some(*anchored)), ("last_seq", Some(*last_seq))]
+            }
+            Caveat::Withheld { count } | Caveat::MacsNotChecked { count } => {
+                vec![("count", Some(*count))]
+            }
+            Caveat::WithheldWithReasons { filter, redacted } => {
+                vec![("filter", Some(*filter)), ("redacted", Some(*redacted))]
+            }
+        }
+    }
+}
+
 impl fmt::Display for Caveat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -312,6 +349,101 @@ impl Verdict {
         match self {
             Verdict::Verified(v) => &v.caveats,
             _ => &[],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Caveat;
+
+    /// One value of every variant. The match below has no wildcard, so a new variant does not
+    /// compile until it is listed here (and so gets a code the tests check).
+    fn every_caveat() -> Vec<Caveat> {
+        let all = vec![
+            Caveat::EmptyStore,
+            Caveat::UnauthenticatedCheckpoint { seq: 3 },
+            Caveat::NoAnchor { last_seq: Some(9) },
+            Caveat::AnchorBehind {
+                anchored: 4,
+                last_seq: 9,
+            },
+            Caveat::Withheld { count: 2 },
+            Caveat::WithheldWithReasons {
+                filter: 1,
+                redacted: 1,
+            },
+            Caveat::MacsNotChecked { count: 5 },
+        ];
+        for c in &all {
+            match c {
+                Caveat::EmptyStore
+                | Caveat::UnauthenticatedCheckpoint { .. }
+                | Caveat::NoAnchor { .. }
+                | Caveat::AnchorBehind { .. }
+                | Caveat::Withheld { .. }
+                | Caveat::WithheldWithReasons { .. }
+                | Caveat::MacsNotChecked { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_caveat_has_a_distinct_kebab_case_code() {
+        let all = every_caveat();
+        let mut codes: Vec<&str> = all.iter().map(Caveat::code).collect();
+        for code in &codes {
+            assert!(
+                !code.is_empty()
+                    && !code.starts_with('-')
+                    && !code.ends_with('-')
+                    && !code.contains("--")
+                    && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{code:?} is not kebab-case"
+            );
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(
+            codes.len(),
+            all.len(),
+            "two caveats share a code: {codes:?}"
+        );
+    }
+
+    #[test]
+    fn every_caveat_code_is_documented() {
+        let format = include_str!("../../../docs/format.md");
+        for c in every_caveat() {
+            assert!(
+                format.contains(&format!("`{}`", c.code())),
+                "docs/format.md does not document the caveat code {:?}",
+                c.code()
+            );
+        }
+    }
+
+    #[test]
+    fn fields_name_what_the_variant_holds() {
+        assert!(Caveat::EmptyStore.fields().is_empty());
+        assert_eq!(
+            Caveat::NoAnchor { last_seq: None }.fields(),
+            vec![("last_seq", None)]
+        );
+        assert_eq!(
+            Caveat::AnchorBehind {
+                anchored: 4,
+                last_seq: 9
+            }
+            .fields(),
+            vec![("anchored", Some(4)), ("last_seq", Some(9))]
+        );
+        for c in every_caveat() {
+            let names: Vec<&str> = c.fields().iter().map(|(n, _)| *n).collect();
+            for reserved in ["code", "message"] {
+                assert!(!names.contains(&reserved), "{c:?}: field {reserved:?}");
+            }
         }
     }
 }

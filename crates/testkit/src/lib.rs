@@ -1,5 +1,8 @@
 //! Test support shared by trailseal's test suites.
 //!
+//! - [`Trace`], [`key`], [`signer`], [`VECTOR_SECRET`]: fixtures (a trace builder in the
+//!   export shape, chain keys, deterministic signers, the vectors' secret) instead of a copy
+//!   in every test file.
 //! - [`vectors_dir`] and [`vector`]: the test vectors checked in under `crates/testkit/vectors`
 //!   (see its README for how each file was made).
 //! - [`weaver_python`]: a Python with `weaver-kernel==0.12.0`: `TRAILSEAL_WEAVER_PYTHON` when
@@ -19,7 +22,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+mod fixtures;
 mod pg;
+pub use fixtures::{Trace, VECTOR_SECRET, key, signer};
 pub use pg::{pg_fresh_schema_url, pg_url};
 
 /// The workspace root.

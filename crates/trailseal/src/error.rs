@@ -145,7 +145,7 @@ pub enum PolicyError {
     /// A prune would remove records the minimum retention keeps; nothing was pruned.
     #[error(
         "{breach}, but the store's minimum retention is {} (records invoked after {keep_after} must be kept); nothing was pruned",
-        describe_micros(*.min_retention_micros)
+        trailseal_core::time::format_duration(*.min_retention_micros)
     )]
     Prune {
         breach: PolicyBreach,
@@ -156,20 +156,8 @@ pub enum PolicyError {
     },
 }
 
-/// A duration in microseconds as days, hours or seconds (`183d`), as policies are stated.
-fn describe_micros(micros: i64) -> String {
-    let secs = micros / 1_000_000;
-    if secs % 86_400 == 0 {
-        format!("{}d", secs / 86_400)
-    } else if secs % 3600 == 0 {
-        format!("{}h", secs / 3600)
-    } else {
-        format!("{secs}s")
-    }
-}
-
 fn retention_text(micros: Option<i64>) -> String {
-    micros.map_or_else(|| "none".into(), describe_micros)
+    micros.map_or_else(|| "none".into(), trailseal_core::time::format_duration)
 }
 
 /// How a prune would break the minimum retention.

@@ -118,18 +118,21 @@ pub(crate) fn export_header(state: &StoreState) -> Option<Header> {
 }
 
 /// Writes a new file holding traces atomically and private (mode `0600`, whatever the umask):
-/// see [`trailseal_store::atomic`]. A file or symbolic link at `path` is replaced, never
-/// written through; on failure nothing is left behind.
-pub(crate) fn write_atomically(
+/// see [`trailseal_store::atomic`] (a temporary file beside `path`, fsynced, renamed over it,
+/// the directory fsynced). A file or symbolic link at `path` is replaced, never written
+/// through; when `write` or the replacement fails, nothing is left behind. The one way the
+/// library and the command line write exports, archives and bundles.
+pub fn write_atomically<T>(
     path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> Result<u64, Error>,
-) -> Result<u64, Error> {
+    write: impl FnOnce(&mut dyn Write) -> Result<T, Error>,
+) -> Result<T, Error> {
     let failed = |source| Error::Write {
         path: path.display().to_string(),
         source,
     };
     let mut file = AtomicFile::create(path, Perms::Mode(PRIVATE)).map_err(failed)?;
-    let n = write(&mut file)?;
+    // Dropping `file` on an error removes what was written.
+    let done = write(&mut file)?;
     file.replace().map_err(failed)?;
-    Ok(n)
+    Ok(done)
 }

@@ -27,6 +27,7 @@ struct ReadmeDoctests;
 
 mod anchor_file;
 mod bundle;
+mod clock;
 mod error;
 mod export;
 mod group;
@@ -42,9 +43,11 @@ pub mod verify;
 
 pub use anchor_file::{AnchorWrite, anchor_file_name, size_of_anchor_file_name, write_anchor_once};
 pub use bundle::{BundleReport, BundleSelection, verify_bundle, verify_bundle_with};
+pub use clock::now;
 pub use error::{
     BundleProblem, Error, KeyError, PolicyBreach, PolicyError, RetentionError, WrongKey,
 };
+pub use export::write_atomically;
 pub use group::{GroupStats, SharedLog};
 pub use log::{AuditLog, OpenOptions};
 pub use migrate::MigrateReport;

@@ -33,14 +33,15 @@ fn key() -> ChainKey {
 }
 
 fn signer() -> NoteSigner {
-    NoteSigner::from_seed("auditor-key", &[42; 32]).unwrap()
+    trailseal_testkit::signer("auditor-key", 42)
 }
 
 fn trace(n: u64) -> String {
     let principal = ["agent:support", "agent:finance", "agent:devops"][(n % 3) as usize];
     let capability = ["crm.search", "billing.refund"][(n % 2) as usize];
+    // Stored canonically (sorted keys), so where `error` is written does not matter.
     let error = if n % 5 == 4 {
-        r#""error":"timeout","#
+        r#","error":"timeout""#
     } else {
         ""
     };
@@ -49,11 +50,18 @@ fn trace(n: u64) -> String {
     } else {
         ""
     };
-    format!(
-        r#"{{"action_id":"a-{n:05}","capability_id":"{capability}","principal_id":"{principal}","token_id":"t",{error}"invoked_at":"2026-01-01T00:{:02}:{:02}+00:00","args":{{"n":{n}{email}}},"response_mode":"summary","driver_id":"http"}}"#,
-        n / 60 % 60,
-        n % 60
-    )
+    trailseal_testkit::Trace::new(format!("a-{n:05}"))
+        .capability(capability)
+        .principal(principal)
+        .token("t")
+        .invoked_at(format!(
+            "2026-01-01T00:{:02}:{:02}+00:00",
+            n / 60 % 60,
+            n % 60
+        ))
+        .args(format!(r#"{{"n":{n}{email}}}"#))
+        .extra(error)
+        .json()
 }
 
 fn open(path: &Path) -> AuditLog {
@@ -187,9 +195,7 @@ fn unusable_anchors_are_unverifiable_not_tampering() {
     let path = dir.path().join("u.db");
     store(&path, 0..10);
     let (label, note) = anchor(&path);
-    let other = NoteSigner::from_seed("auditor-key", &[1; 32])
-        .unwrap()
-        .verifier();
+    let other = trailseal_testkit::signer("auditor-key", 1).verifier();
     let v = open(&path).verify_with(
         &mut VerifyOptions::new().anchor_notes(&[(label.clone(), note.clone())], &other),
     );
@@ -559,9 +565,7 @@ fn every_tamper_of_a_bundle_is_caught_and_named() {
     );
 
     // Wrong keys are unverifiable, not tampering.
-    let other = NoteSigner::from_seed("auditor-key", &[7; 32])
-        .unwrap()
-        .verifier();
+    let other = trailseal_testkit::signer("auditor-key", 7).verifier();
     let v = trailseal::verify_bundle(
         &mut BufReader::new(original.as_slice()),
         &other,

@@ -29,10 +29,12 @@ fn key() -> ChainKey {
 }
 
 fn trace(tag: &str, n: u64) -> String {
-    format!(
-        r#"{{"action_id":"{tag}-{n:06}","capability_id":"crm.search","principal_id":"agent-{p}","token_id":"tok","invoked_at":"2026-01-01T00:00:00+00:00","args":{{"n":{n}}},"response_mode":"summary","driver_id":"http"}}"#,
-        p = n % 5
-    )
+    trailseal_testkit::Trace::new(format!("{tag}-{n:06}"))
+        .principal(format!("agent-{}", n % 5))
+        .token("tok")
+        .invoked_at("2026-01-01T00:00:00+00:00")
+        .args(format!(r#"{{"n":{n}}}"#))
+        .json()
 }
 
 fn open(path: &Path, mode: OpenMode) -> AuditLog {

@@ -222,7 +222,7 @@ fn weaver_kernels_torn_vector_is_repaired() {
         &path,
     )
     .unwrap();
-    let secret = "fixture-secret-11-é";
+    let secret = trailseal_testkit::VECTOR_SECRET;
     let report = open_with(&path, secret).repair(false).unwrap();
     assert_eq!(report.torn.unwrap().claimed_seq, Some(39));
     let v = open_with(&path, secret).verify();

@@ -19,7 +19,7 @@ use trailseal::{AuditLog, ChainKey, Error, OpenMode, OpenOptions};
 mod common;
 
 const SECRET: &str = "repair-tails-secret";
-const WEAVER_SECRET: &str = "fixture-secret-11-é";
+const WEAVER_SECRET: &str = trailseal_testkit::VECTOR_SECRET;
 
 /// A chain's record lines (without line ends) and its secret.
 struct Base {

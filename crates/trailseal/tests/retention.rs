@@ -53,10 +53,12 @@ fn at(n: u64) -> String {
 }
 
 fn trace(n: u64, invoked_at: &str) -> String {
-    format!(
-        r#"{{"action_id":"act-{n:04}","capability_id":"crm.search","principal_id":"agent-{p}","token_id":"tok","invoked_at":"{invoked_at}","args":{{"n":{n}}},"response_mode":"summary","driver_id":"http"}}"#,
-        p = n % 3
-    )
+    trailseal_testkit::Trace::new(format!("act-{n:04}"))
+        .principal(format!("agent-{}", n % 3))
+        .token("tok")
+        .invoked_at(invoked_at)
+        .args(format!(r#"{{"n":{n}}}"#))
+        .json()
 }
 
 fn key() -> ChainKey {

@@ -163,7 +163,7 @@ fn stores_already_written_with_a_short_secret_keep_working() {
 #[test]
 fn the_weaver_vectors_secret_still_verifies() {
     // 20 bytes: above the floor for new stores, below the recommended 32 (a warning only).
-    let secret = "fixture-secret-11-é";
+    let secret = trailseal_testkit::VECTOR_SECRET;
     assert_eq!(secret.len(), 20);
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("store.sqlite");

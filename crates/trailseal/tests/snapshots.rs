@@ -45,12 +45,16 @@ fn open(location: &str, threads: usize) -> AuditLog {
 }
 
 fn trace(n: u64) -> String {
-    format!(
-        r#"{{"action_id":"act-{n:08}","capability_id":"crm.search","principal_id":"agent-{p}","token_id":"tok","invoked_at":"2026-01-01T{h:02}:{m:02}:00+00:00","args":{{"n":{n}}},"response_mode":"summary","driver_id":"http"}}"#,
-        p = n % 3,
-        h = (n / 60) % 24,
-        m = n % 60,
-    )
+    trailseal_testkit::Trace::new(format!("act-{n:08}"))
+        .principal(format!("agent-{}", n % 3))
+        .token("tok")
+        .invoked_at(format!(
+            "2026-01-01T{h:02}:{m:02}:00+00:00",
+            h = (n / 60) % 24,
+            m = n % 60,
+        ))
+        .args(format!(r#"{{"n":{n}}}"#))
+        .json()
 }
 
 fn env_number(name: &str, default: u64) -> u64 {

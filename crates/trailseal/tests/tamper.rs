@@ -59,17 +59,23 @@ fn key() -> ChainKey {
 }
 
 fn signer() -> NoteSigner {
-    NoteSigner::from_seed("tamper-anchor", &[7; 32]).unwrap()
+    trailseal_testkit::signer("tamper-anchor", 7)
 }
 
 fn trace(tag: &str, n: u64) -> String {
-    format!(
-        r#"{{"action_id":"{tag}-{n:05}","capability_id":"crm.search","principal_id":"agent-{p}","token_id":"tok-{n}","invoked_at":"2026-01-01T{h:02}:{m:02}:{s:02}.{n:06}+00:00","args":{{"q":"customer {n} caf\u00e9","limit":{n},"ratio":0.{n},"tags":["a","b"]}},"response_mode":"summary","driver_id":"http"}}"#,
-        p = n % 7,
-        h = n / 3600 % 24,
-        m = n / 60 % 60,
-        s = n % 60,
-    )
+    trailseal_testkit::Trace::new(format!("{tag}-{n:05}"))
+        .principal(format!("agent-{}", n % 7))
+        .token(format!("tok-{n}"))
+        .invoked_at(format!(
+            "2026-01-01T{h:02}:{m:02}:{s:02}.{n:06}+00:00",
+            h = n / 3600 % 24,
+            m = n / 60 % 60,
+            s = n % 60,
+        ))
+        .args(format!(
+            r#"{{"q":"customer {n} caf\u00e9","limit":{n},"ratio":0.{n},"tags":["a","b"]}}"#
+        ))
+        .json()
 }
 
 /// A record as stored, every field as bytes.

@@ -83,7 +83,7 @@ fn every_case_agrees_with_weaver_kernel() {
 
 #[test]
 fn verdicts_say_what_was_not_checked() {
-    let secret = "fixture-secret-11-é";
+    let secret = trailseal_testkit::VECTOR_SECRET;
     let v = verify("store.sqlite", secret);
     assert_eq!(v.caveats(), &[Caveat::NoAnchor { last_seq: Some(39) }]);
     let v = verify("pruned-by-weaver.sqlite", secret);

@@ -4,14 +4,24 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Args;
 use trailseal::core::trace::TraceLimits;
 use trailseal::store::atomic::{PRIVATE, write_new};
-use trailseal::{AuditLog, ChainKey, OpenMode, OpenOptions, Timestamp, Verdict};
+use trailseal::{AuditLog, ChainKey, OpenMode, OpenOptions, Verdict, now};
 
 use super::{load_key, verdict_exit};
-use crate::cli::DemoArgs;
+use crate::cli::SecretArgs;
 use crate::error::{CliError, output};
 use crate::output::verdict_text;
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Where to create the demo store.
+    #[arg(long, value_name = "PATH", default_value = "audit.db")]
+    pub(crate) store: PathBuf,
+    #[command(flatten)]
+    pub(crate) secret: SecretArgs,
+}
 
 /// (principal, capability, sensitivity, response_mode, driver, args, outcome)
 /// where outcome is Ok(result_summary) or Err((event_type, error, reason_code)).
@@ -238,13 +248,6 @@ fn uuid4() -> Result<String, CliError> {
         &h[16..20],
         &h[20..32]
     ))
-}
-
-fn now() -> Timestamp {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-    Timestamp::from_unix_micros(micros)
 }
 
 fn trace_json(action: &Action, invoked_at: &str) -> Result<String, CliError> {

@@ -6,10 +6,27 @@ use std::process::ExitCode;
 use trailseal::core::trace::TraceLimits;
 use trailseal::{OpenMode, RepairReport, TornTail, Verdict};
 
+use clap::Args;
+
 use super::{load_key, open, stdout};
-use crate::cli::RepairArgs;
+use crate::cli::{JsonArg, SecretArgs, StoreArgs};
 use crate::error::{CliError, EXIT_TAMPERED, output};
-use crate::output::JsonObject;
+use crate::json;
+use crate::output::plural;
+
+#[derive(Debug, Args)]
+#[command(mut_arg("json", |a| a.help("Print the result as one JSON object")))]
+pub(crate) struct RepairArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) secret: SecretArgs,
+    /// Say what would be removed; change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) output: JsonArg,
+}
 
 /// A refusal keeps the library's message; its exit code is the verdict's, as for `verify`.
 fn refused(e: trailseal::Error) -> CliError {
@@ -29,20 +46,11 @@ fn refused(e: trailseal::Error) -> CliError {
     }
 }
 
-fn tail_json(tail: &TornTail) -> String {
-    JsonObject::new()
-        .num("line", tail.line)
-        .num("offset", tail.offset)
-        .num("bytes", tail.bytes)
-        .opt_num("claimed_seq", tail.claimed_seq)
-        .finish()
-}
-
 fn describe(tail: &TornTail) -> String {
     format!(
         "{} byte{} at line {} (byte {}), {}",
         tail.bytes,
-        if tail.bytes == 1 { "" } else { "s" },
+        plural(tail.bytes),
         tail.line,
         tail.offset,
         match tail.claimed_seq {
@@ -58,7 +66,7 @@ fn records(verdict: &Verdict) -> String {
             (Some(a), Some(b)) => format!(
                 "{} record{} (seq {a} to {b})",
                 v.records_checked,
-                if v.records_checked == 1 { "" } else { "s" }
+                plural(v.records_checked)
             ),
             _ => "0 records".to_owned(),
         },
@@ -66,7 +74,7 @@ fn records(verdict: &Verdict) -> String {
     }
 }
 
-pub(crate) fn repair(args: &RepairArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &RepairArgs) -> Result<ExitCode, CliError> {
     let key = load_key(&args.secret)?.ok_or_else(CliError::no_secret)?;
     let mode = if args.dry_run {
         OpenMode::Read
@@ -76,34 +84,13 @@ pub(crate) fn repair(args: &RepairArgs) -> Result<ExitCode, CliError> {
     let mut log = open(&args.store, mode, TraceLimits::default())?.with_key(key);
     let report: RepairReport = log.repair(args.dry_run).map_err(refused)?;
     let location = trailseal::store::redact_location(&args.store.store);
-    let text = if args.json {
-        let (first, last) = match &report.verdict {
-            Verdict::Verified(v) => (v.first_seq, v.last_seq),
-            _ => (None, None),
+    let text = if args.output.json {
+        let status = match (&report.torn, report.removed) {
+            (None, _) => "nothing to repair",
+            (Some(_), true) => "repaired",
+            (Some(_), false) => "would repair",
         };
-        JsonObject::new()
-            .str(
-                "status",
-                match (&report.torn, report.removed) {
-                    (None, _) => "nothing to repair",
-                    (Some(_), true) => "repaired",
-                    (Some(_), false) => "would repair",
-                },
-            )
-            .bool("dry_run", report.dry_run)
-            .bool("removed", report.removed)
-            .raw(
-                "torn_tail",
-                &report
-                    .torn
-                    .as_ref()
-                    .map_or_else(|| "null".into(), tail_json),
-            )
-            .num("records_checked", report.verdict.records_checked())
-            .opt_num("first_seq", first)
-            .opt_num("last_seq", last)
-            .finish()
-            + "\n"
+        json::repaired(&report, status) + "\n"
     } else {
         match (&report.torn, report.removed) {
             (None, _) => format!(

@@ -9,10 +9,11 @@ use trailseal::{AuditLog, ChainKey, OpenMode, OpenOptions};
 
 /// Trace `n` in the export shape (a non-ASCII argument included), action_id `t{n}`.
 pub(crate) fn trace(n: u64) -> String {
-    format!(
-        r#"{{"action_id":"t{n}","capability_id":"crm.search","principal_id":"p","token_id":"t","invoked_at":"2026-01-01T00:00:{:02}Z","args":{{"n":{n},"s":"é"}},"response_mode":"raw","driver_id":"d"}}"#,
-        n % 60
-    )
+    trailseal_testkit::Trace::minimal(format!("t{n}"))
+        .capability("crm.search")
+        .invoked_at(format!("2026-01-01T00:00:{:02}Z", n % 60))
+        .args(format!(r#"{{"n":{n},"s":"é"}}"#))
+        .json()
 }
 
 /// Opens (creating) the store at `path` for appending, keyed with `secret`.

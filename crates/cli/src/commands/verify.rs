@@ -1,0 +1,140 @@
+//! `trailseal verify`: the verdict on a store's chain, optionally against signed anchors.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use trailseal::AuditLog;
+use trailseal::OpenMode;
+use trailseal::core::Verdict;
+use trailseal::core::trace::TraceLimits;
+
+use super::{load_key, open_options, stdout, verdict_exit};
+use crate::cli::{OutputArgs, SecretArgs, StoreArgs};
+use crate::error::{CliError, output};
+use crate::json;
+use crate::output::{ProgressLine, verdict_text};
+
+#[derive(Debug, Args)]
+#[command(mut_arg("json", |a| a.help("Print the verdict as one JSON object")))]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) secret: SecretArgs,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+    /// Signed anchors the store must still match (repeatable); needs --public-key.
+    #[arg(long, value_name = "FILE", requires = "public_key")]
+    pub(crate) anchor: Vec<PathBuf>,
+    /// Check against every anchor in this folder (the anchor-NNNNNNNNNNNN.note files
+    /// `append --anchor-dir` writes); needs --public-key.
+    #[arg(long, value_name = "DIR", requires = "public_key")]
+    pub(crate) anchor_dir: Option<PathBuf>,
+    /// The public key the anchors are signed with.
+    #[arg(long, value_name = "KEY.pub")]
+    pub(crate) public_key: Option<PathBuf>,
+}
+
+/// The anchor files of an anchor folder, in size order.
+fn anchor_dir_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+    let unreadable = |e| {
+        CliError::new(format!(
+            "{}: cannot read the anchor folder: {e}",
+            dir.display()
+        ))
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
+        if let Some(size) = entry
+            .file_name()
+            .to_str()
+            .and_then(trailseal::size_of_anchor_file_name)
+        {
+            files.push((size, entry.path()));
+        }
+    }
+    files.sort();
+    Ok(files.into_iter().map(|(_, p)| p).collect())
+}
+
+pub(crate) fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
+    let key = load_key(&args.secret)?;
+    let quiet = args.output.quiet;
+    let options = open_options(&args.store, OpenMode::Read, TraceLimits::default());
+    let mut hint = None;
+    let verdict = match AuditLog::open(&args.store.store, &options) {
+        // A store that cannot be opened is a verdict too (unverifiable, or tampered for
+        // schema damage), in the same format, with the hint any other command gives for it.
+        Err(trailseal::Error::Store(e)) => {
+            hint = crate::error::store_hint(&e);
+            trailseal::verdict_of_store_error(&e)
+        }
+        Err(e) => return Err(e.into()),
+        Ok(log) => {
+            let mut log = match key {
+                Some(key) => log.with_key(key),
+                None => log,
+            };
+            let mut paths = args.anchor.clone();
+            if let Some(dir) = &args.anchor_dir {
+                paths.extend(anchor_dir_files(dir)?);
+            }
+            let anchors = paths
+                .iter()
+                .map(|path| {
+                    std::fs::read_to_string(path)
+                        .map(|text| (path.display().to_string(), text))
+                        .map_err(|e| {
+                            CliError::new(format!(
+                                "{}: cannot read the anchor: {e}",
+                                path.display()
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let public = args
+                .public_key
+                .as_deref()
+                .map(trailseal::signing::read_public_key)
+                .transpose()?;
+            let mut progress = ProgressLine::new(!quiet);
+            let mut options = trailseal::VerifyOptions::new();
+            if let Some(public) = &public
+                && !anchors.is_empty()
+            {
+                options = options.anchor_notes(&anchors, public);
+            }
+            let verdict = log.verify_with(&mut options.progress(|p| progress.update(p)));
+            progress.finish();
+            verdict
+        }
+    };
+    // The library says what is missing; the command line says how to give it.
+    let verdict = match verdict {
+        Verdict::Unverifiable(u) if u.reason == trailseal::core::UnverifiableReason::NoSecret => {
+            Verdict::Unverifiable(trailseal::core::Unverifiable {
+                detail: "no secret: set WEAVER_KERNEL_SECRET or pass --secret-file PATH".into(),
+                ..u
+            })
+        }
+        other => other,
+    };
+    if !quiet {
+        let text = if args.output.json() {
+            json::verdict(&verdict) + "\n"
+        } else {
+            verdict_text(
+                &verdict,
+                &trailseal::store::redact_location(&args.store.store),
+            )
+        };
+        stdout().write_all(text.as_bytes()).map_err(output)?;
+        if let Some(hint) = hint {
+            let _ = writeln!(std::io::stderr().lock(), "hint: {hint}");
+        }
+    }
+    Ok(verdict_exit(&verdict))
+}
