@@ -9,7 +9,7 @@
 //! complete. Anything else at the end of a file — a complete value with bytes after it, two
 //! records on one line, a byte no writer writes, keys in another order — is damage.
 
-use trailseal_core::json::DEFAULT_MAX_DEPTH;
+use crate::json::DEFAULT_MAX_DEPTH;
 
 /// How a prefix ended.
 enum Step {
@@ -279,7 +279,7 @@ impl Prefix<'_> {
 /// Whether `line` (a last line without its line end, as stored: not stripped) is a strict
 /// prefix of a record line in the layout trailseal or weaver-kernel writes: what an append
 /// that died mid-write leaves, and nothing else.
-pub(crate) fn is_strict_record_prefix(line: &[u8]) -> bool {
+pub fn is_strict_record_prefix(line: &[u8]) -> bool {
     if line.is_empty() {
         return false;
     }
@@ -291,9 +291,53 @@ pub(crate) fn is_strict_record_prefix(line: &[u8]) -> bool {
     matches!(p.record(), Err(Step::More))
 }
 
+/// The seq a torn line claims, when its beginning (`{"seq": N,`) was written in full.
+pub fn claimed_seq(line: &[u8]) -> Option<u64> {
+    let rest = line.strip_prefix(b"{")?.trim_ascii_start();
+    let rest = rest.strip_prefix(b"\"seq\"")?.trim_ascii_start();
+    let rest = rest.strip_prefix(b":")?.trim_ascii_start();
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (num, rest) = rest.split_at(digits);
+    // Without what follows the number, the number itself may have been cut short.
+    if num.is_empty() || !rest.trim_ascii_start().starts_with(b",") {
+        return None;
+    }
+    std::str::from_utf8(num).ok()?.parse().ok()
+}
+
+/// The part of its `prev_hash` a torn line holds, once the seq before it is complete.
+pub fn claimed_prev_hash(line: &[u8]) -> Option<&[u8]> {
+    let at = line.windows(11).position(|w| w == b"\"prev_hash\"")?;
+    let rest = line.get(at + 11..)?.trim_ascii_start();
+    let rest = rest.strip_prefix(b":")?.trim_ascii_start();
+    let rest = rest.strip_prefix(b"\"")?;
+    let end = rest.iter().position(|b| *b == b'"').unwrap_or(rest.len());
+    rest.get(..end)
+}
+
+/// Whether a last line without its line end (as stored) is an interrupted write of the record
+/// that follows `head` (the next seq, and the hash it links to; `None`: its place in the chain
+/// is not checked): a strict prefix of a record line (see [`is_strict_record_prefix`]) whose
+/// seq and `prev_hash`, as far as they were written, are that record's. A line that is
+/// complete JSON, holds more than one value, has a byte no writer writes, or claims another
+/// place in the chain was not left by a writer that died: it is damage, not a torn tail.
+pub fn is_torn_after(line: &[u8], head: Option<(u64, &[u8])>) -> bool {
+    if !is_strict_record_prefix(line) {
+        return false;
+    }
+    let Some((next_seq, prev_hash)) = head else {
+        return true;
+    };
+    claimed_seq(line).is_none_or(|seq| seq == next_seq)
+        && claimed_prev_hash(line).is_none_or(|p| prev_hash.starts_with(p))
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing)]
+
     use super::is_strict_record_prefix as torn;
+    use super::{claimed_seq, is_torn_after};
 
     const H: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -337,5 +381,19 @@ mod tests {
             "[".repeat(1_000_000)
         );
         assert!(!torn(deep.as_bytes()));
+    }
+    #[test]
+    fn a_torn_line_must_claim_the_next_place_in_the_chain() {
+        let line = format!("{{\"seq\":4,\"prev_hash\":\"{H}\",\"record_hash\":\"");
+        assert_eq!(claimed_seq(line.as_bytes()), Some(4));
+        assert_eq!(claimed_seq(b"{\"seq\":4"), None, "the number may be cut short");
+        assert!(is_torn_after(line.as_bytes(), None));
+        assert!(is_torn_after(line.as_bytes(), Some((4, H.as_bytes()))));
+        assert!(!is_torn_after(line.as_bytes(), Some((5, H.as_bytes()))));
+        let other = H.replace('0', "1");
+        assert!(!is_torn_after(line.as_bytes(), Some((4, other.as_bytes()))));
+        let cut = &line.as_bytes()[..30];
+        assert!(is_torn_after(cut, Some((4, H.as_bytes()))));
+        assert!(!is_torn_after(cut, Some((4, other.as_bytes()))));
     }
 }
