@@ -11,7 +11,7 @@ use trailseal_core::time::Offset;
 use trailseal_core::verify::RecordView;
 use trailseal_core::{Hash32, Timestamp, Verdict};
 use trailseal_store::PrunePlan;
-use trailseal_store::jsonl::Header;
+use trailseal_core::jsonl::Header;
 
 use crate::log::{AuditLog, Error};
 use trailseal_store::StoreExt;
