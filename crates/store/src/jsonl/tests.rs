@@ -160,6 +160,46 @@ fn a_copy_is_written_beside_the_store_and_appears_whole() {
 }
 
 #[test]
+fn a_header_changed_after_records_were_copied_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut store) = store_in(dir.path());
+    let key = test_key();
+    let mut head = Head::GENESIS;
+    let source = traces(0, 3);
+    let records: Vec<ImportRecord> = seal_batch(&key, &mut head, &source)
+        .iter()
+        .map(|r| ImportRecord {
+            seq: r.seq,
+            prev_hash: r.prev_hash,
+            record_hash: r.record_hash,
+            trace: r.trace.canonical().to_owned(),
+            action_id: r.trace.action_id().to_owned(),
+            invoked_at: String::new(),
+        })
+        .collect();
+    let listing = names(dir.path());
+    let mut tx = store.write().unwrap();
+    tx.insert_copied(&records[..2]).unwrap();
+    tx.push_receipt("{\"r\":1}").unwrap();
+    tx.insert_copied(&records[2..]).unwrap();
+    tx.push_receipt("{\"r\":2}").unwrap();
+    assert_eq!(tx.head().unwrap(), head);
+    tx.commit().unwrap();
+    assert_eq!(names(dir.path()), listing, "a file was left beside the store");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert_eq!(
+        store.state().unwrap().retention,
+        ["{\"r\":1}", "{\"r\":2}"]
+    );
+    let seqs: Vec<u64> = crate::conformance::records(&mut store)
+        .iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(seqs, [0, 1, 2]);
+}
+
+#[test]
 fn a_transaction_holds_the_lock_until_it_ends() {
     let dir = tempfile::tempdir().unwrap();
     let (path, mut store) = store_in(dir.path());

@@ -10,8 +10,9 @@
 //!   an empty store, write a whole new file beside the store — the header, the lines kept, the
 //!   records inserted — which replaces the store (rename, directory `fsync`) at commit.
 //!
-//! Dropping the transaction writes nothing (the new file, if any, is removed). Reads answer for
-//! the store as the transaction leaves it, with two limits: records removed by
+//! A change to the header after records went into the new file begins it again (the records
+//! written so far are copied over). Dropping the transaction writes nothing (the new file, if
+//! any, is removed). Reads answer for the store as the transaction leaves it, with two limits: records removed by
 //! [`WriteTx::delete_through`] are those stored before the transaction, and records copied
 //! into a new file ([`WriteTx::insert_copied`]) are not searched by
 //! [`WriteTx::record_hash_at`] and [`WriteTx::find_stored_action_id`] (the protocols never ask).
@@ -19,6 +20,7 @@
 use std::collections::HashSet;
 use std::fs::{File, Metadata};
 use std::io::{Read, Seek, SeekFrom, Write};
+
 
 use trailseal_core::jsonl::{Header, claimed_seq, parse_line, split_lines, write_record_line};
 use trailseal_core::start::{ChainStart, StoredKeyId};
@@ -45,8 +47,12 @@ pub struct JsonlTx<'a> {
     /// The header as the transaction leaves it, and the records it removes, once it changes
     /// either: then the whole file is rewritten.
     rewrite: Option<Rewrite>,
-    /// The new file being written (header, lines kept, then records), once records go there.
-    out: Option<AtomicFile>,
+    /// The new file being written (header, lines kept, then records), once records go there,
+    /// and the offset of its first record.
+    out: Option<(AtomicFile, u64)>,
+    /// The header or the records kept changed after `out` was begun: it is begun again,
+    /// with the records written into it so far, before anything more is written.
+    out_stale: bool,
     /// Record lines not yet written, each with its line end.
     pending: Vec<u8>,
     /// How many bytes at the start of `pending` are a line end for a last line that had none
@@ -85,6 +91,7 @@ impl<'a> JsonlTx<'a> {
             cache_valid: false,
             rewrite: None,
             out: None,
+            out_stale: false,
             pending: Vec::new(),
             lead: 0,
             pending_ids: HashSet::new(),
@@ -126,11 +133,7 @@ impl<'a> JsonlTx<'a> {
 
     /// The rewrite, begun from the file's header if need be.
     fn rewrite(&mut self) -> Result<&mut Rewrite, StoreError> {
-        if self.out.is_some() {
-            return Err(self.store.conflict(
-                "the header cannot change once records were written into the new file",
-            ));
-        }
+        self.out_stale = self.out.is_some();
         if self.rewrite.is_none() {
             let header = self.header()?;
             self.rewrite = Some(Rewrite {
@@ -181,8 +184,10 @@ impl<'a> JsonlTx<'a> {
         // become a complete corrupt line, which `repair` could no longer remove.
         let len = self.len();
         self.store.refuse_torn_tail(&mut self.file, len)?;
-        // The lock is held: a copy or rewrite that was killed left what is beside it.
-        crate::atomic::remove_stale(&self.store.path);
+        if self.out.is_none() {
+            // The lock is held: a copy or rewrite that was killed left what is beside it.
+            crate::atomic::remove_stale(&self.store.path);
+        }
         // The new file gets the mode and owner of the one it replaces, or is not written.
         let mut out = AtomicFile::create(&self.store.path, Perms::SameAs(&self.meta))
             .map_err(StoreError::write(&location))?;
@@ -217,11 +222,22 @@ impl<'a> JsonlTx<'a> {
                 return Err(e);
             }
         }
+        let records_at = out.writer().stream_position().map_err(io)?;
+        if let Some((mut old, at)) = self.out.take() {
+            // Begun again: the records already written into the old file follow.
+            let copied = old.writer().flush().and_then(|()| {
+                let file = old.writer().get_mut();
+                file.seek(SeekFrom::Start(at))?;
+                std::io::copy(file, &mut out)
+            });
+            copied.map_err(io)?;
+        }
         out.write_all(self.pending.get(self.lead..).unwrap_or_default())
             .map_err(io)?;
         self.pending.clear();
         self.lead = 0;
-        self.out = Some(out);
+        self.out = Some((out, records_at));
+        self.out_stale = false;
         Ok(())
     }
 
@@ -253,7 +269,7 @@ impl<'a> JsonlTx<'a> {
             return Ok(());
         }
         let streams = self.streams(copied);
-        if streams && self.out.is_none() {
+        if streams && (self.out.is_none() || self.out_stale) {
             self.materialise()?;
         }
         if !streams && self.pending.is_empty() && !self.ends_with_line_end()? {
@@ -279,7 +295,7 @@ impl<'a> JsonlTx<'a> {
             let first = ends.map_or((seq, hash), |(f, _)| f);
             ends = Some((first, (seq, hash)));
         }
-        if let Some(out) = self.out.as_mut() {
+        if let Some((out, _)) = self.out.as_mut() {
             let written = out.write_all(&self.pending);
             self.pending.clear();
             written.map_err(StoreError::io(&self.store.location, "write"))?;
@@ -531,12 +547,12 @@ impl WriteTx for JsonlTx<'_> {
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         if self.rewrite.is_some() || self.out.is_some() {
-            if self.out.is_none() {
+            if self.out.is_none() || self.out_stale {
                 self.materialise()?;
             }
             // Whatever happens now, the file this handle knew may be gone.
             self.cache = None;
-            let Some(out) = self.out.take() else {
+            let Some((out, _)) = self.out.take() else {
                 return Ok(());
             };
             // The lock on the replaced file is released only after the rename, when `file`
