@@ -28,7 +28,9 @@ pub enum HeaderError {
     #[error("the header line {reason}")]
     Invalid { reason: String },
     /// A header of a newer format than [`HEADER_FORMAT`].
-    #[error("the header line has format {found}, newer than this version reads (up to {supported})")]
+    #[error(
+        "the header line has format {found}, newer than this version reads (up to {supported})"
+    )]
     Newer { found: u64, supported: u64 },
 }
 

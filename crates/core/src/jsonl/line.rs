@@ -230,7 +230,10 @@ mod tests {
             (slow.seq, &slow.prev_hash, &slow.kid, &slow.trace)
         );
         let cut = &line[..line.len() - 1];
-        assert!(parse_line(cut.as_bytes()).is_ok(), "the fast path checks the ends only");
+        assert!(
+            parse_line(cut.as_bytes()).is_ok(),
+            "the fast path checks the ends only"
+        );
         assert!(parse_line_ended(cut.as_bytes(), false).is_err());
     }
 
@@ -239,7 +242,10 @@ mod tests {
         let long = ReadLine::new(3, b"{\"seq\":5,", 100, true, 10);
         let bad = long.record().unwrap_err();
         assert_eq!(bad.seq, Some(5));
-        assert!(bad.problem.contains("over the limit of 10 bytes"), "{bad:?}");
+        assert!(
+            bad.problem.contains("over the limit of 10 bytes"),
+            "{bad:?}"
+        );
         let latin = ReadLine::new(1, b"{\xff}", 3, true, 10);
         assert_eq!(
             latin.text,

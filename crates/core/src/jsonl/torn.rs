@@ -386,7 +386,11 @@ mod tests {
     fn a_torn_line_must_claim_the_next_place_in_the_chain() {
         let line = format!("{{\"seq\":4,\"prev_hash\":\"{H}\",\"record_hash\":\"");
         assert_eq!(claimed_seq(line.as_bytes()), Some(4));
-        assert_eq!(claimed_seq(b"{\"seq\":4"), None, "the number may be cut short");
+        assert_eq!(
+            claimed_seq(b"{\"seq\":4"),
+            None,
+            "the number may be cut short"
+        );
         assert!(is_torn_after(line.as_bytes(), None));
         assert!(is_torn_after(line.as_bytes(), Some((4, H.as_bytes()))));
         assert!(!is_torn_after(line.as_bytes(), Some((5, H.as_bytes()))));

@@ -152,7 +152,11 @@ fn a_copy_is_written_beside_the_store_and_appears_whole() {
     assert_eq!(names(dir.path()), listing);
     let text = std::fs::read_to_string(&path).unwrap();
     let kid = format!("\"kid\":\"{}\"", key.key_id().as_str());
-    assert_eq!(text.lines().filter(|l| l.contains(&kid)).count(), 4, "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.contains(&kid)).count(),
+        4,
+        "{text}"
+    );
     assert!(matches!(
         crate::conformance::verify(&mut store, &key),
         trailseal_core::Verdict::Verified(_)
@@ -185,13 +189,14 @@ fn a_header_changed_after_records_were_copied_keeps_them() {
     tx.push_receipt("{\"r\":2}").unwrap();
     assert_eq!(tx.head().unwrap(), head);
     tx.commit().unwrap();
-    assert_eq!(names(dir.path()), listing, "a file was left beside the store");
+    assert_eq!(
+        names(dir.path()),
+        listing,
+        "a file was left beside the store"
+    );
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text.lines().count(), 4, "{text}");
-    assert_eq!(
-        store.state().unwrap().retention,
-        ["{\"r\":1}", "{\"r\":2}"]
-    );
+    assert_eq!(store.state().unwrap().retention, ["{\"r\":1}", "{\"r\":2}"]);
     let seqs: Vec<u64> = crate::conformance::records(&mut store)
         .iter()
         .map(|r| r.0)

@@ -21,7 +21,6 @@ use std::collections::HashSet;
 use std::fs::{File, Metadata};
 use std::io::{Read, Seek, SeekFrom, Write};
 
-
 use trailseal_core::jsonl::{Header, claimed_seq, parse_line, split_lines, write_record_line};
 use trailseal_core::start::{ChainStart, StoredKeyId};
 use trailseal_core::verify::Flow;
@@ -557,7 +556,9 @@ impl WriteTx for JsonlTx<'_> {
             };
             // The lock on the replaced file is released only after the rename, when `file`
             // closes.
-            return out.replace().map_err(StoreError::write(&self.store.location));
+            return out
+                .replace()
+                .map_err(StoreError::write(&self.store.location));
         }
         if self.pending.is_empty() {
             return Ok(());
