@@ -13,6 +13,9 @@ use super::JsonlStore;
 use crate::conformance::{test_key, traces};
 use crate::{ImportMeta, ImportRecord, OpenMode, Store, StoreExt};
 
+/// A change made in a transaction.
+type Change<'a> = &'a dyn Fn(&mut dyn crate::WriteTx);
+
 fn store_in(dir: &Path) -> (PathBuf, JsonlStore) {
     let path = dir.join("store.jsonl");
     let store = JsonlStore::open(&path, OpenMode::Write { create: true }).unwrap();
@@ -40,7 +43,7 @@ fn a_dropped_transaction_writes_nothing() {
     let listing = names(dir.path());
     let more = traces(3, 2);
     // Every kind of change, each in a transaction dropped without its commit.
-    let changes: [&dyn Fn(&mut dyn crate::WriteTx); 5] = [
+    let changes: [Change<'_>; 5] = [
         &|tx| {
             let mut head = tx.head().unwrap();
             tx.insert(&seal_batch(&key, &mut head, &more), &key.key_id())
