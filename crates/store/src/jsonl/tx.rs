@@ -58,7 +58,7 @@ pub struct JsonlTx<'a> {
     /// (not written into a new file, which ends every line).
     lead: usize,
     /// The `action_id`s of the records inserted.
-    pending_ids: HashSet<String>,
+    pending_ids: Vec<String>,
     /// The first and last record inserted: seq and `record_hash`.
     first_inserted: Option<(u64, Hash32)>,
     last_inserted: Option<(u64, Hash32)>,
@@ -67,6 +67,9 @@ pub struct JsonlTx<'a> {
     /// The key id written on copied lines ([`WriteTx::record_key_id`]).
     copy_kid: Option<KeyId>,
 }
+
+/// A record line's bytes besides its trace, at most (seq, hashes, key id, member names).
+const LINE_OVERHEAD: usize = 200;
 
 #[derive(Debug)]
 struct Rewrite {
@@ -93,7 +96,7 @@ impl<'a> JsonlTx<'a> {
             out_stale: false,
             pending: Vec::new(),
             lead: 0,
-            pending_ids: HashSet::new(),
+            pending_ids: Vec::new(),
             first_inserted: None,
             last_inserted: None,
             first_inserted_kid: None,
@@ -377,8 +380,12 @@ impl WriteTx for JsonlTx<'_> {
     }
 
     fn find_stored_action_id(&mut self, action_ids: &[&str]) -> Result<Option<usize>, StoreError> {
+        // Only a transaction that asks after inserting gets here with any (not the protocols).
         let pending = &self.pending_ids;
-        if let Some(i) = action_ids.iter().position(|id| pending.contains(*id)) {
+        if let Some(i) = action_ids
+            .iter()
+            .position(|id| pending.iter().any(|p| p == id))
+        {
             return Ok(Some(i));
         }
         if self.drop_through().is_none() {
@@ -460,6 +467,12 @@ impl WriteTx for JsonlTx<'_> {
 
     fn insert(&mut self, records: &[SealedRecord<'_>], key_id: &KeyId) -> Result<(), StoreError> {
         let kid = Some(*key_id);
+        self.pending.reserve(
+            records
+                .iter()
+                .map(|r| r.trace.canonical().len() + LINE_OVERHEAD)
+                .sum(),
+        );
         self.put_lines(records, kid, false, |r, out| {
             write_record_line(
                 out,
@@ -475,6 +488,8 @@ impl WriteTx for JsonlTx<'_> {
 
     fn insert_copied(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
         let kid = self.copy_kid;
+        self.pending
+            .reserve(records.iter().map(|r| r.trace.len() + LINE_OVERHEAD).sum());
         self.put_lines(records, kid, true, |r, out| {
             write_record_line(
                 out,
