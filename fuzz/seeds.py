@@ -42,9 +42,11 @@ def run(*args, stdin=None):
 
 
 def seed(target, name, data):
-    d = FUZZ / "corpus" / target
-    d.mkdir(parents=True, exist_ok=True)
-    (d / f"seed-{name}").write_bytes(data if isinstance(data, bytes) else data.encode())
+    # A JSONL store is an input of both the store's reader and the format in memory.
+    for t in (target, "jsonl_format") if target == "jsonl_line" else (target,):
+        d = FUZZ / "corpus" / t
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"seed-{name}").write_bytes(data if isinstance(data, bytes) else data.encode())
 
 
 def traces():

@@ -25,7 +25,8 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use trailseal::store::lines::{LineReader, Terminators, is_python_space, strip_line};
+use trailseal::core::jsonl::{Terminators, is_python_space, strip_line};
+use trailseal::store::lines::LineReader;
 use trailseal::{AuditLog, ChainKey, OpenMode, OpenOptions, TamperKind, Verdict};
 use trailseal_testkit::{weaver_python, weaver_tool};
 

@@ -13,6 +13,7 @@ pub mod base64;
 pub mod bundle;
 pub mod chain;
 pub mod json;
+pub mod jsonl;
 pub mod note;
 pub mod number;
 pub mod recanon;

@@ -17,7 +17,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod jsonl_format;
 mod number;
+pub use jsonl_format::jsonl_format;
 pub use number::number;
 
 use trailseal::store::jsonl::JsonlStore;
@@ -56,6 +58,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("anchor", anchor),
     ("verifier", verifier),
     ("number", number),
+    ("jsonl_format", jsonl_format),
 ];
 
 struct Fixtures {

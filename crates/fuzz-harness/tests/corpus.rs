@@ -58,7 +58,8 @@ fn every_target_has_a_test() {
             "bundle",
             "anchor",
             "verifier",
-            "number"
+            "number",
+            "jsonl_format"
         ]
     );
 }
@@ -91,4 +92,9 @@ fn verifier_corpus() {
 #[test]
 fn number_corpus() {
     replay("number");
+}
+
+#[test]
+fn jsonl_format_corpus() {
+    replay("jsonl_format");
 }

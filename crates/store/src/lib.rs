@@ -27,7 +27,6 @@ pub mod postgres;
 pub mod protocol;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
-mod torn;
 pub mod write;
 
 #[cfg(feature = "postgres")]

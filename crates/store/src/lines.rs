@@ -1,13 +1,9 @@
 //! Splitting a file into lines, with bounded memory.
 //!
-//! weaver-kernel reads its JSONL store with `open(path, encoding="utf-8")` in text mode and
-//! iterates it: universal newlines, so `\n`, `\r\n` and a bare `\r` each end a line (and
-//! nothing else does: not `\x0b`, `\x0c`, `\x1c`–`\x1e`, `\x85`, U+2028 or U+2029, which only
-//! `str.splitlines` would split on). Each line is then `str.strip()`ped — every character
-//! Python's `str.isspace` accepts, at both ends — and skipped when nothing is left; the rest
-//! goes to `json.loads`. A file that is not valid UTF-8 anywhere makes its reader raise.
-//! [`LineReader`] with [`Terminators::Universal`] and [`strip_line`] reproduce exactly that;
-//! [`Terminators::LineFeed`] splits on `\n` only (trailseal's own bundles).
+//! Where lines end, and how they are stripped, is the JSONL format's
+//! ([`trailseal_core::jsonl::text`]: Python's text mode, as weaver-kernel reads its store);
+//! [`LineReader`] applies [`Terminators`] to a [`BufRead`] without holding more than a line's
+//! limit in memory, and [`last_line`] finds the last line of a file reading backwards.
 //!
 //! A line longer than the reader's limit is not buffered: the first `max` bytes are kept, the
 //! rest is skipped to the next line end, and the line is returned as [`Line::oversized`].
@@ -15,24 +11,8 @@
 use std::fs::File;
 use std::io::{self, BufRead, Read, Seek, SeekFrom};
 
-/// Which bytes end a line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Terminators {
-    /// `\n`, `\r\n` and a bare `\r` (Python's universal newlines).
-    Universal,
-    /// `\n` only.
-    LineFeed,
-}
-
-impl Terminators {
-    /// Where the first line end in `chunk` is (vectorised: this is the verifier's hot path).
-    fn find(self, chunk: &[u8]) -> Option<usize> {
-        match self {
-            Terminators::Universal => memchr::memchr2(b'\n', b'\r', chunk),
-            Terminators::LineFeed => memchr::memchr(b'\n', chunk),
-        }
-    }
-}
+pub use trailseal_core::jsonl::Terminators;
+use trailseal_core::jsonl::is_blank;
 
 /// One line as read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,39 +132,6 @@ impl<R: BufRead> LineReader<R> {
 fn keep(buf: &mut Vec<u8>, part: &[u8], max: usize) {
     let room = max.saturating_sub(buf.len());
     buf.extend_from_slice(part.get(..room.min(part.len())).unwrap_or_default());
-}
-
-/// Whether Python's `str.isspace` holds for `c` (Python 3.11: Unicode's White_Space, plus the
-/// information separators U+001C–U+001F).
-pub fn is_python_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
-/// Why a line cannot be read as text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineProblem {
-    /// Not valid UTF-8 (weaver-kernel's reader raises on the whole file).
-    NotUtf8 { at: usize },
-}
-
-/// A line (without its line end) as weaver-kernel reads it: decoded as UTF-8 and
-/// `str.strip()`ped. Empty for a blank line.
-pub fn strip_line(bytes: &[u8]) -> Result<&[u8], LineProblem> {
-    // The common case, a record line written by either tool: ASCII, nothing to strip.
-    if let (Some(b'{'), Some(b'}')) = (bytes.first(), bytes.last())
-        && bytes.is_ascii()
-    {
-        return Ok(bytes);
-    }
-    let text = std::str::from_utf8(bytes).map_err(|e| LineProblem::NotUtf8 {
-        at: e.valid_up_to(),
-    })?;
-    Ok(text.trim_matches(is_python_space).as_bytes())
-}
-
-/// Whether the line is blank to weaver-kernel (valid UTF-8, and only whitespace).
-pub fn is_blank(bytes: &[u8]) -> bool {
-    strip_line(bytes).is_ok_and(<[u8]>::is_empty)
 }
 
 /// The last line of a file that is not blank, as [`last_line`] finds it.
@@ -327,18 +274,5 @@ mod tests {
         }
         let lines = split(b"0123456789\n", Terminators::Universal, 10, 4);
         assert!(!lines[0].4);
-    }
-
-    #[test]
-    fn strip_is_pythons() {
-        assert_eq!(
-            strip_line(b" \t\x0b\x0c\x1c\x1d\x1e\x1f{}\xc2\x85\xc2\xa0\xe3\x80\x80"),
-            Ok(&b"{}"[..])
-        );
-        assert_eq!(strip_line(b"\xef\xbb\xbf{}"), Ok(&b"\xef\xbb\xbf{}"[..]));
-        assert!(is_blank(b"\xe2\x80\xa8 \xe2\x80\xa9"));
-        assert!(!is_blank(b"\xff"));
-        assert!(!is_blank(b"\x00"));
-        assert_eq!(strip_line(b"{\xff}"), Err(LineProblem::NotUtf8 { at: 1 }));
     }
 }

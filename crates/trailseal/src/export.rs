@@ -5,10 +5,10 @@ use std::ops::RangeInclusive;
 use std::path::Path;
 
 use trailseal_core::json::{self, Mode};
+use trailseal_core::jsonl::{Header, write_record_line};
 use trailseal_core::start::{StartKind, StoredKeyId};
 use trailseal_core::verify::{Flow, ScanItem};
 use trailseal_store::atomic::{AtomicFile, PRIVATE, Perms};
-use trailseal_store::jsonl::{Header, write_record_line};
 use trailseal_store::{Snapshot, StoreError, StoreState};
 
 use crate::error::Error;

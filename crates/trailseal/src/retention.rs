@@ -5,13 +5,13 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use trailseal_core::json;
+use trailseal_core::jsonl::Header;
 use trailseal_core::retention::{Cutoff, Receipt, ReceiptBody, RetentionLog, resolve_start};
 use trailseal_core::start::ChainStart;
 use trailseal_core::time::Offset;
 use trailseal_core::verify::RecordView;
 use trailseal_core::{Hash32, Timestamp, Verdict};
 use trailseal_store::PrunePlan;
-use trailseal_store::jsonl::Header;
 
 use crate::error::{Error, PolicyBreach, PolicyError, RetentionError};
 use crate::log::AuditLog;

@@ -1,0 +1,234 @@
+//! The JSONL write transaction: what it writes at commit, what a dropped one leaves (nothing),
+//! the lock it holds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use trailseal_core::start::{ChainStart, StoredKeyId};
+use trailseal_core::{Head, seal_batch};
+
+use super::JsonlStore;
+use crate::conformance::{test_key, traces};
+use crate::{ImportMeta, ImportRecord, OpenMode, Store, StoreExt};
+
+/// A change made in a transaction.
+type Change<'a> = &'a dyn Fn(&mut dyn crate::WriteTx);
+
+fn store_in(dir: &Path) -> (PathBuf, JsonlStore) {
+    let path = dir.join("store.jsonl");
+    let store = JsonlStore::open(&path, OpenMode::Write { create: true }).unwrap();
+    (path, store)
+}
+
+/// The names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut n: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    n.sort();
+    n
+}
+
+#[test]
+fn a_dropped_transaction_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut store) = store_in(dir.path());
+    let key = test_key();
+    store.append(&key, &traces(0, 3)).unwrap();
+    store.add_receipt(0, "{\"r\":1}").unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let listing = names(dir.path());
+    let more = traces(3, 2);
+    // Every kind of change, each in a transaction dropped without its commit.
+    let changes: [Change<'_>; 5] = [
+        &|tx| {
+            let mut head = tx.head().unwrap();
+            tx.insert(&seal_batch(&key, &mut head, &more), &key.key_id())
+                .unwrap();
+        },
+        &|tx| tx.push_receipt("{\"r\":2}").unwrap(),
+        &|tx| {
+            tx.delete_through(1).unwrap();
+            tx.set_start(&ChainStart::checkpoint(1, Head::GENESIS.prev_hash))
+                .unwrap();
+        },
+        &|tx| {
+            let mut head = tx.head().unwrap();
+            tx.insert(&seal_batch(&key, &mut head, &more), &key.key_id())
+                .unwrap();
+            tx.push_receipt("{\"r\":2}").unwrap();
+        },
+        &|tx| tx.record_key_id(&key.key_id()).unwrap(),
+    ];
+    for (i, change) in changes.iter().enumerate() {
+        let mut tx = store.write().unwrap();
+        change(tx.as_mut());
+        drop(tx);
+        assert_eq!(std::fs::read(&path).unwrap(), before, "change {i}");
+        assert_eq!(names(dir.path()), listing, "change {i} left a file");
+    }
+    // And the handle still appends where the chain ends.
+    store.append(&key, &more).unwrap();
+    assert_eq!(store.state().unwrap().head.unwrap().0, 4);
+}
+
+#[test]
+fn reads_in_a_transaction_see_its_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut store) = store_in(dir.path());
+    let key = test_key();
+    store.append(&key, &traces(0, 3)).unwrap();
+    let mut tx = store.write().unwrap();
+    let mut head = tx.head().unwrap();
+    let more = traces(3, 2);
+    let sealed = seal_batch(&key, &mut head, &more);
+    tx.insert(&sealed, &key.key_id()).unwrap();
+    assert_eq!(tx.head().unwrap(), head);
+    assert_eq!(
+        tx.find_stored_action_id(&["nope", "act-000004"]).unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        tx.record_hash_at(4).unwrap().as_deref(),
+        Some(&sealed[1].record_hash.as_bytes()[..])
+    );
+    tx.push_receipt("{\"r\":1}").unwrap();
+    assert_eq!(tx.retention_len().unwrap(), 1);
+    tx.delete_through(1).unwrap();
+    assert_eq!(tx.first_seq().unwrap(), Some(2));
+    assert_eq!(tx.find_stored_action_id(&["act-000000"]).unwrap(), None);
+    assert_eq!(tx.key_id().unwrap(), StoredKeyId::Present(key.key_id()));
+    tx.commit().unwrap();
+    let state = store.state().unwrap();
+    assert_eq!(state.retention, ["{\"r\":1}"]);
+    let seqs: Vec<u64> = crate::conformance::records(&mut store)
+        .iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(seqs, [2, 3, 4]);
+}
+
+#[test]
+fn a_copy_is_written_beside_the_store_and_appears_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut store) = store_in(dir.path());
+    let key = test_key();
+    let mut head = Head::GENESIS;
+    let source = traces(0, 4);
+    let records: Vec<ImportRecord> = seal_batch(&key, &mut head, &source)
+        .iter()
+        .map(|r| ImportRecord {
+            seq: r.seq,
+            prev_hash: r.prev_hash,
+            record_hash: r.record_hash,
+            trace: r.trace.canonical().to_owned(),
+            action_id: r.trace.action_id().to_owned(),
+            invoked_at: String::new(),
+        })
+        .collect();
+    let meta = ImportMeta {
+        start: ChainStart::genesis(),
+        retention: Vec::new(),
+        key_id: StoredKeyId::Present(key.key_id()),
+    };
+    let listing = names(dir.path());
+    {
+        let mut copy = store.import(&meta).unwrap();
+        copy.records(&records[..2]).unwrap();
+        copy.records(&records[2..]).unwrap();
+        // Not visible yet: the store file is still empty.
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        assert_eq!(names(dir.path()).len(), listing.len() + 1, "written beside");
+    }
+    // Dropped: nothing of it stays.
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    assert_eq!(names(dir.path()), listing);
+    let copy = {
+        let mut copy = store.import(&meta).unwrap();
+        copy.records(&records).unwrap();
+        copy
+    };
+    copy.finish().unwrap();
+    assert_eq!(names(dir.path()), listing);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let kid = format!("\"kid\":\"{}\"", key.key_id().as_str());
+    assert_eq!(
+        text.lines().filter(|l| l.contains(&kid)).count(),
+        4,
+        "{text}"
+    );
+    assert!(matches!(
+        crate::conformance::verify(&mut store, &key),
+        trailseal_core::Verdict::Verified(_)
+    ));
+}
+
+#[test]
+fn a_header_changed_after_records_were_copied_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut store) = store_in(dir.path());
+    let key = test_key();
+    let mut head = Head::GENESIS;
+    let source = traces(0, 3);
+    let records: Vec<ImportRecord> = seal_batch(&key, &mut head, &source)
+        .iter()
+        .map(|r| ImportRecord {
+            seq: r.seq,
+            prev_hash: r.prev_hash,
+            record_hash: r.record_hash,
+            trace: r.trace.canonical().to_owned(),
+            action_id: r.trace.action_id().to_owned(),
+            invoked_at: String::new(),
+        })
+        .collect();
+    let listing = names(dir.path());
+    let mut tx = store.write().unwrap();
+    tx.insert_copied(&records[..2]).unwrap();
+    tx.push_receipt("{\"r\":1}").unwrap();
+    tx.insert_copied(&records[2..]).unwrap();
+    tx.push_receipt("{\"r\":2}").unwrap();
+    assert_eq!(tx.head().unwrap(), head);
+    tx.commit().unwrap();
+    assert_eq!(
+        names(dir.path()),
+        listing,
+        "a file was left beside the store"
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert_eq!(store.state().unwrap().retention, ["{\"r\":1}", "{\"r\":2}"]);
+    let seqs: Vec<u64> = crate::conformance::records(&mut store)
+        .iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(seqs, [0, 1, 2]);
+}
+
+#[test]
+fn a_transaction_holds_the_lock_until_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut store) = store_in(dir.path());
+    let key = test_key();
+    store.append(&key, &traces(0, 1)).unwrap();
+    let mut other = JsonlStore::open(&path, OpenMode::Write { create: false }).unwrap();
+    let done = AtomicBool::new(false);
+    let tx = store.write().unwrap();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let r = other.append(&key, &traces(1, 1));
+            done.store(true, Ordering::SeqCst);
+            r
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(
+            !done.load(Ordering::SeqCst),
+            "another handle wrote while a transaction was open"
+        );
+        drop(tx);
+        writer.join().unwrap().unwrap();
+    });
+    assert_eq!(store.state().unwrap().head.unwrap().0, 1);
+}
