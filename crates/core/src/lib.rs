@@ -15,7 +15,7 @@ pub mod chain;
 pub mod json;
 pub mod note;
 pub mod number;
-pub mod recanon;
+pub use json::recanon;
 pub mod record;
 pub mod retention;
 pub mod start;
