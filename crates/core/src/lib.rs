@@ -16,7 +16,7 @@ pub mod json;
 pub mod jsonl;
 pub mod note;
 pub mod number;
-pub mod recanon;
+pub use json::recanon;
 pub mod record;
 pub mod retention;
 pub mod start;

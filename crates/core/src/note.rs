@@ -111,17 +111,14 @@ impl NoteSigner {
         else {
             return Err(bad("expected name+hash+key"));
         };
-        let raw = Zeroizing::new(
-            base64::decode(data)
-                .ok()
-                .and_then(|d| {
-                    let (alg, seed) = d.split_first()?;
-                    (*alg == ALG_ED25519)
-                        .then(|| <[u8; 32]>::try_from(seed).ok())
-                        .flatten()
-                })
-                .ok_or_else(|| bad("key data is not an Ed25519 seed"))?,
-        );
+        // Decoded in constant time into a buffer that is wiped on drop: no copy of the seed
+        // is left behind.
+        let mut buf = Zeroizing::new([0u8; 33]);
+        let mut raw = Zeroizing::new([0u8; 32]);
+        match base64::decode_into(data, buf.as_mut()) {
+            Ok([ALG_ED25519, seed @ ..]) if seed.len() == 32 => raw.copy_from_slice(seed),
+            _ => return Err(bad("key data is not an Ed25519 seed")),
+        }
         let signer = Self::from_seed(name, &raw)?;
         if u32::from_str_radix(hash, 16).ok() != Some(signer.hash) {
             return Err(bad("the key hash does not match the key"));
@@ -344,6 +341,38 @@ mod tests {
 
     fn signer() -> NoteSigner {
         NoteSigner::from_seed("audit.example/log", &[7u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn a_signing_key_holds_exactly_an_ed25519_seed() {
+        let s = signer();
+        let private = s.to_key_string();
+        let (head, data) = private.rsplit_once('+').unwrap();
+        let mut seed = vec![ALG_ED25519];
+        seed.extend_from_slice(&[7u8; 32]);
+        assert_eq!(base64::decode(data).unwrap(), seed);
+        let with = |raw: &[u8]| NoteSigner::parse(&format!("{head}+{}", base64::encode(raw)));
+        assert!(with(&seed).is_ok());
+        for bad in [
+            [&[2u8][..], &[7u8; 32]].concat(),
+            [&[ALG_ED25519][..], &[7u8; 31]].concat(),
+            [&[ALG_ED25519][..], &[7u8; 33]].concat(),
+            vec![ALG_ED25519],
+            Vec::new(),
+        ] {
+            let e = with(&bad).unwrap_err();
+            assert!(e.to_string().contains("not an Ed25519 seed"), "{e}");
+        }
+        // Not canonical base64: a stray bit under the padding, a missing pad.
+        let stray = format!("{}B", data.strip_suffix('A').unwrap_or(data));
+        for text in [
+            format!("{head}+{stray}"),
+            format!("{head}+{}", &data[..data.len() - 1]),
+        ] {
+            if text != private {
+                assert!(NoteSigner::parse(&text).is_err(), "{text}");
+            }
+        }
     }
 
     #[test]

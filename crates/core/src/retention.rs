@@ -30,6 +30,65 @@ pub enum Cutoff {
     KeepLast(u64),
 }
 
+/// A member of a receipt's `cutoff` that is missing or not what it must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CutoffJsonError {
+    #[error("cutoff.keep_last is not a count")]
+    KeepLast,
+    #[error("cutoff has no before")]
+    NoBefore,
+    #[error("cutoff.before is not a timestamp")]
+    Before,
+    #[error("cutoff.older_than_micros is not an integer")]
+    OlderThan,
+}
+
+impl Cutoff {
+    /// Writes the cutoff's members: `{"keep_last":n}`, `{"before":t}` or
+    /// `{"before":t,"older_than_micros":m}`.
+    pub fn write_json(&self, o: &mut json::ObjectWriter<'_>) {
+        match self {
+            Cutoff::Before(t) => {
+                o.str("before", &t.to_rfc3339());
+            }
+            Cutoff::OlderThan { micros, before } => {
+                o.str("before", &before.to_rfc3339())
+                    .i64("older_than_micros", *micros);
+            }
+            Cutoff::KeepLast(n) => {
+                o.u64("keep_last", *n);
+            }
+        }
+    }
+
+    /// Reads a cutoff written by [`Cutoff::write_json`].
+    pub fn from_json(node: NodeRef<'_>) -> Result<Cutoff, CutoffJsonError> {
+        if let Some(n) = node.get("keep_last") {
+            return n
+                .as_u64()
+                .map(Cutoff::KeepLast)
+                .ok_or(CutoffJsonError::KeepLast);
+        }
+        let before = node
+            .get("before")
+            .ok_or(CutoffJsonError::NoBefore)?
+            .as_str()
+            .and_then(|t| Timestamp::parse(t, Offset::Required).ok())
+            .ok_or(CutoffJsonError::Before)?;
+        match node.get("older_than_micros") {
+            Some(m) => Ok(Cutoff::OlderThan {
+                micros: m
+                    .int_text()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or(CutoffJsonError::OlderThan)?,
+                before,
+            }),
+            None => Ok(Cutoff::Before(before)),
+        }
+    }
+}
+
 /// What a receipt records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReceiptBody {
@@ -71,14 +130,6 @@ pub struct ReceiptError {
     /// Its position in the stored log.
     pub position: usize,
     pub problem: String,
-}
-
-fn start_json(start: &ChainStart, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"{\"kind\":");
-    json::write_json_string(start.kind.as_str(), out);
-    out.extend_from_slice(b",\"prev_hash\":");
-    json::write_json_string(&String::from_utf8_lossy(&start.prev_hash), out);
-    out.extend_from_slice(format!(",\"seq\":{}}}", start.next_seq).as_bytes());
 }
 
 impl ChainStart {
@@ -124,74 +175,46 @@ impl Receipt {
         String::from_utf8_lossy(&self.json(true)).into_owned()
     }
 
+    /// The one encoding of a receipt: every member sorted, `mac` only when `with_mac`.
     fn json(&self, with_mac: bool) -> Vec<u8> {
-        let string = |s: &str| {
-            let mut v = Vec::new();
-            json::write_json_string(s, &mut v);
-            v
-        };
-        let start = |s: &ChainStart| {
-            let mut v = Vec::new();
-            start_json(s, &mut v);
-            v
-        };
-        let mut members: Vec<(&str, Vec<u8>)> = vec![
-            ("at", string(&self.at.to_rfc3339())),
-            ("index", self.index.to_string().into_bytes()),
-            ("key_id", string(self.key_id.as_str())),
-            ("kind", string(self.kind())),
-            ("prev_mac", string(self.prev_mac.as_str())),
-            ("v", RECEIPT_FORMAT.to_string().into_bytes()),
-        ];
-        if with_mac {
-            members.push(("mac", string(self.mac.as_str())));
-        }
-        match &self.body {
-            ReceiptBody::Prune {
-                from,
-                last_pruned_seq,
-                last_pruned_hash,
-                count,
-                cutoff,
-            } => {
-                let cutoff = match cutoff {
-                    Cutoff::Before(t) => format!("{{\"before\":\"{}\"}}", t.to_rfc3339()),
-                    Cutoff::OlderThan { micros, before } => {
-                        format!(
-                            "{{\"before\":\"{}\",\"older_than_micros\":{micros}}}",
-                            before.to_rfc3339()
-                        )
-                    }
-                    Cutoff::KeepLast(n) => format!("{{\"keep_last\":{n}}}"),
-                };
-                members.push(("count", count.to_string().into_bytes()));
-                members.push(("cutoff", cutoff.into_bytes()));
-                members.push(("from", start(from)));
-                members.push(("last_pruned_hash", string(last_pruned_hash.as_str())));
-                members.push(("last_pruned_seq", last_pruned_seq.to_string().into_bytes()));
+        let mut out = Vec::with_capacity(512);
+        json::write_object(&mut out, |o| {
+            o.str("at", &self.at.to_rfc3339())
+                .u64("index", self.index)
+                .str("key_id", self.key_id.as_str())
+                .str("kind", self.kind())
+                .str("prev_mac", self.prev_mac.as_str())
+                .u64("v", RECEIPT_FORMAT);
+            if with_mac {
+                o.str("mac", self.mac.as_str());
             }
-            ReceiptBody::Policy {
-                start: s,
-                min_retention_micros,
-            } => {
-                let min = min_retention_micros.map_or_else(|| "null".to_owned(), |m| m.to_string());
-                members.push(("min_retention_micros", min.into_bytes()));
-                members.push(("start", start(s)));
+            match &self.body {
+                ReceiptBody::Prune {
+                    from,
+                    last_pruned_seq,
+                    last_pruned_hash,
+                    count,
+                    cutoff,
+                } => {
+                    o.u64("count", *count)
+                        .object("cutoff", |c| cutoff.write_json(c))
+                        .object("from", |f| from.write_json(f))
+                        .str("last_pruned_hash", last_pruned_hash.as_str())
+                        .u64("last_pruned_seq", *last_pruned_seq);
+                }
+                ReceiptBody::Policy {
+                    start,
+                    min_retention_micros,
+                } => {
+                    match min_retention_micros {
+                        Some(m) => o.i64("min_retention_micros", *m),
+                        None => o.null("min_retention_micros"),
+                    };
+                    o.object("start", |f| start.write_json(f));
+                }
             }
-        }
-        members.sort_by(|a, b| a.0.cmp(b.0));
-        let mut o = Vec::with_capacity(512);
-        o.push(b'{');
-        for (i, (k, v)) in members.iter().enumerate() {
-            if i > 0 {
-                o.push(b',');
-            }
-            json::write_json_string(k, &mut o);
-            o.push(b':');
-            o.extend_from_slice(v);
-        }
-        o.push(b'}');
-        o
+        });
+        out
     }
 
     /// Whether the MAC holds with `key`.
@@ -269,51 +292,11 @@ impl Receipt {
             )));
         }
         let start_of = |name: &'static str| -> Result<ChainStart, ReceiptError> {
-            let s = field(name)?;
-            let kind = s
-                .get("kind")
-                .and_then(|k| k.as_str())
-                .and_then(StartKind::from_name)
-                .ok_or_else(|| bad(format!("{name}.kind is not a start kind")))?;
-            let seq = s
-                .get("seq")
-                .and_then(|n| n.as_u64())
-                .ok_or_else(|| bad(format!("{name}.seq is missing")))?;
-            let prev = s
-                .get("prev_hash")
-                .and_then(|n| n.as_str())
-                .ok_or_else(|| bad(format!("{name}.prev_hash is missing")))?;
-            Ok(ChainStart {
-                next_seq: seq,
-                prev_hash: prev.as_bytes().to_vec(),
-                kind,
-            })
+            ChainStart::from_json(field(name)?).map_err(|e| bad(format!("{name}.{e}")))
         };
         let body = match str_of("kind")? {
             "prune" => {
-                let cutoff = field("cutoff")?;
-                let cutoff = if let Some(n) = cutoff.get("keep_last") {
-                    Cutoff::KeepLast(
-                        n.as_u64()
-                            .ok_or_else(|| bad("cutoff.keep_last is not a count".into()))?,
-                    )
-                } else {
-                    let before = time_of(
-                        cutoff
-                            .get("before")
-                            .ok_or_else(|| bad("cutoff has no before".into()))?,
-                        "cutoff.before",
-                    )?;
-                    match cutoff.get("older_than_micros") {
-                        Some(m) => Cutoff::OlderThan {
-                            micros: m.int_text().and_then(|t| t.parse().ok()).ok_or_else(|| {
-                                bad("cutoff.older_than_micros is not an integer".into())
-                            })?,
-                            before,
-                        },
-                        None => Cutoff::Before(before),
-                    }
-                };
+                let cutoff = Cutoff::from_json(field("cutoff")?).map_err(|e| bad(e.to_string()))?;
                 ReceiptBody::Prune {
                     from: start_of("from")?,
                     last_pruned_seq: u64_of("last_pruned_seq")?,

@@ -2,6 +2,7 @@
 //! its records, read by stores, the retention log and the verifier alike.
 
 use crate::chain::KeyId;
+use crate::json::{NodeRef, ObjectWriter};
 
 /// How a chain begins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +56,62 @@ impl ChainStart {
     }
 }
 
+/// A member of a chain start's JSON object that is missing or not what it must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartJsonError {
+    #[error("kind is not a start kind")]
+    Kind,
+    #[error("seq is missing")]
+    Seq,
+    #[error("prev_hash is missing")]
+    PrevHash,
+}
+
+impl StartJsonError {
+    /// The member at fault.
+    pub fn member(self) -> &'static str {
+        match self {
+            StartJsonError::Kind => "kind",
+            StartJsonError::Seq => "seq",
+            StartJsonError::PrevHash => "prev_hash",
+        }
+    }
+}
+
+impl ChainStart {
+    /// Writes the start's members, `{"kind":…,"prev_hash":…,"seq":…}`, into `o`: the one
+    /// encoding of a chain start (retention receipts, the JSONL header).
+    pub fn write_json(&self, o: &mut ObjectWriter<'_>) {
+        o.str("kind", self.kind.as_str())
+            .str("prev_hash", &String::from_utf8_lossy(&self.prev_hash))
+            .u64("seq", self.next_seq);
+    }
+
+    /// Reads a start written by [`ChainStart::write_json`] (members in any order; others
+    /// are not looked at).
+    pub fn from_json(node: NodeRef<'_>) -> Result<ChainStart, StartJsonError> {
+        let kind = node
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .and_then(StartKind::from_name)
+            .ok_or(StartJsonError::Kind)?;
+        let next_seq = node
+            .get("seq")
+            .and_then(|n| n.as_u64())
+            .ok_or(StartJsonError::Seq)?;
+        let prev_hash = node
+            .get("prev_hash")
+            .and_then(|n| n.as_str())
+            .ok_or(StartJsonError::PrevHash)?;
+        Ok(ChainStart {
+            next_seq,
+            prev_hash: prev_hash.as_bytes().to_vec(),
+            kind,
+        })
+    }
+}
+
 /// What the store says about the key it was written with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoredKeyId {
@@ -62,4 +119,53 @@ pub enum StoredKeyId {
     Absent,
     /// The store records this key id.
     Present(KeyId),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json;
+
+    #[test]
+    fn one_encoding_round_trips() {
+        for start in [
+            ChainStart::genesis(),
+            ChainStart {
+                next_seq: u64::MAX,
+                prev_hash: b"ab\"c".to_vec(),
+                kind: StartKind::UnauthenticatedCheckpoint,
+            },
+        ] {
+            let text = json::object(|o| start.write_json(o));
+            assert_eq!(json::canonicalize(text.as_bytes()).unwrap(), text);
+            let doc = json::parse(text.as_bytes()).unwrap();
+            assert_eq!(ChainStart::from_json(doc.root()), Ok(start));
+        }
+        assert_eq!(
+            json::object(|o| ChainStart::genesis().write_json(o)),
+            format!(
+                r#"{{"kind":"genesis","prev_hash":"{}","seq":0}}"#,
+                "0".repeat(64)
+            )
+        );
+        for (text, err) in [
+            (r#"{"seq":1,"prev_hash":"x"}"#, StartJsonError::Kind),
+            (
+                r#"{"kind":"nope","seq":1,"prev_hash":"x"}"#,
+                StartJsonError::Kind,
+            ),
+            (
+                r#"{"kind":"genesis","seq":-1,"prev_hash":"x"}"#,
+                StartJsonError::Seq,
+            ),
+            (
+                r#"{"kind":"genesis","seq":1,"prev_hash":1}"#,
+                StartJsonError::PrevHash,
+            ),
+            ("[]", StartJsonError::Kind),
+        ] {
+            let doc = json::parse(text.as_bytes()).unwrap();
+            assert_eq!(ChainStart::from_json(doc.root()), Err(err), "{text}");
+        }
+    }
 }

@@ -368,23 +368,36 @@ impl PreparedTrace {
         }
 
         let mut out = Vec::with_capacity(256);
-        out.push(b'{');
-        for (i, field) in FIELDS.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
+        let mut failed_at: Option<JsonError> = None;
+        json::write_object(&mut out, |o| {
+            for field in FIELDS {
+                match (get(field), field) {
+                    (Some(_), "invoked_at") => {
+                        o.str(field, &invoked_at);
+                    }
+                    (Some(node), _) => {
+                        if let Err(e) = o.node(field, node, Mode::Strict) {
+                            failed_at.get_or_insert(e);
+                        }
+                    }
+                    (None, "sensitivity") => {
+                        o.str(field, "NONE");
+                    }
+                    (None, "event_type") => {
+                        o.str(field, "invoke");
+                    }
+                    (None, "status") => {
+                        o.str(field, status);
+                    }
+                    (None, _) => {
+                        o.null(field);
+                    }
+                }
             }
-            json::write_json_string(field, &mut out);
-            out.push(b':');
-            match (get(field), *field) {
-                (Some(_), "invoked_at") => json::write_json_string(&invoked_at, &mut out),
-                (Some(node), _) => node.write_canonical(&mut out, Mode::Strict)?,
-                (None, "sensitivity") => out.extend_from_slice(b"\"NONE\""),
-                (None, "event_type") => out.extend_from_slice(b"\"invoke\""),
-                (None, "status") => json::write_json_string(status, &mut out),
-                (None, _) => out.extend_from_slice(b"null"),
-            }
+        });
+        if let Some(e) = failed_at {
+            return Err(e.into());
         }
-        out.push(b'}');
         Ok(Self {
             canonical: String::from_utf8_lossy(&out).into_owned(),
             action_id: action_id.to_owned(),

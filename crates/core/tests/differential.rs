@@ -8,7 +8,9 @@
 //! The seed is random per run and printed; set `TRAILSEAL_DIFF_SEED` to replay a run and
 //! `TRAILSEAL_DIFF_CASES` to change the number of cases (default 6,000 JSON texts, four times
 //! as many timestamps). Extreme number spellings (`differential/extreme.rs`;
-//! `TRAILSEAL_DIFF_EXTREME_CASES`, default 300) go through the same comparison.
+//! `TRAILSEAL_DIFF_EXTREME_CASES`, default 300) go through the same comparison, and so do
+//! extreme timestamps (`differential/extreme_time.rs`; `TRAILSEAL_DIFF_EXTREME_TIME_CASES`,
+//! default 3,000 random combinations besides the fixed edges).
 
 #![allow(
     clippy::unwrap_used,
@@ -28,6 +30,8 @@ use trailseal_core::trace::{PreparedTrace, TraceError, TraceLimits};
 
 #[path = "differential/extreme.rs"]
 mod extreme;
+#[path = "differential/extreme_time.rs"]
+mod extreme_time;
 
 /// xorshift64*: small, seedable, good enough to spread test inputs.
 struct Rng(u64);
@@ -609,29 +613,36 @@ fn seal(invoked_at: &str) -> Result<String, TraceError> {
         .map(|t| t.invoked_at().to_owned())
 }
 
-#[test]
-fn invoked_at_matches_python_fromisoformat_on_random_timestamps() {
-    let seed = seed_from_env();
-    let cases = cases_from_env("TRAILSEAL_DIFF_CASES", 6000) * 4;
-    eprintln!("timestamp seed {seed} ({cases} cases); replay with TRAILSEAL_DIFF_SEED={seed}");
-    let mut rng = Rng(seed);
-    let inputs: Vec<String> = (0..cases).map(|_| timestamp(&mut rng)).collect();
-    let answers = ask_python(PYTHON_TIME, &inputs);
-    let (mut agreed, mut both_rejected, mut stricter, mut changed) = (0, 0, 0, 0);
+/// How the timestamps compared.
+#[derive(Debug, Default)]
+struct TimeTally {
+    agreed: usize,
+    changed: usize,
+    both_rejected: usize,
+    stricter: usize,
+}
+
+/// Sends `inputs` to Python and checks each against trailseal: what both read is the same
+/// instant with exactly Python's UTC spelling sealed; trailseal never reads what Python
+/// refuses; whatever Python writes, trailseal accepts unchanged.
+fn compare_timestamps(seed: u64, inputs: &[String]) -> TimeTally {
+    let answers = ask_python(PYTHON_TIME, inputs);
+    let mut tally = TimeTally::default();
     for (input, answer) in inputs.iter().zip(&answers) {
+        let shown = show(input);
         let python = answer.get("ok").and_then(|v| v.as_str());
         match (python, seal(input)) {
             (Some(py), Ok(sealed)) => {
                 // Python reads the same instant; trailseal seals exactly Python's UTC spelling.
-                assert_eq!(sealed, py, "seed {seed}: invoked_at {input:?}");
-                changed += usize::from(sealed != *input);
-                agreed += 1;
+                assert_eq!(sealed, py, "seed {seed}: invoked_at {shown}");
+                tally.changed += usize::from(sealed != *input);
+                tally.agreed += 1;
             }
             (None, Ok(sealed)) => panic!(
-                "seed {seed}: trailseal accepted {input:?} (sealed as {sealed}), python: {}",
+                "seed {seed}: trailseal accepted {shown} (sealed as {sealed}), python: {}",
                 answer["err"]
             ),
-            (Some(_), Err(e)) => {
+            (python, Err(e)) => {
                 assert!(
                     matches!(
                         e,
@@ -640,22 +651,13 @@ fn invoked_at_matches_python_fromisoformat_on_random_timestamps() {
                             ..
                         }
                     ),
-                    "seed {seed}: {input:?}: {e:?}"
+                    "seed {seed}: {shown}: {e:?}"
                 );
-                stricter += 1;
-            }
-            (None, Err(e)) => {
-                assert!(
-                    matches!(
-                        e,
-                        TraceError::Invalid {
-                            field: "invoked_at",
-                            ..
-                        }
-                    ),
-                    "seed {seed}: {input:?}: {e:?}"
-                );
-                both_rejected += 1;
+                if python.is_some() {
+                    tally.stricter += 1;
+                } else {
+                    tally.both_rejected += 1;
+                }
             }
         }
         // Whatever weaver-kernel writes, trailseal accepts unchanged.
@@ -668,12 +670,49 @@ fn invoked_at_matches_python_fromisoformat_on_random_timestamps() {
         }
     }
     eprintln!(
-        "{agreed} agreed ({changed} normalised to UTC), {both_rejected} rejected by both, {stricter} read by python but refused by trailseal"
+        "{} agreed ({} normalised to UTC), {} rejected by both, {} read by python but refused by trailseal",
+        tally.agreed, tally.changed, tally.both_rejected, tally.stricter
     );
-    assert!(agreed >= cases / 3, "too few accepted cases: {agreed}");
-    assert!(changed >= cases / 4, "too few normalised cases: {changed}");
+    tally
+}
+
+#[test]
+fn invoked_at_matches_python_fromisoformat_on_random_timestamps() {
+    let seed = seed_from_env();
+    let cases = cases_from_env("TRAILSEAL_DIFF_CASES", 6000) * 4;
+    eprintln!("timestamp seed {seed} ({cases} cases); replay with TRAILSEAL_DIFF_SEED={seed}");
+    let mut rng = Rng(seed);
+    let inputs: Vec<String> = (0..cases).map(|_| timestamp(&mut rng)).collect();
+    let tally = compare_timestamps(seed, &inputs);
     assert!(
-        both_rejected >= cases / 50,
-        "too few rejected cases: {both_rejected}"
+        tally.agreed >= cases / 3,
+        "too few accepted cases: {tally:?}"
+    );
+    assert!(
+        tally.changed >= cases / 4,
+        "too few normalised cases: {tally:?}"
+    );
+    assert!(
+        tally.both_rejected >= cases / 50,
+        "too few rejected cases: {tally:?}"
+    );
+}
+
+#[test]
+fn invoked_at_matches_python_fromisoformat_on_extreme_timestamps() {
+    let seed = seed_from_env();
+    let cases = cases_from_env("TRAILSEAL_DIFF_EXTREME_TIME_CASES", 3000);
+    eprintln!(
+        "extreme timestamp seed {seed} ({cases} random cases besides the fixed edges); replay with TRAILSEAL_DIFF_SEED={seed}"
+    );
+    let mut rng = Rng(seed);
+    let inputs = extreme_time::timestamps(&mut rng, cases);
+    let tally = compare_timestamps(seed, &inputs);
+    // The fixed edges alone hold instants both read (some only after overflow checks) and
+    // strings both refuse.
+    assert!(tally.agreed >= 100, "too few accepted cases: {tally:?}");
+    assert!(
+        tally.both_rejected >= 100,
+        "too few rejected cases: {tally:?}"
     );
 }

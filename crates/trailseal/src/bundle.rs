@@ -39,36 +39,35 @@ pub struct BundleSelection {
 }
 
 impl BundleSelection {
+    /// The selection as the header records it: a canonical JSON object of the members set.
     fn to_json(&self) -> String {
-        let mut parts = Vec::new();
-        let quote = |s: &str| {
-            let mut v = Vec::new();
-            json::write_json_string(s, &mut v);
-            String::from_utf8_lossy(&v).into_owned()
-        };
-        if let Some(c) = &self.capability {
-            parts.push(format!("\"capability\":{}", quote(c)));
-        }
-        if let Some(s) = self.from_seq {
-            parts.push(format!("\"from_seq\":{s}"));
-        }
-        if let Some(p) = &self.principal {
-            parts.push(format!("\"principal\":{}", quote(p)));
-        }
-        if !self.redact.is_empty() {
-            let list: Vec<String> = self.redact.iter().map(|r| quote(r)).collect();
-            parts.push(format!("\"redact\":[{}]", list.join(",")));
-        }
-        if let Some(t) = self.since {
-            parts.push(format!("\"since\":{}", quote(&t.to_rfc3339())));
-        }
-        if let Some(s) = self.to_seq {
-            parts.push(format!("\"to_seq\":{s}"));
-        }
-        if let Some(t) = self.until {
-            parts.push(format!("\"until\":{}", quote(&t.to_rfc3339())));
-        }
-        format!("{{{}}}", parts.join(","))
+        json::object(|o| {
+            if let Some(c) = &self.capability {
+                o.str("capability", c);
+            }
+            if let Some(s) = self.from_seq {
+                o.u64("from_seq", s);
+            }
+            if let Some(p) = &self.principal {
+                o.str("principal", p);
+            }
+            if !self.redact.is_empty() {
+                o.array("redact", |a| {
+                    for r in &self.redact {
+                        a.str(r);
+                    }
+                });
+            }
+            if let Some(t) = self.since {
+                o.str("since", &t.to_rfc3339());
+            }
+            if let Some(s) = self.to_seq {
+                o.u64("to_seq", s);
+            }
+            if let Some(t) = self.until {
+                o.str("until", &t.to_rfc3339());
+            }
+        })
     }
 
     fn in_window(&self, s: &TraceSummary) -> bool {
@@ -434,4 +433,37 @@ pub fn verify_bundle_with(
         }
     }
     Ok(verifier.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use trailseal_core::time::Offset;
+
+    use super::*;
+
+    /// The selection a header records is written as before the object writer (the header is
+    /// signed: its bytes are part of the format).
+    #[test]
+    fn selection_bytes_are_canonical_and_unchanged() {
+        let t = |s: &str| Timestamp::parse(s, Offset::Required).unwrap();
+        let full = BundleSelection {
+            from_seq: Some(3),
+            to_seq: Some(u64::MAX),
+            since: Some(t("2026-01-01T00:00:00+02:00")),
+            until: Some(t("2026-02-01T00:00:00.5Z")),
+            principal: Some("p\"\u{e9}\u{1F600}".into()),
+            capability: Some("crm.\\search".into()),
+            redact: vec!["args.email".into(), "error".into()],
+            withheld_reasons: true,
+        };
+        let text = full.to_json();
+        assert_eq!(
+            text,
+            r#"{"capability":"crm.\\search","from_seq":3,"principal":"p\"\u00e9\ud83d\ude00","redact":["args.email","error"],"since":"2025-12-31T22:00:00Z","to_seq":18446744073709551615,"until":"2026-02-01T00:00:00.500000Z"}"#
+        );
+        assert_eq!(json::canonicalize(text.as_bytes()).unwrap(), text);
+        assert_eq!(BundleSelection::default().to_json(), "{}");
+    }
 }

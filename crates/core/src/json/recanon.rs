@@ -16,7 +16,7 @@
 
 use std::ops::Range;
 
-use crate::json::{PYTHON_INT_MAX_DIGITS, write_float_repr};
+use super::{PYTHON_INT_MAX_DIGITS, write_float_repr};
 use crate::number::float_of_number;
 
 /// Nesting beyond this is left to the general reader.

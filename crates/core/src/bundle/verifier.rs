@@ -1,0 +1,587 @@
+//! Verifying a bundle fed line by line.
+
+use super::lines::{
+    BLOCK_DOMAIN, ENTRY_FIELDS, HEADER_FIELDS, SignedTrailer, TRAILER_FIELDS, hex, manifest_fields,
+};
+use super::state::BlockState;
+use super::{
+    BLOCK_ENTRIES, BUNDLE_FORMAT, BundleLevel, BundleVerdict, OLDEST_BUNDLE_FORMAT, Withheld,
+    WithheldCounts, WithheldReasons,
+};
+use crate::base64;
+use crate::chain::{ChainKey, KeyId};
+use crate::json::{self, Kind, Mode};
+use crate::note::{NoteError, NoteVerifier};
+use crate::verdict::{
+    Caveat, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict, Verified,
+};
+use crate::verify::{ContentCheck, ContentChecker, Flow, RecordView, TraceEncoding};
+
+#[derive(Debug, PartialEq, Eq)]
+enum Stage {
+    Header,
+    Entries,
+    Done,
+}
+
+/// Verifies a bundle fed line by line (each line with its newline). Never panics.
+#[derive(Debug)]
+pub struct BundleVerifier<'k> {
+    public: &'k NoteVerifier,
+    key: Option<&'k ChainKey>,
+    checker: ContentChecker,
+    stage: Stage,
+    line_no: u64,
+    origin: Option<String>,
+    key_id: Option<KeyId>,
+    /// What the header says hash-only entries hold.
+    reasons: WithheldReasons,
+    withheld_counts: WithheldCounts,
+    /// The blocks read so far (the header's digest once the header is read).
+    state: BlockState,
+    first: Option<(u64, Vec<u8>)>,
+    last: Option<(u64, Vec<u8>)>,
+    outcome: Option<Verdict>,
+    manifest_seen: bool,
+    /// The first entry whose MAC failed while the header named another key than the secret's:
+    /// the signed manifest decides between a wrong secret and tampering.
+    deferred_mac: Option<(u64, u64)>,
+}
+
+impl<'k> BundleVerifier<'k> {
+    /// A verifier with the signer's public key and, optionally, the chain key.
+    pub fn new(public: &'k NoteVerifier, key: Option<&'k ChainKey>) -> Self {
+        Self {
+            public,
+            key,
+            checker: ContentChecker::new(),
+            stage: Stage::Header,
+            line_no: 0,
+            origin: None,
+            key_id: None,
+            reasons: WithheldReasons::Hidden,
+            withheld_counts: WithheldCounts::default(),
+            state: BlockState::default(),
+            first: None,
+            last: None,
+            outcome: None,
+            manifest_seen: false,
+            deferred_mac: None,
+        }
+    }
+
+    fn seq_here(&self) -> u64 {
+        self.last
+            .as_ref()
+            .map_or(self.first.as_ref().map_or(0, |f| f.0), |l| {
+                l.0.saturating_add(1)
+            })
+    }
+
+    fn tamper(&mut self, seq: u64, kind: TamperKind, detail: String) -> Flow {
+        self.outcome = Some(Verdict::Tampered(Tampered {
+            first_bad_seq: seq,
+            kind,
+            records_checked: self.state.entries,
+            detail,
+        }));
+        self.stage = Stage::Done;
+        Flow::Stop
+    }
+
+    fn unverifiable(&mut self, reason: UnverifiableReason, detail: String) -> Flow {
+        self.outcome = Some(Verdict::Unverifiable(Unverifiable { reason, detail }));
+        self.stage = Stage::Done;
+        Flow::Stop
+    }
+
+    /// Reports a line the reader did not read because it is longer than its `limit` (in bytes,
+    /// without the newline): `malformed` at the seq the bundle has reached.
+    pub fn feed_oversized(&mut self, limit: usize) -> Flow {
+        if self.stage == Stage::Done {
+            if self.outcome.is_none() {
+                return self.tamper(
+                    self.seq_here(),
+                    TamperKind::Malformed,
+                    format!("line {}: data after the signed manifest", self.line_no + 1),
+                );
+            }
+            return Flow::Stop;
+        }
+        self.line_no += 1;
+        let seq = self.seq_here();
+        self.tamper(
+            seq,
+            TamperKind::Malformed,
+            format!(
+                "line {}: longer than the limit of {limit} bytes a line may have",
+                self.line_no
+            ),
+        )
+    }
+
+    /// Checks the next line.
+    pub fn feed(&mut self, line: &[u8]) -> Flow {
+        if self.stage == Stage::Done {
+            if self.outcome.is_none() && !line.trim_ascii().is_empty() {
+                return self.tamper(
+                    self.seq_here(),
+                    TamperKind::Malformed,
+                    format!("line {}: data after the signed manifest", self.line_no + 1),
+                );
+            }
+            return Flow::Stop;
+        }
+        self.line_no += 1;
+        let n = self.line_no;
+        let Ok(doc) = json::parse(line.trim_ascii_end()) else {
+            let seq = self.seq_here();
+            return self.tamper(
+                seq,
+                TamperKind::Malformed,
+                format!("line {n}: not a JSON object (the bundle was altered)"),
+            );
+        };
+        let root = doc.root();
+        if root.kind() != Kind::Object {
+            let seq = self.seq_here();
+            return self.tamper(
+                seq,
+                TamperKind::Malformed,
+                format!("line {n}: not a JSON object"),
+            );
+        }
+        if self.stage == Stage::Header {
+            return self.header(line, root);
+        }
+        if root.get("manifest").is_some() {
+            return self.manifest(root);
+        }
+        if root.get("block").is_some() {
+            return self.trailer(line);
+        }
+        self.entry(line, root)
+    }
+
+    fn header(&mut self, line: &[u8], root: json::NodeRef<'_>) -> Flow {
+        let format = match root.get("trailseal_bundle").and_then(|v| v.as_u64()) {
+            Some(v @ OLDEST_BUNDLE_FORMAT..=BUNDLE_FORMAT) => v,
+            Some(v) if v > BUNDLE_FORMAT => {
+                return self.unverifiable(
+                    UnverifiableReason::UnknownStore,
+                    format!(
+                        "bundle format {v} is newer than this trailseal reads ({BUNDLE_FORMAT})"
+                    ),
+                );
+            }
+            _ => {
+                return self.unverifiable(
+                    UnverifiableReason::UnknownStore,
+                    "line 1: not a trailseal bundle".into(),
+                );
+            }
+        };
+        // Exactly the members the format writes, once each: nothing else can ride along.
+        let reasons = match (format, root.get("withheld_reasons").map(|r| r.as_bool())) {
+            (1, None) => Some(WithheldReasons::Disclosed),
+            (_, Some(Some(false))) => Some(WithheldReasons::Hidden),
+            (_, Some(Some(true))) => Some(WithheldReasons::Disclosed),
+            _ => None,
+        };
+        let members = HEADER_FIELDS
+            .iter()
+            .copied()
+            .take(if format == 1 { 5 } else { 6 });
+        let (Some(reasons), true) = (reasons, root.members().map(|(k, _)| k).eq(members)) else {
+            return self.tamper(
+                0,
+                TamperKind::Malformed,
+                format!(
+                    "line 1: the header does not hold exactly the members of bundle format {format}"
+                ),
+            );
+        };
+        self.reasons = reasons;
+        self.origin = root
+            .get("origin")
+            .and_then(|o| o.as_str())
+            .map(str::to_owned);
+        self.key_id = root
+            .get("key_id")
+            .and_then(|k| k.as_str())
+            .and_then(|k| KeyId::parse(k.as_bytes()));
+        self.state = BlockState::after_header(line);
+        self.stage = Stage::Entries;
+        Flow::Continue
+    }
+
+    fn entry(&mut self, line: &[u8], root: json::NodeRef<'_>) -> Flow {
+        let n = self.line_no;
+        let index = self.state.entries;
+        let expected_seq = self.seq_here();
+        if self.state.block_is_full() {
+            return self.tamper(expected_seq, TamperKind::Sequence, format!("entry {index}: block {} has no trailer after {BLOCK_ENTRIES} entries (entries were added)", self.state.block));
+        }
+        let (Some(seq), Some(prev), Some(rec)) = (
+            root.get("seq").and_then(|v| v.as_u64()),
+            root.get("prev_hash").and_then(|v| v.as_str()),
+            root.get("record_hash").and_then(|v| v.as_str()),
+        ) else {
+            return self.tamper(
+                expected_seq,
+                TamperKind::Malformed,
+                format!("line {n}: entry {index} lacks seq, prev_hash or record_hash"),
+            );
+        };
+        let names: Vec<&str> = root.members().map(|(k, _)| k).collect();
+        let shape_ok = names.len() == ENTRY_FIELDS.len() + 1
+            && names.iter().zip(ENTRY_FIELDS).all(|(a, b)| *a == b)
+            && matches!(names.last(), Some(&"trace" | &"withheld"));
+        let trace = root.get("trace");
+        let withheld = root.get("withheld").map(|w| self.withheld_value(w));
+        if !shape_ok || withheld == Some(None) {
+            let marker = match self.reasons {
+                WithheldReasons::Hidden => {
+                    "`\"withheld\":true` (this bundle's header withholds the reasons)"
+                }
+                WithheldReasons::Disclosed => {
+                    "`\"withheld\":\"filter\"` or `\"redacted\"` (this bundle's header discloses the reasons)"
+                }
+            };
+            return self.tamper(
+                seq,
+                TamperKind::Malformed,
+                format!("entry {index} (seq {seq}): must be exactly seq, prev_hash, record_hash and a trace or {marker}"),
+            );
+        }
+        match &self.last {
+            Some((last_seq, _)) if seq != last_seq.saturating_add(1) => {
+                return self.tamper(seq, TamperKind::Sequence, format!("entry {index} (seq {seq}): expected seq {} (an entry was removed, added or reordered)", last_seq.saturating_add(1)));
+            }
+            Some((_, last_hash)) if prev.as_bytes() != last_hash.as_slice() => {
+                return self.tamper(seq, TamperKind::Link, format!("entry {index} (seq {seq}): prev_hash does not match the previous entry's record_hash"));
+            }
+            None => self.first = Some((seq, prev.as_bytes().to_vec())),
+            _ => {}
+        }
+        if let Some(trace) = trace
+            && let Some(key) = self.key
+            && self.deferred_mac.is_none()
+        {
+            let mut canonical = Vec::new();
+            let ok = trace.write_canonical(&mut canonical, Mode::Python).is_ok();
+            let view = RecordView {
+                seq,
+                prev_hash: prev.as_bytes(),
+                record_hash: rec.as_bytes(),
+                trace: &canonical,
+                encoding: TraceEncoding::Canonical,
+                columns: None,
+            };
+            if !ok || self.checker.check(key, &view) != ContentCheck::Ok {
+                if self.key_id.is_some_and(|id| id != key.key_id()) {
+                    // Probably the wrong secret; the header is checked against the manifest.
+                    self.deferred_mac = Some((seq, index));
+                } else {
+                    return self.tamper(
+                        seq,
+                        TamperKind::Content,
+                        format!(
+                            "entry {index} (seq {seq}): content does not match its record_hash"
+                        ),
+                    );
+                }
+            }
+        }
+        match withheld.flatten() {
+            None => {}
+            Some(Some(Withheld::Filter)) => self.withheld_counts.filter += 1,
+            Some(Some(Withheld::Redacted)) => self.withheld_counts.redacted += 1,
+            Some(None) => {}
+        }
+        self.state.add_entry(line, withheld.is_none());
+        self.last = Some((seq, rec.as_bytes().to_vec()));
+        Flow::Continue
+    }
+
+    /// What a `withheld` member says under the header's mode: `None` when it is not that
+    /// mode's marker; `Some(None)` for the undifferentiated marker, `Some(Some(reason))` for a
+    /// reason.
+    fn withheld_value(&self, w: json::NodeRef<'_>) -> Option<Option<Withheld>> {
+        match self.reasons {
+            WithheldReasons::Hidden => (w.as_bool() == Some(true)).then_some(None),
+            WithheldReasons::Disclosed => match w.as_str() {
+                Some("filter") => Some(Some(Withheld::Filter)),
+                Some("redacted") => Some(Some(Withheld::Redacted)),
+                _ => None,
+            },
+        }
+    }
+
+    fn trailer(&mut self, line: &[u8]) -> Flow {
+        let block = self.state.block;
+        let (first, last) = (self.state.block_first, self.state.entries.saturating_sub(1));
+        let seqs = match (&self.last, self.state.block_count) {
+            (Some((l, _)), c) if c > 0 => {
+                format!("seq {} to {l}", l.saturating_add(1).saturating_sub(c))
+            }
+            _ => "no entries".into(),
+        };
+        let here = self.last.as_ref().map_or(0, |l| {
+            l.0.saturating_add(1).saturating_sub(self.state.block_count)
+        });
+        // The signed bytes first; nothing around them is accepted, and every field is read
+        // from them alone.
+        let Some(signed) = SignedTrailer::split(line) else {
+            return self.tamper(
+                here,
+                TamperKind::Malformed,
+                format!("block {block} (entries {first} to {last}, {seqs}): malformed trailer (a trailer is exactly its signed fields and the signature; anything else in the line is refused)"),
+            );
+        };
+        let body = [signed.unsigned, b"}"].concat();
+        let parsed = json::parse(&body).ok();
+        let root = match &parsed {
+            Some(doc)
+                if doc.root().kind() == Kind::Object && doc.find_duplicate_key().is_none() =>
+            {
+                doc.root()
+            }
+            _ => {
+                return self.tamper(
+                    here,
+                    TamperKind::Malformed,
+                    format!("block {block} (entries {first} to {last}, {seqs}): malformed trailer"),
+                );
+            }
+        };
+        let field = |name: &str| root.get(name);
+        let key_ok = field("key")
+            .and_then(|k| k.as_str())
+            .and_then(|k| u32::from_str_radix(k, 16).ok())
+            == Some(self.public.key_hash());
+        if !key_ok {
+            return self.unverifiable(
+                UnverifiableReason::WrongKey,
+                format!(
+                    "block {block} is signed by another key than {}",
+                    self.public.name()
+                ),
+            );
+        }
+        let Some(sig) = base64::decode(signed.sig)
+            .ok()
+            .and_then(|s| <[u8; 64]>::try_from(s).ok())
+        else {
+            return self.tamper(
+                here,
+                TamperKind::Malformed,
+                format!("block {block}: its signature is missing or malformed"),
+            );
+        };
+        if !self
+            .public
+            .verify_bytes(&[BLOCK_DOMAIN, body.as_slice()].concat(), &sig)
+        {
+            return self.tamper(here, TamperKind::Content, format!("block {block} (entries {first} to {last}, {seqs}): its trailer was altered (signature does not verify)"));
+        }
+        if root.members().map(|(k, _)| k).ne(TRAILER_FIELDS) {
+            return self.tamper(
+                here,
+                TamperKind::Malformed,
+                format!("block {block}: the trailer does not hold exactly the fields of format {BUNDLE_FORMAT}"),
+            );
+        }
+        // What this block's trailer must say, derived as the writer derives it.
+        let expected = self.state.close_block(self.public.key_hash());
+        let num = |name: &str| field(name).and_then(|v| v.as_u64());
+        let text_of = |name: &str| field(name).and_then(|v| v.as_str()).map(str::to_owned);
+        if num("block") != Some(expected.block)
+            || text_of("bundle").as_deref() != Some(hex(&expected.bundle).as_str())
+            || text_of("prev").as_deref() != Some(hex(&expected.prev).as_str())
+        {
+            return self.tamper(here, TamperKind::Sequence, format!("block {block}: the trailer belongs elsewhere (blocks were removed, reordered or taken from another bundle)"));
+        }
+        if num("first") != Some(expected.first) || num("count") != Some(expected.count) {
+            return self.tamper(here, TamperKind::Sequence, format!("block {block}: it signs {} entries from entry {}, but holds {} from entry {} (entries were removed or added)", num("count").unwrap_or(0), num("first").unwrap_or(0), self.state.block_count, self.state.block_first));
+        }
+        if text_of("digest").as_deref() != Some(hex(&expected.digest).as_str()) {
+            return self.tamper(here, TamperKind::Content, format!("block {block} (entries {first} to {last}, {seqs}): content differs from what its trailer signs (an entry was altered)"));
+        }
+        self.state.next_block(line);
+        Flow::Continue
+    }
+
+    fn manifest(&mut self, root: json::NodeRef<'_>) -> Flow {
+        let seq = self.seq_here();
+        if self.state.block_count > 0 {
+            return self.tamper(
+                seq,
+                TamperKind::Truncated,
+                format!(
+                    "block {}: its trailer is missing (the bundle was cut)",
+                    self.state.block
+                ),
+            );
+        }
+        // The line is the signed note and nothing else: `{"manifest":"<note>"}`.
+        let only_note = root.members().count() == 1;
+        let Some(note) = root
+            .get("manifest")
+            .filter(|_| only_note)
+            .and_then(|m| m.as_str())
+        else {
+            return self.tamper(
+                seq,
+                TamperKind::Malformed,
+                "the manifest is not a signed note".into(),
+            );
+        };
+        let body = match self.public.open(note) {
+            Ok(body) => body.to_owned(),
+            Err(NoteError::NotSignedBy { .. }) => {
+                return self.unverifiable(
+                    UnverifiableReason::WrongKey,
+                    format!(
+                        "the manifest is not signed by {}",
+                        self.public.to_key_string()
+                    ),
+                );
+            }
+            Err(NoteError::BadSignature { .. }) => {
+                return self.tamper(
+                    seq,
+                    TamperKind::Content,
+                    "the manifest was altered (its signature does not verify)".into(),
+                );
+            }
+            Err(e) => return self.tamper(seq, TamperKind::Malformed, format!("the manifest: {e}")),
+        };
+        self.manifest_seen = true;
+        let Some(fields) = manifest_fields(&body) else {
+            return self.tamper(
+                seq,
+                TamperKind::Malformed,
+                "the manifest is not a trailseal bundle manifest".into(),
+            );
+        };
+        let get = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
+        let (first_seq, first_prev) = self.first.clone().unwrap_or((0, Vec::new()));
+        let (last_seq, last_hash) = self.last.clone().unwrap_or((0, Vec::new()));
+        let counts = self.state.counts();
+        if get("header") != hex(&self.state.header_hash) {
+            return self.tamper(
+                first_seq,
+                TamperKind::Content,
+                "line 1: the header differs from the one the manifest signs".into(),
+            );
+        }
+        if get("blocks") != self.state.blocks() || get("entries") != counts {
+            let expected = get("entries")
+                .split(' ')
+                .next()
+                .and_then(|c| c.parse::<u64>().ok())
+                .unwrap_or(0);
+            let kind = if expected > self.state.entries {
+                TamperKind::Truncated
+            } else {
+                TamperKind::Sequence
+            };
+            return self.tamper(
+                last_seq.saturating_add(1),
+                kind,
+                format!("the manifest signs {} entries ({}), the bundle holds {} ({counts}): entries or blocks were removed or added", expected, get("entries"), self.state.entries),
+            );
+        }
+        if get("range") != format!("{first_seq} {last_seq}")
+            || get("start").as_bytes() != first_prev.as_slice()
+            || get("end").as_bytes() != last_hash.as_slice()
+        {
+            return self.tamper(
+                first_seq,
+                TamperKind::Link,
+                "the entries' boundaries differ from the signed range".into(),
+            );
+        }
+        if let (Some(key), Some(id)) = (self.key, KeyId::parse(get("key-id").as_bytes()))
+            && id != key.key_id()
+        {
+            return self.unverifiable(
+                UnverifiableReason::WrongSecret,
+                format!(
+                    "the bundle's chain has key id {id}, this secret {}",
+                    key.key_id()
+                ),
+            );
+        }
+        if let Some((seq, index)) = self.deferred_mac {
+            // The signed manifest names this secret's key: the header lied, the entry is bad.
+            return self.tamper(
+                seq,
+                TamperKind::Content,
+                format!("entry {index} (seq {seq}): content does not match its record_hash"),
+            );
+        }
+        self.origin = Some(get("origin").to_owned());
+        self.stage = Stage::Done;
+        Flow::Continue
+    }
+
+    /// The verdict once every line was fed.
+    pub fn finish(self) -> BundleVerdict {
+        let level = if self.key.is_some() {
+            BundleLevel::SignatureAndMac
+        } else {
+            BundleLevel::Signature
+        };
+        let withheld = self.state.entries.saturating_sub(self.state.disclosed);
+        let verdict = match self.outcome {
+            Some(v) => v,
+            None if !self.manifest_seen => Verdict::Tampered(Tampered {
+                first_bad_seq: self.last.as_ref().map_or(0, |l| l.0.saturating_add(1)),
+                kind: TamperKind::Truncated,
+                records_checked: self.state.entries,
+                detail: format!(
+                    "the bundle ends after {} entries without its signed manifest (it was cut)",
+                    self.state.entries
+                ),
+            }),
+            None => {
+                let mut caveats = Vec::new();
+                match self.reasons {
+                    _ if withheld == 0 => {}
+                    WithheldReasons::Hidden => caveats.push(Caveat::Withheld { count: withheld }),
+                    WithheldReasons::Disclosed => caveats.push(Caveat::WithheldWithReasons {
+                        filter: self.withheld_counts.filter,
+                        redacted: self.withheld_counts.redacted,
+                    }),
+                }
+                if self.key.is_none() && self.state.disclosed > 0 {
+                    caveats.push(Caveat::MacsNotChecked {
+                        count: self.state.disclosed,
+                    });
+                }
+                Verdict::Verified(Verified {
+                    records_checked: self.state.entries,
+                    first_seq: self.first.as_ref().map(|f| f.0),
+                    last_seq: self.last.as_ref().map(|l| l.0),
+                    caveats,
+                    retention: Vec::new(),
+                    anchors: Vec::new(),
+                })
+            }
+        };
+        let withheld_reasons = (self.reasons == WithheldReasons::Disclosed
+            && self.stage != Stage::Header)
+            .then_some(self.withheld_counts);
+        BundleVerdict {
+            verdict,
+            level,
+            origin: self.origin,
+            entries: self.state.entries,
+            disclosed: self.state.disclosed,
+            withheld,
+            withheld_reasons,
+        }
+    }
+}
