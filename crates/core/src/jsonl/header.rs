@@ -1,11 +1,12 @@
 //! The header line of a JSONL store.
 
 use crate::json::{self, Kind, Mode};
-use crate::start::{ChainStart, StartKind};
+use crate::start::{ChainStart, StartJsonError};
 
 /// The first line of a JSONL store that does not start at genesis, or that carries a
 /// retention log (a pruned store, an export or archive of one):
-/// `{"trailseal":{"format":1,"start":{"seq":N,"prev_hash":"…","kind":"…"},"retention":[…],"archive_of":{…}}}`.
+/// `{"trailseal":{"archive_of":{…},"format":1,"retention":[…],"start":{"kind":"…","prev_hash":"…","seq":N}}}`
+/// (canonical: keys sorted; `archive_of` and `retention` only when present).
 /// weaver-kernel cannot read a file with this line (see docs/format.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
@@ -44,26 +45,26 @@ impl Header {
         }
     }
 
-    /// The header as one line, with its newline.
+    /// The header as one line, with its newline: one canonical object, written by the one
+    /// object writer (the start in [`ChainStart::write_json`]'s encoding).
     pub fn to_line(&self) -> String {
-        let mut prev = Vec::new();
-        json::write_json_string(&String::from_utf8_lossy(&self.start.prev_hash), &mut prev);
-        let mut line = format!(
-            "{{\"trailseal\":{{\"format\":{HEADER_FORMAT},\"start\":{{\"seq\":{},\"prev_hash\":{},\"kind\":\"{}\"}}",
-            self.start.next_seq,
-            String::from_utf8_lossy(&prev),
-            self.start.kind.as_str(),
-        );
-        if !self.retention.is_empty() {
-            line.push_str(",\"retention\":[");
-            line.push_str(&self.retention.join(","));
-            line.push(']');
-        }
-        if let Some(receipt) = &self.archive_of {
-            line.push_str(",\"archive_of\":");
-            line.push_str(receipt);
-        }
-        line.push_str("}}\n");
+        let mut line = json::object(|o| {
+            o.object("trailseal", |t| {
+                if let Some(receipt) = &self.archive_of {
+                    t.raw("archive_of", receipt.as_bytes());
+                }
+                t.u64("format", HEADER_FORMAT);
+                if !self.retention.is_empty() {
+                    t.array("retention", |list| {
+                        for receipt in &self.retention {
+                            list.raw(receipt.as_bytes());
+                        }
+                    });
+                }
+                t.object("start", |start| self.start.write_json(start));
+            });
+        });
+        line.push('\n');
         line
     }
 
@@ -94,19 +95,10 @@ impl Header {
             });
         }
         let start = header.get("start").ok_or_else(|| invalid("has no start"))?;
-        let next_seq = start
-            .get("seq")
-            .and_then(|n| n.as_u64())
-            .ok_or_else(|| invalid("has no start.seq"))?;
-        let prev_hash = start
-            .get("prev_hash")
-            .and_then(|n| n.as_str())
-            .ok_or_else(|| invalid("has no start.prev_hash"))?;
-        let kind = start
-            .get("kind")
-            .and_then(|n| n.as_str())
-            .and_then(StartKind::from_name)
-            .ok_or_else(|| invalid("has an unknown start.kind"))?;
+        let start = ChainStart::from_json(start).map_err(|e| match e {
+            StartJsonError::Kind => invalid("has an unknown start.kind"),
+            other => invalid(&format!("has no start.{}", other.member())),
+        })?;
         let text = |node: json::NodeRef<'_>| {
             let mut out = Vec::new();
             node.write_canonical(&mut out, Mode::Python)
@@ -127,11 +119,7 @@ impl Header {
             .transpose()
             .map_err(|e| invalid(&e.to_string()))?;
         Ok(Some(Header {
-            start: ChainStart {
-                next_seq,
-                prev_hash: prev_hash.as_bytes().to_vec(),
-                kind,
-            },
+            start,
             retention,
             archive_of,
         }))
@@ -143,6 +131,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::start::StartKind;
 
     #[test]
     fn a_header_with_a_repeated_member_is_refused() {
