@@ -1,102 +1,34 @@
 //! Every JSON document the CLI prints is assembled here, and only here: verdicts (with their
 //! caveats as objects), command results, list items and progress lines. Traces and receipts
 //! are embedded as their exact canonical text (so big integers and floats are never
-//! reformatted); strings are written with the core's canonical escapes.
+//! reformatted). Everything is written by the core's one object writer
+//! (`trailseal_core::json`), members in the order documented for each output.
 
 use trailseal::core::bundle::BundleVerdict;
-use trailseal::core::json::write_json_string;
+use trailseal::core::json::{ObjectWriter, write_object_in_order};
 use trailseal::core::retention::Receipt;
 use trailseal::{Caveat, PruneReport, RepairReport, StoredRecord, TornTail, Verdict};
 
-/// Builds one JSON object, members in the order they are added.
-#[derive(Debug, Default)]
-struct JsonObject {
-    buf: Vec<u8>,
-}
-
-impl JsonObject {
-    fn new() -> Self {
-        Self { buf: vec![b'{'] }
-    }
-
-    fn key(&mut self, key: &str) {
-        if self.buf.len() > 1 {
-            self.buf.push(b',');
-        }
-        write_json_string(key, &mut self.buf);
-        self.buf.push(b':');
-    }
-
-    fn str(mut self, key: &str, value: &str) -> Self {
-        self.key(key);
-        write_json_string(value, &mut self.buf);
-        self
-    }
-
-    fn opt_str(mut self, key: &str, value: Option<&str>) -> Self {
-        self.key(key);
-        match value {
-            Some(v) => write_json_string(v, &mut self.buf),
-            None => self.buf.extend_from_slice(b"null"),
-        }
-        self
-    }
-
-    fn bool(mut self, key: &str, value: bool) -> Self {
-        self.key(key);
-        self.buf
-            .extend_from_slice(if value { b"true" } else { b"false" });
-        self
-    }
-
-    fn num(self, key: &str, value: u64) -> Self {
-        self.opt_num(key, Some(value))
-    }
-
-    fn opt_num(mut self, key: &str, value: Option<u64>) -> Self {
-        self.key(key);
-        match value {
-            Some(v) => self.buf.extend_from_slice(v.to_string().as_bytes()),
-            None => self.buf.extend_from_slice(b"null"),
-        }
-        self
-    }
-
-    /// Embeds JSON text as it is (it must be valid JSON).
-    fn raw(mut self, key: &str, json: &str) -> Self {
-        self.key(key);
-        self.buf.extend_from_slice(json.as_bytes());
-        self
-    }
-
-    fn finish(mut self) -> String {
-        self.buf.push(b'}');
-        String::from_utf8_lossy(&self.buf).into_owned()
-    }
-}
-
-/// A JSON array of the given JSON texts.
-fn array(items: impl IntoIterator<Item = String>) -> String {
-    let items: Vec<String> = items.into_iter().collect();
-    format!("[{}]", items.join(","))
+/// One JSON object, members in the order `build` adds them (the CLI's published order), by
+/// the core's one object writer.
+fn object(build: impl FnOnce(&mut ObjectWriter<'_>)) -> String {
+    let mut out = Vec::new();
+    write_object_in_order(&mut out, build);
+    // Keys and strings are escaped to ASCII; raw values are canonical JSON texts.
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A caveat as `{"code", "message", ...fields}`: the stable code, the sentence the text output
 /// shows, then the variant's fields.
-pub(crate) fn caveat(caveat: &Caveat) -> String {
-    caveat
-        .fields()
-        .into_iter()
-        .fold(
-            JsonObject::new()
-                .str("code", caveat.code())
-                .str("message", &caveat.to_string()),
-            |object, (name, value)| object.opt_num(name, value),
-        )
-        .finish()
+fn write_caveat(o: &mut ObjectWriter<'_>, caveat: &Caveat) {
+    o.str("code", caveat.code())
+        .str("message", &caveat.to_string());
+    for (name, value) in caveat.fields() {
+        o.opt_u64(name, value);
+    }
 }
 
-fn verdict_object(verdict: &Verdict) -> JsonObject {
+fn write_verdict(o: &mut ObjectWriter<'_>, verdict: &Verdict) {
     let (first_seq, last_seq) = match verdict {
         Verdict::Verified(v) => (v.first_seq, v.last_seq),
         _ => (None, None),
@@ -105,54 +37,59 @@ fn verdict_object(verdict: &Verdict) -> JsonObject {
         Verdict::Unverifiable(u) => Some(u.reason.as_str()),
         _ => None,
     };
-    let (retention, anchors) = match verdict {
-        Verdict::Verified(v) => (
-            array(v.retention.iter().map(Receipt::to_json)),
-            array(v.anchors.iter().map(|a| {
-                JsonObject::new()
-                    .str("source", &a.source)
-                    .num("seq", a.seq)
-                    .str("by", a.by.as_str())
-                    .finish()
-            })),
-        ),
-        _ => ("[]".to_owned(), "[]".to_owned()),
-    };
-    JsonObject::new()
-        .str("status", verdict.status())
-        .num("records_checked", verdict.records_checked())
-        .opt_num("first_seq", first_seq)
-        .opt_num("last_seq", last_seq)
-        .opt_num("first_bad_seq", verdict.first_bad_seq())
+    o.str("status", verdict.status())
+        .u64("records_checked", verdict.records_checked())
+        .opt_u64("first_seq", first_seq)
+        .opt_u64("last_seq", last_seq)
+        .opt_u64("first_bad_seq", verdict.first_bad_seq())
         .opt_str("kind", verdict.kind().map(|k| k.as_str()))
         .opt_str("reason", reason)
         .str("detail", &verdict.detail())
-        .raw("caveats", &array(verdict.caveats().iter().map(caveat)))
-        .raw("retention", &retention)
-        .raw("anchors", &anchors)
+        .array("caveats", |list| {
+            for c in verdict.caveats() {
+                list.object(|o| write_caveat(o, c));
+            }
+        });
+    let verified = match verdict {
+        Verdict::Verified(v) => Some(v),
+        _ => None,
+    };
+    o.array("retention", |list| {
+        for receipt in verified.iter().flat_map(|v| &v.retention) {
+            list.raw(receipt.to_json().as_bytes());
+        }
+    })
+    .array("anchors", |list| {
+        for a in verified.iter().flat_map(|v| &v.anchors) {
+            list.object(|o| {
+                o.str("source", &a.source)
+                    .u64("seq", a.seq)
+                    .str("by", a.by.as_str());
+            });
+        }
+    });
 }
 
 /// The verdict as one JSON object (`verify --json`).
 pub(crate) fn verdict(verdict: &Verdict) -> String {
-    verdict_object(verdict).finish()
+    object(|o| write_verdict(o, verdict))
 }
 
 /// A bundle's verdict (`verify-bundle --json`): the verdict's members, then the bundle's.
 pub(crate) fn bundle_verdict(result: &BundleVerdict) -> String {
-    let object = verdict_object(&result.verdict)
-        .str("level", result.level.as_str())
-        .opt_str("origin", result.origin.as_deref())
-        .num("entries", result.entries)
-        .num("disclosed", result.disclosed)
-        .num("withheld", result.withheld)
-        .bool("withheld_reasons", result.withheld_reasons.is_some());
-    match &result.withheld_reasons {
-        Some(counts) => object
-            .num("withheld_filter", counts.filter)
-            .num("withheld_redacted", counts.redacted),
-        None => object,
-    }
-    .finish()
+    object(|o| {
+        write_verdict(o, &result.verdict);
+        o.str("level", result.level.as_str())
+            .opt_str("origin", result.origin.as_deref())
+            .u64("entries", result.entries)
+            .u64("disclosed", result.disclosed)
+            .u64("withheld", result.withheld)
+            .bool("withheld_reasons", result.withheld_reasons.is_some());
+        if let Some(counts) = &result.withheld_reasons {
+            o.u64("withheld_filter", counts.filter)
+                .u64("withheld_redacted", counts.redacted);
+        }
+    })
 }
 
 /// One `append --progress-json` line: a commit that is durable.
@@ -164,14 +101,14 @@ pub(crate) fn commit_progress(
     head_hash: &str,
     last_action_id: Option<&str>,
 ) -> String {
-    JsonObject::new()
-        .num("committed", committed)
-        .num("total", total)
-        .num("first_seq", first_seq)
-        .num("last_seq", last_seq)
-        .str("head_hash", head_hash)
-        .opt_str("last_action_id", last_action_id)
-        .finish()
+    object(|o| {
+        o.u64("committed", committed)
+            .u64("total", total)
+            .u64("first_seq", first_seq)
+            .u64("last_seq", last_seq)
+            .str("head_hash", head_hash)
+            .opt_str("last_action_id", last_action_id);
+    })
 }
 
 /// `append --json`: what was appended.
@@ -181,31 +118,31 @@ pub(crate) fn appended(
     last_seq: Option<u64>,
     head_hash: Option<&str>,
 ) -> String {
-    JsonObject::new()
-        .num("appended", count)
-        .opt_num("first_seq", first_seq)
-        .opt_num("last_seq", last_seq)
-        .opt_str("head_hash", head_hash)
-        .finish()
+    object(|o| {
+        o.u64("appended", count)
+            .opt_u64("first_seq", first_seq)
+            .opt_u64("last_seq", last_seq)
+            .opt_str("head_hash", head_hash);
+    })
 }
 
 /// One element of `list --json`'s array; `trace` is the stored trace's JSON text.
 pub(crate) fn list_item(seq: u64, status: &str, trace: &str) -> String {
-    JsonObject::new()
-        .num("seq", seq)
-        .str("status", status)
-        .raw("trace", trace)
-        .finish()
+    object(|o| {
+        o.u64("seq", seq)
+            .str("status", status)
+            .raw("trace", trace.as_bytes());
+    })
 }
 
 /// `show --json`; `canonical` is the trace's canonical JSON text.
 pub(crate) fn shown(record: &StoredRecord, canonical: &str) -> String {
-    JsonObject::new()
-        .num("seq", record.seq)
-        .str("prev_hash", &record.prev_hash)
-        .str("record_hash", &record.record_hash)
-        .raw("trace", canonical)
-        .finish()
+    object(|o| {
+        o.u64("seq", record.seq)
+            .str("prev_hash", &record.prev_hash)
+            .str("record_hash", &record.record_hash)
+            .raw("trace", canonical.as_bytes());
+    })
 }
 
 /// `prune --json`.
@@ -213,40 +150,37 @@ pub(crate) fn pruned(report: &PruneReport) -> String {
     let (from, last) = report
         .range
         .map_or((None, None), |(f, l)| (Some(f), Some(l)));
-    JsonObject::new()
-        .bool("dry_run", report.dry_run)
-        .num("pruned", report.pruned)
-        .opt_num("from_seq", from)
-        .opt_num("last_seq", last)
-        .num("first_retained_seq", report.first_retained_seq)
-        .num("records_checked", report.records_checked)
-        .raw(
-            "receipt",
-            &report
-                .receipt
-                .as_ref()
-                .map_or_else(|| "null".into(), Receipt::to_json),
-        )
-        .opt_str(
+    object(|o| {
+        o.bool("dry_run", report.dry_run)
+            .u64("pruned", report.pruned)
+            .opt_u64("from_seq", from)
+            .opt_u64("last_seq", last)
+            .u64("first_retained_seq", report.first_retained_seq)
+            .u64("records_checked", report.records_checked);
+        match &report.receipt {
+            Some(receipt) => o.raw("receipt", receipt.to_json().as_bytes()),
+            None => o.null("receipt"),
+        };
+        o.opt_str(
             "archive",
             report
                 .archive
                 .as_ref()
                 .map(|(p, _)| p.to_string_lossy())
                 .as_deref(),
-        )
-        .finish()
+        );
+    })
 }
 
 /// `policy --json` without a change: the minimum retention in force.
 pub(crate) fn policy_status(min_retention_micros: Option<i64>, verified: bool) -> String {
-    JsonObject::new()
-        .opt_num(
+    object(|o| {
+        o.opt_u64(
             "min_retention_micros",
             min_retention_micros.and_then(|m| u64::try_from(m).ok()),
         )
-        .bool("verified", verified)
-        .finish()
+        .bool("verified", verified);
+    })
 }
 
 /// One receipt (`policy --json` after a change).
@@ -256,16 +190,8 @@ pub(crate) fn receipt(receipt: &Receipt) -> String {
 
 /// `retention --json`: the receipts as an array.
 pub(crate) fn receipts(receipts: &[Receipt]) -> String {
-    array(receipts.iter().map(Receipt::to_json))
-}
-
-fn torn_tail(tail: &TornTail) -> String {
-    JsonObject::new()
-        .num("line", tail.line)
-        .num("offset", tail.offset)
-        .num("bytes", tail.bytes)
-        .opt_num("claimed_seq", tail.claimed_seq)
-        .finish()
+    let texts: Vec<String> = receipts.iter().map(Receipt::to_json).collect();
+    format!("[{}]", texts.join(","))
 }
 
 /// `repair --json`; `status` is what was done ("repaired", "would repair", ...).
@@ -274,26 +200,34 @@ pub(crate) fn repaired(report: &RepairReport, status: &str) -> String {
         Verdict::Verified(v) => (v.first_seq, v.last_seq),
         _ => (None, None),
     };
-    JsonObject::new()
-        .str("status", status)
-        .bool("dry_run", report.dry_run)
-        .bool("removed", report.removed)
-        .raw(
-            "torn_tail",
-            &report
-                .torn
-                .as_ref()
-                .map_or_else(|| "null".into(), torn_tail),
-        )
-        .num("records_checked", report.verdict.records_checked())
-        .opt_num("first_seq", first)
-        .opt_num("last_seq", last)
-        .finish()
+    object(|o| {
+        o.str("status", status)
+            .bool("dry_run", report.dry_run)
+            .bool("removed", report.removed);
+        match &report.torn {
+            Some(tail) => o.object("torn_tail", |t| write_torn_tail(t, tail)),
+            None => o.null("torn_tail"),
+        };
+        o.u64("records_checked", report.verdict.records_checked())
+            .opt_u64("first_seq", first)
+            .opt_u64("last_seq", last);
+    })
+}
+
+fn write_torn_tail(o: &mut ObjectWriter<'_>, tail: &TornTail) {
+    o.u64("line", tail.line)
+        .u64("offset", tail.offset)
+        .u64("bytes", tail.bytes)
+        .opt_u64("claimed_seq", tail.claimed_seq);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn caveat(c: &Caveat) -> String {
+        object(|o| write_caveat(o, c))
+    }
 
     #[test]
     fn a_caveat_is_an_object_with_its_code_message_and_fields() {

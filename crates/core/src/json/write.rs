@@ -32,9 +32,10 @@
 //! - [`ObjectWriter::raw`] embeds a value that is already canonical JSON (a canonical trace, a
 //!   stored receipt) byte for byte; [`ObjectWriter::node`] writes a parsed value in canonical
 //!   form.
-//! - [`write_object_in_order`] keeps the members in the order they are added, for the two
-//!   line layouts whose order is fixed by compatibility: JSONL record lines (weaver-kernel's
-//!   `seq, prev_hash, record_hash, trace`) and bundle entries, which copy that layout.
+//! - [`write_object_in_order`] keeps the members in the order they are added, for the layouts
+//!   whose order is fixed by compatibility: JSONL record lines (weaver-kernel's
+//!   `seq, prev_hash, record_hash, trace`), bundle entries, which copy that layout, and the
+//!   CLI's `--json` documents, whose member order is part of its published output.
 //!
 //! The writer cannot fail: every value it takes has a canonical form. Only
 //! [`ObjectWriter::node`] can, for a parsed value without one in [`Mode::Strict`]; it then
@@ -169,6 +170,22 @@ impl<'o> ObjectWriter<'o> {
         self.out
             .extend_from_slice(if value { b"true" } else { b"false" });
         self
+    }
+
+    /// A string member, or `null` for `None`.
+    pub fn opt_str(&mut self, key: &str, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(v) => self.str(key, v),
+            None => self.null(key),
+        }
+    }
+
+    /// A non-negative integer member, or `null` for `None`.
+    pub fn opt_u64(&mut self, key: &str, value: Option<u64>) -> &mut Self {
+        match value {
+            Some(v) => self.u64(key, v),
+            None => self.null(key),
+        }
     }
 
     /// A `null` member.
