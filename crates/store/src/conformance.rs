@@ -584,6 +584,124 @@ pub fn import_copies_a_chain(b: &dyn Backend) {
     }
 }
 
+/// A write transaction dropped without `commit`, after it inserted records, pushed a receipt,
+/// deleted records, moved the start and recorded a key id (each seen by its own reads), leaves
+/// the store exactly as it was, for this handle and any other; the handle then keeps working,
+/// and what the dropped transaction wrote is not taken as written (an append then records the
+/// key id, which a "key id recorded" cache set before the commit would skip).
+pub fn dropped_write_changes_nothing(b: &dyn Backend) {
+    use trailseal_core::start::ChainStart;
+    use trailseal_core::{Hash32, seal_batch};
+    let key = test_key();
+    let other_key = ChainKey::from_secret(b"another secret").unwrap();
+    let mut f = b.fresh();
+    let who = name(&*f.store);
+    let mut watcher = b.reopen(&f);
+    // Every write operation, in one transaction, then dropped: on an empty store, then on one
+    // holding records, a receipt and a pruned start.
+    let write_and_drop = |store: &mut dyn Store, first: u64| {
+        let mut tx = store.write().unwrap();
+        let mut head = tx.head().unwrap();
+        let batch = traces(first, 3);
+        let sealed = seal_batch(&key, &mut head, &batch);
+        tx.insert(&sealed, &key.key_id()).unwrap();
+        let len = tx.retention_len().unwrap();
+        tx.push_receipt("{\"dropped\":true}").unwrap();
+        let cut = sealed[0].seq;
+        tx.delete_through(cut).unwrap();
+        tx.set_start(&ChainStart::checkpoint(cut, sealed[0].record_hash))
+            .unwrap();
+        tx.record_key_id(&other_key.key_id()).unwrap();
+        // The transaction reads what it wrote.
+        assert_eq!(tx.retention_len().unwrap(), len + 1, "{}", tx.location());
+        assert_eq!(tx.first_seq().unwrap(), Some(cut + 1), "{}", tx.location());
+        assert_eq!(
+            tx.key_id().unwrap(),
+            StoredKeyId::Present(other_key.key_id()),
+            "{}",
+            tx.location()
+        );
+        let head = tx.head().unwrap();
+        assert_eq!(head.next_seq, sealed[2].seq + 1, "{}", tx.location());
+        drop(tx);
+    };
+    let check_unchanged = |store: &mut dyn Store,
+                           watcher: &mut Option<Box<dyn Store>>,
+                           state: &crate::StoreState,
+                           recs: &[(u64, String, String, String)]| {
+        assert_eq!(
+            &store.state().unwrap(),
+            state,
+            "{who}: a dropped write changed the state"
+        );
+        assert_eq!(
+            records(store),
+            recs,
+            "{who}: a dropped write changed the records"
+        );
+        if let Some(w) = watcher.as_mut() {
+            assert_eq!(
+                &w.state().unwrap(),
+                state,
+                "{who}: seen from another handle"
+            );
+            assert_eq!(records(&mut **w), recs, "{who}: seen from another handle");
+        }
+    };
+
+    let empty = f.store.state().unwrap();
+    write_and_drop(&mut *f.store, 0);
+    check_unchanged(&mut *f.store, &mut watcher, &empty, &[]);
+    // The handle keeps working, and records the key id the dropped transaction had written.
+    f.store.append(&key, &traces(0, 4)).unwrap();
+    assert_eq!(
+        f.store.state().unwrap().key_id,
+        StoredKeyId::Present(key.key_id()),
+        "{who}: the key id of a dropped write was taken as recorded"
+    );
+    let v = verify(&mut *f.store, &key);
+    assert!(v.is_verified() && v.records_checked() == 4, "{who}: {v:?}");
+    f.store.add_receipt(0, "{\"receipt\":0}").unwrap();
+    let recs = records(&mut *f.store);
+    let plan = crate::PrunePlan {
+        from_seq: 0,
+        last_seq: 1,
+        last_hash: Hash32::parse(recs[1].2.as_bytes()).unwrap(),
+        log_len: 1,
+    };
+    f.store.prune(&plan, "{\"receipt\":1}").unwrap();
+
+    let full = f.store.state().unwrap();
+    let recs = records(&mut *f.store);
+    write_and_drop(&mut *f.store, 10);
+    check_unchanged(&mut *f.store, &mut watcher, &full, &recs);
+    // A dropped transaction that moved the start back to genesis changes nothing either.
+    {
+        let mut tx = f.store.write().unwrap();
+        tx.set_start(&ChainStart::genesis()).unwrap();
+        tx.delete_through(u64::MAX - 1).unwrap();
+        assert_eq!(tx.first_seq().unwrap(), None, "{who}");
+    }
+    check_unchanged(&mut *f.store, &mut watcher, &full, &recs);
+    // Both handles still write, onto the chain as it was.
+    f.store.append(&key, &traces(20, 2)).unwrap();
+    if let Some(w) = watcher.as_mut() {
+        w.append(&key, &traces(30, 2)).unwrap();
+    }
+    let after = records(&mut *f.store);
+    assert_eq!(after[..recs.len()], recs[..], "{who}");
+    assert_eq!(after.first().map(|r| r.0), Some(2), "{who}");
+    for pair in after.windows(2) {
+        assert_eq!(pair[1].0, pair[0].0 + 1, "{who}: {after:?}");
+        assert_eq!(pair[1].1, pair[0].2, "{who}: seq {} links", pair[1].0);
+    }
+    assert_eq!(
+        f.store.state().unwrap().retention.len(),
+        2,
+        "{who}: the receipt of a dropped write is not in the log"
+    );
+}
+
 /// Snapshot readers: consecutive ranges read by different readers give exactly what one scan
 /// gives, the state is the store's, and appends, receipts and prunes made through another
 /// handle while the snapshot is open neither block nor show up in it (its state and its
@@ -691,6 +809,7 @@ macro_rules! conformance_tests {
             receipts_append_in_order,
             import_copies_a_chain,
             snapshot_ranges_equal_scan,
+            dropped_write_changes_nothing,
         );
     };
     (@tests $backend:expr; $($check:ident,)*) => {
