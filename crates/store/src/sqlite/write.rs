@@ -358,3 +358,90 @@ impl SqliteStore {
         read().map_err(self.sql_err("read back the appended records"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use trailseal_core::start::StoredKeyId;
+
+    use super::SqliteStore;
+    use crate::conformance::{records, test_key, traces};
+    use crate::{OpenMode, Store, StoreError, StoreExt};
+
+    fn fresh(dir: &tempfile::TempDir) -> SqliteStore {
+        SqliteStore::open(&dir.path().join("s.db"), OpenMode::Write { create: true }).unwrap()
+    }
+
+    /// A COMMIT that fails leaves the store as it was, and the handle does not take what the
+    /// transaction wrote as written: its next append records the key id.
+    #[test]
+    fn a_failed_commit_is_not_taken_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = fresh(&dir);
+        let key = test_key();
+        // A commit hook that returns true turns the COMMIT into a rollback, and it fails.
+        store.conn.commit_hook(Some(|| true)).unwrap();
+        let failed = store.append(&key, &traces(0, 3));
+        assert!(
+            matches!(
+                failed,
+                Err(StoreError::Sqlite {
+                    action: "commit",
+                    ..
+                })
+            ),
+            "{failed:?}"
+        );
+        store.conn.commit_hook(None::<fn() -> bool>).unwrap();
+        let state = store.state().unwrap();
+        assert_eq!((state.head, state.key_id), (None, StoredKeyId::Absent));
+        store.append(&key, &traces(0, 3)).unwrap();
+        assert_eq!(
+            store.state().unwrap().key_id,
+            StoredKeyId::Present(key.key_id())
+        );
+        assert_eq!(records(&mut store).len(), 3);
+    }
+
+    /// `seq` is a signed 64-bit INTEGER: an append that would move the head past `i64::MAX`
+    /// is refused before anything is written, as is a checkpoint beyond it.
+    #[test]
+    fn seqs_beyond_i64_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = test_key();
+        for (next_seq, fits) in [(i64::MAX as u64 - 2, 2), (i64::MAX as u64 + 5, 0)] {
+            let mut store = fresh(&dir);
+            store
+                .conn
+                .execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint_hash', ?1), ('checkpoint_next_seq', ?2)",
+                    [
+                        trailseal_core::GENESIS_HASH.to_owned(),
+                        next_seq.to_string(),
+                    ],
+                )
+                .unwrap();
+            let too_many = store.append(&key, &traces(0, fits + 1));
+            assert!(
+                matches!(too_many, Err(StoreError::SeqOverflow { .. })),
+                "{next_seq}: {too_many:?}"
+            );
+            assert!(records(&mut store).is_empty());
+            if fits > 0 {
+                let done = store.append(&key, &traces(0, fits)).unwrap();
+                assert_eq!(done.last().unwrap().seq, i64::MAX as u64 - 1);
+                let one_more = store.append(&key, &traces(10, 1));
+                assert!(
+                    matches!(one_more, Err(StoreError::SeqOverflow { .. })),
+                    "{one_more:?}"
+                );
+                assert_eq!(records(&mut store).len(), 2);
+            }
+            drop(store);
+            std::fs::remove_file(dir.path().join("s.db")).unwrap();
+            let _ = std::fs::remove_file(dir.path().join("s.db-wal"));
+            let _ = std::fs::remove_file(dir.path().join("s.db-shm"));
+        }
+    }
+}
