@@ -15,6 +15,7 @@
 //! [`conformance`] is the test suite every backend runs.
 
 pub mod atomic;
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod deferred;
 mod error;
