@@ -46,7 +46,7 @@
 //!      usable. A cache the handle keeps of what is stored (a head, a recorded key id) is
 //!      updated only once a commit succeeded.
 //!    - `scan`, `find` and snapshot readers never panic on stored content: a damaged record
-//!      is a [`ScanItem::Malformed`](trailseal_core::verify::ScanItem::Malformed).
+//!      is a [`ScanItem::Malformed`].
 //!    - A database that can keep something else than it was given (triggers, rules)
 //!      overrides `Store::read_back`; a backend that cannot store every `u64` seq overrides
 //!      `WriteTx::seq_limit`.
