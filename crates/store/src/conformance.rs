@@ -585,7 +585,7 @@ pub fn import_copies_a_chain(b: &dyn Backend) {
 }
 
 /// A write transaction dropped without `commit`, after it inserted records, pushed a receipt,
-/// deleted records, moved the start and recorded a key id (each seen by its own reads), leaves
+/// deleted records, moved the start and recorded a key id, leaves
 /// the store exactly as it was, for this handle and any other; the handle then keeps working,
 /// and what the dropped transaction wrote is not taken as written (an append then records the
 /// key id, which a "key id recorded" cache set before the commit would skip).
@@ -597,40 +597,42 @@ pub fn dropped_write_changes_nothing(b: &dyn Backend) {
     let mut f = b.fresh();
     let who = name(&*f.store);
     let mut watcher = b.reopen(&f);
-    // Every write operation, in one transaction, then dropped: on an empty store, then on one
-    // holding records, a receipt and a pruned start.
+    // Every write operation in one transaction, then dropped: on an empty store (where the
+    // delete takes a record the transaction inserted), then on one holding records, a receipt
+    // and a pruned start (where it takes the first record stored).
     let write_and_drop = |store: &mut dyn Store, first: u64| {
         let mut tx = store.write().unwrap();
         let mut head = tx.head().unwrap();
+        let stored_first = tx
+            .first_seq()
+            .unwrap()
+            .map(|seq| (seq, tx.record_hash_at(seq).unwrap().unwrap()));
         let batch = traces(first, 3);
         let sealed = seal_batch(&key, &mut head, &batch);
         tx.insert(&sealed, &key.key_id()).unwrap();
-        let len = tx.retention_len().unwrap();
         tx.push_receipt("{\"dropped\":true}").unwrap();
-        let cut = sealed[0].seq;
+        let (cut, cut_hash) = match stored_first {
+            Some((seq, hash)) => (seq, Hash32::parse(&hash).unwrap()),
+            None => (sealed[0].seq, sealed[0].record_hash),
+        };
         tx.delete_through(cut).unwrap();
-        tx.set_start(&ChainStart::checkpoint(cut, sealed[0].record_hash))
+        tx.set_start(&ChainStart::checkpoint(cut, cut_hash))
             .unwrap();
         tx.record_key_id(&other_key.key_id()).unwrap();
-        // The transaction reads what it wrote.
-        assert_eq!(tx.retention_len().unwrap(), len + 1, "{}", tx.location());
-        assert_eq!(tx.first_seq().unwrap(), Some(cut + 1), "{}", tx.location());
-        assert_eq!(
-            tx.key_id().unwrap(),
-            StoredKeyId::Present(other_key.key_id()),
-            "{}",
-            tx.location()
-        );
-        let head = tx.head().unwrap();
-        assert_eq!(head.next_seq, sealed[2].seq + 1, "{}", tx.location());
         drop(tx);
+    };
+    // What is stored; `record_count_hint` is not (a file store that did not exist before its
+    // first write may tell it before and not after).
+    let stored = |store: &mut dyn Store| crate::StoreState {
+        record_count_hint: None,
+        ..store.state().unwrap()
     };
     let check_unchanged = |store: &mut dyn Store,
                            watcher: &mut Option<Box<dyn Store>>,
                            state: &crate::StoreState,
                            recs: &[(u64, String, String, String)]| {
         assert_eq!(
-            &store.state().unwrap(),
+            &stored(store),
             state,
             "{who}: a dropped write changed the state"
         );
@@ -640,16 +642,12 @@ pub fn dropped_write_changes_nothing(b: &dyn Backend) {
             "{who}: a dropped write changed the records"
         );
         if let Some(w) = watcher.as_mut() {
-            assert_eq!(
-                &w.state().unwrap(),
-                state,
-                "{who}: seen from another handle"
-            );
+            assert_eq!(&stored(&mut **w), state, "{who}: seen from another handle");
             assert_eq!(records(&mut **w), recs, "{who}: seen from another handle");
         }
     };
 
-    let empty = f.store.state().unwrap();
+    let empty = stored(&mut *f.store);
     write_and_drop(&mut *f.store, 0);
     check_unchanged(&mut *f.store, &mut watcher, &empty, &[]);
     // The handle keeps working, and records the key id the dropped transaction had written.
@@ -671,7 +669,7 @@ pub fn dropped_write_changes_nothing(b: &dyn Backend) {
     };
     f.store.prune(&plan, "{\"receipt\":1}").unwrap();
 
-    let full = f.store.state().unwrap();
+    let full = stored(&mut *f.store);
     let recs = records(&mut *f.store);
     write_and_drop(&mut *f.store, 10);
     check_unchanged(&mut *f.store, &mut watcher, &full, &recs);
@@ -680,7 +678,6 @@ pub fn dropped_write_changes_nothing(b: &dyn Backend) {
         let mut tx = f.store.write().unwrap();
         tx.set_start(&ChainStart::genesis()).unwrap();
         tx.delete_through(u64::MAX - 1).unwrap();
-        assert_eq!(tx.first_seq().unwrap(), None, "{who}");
     }
     check_unchanged(&mut *f.store, &mut watcher, &full, &recs);
     // Both handles still write, onto the chain as it was.
