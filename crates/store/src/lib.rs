@@ -1,20 +1,67 @@
 //! # trailseal-store
 //!
-//! Where trailseal's chains live. Every backend implements one narrow trait, [`Store`]: read
-//! the chain's state, append a batch atomically, stream the records in chain order, and find
-//! one record by `action_id`. The chain logic itself (sealing, verification) is in
-//! `trailseal-core`; a backend only moves bytes, inside a transaction or lock that makes
-//! appends from many processes produce one linear chain.
+//! Where trailseal's chains live. The chain logic (sealing, verification) is in
+//! `trailseal-core`. A backend only moves bytes, inside a transaction or lock that makes
+//! writers from many processes produce one linear chain; what a write does, and in which order
+//! it checks what, is written once, in [`protocol`], for every backend.
+//!
+//! ## The surface a backend offers
+//!
+//! - [`Store`], the handle: [`Store::location`]; [`Store::state`] (start, retention log, key
+//!   id, head, from one consistent read); [`Store::write`], which begins a [`WriteTx`];
+//!   [`Store::read_back`] (what an append committed, for a database that could have kept
+//!   something else); [`Store::scan`] and [`Store::find`]; [`Store::snapshot`] (one consistent
+//!   read, with one or more readers of seq ranges); [`Store::repair_torn_tail`] (JSONL only).
+//! - [`WriteTx`], one write transaction holding the store's write lock. Reads that see the
+//!   transaction's own writes (`head`, `find_stored_action_id`, `holdings`, `first_seq`,
+//!   `record_hash_at`, `retention_len`, `key_id`, `seq_limit`), writes (`insert`,
+//!   `insert_copied`, `push_receipt`, `delete_through`, `set_start`, `record_key_id`), and
+//!   `commit`. Dropped without `commit`, it leaves the store exactly as it was.
+//!
+//! What callers use to change a store is [`StoreExt`], implemented for every `Store` and
+//! written once against `WriteTx`: [`StoreExt::append`], [`StoreExt::add_receipt`],
+//! [`StoreExt::prune`] and [`StoreExt::import`] (a guard: [`Import::records`], then
+//! [`Import::finish`]; dropping it gives the copy up).
 //!
 //! Backends:
 //! - [`sqlite::SqliteStore`] (feature `sqlite`, on by default): weaver-kernel 0.12.0's
-//!   `SQLiteTraceStore` layout, plus additive `trailseal_*` tables;
+//!   `SQLiteTraceStore` layout, plus additive `trailseal_*` tables; SQLite is compiled in
+//!   (feature `bundled-sqlite`, on by default) or, without that feature, the system's
+//!   `libsqlite3` is linked;
 //! - [`jsonl::JsonlStore`]: weaver-kernel's `JsonlTraceStore` layout, one record a line;
+//! - `postgres::PgStore` (feature `postgres`): one chain in a PostgreSQL schema, for many
+//!   writers on many hosts;
 //! - [`memory::MemoryStore`]: for tests and embedding.
 //!
-//! [`conformance`] is the test suite every backend runs.
+//! ## Adding a backend
+//!
+//! 1. **One module** (`src/<name>.rs`, or `src/<name>/` split by job with no file over about
+//!    600 lines), behind a cargo feature if it needs a dependency: a handle implementing
+//!    [`Store`] and a transaction implementing [`WriteTx`], and no write protocol of its own.
+//!    - `Store::write` takes the store's write lock, so writers of every handle and process
+//!      are serialised, and checks, before anything is written, whatever the backend must
+//!      check (the SQLite and PostgreSQL schema allow-lists, a torn JSONL tail).
+//!    - The transaction's reads return its own writes; `commit` makes all of them durable
+//!      and visible at once; dropping it without `commit` undoes them and leaves the handle
+//!      usable. A cache the handle keeps of what is stored (a head, a recorded key id) is
+//!      updated only once a commit succeeded.
+//!    - `scan`, `find` and snapshot readers never panic on stored content: a damaged record
+//!      is a [`ScanItem::Malformed`].
+//!    - A database that can keep something else than it was given (triggers, rules)
+//!      overrides `Store::read_back`; a backend that cannot store every `u64` seq overrides
+//!      `WriteTx::seq_limit`.
+//! 2. **Its registration** in `src/open.rs`: a [`Format`] variant, how
+//!    [`Format::from_location`] and [`Format::parse`] recognise it, its arm in [`open_with`]
+//!    (and in [`redact_location`] if its locations can hold a password).
+//! 3. **The conformance suite**: in `tests/conformance.rs`, a type implementing
+//!    `conformance::Backend` (`fresh`, `reopen`) and `trailseal_store::conformance_tests!` in
+//!    a module of its own. The suite is behind this crate's `conformance` feature (off by
+//!    default; the crate's tests enable it through a dev-dependency on itself; other crates'
+//!    tests enable it in their dev-dependencies). Then add the backend to the tamper suite
+//!    (`crates/trailseal/tests/tamper.rs`).
 
 pub mod atomic;
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod deferred;
 mod error;
@@ -77,9 +124,9 @@ pub struct StoredRecord {
 
 /// A place a chain is stored.
 ///
-/// Implementations must make [`Store::append`] atomic and durable (all of the batch or none of
-/// it, on disk when it returns) and serialise appends from other handles and processes on the
-/// same store, so the chain never forks. Nothing may panic on any stored content: damaged
+/// Implementations must make every [`WriteTx`] atomic and durable (all of it or none of it,
+/// on disk when `commit` returns) and serialise writes from other handles and processes on
+/// the same store, so the chain never forks. Nothing may panic on any stored content: damaged
 /// records are reported as [`ScanItem::Malformed`] during scans.
 pub trait Store: Send {
     /// Where the store is, for messages (a path, or a URL without its password).

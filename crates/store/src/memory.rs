@@ -320,12 +320,17 @@ impl WriteTx for MemoryTx<'_> {
             .iter()
             .take_while(|r| r.seq <= last_seq)
             .count();
-        let removed: Vec<MemoryRecord> = self.store.records.drain(..cut).collect();
+        // The records stored before the transaction come first, those it inserted after them.
+        let before = self.store.records.len().saturating_sub(self.undo.inserted);
+        let mut removed: Vec<MemoryRecord> = self.store.records.drain(..cut).collect();
         for r in &removed {
             if let Some(id) = action_id_of(&r.trace) {
                 self.store.action_ids.remove(&id);
             }
         }
+        // Records this transaction inserted are gone for good; the others come back on undo.
+        let inserted_removed = removed.split_off(cut.min(before));
+        self.undo.inserted = self.undo.inserted.saturating_sub(inserted_removed.len());
         self.undo.deleted.extend(removed);
         Ok(())
     }

@@ -80,7 +80,11 @@ fn append<S: Store + ?Sized>(
         });
     }
     let mut head = tx.head()?;
-    if head.next_seq.checked_add(traces.len() as u64).is_none() {
+    if head
+        .next_seq
+        .checked_add(traces.len() as u64)
+        .is_none_or(|end| end > tx.seq_limit())
+    {
         return Err(StoreError::SeqOverflow {
             location: tx.location().to_owned(),
         });

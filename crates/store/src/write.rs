@@ -25,6 +25,13 @@ pub trait WriteTx {
     /// Where the store is, for messages.
     fn location(&self) -> &str;
 
+    /// One past the largest seq the backend can store (the default: no limit below
+    /// `u64::MAX`). An append whose records would move [`WriteTx::head`] beyond it is refused
+    /// with [`StoreError::SeqOverflow`] before anything is written.
+    fn seq_limit(&self) -> u64 {
+        u64::MAX
+    }
+
     /// Where the next record goes: the seq after the last record and its `record_hash`, or,
     /// when the store holds no record, the chain's start (genesis or its checkpoint).
     /// [`StoreError::BadHead`] when the last record cannot be linked to.
