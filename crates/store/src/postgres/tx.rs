@@ -296,9 +296,14 @@ impl WriteTx for PgTx<'_> {
         let Some(last) = records.last() else {
             return Ok(());
         };
+        // Up to the seq before `i64::MAX`, so that the head after the last record is a
+        // bigint too.
         let mut seqs = Vec::with_capacity(records.len());
         for r in records {
-            seqs.push(i64::try_from(r.seq).map_err(|_| self.overflow())?);
+            match i64::try_from(r.seq) {
+                Ok(seq) if seq < i64::MAX => seqs.push(seq),
+                _ => return Err(self.overflow()),
+            }
         }
         let prev: Vec<Hash32> = records.iter().map(|r| r.prev_hash).collect();
         let rec: Vec<Hash32> = records.iter().map(|r| r.record_hash).collect();
