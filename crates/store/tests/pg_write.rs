@@ -13,9 +13,11 @@
 )]
 
 use trailseal_core::start::{ChainStart, StartKind, StoredKeyId};
-use trailseal_core::{Hash32, Head, seal_batch};
+use trailseal_core::{ChainKey, Hash32, Head, seal_batch};
 use trailseal_store::conformance::{test_key, traces};
-use trailseal_store::{ImportMeta, ImportRecord, OpenMode, Store, StoreError, StoreExt, open};
+use trailseal_store::{
+    ImportMeta, ImportRecord, OpenMode, Store, StoreError, StoreExt, WriteTx, open,
+};
 
 fn schema_of(url: &str) -> String {
     url.rsplit("schema=").next().unwrap().to_owned()
@@ -207,4 +209,61 @@ fn seqs_stop_before_the_largest_bigint() {
     set_start(&mut admin, i64::MAX - 1);
     let appended = store.append(&test_key(), &traces(0, 1)).unwrap();
     assert_eq!(appended[0].seq, i64::MAX as u64 - 1);
+}
+
+#[test]
+fn what_is_created_on_the_tables_during_a_write_waits_for_it_or_refuses_its_commit() {
+    let (url, mut store) = fresh();
+    // Prepares the handle's statements, whose parsing would lock the tables by itself.
+    store.append(&test_key(), &traces(0, 1)).unwrap();
+    let schema = schema_of(&url);
+    let mut admin = admin();
+    admin.batch_execute("SET lock_timeout = '300ms'").unwrap();
+    let trigger = |table: &str| {
+        format!(
+            "CREATE FUNCTION {schema}.drop_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+             CREATE TRIGGER drop_rows BEFORE INSERT ON {schema}.trailseal_{table} FOR EACH ROW EXECUTE FUNCTION {schema}.drop_{table}();"
+        )
+    };
+    // The records' table is locked by the transaction from its start: the trigger waits.
+    {
+        let tx = store.write().unwrap();
+        let err = admin.batch_execute(&trigger("traces")).unwrap_err();
+        assert_eq!(
+            err.as_db_error().map(|d| d.code().code()),
+            Some("55P03"),
+            "{err}"
+        );
+        drop(tx);
+    }
+    // The retention log and the meta table are not locked against it; a write that touched
+    // them is refused at its commit, nothing written.
+    let before = dump(&mut admin, &schema);
+    let writes: [(&str, fn(&mut dyn WriteTx) -> Result<(), StoreError>); 2] = [
+        ("retention", |tx| tx.push_receipt("{}")),
+        ("meta", |tx| {
+            let other = ChainKey::from_secret(b"another secret").unwrap();
+            tx.record_key_id(&other.key_id())
+        }),
+    ];
+    for (table, write) in writes {
+        let mut tx = store.write().unwrap();
+        admin.batch_execute(&trigger(table)).unwrap();
+        write(tx.as_mut()).unwrap();
+        let err = tx.commit().unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Schema { problem, .. } if problem.contains("drop_rows")),
+            "{table}: {err}"
+        );
+        assert_eq!(
+            dump(&mut admin, &schema),
+            before,
+            "{table}: nothing written"
+        );
+        admin
+            .batch_execute(&format!(
+                "DROP TRIGGER drop_rows ON {schema}.trailseal_{table}"
+            ))
+            .unwrap();
+    }
 }

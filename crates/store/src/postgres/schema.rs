@@ -25,7 +25,8 @@ const COLUMNS: [(&str, &str, &str); 10] = [
 ];
 
 /// One query for everything that is not as trailseal creates it: a row per problem, the
-/// first (in a fixed order) is reported.
+/// first (in a fixed order) is reported. `$1` is the schema, `$2`, `$3`, `$4` the tables,
+/// columns and types of [`COLUMNS`], written in by [`check_sql`].
 const PROBLEMS: &str = "
 WITH t AS (
   SELECT c.oid, c.relname::text AS name, c.relkind, c.relrowsecurity, c.relforcerowsecurity
@@ -68,31 +69,23 @@ SELECT 8, format('column `%s.%s` is missing', c.tab, c.col)
 ORDER BY 1, 2
 LIMIT 1";
 
-/// Checks trailseal's tables in `schema`; inside the caller's transaction when it has one.
+/// Checks trailseal's tables in `schema` (a valid schema name), in one round trip; inside
+/// the caller's transaction when it has one.
 pub(super) fn check(
     client: &mut impl GenericClient,
     location: &str,
     schema: &str,
 ) -> Result<(), StoreError> {
-    let tables: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
-    let columns: Vec<&str> = COLUMNS.iter().map(|c| c.1).collect();
-    let types: Vec<&str> = COLUMNS.iter().map(|c| c.2).collect();
-    let row = client
-        .query_opt(PROBLEMS, &[&schema, &tables, &columns, &types])
+    let messages = client
+        .simple_query(&check_sql(schema))
         .map_err(|e| StoreError::postgres(location, "read the schema", e))?;
-    let problem: Option<String> = match row {
-        Some(row) => row
-            .try_get(1)
-            .map_err(|e| StoreError::postgres(location, "read the schema", e))?,
-        None => None,
-    };
-    refuse(location, problem)
+    check_answer(location, &messages)
 }
 
-/// The same check as one statement with its values written in, to end a batch of statements
-/// sent in one round trip (the simple query protocol has no parameters); read its answer with
-/// [`check_answer`]. `schema` must be a valid schema name (`super::url::valid_schema`), which
-/// needs no quoting; it is quoted anyway.
+/// The check as one statement with its values written in, so that it can end a batch of
+/// statements sent in one round trip (the simple query protocol has no parameters); read its
+/// answer with [`check_answer`]. `schema` is a valid schema name (`super::url::valid_schema`),
+/// which needs no quoting; it is quoted anyway.
 pub(super) fn check_sql(schema: &str) -> String {
     let array = |pick: fn(&(&'static str, &'static str, &'static str)) -> &'static str| {
         let items: Vec<String> = COLUMNS.iter().map(|c| quote(pick(c))).collect();

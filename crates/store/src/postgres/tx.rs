@@ -54,8 +54,10 @@ pub(super) struct PgTx<'a> {
     /// A statement failed: the server has aborted the transaction, which can only be rolled
     /// back now (a `COMMIT` would roll it back too, and answer as if it had committed).
     failed: bool,
-    /// Receipts were added: the retention table is checked again before the commit.
-    pushed_receipts: bool,
+    /// The retention table was read or written, or the meta table written: tables `begin`
+    /// did not lock against every change to their definition, so the schema is checked
+    /// again before the commit.
+    recheck: bool,
     /// `BEGIN` ran and neither `COMMIT` nor `ROLLBACK` did.
     open: bool,
 }
@@ -65,11 +67,10 @@ impl<'a> PgTx<'a> {
     pub(super) fn begin(store: &'a mut PgStore) -> Result<Self, StoreError> {
         let lock = store.lock();
         let sql = format!(
-            "BEGIN; {}; LOCK TABLE {}, {} IN ROW EXCLUSIVE MODE; LOCK TABLE {} IN ACCESS SHARE MODE; {}",
+            "BEGIN; {}; LOCK TABLE {} IN ROW EXCLUSIVE MODE; LOCK TABLE {} IN ACCESS SHARE MODE; {}",
             lock.sql(),
             store.traces,
             store.meta,
-            store.retention,
             schema::check_sql(&store.schema)
         );
         let begun = match store.client.simple_query(&sql) {
@@ -84,7 +85,7 @@ impl<'a> PgTx<'a> {
                 statements,
                 view: None,
                 failed: false,
-                pushed_receipts: false,
+                recheck: false,
                 open: true,
             }),
             Err(e) => {
@@ -243,6 +244,7 @@ impl WriteTx for PgTx<'_> {
 
     fn holdings(&mut self) -> Result<Option<Holdings>, StoreError> {
         let records = self.count(|t| t.traces, "read what the store holds")?;
+        self.recheck = true;
         let receipts = self.count(|t| t.retention, "read what the store holds")?;
         let (view, _) = self.view(&[])?;
         let genesis = view.checkpoint.iter().all(Option::is_none);
@@ -354,10 +356,12 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn retention_len(&mut self) -> Result<u64, StoreError> {
+        self.recheck = true;
         self.count(|t| t.retention, "read the retention log")
     }
 
     fn push_receipt(&mut self, receipt: &str) -> Result<(), StoreError> {
+        self.recheck = true;
         self.run("add a receipt", |client, t, _| {
             let r = t.retention;
             client.execute(
@@ -365,7 +369,6 @@ impl WriteTx for PgTx<'_> {
                 &[&receipt],
             )
         })?;
-        self.pushed_receipts = true;
         Ok(())
     }
 
@@ -386,6 +389,7 @@ impl WriteTx for PgTx<'_> {
         let hash = String::from_utf8_lossy(&start.prev_hash).into_owned();
         let kind = start.kind.as_str();
         self.view = None;
+        self.recheck = true;
         self.run("set the chain's start", |client, t, _| {
             client.execute(
                 &format!(
@@ -409,6 +413,7 @@ impl WriteTx for PgTx<'_> {
         if view.key_id.as_deref() == Some(id) {
             return Ok(());
         }
+        self.recheck = true;
         // An append-only role has no UPDATE: a key id the store lacks is only inserted.
         self.run("record the key id", |client, t, _| {
             let m = &t.meta;
@@ -431,9 +436,10 @@ impl WriteTx for PgTx<'_> {
         if self.failed {
             return Err(aborted(&self.store.location, "commit"));
         }
-        if self.pushed_receipts {
-            // A trigger created on the retention table after the check at `begin` (its lock
-            // there lets that through) fired on the receipts: the commit is refused then.
+        if self.recheck {
+            // What was created on a table `begin` did not lock (or locked only against
+            // rewriting it) since the check there, and before this transaction's own lock on
+            // it, shows now: the commit is refused then.
             let s = &mut *self.store;
             schema::check(&mut s.client, &s.location, &s.schema)?;
         }
