@@ -211,6 +211,9 @@ fn seqs_stop_before_the_largest_bigint() {
     assert_eq!(appended[0].seq, i64::MAX as u64 - 1);
 }
 
+/// A write made in an open transaction.
+type Write = fn(&mut dyn WriteTx) -> Result<(), StoreError>;
+
 #[test]
 fn what_is_created_on_the_tables_during_a_write_waits_for_it_or_refuses_its_commit() {
     let (url, mut store) = fresh();
@@ -239,7 +242,7 @@ fn what_is_created_on_the_tables_during_a_write_waits_for_it_or_refuses_its_comm
     // The retention log and the meta table are not locked against it; a write that touched
     // them is refused at its commit, nothing written.
     let before = dump(&mut admin, &schema);
-    let writes: [(&str, fn(&mut dyn WriteTx) -> Result<(), StoreError>); 2] = [
+    let writes: [(&str, Write); 2] = [
         ("retention", |tx| tx.push_receipt("{}")),
         ("meta", |tx| {
             let other = ChainKey::from_secret(b"another secret").unwrap();
