@@ -60,6 +60,32 @@ pub(super) struct PgTx<'a> {
     recheck: bool,
     /// `BEGIN` ran and neither `COMMIT` nor `ROLLBACK` did.
     open: bool,
+    /// Rows inserted and not yet sent: sent 1,000 to a statement, and before any other
+    /// statement of the transaction (the protocol hands records over in smaller chunks while
+    /// it seals the next ones).
+    pending: Pending,
+}
+
+/// Rows to insert, by column.
+#[derive(Default)]
+struct Pending {
+    seqs: Vec<i64>,
+    ids: Vec<String>,
+    prevs: Vec<String>,
+    recs: Vec<String>,
+    ats: Vec<String>,
+    payloads: Vec<String>,
+}
+
+impl Pending {
+    fn push(&mut self, row: (i64, &str, &str, &str, &str, &str)) {
+        self.seqs.push(row.0);
+        self.ids.push(row.1.to_owned());
+        self.prevs.push(row.2.to_owned());
+        self.recs.push(row.3.to_owned());
+        self.ats.push(row.4.to_owned());
+        self.payloads.push(row.5.to_owned());
+    }
 }
 
 impl<'a> PgTx<'a> {
@@ -87,6 +113,7 @@ impl<'a> PgTx<'a> {
                 failed: false,
                 recheck: false,
                 open: true,
+                pending: Pending::default(),
             }),
             Err(e) => {
                 let _ = store.client.batch_execute("ROLLBACK");
@@ -95,9 +122,34 @@ impl<'a> PgTx<'a> {
         }
     }
 
-    /// Runs statements of the transaction, unless one has failed before; on a server error
-    /// the transaction is marked failed.
+    /// Runs statements of the transaction after the rows pending, unless a statement has
+    /// failed before; on a server error the transaction is marked failed.
     fn run<T>(
+        &mut self,
+        action: &'static str,
+        f: impl FnOnce(&mut postgres::Client, Tables<'_>, &Statements) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        self.flush()?;
+        self.exec(action, f)
+    }
+
+    /// Sends the rows pending.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.seqs.is_empty() {
+            return Ok(());
+        }
+        let p = std::mem::take(&mut self.pending);
+        self.exec("insert records", |client, _, st| {
+            client
+                .execute(
+                    &st.insert,
+                    &[&p.seqs, &p.ids, &p.prevs, &p.recs, &p.ats, &p.payloads],
+                )
+                .map(drop)
+        })
+    }
+
+    fn exec<T>(
         &mut self,
         action: &'static str,
         f: impl FnOnce(&mut postgres::Client, Tables<'_>, &Statements) -> Result<T, postgres::Error>,
@@ -167,18 +219,13 @@ impl<'a> PgTx<'a> {
         &mut self,
         rows: &[(i64, &str, &str, &str, &str, &str)],
     ) -> Result<(), StoreError> {
-        self.run("insert records", |client, _, st| {
-            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                let seqs: Vec<i64> = chunk.iter().map(|r| r.0).collect();
-                let ids: Vec<&str> = chunk.iter().map(|r| r.1).collect();
-                let prevs: Vec<&str> = chunk.iter().map(|r| r.2).collect();
-                let recs: Vec<&str> = chunk.iter().map(|r| r.3).collect();
-                let ats: Vec<&str> = chunk.iter().map(|r| r.4).collect();
-                let payloads: Vec<&str> = chunk.iter().map(|r| r.5).collect();
-                client.execute(&st.insert, &[&seqs, &ids, &prevs, &recs, &ats, &payloads])?;
+        for row in rows {
+            self.pending.push(*row);
+            if self.pending.seqs.len() >= ROWS_PER_STATEMENT {
+                self.flush()?;
             }
-            Ok(())
-        })
+        }
+        Ok(())
     }
 }
 
@@ -352,7 +399,9 @@ impl WriteTx for PgTx<'_> {
             })
             .collect();
         self.view = None;
-        self.insert_rows(&rows)
+        // Sent now: a copy hears of a refused record from the call that handed it over.
+        self.insert_rows(&rows)?;
+        self.flush()
     }
 
     fn retention_len(&mut self) -> Result<u64, StoreError> {
@@ -433,6 +482,7 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        self.flush()?;
         if self.failed {
             return Err(aborted(&self.store.location, "commit"));
         }
