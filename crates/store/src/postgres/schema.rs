@@ -6,7 +6,7 @@
 //! an insert into nothing, a policy that hides rows from the reader), so a store holding one is
 //! neither read nor written ([`StoreError::Schema`]).
 
-use postgres::GenericClient;
+use postgres::{GenericClient, SimpleQueryMessage};
 
 use crate::StoreError;
 
@@ -25,7 +25,8 @@ const COLUMNS: [(&str, &str, &str); 10] = [
 ];
 
 /// One query for everything that is not as trailseal creates it: a row per problem, the
-/// first (in a fixed order) is reported.
+/// first (in a fixed order) is reported. `$1` is the schema, `$2`, `$3`, `$4` the tables,
+/// columns and types of [`COLUMNS`], written in by [`check_sql`].
 const PROBLEMS: &str = "
 WITH t AS (
   SELECT c.oid, c.relname::text AS name, c.relkind, c.relrowsecurity, c.relforcerowsecurity
@@ -68,24 +69,65 @@ SELECT 8, format('column `%s.%s` is missing', c.tab, c.col)
 ORDER BY 1, 2
 LIMIT 1";
 
-/// Checks trailseal's tables in `schema`; inside the caller's transaction when it has one.
+/// Checks trailseal's tables in `schema` (a valid schema name), in one round trip; inside
+/// the caller's transaction when it has one.
 pub(super) fn check(
     client: &mut impl GenericClient,
     location: &str,
     schema: &str,
 ) -> Result<(), StoreError> {
-    let tables: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
-    let columns: Vec<&str> = COLUMNS.iter().map(|c| c.1).collect();
-    let types: Vec<&str> = COLUMNS.iter().map(|c| c.2).collect();
-    let row = client
-        .query_opt(PROBLEMS, &[&schema, &tables, &columns, &types])
+    let messages = client
+        .simple_query(&check_sql(schema))
         .map_err(|e| StoreError::postgres(location, "read the schema", e))?;
-    let problem: Option<String> = match row {
+    check_answer(location, &messages)
+}
+
+/// The check as one statement with its values written in, so that it can end a batch of
+/// statements sent in one round trip (the simple query protocol has no parameters); read its
+/// answer with [`check_answer`]. `schema` is a valid schema name (`super::url::valid_schema`),
+/// which needs no quoting; it is quoted anyway.
+pub(super) fn check_sql(schema: &str) -> String {
+    let array = |pick: fn(&(&'static str, &'static str, &'static str)) -> &'static str| {
+        let items: Vec<String> = COLUMNS.iter().map(|c| quote(pick(c))).collect();
+        format!("ARRAY[{}]", items.join(", "))
+    };
+    PROBLEMS
+        .replace("$1", &quote(schema))
+        .replace("$2", &array(|c| c.0))
+        .replace("$3", &array(|c| c.1))
+        .replace("$4", &array(|c| c.2))
+}
+
+/// Reads the answer of [`check_sql`], the last statement of the batch that gave `messages`.
+pub(super) fn check_answer(
+    location: &str,
+    messages: &[SimpleQueryMessage],
+) -> Result<(), StoreError> {
+    // The rows of the last statement: those after the last but one statement's completion.
+    let mut last = Vec::new();
+    let mut current = Vec::new();
+    for m in messages {
+        match m {
+            SimpleQueryMessage::Row(row) => current.push(row),
+            SimpleQueryMessage::CommandComplete(_) => last = std::mem::take(&mut current),
+            _ => {}
+        }
+    }
+    let problem = match last.first() {
         Some(row) => row
             .try_get(1)
-            .map_err(|e| StoreError::postgres(location, "read the schema", e))?,
+            .map_err(|e| StoreError::postgres(location, "read the schema", e))?
+            .map(str::to_owned),
         None => None,
     };
+    refuse(location, problem)
+}
+
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn refuse(location: &str, problem: Option<String>) -> Result<(), StoreError> {
     match problem {
         // Names in it can hold any character: shown escaped.
         Some(problem) => Err(StoreError::Schema {
@@ -93,5 +135,17 @@ pub(super) fn check(
             problem: problem.chars().flat_map(char::escape_debug).collect(),
         }),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_one_statement_check_has_every_value_written_in() {
+        let sql = super::check_sql("tenant_7");
+        assert!(!sql.contains('$'), "{sql}");
+        assert!(sql.contains("n.nspname = 'tenant_7'"), "{sql}");
+        assert!(sql.contains("unnest(ARRAY['trailseal_meta', "), "{sql}");
+        assert_eq!(super::quote("a'b"), "'a''b'");
     }
 }
