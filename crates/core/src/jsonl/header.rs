@@ -139,7 +139,8 @@ mod tests {
         // member: the first would be stored text that no MAC covers.
         let line = Header::starting_at(ChainStart::genesis()).to_line();
         assert!(Header::parse(line.trim_end().as_bytes()).unwrap().is_some());
-        let repeated = line.replacen("{\"seq\"", "{\"seq\":5,\"seq\"", 1);
+        let repeated = line.replacen("\"seq\":0", "\"seq\":5,\"seq\":0", 1);
+        assert_ne!(repeated, line);
         assert!(matches!(
             Header::parse(repeated.trim_end().as_bytes()),
             Err(HeaderError::Invalid { .. })
