@@ -7,6 +7,9 @@
 //! the secret files aside) and no `{:?}` or `Display` of a library value may hold either secret
 //! — nor the wrong secrets tried, nor a PostgreSQL password — raw, in hex (either case), or in
 //! base64 (standard or URL-safe, padded or not, at each byte alignment inside a longer blob).
+//!
+//! Longer than 600 lines on purpose: every command on one canary secret and key, in one process,
+//! so one scan of every output covers them all.
 
 #![allow(
     clippy::unwrap_used,

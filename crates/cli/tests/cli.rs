@@ -1,5 +1,8 @@
 //! The `trailseal` command, end to end: exit codes, output (exact where it is a contract),
 //! errors that name the line and field and leave the store unchanged.
+//!
+//! Longer than 600 lines on purpose: the exact-output contract of every command, one short test
+//! each, sharing the helpers at the top.
 
 #![allow(
     clippy::unwrap_used,

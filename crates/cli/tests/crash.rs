@@ -21,6 +21,9 @@
 //! ```
 //!
 //! PostgreSQL comes from `TRAILSEAL_TEST_PG` or the testkit's throwaway cluster.
+//!
+//! Longer than 600 lines on purpose: one kill-and-check harness run on every backend and write
+//! path.
 
 #![allow(
     clippy::unwrap_used,

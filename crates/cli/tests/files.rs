@@ -5,6 +5,9 @@
 //!
 //! Commands run with umask 000 and, where possible (root), as pid 1 of a fresh pid namespace,
 //! so the predictable temporary names of older versions (`.NAME.tmp-<pid>`, …) are known.
+//!
+//! Longer than 600 lines on purpose: modes, links and a full disk share the tmpfs and umask
+//! helpers at the top.
 
 #![allow(
     clippy::unwrap_used,

@@ -9,6 +9,9 @@
 //!
 //! The random positions come from a seed printed at the start; `TRAILSEAL_INTEROP_SEED`
 //! replays a run.
+//!
+//! Longer than 600 lines on purpose: every test drives the one weaver-kernel venv through the
+//! helpers at the top.
 
 #![allow(
     clippy::unwrap_used,

@@ -1,5 +1,8 @@
 //! PostgreSQL against a real server: many writer processes on one chain, writers killed
 //! mid-batch, lost connections, schema versioning, an append-only role, and every command.
+//!
+//! Longer than 600 lines on purpose: every test shares the one throwaway cluster and the role
+//! set-up at the top.
 
 #![allow(
     clippy::unwrap_used,

@@ -11,6 +11,9 @@
 //! `TRAILSEAL_DIFF_EXTREME_CASES`, default 300) go through the same comparison, and so do
 //! extreme timestamps (`differential/extreme_time.rs`; `TRAILSEAL_DIFF_EXTREME_TIME_CASES`,
 //! default 3,000 random combinations besides the fixed edges).
+//!
+//! Longer than 600 lines on purpose: every differential test shares the one python3 process and
+//! its protocol (the extreme cases are in differential/).
 
 #![allow(
     clippy::unwrap_used,

@@ -1,5 +1,8 @@
 //! Signed head anchors (truncation, rollback, fork) and export bundles (every tamper, the
 //! filters and redaction, public-key-only verification).
+//!
+//! Longer than 600 lines on purpose: anchors and bundles share the stores and keys built at the
+//! top; each test is short.
 
 #![allow(
     clippy::unwrap_used,

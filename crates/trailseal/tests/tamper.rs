@@ -28,6 +28,9 @@
 //!
 //! The suite prints, per form, how many mutations it tried and how many got exactly the expected
 //! verdict; any other outcome fails the test.
+//!
+//! Longer than 600 lines on purpose: one table of damage run on every backend; the rows are its
+//! length, and splitting it would split the table.
 
 #![allow(
     clippy::unwrap_used,
