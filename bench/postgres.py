@@ -112,7 +112,7 @@ def main() -> None:
     url = args.url
     if url is None:
         url, stop = start_cluster()
-    env = dict(os.environ, WEAVER_KERNEL_SECRET="pg-bench-secret")
+    env = dict(os.environ, WEAVER_KERNEL_SECRET="pg-bench-secret-4f1c9e2a7b3d")
     t = args.trailseal
     rows = []
     try:

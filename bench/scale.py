@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the store afterwards")
     parser.add_argument("--bundle", action="store_true", help="also export and verify a signed bundle of every record")
     args = parser.parse_args()
-    env = dict(os.environ, WEAVER_KERNEL_SECRET="scale-secret")
+    env = dict(os.environ, WEAVER_KERNEL_SECRET="scale-bench-secret-8d2e6a1f")
     work = Path(args.workdir or tempfile.mkdtemp(prefix="trailseal-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     sizes = [int(n) for n in args.records.split(",")]

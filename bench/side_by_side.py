@@ -47,7 +47,7 @@ import measure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOL = ROOT / "interop" / "weaver_tool.py"
-SECRET = "bench-secret-é"
+SECRET = "bench-secret-é-5b7c3e9d1a"
 JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
 
 

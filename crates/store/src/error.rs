@@ -69,6 +69,13 @@ pub enum StoreError {
     )]
     ChangedWhileRead { location: String },
 
+    /// A copy into the store was used after one of its calls failed: it can only be given
+    /// up (dropped), which leaves the store as it was.
+    #[error(
+        "{location}: copying records into the store failed earlier, so the copy cannot go on; nothing was copied"
+    )]
+    CopyGivenUp { location: String },
+
     /// A chain is only copied into an empty store, and this one is not; nothing was copied.
     /// Running the copy again cannot succeed: it needs another (new or empty) destination.
     #[error(
@@ -343,5 +350,24 @@ impl fmt::Display for Shown<'_> {
             f.write_str("…")?;
         }
         Ok(())
+    }
+}
+
+/// [`StoreError::NewerVersion`] when a stored `schema_version` is not one this version reads
+/// (up to `supported`; a value that is not a number counts as newer).
+pub(crate) fn refuse_newer_schema(
+    location: &str,
+    version: Option<String>,
+    supported: u32,
+) -> Result<(), StoreError> {
+    match version {
+        Some(found) if found.parse::<u32>().map_or(true, |v| v > supported) => {
+            Err(StoreError::NewerVersion {
+                location: location.to_owned(),
+                found,
+                supported: supported.to_string(),
+            })
+        }
+        _ => Ok(()),
     }
 }

@@ -224,6 +224,17 @@ pub struct SeqRange {
     pub until: Option<u64>,
 }
 
+impl SeqRange {
+    /// Every record with `seq >= from_seq`, as [`Store::scan`] reads them: from seq 0, also
+    /// the rows whose seq cannot be read (a damaged row).
+    pub fn from_seq(from_seq: u64) -> Self {
+        Self {
+            from: (from_seq > 0).then_some(from_seq),
+            until: None,
+        }
+    }
+}
+
 /// One of the readers of a [`Snapshot`].
 pub trait SnapshotReader: Send {
     /// Streams the records in `range`, in chain order (for JSONL, file order), as
@@ -251,10 +262,7 @@ impl Snapshot<'_> {
         from_seq: u64,
         visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
     ) -> Result<(), StoreError> {
-        let range = SeqRange {
-            from: (from_seq > 0).then_some(from_seq),
-            until: None,
-        };
+        let range = SeqRange::from_seq(from_seq);
         match self.readers.first_mut() {
             Some(reader) => reader.scan_range(range, visit),
             None => Err(StoreError::Io {

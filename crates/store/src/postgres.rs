@@ -100,10 +100,7 @@ impl Store for PgStore {
         from_seq: u64,
         visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
     ) -> Result<(), StoreError> {
-        let range = SeqRange {
-            from: (from_seq > 0).then_some(from_seq),
-            until: None,
-        };
+        let range = SeqRange::from_seq(from_seq);
         self.begin_reader()?.scan_range(range, visit)
     }
 

@@ -179,6 +179,9 @@ fn prune<S: Store + ?Sized>(
 #[must_use = "a copy is only made visible by `finish`"]
 pub struct Import<'s> {
     tx: Box<dyn WriteTx + 's>,
+    /// A call to [`Import::records`] failed: part of its records may be written (a SQLite
+    /// statement that fails does not end its transaction), so the copy can only be dropped.
+    failed: bool,
 }
 
 impl std::fmt::Debug for Import<'_> {
@@ -206,18 +209,187 @@ fn import<'s, S: Store + ?Sized>(
     if let trailseal_core::start::StoredKeyId::Present(id) = meta.key_id {
         tx.record_key_id(&id)?;
     }
-    Ok(Import { tx })
+    Ok(Import { tx, failed: false })
 }
 
 impl Import<'_> {
     /// Adds records copied verbatim from the other store, in order. The caller verifies the
     /// result before it finishes.
     pub fn records(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
-        self.tx.insert_copied(records)
+        if self.failed {
+            return Err(self.gave_up());
+        }
+        let copied = self.tx.insert_copied(records);
+        self.failed = copied.is_err();
+        copied
     }
 
     /// Makes the start, the retention log and every record copied visible at once, durably.
+    /// Refused, committing nothing, once a call to [`Import::records`] has failed.
     pub fn finish(self) -> Result<(), StoreError> {
+        if self.failed {
+            return Err(self.gave_up());
+        }
         self.tx.commit()
+    }
+
+    fn gave_up(&self) -> StoreError {
+        StoreError::CopyGivenUp {
+            location: self.tx.location().to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use trailseal_core::start::{ChainStart, StoredKeyId};
+    use trailseal_core::verify::{Flow, ScanItem};
+    use trailseal_core::{Hash32, Head, KeyId};
+
+    use super::*;
+    use crate::{Holdings, Snapshot, StoreState, StoredRecord};
+
+    /// A store whose copies fail on their second batch, and that says whether it committed.
+    struct Flaky {
+        committed: Arc<AtomicBool>,
+    }
+
+    struct FlakyTx {
+        committed: Arc<AtomicBool>,
+        batches: u32,
+    }
+
+    fn unused() -> StoreError {
+        StoreError::Io {
+            location: "flaky".into(),
+            action: "use",
+            source: std::io::Error::other("not used by this test"),
+        }
+    }
+
+    impl WriteTx for FlakyTx {
+        fn location(&self) -> &str {
+            "flaky"
+        }
+        fn head(&mut self) -> Result<Head, StoreError> {
+            Ok(Head::GENESIS)
+        }
+        fn find_stored_action_id(&mut self, _: &[&str]) -> Result<Option<usize>, StoreError> {
+            Ok(None)
+        }
+        fn holdings(&mut self) -> Result<Option<Holdings>, StoreError> {
+            Ok(None)
+        }
+        fn first_seq(&mut self) -> Result<Option<u64>, StoreError> {
+            Ok(None)
+        }
+        fn record_hash_at(&mut self, _: u64) -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(None)
+        }
+        fn insert(&mut self, _: &[SealedRecord<'_>], _: &KeyId) -> Result<(), StoreError> {
+            Err(unused())
+        }
+        fn insert_copied(&mut self, _: &[ImportRecord]) -> Result<(), StoreError> {
+            self.batches += 1;
+            if self.batches == 2 {
+                // As a SQLite statement does: part of the batch written, the transaction open.
+                return Err(StoreError::DuplicateActionId {
+                    location: "flaky".into(),
+                    action_id: "a".into(),
+                });
+            }
+            Ok(())
+        }
+        fn retention_len(&mut self) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+        fn push_receipt(&mut self, _: &str) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn delete_through(&mut self, _: u64) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn set_start(&mut self, _: &ChainStart) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn key_id(&mut self) -> Result<StoredKeyId, StoreError> {
+            Ok(StoredKeyId::Absent)
+        }
+        fn record_key_id(&mut self, _: &KeyId) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn commit(self: Box<Self>) -> Result<(), StoreError> {
+            self.committed.store(true, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    impl Store for Flaky {
+        fn location(&self) -> &str {
+            "flaky"
+        }
+        fn state(&mut self) -> Result<StoreState, StoreError> {
+            Err(unused())
+        }
+        fn write(&mut self) -> Result<Box<dyn WriteTx + '_>, StoreError> {
+            Ok(Box::new(FlakyTx {
+                committed: Arc::clone(&self.committed),
+                batches: 0,
+            }))
+        }
+        fn scan(
+            &mut self,
+            _: u64,
+            _: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
+        ) -> Result<(), StoreError> {
+            Err(unused())
+        }
+        fn find(&mut self, _: &str) -> Result<Option<StoredRecord>, StoreError> {
+            Err(unused())
+        }
+        fn snapshot(&mut self, _: usize) -> Result<Snapshot<'_>, StoreError> {
+            Err(unused())
+        }
+    }
+
+    #[test]
+    fn a_copy_whose_records_failed_is_never_committed() {
+        let committed = Arc::new(AtomicBool::new(false));
+        let mut store = Flaky {
+            committed: Arc::clone(&committed),
+        };
+        let meta = ImportMeta {
+            start: ChainStart::genesis(),
+            retention: Vec::new(),
+            key_id: StoredKeyId::Absent,
+        };
+        let record = ImportRecord {
+            seq: 0,
+            prev_hash: Hash32::GENESIS,
+            record_hash: Hash32::GENESIS,
+            trace: "{}".into(),
+            action_id: "a".into(),
+            invoked_at: String::new(),
+        };
+        let mut copy = store.import(&meta).unwrap();
+        copy.records(std::slice::from_ref(&record)).unwrap();
+        assert!(copy.records(std::slice::from_ref(&record)).is_err());
+        // Later batches and the finish are refused: what the failed call wrote stays unseen.
+        assert!(matches!(
+            copy.records(std::slice::from_ref(&record)),
+            Err(StoreError::CopyGivenUp { .. })
+        ));
+        let e = copy.finish().unwrap_err();
+        assert!(matches!(e, StoreError::CopyGivenUp { .. }), "{e}");
+        assert!(e.to_string().contains("nothing was copied"), "{e}");
+        assert!(
+            !committed.load(Ordering::SeqCst),
+            "a copy that failed part way was committed"
+        );
     }
 }

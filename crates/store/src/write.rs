@@ -21,6 +21,11 @@ use crate::{Holdings, ImportRecord, StoreError};
 /// every handle and process are serialised and the chain never forks, and checks what the
 /// backend checks before any write (the SQLite and PostgreSQL schema allow-lists, a torn JSONL
 /// tail). Dropping it without `commit` leaves the store exactly as it was.
+///
+/// After any operation has returned an error, the transaction must not be committed (a
+/// backend may have written part of what the operation was given: a SQLite statement that
+/// fails does not end its transaction); the protocols drop it instead. A backend may also
+/// refuse the commit itself (PostgreSQL does, since the server has aborted the transaction).
 pub trait WriteTx {
     /// Where the store is, for messages.
     fn location(&self) -> &str;

@@ -120,16 +120,8 @@ impl PgStore {
             .map_err(&err)?;
             tx.commit().map_err(&err)?;
         }
-        if let Some(version) = self.meta_value("schema_version")?
-            && version.parse::<u32>().map_or(true, |v| v > SCHEMA_VERSION)
-        {
-            return Err(StoreError::NewerVersion {
-                location: self.location.clone(),
-                found: version,
-                supported: SCHEMA_VERSION.to_string(),
-            });
-        }
-        Ok(())
+        let version = self.meta_value("schema_version")?;
+        crate::error::refuse_newer_schema(&self.location, version, SCHEMA_VERSION)
     }
 
     fn meta_value(&mut self, key: &str) -> Result<Option<String>, StoreError> {

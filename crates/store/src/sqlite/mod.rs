@@ -134,10 +134,7 @@ impl Store for SqliteStore {
         visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
     ) -> Result<(), StoreError> {
         // From seq 0, rows with a (tampered) negative seq are seen too.
-        let range = SeqRange {
-            from: (from_seq > 0).then_some(from_seq),
-            until: None,
-        };
+        let range = SeqRange::from_seq(from_seq);
         if self.access != Access::ReadWrite {
             // A handle that only reads reads the store as it is now (see `read_access`).
             return self.open_reader()?.0.scan_range(range, visit);

@@ -205,18 +205,11 @@ impl SqliteStore {
                 return Err(self.unknown(format!("its traces table has no {needed} column")));
             }
         }
-        if has("trailseal_meta")
-            && let Some(version) =
-                read::trailseal_meta(&self.conn, &self.location, "schema_version")?
-            && version.parse::<u32>().map_or(true, |v| v > SCHEMA_VERSION)
-        {
-            return Err(StoreError::NewerVersion {
-                location: self.location.clone(),
-                found: version,
-                supported: SCHEMA_VERSION.to_string(),
-            });
+        if !has("trailseal_meta") {
+            return Ok(());
         }
-        Ok(())
+        let version = read::trailseal_meta(&self.conn, &self.location, "schema_version")?;
+        crate::error::refuse_newer_schema(&self.location, version, SCHEMA_VERSION)
     }
 
     /// Whether a UNIQUE index covers exactly `traces.action_id`.
