@@ -2,12 +2,15 @@
 //! chain's lock from its first statement to its `COMMIT`, and is rolled back when dropped.
 //!
 //! Beginning one is a single round trip: `BEGIN`, the chain's lock, the tables' locks, then
-//! the schema check. The tables are locked before they are checked, in modes that let readers
-//! and an append-only role (`SELECT, INSERT`) through but hold off every change to their
-//! definition until the commit, so what was checked is what every statement of the
-//! transaction runs on. The statements of an append are prepared once per connection; the
-//! head, a stored `action_id` and the key id come from one of them, read once per
-//! transaction and kept while the transaction moves them itself.
+//! the schema check. `trailseal_traces` is locked `IN ROW EXCLUSIVE MODE` (what `INSERT`
+//! allows, so an append-only role can; it holds off triggers, rules, policies and `ALTER`
+//! until the commit) and `trailseal_meta` `IN ACCESS SHARE MODE` (against `ALTER`), both before
+//! the check, so what was checked is what the statements on them run on. A write that reads
+//! or writes `trailseal_retention` or writes `trailseal_meta`, where a trigger can still be
+//! created meanwhile, checks the schema again before its commit. The statements of an append
+//! are prepared once per connection; the head, a stored `action_id` and the key id come from
+//! one of them, read once per transaction and kept while the transaction moves them itself;
+//! rows are sent 1,000 to a statement.
 
 use trailseal_core::start::{ChainStart, StoredKeyId};
 use trailseal_core::{Hash32, Head, KeyId, SealedRecord};
