@@ -17,9 +17,9 @@
 //! possible. Batches are inserted with one `INSERT … SELECT FROM UNNEST(…)` per 1,000 rows and
 //! committed once; scans stream through a server-side portal.
 //!
-//! The parts: [`url`] (what the URL says), [`connect`] (connecting, creating the tables),
-//! [`schema`] (the tables as trailseal creates them), [`lock`] (the chain's lock), [`read`]
-//! (state, snapshots, scans) and [`tx`] (the write transaction).
+//! The parts (private modules): `url` (what the URL says), `connect` (connecting, creating the
+//! tables), `schema` (the tables as trailseal creates them), `lock` (the chain's lock), `read`
+//! (state, snapshots, scans) and `tx` (the write transaction).
 
 mod connect;
 mod lock;

@@ -10,10 +10,10 @@
 //!
 //! - [`text`]: splitting and stripping lines exactly as weaver-kernel's reader does (Python's
 //!   text mode: universal newlines, `str.strip()`, blank lines skipped);
-//! - [`line`]: reading one line as a record ([`parse_line`]: a fast path for the layout
+//! - [`line`](mod@line): reading one line as a record ([`parse_line`]: a fast path for the layout
 //!   trailseal writes, the general JSON reader otherwise);
 //! - [`header`]: the header line;
-//! - [`write`]: writing a record line;
+//! - [`write`](mod@write): writing a record line;
 //! - [`torn`]: telling an interrupted write at the end of a file from damage.
 //!
 //! The backend (`trailseal-store`'s `jsonl` module) does the I/O around these: locking,
