@@ -32,6 +32,23 @@ fn names(dir: &Path) -> Vec<String> {
     n
 }
 
+/// `n` records of a chain sealed with `key`, as a copy from another store hands them over.
+fn copies(key: &trailseal_core::ChainKey, n: u64) -> Vec<ImportRecord> {
+    let mut head = Head::GENESIS;
+    let source = traces(0, n);
+    seal_batch(key, &mut head, &source)
+        .iter()
+        .map(|r| ImportRecord {
+            seq: r.seq,
+            prev_hash: r.prev_hash,
+            record_hash: r.record_hash,
+            trace: r.trace.canonical().to_owned(),
+            action_id: r.trace.action_id().to_owned(),
+            invoked_at: String::new(),
+        })
+        .collect()
+}
+
 #[test]
 fn a_dropped_transaction_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,19 +133,7 @@ fn a_copy_is_written_beside_the_store_and_appears_whole() {
     let dir = tempfile::tempdir().unwrap();
     let (path, mut store) = store_in(dir.path());
     let key = test_key();
-    let mut head = Head::GENESIS;
-    let source = traces(0, 4);
-    let records: Vec<ImportRecord> = seal_batch(&key, &mut head, &source)
-        .iter()
-        .map(|r| ImportRecord {
-            seq: r.seq,
-            prev_hash: r.prev_hash,
-            record_hash: r.record_hash,
-            trace: r.trace.canonical().to_owned(),
-            action_id: r.trace.action_id().to_owned(),
-            invoked_at: String::new(),
-        })
-        .collect();
+    let records = copies(&key, 4);
     let meta = ImportMeta {
         start: ChainStart::genesis(),
         retention: Vec::new(),
@@ -171,26 +176,21 @@ fn a_header_changed_after_records_were_copied_keeps_them() {
     let dir = tempfile::tempdir().unwrap();
     let (path, mut store) = store_in(dir.path());
     let key = test_key();
-    let mut head = Head::GENESIS;
-    let source = traces(0, 3);
-    let records: Vec<ImportRecord> = seal_batch(&key, &mut head, &source)
-        .iter()
-        .map(|r| ImportRecord {
-            seq: r.seq,
-            prev_hash: r.prev_hash,
-            record_hash: r.record_hash,
-            trace: r.trace.canonical().to_owned(),
-            action_id: r.trace.action_id().to_owned(),
-            invoked_at: String::new(),
-        })
-        .collect();
+    let records = copies(&key, 3);
     let listing = names(dir.path());
     let mut tx = store.write().unwrap();
     tx.insert_copied(&records[..2]).unwrap();
     tx.push_receipt("{\"r\":1}").unwrap();
     tx.insert_copied(&records[2..]).unwrap();
     tx.push_receipt("{\"r\":2}").unwrap();
-    assert_eq!(tx.head().unwrap(), head);
+    let last = records.last().unwrap();
+    assert_eq!(
+        tx.head().unwrap(),
+        Head {
+            next_seq: last.seq + 1,
+            prev_hash: last.record_hash
+        }
+    );
     tx.commit().unwrap();
     assert_eq!(
         names(dir.path()),
