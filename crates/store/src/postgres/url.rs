@@ -78,13 +78,9 @@ pub fn parse_lock_timeout(text: &str) -> Option<Duration> {
     (!timeout.is_zero() && timeout <= MAX_LOCK_TIMEOUT).then_some(timeout)
 }
 
-/// A lock timeout as a message shows it.
+/// A lock timeout as a message shows it (the one duration formatter of trailseal).
 pub(super) fn show_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
-    }
+    trailseal_core::time::format_duration(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// Whether `name` can be a schema name written into statements as it is: lowercase letters,
