@@ -87,6 +87,49 @@ impl<'a> SqliteTx<'a> {
             .map_err(self.err(action))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+
+    /// Inserts rows into the traces table with the cached statement. A repeated `action_id`
+    /// (refused by the UNIQUE index) is [`StoreError::DuplicateActionId`] naming it; the
+    /// caller drops the transaction, so nothing of the batch is written.
+    fn insert_rows<'r>(&mut self, rows: impl Iterator<Item = Row<'r>>) -> Result<(), StoreError> {
+        self.ensure_meta()?;
+        let location = self.location;
+        let mut insert = self.tx.prepare_cached(INSERT).map_err(self.err("insert"))?;
+        for row in rows {
+            let seq = i64::try_from(row.seq).map_err(|_| StoreError::SeqOverflow {
+                location: location.to_owned(),
+            })?;
+            let inserted = insert.execute(params![
+                seq,
+                row.action_id,
+                row.prev_hash,
+                row.record_hash,
+                row.invoked_at,
+                row.payload,
+            ]);
+            match inserted {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::DuplicateActionId {
+                        location: location.to_owned(),
+                        action_id: row.action_id.to_owned(),
+                    });
+                }
+                Err(e) => return Err(sql_error(location, "insert")(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One row of the traces table, as an insert writes it.
+struct Row<'r> {
+    seq: u64,
+    action_id: &'r str,
+    prev_hash: &'r str,
+    record_hash: &'r str,
+    invoked_at: &'r str,
+    payload: &'r str,
 }
 
 impl WriteTx for SqliteTx<'_> {
@@ -173,57 +216,25 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn insert(&mut self, records: &[SealedRecord<'_>], _key_id: &KeyId) -> Result<(), StoreError> {
-        self.ensure_meta()?;
-        let location = self.location;
-        let mut insert = self.tx.prepare_cached(INSERT).map_err(self.err("insert"))?;
-        for r in records {
-            let seq = i64::try_from(r.seq).map_err(|_| StoreError::SeqOverflow {
-                location: location.to_owned(),
-            })?;
-            // The UNIQUE index on action_id refuses a repeated one; the transaction is then
-            // rolled back, so nothing of the batch is written.
-            let inserted = insert.execute(params![
-                seq,
-                r.trace.action_id(),
-                r.prev_hash.as_str(),
-                r.record_hash.as_str(),
-                r.trace.invoked_at(),
-                r.trace.canonical(),
-            ]);
-            match inserted {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => {
-                    return Err(StoreError::DuplicateActionId {
-                        location: location.to_owned(),
-                        action_id: r.trace.action_id().to_owned(),
-                    });
-                }
-                Err(e) => return Err(sql_error(location, "insert")(e)),
-            }
-        }
-        Ok(())
+        self.insert_rows(records.iter().map(|r| Row {
+            seq: r.seq,
+            action_id: r.trace.action_id(),
+            prev_hash: r.prev_hash.as_str(),
+            record_hash: r.record_hash.as_str(),
+            invoked_at: r.trace.invoked_at(),
+            payload: r.trace.canonical(),
+        }))
     }
 
     fn insert_copied(&mut self, records: &[ImportRecord]) -> Result<(), StoreError> {
-        self.ensure_meta()?;
-        let location = self.location;
-        let mut insert = self.tx.prepare_cached(INSERT).map_err(self.err("insert"))?;
-        for r in records {
-            let seq = i64::try_from(r.seq).map_err(|_| StoreError::SeqOverflow {
-                location: location.to_owned(),
-            })?;
-            insert
-                .execute(params![
-                    seq,
-                    r.action_id,
-                    r.prev_hash.as_str(),
-                    r.record_hash.as_str(),
-                    r.invoked_at,
-                    r.trace
-                ])
-                .map_err(sql_error(location, "insert"))?;
-        }
-        Ok(())
+        self.insert_rows(records.iter().map(|r| Row {
+            seq: r.seq,
+            action_id: &r.action_id,
+            prev_hash: r.prev_hash.as_str(),
+            record_hash: r.record_hash.as_str(),
+            invoked_at: &r.invoked_at,
+            payload: &r.trace,
+        }))
     }
 
     fn retention_len(&mut self) -> Result<u64, StoreError> {
@@ -443,5 +454,41 @@ mod tests {
             let _ = std::fs::remove_file(dir.path().join("s.db-wal"));
             let _ = std::fs::remove_file(dir.path().join("s.db-shm"));
         }
+    }
+
+    /// A copy that repeats an `action_id` is refused naming it, as an append is, and given up:
+    /// the store stays empty.
+    #[test]
+    fn a_copy_that_repeats_an_action_id_names_it_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = fresh(&dir);
+        let key = test_key();
+        let mut head = trailseal_core::Head::GENESIS;
+        let source = traces(0, 2);
+        let copied: Vec<crate::ImportRecord> = trailseal_core::seal_batch(&key, &mut head, &source)
+            .iter()
+            .map(|r| crate::ImportRecord {
+                seq: r.seq,
+                prev_hash: r.prev_hash,
+                record_hash: r.record_hash,
+                trace: r.trace.canonical().to_owned(),
+                action_id: "same".into(),
+                invoked_at: r.trace.invoked_at().to_owned(),
+            })
+            .collect();
+        let meta = crate::ImportMeta {
+            start: trailseal_core::start::ChainStart::genesis(),
+            retention: Vec::new(),
+            key_id: StoredKeyId::Present(key.key_id()),
+        };
+        let mut copy = store.import(&meta).unwrap();
+        let e = copy.records(&copied).unwrap_err();
+        assert!(
+            matches!(&e, StoreError::DuplicateActionId { action_id, .. } if action_id == "same"),
+            "{e:?}"
+        );
+        assert!(matches!(copy.finish(), Err(StoreError::CopyGivenUp { .. })));
+        assert_eq!(store.state().unwrap().head, None);
+        assert!(records(&mut store).is_empty());
     }
 }
