@@ -1,7 +1,6 @@
 //! Errors as the command line shows them: a message, a hint, an exit code.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use trailseal::StoreError;
 use trailseal::secret::SecretError;
@@ -58,8 +57,8 @@ impl CliError {
         self
     }
 
-    pub(crate) fn exit_code(&self) -> ExitCode {
-        ExitCode::from(self.code)
+    pub(crate) fn exit_code(&self) -> u8 {
+        self.code
     }
 
     pub(crate) fn report(&self) {

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::Args;
 use trailseal::core::note::NoteSigner;
@@ -13,7 +12,7 @@ use trailseal::{AnchorWrite, AuditLog, OpenMode, Timestamp, now, write_anchor_on
 
 use super::{load_key, open, refused, stdout, warn_shared_file};
 use crate::cli::{SecretArgs, StoreArgs};
-use crate::error::{CliError, output};
+use crate::error::{CliError, EXIT_OK, output};
 
 #[derive(Debug, Args)]
 pub(crate) struct AnchorArgs {
@@ -57,7 +56,7 @@ pub(crate) fn signer(path: &Path) -> Result<NoteSigner, CliError> {
     Ok(signer)
 }
 
-pub(crate) fn run(args: &AnchorArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &AnchorArgs) -> Result<u8, CliError> {
     let key = load_key(&args.secret)?.ok_or_else(CliError::no_secret)?;
     let signer = signer(&args.signing_key)?;
     let origin = args
@@ -89,7 +88,7 @@ pub(crate) fn run(args: &AnchorArgs) -> Result<ExitCode, CliError> {
         }
         None => stdout().write_all(note.as_bytes()).map_err(output)?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }
 
 /// Writes anchors while `trailseal append` runs.

@@ -2,7 +2,6 @@
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Args;
 use trailseal::core::trace::TraceLimits;
@@ -11,7 +10,7 @@ use trailseal::{AuditLog, ChainKey, OpenMode};
 use super::anchor::{Anchoring, default_origin, signer};
 use super::{load_key, open, open_options, stdout};
 use crate::cli::{DurationArg, OutputArgs, SecretArgs, StoreArgs};
-use crate::error::{CliError, output};
+use crate::error::{CliError, EXIT_OK, output};
 use crate::json;
 use crate::output::{ProgressLine, plural};
 
@@ -77,7 +76,7 @@ fn open_for_append(
     }
 }
 
-pub(crate) fn run(args: &AppendArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &AppendArgs) -> Result<u8, CliError> {
     let key = load_key(&args.secret)?.ok_or_else(CliError::no_secret)?;
     let limits = TraceLimits {
         max_bytes: args.max_trace_bytes,
@@ -227,7 +226,7 @@ pub(crate) fn run(args: &AppendArgs) -> Result<ExitCode, CliError> {
     }
 
     if quiet {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(EXIT_OK);
     }
     let mut out = stdout();
     let head_hash = last.map(|a| a.record_hash);
@@ -251,5 +250,5 @@ pub(crate) fn run(args: &AppendArgs) -> Result<ExitCode, CliError> {
         }
     };
     result.map_err(output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }

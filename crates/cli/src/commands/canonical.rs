@@ -1,14 +1,13 @@
 //! `trailseal canonical`: the canonical form of JSON values read one a line from stdin.
 
 use std::io::{BufRead, Write};
-use std::process::ExitCode;
 
 use trailseal::core::json;
 
 use super::stdout;
-use crate::error::{CliError, output};
+use crate::error::{CliError, EXIT_OK, output};
 
-pub(crate) fn run() -> Result<ExitCode, CliError> {
+pub(crate) fn run() -> Result<u8, CliError> {
     let stdin = std::io::stdin().lock();
     let mut out = std::io::BufWriter::new(stdout());
     for (i, line) in stdin.split(b'\n').enumerate() {
@@ -22,5 +21,5 @@ pub(crate) fn run() -> Result<ExitCode, CliError> {
         out.write_all(b"\n").map_err(output)?;
     }
     out.flush().map_err(output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }

@@ -2,13 +2,12 @@
 //! it never drifts from the real flags.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use clap::{Args, CommandFactory};
 
 use super::stdout;
 use crate::cli::Cli;
-use crate::error::{CliError, output};
+use crate::error::{CliError, EXIT_OK, output};
 
 #[derive(Debug, Args)]
 pub(crate) struct CompletionsArgs {
@@ -17,10 +16,10 @@ pub(crate) struct CompletionsArgs {
     pub(crate) shell: clap_complete::Shell,
 }
 
-pub(crate) fn run(args: &CompletionsArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &CompletionsArgs) -> Result<u8, CliError> {
     let mut command = Cli::command();
     let mut out = stdout();
     clap_complete::generate(args.shell, &mut command, "trailseal", &mut out);
     out.flush().map_err(output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }

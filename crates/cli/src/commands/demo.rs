@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::Args;
 use trailseal::core::trace::TraceLimits;
@@ -11,7 +10,7 @@ use trailseal::{AuditLog, ChainKey, OpenMode, OpenOptions, Verdict, now};
 
 use super::{load_key, verdict_exit};
 use crate::cli::SecretArgs;
-use crate::error::{CliError, output};
+use crate::error::{CliError, EXIT_OK, output};
 use crate::output::verdict_text;
 
 #[derive(Debug, Args)]
@@ -344,7 +343,7 @@ fn verify_path(path: &Path, key: &ChainKey) -> Result<Verdict, CliError> {
         .verify())
 }
 
-pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &DemoArgs) -> Result<u8, CliError> {
     let store = &args.store;
     let location = store.to_string_lossy().into_owned();
     if store.exists() {
@@ -463,7 +462,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         "\nnext: trailseal verify --store {location}{secret_flag} --json\n      trailseal list --store {location}\n      trailseal show {refund} --store {location}"
     ))?;
     if caught {
-        Ok(ExitCode::SUCCESS)
+        Ok(EXIT_OK)
     } else {
         Err(CliError::new(
             "the demo's tampering was not detected; this is a bug",

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::Args;
 use trailseal::core::trace::TraceLimits;
@@ -12,7 +11,7 @@ use trailseal::{BundleSelection, OpenMode, secret};
 use super::anchor::{default_origin, signer};
 use super::{load_key, open, parse_time, refused, stdout};
 use crate::cli::{SecretArgs, StoreArgs};
-use crate::error::{CliError, output};
+use crate::error::{CliError, EXIT_OK, output};
 use crate::output::{ProgressLine, plural};
 
 #[derive(Debug, Args)]
@@ -64,7 +63,7 @@ pub(crate) struct ExportArgs {
     pub(crate) origin: Option<String>,
 }
 
-pub(crate) fn run(args: &ExportArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &ExportArgs) -> Result<u8, CliError> {
     if let Some(bundle) = &args.bundle {
         return export_bundle(args, bundle);
     }
@@ -94,10 +93,10 @@ pub(crate) fn run(args: &ExportArgs) -> Result<ExitCode, CliError> {
         out.display()
     )
     .map_err(output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }
 
-fn export_bundle(args: &ExportArgs, out_path: &Path) -> Result<ExitCode, CliError> {
+fn export_bundle(args: &ExportArgs, out_path: &Path) -> Result<u8, CliError> {
     let key = load_key(&args.secret)?.ok_or_else(|| {
         CliError::no_secret().hint("a bundle is exported only after each record's MAC is checked, so it needs the chain secret")
     })?;
@@ -161,7 +160,7 @@ fn export_bundle(args: &ExportArgs, out_path: &Path) -> Result<ExitCode, CliErro
         signing_key.display()
     )
     .map_err(output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }
 
 fn redact_refused(e: trailseal::RedactError) -> CliError {

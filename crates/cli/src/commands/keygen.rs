@@ -2,14 +2,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::Args;
 use trailseal::signing::generate_signing_key;
 use trailseal::store::atomic::{PRIVATE, PUBLIC, WriteError, write_new};
 
 use super::stdout;
-use crate::error::{CliError, output};
+use crate::error::{CliError, EXIT_OK, output};
 
 #[derive(Debug, Args)]
 pub(crate) struct KeygenArgs {
@@ -41,7 +40,7 @@ fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), CliError> {
     })
 }
 
-pub(crate) fn run(args: &KeygenArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &KeygenArgs) -> Result<u8, CliError> {
     if args.secret {
         return keygen_secret(&args.out);
     }
@@ -72,11 +71,11 @@ pub(crate) fn run(args: &KeygenArgs) -> Result<ExitCode, CliError> {
         signer.verifier().to_key_string()
     )
     .map_err(output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }
 
 /// `keygen --secret`: a new chain secret in a new file (mode 0600); the secret is never shown.
-fn keygen_secret(out: &Path) -> Result<ExitCode, CliError> {
+fn keygen_secret(out: &Path) -> Result<u8, CliError> {
     let secret = trailseal::secret::generate_secret()
         .map_err(|e| CliError::new(format!("cannot draw random bytes: {e}")))?;
     let mut text = zeroize::Zeroizing::new(String::with_capacity(secret.len() + 1));
@@ -91,5 +90,5 @@ fn keygen_secret(out: &Path) -> Result<ExitCode, CliError> {
         out.display()
     )
     .map_err(output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }

@@ -1,7 +1,6 @@
 //! `trailseal list`: traces, optionally filtered, as a table or a JSON array.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use trailseal::core::trace::{Outcome, TraceLimits};
@@ -10,7 +9,7 @@ use trailseal::{Filter, OpenMode};
 
 use super::{open, parse_time, stdout};
 use crate::cli::{JsonArg, StoreArgs};
-use crate::error::{CliError, output};
+use crate::error::{CliError, EXIT_OK, output};
 use crate::json;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -74,7 +73,7 @@ fn filter_of(args: &FilterArgs) -> Result<Filter, CliError> {
     })
 }
 
-pub(crate) fn run(args: &ListArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &ListArgs) -> Result<u8, CliError> {
     let filter = filter_of(&args.filter)?;
     let as_json = args.output.json;
     let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?;
@@ -134,5 +133,5 @@ pub(crate) fn run(args: &ListArgs) -> Result<ExitCode, CliError> {
             "warning: {unreadable} record(s) could not be read and were skipped; run `trailseal verify`"
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }

@@ -2,19 +2,18 @@
 //! so it never drifts from the real flags.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use clap::CommandFactory;
 
 use super::stdout;
 use crate::cli::Cli;
-use crate::error::{CliError, output};
+use crate::error::{CliError, EXIT_OK, output};
 
-pub(crate) fn run() -> Result<ExitCode, CliError> {
+pub(crate) fn run() -> Result<u8, CliError> {
     let mut out = stdout();
     clap_mangen::Man::new(Cli::command())
         .render(&mut out)
         .map_err(output)?;
     out.flush().map_err(output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }

@@ -2,14 +2,13 @@
 //! success is reported; a destination this command created is removed again on failure.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use clap::Args;
 use trailseal::{AuditLog, OpenMode};
 
 use super::{load_key, refused, stdout};
 use crate::cli::SecretArgs;
-use crate::error::{CliError, output};
+use crate::error::{CliError, EXIT_OK, output};
 use crate::output::{ProgressLine, plural};
 
 #[derive(Debug, Args)]
@@ -28,7 +27,7 @@ pub(crate) struct MigrateArgs {
     pub(crate) secret: SecretArgs,
 }
 
-pub(crate) fn run(args: &MigrateArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &MigrateArgs) -> Result<u8, CliError> {
     let key = load_key(&args.secret)?.ok_or_else(CliError::no_secret)?;
     let limits = trailseal::OpenOptions {
         max_record_bytes: args.max_record_bytes,
@@ -84,7 +83,7 @@ pub(crate) fn run(args: &MigrateArgs) -> Result<ExitCode, CliError> {
         to.location()
     )
     .map_err(output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }
 
 /// A file's identity (device and inode), to tell it from one another process put in its place.

@@ -20,7 +20,6 @@ pub(crate) mod verify;
 pub(crate) mod verify_bundle;
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use trailseal::core::time::Offset;
 use trailseal::core::trace::TraceLimits;
@@ -30,7 +29,7 @@ use trailseal::{AuditLog, ChainKey, Format, OpenMode, OpenOptions, Timestamp, Ve
 use crate::cli::{Cli, Command, FormatArg, SecretArgs, StoreArgs};
 use crate::error::{CliError, EXIT_ERROR, EXIT_OK, EXIT_TAMPERED};
 
-pub(crate) fn run(cli: Cli) -> Result<ExitCode, CliError> {
+pub(crate) fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Append(args) => append::run(&args),
@@ -131,12 +130,12 @@ pub(crate) fn stdout() -> std::io::StdoutLock<'static> {
     std::io::stdout().lock()
 }
 
-pub(crate) fn verdict_exit(verdict: &Verdict) -> ExitCode {
-    ExitCode::from(match verdict {
+pub(crate) fn verdict_exit(verdict: &Verdict) -> u8 {
+    match verdict {
         Verdict::Verified(_) => EXIT_OK,
         Verdict::Tampered(_) => EXIT_TAMPERED,
         _ => EXIT_ERROR,
-    })
+    }
 }
 
 /// A time flag (`--since`, `--before`, ...): RFC 3339, or a date or a time without an offset

@@ -2,7 +2,6 @@
 //! receipt).
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use clap::Args;
 use trailseal::core::time::format_duration;
@@ -11,7 +10,7 @@ use trailseal::{OpenMode, now};
 
 use super::{load_key, open, refused, stdout};
 use crate::cli::{DurationArg, JsonArg, SecretArgs, StoreArgs};
-use crate::error::{CliError, output};
+use crate::error::{CliError, EXIT_OK, output};
 use crate::json;
 
 #[derive(Debug, Args)]
@@ -33,7 +32,7 @@ pub(crate) struct PolicyArgs {
     pub(crate) output: JsonArg,
 }
 
-pub(crate) fn run(args: &PolicyArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &PolicyArgs) -> Result<u8, CliError> {
     let key = load_key(&args.secret)?;
     let change = match (&args.min_retention, args.clear) {
         (Some(d), _) => Some(Some(d.micros())),
@@ -62,7 +61,7 @@ pub(crate) fn run(args: &PolicyArgs) -> Result<ExitCode, CliError> {
             )
         };
         out.write_all(text.as_bytes()).map_err(output)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(EXIT_OK);
     };
     let key = key.ok_or_else(CliError::no_secret)?;
     let mut log = open(
@@ -96,5 +95,5 @@ pub(crate) fn run(args: &PolicyArgs) -> Result<ExitCode, CliError> {
         )
     };
     out.write_all(text.as_bytes()).map_err(output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Args;
 use trailseal::core::retention::Cutoff;
@@ -12,7 +11,7 @@ use trailseal::{CutoffSpec, OpenMode, PruneRequest, now};
 
 use super::{load_key, open, parse_time, refused, stdout};
 use crate::cli::{DurationArg, JsonArg, SecretArgs, StoreArgs};
-use crate::error::{CliError, output};
+use crate::error::{CliError, EXIT_OK, output};
 use crate::json;
 use crate::output::plural;
 
@@ -43,7 +42,7 @@ pub(crate) struct PruneArgs {
     pub(crate) output: JsonArg,
 }
 
-pub(crate) fn run(args: &PruneArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &PruneArgs) -> Result<u8, CliError> {
     let key = load_key(&args.secret)?.ok_or_else(CliError::no_secret)?;
     let cutoff = match (&args.before, &args.older_than, args.keep_last) {
         (Some(t), _, _) => CutoffSpec::Before(parse_time("before", t)?),
@@ -111,7 +110,7 @@ pub(crate) fn run(args: &PruneArgs) -> Result<ExitCode, CliError> {
         t
     };
     stdout().write_all(text.as_bytes()).map_err(output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }
 
 /// The cutoff in words; `as_written` is the duration as the user spelt it (`26w`, not `182d`).

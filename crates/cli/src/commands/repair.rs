@@ -1,7 +1,6 @@
 //! `trailseal repair`.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use trailseal::core::trace::TraceLimits;
 use trailseal::{OpenMode, RepairReport, TornTail, Verdict};
@@ -10,7 +9,7 @@ use clap::Args;
 
 use super::{load_key, open, stdout};
 use crate::cli::{JsonArg, SecretArgs, StoreArgs};
-use crate::error::{CliError, EXIT_TAMPERED, output};
+use crate::error::{CliError, EXIT_OK, EXIT_TAMPERED, output};
 use crate::json;
 use crate::output::plural;
 
@@ -74,7 +73,7 @@ fn records(verdict: &Verdict) -> String {
     }
 }
 
-pub(crate) fn run(args: &RepairArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &RepairArgs) -> Result<u8, CliError> {
     let key = load_key(&args.secret)?.ok_or_else(CliError::no_secret)?;
     let mode = if args.dry_run {
         OpenMode::Read
@@ -110,5 +109,5 @@ pub(crate) fn run(args: &RepairArgs) -> Result<ExitCode, CliError> {
         }
     };
     stdout().write_all(text.as_bytes()).map_err(output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }

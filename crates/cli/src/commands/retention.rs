@@ -1,7 +1,6 @@
 //! `trailseal retention`: the retention log (prune and policy receipts).
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use clap::Args;
 use trailseal::OpenMode;
@@ -12,7 +11,7 @@ use trailseal::core::trace::TraceLimits;
 use super::prune::describe_cutoff;
 use super::{load_key, open, stdout};
 use crate::cli::{JsonArg, SecretArgs, StoreArgs};
-use crate::error::{CliError, EXIT_TAMPERED, output};
+use crate::error::{CliError, EXIT_OK, EXIT_TAMPERED, output};
 use crate::json;
 use crate::output::plural;
 
@@ -55,7 +54,7 @@ fn receipt_line(r: &Receipt) -> String {
     }
 }
 
-pub(crate) fn run(args: &RetentionArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &RetentionArgs) -> Result<u8, CliError> {
     let key = load_key(&args.secret)?;
     let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?;
     let key_id = key.as_ref().map(|k| k.key_id());
@@ -88,5 +87,5 @@ pub(crate) fn run(args: &RetentionArgs) -> Result<ExitCode, CliError> {
         t
     };
     stdout().write_all(text.as_bytes()).map_err(output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }

@@ -1,7 +1,6 @@
 //! `trailseal show`: one trace and its chain fields.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use clap::Args;
 use trailseal::OpenMode;
@@ -10,7 +9,7 @@ use trailseal::core::trace::TraceLimits;
 
 use super::{open, stdout};
 use crate::cli::{JsonArg, StoreArgs};
-use crate::error::{CliError, output};
+use crate::error::{CliError, EXIT_OK, output};
 use crate::json;
 
 #[derive(Debug, Args)]
@@ -24,7 +23,7 @@ pub(crate) struct ShowArgs {
     pub(crate) output: JsonArg,
 }
 
-pub(crate) fn run(args: &ShowArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &ShowArgs) -> Result<u8, CliError> {
     let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?;
     let record = log.find(&args.action_id)?.ok_or_else(|| {
         CliError::new(format!(
@@ -63,5 +62,5 @@ pub(crate) fn run(args: &ShowArgs) -> Result<ExitCode, CliError> {
         )
     };
     stdout().write_all(text.as_bytes()).map_err(output)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(EXIT_OK)
 }

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::Args;
 use trailseal::AuditLog;
@@ -60,7 +59,7 @@ fn anchor_dir_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
     Ok(files.into_iter().map(|(_, p)| p).collect())
 }
 
-pub(crate) fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &VerifyArgs) -> Result<u8, CliError> {
     let key = load_key(&args.secret)?;
     let quiet = args.output.quiet;
     let options = open_options(&args.store, OpenMode::Read, TraceLimits::default());

@@ -3,7 +3,6 @@
 
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Args;
 use trailseal::Verdict;
@@ -36,7 +35,7 @@ pub(crate) struct VerifyBundleArgs {
     pub(crate) output: OutputArgs,
 }
 
-pub(crate) fn run(args: &VerifyBundleArgs) -> Result<ExitCode, CliError> {
+pub(crate) fn run(args: &VerifyBundleArgs) -> Result<u8, CliError> {
     let public = read_public_key(&args.public_key)?;
     let key = if args.no_secret {
         None
