@@ -2,7 +2,8 @@
 //! caveats as objects), command results, list items and progress lines. Traces and receipts
 //! are embedded as their exact canonical text (so big integers and floats are never
 //! reformatted). Everything is written by the core's one object writer
-//! (`trailseal_core::json`), members in the order documented for each output.
+//! (`trailseal_core::json`), members in the order documented for each output. The Python
+//! package returns the same documents (verdicts, prune reports, receipts), parsed.
 
 use trailseal::core::bundle::BundleVerdict;
 use trailseal::core::json::{ObjectWriter, write_object_in_order};
@@ -71,12 +72,12 @@ fn write_verdict(o: &mut ObjectWriter<'_>, verdict: &Verdict) {
 }
 
 /// The verdict as one JSON object (`verify --json`).
-pub(crate) fn verdict(verdict: &Verdict) -> String {
+pub fn verdict(verdict: &Verdict) -> String {
     object(|o| write_verdict(o, verdict))
 }
 
 /// A bundle's verdict (`verify-bundle --json`): the verdict's members, then the bundle's.
-pub(crate) fn bundle_verdict(result: &BundleVerdict) -> String {
+pub fn bundle_verdict(result: &BundleVerdict) -> String {
     object(|o| {
         write_verdict(o, &result.verdict);
         o.str("level", result.level.as_str())
@@ -146,7 +147,7 @@ pub(crate) fn shown(record: &StoredRecord, canonical: &str) -> String {
 }
 
 /// `prune --json`.
-pub(crate) fn pruned(report: &PruneReport) -> String {
+pub fn pruned(report: &PruneReport) -> String {
     let (from, last) = report
         .range
         .map_or((None, None), |(f, l)| (Some(f), Some(l)));
@@ -173,7 +174,7 @@ pub(crate) fn pruned(report: &PruneReport) -> String {
 }
 
 /// `policy --json` without a change: the minimum retention in force.
-pub(crate) fn policy_status(min_retention_micros: Option<i64>, verified: bool) -> String {
+pub fn policy_status(min_retention_micros: Option<i64>, verified: bool) -> String {
     object(|o| {
         o.opt_u64(
             "min_retention_micros",
@@ -184,12 +185,12 @@ pub(crate) fn policy_status(min_retention_micros: Option<i64>, verified: bool) -
 }
 
 /// One receipt (`policy --json` after a change).
-pub(crate) fn receipt(receipt: &Receipt) -> String {
+pub fn receipt(receipt: &Receipt) -> String {
     receipt.to_json()
 }
 
 /// `retention --json`: the receipts as an array.
-pub(crate) fn receipts(receipts: &[Receipt]) -> String {
+pub fn receipts(receipts: &[Receipt]) -> String {
     let texts: Vec<String> = receipts.iter().map(Receipt::to_json).collect();
     format!("[{}]", texts.join(","))
 }

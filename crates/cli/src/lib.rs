@@ -5,7 +5,7 @@
 mod cli;
 mod commands;
 mod error;
-mod json;
+pub mod json;
 mod output;
 
 use std::ffi::OsString;

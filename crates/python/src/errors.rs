@@ -1,0 +1,143 @@
+//! Library errors as the Python exceptions of `trailseal.errors`.
+//!
+//! The hierarchy is defined in Python (so that `InvalidTraceError` is also a `ValueError` and
+//! the stubs document it); this module only picks the class and passes the library's message,
+//! which never holds key material.
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use trailseal::{Error, StoreError};
+
+/// The Python class (in `trailseal.errors`) an error is raised as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    Store,
+    CorruptRecord,
+    DuplicateActionId,
+    InvalidTrace,
+    Secret,
+    Policy,
+    NotVerified,
+    Anchor,
+    Bundle,
+}
+
+impl Class {
+    fn name(self) -> &'static str {
+        match self {
+            Class::Store => "StoreError",
+            Class::CorruptRecord => "CorruptRecordError",
+            Class::DuplicateActionId => "DuplicateActionIdError",
+            Class::InvalidTrace => "InvalidTraceError",
+            Class::Secret => "SecretError",
+            Class::Policy => "PolicyError",
+            Class::NotVerified => "NotVerifiedError",
+            Class::Anchor => "AnchorError",
+            Class::Bundle => "BundleError",
+        }
+    }
+}
+
+/// An error on its way to Python: the class, the message and attributes set on the exception.
+#[derive(Debug)]
+pub(crate) struct Raised {
+    pub(crate) class: Class,
+    pub(crate) message: String,
+    pub(crate) seq: Option<u64>,
+    pub(crate) action_id: Option<String>,
+    /// Where in the store a record that cannot be read is (`line 40`).
+    pub(crate) position: Option<String>,
+}
+
+impl Raised {
+    pub(crate) fn new(class: Class, message: impl Into<String>) -> Self {
+        Self {
+            class,
+            message: message.into(),
+            seq: None,
+            action_id: None,
+            position: None,
+        }
+    }
+
+    pub(crate) fn at_seq(mut self, seq: Option<u64>) -> Self {
+        self.seq = seq;
+        self
+    }
+}
+
+impl From<Error> for Raised {
+    fn from(e: Error) -> Self {
+        let class = match &e {
+            Error::Store(s) => return store(s, e.to_string()),
+            Error::Trace { .. } => Class::InvalidTrace,
+            Error::NoSecret | Error::WrongKey { .. } | Error::WeakSecret { .. } => Class::Secret,
+            Error::NotVerified { .. } | Error::NotRepairable { .. } => Class::NotVerified,
+            Error::Policy(_) => Class::Policy,
+            Error::WritableKeyFile { .. }
+            | Error::Key(_)
+            | Error::AnchorConflict { .. }
+            | Error::AnchorExists { .. } => Class::Anchor,
+            Error::Bundle { .. } | Error::Redact(_) => Class::Bundle,
+            Error::Retention(_) => Class::Store,
+            _ => Class::Store,
+        };
+        let seq = match &e {
+            Error::NotVerified { verdict } => verdict.first_bad_seq(),
+            _ => None,
+        };
+        Raised::new(class, e.to_string()).at_seq(seq)
+    }
+}
+
+impl From<StoreError> for Raised {
+    fn from(e: StoreError) -> Self {
+        let message = e.to_string();
+        store(&e, message)
+    }
+}
+
+fn store(e: &StoreError, message: String) -> Raised {
+    match e {
+        StoreError::DuplicateActionId { action_id, .. } => Raised {
+            class: Class::DuplicateActionId,
+            message,
+            seq: None,
+            action_id: Some(action_id.clone()),
+            position: None,
+        },
+        StoreError::BadHead { seq, .. } => {
+            Raised::new(Class::CorruptRecord, message).at_seq(Some(*seq))
+        }
+        _ => Raised::new(Class::Store, message),
+    }
+}
+
+impl From<Raised> for PyErr {
+    fn from(r: Raised) -> Self {
+        Python::attach(|py| match make(py, &r) {
+            Ok(err) => err,
+            Err(err) => err,
+        })
+    }
+}
+
+fn make(py: Python<'_>, r: &Raised) -> PyResult<PyErr> {
+    let module = py.import("trailseal.errors")?;
+    let class = module.getattr(r.class.name())?;
+    let kwargs = PyDict::new(py);
+    if let Some(seq) = r.seq {
+        kwargs.set_item("seq", seq)?;
+    }
+    if let Some(id) = &r.action_id {
+        kwargs.set_item("action_id", id)?;
+    }
+    if let Some(position) = &r.position {
+        kwargs.set_item("position", position)?;
+    }
+    let value = class.call((r.message.as_str(),), Some(&kwargs))?;
+    Ok(PyErr::from_value(value))
+}
+
+/// Shorthand for a result whose error goes to Python.
+pub(crate) type Result<T> = std::result::Result<T, Raised>;

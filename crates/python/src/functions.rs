@@ -1,0 +1,102 @@
+//! The module's functions: bundle verification, key generation, canonical JSON and the
+//! command line.
+
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use pyo3::prelude::*;
+use trailseal::signing::{generate_signing_key, read_public_key};
+use trailseal::store::atomic::{PRIVATE, PUBLIC, write_new};
+
+use crate::errors::{Class, Raised};
+use crate::log::key_of;
+
+/// Verifies a bundle with the public key file (and, given the chain secret, every disclosed
+/// record's MAC); returns the verdict as `verify-bundle --json` prints it.
+#[pyfunction]
+#[pyo3(signature = (path, public_key, secret=None, *, max_record_bytes=trailseal::core::trace::DEFAULT_MAX_RECORD_BYTES))]
+pub(crate) fn verify_bundle(
+    py: Python<'_>,
+    path: PathBuf,
+    public_key: PathBuf,
+    secret: Option<Vec<u8>>,
+    max_record_bytes: usize,
+) -> PyResult<String> {
+    let secret = secret.map(zeroize::Zeroizing::new);
+    let key = key_of(secret.as_deref().map(Vec::as_slice))?;
+    let public = read_public_key(&public_key).map_err(Raised::from)?;
+    let result = py.detach(|| {
+        let file = std::fs::File::open(&path).map_err(|e| {
+            Raised::new(Class::Bundle, format!("{}: cannot open: {e}", path.display()))
+        })?;
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        trailseal::verify_bundle_with(
+            &mut reader,
+            &public,
+            key.as_ref(),
+            max_record_bytes,
+            &mut |_| {},
+        )
+        .map_err(|e| Raised::new(Class::Bundle, format!("{}: cannot read: {e}", path.display())))
+    })?;
+    Ok(trailseal_cli::json::bundle_verdict(&result))
+}
+
+fn write_key_file(path: &Path, text: &str, mode: u32) -> Result<(), Raised> {
+    write_new(path, mode, text.as_bytes())
+        .map_err(|e| Raised::new(Class::Anchor, format!("{}: {e}", path.display())))
+}
+
+/// Makes a signing key named `name` in `out` (mode 0600) and its public key in `out.pub`;
+/// neither may exist. Returns the public key text.
+#[pyfunction]
+pub(crate) fn keygen(out: PathBuf, name: String) -> PyResult<String> {
+    let signer = generate_signing_key(&name).map_err(Raised::from)?;
+    let public = PathBuf::from(format!("{}.pub", out.display()));
+    if std::fs::symlink_metadata(&public).is_ok() {
+        return Err(Raised::new(
+            Class::Anchor,
+            format!("{}: already exists; keys are never overwritten", public.display()),
+        )
+        .into());
+    }
+    let private = zeroize::Zeroizing::new(signer.to_key_string() + "\n");
+    write_key_file(&out, &private, PRIVATE)?;
+    let public_text = signer.verifier().to_key_string();
+    write_key_file(&public, &(public_text.clone() + "\n"), PUBLIC)?;
+    Ok(public_text)
+}
+
+/// Writes a new chain secret (32 random bytes as 43 characters of base64url) to `out`, mode
+/// 0600; the file must not exist. The secret is not returned.
+#[pyfunction]
+pub(crate) fn keygen_secret(out: PathBuf) -> PyResult<()> {
+    let secret = trailseal::secret::generate_secret()
+        .map_err(|e| Raised::new(Class::Secret, format!("cannot draw random bytes: {e}")))?;
+    let mut text = zeroize::Zeroizing::new(String::with_capacity(secret.len() + 1));
+    text.push_str(&secret);
+    text.push('\n');
+    write_key_file(&out, &text, PRIVATE)?;
+    Ok(())
+}
+
+/// The canonical form of a JSON text, as weaver-kernel's `canonical_json` writes it (what a
+/// record's MAC covers).
+#[pyfunction]
+pub(crate) fn canonical_json(text: &[u8]) -> PyResult<String> {
+    trailseal::core::json::canonicalize(text)
+        .map_err(|e| Raised::new(Class::InvalidTrace, format!("not canonicalizable JSON: {e}")).into())
+}
+
+/// Runs the `trailseal` command line with `argv` (the program name first), without the GIL;
+/// returns the exit code.
+#[pyfunction]
+pub(crate) fn cli_main(py: Python<'_>, argv: Vec<std::ffi::OsString>) -> u8 {
+    py.detach(|| trailseal_cli::run(argv))
+}
+
+/// A location as messages show it: a database URL without its password.
+#[pyfunction]
+pub(crate) fn redact_location(location: &str) -> String {
+    trailseal::store::redact_location(location)
+}

@@ -1,0 +1,25 @@
+//! `trailseal._native`: the Rust core of the `trailseal` Python package.
+//!
+//! The public API is the pure-Python package around it (`trailseal`, `trailseal.weaver`);
+//! this module stays small: one class for an open store ([`log::Log`]) and a few functions.
+//! Results are returned as the JSON documents the command line prints (parsed on the Python
+//! side) or as tuples; errors as the exceptions of `trailseal.errors`.
+
+mod errors;
+mod functions;
+mod log;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<log::Log>()?;
+    m.add_function(wrap_pyfunction!(functions::verify_bundle, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::keygen, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::keygen_secret, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::canonical_json, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::redact_location, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

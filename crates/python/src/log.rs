@@ -1,0 +1,515 @@
+//! `trailseal._native.Log`: one open store with its chain key, shared by the threads of a
+//! process. Appends go through [`SharedLog`] (group commit); everything that waits for the
+//! disk, the database or the CPU runs with the GIL released.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use pyo3::prelude::*;
+use trailseal::core::json::{self, Mode};
+use trailseal::core::time::Offset;
+use trailseal::core::verify::{Flow, ScanItem};
+use trailseal::signing::{read_public_key, read_signing_key};
+use trailseal::{
+    AuditLog, BundleSelection, ChainKey, CutoffSpec, Format, OpenMode, OpenOptions, PruneRequest,
+    SharedLog, Timestamp, VerifyOptions,
+};
+
+use crate::errors::{Class, Raised, Result};
+
+/// A stored record as Python receives it: seq, prev_hash, record_hash and the trace as the
+/// canonical JSON text its MAC covers.
+type RecordTuple = (u64, String, String, String);
+
+/// An open store.
+#[pyclass(module = "trailseal._native", frozen)]
+pub(crate) struct Log {
+    shared: Mutex<Option<Arc<SharedLog>>>,
+    /// The location as messages show it (a database URL without its password).
+    shown: String,
+    format: &'static str,
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("location", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn key_of(secret: Option<&[u8]>) -> Result<Option<ChainKey>> {
+    secret
+        .map(|s| {
+            ChainKey::from_secret(s)
+                .map_err(|e| Raised::new(Class::Secret, format!("the secret cannot be used: {e}")))
+        })
+        .transpose()
+}
+
+pub(crate) fn timestamp(flag: &str, text: &str) -> Result<Timestamp> {
+    Timestamp::parse(text, Offset::DefaultUtc)
+        .map_err(|e| Raised::new(Class::InvalidTrace, format!("{flag}: {e}")))
+}
+
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Sqlite => "sqlite",
+        Format::Jsonl => "jsonl",
+        Format::Memory => "memory",
+        Format::Postgres => "postgres",
+        _ => "unknown",
+    }
+}
+
+impl Log {
+    fn shared(&self) -> Result<Arc<SharedLog>> {
+        self.shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| Raised::new(Class::Store, format!("{}: the log is closed", self.shown)))
+    }
+
+    fn with_log<R>(&self, py: Python<'_>, f: impl FnOnce(&mut AuditLog) -> R + Send) -> Result<R>
+    where
+        R: Send,
+    {
+        let shared = self.shared()?;
+        Ok(py.detach(|| shared.with_log(f)))
+    }
+}
+
+#[pymethods]
+impl Log {
+    /// Opens (`create`: creating on first write) the store at `location`.
+    #[new]
+    #[pyo3(signature = (location, secret=None, *, format=None, create=true, read_only=false, threads=None, max_group=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        location: String,
+        secret: Option<Vec<u8>>,
+        format: Option<&str>,
+        create: bool,
+        read_only: bool,
+        threads: Option<usize>,
+        max_group: Option<usize>,
+    ) -> PyResult<Self> {
+        let secret = secret.map(zeroize::Zeroizing::new);
+        let key = key_of(secret.as_deref().map(Vec::as_slice))?;
+        let format = match format {
+            None => None,
+            Some(name) => Some(Format::parse(name).ok_or_else(|| {
+                Raised::new(
+                    Class::Store,
+                    format!("{name}: unknown store format (sqlite, jsonl, postgres or memory)"),
+                )
+            })?),
+        };
+        let shown = trailseal::store::redact_location(&location);
+        let options = OpenOptions {
+            format,
+            mode: if read_only {
+                OpenMode::Read
+            } else {
+                OpenMode::Write { create }
+            },
+            ..OpenOptions::default()
+        };
+        let opened = py.detach(|| -> Result<(SharedLog, &'static str)> {
+            let mut log = AuditLog::open(&location, &options)?;
+            if let Some(threads) = threads {
+                log = log.with_threads(threads);
+            }
+            if let Some(key) = key {
+                log = log.with_key(key);
+            }
+            // Read the store now: a file that is not a store is refused at open, not later.
+            log.store_mut().state()?;
+            let format = format
+                .or_else(|| Format::from_location(&location))
+                .map_or("unknown", format_name);
+            let mut shared = SharedLog::new(log);
+            if let Some(max) = max_group {
+                shared = shared.with_max_group(max);
+            }
+            Ok((shared, format))
+        })?;
+        Ok(Self {
+            shared: Mutex::new(Some(Arc::new(opened.0))),
+            shown,
+            format: opened.1,
+        })
+    }
+
+    /// The location (without a database password).
+    #[getter]
+    fn location(&self) -> &str {
+        &self.shown
+    }
+
+    /// `sqlite`, `jsonl`, `postgres` or `memory`.
+    #[getter]
+    fn format(&self) -> &'static str {
+        self.format
+    }
+
+    /// Appends one trace (export-shape JSON); durable when it returns. Concurrent callers
+    /// share a commit.
+    fn append(&self, py: Python<'_>, trace: Vec<u8>) -> PyResult<(u64, String)> {
+        let shared = self.shared()?;
+        let appended = py.detach(|| shared.append_json(&trace)).map_err(Raised::from)?;
+        Ok((appended.seq, appended.record_hash.as_str().to_owned()))
+    }
+
+    /// Appends traces in one transaction: all or none.
+    fn append_many(&self, py: Python<'_>, traces: Vec<Vec<u8>>) -> PyResult<Vec<(u64, String)>> {
+        let appended = self
+            .with_log(py, |log| {
+                let prepared = log.prepare(traces.iter().map(Vec::as_slice))?;
+                log.append(&prepared)
+            })?
+            .map_err(Raised::from)?;
+        Ok(appended
+            .into_iter()
+            .map(|a| (a.seq, a.record_hash.as_str().to_owned()))
+            .collect())
+    }
+
+    /// Verifies the chain (against `anchors`, `(source, note text)` pairs, with the public
+    /// key file); returns the verdict as `verify --json` prints it.
+    #[pyo3(signature = (anchors=Vec::new(), public_key=None))]
+    fn verify(
+        &self,
+        py: Python<'_>,
+        anchors: Vec<(String, String)>,
+        public_key: Option<PathBuf>,
+    ) -> PyResult<String> {
+        let public = public_key
+            .as_deref()
+            .map(read_public_key)
+            .transpose()
+            .map_err(Raised::from)?;
+        let verdict = self.with_log(py, |log| {
+            let mut options = VerifyOptions::new();
+            if let Some(public) = &public
+                && !anchors.is_empty()
+            {
+                options = options.anchor_notes(&anchors, public);
+            }
+            log.verify_with(&mut options)
+        })?;
+        Ok(trailseal_cli::json::verdict(&verdict))
+    }
+
+    /// The records from `from_seq` on, in seq order. A record that cannot be read raises
+    /// `CorruptRecordError` naming it.
+    #[pyo3(signature = (from_seq=0))]
+    fn records(&self, py: Python<'_>, from_seq: u64) -> PyResult<Vec<RecordTuple>> {
+        Ok(self.with_log(py, |log| scan_records(log, from_seq))??)
+    }
+
+    /// The record with this `action_id`, if any.
+    fn find(&self, py: Python<'_>, action_id: String) -> PyResult<Option<RecordTuple>> {
+        let found = self
+            .with_log(py, |log| log.find(&action_id))?
+            .map_err(Raised::from)?;
+        Ok(match found {
+            None => None,
+            Some(r) => Some((
+                r.seq,
+                r.prev_hash,
+                r.record_hash,
+                canonical(Some(r.seq), r.trace.as_bytes())?,
+            )),
+        })
+    }
+
+    /// `(head seq, head record_hash)`, or `None` for a store without records.
+    fn head(&self, py: Python<'_>) -> PyResult<Option<(u64, String)>> {
+        let state = self
+            .with_log(py, |log| log.store_mut().state())?
+            .map_err(Raised::from)?;
+        Ok(state
+            .head
+            .map(|(seq, hash)| (seq, String::from_utf8_lossy(&hash).into_owned())))
+    }
+
+    /// Prunes the longest seq prefix the cutoff selects, writing an authenticated receipt;
+    /// returns the report as `prune --json` prints it. Exactly one cutoff is given.
+    #[pyo3(signature = (*, before=None, older_than_micros=None, keep_last=None, dry_run=false, archive=None))]
+    fn prune(
+        &self,
+        py: Python<'_>,
+        before: Option<String>,
+        older_than_micros: Option<i64>,
+        keep_last: Option<u64>,
+        dry_run: bool,
+        archive: Option<PathBuf>,
+    ) -> PyResult<String> {
+        let cutoff = match (before, older_than_micros, keep_last) {
+            (Some(t), None, None) => CutoffSpec::Before(timestamp("before", &t)?),
+            (None, Some(micros), None) => CutoffSpec::OlderThan { micros },
+            (None, None, Some(n)) => CutoffSpec::KeepLast(n),
+            _ => {
+                return Err(Raised::new(
+                    Class::InvalidTrace,
+                    "prune: give exactly one of before, older_than and keep_last",
+                )
+                .into());
+            }
+        };
+        let request = PruneRequest {
+            cutoff,
+            now: trailseal::now(),
+            dry_run,
+            archive,
+        };
+        let report = self
+            .with_log(py, |log| log.prune(&request))?
+            .map_err(Raised::from)?;
+        Ok(trailseal_cli::json::pruned(&report))
+    }
+
+    /// The retention log: `(receipts as a JSON array, verified, min_retention_micros)`.
+    fn retention(&self, py: Python<'_>) -> PyResult<(String, bool, Option<i64>)> {
+        let status = self
+            .with_log(py, |log| log.retention())?
+            .map_err(Raised::from)?;
+        Ok((
+            trailseal_cli::json::receipts(&status.receipts),
+            status.verified,
+            status.min_retention_micros,
+        ))
+    }
+
+    /// Sets (`None`: removes) the minimum retention; returns the receipt written as JSON.
+    #[pyo3(signature = (min_retention_micros, *, allow_decrease=false))]
+    fn set_min_retention(
+        &self,
+        py: Python<'_>,
+        min_retention_micros: Option<i64>,
+        allow_decrease: bool,
+    ) -> PyResult<String> {
+        let now = trailseal::now();
+        let receipt = self
+            .with_log(py, |log| {
+                log.set_min_retention(min_retention_micros, now, allow_decrease)
+            })?
+            .map_err(Raised::from)?;
+        Ok(trailseal_cli::json::receipt(&receipt))
+    }
+
+    /// Verifies the chain, then signs an anchor of its head with the signing key file. With
+    /// `out`, writes it there (write-once: an existing different anchor is an error). Returns
+    /// `(origin, size, head_hash, note, created)`.
+    #[pyo3(signature = (signing_key, *, origin=None, out=None))]
+    fn anchor(
+        &self,
+        py: Python<'_>,
+        signing_key: PathBuf,
+        origin: Option<String>,
+        out: Option<PathBuf>,
+    ) -> PyResult<(String, u64, String, String, Option<bool>)> {
+        let signer = read_signing_key(&signing_key).map_err(Raised::from)?;
+        let origin = origin.unwrap_or_else(|| default_origin(&self.shown));
+        let result = self
+            .with_log(py, |log| -> std::result::Result<_, trailseal::Error> {
+                let (anchor, note) = log.anchor(&signer, &origin, trailseal::now(), true)?;
+                let created = match &out {
+                    None => None,
+                    Some(path) => Some(
+                        trailseal::write_anchor_once(path, &anchor, &note, &signer.verifier())?
+                            == trailseal::AnchorWrite::Created,
+                    ),
+                };
+                Ok((anchor, note, created))
+            })?
+            .map_err(Raised::from)?;
+        let (anchor, note, created) = result;
+        Ok((
+            anchor.origin,
+            anchor.size,
+            anchor.head_hash.as_str().to_owned(),
+            note,
+            created,
+        ))
+    }
+
+    /// Writes the chain as a JSONL store (atomically); returns the record count.
+    fn export_jsonl(&self, py: Python<'_>, path: PathBuf) -> PyResult<u64> {
+        Ok(self
+            .with_log(py, |log| log.export_jsonl(&path))?
+            .map_err(Raised::from)?)
+    }
+
+    /// Writes a signed bundle of the selected records (atomically); returns
+    /// `(from_seq, to_seq, entries, disclosed, withheld)`.
+    #[pyo3(signature = (path, signing_key, *, origin=None, from_seq=None, to_seq=None, since=None, until=None, principal=None, capability=None, redact=Vec::new(), withheld_reasons=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn export_bundle(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        signing_key: PathBuf,
+        origin: Option<String>,
+        from_seq: Option<u64>,
+        to_seq: Option<u64>,
+        since: Option<String>,
+        until: Option<String>,
+        principal: Option<String>,
+        capability: Option<String>,
+        redact: Vec<String>,
+        withheld_reasons: bool,
+    ) -> PyResult<(u64, u64, u64, u64, u64)> {
+        let signer = read_signing_key(&signing_key).map_err(Raised::from)?;
+        let origin = origin.unwrap_or_else(|| default_origin(&self.shown));
+        let selection = BundleSelection {
+            from_seq,
+            to_seq,
+            since: since.map(|t| timestamp("since", &t)).transpose()?,
+            until: until.map(|t| timestamp("until", &t)).transpose()?,
+            principal,
+            capability,
+            redact,
+            withheld_reasons,
+        };
+        let report = self
+            .with_log(py, |log| {
+                trailseal::write_atomically(&path, |out| {
+                    log.export_bundle(
+                        out,
+                        &signer,
+                        &origin,
+                        trailseal::now(),
+                        &selection,
+                        &mut |_| {},
+                    )
+                })
+            })?
+            .map_err(Raised::from)?;
+        Ok((
+            report.from_seq,
+            report.to_seq,
+            report.entries,
+            report.disclosed,
+            report.withheld,
+        ))
+    }
+
+    /// `(commits, traces)` appended so far through this handle.
+    fn group_stats(&self) -> PyResult<(u64, u64)> {
+        let stats = self.shared()?.stats();
+        Ok((stats.commits, stats.traces))
+    }
+
+    /// Closes the store (waiting for an operation in progress). Idempotent.
+    fn close(&self, py: Python<'_>) {
+        let taken = self
+            .shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        py.detach(|| drop(taken));
+    }
+
+    /// Whether `close` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<trailseal._native.Log {:?} ({})>", self.shown, self.format)
+    }
+}
+
+fn default_origin(location: &str) -> String {
+    let name = Path::new(location)
+        .file_name()
+        .map_or_else(|| location.to_owned(), |n| n.to_string_lossy().into_owned());
+    format!("trailseal.local/{name}")
+}
+
+/// The canonical text of a stored trace, or `CorruptRecordError` naming the record.
+fn canonical(seq: Option<u64>, trace: &[u8]) -> Result<String> {
+    let at = seq.map_or_else(String::new, |s| format!("seq {s}: "));
+    let doc = json::parse(trace).map_err(|e| {
+        Raised::new(Class::CorruptRecord, format!("{at}the trace is not JSON: {e}")).at_seq(seq)
+    })?;
+    if doc.root().kind() != json::Kind::Object {
+        return Err(Raised::new(
+            Class::CorruptRecord,
+            format!("{at}the trace is not a JSON object"),
+        )
+        .at_seq(seq));
+    }
+    let mut out = Vec::with_capacity(trace.len());
+    doc.root()
+        .write_canonical(&mut out, Mode::Python)
+        .map_err(|e| {
+            Raised::new(
+                Class::CorruptRecord,
+                format!("{at}the trace has no canonical form: {e}"),
+            )
+            .at_seq(seq)
+        })?;
+    String::from_utf8(out).map_err(|_| {
+        Raised::new(Class::CorruptRecord, format!("{at}the trace is not UTF-8")).at_seq(seq)
+    })
+}
+
+fn text(seq: u64, what: &str, bytes: &[u8]) -> Result<String> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        Raised::new(
+            Class::CorruptRecord,
+            format!("seq {seq}: its {what} is not UTF-8"),
+        )
+        .at_seq(Some(seq))
+    })
+}
+
+fn scan_records(log: &mut AuditLog, from_seq: u64) -> Result<Vec<RecordTuple>> {
+    let location = log.location().to_owned();
+    let mut out = Vec::new();
+    let mut failed = None;
+    log.store_mut().scan(from_seq, &mut |item| {
+        let converted = match item {
+            ScanItem::Record(r) => canonical(Some(r.seq), r.trace).and_then(|trace| {
+                Ok((
+                    r.seq,
+                    text(r.seq, "prev_hash", r.prev_hash)?,
+                    text(r.seq, "record_hash", r.record_hash)?,
+                    trace,
+                ))
+            }),
+            ScanItem::Malformed(m) => {
+                let mut raised = Raised::new(
+                    Class::CorruptRecord,
+                    format!("{location}: {}: {}", m.location, m.problem),
+                )
+                .at_seq(m.seq);
+                raised.position = Some(m.location.clone());
+                Err(raised)
+            }
+        };
+        match converted {
+            Ok(record) => {
+                out.push(record);
+                Flow::Continue
+            }
+            Err(e) => {
+                failed = Some(e);
+                Flow::Stop
+            }
+        }
+    })?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}

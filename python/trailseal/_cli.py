@@ -1,0 +1,18 @@
+"""The ``trailseal`` command installed with the package: the Rust command line itself."""
+
+from __future__ import annotations
+
+import sys
+
+from . import _native
+
+
+def main() -> None:
+    """Runs ``trailseal`` with the process's arguments and exits with its code."""
+    sys.stdout.flush()
+    code = _native.cli_main(["trailseal", *sys.argv[1:]])
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()

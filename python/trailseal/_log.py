@@ -1,0 +1,406 @@
+"""``trailseal.open`` and :class:`AuditLog`: the log from Python, backed by the Rust core."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Union
+
+from . import _native
+from ._types import (
+    Anchor,
+    Appended,
+    BundleReport,
+    BundleVerdict,
+    PruneReport,
+    Record,
+    RetentionStatus,
+    Verdict,
+)
+from .errors import InvalidTraceError, SecretError
+
+__all__ = ["AuditLog", "open", "verify", "verify_bundle", "keygen", "keygen_secret"]
+
+SECRET_ENV = "WEAVER_KERNEL_SECRET"
+
+PathLike = Union[str, "os.PathLike[str]"]
+Secret = Union[str, bytes]
+TraceLike = Union[Mapping[str, Any], str, bytes, Any]
+
+_UNSET: Any = object()
+
+
+def _secret_bytes(secret: Secret | None, secret_file: PathLike | None) -> bytes | None:
+    """The secret given, else the file's contents less one line end, else the environment."""
+    if secret is not None and secret_file is not None:
+        raise InvalidTraceError("give secret or secret_file, not both")
+    if secret is not None:
+        if isinstance(secret, str):
+            return secret.encode("utf-8")
+        if isinstance(secret, (bytes, bytearray, memoryview)):
+            return bytes(secret)
+        raise InvalidTraceError("secret: expected str or bytes")
+    if secret_file is not None:
+        try:
+            raw = Path(secret_file).read_bytes()
+        except OSError as exc:
+            raise SecretError(f"{os.fspath(secret_file)}: cannot read the secret file: {exc.strerror}") from None
+        if raw.endswith(b"\r\n"):
+            raw = raw[:-2]
+        elif raw.endswith(b"\n"):
+            raw = raw[:-1]
+        return raw
+    env = os.environb.get(SECRET_ENV.encode()) if hasattr(os, "environb") else None
+    if env is None:
+        value = os.environ.get(SECRET_ENV)
+        env = value.encode("utf-8") if value is not None else None
+    if env is not None and not env:
+        raise SecretError(f"{SECRET_ENV} is set but empty")
+    return env
+
+
+def _time_text(name: str, value: datetime.datetime | str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return value.astimezone(datetime.timezone.utc).isoformat()
+    raise InvalidTraceError(f"{name}: expected a datetime or an RFC 3339 text")
+
+
+def _micros(name: str, value: datetime.timedelta) -> int:
+    if not isinstance(value, datetime.timedelta):
+        raise InvalidTraceError(f"{name}: expected a timedelta")
+    return (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+
+
+def trace_json(trace: TraceLike) -> bytes:
+    """The export-shape JSON of a trace: a mapping, a JSON text, or a weaver-kernel
+    ``ActionTrace`` (encoded with weaver-kernel's own codec)."""
+    if isinstance(trace, bytes):
+        return trace
+    if isinstance(trace, str):
+        return trace.encode("utf-8")
+    if isinstance(trace, Mapping):
+        return json.dumps(dict(trace)).encode("utf-8")
+    if hasattr(trace, "action_id") and hasattr(trace, "invoked_at"):
+        from weaver_kernel.stores._trace_codec import encode_trace
+
+        return json.dumps(encode_trace(trace)).encode("utf-8")
+    raise InvalidTraceError(
+        f"expected a trace mapping, a JSON text or an ActionTrace, not {type(trace).__name__}"
+    )
+
+
+def _record(t: tuple[int, str, str, str]) -> Record:
+    return Record(seq=t[0], prev_hash=t[1], record_hash=t[2], trace=json.loads(t[3]))
+
+
+def _anchor_notes(
+    anchors: Iterable[PathLike], anchor_dir: PathLike | None
+) -> list[tuple[str, str]]:
+    paths = [Path(a) for a in anchors]
+    if anchor_dir is not None:
+        found = []
+        for entry in Path(anchor_dir).iterdir():
+            name = entry.name
+            if name.startswith("anchor-") and name.endswith(".note"):
+                digits = name[len("anchor-") : -len(".note")]
+                if len(digits) >= 12 and digits.isascii() and digits.isdigit():
+                    found.append((int(digits), entry))
+        paths.extend(p for _, p in sorted(found))
+    notes = []
+    for path in paths:
+        notes.append((str(path), path.read_text(encoding="utf-8")))
+    return notes
+
+
+class AuditLog:
+    """An open audit log: a store (SQLite, JSONL, PostgreSQL or memory) and its chain secret.
+
+    Safe to share between threads: concurrent :meth:`append` calls share commits (group
+    commit), and every call that waits for the disk or the database releases the GIL. Many
+    processes may append to one store at once; the chain never forks. Opened with
+    :func:`trailseal.open`. Always true in a boolean context.
+    """
+
+    __slots__ = ("_log",)
+
+    def __init__(self, log: _native.Log) -> None:
+        self._log = log
+
+    # ── what it is ────────────────────────────────────────────────────────────
+
+    @property
+    def location(self) -> str:
+        """The store's location (a database URL without its password)."""
+        return self._log.location
+
+    @property
+    def format(self) -> str:
+        """``sqlite``, ``jsonl``, ``postgres`` or ``memory``."""
+        return self._log.format
+
+    @property
+    def closed(self) -> bool:
+        return self._log.closed
+
+    def __repr__(self) -> str:
+        return f"<trailseal.AuditLog {self.location!r} ({self.format}{', closed' if self.closed else ''})>"
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the store. Idempotent."""
+        self._log.close()
+
+    # ── writing ───────────────────────────────────────────────────────────────
+
+    def append(self, trace: TraceLike) -> Appended:
+        """Appends one trace; returns once it is durable. Raises (and writes nothing) if it
+        cannot be appended."""
+        seq, record_hash = self._log.append(trace_json(trace))
+        return Appended(seq, record_hash)
+
+    def append_many(self, traces: Iterable[TraceLike]) -> list[Appended]:
+        """Appends traces in one transaction: all of them or none."""
+        done = self._log.append_many([trace_json(t) for t in traces])
+        return [Appended(seq, h) for seq, h in done]
+
+    # ── reading ───────────────────────────────────────────────────────────────
+
+    @property
+    def head(self) -> tuple[int, str] | None:
+        """``(seq, record_hash)`` of the newest record, or ``None``."""
+        return self._log.head()
+
+    def records(self, from_seq: int = 0) -> list[Record]:
+        """The records from ``from_seq`` on, in chain order. Raises
+        :class:`~trailseal.errors.CorruptRecordError` naming the first that cannot be read.
+        Records are read, not verified: call :meth:`verify` for that."""
+        return [_record(t) for t in self._log.records(from_seq)]
+
+    def find(self, action_id: str) -> Record | None:
+        """The record with this ``action_id`` (read, not verified)."""
+        found = self._log.find(action_id)
+        return None if found is None else _record(found)
+
+    # ── verifying ─────────────────────────────────────────────────────────────
+
+    def verify(
+        self,
+        *,
+        anchors: Iterable[PathLike] = (),
+        anchor_dir: PathLike | None = None,
+        public_key: PathLike | None = None,
+    ) -> Verdict:
+        """Verifies the whole chain on all cores, against signed anchors when given (with the
+        public key file). Never raises for what it finds: the verdict says it."""
+        notes = _anchor_notes(anchors, anchor_dir)
+        if notes and public_key is None:
+            raise InvalidTraceError("anchors need public_key")
+        key = None if public_key is None else os.fspath(public_key)
+        return Verdict._from_json(self._log.verify(notes, key))
+
+    # ── retention ─────────────────────────────────────────────────────────────
+
+    def prune(
+        self,
+        *,
+        before: datetime.datetime | str | None = None,
+        older_than: datetime.timedelta | None = None,
+        keep_last: int | None = None,
+        dry_run: bool = False,
+        archive: PathLike | None = None,
+    ) -> PruneReport:
+        """Removes the longest prefix of records the cutoff selects (exactly one of ``before``,
+        ``older_than``, ``keep_last``), after verifying the chain, and writes an authenticated
+        receipt; ``archive`` first writes the removed records to a JSONL file that verifies on
+        its own. The store's minimum retention is enforced."""
+        text = self._log.prune(
+            before=None if before is None else _time_text("before", before),
+            older_than_micros=None if older_than is None else _micros("older_than", older_than),
+            keep_last=keep_last,
+            dry_run=dry_run,
+            archive=None if archive is None else os.fspath(archive),
+        )
+        return PruneReport._from_json(text)
+
+    def retention(self) -> RetentionStatus:
+        """The retention log (receipts of prunes and policy changes)."""
+        receipts, verified, micros = self._log.retention()
+        return RetentionStatus(
+            receipts=tuple(json.loads(receipts)),
+            verified=verified,
+            min_retention=None if micros is None else datetime.timedelta(microseconds=micros),
+        )
+
+    def policy(
+        self,
+        min_retention: datetime.timedelta | None = _UNSET,
+        *,
+        allow_decrease: bool = False,
+    ) -> datetime.timedelta | None:
+        """The minimum retention in force; given ``min_retention`` (``None`` removes it), sets
+        it first with an authenticated policy receipt. Lowering it needs ``allow_decrease``."""
+        if min_retention is not _UNSET:
+            micros = None if min_retention is None else _micros("min_retention", min_retention)
+            self._log.set_min_retention(micros, allow_decrease=allow_decrease)
+        return self.retention().min_retention
+
+    # ── anchors and exports ───────────────────────────────────────────────────
+
+    def anchor(
+        self,
+        signing_key: PathLike,
+        *,
+        out: PathLike | None = None,
+        origin: str | None = None,
+    ) -> Anchor:
+        """Verifies the chain, then signs an anchor of its head with the signing key file
+        (from :func:`keygen`). With ``out`` it is written there, write-once."""
+        origin_, size, head_hash, note, created = self._log.anchor(
+            os.fspath(signing_key),
+            origin=origin,
+            out=None if out is None else os.fspath(out),
+        )
+        return Anchor(
+            origin=origin_,
+            size=size,
+            head_hash=head_hash,
+            note=note,
+            path=None if out is None else os.fspath(out),
+            created=created,
+        )
+
+    def export(
+        self,
+        path: PathLike,
+        *,
+        bundle: bool = False,
+        signing_key: PathLike | None = None,
+        origin: str | None = None,
+        from_seq: int | None = None,
+        to_seq: int | None = None,
+        since: datetime.datetime | str | None = None,
+        until: datetime.datetime | str | None = None,
+        principal: str | None = None,
+        capability: str | None = None,
+        redact: Iterable[str] = (),
+        withheld_reasons: bool = False,
+    ) -> int | BundleReport:
+        """Writes the chain as a JSONL store that verifies on its own with the secret
+        (returns the record count), or with ``bundle=True`` a signed bundle an auditor checks
+        with the public key alone (returns a :class:`BundleReport`). Written atomically."""
+        target = os.fspath(path)
+        if not bundle:
+            return self._log.export_jsonl(target)
+        if signing_key is None:
+            raise InvalidTraceError("a bundle needs signing_key")
+        report = self._log.export_bundle(
+            target,
+            os.fspath(signing_key),
+            origin=origin,
+            from_seq=from_seq,
+            to_seq=to_seq,
+            since=None if since is None else _time_text("since", since),
+            until=None if until is None else _time_text("until", until),
+            principal=principal,
+            capability=capability,
+            redact=list(redact),
+            withheld_reasons=withheld_reasons,
+        )
+        return BundleReport(target, *report)
+
+    def group_stats(self) -> tuple[int, int]:
+        """``(commits, traces)`` appended through this handle: how well appends were grouped."""
+        return self._log.group_stats()
+
+
+def open(  # noqa: A001 - the package's entry point, as in `trailseal.open(...)`
+    store: PathLike,
+    secret: Secret | None = None,
+    *,
+    secret_file: PathLike | None = None,
+    format: str | None = None,  # noqa: A002
+    create: bool = True,
+    read_only: bool = False,
+    threads: int | None = None,
+    max_group: int | None = None,
+) -> AuditLog:
+    """Opens the audit log at ``store``: a path (``.db``/``.sqlite``/``.sqlite3`` SQLite,
+    ``.jsonl`` JSONL; or name the ``format``), a ``postgres://`` URL, or ``":memory:"``.
+
+    The chain secret is ``secret``, else the contents of ``secret_file``, else
+    ``WEAVER_KERNEL_SECRET``; without one the log can be read but not appended to, and
+    verification is ``unverifiable``. ``threads`` sets verification threads (default: all
+    cores); ``max_group`` the most traces one group commit holds.
+    """
+    key = _secret_bytes(secret, secret_file)
+    return AuditLog(
+        _native.Log(
+            os.fspath(store),
+            key,
+            format=format,
+            create=create,
+            read_only=read_only,
+            threads=threads,
+            max_group=max_group,
+        )
+    )
+
+
+def verify(
+    store: PathLike,
+    secret: Secret | None = None,
+    *,
+    secret_file: PathLike | None = None,
+    format: str | None = None,  # noqa: A002
+    anchors: Iterable[PathLike] = (),
+    anchor_dir: PathLike | None = None,
+    public_key: PathLike | None = None,
+) -> Verdict:
+    """Opens ``store`` read-only and verifies it (see :meth:`AuditLog.verify`)."""
+    with open(
+        store, secret, secret_file=secret_file, format=format, read_only=True
+    ) as log:
+        return log.verify(anchors=anchors, anchor_dir=anchor_dir, public_key=public_key)
+
+
+def verify_bundle(
+    path: PathLike,
+    public_key: PathLike,
+    secret: Secret | None = None,
+    *,
+    secret_file: PathLike | None = None,
+) -> BundleVerdict:
+    """Verifies a signed bundle with the public key file alone; with the chain secret, also
+    every disclosed record's MAC."""
+    key = None if secret is None and secret_file is None else _secret_bytes(secret, secret_file)
+    return BundleVerdict._from_json(
+        _native.verify_bundle(os.fspath(path), os.fspath(public_key), key)
+    )
+
+
+def keygen(out: PathLike, name: str | None = None) -> str:
+    """Writes a new Ed25519 signing key to ``out`` (mode 0600) and its public key to
+    ``out.pub``, neither of which may exist; returns the public key text. ``name`` is the
+    key's name in signatures (default: the file name)."""
+    path = os.fspath(out)
+    return _native.keygen(path, name if name is not None else Path(path).name)
+
+
+def keygen_secret(out: PathLike) -> None:
+    """Writes a new chain secret (32 random bytes, base64url) to ``out`` (mode 0600), which
+    must not exist. The secret is never returned or shown."""
+    _native.keygen_secret(os.fspath(out))
