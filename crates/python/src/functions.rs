@@ -27,7 +27,10 @@ pub(crate) fn verify_bundle(
     let public = read_public_key(&public_key).map_err(Raised::from)?;
     let result = py.detach(|| {
         let file = std::fs::File::open(&path).map_err(|e| {
-            Raised::new(Class::Bundle, format!("{}: cannot open: {e}", path.display()))
+            Raised::new(
+                Class::Bundle,
+                format!("{}: cannot open: {e}", path.display()),
+            )
         })?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
         trailseal::verify_bundle_with(
@@ -37,7 +40,12 @@ pub(crate) fn verify_bundle(
             max_record_bytes,
             &mut |_| {},
         )
-        .map_err(|e| Raised::new(Class::Bundle, format!("{}: cannot read: {e}", path.display())))
+        .map_err(|e| {
+            Raised::new(
+                Class::Bundle,
+                format!("{}: cannot read: {e}", path.display()),
+            )
+        })
     })?;
     Ok(trailseal_cli::json::bundle_verdict(&result))
 }
@@ -56,7 +64,10 @@ pub(crate) fn keygen(out: PathBuf, name: String) -> PyResult<String> {
     if std::fs::symlink_metadata(&public).is_ok() {
         return Err(Raised::new(
             Class::Anchor,
-            format!("{}: already exists; keys are never overwritten", public.display()),
+            format!(
+                "{}: already exists; keys are never overwritten",
+                public.display()
+            ),
         )
         .into());
     }
@@ -84,8 +95,13 @@ pub(crate) fn keygen_secret(out: PathBuf) -> PyResult<()> {
 /// record's MAC covers).
 #[pyfunction]
 pub(crate) fn canonical_json(text: &[u8]) -> PyResult<String> {
-    trailseal::core::json::canonicalize(text)
-        .map_err(|e| Raised::new(Class::InvalidTrace, format!("not canonicalizable JSON: {e}")).into())
+    trailseal::core::json::canonicalize(text).map_err(|e| {
+        Raised::new(
+            Class::InvalidTrace,
+            format!("not canonicalizable JSON: {e}"),
+        )
+        .into()
+    })
 }
 
 /// Runs the `trailseal` command line with `argv` (the program name first), without the GIL;

@@ -159,7 +159,9 @@ impl Log {
     /// share a commit.
     fn append(&self, py: Python<'_>, trace: Vec<u8>) -> PyResult<(u64, String)> {
         let shared = self.shared()?;
-        let appended = py.detach(|| shared.append_json(&trace)).map_err(Raised::from)?;
+        let appended = py
+            .detach(|| shared.append_json(&trace))
+            .map_err(Raised::from)?;
         Ok((appended.seq, appended.record_hash.as_str().to_owned()))
     }
 
@@ -439,7 +441,11 @@ fn default_origin(location: &str) -> String {
 fn canonical(seq: Option<u64>, trace: &[u8]) -> Result<String> {
     let at = seq.map_or_else(String::new, |s| format!("seq {s}: "));
     let doc = json::parse(trace).map_err(|e| {
-        Raised::new(Class::CorruptRecord, format!("{at}the trace is not JSON: {e}")).at_seq(seq)
+        Raised::new(
+            Class::CorruptRecord,
+            format!("{at}the trace is not JSON: {e}"),
+        )
+        .at_seq(seq)
     })?;
     if doc.root().kind() != json::Kind::Object {
         return Err(Raised::new(
