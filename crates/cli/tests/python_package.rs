@@ -95,7 +95,7 @@ fn the_python_package_builds_installs_and_passes_its_tests() {
         .env("TRAILSEAL_TEST_PG", pg_url())
         .env("TRAILSEAL_SDIST_CACHE", target_dir().join("weaver-sdist"))
         .env_remove("WEAVER_KERNEL_SECRET")
-        .current_dir(root.join("python"));
+        .current_dir(root.join("python/tests"));
     with_venv_path(&mut pytest, &venv);
     run("pytest python/tests", &mut pytest);
 }
