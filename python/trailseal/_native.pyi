@@ -1,10 +1,24 @@
 """Type stubs of the native module (Rust, PyO3). Use the `trailseal` package's API instead."""
 
+from typing import final
+
+__all__ = [
+    "__version__",
+    "Log",
+    "canonical_json",
+    "cli_main",
+    "keygen",
+    "keygen_secret",
+    "redact_location",
+    "verify_bundle",
+]
+
 __version__: str
 
+@final
 class Log:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         location: str,
         secret: bytes | None = None,
         *,
@@ -13,7 +27,7 @@ class Log:
         read_only: bool = False,
         threads: int | None = None,
         max_group: int | None = None,
-    ) -> None: ...
+    ) -> Log: ...
     @property
     def location(self) -> str: ...
     @property

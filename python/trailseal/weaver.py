@@ -43,8 +43,18 @@ from typing import Any
 try:
     from weaver_kernel.errors import AgentKernelError
     from weaver_kernel.models import ActionTrace
-    from weaver_kernel.stores import *  # noqa: F403 - re-exported, see the module docstring
-    from weaver_kernel.stores import __all__ as _weaver_all
+    from weaver_kernel.stores import (
+        CHAIN_VERSION,
+        GENESIS_HASH,
+        HandleStoreProtocol,
+        InMemoryRevocationStore,
+        RevocationStoreProtocol,
+        SQLiteRevocationStore,
+        TraceStoreProtocol,
+        build_record,
+        compute_record_hash,
+        verify_chain,
+    )
     from weaver_kernel.stores._trace_codec import decode_trace, encode_trace
     from weaver_kernel.stores.audit_chain import ChainVerificationResult, TraceRecord
     from weaver_kernel.trace_query import TraceQuery, query_traces
@@ -58,7 +68,22 @@ from ._types import Verdict
 from .errors import CorruptRecordError, DuplicateActionIdError, TrailsealError
 
 __all__ = [
-    *[n for n in _weaver_all if n not in ("SQLiteTraceStore", "JsonlTraceStore")],
+    # weaver_kernel.stores, re-exported unchanged
+    "TraceStoreProtocol",
+    "RevocationStoreProtocol",
+    "HandleStoreProtocol",
+    "CHAIN_VERSION",
+    "GENESIS_HASH",
+    "ChainVerificationResult",
+    "TraceRecord",
+    "build_record",
+    "compute_record_hash",
+    "verify_chain",
+    "decode_trace",
+    "encode_trace",
+    "InMemoryRevocationStore",
+    "SQLiteRevocationStore",
+    # trailseal's stores
     "SQLiteTraceStore",
     "JsonlTraceStore",
     "PostgresTraceStore",

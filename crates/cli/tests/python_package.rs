@@ -11,7 +11,12 @@ use std::process::Command;
 
 use trailseal_testkit::{pg_url, workspace_root};
 
-const REQUIREMENTS: [&str; 3] = ["weaver-kernel==0.12.0", "maturin>=1.16,<2", "pytest>=8"];
+const REQUIREMENTS: [&str; 4] = [
+    "weaver-kernel==0.12.0",
+    "maturin>=1.16,<2",
+    "pytest>=8",
+    "mypy>=1.10",
+];
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
