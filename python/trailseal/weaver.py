@@ -288,9 +288,12 @@ class JsonlTraceStore(_TraceStore):
 
     def __init__(self, path: str | Path, *, secret: str | None = None) -> None:
         super().__init__(str(path), secret=secret)
-        # weaver-kernel reads the whole file on construction; so does this store, so that a
-        # damaged line surfaces here as it does there.
-        self._records()
+        # weaver-kernel reads the whole file on construction; so does this store (in Rust,
+        # keeping nothing), so that a damaged line surfaces here as it does there.
+        try:
+            self._log.check_records()
+        except TrailsealError as exc:
+            raise self._read_error(exc) from exc
 
     def _open_error(self, exc: TrailsealError) -> AgentKernelError:
         return self._read_error(exc)

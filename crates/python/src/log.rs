@@ -209,7 +209,17 @@ impl Log {
     /// `CorruptRecordError` naming it.
     #[pyo3(signature = (from_seq=0))]
     fn records(&self, py: Python<'_>, from_seq: u64) -> PyResult<Vec<RecordTuple>> {
-        Ok(self.with_log(py, |log| scan_records(log, from_seq))??)
+        let mut out = Vec::new();
+        self.with_log(py, |log| scan_records(log, from_seq, &mut |r| out.push(r)))??;
+        Ok(out)
+    }
+
+    /// Reads every record without keeping it (bounded memory): raises `CorruptRecordError`
+    /// naming the first that cannot be read; returns how many were read.
+    fn check_records(&self, py: Python<'_>) -> PyResult<u64> {
+        let mut count = 0u64;
+        self.with_log(py, |log| scan_records(log, 0, &mut |_| count += 1))??;
+        Ok(count)
     }
 
     /// The record with this `action_id`, if any.
@@ -479,9 +489,13 @@ fn text(seq: u64, what: &str, bytes: &[u8]) -> Result<String> {
     })
 }
 
-fn scan_records(log: &mut AuditLog, from_seq: u64) -> Result<Vec<RecordTuple>> {
+/// Hands each record from `from_seq` on to `keep`; stops at the first that cannot be read.
+fn scan_records(
+    log: &mut AuditLog,
+    from_seq: u64,
+    keep: &mut (dyn FnMut(RecordTuple) + Send),
+) -> Result<()> {
     let location = log.location().to_owned();
-    let mut out = Vec::new();
     let mut failed = None;
     log.store_mut().scan(from_seq, &mut |item| {
         let converted = match item {
@@ -505,7 +519,7 @@ fn scan_records(log: &mut AuditLog, from_seq: u64) -> Result<Vec<RecordTuple>> {
         };
         match converted {
             Ok(record) => {
-                out.push(record);
+                keep(record);
                 Flow::Continue
             }
             Err(e) => {
@@ -516,6 +530,6 @@ fn scan_records(log: &mut AuditLog, from_seq: u64) -> Result<Vec<RecordTuple>> {
     })?;
     match failed {
         Some(e) => Err(e),
-        None => Ok(out),
+        None => Ok(()),
     }
 }
