@@ -329,3 +329,30 @@ def test_canonical_json_is_weaver_kernels() -> None:
 
     doc = {"b": [1, 2.5, "é"], "a": {"z": None, "y": True}}
     assert trailseal.canonical_json(json.dumps(doc).encode()) == canonical_json(doc)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_must_open_the_store_again(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    log = filled(str(db))
+    pid = os.fork()
+    if pid == 0:  # the child: refused, then fine with its own handle
+        code = 1
+        try:
+            try:
+                log.append(trace("act-child-inherited"))
+            except errors.StoreError as exc:
+                if "another process" in str(exc):
+                    code = 2
+            del log  # dropping the inherited handle leaves the parent's connection alone
+            if code == 2:
+                with trailseal.open(db, SECRET) as own:
+                    own.append(trace("act-child"))
+                    code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    log.append(trace("act-parent"))
+    assert [r.trace["action_id"] for r in log.records()][-2:] == ["act-child", "act-parent"]
+    assert log.verify()

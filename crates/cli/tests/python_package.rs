@@ -1,7 +1,7 @@
 //! The Python package (`python/`), built from this checkout and tested with pytest.
 //!
 //! One test: `pip install ./python` into a venv under `target/` (created on first use with
-//! weaver-kernel 0.12.0, maturin and pytest from PyPI; `TRAILSEAL_PYTHON_VENV` names another),
+//! `python/tests/requirements.txt` from PyPI; `TRAILSEAL_PYTHON_VENV` names another),
 //! then `python -m pytest python/tests` with a PostgreSQL server in `TRAILSEAL_TEST_PG`. The
 //! wheel is built by maturin in its own target directory (`target/python`), so the build
 //! never waits for the lock of the one this test runs from. pytest's own output is shown.
@@ -11,12 +11,8 @@ use std::process::Command;
 
 use trailseal_testkit::{pg_url, workspace_root};
 
-const REQUIREMENTS: [&str; 4] = [
-    "weaver-kernel==0.12.0",
-    "maturin>=1.16,<2",
-    "pytest>=8",
-    "mypy>=1.10",
-];
+/// What the tests need besides the package (also what `.ci/run` installs).
+const REQUIREMENTS: &str = include_str!("../../../python/tests/requirements.txt");
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -38,8 +34,8 @@ fn venv() -> PathBuf {
     }
     let venv = target_dir().join("python-venv");
     let marker = venv.join(".trailseal-installed");
-    let wanted = REQUIREMENTS.join("\n");
-    if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) {
+    let wanted = REQUIREMENTS;
+    if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted) {
         run(
             "python3 -m venv",
             Command::new("python3")
@@ -56,7 +52,8 @@ fn venv() -> PathBuf {
                     "--quiet",
                     "--disable-pip-version-check",
                 ])
-                .args(REQUIREMENTS),
+                .arg("-r")
+                .arg(workspace_root().join("python/tests/requirements.txt")),
         );
         std::fs::write(&marker, wanted).unwrap();
     }

@@ -28,6 +28,9 @@ pub(crate) struct Log {
     /// The location as messages show it (a database URL without its password).
     shown: String,
     format: &'static str,
+    /// The process that opened it: a forked child must open the store again (a database
+    /// connection, a file lock and a group-commit queue cannot be shared across a fork).
+    pid: u32,
 }
 
 impl std::fmt::Debug for Log {
@@ -64,6 +67,15 @@ fn format_name(format: Format) -> &'static str {
 
 impl Log {
     fn shared(&self) -> Result<Arc<SharedLog>> {
+        if std::process::id() != self.pid {
+            return Err(Raised::new(
+                Class::Store,
+                format!(
+                    "{}: the log was opened in another process (before a fork); open it again in this one",
+                    self.shown
+                ),
+            ));
+        }
         self.shared
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -140,6 +152,7 @@ impl Log {
             shared: Mutex::new(Some(Arc::new(opened.0))),
             shown,
             format: opened.1,
+            pid: std::process::id(),
         })
     }
 
@@ -423,7 +436,13 @@ impl Log {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        py.detach(|| drop(taken));
+        if std::process::id() == self.pid {
+            py.detach(|| drop(taken));
+        } else {
+            // A forked child must not close the parent's connection (SQLite would checkpoint
+            // and release what the parent holds); it leaves it alone.
+            std::mem::forget(taken);
+        }
     }
 
     /// Whether `close` was called.
@@ -437,6 +456,20 @@ impl Log {
 
     fn __repr__(&self) -> String {
         format!("<trailseal._native.Log {:?} ({})>", self.shown, self.format)
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        if std::process::id() != self.pid {
+            // See `close`: a forked child leaves the parent's store handle alone.
+            let taken = self
+                .shared
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            std::mem::forget(taken);
+        }
     }
 }
 
