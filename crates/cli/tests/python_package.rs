@@ -6,8 +6,16 @@
 //! wheel is built by maturin in its own target directory (`target/python`), so the build
 //! never waits for the lock of the one this test runs from. pytest's own output is shown.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use trailseal_testkit::{pg_url, workspace_root};
 
@@ -67,30 +75,37 @@ fn with_venv_path(command: &mut Command, venv: &Path) {
     command.env("PATH", std::env::join_paths(dirs).unwrap());
 }
 
+/// The venv with the package installed by `pip install ./python`, once per test process.
+fn installed() -> &'static Path {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let root = workspace_root();
+        let venv = venv();
+        // As a user would; maturin comes from the venv, not downloaded per run.
+        let mut install = Command::new(venv.join("bin/python"));
+        install
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["--no-build-isolation", "--no-deps", "--force-reinstall"])
+            .arg(root.join("python"))
+            .env("CARGO_TARGET_DIR", target_dir().join("python"))
+            .current_dir(&root);
+        with_venv_path(&mut install, &venv);
+        run("pip install ./python", &mut install);
+        venv
+    })
+}
+
 #[test]
 fn the_python_package_builds_installs_and_passes_its_tests() {
     let root = workspace_root();
-    let venv = venv();
-    let python = venv.join("bin/python");
-
-    // `pip install ./python`, as a user would (maturin from the venv: no download per run).
-    let mut install = Command::new(&python);
-    install
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(["--no-build-isolation", "--no-deps", "--force-reinstall"])
-        .arg(root.join("python"))
-        .env("CARGO_TARGET_DIR", target_dir().join("python"))
-        .current_dir(&root);
-    with_venv_path(&mut install, &venv);
-    run("pip install ./python", &mut install);
-
-    let mut pytest = Command::new(&python);
+    let venv = installed();
+    let mut pytest = Command::new(venv.join("bin/python"));
     pytest
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfEs"])
         .arg(root.join("python/tests"))
@@ -98,6 +113,108 @@ fn the_python_package_builds_installs_and_passes_its_tests() {
         .env("TRAILSEAL_SDIST_CACHE", target_dir().join("weaver-sdist"))
         .env_remove("WEAVER_KERNEL_SECRET")
         .current_dir(root.join("python/tests"));
-    with_venv_path(&mut pytest, &venv);
+    with_venv_path(&mut pytest, venv);
     run("pytest python/tests", &mut pytest);
+}
+
+/// Other CPython versions on this machine: `python3.N` on the PATH, or pyenv's.
+fn other_pythons() -> Vec<(String, PathBuf)> {
+    let pyenv = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
+    let mut found = Vec::new();
+    for minor in [10, 12, 13] {
+        let name = format!("3.{minor}");
+        let on_path = Command::new(format!("python{name}"))
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+        let from_pyenv = || {
+            let versions = pyenv.as_ref()?.join("versions");
+            let mut dirs: Vec<PathBuf> = std::fs::read_dir(versions)
+                .ok()?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(&format!("{name}.")))
+                })
+                .collect();
+            dirs.sort();
+            dirs.pop()
+                .map(|d| d.join("bin/python3"))
+                .filter(|p| p.is_file())
+        };
+        if let Some(python) = on_path.or_else(from_pyenv) {
+            found.push((name, python));
+        }
+    }
+    found
+}
+
+const SMOKE: &str = r#"
+import sys, tempfile, os, trailseal
+d = tempfile.mkdtemp()
+log = trailseal.open(os.path.join(d, "a.db"), "abi3-smoke-secret-0123456789abcdef")
+log.append({"action_id": "a", "capability_id": "c", "principal_id": "p", "token_id": "t",
+            "invoked_at": "2026-01-01T00:00:00+00:00", "args": {}, "response_mode": "summary",
+            "driver_id": "d"})
+v = log.verify()
+assert v.verified and v.records_checked == 1, v
+print(sys.version_info[:2], "ok")
+"#;
+
+#[test]
+fn the_abi3_wheel_works_on_every_cpython_from_3_10() {
+    let venv = installed();
+    let wheels = target_dir().join("python/wheels");
+    let _ = std::fs::remove_dir_all(&wheels);
+    // The same build as `pip install ./python` (same target directory): seconds.
+    let mut build = Command::new(venv.join("bin/maturin"));
+    build
+        .args(["build", "--release", "--quiet", "-o"])
+        .arg(&wheels)
+        .env("CARGO_TARGET_DIR", target_dir().join("python"))
+        .current_dir(workspace_root().join("python"));
+    with_venv_path(&mut build, venv);
+    run("maturin build", &mut build);
+    let wheel = std::fs::read_dir(&wheels)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .expect("maturin built no wheel");
+    let name = wheel.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.contains("-cp310-abi3-"),
+        "not an abi3 wheel for 3.10+: {name}"
+    );
+    let pythons = other_pythons();
+    if pythons.is_empty() {
+        eprintln!("no other CPython (3.10, 3.12, 3.13) found: only the venv's was tested");
+    }
+    for (version, python) in pythons {
+        let dir = tempfile::tempdir().unwrap();
+        run(
+            &format!("Python {version}: pip install the wheel"),
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(["--no-deps", "--no-index", "--target"])
+                .arg(dir.path())
+                .arg(&wheel),
+        );
+        run(
+            &format!("Python {version}: open, append, verify"),
+            Command::new(&python)
+                .args(["-c", SMOKE])
+                .env("PYTHONPATH", dir.path()),
+        );
+    }
 }
