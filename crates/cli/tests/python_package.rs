@@ -206,7 +206,12 @@ fn the_abi3_wheel_works_on_every_cpython_from_3_10() {
                     "--quiet",
                     "--disable-pip-version-check",
                 ])
-                .args(["--no-deps", "--no-index", "--target"])
+                .args([
+                    "--root-user-action=ignore",
+                    "--no-deps",
+                    "--no-index",
+                    "--target",
+                ])
                 .arg(dir.path())
                 .arg(&wheel),
         );
