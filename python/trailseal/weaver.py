@@ -27,9 +27,8 @@ What is different, on purpose:
 - :meth:`~SQLiteTraceStore.verify_chain` also checks the index columns, the retention
   receipts and the store's schema; it raises ``AgentKernelError`` ("Corrupted trace …") for a
   record that cannot be read at all, as weaver-kernel does.
-- Records are read through trailseal's strict JSON reader: a payload weaver-kernel's
-  ``json.loads`` would accept but that is not strict JSON (a repeated key, say) is reported
-  as corrupted.
+- Records are read with trailseal's reader (which agrees with ``json.loads``, a repeated key
+  included) and handed to Python as the canonical text their MAC covers.
 """
 
 from __future__ import annotations
@@ -113,12 +112,14 @@ class _TraceStore:
     _FORMAT = ""
     _KIND = ""
 
-    def __init__(self, location: str, *, secret: str | None = None) -> None:
+    def __init__(self, location: str, *, secret: str | None = None, format: str | None = None) -> None:  # noqa: A002
         key = _resolve_secret(secret)
         # As messages show it: a database URL without its password.
         self._path = _native.redact_location(location)
         try:
-            self._log = _native.Log(location, key.encode("utf-8"), format=self._FORMAT, create=True)
+            self._log = _native.Log(
+                location, key.encode("utf-8"), format=format or self._FORMAT, create=True
+            )
         except TrailsealError as exc:
             raise self._open_error(exc) from exc
 
@@ -270,7 +271,8 @@ class SQLiteTraceStore(_Prunable):
 
     def __init__(self, path: str | Path, *, secret: str | None = None) -> None:
         location = str(path)
-        super().__init__(location, secret=secret)
+        # ":memory:" is an ephemeral store, as with sqlite3 (trailseal's memory backend).
+        super().__init__(location, secret=secret, format="memory" if location == ":memory:" else None)
 
     def _open_error(self, exc: TrailsealError) -> AgentKernelError:
         return AgentKernelError(
