@@ -50,7 +50,13 @@ TRAILSEAL_ONLY = {
     "its `prune` deletes by this column",
     "kid": "JSONL `kid` (trailseal's key id, not covered by the MAC): weaver-kernel ignores it",
     "seq:type": "JSONL `seq` spelled as another JSON type with the same int() value "
-    '("3", 3.0, true): weaver-kernel reads it with int()',
+    '("3", 3.0, true for 1, false for 0): weaver-kernel reads it with int()',
+    # Not in the random mix (they change a storage class or spelling, not a value); each has
+    # its own test below.
+    "column:payload-blob": "SQLite `payload` stored as a BLOB of the same bytes: weaver-kernel's "
+    "json.loads accepts bytes; trailseal reads only TEXT (docs/format.md §5, storage classes)",
+    "line:repeated-member": "a JSONL record line that repeats a member after `trace`, with the "
+    "same value: weaver-kernel's json.loads keeps the last one; trailseal refuses the line",
 }
 
 #: Tamper classes both detect but name at different seqs, and why.
@@ -164,8 +170,9 @@ def _ours(fmt: Format, path: Path, secret: str) -> Outcome:
     """The drop-in's verify_chain(); a raised error's record from trailseal's full verdict."""
     dropin = _judge(lambda: fmt.ours(path, secret=secret))
     verdict = trailseal.verify(path, secret, format=fmt.name)
-    if verdict.verified:
-        assert dropin.ok, f"the drop-in and trailseal.verify disagree: {dropin} / {verdict}"
+    if dropin.raised is None:
+        assert (dropin.ok, dropin.seq) == (verdict.verified, verdict.first_bad_seq), (
+            f"the drop-in and trailseal.verify disagree: {dropin} / {verdict}")
     seq = verdict.first_bad_seq if dropin.raised is not None else dropin.seq
     return Outcome(ok=dropin.ok, seq=seq, raised=dropin.raised, kind=verdict.kind)
 
@@ -336,7 +343,7 @@ def _tamper_jsonl(rng: random.Random, path: Path) -> Tamper:
         cls, what = field, f"{old!r} → {line[field]!r}"
     elif field == "seq":
         old = line["seq"]
-        typed: list[Any] = [str(old), float(old)] + ([True] if old == 1 else [])
+        typed: list[Any] = [str(old), float(old)] + ([bool(old)] if old in (0, 1) else [])
         if rng.random() < 0.3:
             line["seq"] = rng.choice(typed)
             cls = "seq:type"
@@ -530,6 +537,38 @@ def test_jsonl_seq_of_another_type_is_refused_by_trailseal_only(
     ours, theirs = _both(JSONL, path, secret)
     assert theirs == Outcome(ok=True, seq=None, raised=None)  # int("1") == int(1.0) == int(True)
     assert ours.detected and (ours.seq, ours.kind) == (1, "malformed"), ours
+
+
+def test_sqlite_payload_stored_as_a_blob_is_refused_by_trailseal_only(
+    tmp_path: Path, secret: str
+) -> None:
+    path = _sqlite_store(tmp_path, secret)
+    con = sqlite3.connect(path)
+    try:
+        (payload,) = con.execute("SELECT payload FROM traces WHERE seq = 2").fetchone()
+    finally:
+        con.close()
+    _sqlite_update(path, "UPDATE traces SET payload = ? WHERE seq = 2", payload.encode("utf-8"))
+    ours, theirs = _both(SQLITE, path, secret)
+    assert theirs == Outcome(ok=True, seq=None, raised=None)
+    assert ours.raised is not None and (ours.seq, ours.kind) == (2, "malformed"), ours
+    assert "BLOB" in ours.raised
+
+
+@pytest.mark.parametrize("member", ["seq", "prev_hash", "record_hash", "kid", "trace"])
+def test_jsonl_member_repeated_after_the_trace_is_refused_by_trailseal_only(
+    tmp_path: Path, secret: str, member: str
+) -> None:
+    path = tmp_path / JSONL.file
+    _write(JSONL, path, secret, _traces(random.Random(SEED)))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    value = json.loads(lines[3])[member]
+    assert lines[3].endswith("}}")
+    lines[3] = lines[3][:-1] + f',"{member}":{canonical_json(value)}}}'
+    path.write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+    ours, theirs = _both(JSONL, path, secret)
+    assert theirs == Outcome(ok=True, seq=None, raised=None)  # the last one wins, the same value
+    assert ours.raised is not None and (ours.seq, ours.kind) == (3, "malformed"), ours
 
 
 # ── The class both detect but name differently ────────────────────────────────
