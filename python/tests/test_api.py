@@ -356,3 +356,20 @@ def test_a_forked_child_must_open_the_store_again(tmp_path: Path) -> None:
     log.append(trace("act-parent"))
     assert [r.trace["action_id"] for r in log.records()][-2:] == ["act-child", "act-parent"]
     assert log.verify()
+
+
+def test_anchor_files_that_cannot_be_read_are_anchor_errors(tmp_path: Path) -> None:
+    log = filled(str(tmp_path / "a.db"))
+    key = tmp_path / "k"
+    trailseal.keygen(key)
+    with pytest.raises(errors.AnchorError, match="cannot read the anchor"):
+        log.verify(anchors=[tmp_path / "missing.note"], public_key=f"{key}.pub")
+    with pytest.raises(errors.AnchorError, match="anchor folder"):
+        log.verify(anchor_dir=tmp_path / "no-such-dir", public_key=f"{key}.pub")
+    (tmp_path / "anchors").mkdir()
+    log.anchor(key, out=tmp_path / "anchors" / "anchor-000000000005.note")
+    (tmp_path / "anchors" / "anchor-5.note").write_text("ignored: not a name trailseal gives")
+    verdict = log.verify(anchor_dir=tmp_path / "anchors", public_key=f"{key}.pub")
+    assert verdict.verified and len(verdict.anchors) == 1
+    with pytest.raises(errors.AnchorError):
+        log.verify(anchors=[tmp_path / "anchors" / "anchor-000000000005.note"], public_key=tmp_path / "nokey.pub")

@@ -15,8 +15,9 @@ rewriting itself verifies in both). Asserted for every case:
 Where weaver-kernel reports ``ok`` and trailseal does not, the tamper must belong to one of the
 classes in :data:`TRAILSEAL_ONLY` (fields weaver-kernel does not read or reads loosely); where
 both detect it but name it differently, to :data:`NAMED_DIFFERENTLY`. Each of those classes also
-has its own test below. Two bugs of the native JSONL reader this file found are strict xfails
-(their reasons say what is wrong); they pass once the reader is fixed, and the marks go.
+has its own test below. Two bugs of the native JSONL reader this file found (a `kid` that is not
+a string read as no kid; a compact line with a member after `trace` refused) have their tests
+at the end.
 """
 
 from __future__ import annotations
@@ -512,10 +513,6 @@ def test_jsonl_kid_is_checked_by_trailseal_only(tmp_path: Path, secret: str, ind
     assert (ours.seq, ours.kind) == (index, "metadata" if index == 0 else "malformed"), ours
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (native JSONL reader): a `kid` that is not a string (7, null, true, [], {}) is read as "
-    "no kid and the store verifies; docs/format.md §6 says a line whose kid is not a key id is "
-    "a malformed record"))
 @pytest.mark.parametrize("kid", [7, None, True, [], {}], ids=["int", "null", "bool", "list", "obj"])
 def test_jsonl_kid_of_another_type_is_refused(tmp_path: Path, secret: str, kid: Any) -> None:
     path, lines = _jsonl_store(tmp_path, secret)
@@ -553,12 +550,6 @@ def test_sqlite_payload_stored_as_a_blob_is_refused_by_trailseal_only(
     assert "BLOB" in ours.raised
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (native JSONL reader, crates/core/src/jsonl/line.rs fast_parse): a compact line with a "
-    "member after `trace` is taken by the fast reader, which reads everything after "
-    '`,"trace":` up to the last `}` as the trace, so the line is `malformed` ("payload is not '
-    'valid JSON: extra data after the value"); the same record with json.dumps spacing verifies, '
-    "as docs/format.md §6 requires (any JSON object with seq, prev_hash, record_hash, trace)"))
 @pytest.mark.parametrize(("member", "moved"),
                          [("kid", True), ("zzz", False), ("kid", False), ("seq", False)],
                          ids=["kid-moved", "extra-member", "kid-repeated", "seq-repeated"])

@@ -19,7 +19,7 @@ from ._types import (
     RetentionStatus,
     Verdict,
 )
-from .errors import InvalidTraceError, SecretError
+from .errors import AnchorError, InvalidTraceError, SecretError
 
 __all__ = ["AuditLog", "open", "verify", "verify_bundle", "keygen", "keygen_secret"]
 
@@ -102,10 +102,18 @@ def _record(t: tuple[int, str, str, str]) -> Record:
 def _anchor_notes(
     anchors: Iterable[PathLike], anchor_dir: PathLike | None
 ) -> list[tuple[str, str]]:
+    """``(source, text)`` of each anchor file, those of ``anchor_dir`` in size order (the
+    names :meth:`AuditLog.anchor` and ``trailseal anchor --dir`` give)."""
     paths = [Path(a) for a in anchors]
     if anchor_dir is not None:
         found = []
-        for entry in Path(anchor_dir).iterdir():
+        try:
+            entries = list(Path(anchor_dir).iterdir())
+        except OSError as exc:
+            raise AnchorError(
+                f"{os.fspath(anchor_dir)}: cannot read the anchor folder: {exc.strerror}"
+            ) from None
+        for entry in entries:
             name = entry.name
             if name.startswith("anchor-") and name.endswith(".note"):
                 digits = name[len("anchor-") : -len(".note")]
@@ -114,7 +122,11 @@ def _anchor_notes(
         paths.extend(p for _, p in sorted(found))
     notes = []
     for path in paths:
-        notes.append((str(path), path.read_text(encoding="utf-8")))
+        try:
+            notes.append((str(path), path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise AnchorError(f"{path}: cannot read the anchor: {reason}") from None
     return notes
 
 

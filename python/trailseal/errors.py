@@ -2,8 +2,8 @@
 
 Every error is a :class:`TrailsealError`. Messages start with what they concern (a store, a
 seq, a file) and never contain a secret or a key. Where an error concerns one record, ``seq``
-names it; a record that cannot be read also has ``position`` (``"line 40"`` in a JSONL
-store).
+names it; a record that cannot be read also has ``problem`` (what is wrong, without the
+location) and, where the store can tell, ``position`` (``"line 40"`` in a JSONL store).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class TrailsealError(Exception):
     seq: int | None
     action_id: str | None
     position: str | None
+    problem: str | None
 
     def __init__(
         self,
@@ -36,11 +37,13 @@ class TrailsealError(Exception):
         seq: int | None = None,
         action_id: str | None = None,
         position: str | None = None,
+        problem: str | None = None,
     ) -> None:
         super().__init__(message)
         self.seq = seq
         self.action_id = action_id
         self.position = position
+        self.problem = problem
 
 
 class StoreError(TrailsealError):

@@ -134,11 +134,11 @@ class _TraceStore:
         return f"<trailseal.weaver.{type(self).__name__} {self._log.location!r}>"
 
     def _corrupted(self, exc: CorruptRecordError, context: str) -> AgentKernelError:
-        return AgentKernelError(f"Corrupted trace payload {context}: {exc}.")
+        return AgentKernelError(f"Corrupted trace payload {context}: {exc.problem or exc}.")
 
     def _read_error(self, exc: TrailsealError) -> AgentKernelError:
         if isinstance(exc, CorruptRecordError):
-            where = f"at seq {exc.seq}" if exc.seq is not None else "at an unreadable record"
+            where = f"at seq {exc.seq}" if exc.seq is not None else f"at {exc.position}"
             return self._corrupted(exc, f"{where} in {self._path}")
         return AgentKernelError(f"Cannot read the trace store '{self._path}': {exc}.")
 
@@ -302,17 +302,16 @@ class JsonlTraceStore(_TraceStore):
 
     def _read_error(self, exc: TrailsealError) -> AgentKernelError:
         if isinstance(exc, CorruptRecordError):
-            where = exc.position or (f"seq {exc.seq}" if exc.seq is not None else "?")
-            return AgentKernelError(f"Corrupted trace record at {self._path}:{_line(where)}: {exc}.")
+            problem = exc.problem or str(exc)
+            if exc.position is not None and exc.position.startswith("line "):
+                where = f"{self._path}:{exc.position[len('line '):]}"
+            else:
+                where = f"{self._path} (seq {exc.seq})"
+            return AgentKernelError(f"Corrupted trace record at {where}: {problem}.")
         return AgentKernelError(f"Cannot read the trace store '{self._path}': {exc}.")
 
     def _malformed_message(self, verdict: Verdict) -> str:
         return f"Corrupted trace record at {self._path} (seq {verdict.first_bad_seq}): {verdict.detail}."
-
-
-def _line(where: str) -> str:
-    """``line 40`` → ``40``; anything else as it is."""
-    return where[len("line ") :] if where.startswith("line ") else where
 
 
 class PostgresTraceStore(_Prunable):

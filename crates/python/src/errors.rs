@@ -6,6 +6,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use trailseal::core::verify::MalformedRecord;
 use trailseal::{Error, StoreError};
 
 /// The Python class (in `trailseal.errors`) an error is raised as.
@@ -47,6 +48,8 @@ pub(crate) struct Raised {
     pub(crate) action_id: Option<String>,
     /// Where in the store a record that cannot be read is (`line 40`).
     pub(crate) position: Option<String>,
+    /// What is wrong with such a record, without its location.
+    pub(crate) problem: Option<String>,
 }
 
 impl Raised {
@@ -57,6 +60,32 @@ impl Raised {
             seq: None,
             action_id: None,
             position: None,
+            problem: None,
+        }
+    }
+
+    /// A record at `seq` that cannot be read: `seq 3: the trace is not JSON: …`.
+    pub(crate) fn corrupt(seq: u64, position: Option<String>, problem: impl Into<String>) -> Self {
+        let problem = problem.into();
+        Self {
+            class: Class::CorruptRecord,
+            message: format!("seq {seq}: {problem}"),
+            seq: Some(seq),
+            action_id: None,
+            position,
+            problem: Some(problem),
+        }
+    }
+
+    /// A record the store could not read at all: `PATH: line 40: …`.
+    pub(crate) fn malformed(location: &str, m: &MalformedRecord) -> Self {
+        Self {
+            class: Class::CorruptRecord,
+            message: format!("{location}: {}: {}", m.location, m.problem),
+            seq: m.seq,
+            action_id: None,
+            position: Some(m.location.clone()),
+            problem: Some(m.problem.clone()),
         }
     }
 
@@ -79,7 +108,9 @@ impl From<Error> for Raised {
             | Error::AnchorConflict { .. }
             | Error::AnchorExists { .. } => Class::Anchor,
             Error::Bundle { .. } | Error::Redact(_) => Class::Bundle,
-            Error::Retention(_) => Class::Store,
+            // A signing or public key file that cannot be read.
+            Error::Io { action, .. } if action.contains("key") => Class::Anchor,
+            // Retention, I/O and write errors, and what later versions add.
             _ => Class::Store,
         };
         let seq = match &e {
@@ -105,6 +136,7 @@ fn store(e: &StoreError, message: String) -> Raised {
             seq: None,
             action_id: Some(action_id.clone()),
             position: None,
+            problem: None,
         },
         StoreError::BadHead { seq, .. } => {
             Raised::new(Class::CorruptRecord, message).at_seq(Some(*seq))
@@ -134,6 +166,9 @@ fn make(py: Python<'_>, r: &Raised) -> PyResult<PyErr> {
     }
     if let Some(position) = &r.position {
         kwargs.set_item("position", position)?;
+    }
+    if let Some(problem) = &r.problem {
+        kwargs.set_item("problem", problem)?;
     }
     let value = class.call((r.message.as_str(),), Some(&kwargs))?;
     Ok(PyErr::from_value(value))

@@ -1,7 +1,7 @@
 //! `trailseal._native`: the Rust core of the `trailseal` Python package.
 //!
 //! The public API is the pure-Python package around it (`trailseal`, `trailseal.weaver`);
-//! this module stays small: one class for an open store ([`log::Log`]) and a few functions.
+//! this module stays small: one class for an open store (`Log`) and a few functions.
 //! Results are returned as the JSON documents the command line prints (parsed on the Python
 //! side) or as tuples; errors as the exceptions of `trailseal.errors`.
 

@@ -246,7 +246,7 @@ impl Log {
                 r.seq,
                 r.prev_hash,
                 r.record_hash,
-                canonical(Some(r.seq), r.trace.as_bytes())?,
+                canonical(r.seq, r.trace.as_bytes())?,
             )),
         })
     }
@@ -481,45 +481,22 @@ fn default_origin(location: &str) -> String {
 }
 
 /// The canonical text of a stored trace, or `CorruptRecordError` naming the record.
-fn canonical(seq: Option<u64>, trace: &[u8]) -> Result<String> {
-    let at = seq.map_or_else(String::new, |s| format!("seq {s}: "));
-    let doc = json::parse(trace).map_err(|e| {
-        Raised::new(
-            Class::CorruptRecord,
-            format!("{at}the trace is not JSON: {e}"),
-        )
-        .at_seq(seq)
-    })?;
+fn canonical(seq: u64, trace: &[u8]) -> Result<String> {
+    let doc = json::parse(trace)
+        .map_err(|e| Raised::corrupt(seq, None, format!("the trace is not JSON: {e}")))?;
     if doc.root().kind() != json::Kind::Object {
-        return Err(Raised::new(
-            Class::CorruptRecord,
-            format!("{at}the trace is not a JSON object"),
-        )
-        .at_seq(seq));
+        return Err(Raised::corrupt(seq, None, "the trace is not a JSON object"));
     }
     let mut out = Vec::with_capacity(trace.len());
     doc.root()
         .write_canonical(&mut out, Mode::Python)
-        .map_err(|e| {
-            Raised::new(
-                Class::CorruptRecord,
-                format!("{at}the trace has no canonical form: {e}"),
-            )
-            .at_seq(seq)
-        })?;
-    String::from_utf8(out).map_err(|_| {
-        Raised::new(Class::CorruptRecord, format!("{at}the trace is not UTF-8")).at_seq(seq)
-    })
+        .map_err(|e| Raised::corrupt(seq, None, format!("the trace has no canonical form: {e}")))?;
+    String::from_utf8(out).map_err(|_| Raised::corrupt(seq, None, "the trace is not UTF-8"))
 }
 
 fn text(seq: u64, what: &str, bytes: &[u8]) -> Result<String> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| {
-        Raised::new(
-            Class::CorruptRecord,
-            format!("seq {seq}: its {what} is not UTF-8"),
-        )
-        .at_seq(Some(seq))
-    })
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| Raised::corrupt(seq, None, format!("its {what} is not UTF-8")))
 }
 
 /// Hands each record from `from_seq` on to `keep`; stops at the first that cannot be read.
@@ -532,7 +509,7 @@ fn scan_records(
     let mut failed = None;
     log.store_mut().scan(from_seq, &mut |item| {
         let converted = match item {
-            ScanItem::Record(r) => canonical(Some(r.seq), r.trace).and_then(|trace| {
+            ScanItem::Record(r) => canonical(r.seq, r.trace).and_then(|trace| {
                 Ok((
                     r.seq,
                     text(r.seq, "prev_hash", r.prev_hash)?,
@@ -540,15 +517,7 @@ fn scan_records(
                     trace,
                 ))
             }),
-            ScanItem::Malformed(m) => {
-                let mut raised = Raised::new(
-                    Class::CorruptRecord,
-                    format!("{location}: {}: {}", m.location, m.problem),
-                )
-                .at_seq(m.seq);
-                raised.position = Some(m.location.clone());
-                Err(raised)
-            }
+            ScanItem::Malformed(m) => Err(Raised::malformed(&location, m)),
         };
         match converted {
             Ok(record) => {

@@ -46,5 +46,5 @@ pub use escape::write_json_string;
 pub use float::write_float_repr;
 pub use parse::{DEFAULT_MAX_DEPTH, PYTHON_INT_MAX_DIGITS, ParseOptions, parse, parse_with};
 pub use pretty::pretty;
-pub use scan::find_top_level_string;
+pub use scan::{find_top_level_string, is_one_bracketed_value};
 pub use write::{ArrayWriter, ObjectWriter, object, write_object, write_object_in_order};

@@ -61,6 +61,13 @@ fn skip_value(text: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// Whether `text` is one JSON object or array whose closing bracket is its last byte, as far
+/// as brackets and strings go (the values in it are not checked): what a reader that takes
+/// the rest of a line after a key as that key's value must know. Never panics.
+pub fn is_one_bracketed_value(text: &[u8]) -> bool {
+    matches!(text.first(), Some(b'{' | b'[')) && skip_value(text, 0) == Some(text.len())
+}
+
 /// Finds the top-level member `key` of a JSON object text and returns the raw (still escaped)
 /// content of its string value, without parsing the rest. `key` must be plain ASCII without
 /// characters that need escaping. Returns `None` when the member is absent, is not a string,

@@ -58,6 +58,11 @@ fn fast_parse(line: &[u8]) -> Option<LineRecord<'_>> {
         None => (None, rest),
     };
     let trace = rest.strip_prefix(b",\"trace\":")?.strip_suffix(b"}")?;
+    // The trace must be the line's last member: `{"a":1},"x":{"b":2}` is not one value (the
+    // general reader takes such a line).
+    if !json::is_one_bracketed_value(trace) {
+        return None;
+    }
     Some(LineRecord {
         seq,
         prev_hash: Cow::Borrowed(prev_hash),
@@ -99,10 +104,15 @@ pub fn parse_line(line: &[u8]) -> Result<LineRecord<'_>, BadLine> {
     };
     let prev_hash = string("prev_hash")?;
     let record_hash = string("record_hash")?;
-    let kid = root
-        .get("kid")
-        .and_then(|n| n.as_str())
-        .map(|s| Cow::Owned(s.as_bytes().to_vec()));
+    let kid = match root.get("kid") {
+        None => None,
+        Some(n) => Some(Cow::Owned(
+            n.as_str()
+                .ok_or_else(|| bad(Some(seq), "kid is not a string".into()))?
+                .as_bytes()
+                .to_vec(),
+        )),
+    };
     let trace = root
         .get("trace")
         .ok_or_else(|| bad(Some(seq), "no trace field".into()))?;
@@ -230,11 +240,47 @@ mod tests {
             (slow.seq, &slow.prev_hash, &slow.kid, &slow.trace)
         );
         let cut = &line[..line.len() - 1];
-        assert!(
-            parse_line(cut.as_bytes()).is_ok(),
-            "the fast path checks the ends only"
-        );
+        assert!(parse_line(cut.as_bytes()).is_err(), "the trace lost its brace");
         assert!(parse_line_ended(cut.as_bytes(), false).is_err());
+    }
+
+    #[test]
+    fn a_compact_line_with_members_after_the_trace_reads_as_its_spaced_spelling() {
+        for after in [
+            r#","kid":"ab12""#,
+            r#","x":{"b":2}"#,
+            r#","seq":7"#,
+            r#","y":[1,{"c":"}"}]"#,
+        ] {
+            let line = format!(
+                r#"{{"seq":7,"prev_hash":"{H}","record_hash":"{H}","trace":{{"a":1}}{after}}}"#
+            );
+            let compact = parse_line(line.as_bytes()).unwrap();
+            let spaced = line.replace(",\"", ", \"");
+            let slow = parse_line(spaced.as_bytes()).unwrap();
+            assert_eq!(compact.encoding, TraceEncoding::Canonical, "{line}");
+            assert_eq!(
+                (compact.seq, &compact.kid, &compact.trace),
+                (slow.seq, &slow.kid, &slow.trace),
+                "{line}"
+            );
+            assert_eq!(&*compact.trace, b"{\"a\":1}");
+        }
+    }
+
+    #[test]
+    fn a_kid_that_is_not_a_string_is_refused() {
+        for kid in ["7", "null", "true", "[\"ab12\"]", "{\"k\":\"ab12\"}"] {
+            let line = format!(
+                r#"{{"seq":2,"prev_hash":"{H}","record_hash":"{H}","kid":{kid},"trace":{{"a":1}}}}"#
+            );
+            let bad = parse_line(line.as_bytes()).unwrap_err();
+            assert_eq!(
+                (bad.seq, bad.problem.as_str()),
+                (Some(2), "kid is not a string"),
+                "{line}"
+            );
+        }
     }
 
     #[test]
