@@ -12,8 +12,8 @@ raised, and the store's group-commit counts.
 ``fsize`` records one trace, then lowers the process's file-size limit (RLIMIT_FSIZE, which
 binds root too; SIGXFSZ ignored, so a write past it fails with EFBIG, possibly after a short
 write) to LIMIT bytes, or to the store file's size plus LIMIT when LIMIT starts with ``+``,
-records a trace that cannot be written, raises the limit again and records one more; it
-prints what each call did as JSON.
+records traces that cannot be written from VICTIMS threads at once (so that they share a
+commit), raises the limit again and records one more; it prints what each call did as JSON.
 
 The secret comes from WEAVER_KERNEL_SECRET (the tests set it).
 """
@@ -29,6 +29,9 @@ from typing import Any
 
 from weaver_kernel.errors import AgentKernelError
 from weaver_kernel.models import ActionTrace
+
+#: How many threads record at once while the disk refuses writes (``fsize``).
+VICTIMS = 4
 
 
 def make_trace(action_id: str, i: int = 0, *, pad: int = 40) -> ActionTrace:
@@ -94,16 +97,30 @@ def _fsize_main(fmt: str, location: str, limit: str) -> None:
     size = Path(location).stat().st_size
     bound = size + int(limit[1:]) if limit.startswith("+") else int(limit)
     out["size_before"] = size
+    victims = {f"victim-{t}": "" for t in range(VICTIMS)}
+    barrier = threading.Barrier(VICTIMS, timeout=60)
+
+    def run(action_id: str) -> None:
+        try:
+            barrier.wait()
+            store.record(make_trace(action_id, 1, pad=4000))
+            victims[action_id] = "returned"
+        except AgentKernelError as exc:
+            victims[action_id] = f"AgentKernelError: {exc}"
+        except BaseException as exc:  # reported to the parent
+            victims[action_id] = f"{type(exc).__name__}: {exc}"
+
+    workers = [threading.Thread(target=run, args=(a,)) for a in victims]
     resource.setrlimit(resource.RLIMIT_FSIZE, (bound, hard))
     try:
-        store.record(make_trace("victim", 1, pad=4000))
-        out["victim"] = "returned"
-    except AgentKernelError as exc:
-        out["victim"] = f"AgentKernelError: {exc}"
-    except BaseException as exc:  # reported to the parent
-        out["victim"] = f"{type(exc).__name__}: {exc}"
+        for w in workers:
+            w.start()
     finally:
+        for w in workers:
+            if w.ident is not None:
+                w.join()
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    out["victims"] = victims
     try:
         store.record(make_trace("after", 2))
         out["after"] = "returned"

@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import json
 import os
+import selectors
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from weaver_kernel.errors import AgentKernelError
 
-from _concurrency_worker import make_trace, open_store
+from _concurrency_worker import VICTIMS, make_trace, open_store
 
 WORKER = Path(__file__).resolve().parent / "_concurrency_worker.py"
 
@@ -151,6 +152,20 @@ def _spawn(args: list[str]) -> subprocess.Popen[str]:
     )
 
 
+def _await_ready(proc: subprocess.Popen[str]) -> None:
+    """Waits (at most JOIN_SECONDS) for the worker's ``ready`` line."""
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        if not selector.select(JOIN_SECONDS):
+            pytest.fail(f"worker {proc.args} did not open its store within {JOIN_SECONDS} s")
+    line = proc.stdout.readline()
+    if line != "ready\n":
+        proc.kill()
+        _, err = proc.communicate(timeout=JOIN_SECONDS)
+        pytest.fail(f"worker {proc.args} did not start: {line!r}\n{err}")
+
+
 @pytest.fixture()
 def processes() -> Iterator[list[subprocess.Popen[str]]]:
     """Worker processes the test starts; every one is killed and reaped afterwards."""
@@ -178,9 +193,7 @@ def test_processes_appending_at_once_make_one_chain(
             _spawn(["record", fmt, store_location, f"p{p}", str(PER_PROCESS_THREAD), str(THREADS_PER_PROCESS)])
         )
     for proc in processes:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line == "ready\n", f"worker did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
+        _await_ready(proc)
     for proc in processes:  # all at once
         assert proc.stdin is not None
         proc.stdin.write("go\n")
@@ -202,7 +215,8 @@ def test_processes_appending_at_once_make_one_chain(
         for i in range(PER_PROCESS_THREAD)
     }
     assert traces == len(expected)
-    assert commits <= traces
+    # Each process's two threads share commits while the other processes hold the store.
+    assert commits < traces, f"no group commit: {commits} commits for {traces} traces"
     assert_one_chain(store_location, expected, acks)
 
 
@@ -268,28 +282,41 @@ def _fsync_caller(tmp_path: Path, lib: ctypes.CDLL) -> Iterator[Callable[[int], 
         os.close(fd)
 
 
-CALLS = 150
+CALLS = 100
+ATTEMPTS = 5
 
 
 def test_the_gil_is_released_while_a_record_is_committed(store_location: str, tmp_path: Path) -> None:
+    """While the test thread records, a pure-Python thread runs during most record() calls.
+
+    The probe's own check, in every attempt: around a durable write that holds the GIL
+    (libc write+fsync through ctypes.PyDLL) the counting thread never runs, which is what a
+    record() holding the GIL across its commit would show; around the same write through
+    ctypes.CDLL (GIL released) it runs in most calls. On a busy machine the counting thread
+    may not be scheduled within a short commit, so up to ATTEMPTS measurements are made; a
+    GIL-holding record() scores 0 in every one of them, so retrying cannot make it pass."""
     store = open_store(_format(store_location), store_location)
+    seen: list[tuple[float, float, float]] = []
     try:
         store.record(make_trace("warm-up"))
         with _Probe() as probe:
-            # The measurement's own check: the same probe around a durable write that holds
-            # the GIL sees the counting thread never run; one that releases it, often.
-            with _fsync_caller(tmp_path, ctypes.PyDLL(None)) as held:
-                with_gil = probe.fraction_running_during(held, CALLS)
-            with _fsync_caller(tmp_path, ctypes.CDLL(None)) as released:
-                without_gil = probe.fraction_running_during(released, CALLS)
-            ours = probe.fraction_running_during(lambda i: store.record(make_trace(f"g-{i}", i)), CALLS)
+            for attempt in range(ATTEMPTS):
+                with _fsync_caller(tmp_path, ctypes.PyDLL(None)) as held:
+                    with_gil = probe.fraction_running_during(held, CALLS)
+                with _fsync_caller(tmp_path, ctypes.CDLL(None)) as released:
+                    without_gil = probe.fraction_running_during(released, CALLS)
+                ours = probe.fraction_running_during(
+                    lambda i: store.record(make_trace(f"g{attempt}-{i}", i)), CALLS
+                )
+                seen.append((with_gil, without_gil, ours))
+                assert with_gil < 0.05, f"the probe saw a thread run while the GIL was held: {seen}"
+                if ours > 0.25:
+                    break
     finally:
         store.close()
-    assert with_gil < 0.05, f"the probe saw a thread run while the GIL was held ({with_gil:.0%})"
-    assert without_gil > 0.25, f"the probe cannot see released GILs here ({without_gil:.0%})"
-    assert ours > 0.25, (
-        f"a Python thread ran during only {ours:.0%} of record() calls "
-        f"(GIL-holding write+fsync: {with_gil:.0%}, GIL-releasing: {without_gil:.0%})"
+    assert seen[-1][2] > 0.25, (
+        "a Python thread ran during too few record() calls; per attempt (GIL-holding "
+        f"write+fsync, GIL-releasing write+fsync, record()): {seen}"
     )
 
 
@@ -381,8 +408,14 @@ def test_unstorable_traces_raise_and_leave_the_others_alone(store_location: str)
                 store.record(trace)
             except AgentKernelError as exc:
                 with lock:
-                    raised.append(trace.action_id)
-                assert "Nothing was recorded" in str(exc), exc
+                    if "Nothing was recorded" in str(exc):
+                        raised.append(trace.action_id)
+                    else:
+                        unexpected.append(f"{trace.action_id}: {exc}")
+                continue
+            except BaseException as exc:
+                with lock:
+                    unexpected.append(f"{trace.action_id}: {type(exc).__name__}: {exc}")
                 continue
             with lock:
                 unexpected.append(f"{trace.action_id}: record() returned")
@@ -416,21 +449,48 @@ def test_an_unstorable_trace_leaves_the_jsonl_file_byte_for_byte(tmp_path: Path)
 def test_a_write_the_disk_refuses_raises_and_leaves_no_partial_record(
     tmp_path: Path, fmt: str, limit: str, processes: list[subprocess.Popen[str]]
 ) -> None:
-    """A worker process lowers its file-size limit (RLIMIT_FSIZE binds root too) so that the
-    next write fails with EFBIG: for JSONL after writing 10 bytes of the line. record() must
-    raise AgentKernelError, the store must hold no trace of it, and the next record() (limit
-    raised again) must extend the same chain."""
+    """A worker process lowers its file-size limit (RLIMIT_FSIZE binds root too) so that its
+    next write fails with EFBIG: for JSONL after writing 10 bytes of a line. Four threads then
+    record at once (so that a failing commit is shared): every one of the calls must raise
+    AgentKernelError naming its trace, the store must hold nothing of them, and the next
+    record() (the limit raised again) must extend the same chain."""
     location = str(tmp_path / ("audit.db" if fmt == "sqlite" else "audit.jsonl"))
     proc = _spawn(["fsize", fmt, location, limit])
     processes.append(proc)
     out, err = proc.communicate(timeout=JOIN_SECONDS)
     assert proc.returncode == 0, err
     result = json.loads(out)
-    assert result["victim"].startswith("AgentKernelError: "), result
-    assert "victim" in result["victim"], result
+    victims = result["victims"]
+    assert len(victims) == VICTIMS
+    for action_id, outcome in victims.items():
+        assert outcome.startswith("AgentKernelError: ") and f"'{action_id}'" in outcome, (action_id, outcome)
     assert result["after"] == "returned", result
     if fmt == "jsonl":
         text = Path(location).read_text(encoding="utf-8")
         assert text.endswith("\n")
         assert [json.loads(line)["trace"]["action_id"] for line in text.splitlines()] == ["before", "after"]
     assert_one_chain(location, {"before", "after"}, Counter({"before": 1, "after": 1}))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG (native, SQLite backend): record() returns normally after the store's file was "
+        "renamed or unlinked while open; the record goes to the WAL beside the old name, which "
+        "the moved file never sees (weaver-kernel's own store refuses: SQLITE_READONLY_DBMOVED)"
+    ),
+)
+@pytest.mark.parametrize("move", ["rename", "unlink"])
+def test_a_record_into_a_moved_sqlite_file_raises(tmp_path: Path, move: str) -> None:
+    path = tmp_path / "audit.db"
+    store = open_store("sqlite", str(path))
+    try:
+        store.record(make_trace("one"))
+        if move == "rename":
+            os.rename(path, tmp_path / "audit.db.1")
+        else:
+            os.unlink(path)
+        with pytest.raises(AgentKernelError):
+            store.record(make_trace("two"))
+    finally:
+        store.close()
