@@ -20,7 +20,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 from weaver_kernel.errors import AgentKernelError
@@ -59,9 +59,13 @@ def _weaver_verify(location: str) -> Any:
             close()
 
 
-def assert_one_chain(location: str, expected: set[str], acks: Counter[str]) -> None:
+def assert_one_chain(
+    location: str, expected: set[str], acks: Counter[str], in_order: Sequence[list[str]] = ()
+) -> None:
     """The store at *location* holds exactly *expected*, once each, as one verified chain,
-    and every one of them was acknowledged exactly once."""
+    and every one of them was acknowledged exactly once. Each list of *in_order* (one
+    thread's calls, one after the other) is stored in that order: a record() that returned
+    precedes every record of a later call."""
     assert acks == Counter({a: 1 for a in expected}), (
         f"acknowledgements: missing {sorted(expected - set(acks))[:5]}, "
         f"extra or repeated {sorted(a for a, n in acks.items() if n != 1 or a not in expected)[:5]}"
@@ -80,6 +84,10 @@ def assert_one_chain(location: str, expected: set[str], acks: Counter[str]) -> N
     )
     for before, after in zip(records, records[1:]):
         assert after.prev_hash == before.record_hash, f"seq {after.seq}: the chain forks"
+    seq_of = {r.trace["action_id"]: r.seq for r in records}
+    for calls in in_order:
+        seqs = [seq_of[a] for a in calls]
+        assert seqs == sorted(seqs), f"{calls[0]}..: stored out of call order: {seqs[:10]}"
     assert result.ok and result.records_checked == len(expected), result
     theirs = _weaver_verify(location)
     if theirs is not None:
@@ -136,7 +144,8 @@ def test_threads_sharing_one_store_make_one_chain_and_share_commits(store_locati
     total = THREADS * PER_THREAD
     assert traces == total
     assert commits < traces, f"no group commit: {commits} commits for {traces} traces"
-    assert_one_chain(store_location, {f"t{t}-{i}" for t in range(THREADS) for i in range(PER_THREAD)}, acks)
+    per_thread = [[f"t{t}-{i}" for i in range(PER_THREAD)] for t in range(THREADS)]
+    assert_one_chain(store_location, {a for calls in per_thread for a in calls}, acks, per_thread)
 
 
 # ── processes, each with its own store object, on one file or URL ─────────────
@@ -208,16 +217,16 @@ def test_processes_appending_at_once_make_one_chain(
         acks.update(result["acked"])
         commits += result["commits"]
         traces += result["traces"]
-    expected = {
-        f"p{p}-{t}-{i}"
+    per_thread = [
+        [f"p{p}-{t}-{i}" for i in range(PER_PROCESS_THREAD)]
         for p in range(PROCESSES)
         for t in range(THREADS_PER_PROCESS)
-        for i in range(PER_PROCESS_THREAD)
-    }
+    ]
+    expected = {a for calls in per_thread for a in calls}
     assert traces == len(expected)
     # Each process's two threads share commits while the other processes hold the store.
     assert commits < traces, f"no group commit: {commits} commits for {traces} traces"
-    assert_one_chain(store_location, expected, acks)
+    assert_one_chain(store_location, expected, acks, per_thread)
 
 
 # ── the GIL is released while a record is committed ───────────────────────────
@@ -365,8 +374,9 @@ def test_duplicate_action_ids_from_threads_at_once_fail_alone(store_location: st
         store.close()
     assert not unexpected, unexpected[:5]
     assert refused == Counter({f"dup-{k}": THREADS - 1 for k in range(rounds)})
-    expected = {f"own-{t}-{k}" for t in range(THREADS) for k in range(rounds)} | {f"dup-{k}" for k in range(rounds)}
-    assert_one_chain(store_location, expected, acks)
+    own = [[f"own-{t}-{k}" for k in range(rounds)] for t in range(THREADS)]
+    expected = {a for calls in own for a in calls} | {f"dup-{k}" for k in range(rounds)}
+    assert_one_chain(store_location, expected, acks, own)
 
 
 def _unstorable(i: int) -> Any:
