@@ -482,25 +482,22 @@ def test_a_write_the_disk_refuses_raises_and_leaves_no_partial_record(
     assert_one_chain(location, {"before", "after"}, Counter({"before": 1, "after": 1}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (native, SQLite backend): record() returns normally after the store's file was "
-        "renamed or unlinked while open; the record goes to the WAL beside the old name, which "
-        "the moved file never sees (weaver-kernel's own store refuses: SQLITE_READONLY_DBMOVED)"
-    ),
-)
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl"])
 @pytest.mark.parametrize("move", ["rename", "unlink"])
-def test_a_record_into_a_moved_sqlite_file_raises(tmp_path: Path, move: str) -> None:
-    path = tmp_path / "audit.db"
-    store = open_store("sqlite", str(path))
+def test_a_record_into_a_moved_store_file_raises(tmp_path: Path, kind: str, move: str) -> None:
+    """weaver-kernel's SQLite store refuses (SQLITE_READONLY_DBMOVED); trailseal's refuses for
+    SQLite (its WAL would take the record beside the old name) and JSONL (a new chain at seq 0
+    would read as a fresh, intact store), and recreates nothing."""
+    path = tmp_path / f"audit.{'db' if kind == 'sqlite' else 'jsonl'}"
+    store = open_store(kind, str(path))
     try:
         store.record(make_trace("one"))
         if move == "rename":
-            os.rename(path, tmp_path / "audit.db.1")
+            os.rename(path, tmp_path / "rotated")
         else:
             os.unlink(path)
-        with pytest.raises(AgentKernelError):
+        with pytest.raises(AgentKernelError, match="moved, replaced or deleted"):
             store.record(make_trace("two"))
+        assert not path.exists()
     finally:
         store.close()

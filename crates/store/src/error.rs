@@ -53,6 +53,15 @@ pub enum StoreError {
         problem: String,
     },
 
+    /// The store's file was moved, replaced or deleted while this handle had it open: a
+    /// SQLite connection would write into the file that is no longer at the path (and its
+    /// journal beside the old name), a JSONL handle into a new chain at seq 0. Nothing was
+    /// written; open the store again where it is.
+    #[error(
+        "{location}: the store file was moved, replaced or deleted while it was open; nothing was written (open the store again where it is)"
+    )]
+    Moved { location: String },
+
     /// The store changed between planning and doing a change (another writer); nothing was
     /// changed.
     #[error(

@@ -240,7 +240,10 @@ mod tests {
             (slow.seq, &slow.prev_hash, &slow.kid, &slow.trace)
         );
         let cut = &line[..line.len() - 1];
-        assert!(parse_line(cut.as_bytes()).is_err(), "the trace lost its brace");
+        assert!(
+            parse_line(cut.as_bytes()).is_err(),
+            "the trace lost its brace"
+        );
         assert!(parse_line_ended(cut.as_bytes(), false).is_err());
     }
 

@@ -193,6 +193,15 @@ impl JsonlStore {
             ));
         }
         loop {
+            // `open` created the file: if it is gone, the store was moved or deleted while
+            // this handle had it, and writing would silently start a new chain at seq 0.
+            if let Err(e) = std::fs::symlink_metadata(&self.path)
+                && e.kind() == std::io::ErrorKind::NotFound
+            {
+                return Err(StoreError::Moved {
+                    location: self.location.clone(),
+                });
+            }
             let file = self.open_file(true, true)?;
             file.lock()
                 .map_err(StoreError::io(&self.location, "lock"))?;

@@ -232,3 +232,36 @@ fn a_transaction_holds_the_lock_until_it_ends() {
     });
     assert_eq!(store.state().unwrap().head.unwrap().0, 1);
 }
+
+/// A store file deleted or moved away while a handle has it open is not silently started
+/// again at seq 0 (which would read as a fresh, intact chain): the append is refused and
+/// nothing is created. A file replaced at the path (what a prune by another handle does) is
+/// followed, as before.
+#[test]
+fn a_store_file_gone_while_open_is_not_started_again() {
+    for how in ["rename", "unlink"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut store) = store_in(dir.path());
+        let key = test_key();
+        store.append(&key, &traces(0, 2)).unwrap();
+        match how {
+            "rename" => std::fs::rename(&path, dir.path().join("rotated.jsonl")).unwrap(),
+            _ => std::fs::remove_file(&path).unwrap(),
+        }
+        let refused = store.append(&key, &traces(2, 1));
+        assert!(
+            matches!(refused, Err(crate::StoreError::Moved { .. })),
+            "{how}: {refused:?}"
+        );
+        assert!(!path.exists(), "{how}: no new chain was started");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut store) = store_in(dir.path());
+    let key = test_key();
+    store.append(&key, &traces(0, 2)).unwrap();
+    let copy = dir.path().join("copy.jsonl");
+    std::fs::copy(&path, &copy).unwrap();
+    std::fs::rename(&copy, &path).unwrap();
+    store.append(&key, &traces(2, 1)).unwrap();
+    assert_eq!(store.state().unwrap().head.map(|h| h.0), Some(2));
+}

@@ -30,7 +30,7 @@ mod schema;
 mod write;
 
 use std::borrow::Cow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension};
@@ -69,6 +69,24 @@ pub struct SqliteStore {
     checkpointer: Option<Checkpointer>,
     /// How this handle's connections are opened.
     access: Access,
+    /// The device and inode of the file opened: writes are refused once the path names
+    /// another file or none (see [`StoreError::Moved`]).
+    file_id: Option<(u64, u64)>,
+}
+
+/// The device and inode of the file at `path`, if there is one.
+pub(super) fn file_id(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        path.exists().then_some((0, 0))
+    }
 }
 
 /// What a handle knows is committed in `trailseal_meta`, so that an append does not write or

@@ -79,6 +79,7 @@ impl SqliteStore {
             recorded: Recorded::default(),
             checkpointer: None,
             access,
+            file_id: super::file_id(path),
         };
         store
             .conn

@@ -35,6 +35,7 @@ impl SqliteStore {
             recorded: Recorded::default(),
             checkpointer: None,
             access,
+            file_id: self.file_id,
         };
         let state = reader.read_state()?;
         reader.check_unchanged()?;

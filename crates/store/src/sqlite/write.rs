@@ -8,6 +8,7 @@
 //! `trailseal_retention` tables, created by the first write that needs them.
 
 use std::borrow::Cow;
+use std::path::Path;
 
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use trailseal_core::start::{ChainStart, StartKind, StoredKeyId};
@@ -24,6 +25,9 @@ const INSERT: &str = "INSERT INTO traces (seq, action_id, prev_hash, record_hash
 /// A write transaction on a SQLite store (see [`WriteTx`]).
 pub(super) struct SqliteTx<'a> {
     tx: Transaction<'a>,
+    /// The store's path and the identity of the file the connection has open.
+    path: &'a Path,
+    file_id: Option<(u64, u64)>,
     location: &'a str,
     action_id_unique: bool,
     /// The handle's knowledge of `trailseal_meta`: updated from `pending` once, when COMMIT
@@ -41,11 +45,19 @@ impl<'a> SqliteTx<'a> {
         store.end_stale_transaction();
         let SqliteStore {
             conn,
+            path,
             location,
             action_id_unique,
             recorded,
+            file_id,
             ..
         } = store;
+        let moved = |location: &str| StoreError::Moved {
+            location: location.to_owned(),
+        };
+        if super::file_id(path) != *file_id {
+            return Err(moved(location));
+        }
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_error(location, "begin"))?;
@@ -53,6 +65,8 @@ impl<'a> SqliteTx<'a> {
         schema::check(&tx, location)?;
         Ok(Self {
             tx,
+            path,
+            file_id: *file_id,
             location,
             action_id_unique: *action_id_unique,
             pending: *recorded,
@@ -324,11 +338,20 @@ impl WriteTx for SqliteTx<'_> {
     fn commit(self: Box<Self>) -> Result<(), StoreError> {
         let Self {
             tx,
+            path,
+            file_id,
             location,
             recorded,
             pending,
             ..
         } = *self;
+        // Checked again under the write lock, just before the commit: a file moved away
+        // meanwhile would get the records where nobody looks (dropping `tx` rolls back).
+        if super::file_id(path) != file_id {
+            return Err(StoreError::Moved {
+                location: location.to_owned(),
+            });
+        }
         // A COMMIT that fails is rolled back (when `tx` is dropped), and the handle keeps
         // what it knew before the transaction.
         tx.commit().map_err(sql_error(location, "commit"))?;
@@ -382,6 +405,44 @@ mod tests {
 
     fn fresh(dir: &tempfile::TempDir) -> SqliteStore {
         SqliteStore::open(&dir.path().join("s.db"), OpenMode::Write { create: true }).unwrap()
+    }
+
+    /// A handle whose file was renamed away, deleted, or replaced by another file refuses to
+    /// write (its connection would write where nobody looks): nothing is acknowledged, and
+    /// the file now at the path, or the moved one, is left as it was.
+    #[test]
+    fn a_store_file_moved_while_open_is_never_written() {
+        for how in ["rename", "unlink", "replace"] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("s.db");
+            let mut store = fresh(&dir);
+            let key = test_key();
+            store.append(&key, &traces(0, 2)).unwrap();
+            let moved = dir.path().join("moved.db");
+            match how {
+                "rename" => std::fs::rename(&path, &moved).unwrap(),
+                "unlink" => std::fs::remove_file(&path).unwrap(),
+                _ => {
+                    std::fs::rename(&path, &moved).unwrap();
+                    std::fs::copy(&moved, &path).unwrap();
+                }
+            }
+            let refused = store.append(&key, &traces(2, 1));
+            assert!(
+                matches!(refused, Err(StoreError::Moved { .. })),
+                "{how}: {refused:?}"
+            );
+            assert!(
+                refused
+                    .unwrap_err()
+                    .to_string()
+                    .contains("moved, replaced or deleted"),
+                "{how}"
+            );
+            if how == "unlink" {
+                assert!(!path.exists(), "{how}: nothing recreated at the path");
+            }
+        }
     }
 
     /// A COMMIT that fails leaves the store as it was, and the handle does not take what the
