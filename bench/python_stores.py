@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """weaver-kernel's SQLiteTraceStore against trailseal's drop-in, through Python, in one run.
 
-    PYTHONPATH=python python3 bench/python_stores.py              # needs weaver-kernel 0.12.0
-    python3 bench/python_stores.py --records 1000 --verify-records 100000 --rounds 3
+    pip install './python[weaver]'      # in a venv: the release wheel and weaver-kernel 0.12.0
+    python bench/python_stores.py       # --records 500 --threads 8 --verify-records 100000 --rounds 3
 
 Both stores are used exactly as an application uses them (``store.record(trace)`` with
 weaver-kernel ``ActionTrace`` objects built beforehand, ``store.verify_chain()``), each with
