@@ -8,6 +8,7 @@
 mod errors;
 mod functions;
 mod log;
+mod records;
 
 use pyo3::prelude::*;
 
