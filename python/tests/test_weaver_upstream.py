@@ -71,7 +71,9 @@ def _extract(tmp_path: Path) -> list[Path]:
     return out
 
 
-def test_weaver_kernels_store_tests_pass_against_the_drop_ins(tmp_path: Path) -> None:
+def test_weaver_kernels_store_tests_pass_against_the_drop_ins(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     files = _extract(tmp_path)
     report = tmp_path / "report.xml"
     env = dict(os.environ)
@@ -92,9 +94,10 @@ def test_weaver_kernels_store_tests_pass_against_the_drop_ins(tmp_path: Path) ->
     passed = sorted(n for n, o in outcomes.items() if o == "passed")
     failed = sorted(n for n, o in outcomes.items() if o == "failed")
     skipped = sorted(n for n, o in outcomes.items() if o == "skipped")
-    print(f"weaver-kernel 0.12.0 store tests against trailseal.weaver: {len(outcomes)} run, "
-          f"{len(passed)} passed, {len(failed)} failed ({', '.join(failed) or 'none'}), "
-          f"{len(skipped)} skipped")
+    with capsys.disabled():
+        print(f"\nweaver-kernel 0.12.0 store tests against trailseal.weaver: {len(outcomes)} run, "
+              f"{len(passed)} passed, {len(failed)} failed ({', '.join(failed) or 'none'}), "
+              f"{len(skipped)} skipped")
     assert len(outcomes) >= 27, run.stdout + run.stderr
     assert not skipped, skipped
     assert set(failed) == set(SPELLING_ONLY), run.stdout + run.stderr
