@@ -501,3 +501,44 @@ def test_a_record_into_a_moved_store_file_raises(tmp_path: Path, kind: str, move
         assert not path.exists()
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_verifying_does_not_hold_up_appends_of_other_threads(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    """verify() reads through a read-only handle of its own: a record() from another thread
+    completes while a long verification is still running (it waited for the whole
+    verification when both went through the one shared handle). Not JSONL: its readers hold
+    the file's shared lock while they read, and appends wait for it (docs/python.md)."""
+    import trailseal
+    from weaver_kernel.stores import encode_trace
+
+    from conftest import SECRET
+
+    path = str(tmp_path / "big.db") if kind == "sqlite" else request.getfixturevalue("pg_url")
+    log = trailseal.open(path, SECRET)
+    batch = [json.dumps(encode_trace(make_trace(f"bulk-{i}", i))) for i in range(50_000)]
+    for start in range(0, len(batch), 10_000):
+        log.append_many(batch[start : start + 10_000])
+    store = open_store(kind, path)
+    started = threading.Event()
+    done: dict[str, float] = {}
+
+    def verify() -> None:
+        started.set()
+        assert store.verify_chain().ok
+        done["verify"] = time.monotonic()
+
+    verifier = threading.Thread(target=verify)
+    verifier.start()
+    try:
+        started.wait(JOIN_SECONDS)
+        time.sleep(0.02)
+        store.record(make_trace("during-verify"))
+        done["record"] = time.monotonic()
+    finally:
+        verifier.join(JOIN_SECONDS)
+        store.close()
+        log.close()
+    assert done["record"] < done["verify"], done

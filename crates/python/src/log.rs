@@ -26,6 +26,38 @@ pub(crate) struct Log {
     /// The process that opened it: a forked child must open the store again (a database
     /// connection, a file lock and a group-commit queue cannot be shared across a fork).
     pid: u32,
+    /// How to open a second, read-only handle on the store, so that reading and verifying
+    /// never hold up the appends of other threads (`None` for an in-memory store).
+    reader: Option<ReaderSpec>,
+}
+
+/// What a read-only handle on the same store is opened with. It has no `Debug`: the
+/// location (a database URL may hold a password) and the key are never shown.
+struct ReaderSpec {
+    location: String,
+    format: Option<Format>,
+    key: Option<ChainKey>,
+    threads: Option<usize>,
+}
+
+impl ReaderSpec {
+    /// A read-only handle, or `None` when none can be opened (a store not written yet: the
+    /// caller reads through the shared handle instead).
+    fn open(&self) -> Option<AuditLog> {
+        let options = OpenOptions {
+            format: self.format,
+            mode: OpenMode::Read,
+            ..OpenOptions::default()
+        };
+        let mut log = AuditLog::open(&self.location, &options).ok()?;
+        if let Some(threads) = self.threads {
+            log = log.with_threads(threads);
+        }
+        if let Some(key) = &self.key {
+            log = log.with_key(key.clone());
+        }
+        Some(log)
+    }
 }
 
 impl std::fmt::Debug for Log {
@@ -85,6 +117,22 @@ impl Log {
         let shared = self.shared()?;
         Ok(py.detach(|| shared.with_log(f)))
     }
+
+    /// Runs a read on a read-only handle of its own (one consistent snapshot, as every read
+    /// is), so that appends from other threads go on meanwhile; on the shared handle when no
+    /// such handle can be opened.
+    fn read_with<R>(&self, py: Python<'_>, f: impl FnOnce(&mut AuditLog) -> R + Send) -> Result<R>
+    where
+        R: Send,
+    {
+        let shared = self.shared()?;
+        Ok(py.detach(|| {
+            match self.reader.as_ref().and_then(ReaderSpec::open) {
+                Some(mut log) => f(&mut log),
+                None => shared.with_log(f),
+            }
+        }))
+    }
 }
 
 #[pymethods]
@@ -124,6 +172,13 @@ impl Log {
             },
             ..OpenOptions::default()
         };
+        let resolved = format.or_else(|| Format::from_location(&location));
+        let reader = (resolved != Some(Format::Memory)).then(|| ReaderSpec {
+            location: location.clone(),
+            format: resolved,
+            key: key.clone(),
+            threads,
+        });
         let opened = py.detach(|| -> Result<(SharedLog, &'static str)> {
             let mut log = AuditLog::open(&location, &options)?;
             if let Some(threads) = threads {
@@ -134,9 +189,7 @@ impl Log {
             }
             // Read the store now: a file that is not a store is refused at open, not later.
             log.store_mut().state()?;
-            let format = format
-                .or_else(|| Format::from_location(&location))
-                .map_or("unknown", format_name);
+            let format = resolved.map_or("unknown", format_name);
             let mut shared = SharedLog::new(log);
             if let Some(max) = max_group {
                 shared = shared.with_max_group(max);
@@ -148,6 +201,7 @@ impl Log {
             shown,
             format: opened.1,
             pid: std::process::id(),
+            reader,
         })
     }
 
@@ -201,7 +255,7 @@ impl Log {
             .map(read_public_key)
             .transpose()
             .map_err(Raised::from)?;
-        let verdict = self.with_log(py, |log| {
+        let verdict = self.read_with(py, |log| {
             let mut options = VerifyOptions::new();
             if let Some(public) = &public
                 && !anchors.is_empty()
@@ -218,7 +272,7 @@ impl Log {
     #[pyo3(signature = (from_seq=0))]
     fn records(&self, py: Python<'_>, from_seq: u64) -> PyResult<Vec<RecordTuple>> {
         let mut out = Vec::new();
-        self.with_log(py, |log| scan_records(log, from_seq, &mut |r| out.push(r)))??;
+        self.read_with(py, |log| scan_records(log, from_seq, &mut |r| out.push(r)))??;
         Ok(out)
     }
 
@@ -226,14 +280,14 @@ impl Log {
     /// naming the first that cannot be read; returns how many were read.
     fn check_records(&self, py: Python<'_>) -> PyResult<u64> {
         let mut count = 0u64;
-        self.with_log(py, |log| scan_records(log, 0, &mut |_| count += 1))??;
+        self.read_with(py, |log| scan_records(log, 0, &mut |_| count += 1))??;
         Ok(count)
     }
 
     /// The record with this `action_id`, if any.
     fn find(&self, py: Python<'_>, action_id: String) -> PyResult<Option<RecordTuple>> {
         let found = self
-            .with_log(py, |log| log.find(&action_id))?
+            .read_with(py, |log| log.find(&action_id))?
             .map_err(Raised::from)?;
         Ok(match found {
             None => None,
