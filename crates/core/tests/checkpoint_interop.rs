@@ -116,7 +116,7 @@ fn trailseal_is_at_least_as_strict_as_go() {
         (format!("o\n9223372036854775808\n{r}\n"), false),
         (format!("o\n5\n{}\n", base64::encode(&[1; 31])), false),
         (format!("o\n5\n{}\n", r.trim_end_matches('=')), false),
-        (format!("o\n5\n"), false),
+        ("o\n5\n".to_owned(), false),
         // Go accepts these; trailseal refuses them: bits under the base64 padding, extension
         // lines (witnesses refuse them by default), origins with spaces or '+'.
         (format!("o\n5\n{stray}\n"), true),
