@@ -114,7 +114,7 @@ fn one_witness_counts_once() {
     let line = a.cosign(&body, 100).unwrap();
     let later = a.cosign(&body, 200).unwrap();
     let note = format!(
-        "{}{line}{line}{later}",
+        "{}{later}{line}{line}",
         checkpoint(10).sign(&signer()).unwrap()
     );
     let found = verify_cosignatures(&note, &[a.witness_key().clone()]).unwrap();
@@ -199,6 +199,42 @@ fn a_bad_cosignature_by_a_known_witness_is_an_error() {
         "{e}"
     );
     assert!(a.cosign(&checkpoint(10).body(), 1 << 63).is_err());
+}
+
+/// A timestamp above 2^63 - 1 is refused even under a signature that verifies.
+#[test]
+fn a_validly_signed_timestamp_above_2_63_is_refused() {
+    use ed25519_dalek::{Signer as _, SigningKey};
+    let a = witness("w.example/a", 1);
+    let body = checkpoint(10).body();
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let line = |t: u64| {
+        let sig = key.sign(format!("cosignature/v1\ntime {t}\n{body}").as_bytes());
+        let raw = [
+            &a.witness_key().key_id().to_be_bytes()[..],
+            &t.to_be_bytes(),
+            &sig.to_bytes(),
+        ]
+        .concat();
+        format!(
+            "{}\u{2014} w.example/a {}\n",
+            checkpoint(10).sign(&signer()).unwrap(),
+            base64::encode(&raw)
+        )
+    };
+    let keys = [a.witness_key().clone()];
+    assert_eq!(
+        verify_cosignatures(&line((1 << 63) - 1), &keys)
+            .unwrap()
+            .len(),
+        1
+    );
+    for t in [1 << 63, u64::MAX] {
+        assert!(matches!(
+            verify_cosignatures(&line(t), &keys),
+            Err(CosignatureError::BadCosignature { .. })
+        ));
+    }
 }
 
 #[test]
