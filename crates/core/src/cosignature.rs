@@ -25,7 +25,8 @@ use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use crate::base64;
-use crate::note::{NoteError, check_body, split_signed, valid_name};
+use crate::checkpoint::{Checkpoint, CheckpointError};
+use crate::note::{NoteError, NoteVerifier, check_body, split_signed, valid_name};
 
 /// The signature type of Ed25519 cosignatures.
 pub const COSIGNATURE_ED25519: u8 = 0x04;
@@ -42,6 +43,8 @@ pub enum CosignatureError {
     Key(&'static str),
     #[error(transparent)]
     Note(#[from] NoteError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
     #[error("cosignature by witness {name} ({key_id:08x}): {why}")]
     BadCosignature {
         name: String,
@@ -275,4 +278,17 @@ pub fn verify_cosignatures(
             })
         })
         .collect())
+}
+
+/// Opens a checkpoint note with the log's key ([`Checkpoint::open`]) and verifies its
+/// cosignatures against `witnesses` ([`verify_cosignatures`]): the checkpoint and the distinct
+/// witnesses that cosigned exactly the text the log signed. Whether they are a quorum is the
+/// caller's policy.
+pub fn open_cosigned(
+    note: &str,
+    log: &NoteVerifier,
+    witnesses: &[WitnessKey],
+) -> Result<(Checkpoint, Vec<Cosigned>), CosignatureError> {
+    let checkpoint = Checkpoint::open(note, log)?;
+    Ok((checkpoint, verify_cosignatures(note, witnesses)?))
 }

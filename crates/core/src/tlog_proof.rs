@@ -38,6 +38,8 @@ pub enum TlogProofError {
     TooLarge,
     #[error("proof line {line}: {why}")]
     Line { line: usize, why: &'static str },
+    #[error("proof file: does not read back as written")]
+    NotCanonical,
     #[error("proof checkpoint: {0}")]
     Checkpoint(#[from] CheckpointError),
     #[error("proof index {index}: not below the checkpoint size {size}")]
@@ -101,10 +103,7 @@ impl TlogProof {
         // One set of rules: what is written must read back the same.
         let parsed = Self::parse(&proof.to_text())?;
         if parsed != proof {
-            return Err(TlogProofError::Line {
-                line: 0,
-                why: "the proof does not read back as written",
-            });
+            return Err(TlogProofError::NotCanonical);
         }
         Ok(proof)
     }
@@ -191,7 +190,9 @@ impl TlogProof {
             hashes.push(hash);
         }
         if checkpoint_note.is_empty() {
-            return Err(bad(0, "no checkpoint after the blank line"));
+            // The line after the blank line.
+            let line = head.split('\n').count() + 2;
+            return Err(bad(line, "no checkpoint after the blank line"));
         }
         Ok(TlogProof {
             extra,

@@ -3,7 +3,7 @@
 use sha2::{Digest, Sha256};
 use trailseal_core::base64;
 use trailseal_core::cosignature::{
-    CosignatureError, Cosigned, WitnessKey, WitnessSigner, verify_cosignatures,
+    CosignatureError, Cosigned, WitnessKey, WitnessSigner, open_cosigned, verify_cosignatures,
 };
 use trailseal_core::note::NoteSigner;
 
@@ -251,4 +251,20 @@ fn the_signed_message_is_the_spec_s() {
     let key = VerifyingKey::from_bytes(&a.witness_key().public_key()).unwrap();
     let sig = Signature::from_bytes(&raw[12..].try_into().unwrap());
     assert!(key.verify_strict(message.as_bytes(), &sig).is_ok());
+}
+
+#[test]
+fn open_cosigned_checks_the_log_and_the_witnesses() {
+    let (a, b) = (witness("w.example/a", 1), witness("w.example/b", 2));
+    let keys = [a.witness_key().clone(), b.witness_key().clone()];
+    let note = cosigned(10, &[&b], 7);
+    let (cp, found) = open_cosigned(&note, &signer().verifier(), &keys).unwrap();
+    assert_eq!(cp, checkpoint(10));
+    assert_eq!(names(&found), ["w.example/b"]);
+    // Another log key: refused before any cosignature counts.
+    let other = NoteSigner::from_seed("audit.example/log", &[9; 32]).unwrap();
+    assert!(matches!(
+        open_cosigned(&note, &other.verifier(), &keys),
+        Err(CosignatureError::Checkpoint(_))
+    ));
 }
