@@ -194,3 +194,62 @@ fn origin_rules() {
     let e = check_origin("a b").unwrap_err().to_string();
     assert!(e.starts_with("origin: "), "{e}");
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Near misses of each checkpoint line.
+    fn line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("audit.example/log/tree".to_owned()),
+            "[a-z./+ 0-9\u{a0}]{0,12}",
+            (0u64..=u64::MAX).prop_map(|n| n.to_string()),
+            "[-+0 ]?[0-9]{1,20}[ ]?",
+            any::<[u8; 32]>().prop_map(|r| base64::encode(&r)),
+            proptest::collection::vec(any::<u8>(), 0..40).prop_map(|r| base64::encode(&r)),
+            "[A-Za-z0-9+/=]{40,46}",
+        ]
+    }
+
+    proptest! {
+        /// Behind a valid signature, whatever opens is canonical: its body is exactly the
+        /// signed text, so signing it again gives the same note; and it states what Go's
+        /// reading of the three lines would.
+        #[test]
+        fn what_opens_is_exactly_the_signed_text(
+            origin in prop_oneof![Just("audit.example/log/tree".to_owned()), line()],
+            size in prop_oneof![
+                (0u64..=u64::MAX).prop_map(|n| n.to_string()),
+                "0[0-9]{1,3}|[+-][0-9]{1,3}| [0-9]|[0-9] |[0-9]{19,21}",
+                line(),
+            ],
+            root in prop_oneof![any::<[u8; 32]>().prop_map(|r| base64::encode(&r)), line()],
+            extra in proptest::collection::vec(line(), 0..2),
+            keep in prop_oneof![Just(3usize), 0usize..6],
+        ) {
+            let mut lines = vec![origin, size, root];
+            lines.extend(extra);
+            lines.truncate(keep.max(1));
+            let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+            let Ok(note) = signer().sign(&body) else { return Ok(()) };
+            if let Ok(cp) = Checkpoint::open(&note, &signer().verifier()) {
+                prop_assert_eq!(cp.body(), body);
+                prop_assert_eq!(cp.sign(&signer()).unwrap(), note);
+                prop_assert_eq!(lines.len(), 3);
+                prop_assert!(cp.size() <= MAX_SIZE);
+                prop_assert_eq!(cp.size().to_string(), lines[1].clone());
+            }
+        }
+
+        /// Arbitrary text never panics the checkpoint, cosignature or vkey readers.
+        #[test]
+        fn arbitrary_text_never_panics(text in "[a-z0-9+/=\n \u{2014}]{0,200}") {
+            let _ = Checkpoint::open(&text, &signer().verifier());
+            let _ = trailseal_core::cosignature::WitnessKey::parse_vkey(&text);
+            let _ = trailseal_core::cosignature::verify_cosignatures(&text, &[]);
+            let _ = trailseal_core::tlog_proof::TlogProof::parse(&text);
+        }
+    }
+}
