@@ -46,6 +46,13 @@ fn key_ids_and_vkeys_follow_the_spec() {
         )
     );
     assert_eq!(&WitnessKey::parse_vkey(&vkey).unwrap(), key);
+    // Debug shows the public key only, never the seed.
+    let shown = format!("{w:?}");
+    assert!(shown.contains(&vkey), "{shown}");
+    assert!(
+        !shown.contains(&base64::encode(&[1u8; 32])[..20]),
+        "{shown}"
+    );
     // The log's own key type (0x01) is not a cosignature key; nor is a wrong id, an
     // uppercase id, a short key or a missing field.
     let note_key = NoteSigner::from_seed("witness.example/w1", &[1; 32])
