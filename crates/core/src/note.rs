@@ -34,7 +34,7 @@ pub enum NoteError {
     BadSignature { name: String, hash: u32 },
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name.contains('+')
         && name.chars().all(|c| !c.is_whitespace() && !c.is_control())
@@ -175,7 +175,7 @@ impl NoteSigner {
     }
 }
 
-fn check_body(body: &str) -> Result<(), NoteError> {
+pub(crate) fn check_body(body: &str) -> Result<(), NoteError> {
     if !body.ends_with('\n') {
         return Err(NoteError::Note("the text must end with a newline".into()));
     }
@@ -190,6 +190,71 @@ fn check_body(body: &str) -> Result<(), NoteError> {
         ));
     }
     Ok(())
+}
+
+/// One signature line of a note: `— <name> base64(key hash ‖ signature)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureLine<'n> {
+    /// The key name.
+    pub name: &'n str,
+    /// The 4-byte key hash (key id).
+    pub key_hash: u32,
+    /// What follows the key hash (at least one byte).
+    pub signature: Vec<u8>,
+}
+
+/// Splits a signed note into its signed text and its signature lines, as Go's `note.Open`
+/// does (the last blank line separates them; every line after it is a signature line), and
+/// checks the syntax of both. Nothing is verified: the caller checks the signatures it knows.
+pub fn split_signed(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
+    let split = note
+        .rfind("\n\n")
+        .ok_or_else(|| NoteError::Note("no blank line before the signatures".into()))?;
+    let (body, sigs) = note.split_at(split + 1);
+    check_body(body)?;
+    let sigs = sigs.strip_prefix('\n').unwrap_or(sigs);
+    if !sigs.ends_with('\n') {
+        return Err(NoteError::Note(
+            "the signature block must end with a newline".into(),
+        ));
+    }
+    if sigs.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(NoteError::Note(
+            "the signature block must not contain control characters".into(),
+        ));
+    }
+    let mut lines = Vec::new();
+    // Every line of the block is a signature line, as Go's note.Open requires; the signed
+    // text is `body` alone.
+    for (n, line) in sigs.split_terminator('\n').enumerate() {
+        if n >= MAX_SIGNATURES {
+            return Err(NoteError::Note(format!(
+                "more than {MAX_SIGNATURES} signatures"
+            )));
+        }
+        // The line itself is not quoted: a file given by mistake (a key) must not be echoed.
+        let rest = line.strip_prefix("\u{2014} ").ok_or_else(|| {
+            NoteError::Note(format!(
+                "signature line {} does not start with an em dash",
+                n + 1
+            ))
+        })?;
+        let (name, data) = rest
+            .split_once(' ')
+            .filter(|(name, data)| valid_name(name) && !data.is_empty())
+            .ok_or_else(|| NoteError::Note(format!("signature line {} is malformed", n + 1)))?;
+        let data = base64::decode(data)
+            .map_err(|_| NoteError::Note("a signature is not base64".into()))?;
+        let Some((hash, sig)) = data.split_first_chunk::<4>().filter(|(_, s)| !s.is_empty()) else {
+            return Err(NoteError::Note("a signature is too short".into()));
+        };
+        lines.push(SignatureLine {
+            name,
+            key_hash: u32::from_be_bytes(*hash),
+            signature: sig.to_vec(),
+        });
+    }
+    Ok((body, lines))
 }
 
 impl NoteVerifier {
@@ -259,49 +324,10 @@ impl NoteVerifier {
     /// A note without a signature by this key is [`NoteError::NotSignedBy`] (a wrong key); one
     /// whose signature by this key fails is [`NoteError::BadSignature`] (an altered note).
     pub fn open<'n>(&self, note: &'n str) -> Result<&'n str, NoteError> {
-        let split = note
-            .rfind("\n\n")
-            .ok_or_else(|| NoteError::Note("no blank line before the signatures".into()))?;
-        let (body, sigs) = note.split_at(split + 1);
-        check_body(body)?;
-        let sigs = sigs.strip_prefix('\n').unwrap_or(sigs);
-        if !sigs.ends_with('\n') {
-            return Err(NoteError::Note(
-                "the signature block must end with a newline".into(),
-            ));
-        }
-        if sigs.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(NoteError::Note(
-                "the signature block must not contain control characters".into(),
-            ));
-        }
+        let (body, lines) = split_signed(note)?;
         let mut ours = None;
-        // Every line of the block is a signature line, as Go's note.Open requires; the
-        // signed text is `body` alone.
-        for (n, line) in sigs.split_terminator('\n').enumerate() {
-            if n >= MAX_SIGNATURES {
-                return Err(NoteError::Note(format!(
-                    "more than {MAX_SIGNATURES} signatures"
-                )));
-            }
-            // The line itself is not quoted: a file given by mistake (a key) must not be echoed.
-            let rest = line.strip_prefix("\u{2014} ").ok_or_else(|| {
-                NoteError::Note(format!(
-                    "signature line {} does not start with an em dash",
-                    n + 1
-                ))
-            })?;
-            let (name, data) = rest
-                .split_once(' ')
-                .filter(|(name, data)| valid_name(name) && !data.is_empty())
-                .ok_or_else(|| NoteError::Note(format!("signature line {} is malformed", n + 1)))?;
-            let data = base64::decode(data)
-                .map_err(|_| NoteError::Note("a signature is not base64".into()))?;
-            let Some((hash, sig)) = data.split_first_chunk::<4>().filter(|(_, s)| !s.is_empty())
-            else {
-                return Err(NoteError::Note("a signature is too short".into()));
-            };
-            if name == self.name && u32::from_be_bytes(*hash) == self.hash {
+        for line in lines {
+            if line.name == self.name && line.key_hash == self.hash {
                 if ours.is_some() {
                     // Go uses the first and drops the rest; which one counts must not be a
                     // question.
@@ -309,10 +335,10 @@ impl NoteVerifier {
                         "the note holds more than one signature by this key".into(),
                     ));
                 }
-                ours =
-                    Some(<[u8; 64]>::try_from(sig).map_err(|_| {
-                        NoteError::Note("an Ed25519 signature has 64 bytes".into())
-                    })?);
+                ours = Some(
+                    <[u8; 64]>::try_from(line.signature.as_slice())
+                        .map_err(|_| NoteError::Note("an Ed25519 signature has 64 bytes".into()))?,
+                );
             }
         }
         let Some(sig) = ours else {

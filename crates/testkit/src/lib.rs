@@ -18,9 +18,10 @@
     clippy::print_stderr
 )]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 mod fixtures;
 mod pg;
@@ -146,53 +147,82 @@ fn is_root() -> bool {
 
 const GO_NOTE_SRC: &str = "/usr/share/gocode/src/golang.org/x/mod/sumdb/note/note.go";
 
-/// Go's reference signed-note implementation, built from `interop/notecheck/main.go` against
-/// Debian's `golang-golang-x-mod-dev`. When Go or that package is missing and the tests run as
-/// root, they are installed with apt-get (the Debian registry is reachable in CI); otherwise
-/// the test fails with what to install.
+/// Go's reference signed-note implementation, built from `interop/notecheck/main.go` (see
+/// [`go_interop`]).
 pub fn go_notecheck() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join("target"));
-        std::fs::create_dir_all(&target).unwrap();
-        let lock = std::fs::File::create(target.join("notecheck.lock")).unwrap();
-        lock.lock().unwrap();
-        let bin = target.join("notecheck");
-        if bin.exists() {
-            return bin;
-        }
-        let have_go = Command::new("go").arg("version").output().is_ok_and(|o| o.status.success());
-        if !have_go || !Path::new(GO_NOTE_SRC).exists() {
+    go_interop("notecheck")
+}
+
+/// Go's reference signed notes and tree descriptions (`sumdb/note`, `sumdb/tlog`) reading and
+/// writing C2SP checkpoints, built from `interop/checkpointcheck/main.go` (see [`go_interop`]).
+pub fn go_checkpointcheck() -> PathBuf {
+    go_interop("checkpointcheck")
+}
+
+/// The Go program `interop/<program>/main.go`, built once per target directory (again when
+/// its source is newer than the binary) against Debian's `golang-golang-x-mod-dev`. When Go
+/// or that package is missing and the tests run as root, they are installed with apt-get (the
+/// Debian registry is reachable in CI); otherwise the test fails with what to install.
+pub fn go_interop(program: &str) -> PathBuf {
+    static BINS: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut bins = BINS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(bin) = bins.get(program) {
+        return bin.clone();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    std::fs::create_dir_all(&target).unwrap();
+    let lock = std::fs::File::create(target.join(format!("{program}.lock"))).unwrap();
+    lock.lock().unwrap();
+    let bin = target.join(program);
+    let source = workspace_root().join(format!("interop/{program}/main.go"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if modified(&bin).is_some() && modified(&bin) >= modified(&source) {
+        bins.insert(program.to_owned(), bin.clone());
+        return bin;
+    }
+    let have_go = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_go || !Path::new(GO_NOTE_SRC).exists() {
+        assert!(
+            is_root(),
+            "the Go interop tests need Go and golang.org/x/mod: apt-get install golang-go golang-golang-x-mod-dev"
+        );
+        eprintln!("installing golang-go and golang-golang-x-mod-dev with apt-get");
+        let install = || {
+            Command::new("apt-get")
+                .args([
+                    "install",
+                    "-y",
+                    "-q",
+                    "golang-go",
+                    "golang-golang-x-mod-dev",
+                ])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !install() {
+            let _ = Command::new("apt-get").args(["update", "-q"]).status();
             assert!(
-                is_root(),
-                "the signed-note interop test needs Go and golang.org/x/mod: apt-get install golang-go golang-golang-x-mod-dev"
+                install(),
+                "apt-get install golang-go golang-golang-x-mod-dev failed"
             );
-            eprintln!("installing golang-go and golang-golang-x-mod-dev with apt-get");
-            let install = || {
-                Command::new("apt-get")
-                    .args(["install", "-y", "-q", "golang-go", "golang-golang-x-mod-dev"])
-                    .env("DEBIAN_FRONTEND", "noninteractive")
-                    .status()
-                    .is_ok_and(|s| s.success())
-            };
-            if !install() {
-                let _ = Command::new("apt-get").args(["update", "-q"]).status();
-                assert!(install(), "apt-get install golang-go golang-golang-x-mod-dev failed");
-            }
         }
-        let status = Command::new("go")
-            .args(["build", "-o"])
-            .arg(&bin)
-            .arg(workspace_root().join("interop/notecheck/main.go"))
-            .env("GO111MODULE", "off")
-            .env("GOPATH", "/usr/share/gocode")
-            .env("GOCACHE", target.join("go-cache"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "go build interop/notecheck failed");
-        bin
-    })
-    .clone()
+    }
+    let status = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(&source)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOCACHE", target.join("go-cache"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "go build interop/{program} failed");
+    bins.insert(program.to_owned(), bin.clone());
+    bin
 }
