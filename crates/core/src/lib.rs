@@ -23,6 +23,7 @@ pub mod start;
 pub mod strength;
 pub mod time;
 pub mod trace;
+pub mod tree;
 pub mod verdict;
 pub mod verify;
 
