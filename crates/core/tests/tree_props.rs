@@ -531,7 +531,7 @@ fn tile_lists_and_paths() {
         "tile/0/ 01",
         "tile/entries/001.p/1/",
         "tile/0/001.p/1.p/1",
-        "tile/0/x018/x446/x744/x073/x709/x551/615",
+        "tile/0/x018/x446/x744/x073/x709/x551/616",
         "tile/0/a01",
         "Tile/0/001",
         "tile/0/001.P/1",
