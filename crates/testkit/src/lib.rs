@@ -145,6 +145,7 @@ fn is_root() -> bool {
 }
 
 const GO_NOTE_SRC: &str = "/usr/share/gocode/src/golang.org/x/mod/sumdb/note/note.go";
+const GO_TLOG_SRC: &str = "/usr/share/gocode/src/golang.org/x/mod/sumdb/tlog/tlog.go";
 
 /// Go's reference signed-note implementation, built from `interop/notecheck/main.go` against
 /// Debian's `golang-golang-x-mod-dev`. When Go or that package is missing and the tests run as
@@ -152,47 +153,73 @@ const GO_NOTE_SRC: &str = "/usr/share/gocode/src/golang.org/x/mod/sumdb/note/not
 /// the test fails with what to install.
 pub fn go_notecheck() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join("target"));
-        std::fs::create_dir_all(&target).unwrap();
-        let lock = std::fs::File::create(target.join("notecheck.lock")).unwrap();
-        lock.lock().unwrap();
-        let bin = target.join("notecheck");
-        if bin.exists() {
-            return bin;
-        }
-        let have_go = Command::new("go").arg("version").output().is_ok_and(|o| o.status.success());
-        if !have_go || !Path::new(GO_NOTE_SRC).exists() {
+    BIN.get_or_init(|| go_build("notecheck", GO_NOTE_SRC))
+        .clone()
+}
+
+/// Go's reference transparency-log implementation (`golang.org/x/mod/sumdb/tlog`), built from
+/// `interop/tlogcheck/main.go` like [`go_notecheck`]. It reads commands on stdin and answers
+/// each with one line (see the program's header).
+pub fn go_tlogcheck() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| go_build("tlogcheck", GO_TLOG_SRC))
+        .clone()
+}
+
+/// Builds `interop/<name>/main.go` into the target directory once (a file lock keeps
+/// concurrent test binaries from racing), installing Go and golang.org/x/mod when missing and
+/// running as root; `needs` is a source file of the package the program imports.
+fn go_build(name: &str, needs: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    std::fs::create_dir_all(&target).unwrap();
+    let lock = std::fs::File::create(target.join(format!("{name}.lock"))).unwrap();
+    lock.lock().unwrap();
+    let bin = target.join(name);
+    if bin.exists() {
+        return bin;
+    }
+    let have_go = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_go || !Path::new(needs).exists() {
+        assert!(
+            is_root(),
+            "the {name} interop tests need Go and golang.org/x/mod: apt-get install golang-go golang-golang-x-mod-dev"
+        );
+        eprintln!("installing golang-go and golang-golang-x-mod-dev with apt-get");
+        let install = || {
+            Command::new("apt-get")
+                .args([
+                    "install",
+                    "-y",
+                    "-q",
+                    "golang-go",
+                    "golang-golang-x-mod-dev",
+                ])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !install() {
+            let _ = Command::new("apt-get").args(["update", "-q"]).status();
             assert!(
-                is_root(),
-                "the signed-note interop test needs Go and golang.org/x/mod: apt-get install golang-go golang-golang-x-mod-dev"
+                install(),
+                "apt-get install golang-go golang-golang-x-mod-dev failed"
             );
-            eprintln!("installing golang-go and golang-golang-x-mod-dev with apt-get");
-            let install = || {
-                Command::new("apt-get")
-                    .args(["install", "-y", "-q", "golang-go", "golang-golang-x-mod-dev"])
-                    .env("DEBIAN_FRONTEND", "noninteractive")
-                    .status()
-                    .is_ok_and(|s| s.success())
-            };
-            if !install() {
-                let _ = Command::new("apt-get").args(["update", "-q"]).status();
-                assert!(install(), "apt-get install golang-go golang-golang-x-mod-dev failed");
-            }
         }
-        let status = Command::new("go")
-            .args(["build", "-o"])
-            .arg(&bin)
-            .arg(workspace_root().join("interop/notecheck/main.go"))
-            .env("GO111MODULE", "off")
-            .env("GOPATH", "/usr/share/gocode")
-            .env("GOCACHE", target.join("go-cache"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "go build interop/notecheck failed");
-        bin
-    })
-    .clone()
+    }
+    let status = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(workspace_root().join(format!("interop/{name}/main.go")))
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOCACHE", target.join("go-cache"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "go build interop/{name} failed");
+    bin
 }
