@@ -4,6 +4,8 @@
 //! own; our C2SP tiles exactly the tiles Go's layout has, byte for byte, and read back through
 //! `tlog.TileHashReader`. Tampered proofs and tiles are refused by Go.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 

@@ -3,6 +3,8 @@
 //! proofs for every size 1..=300 and random larger ones; malformed and hostile proofs refused;
 //! C2SP tiles written, read back and tampered with.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
