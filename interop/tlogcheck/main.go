@@ -16,7 +16,10 @@
 //	                                       and read-tiles holds
 //	read-tiles SIZE ROOT                   tlog.TileHashReader over the remembered tiles:
 //	                                       TreeHash(SIZE) == ROOT and every stored hash read
-//	                                       back equals Go's own
+//	                                       back equals Go's own (that comparison matters:
+//	                                       x/mod 0.7.0's TileHashReader alone returns hashes
+//	                                       from a tampered full tile when the right-edge
+//	                                       subtrees share tiles, e.g. tile/0/000 at size 300)
 //	clear-tiles                            forget the tiles; print "cleared"
 //
 // PROOF is base64 hashes joined by "," or "-" for none. Checks print "ok" or "refused WHY".

@@ -541,3 +541,62 @@ fn tile_lists_and_paths() {
         assert!(Tile::parse_path(bad).is_err(), "{bad:?}");
     }
 }
+
+/// The case Go's x/mod 0.7.0 `TileHashReader` lets through: at size 300 the right-edge
+/// subtrees share tiles (4 subtree hashes in 2 tiles), and Go skips checking the next tiles it
+/// fetches, so one flipped bit in the full tile `tile/0/000` comes back as a stored hash
+/// without an error (seen with interop Go: `tampered hash returned: true`). Every tile that is
+/// not at the edge is checked here.
+#[test]
+fn a_full_tile_behind_shared_edge_tiles_is_checked() {
+    use trailseal_core::tree::HashReader;
+    let mut store = stored();
+    for size in [300u64, 600, 16_385] {
+        let mut dir = Dir::default();
+        write_tiles(&mut dir, &mut store, 0, size);
+        let root = tree_hash(size, &mut store).unwrap();
+        dir.0.get_mut("tile/0/000").unwrap()[5] ^= 1;
+        let mut reader = TileHashReader::new(size, root, dir);
+        let mut out = [MerkleHash::default()];
+        assert_eq!(
+            reader.read_hashes(&[0], &mut out),
+            Err(TileError::Inconsistent {
+                path: "tile/0/000".into()
+            }),
+            "size {size}"
+        );
+    }
+}
+
+/// Tile sources returning arbitrary bytes never make the reader panic or succeed.
+#[test]
+fn hostile_tiles_never_panic_or_pass() {
+    use trailseal_core::tree::HashReader;
+    struct Junk(u64);
+    impl TileSource for Junk {
+        type Error = String;
+        fn read_tile(&mut self, tile: &Tile) -> Result<Vec<u8>, String> {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = if self.0 % 4 == 0 {
+                (self.0 >> 40) as usize % 9000
+            } else {
+                usize::from(tile.width()) * 32
+            };
+            Ok((0..len).map(|i| (self.0 >> (i % 56)) as u8).collect())
+        }
+    }
+    let mut seed = 1u64;
+    for size in (1..3000u64).step_by(37).chain([65_536, 70_000, u64::MAX]) {
+        seed += 1;
+        let mut reader = TileHashReader::new(size, MerkleHash([seed as u8; 32]), Junk(seed));
+        let count = stored_hash_count(size).unwrap_or(u64::MAX);
+        let indexes = [0, count / 3, count.saturating_sub(1), count];
+        let mut out = [MerkleHash::default(); 4];
+        assert!(reader.read_hashes(&indexes, &mut out).is_err());
+        assert!(reader.read_hashes(&indexes[..3], &mut out[..3]).is_err());
+        assert!(tree_hash(size, &mut reader).is_err());
+    }
+}
