@@ -600,3 +600,28 @@ fn hostile_tiles_never_panic_or_pass() {
         assert!(tree_hash(size, &mut reader).is_err());
     }
 }
+
+/// Entry bundles written for the entry tiles parse back to the entries, whose leaf hashes are
+/// the level-0 hash tile of the same number and width.
+#[test]
+fn entry_bundles_match_the_level_0_tiles() {
+    use trailseal_core::tree::{parse_entry_bundle, push_bundle_entry};
+    let mut store = stored();
+    let size = 600;
+    for (tile, hash_tile) in entry_tiles(0, size).zip(hash_tiles(0, size)) {
+        assert_eq!((tile.n(), tile.width()), (hash_tile.n(), hash_tile.width()));
+        assert_eq!(tile.path().replace("entries", "0"), hash_tile.path());
+        let first = tile.n() * 256;
+        let mut bundle = Vec::new();
+        for i in first..first + u64::from(tile.width()) {
+            push_bundle_entry(&mut bundle, &entry(i)).unwrap();
+        }
+        let leaves: Vec<u8> = parse_entry_bundle(&bundle, tile.width())
+            .unwrap()
+            .iter()
+            .flat_map(|e| leaf_hash(e).0)
+            .collect();
+        assert_eq!(leaves, tile_data(&hash_tile, &mut store).unwrap());
+        assert!(tile_data(&tile, &mut store).is_err());
+    }
+}

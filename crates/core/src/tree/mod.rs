@@ -1,17 +1,19 @@
 //! The RFC 6962 / C2SP Merkle tree over the log's records: hashing ([`hash`]), Go tlog's
 //! write-once stored-hash layout ([`stored`]), inclusion and consistency proofs ([`proof`]),
-//! and C2SP tlog-tiles ([`tile`]).
+//! and C2SP tlog-tiles ([`tile`], entry bundles in [`entries`]).
 //!
 //! Everything here is pure: storage backends implement [`HashReader`] (and [`TileSource`] for
 //! tiles) and this module does the arithmetic. Sizes are `u64`; trees of up to
 //! [`MAX_TREE_SIZE`] leaves are supported and larger inputs are refused with a typed error,
 //! never a panic or an overflow.
 
+pub mod entries;
 pub mod hash;
 pub mod proof;
 pub mod stored;
 pub mod tile;
 
+pub use entries::{EntryBundleError, MAX_ENTRY_SIZE, parse_entry_bundle, push_bundle_entry};
 pub use hash::{HASH_SIZE, MerkleHash, leaf_hash, node_hash};
 pub use proof::{ProofError, ProofKind, check_record, check_tree, prove_record, prove_tree};
 pub use stored::{
