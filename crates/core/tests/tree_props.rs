@@ -580,7 +580,7 @@ fn hostile_tiles_never_panic_or_pass() {
                 .0
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            let len = if self.0 % 4 == 0 {
+            let len = if self.0.is_multiple_of(4) {
                 (self.0 >> 40) as usize % 9000
             } else {
                 usize::from(tile.width()) * 32
