@@ -126,12 +126,12 @@ impl Log {
         R: Send,
     {
         let shared = self.shared()?;
-        Ok(py.detach(|| {
-            match self.reader.as_ref().and_then(ReaderSpec::open) {
+        Ok(
+            py.detach(|| match self.reader.as_ref().and_then(ReaderSpec::open) {
                 Some(mut log) => f(&mut log),
                 None => shared.with_log(f),
-            }
-        }))
+            }),
+        )
     }
 }
 

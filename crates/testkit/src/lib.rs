@@ -159,6 +159,13 @@ pub fn go_checkpointcheck() -> PathBuf {
     go_interop("checkpointcheck")
 }
 
+/// Go's reference transparency-log implementation (`golang.org/x/mod/sumdb/tlog`), built from
+/// `interop/tlogcheck/main.go` (see [`go_interop`]). It reads commands on stdin and answers
+/// each with one line (see the program's header).
+pub fn go_tlogcheck() -> PathBuf {
+    go_interop("tlogcheck")
+}
+
 /// The Go program `interop/<program>/main.go`, built once per target directory (again when
 /// its source is newer than the binary) against Debian's `golang-golang-x-mod-dev`. When Go
 /// or that package is missing and the tests run as root, they are installed with apt-get (the
