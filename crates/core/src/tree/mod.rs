@@ -7,13 +7,20 @@
 //! [`MAX_TREE_SIZE`] leaves are supported and larger inputs are refused with a typed error,
 //! never a panic or an overflow.
 
+pub mod consistency;
 pub mod entries;
+pub mod frontier;
 pub mod hash;
 pub mod proof;
 pub mod stored;
 pub mod tile;
 
+pub use consistency::{
+    Consistency, ConsistencyError, Fork, ForkEvidence, FrontierCheck, TreeHead,
+    check_against_frontier, check_consistency, check_consistency_with,
+};
 pub use entries::{EntryBundleError, MAX_ENTRY_SIZE, parse_entry_bundle, push_bundle_entry};
+pub use frontier::{Frontier, FrontierError};
 pub use hash::{HASH_SIZE, MerkleHash, leaf_hash, node_hash};
 pub use proof::{ProofError, ProofKind, check_record, check_tree, prove_record, prove_tree};
 pub use stored::{
