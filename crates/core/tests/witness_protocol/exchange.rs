@@ -183,12 +183,14 @@ fn a_crash_after_the_answer_recovers_without_a_lost_or_double_cosignature() {
     let n_tree_30 = tree.note(30);
     submit(&mut states, &mut fake, &key, &mut tree, &n_tree_30, true).unwrap();
     assert_eq!(fake.requests - before, 1);
-    // A crash before a larger checkpoint was cosigned then recovered from 10 → 409 → 30.
+    // Another crash at 40, recovered from the stored 30: a 409 names 40, the retry from 40.
     let note40 = tree.note(40);
     submit(&mut states, &mut fake, &key, &mut tree, &note40, false).unwrap();
+    let before = fake.requests;
     let again = submit(&mut states, &mut fake, &key, &mut tree, &note40, true).unwrap();
+    assert_eq!(fake.requests - before, 2);
     assert_eq!(
-        evaluate_quorum(&again, &log(), &[key.clone()], 1).unwrap(),
+        evaluate_quorum(&again, &log(), std::slice::from_ref(&key), 1).unwrap(),
         Quorum::Met { count: 1 }
     );
     // Asked once more, nothing is sent: the record has it.
