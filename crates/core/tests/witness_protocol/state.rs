@@ -262,6 +262,30 @@ fn the_state_document_round_trips_and_is_read_strictly() {
         let r = WitnessStates::parse(&bad_text, &log());
         assert!(r.is_err(), "{what}: {r:?}");
     }
+    // Fields that disagree with the note are named, not just "not canonical".
+    for (from, to, member) in [
+        (size_field, "\"size\":6", "size"),
+        ("\"time\":1700000000", "\"time\":1700000001", "time"),
+        (
+            "\"origin\":\"audit.example",
+            "\"origin\":\"other.example",
+            "origin",
+        ),
+        (
+            "\\n\\n\\u2014",
+            "\\n\\n\\u2014 x AAAAAAAAAAAAAAAA\\n\\u2014",
+            "note",
+        ),
+    ] {
+        let bad_text = text.replacen(from, to, 1);
+        assert_ne!(bad_text, text);
+        match WitnessStates::parse(&bad_text, &log()) {
+            Err(e @ StateError::Entry { entry: 1, .. }) => {
+                assert!(e.to_string().contains(member), "{member}: {e}");
+            }
+            other => panic!("{member}: {other:?}"),
+        }
+    }
     // The same document under another log key: no note opens.
     let other = trailseal_core::note::NoteSigner::from_seed("audit.example/log", &[8u8; 32])
         .unwrap()
