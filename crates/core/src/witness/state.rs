@@ -54,8 +54,6 @@ pub enum StateError {
     NotCanonical,
     #[error("witness {witness}: the note: {why}")]
     Note { witness: String, why: String },
-    #[error(transparent)]
-    Refused(#[from] Refusal),
 }
 
 /// A checkpoint that must not be sent to a witness, or a witness answer that must not be
