@@ -30,6 +30,7 @@ pub mod trace;
 pub mod tree;
 pub mod verdict;
 pub mod verify;
+pub mod witness;
 
 pub use chain::{ChainKey, GENESIS_HASH, Hash32, KeyError, KeyId};
 pub use record::{Head, SealedRecord, seal_batch};
