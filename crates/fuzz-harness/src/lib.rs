@@ -23,6 +23,7 @@ mod canonical;
 mod jsonl_format;
 mod jsonl_line;
 mod number;
+mod tlog;
 mod verifier;
 pub use anchor::anchor;
 pub use bundle::bundle;
@@ -30,6 +31,7 @@ pub use canonical::canonical;
 pub use jsonl_format::jsonl_format;
 pub use jsonl_line::jsonl_line;
 pub use number::number;
+pub use tlog::tlog;
 pub use verifier::verifier;
 
 use trailseal::store::jsonl::JsonlStore;
@@ -69,6 +71,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("verifier", verifier),
     ("number", number),
     ("jsonl_format", jsonl_format),
+    ("tlog", tlog),
 ];
 
 struct Fixtures {

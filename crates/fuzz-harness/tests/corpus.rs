@@ -59,7 +59,8 @@ fn every_target_has_a_test() {
             "anchor",
             "verifier",
             "number",
-            "jsonl_format"
+            "jsonl_format",
+            "tlog"
         ]
     );
 }
@@ -97,4 +98,9 @@ fn number_corpus() {
 #[test]
 fn jsonl_format_corpus() {
     replay("jsonl_format");
+}
+
+#[test]
+fn tlog_corpus() {
+    replay("tlog");
 }
