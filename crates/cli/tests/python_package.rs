@@ -52,20 +52,26 @@ fn venv() -> PathBuf {
         );
         run(
             "pip install the test requirements",
-            Command::new(venv.join("bin/python"))
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
+            pip_install(&venv.join("bin/python"))
                 .arg("-r")
                 .arg(workspace_root().join("python/tests/requirements.txt")),
         );
         std::fs::write(&marker, wanted).unwrap();
     }
     venv
+}
+
+/// `python -m pip install`, quietly.
+fn pip_install(python: &Path) -> Command {
+    let mut command = Command::new(python);
+    command.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]);
+    command
 }
 
 fn with_venv_path(command: &mut Command, venv: &Path) {
@@ -82,15 +88,8 @@ fn installed() -> &'static Path {
         let root = workspace_root();
         let venv = venv();
         // As a user would; maturin comes from the venv, not downloaded per run.
-        let mut install = Command::new(venv.join("bin/python"));
+        let mut install = pip_install(&venv.join("bin/python"));
         install
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
             .args(["--no-build-isolation", "--no-deps", "--force-reinstall"])
             .arg(root.join("python"))
             .env("CARGO_TARGET_DIR", target_dir().join("python"))
@@ -198,14 +197,7 @@ fn the_abi3_wheel_works_on_every_cpython_from_3_10() {
         let dir = tempfile::tempdir().unwrap();
         run(
             &format!("Python {version}: pip install the wheel"),
-            Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
+            pip_install(&python)
                 .args([
                     "--root-user-action=ignore",
                     "--no-deps",

@@ -64,13 +64,19 @@ struct Step {
     sibling: (u64, u64),
 }
 
-/// The steps from the root of a tree of size `t` to leaf `n` (`n < t`), top-down.
-fn record_path(t: u64, n: u64) -> Vec<Step> {
+/// Walks down from the root of a tree of size `t` while `more(lo, hi)` holds for the current
+/// range `[lo, hi)`, into the left subtree when `left(lo + k)` (k: the largest power of two
+/// below the range's size); returns the steps, top-down, and the range it stopped at.
+fn descend(
+    t: u64,
+    more: impl Fn(u64, u64) -> bool,
+    left: impl Fn(u64) -> bool,
+) -> (Vec<Step>, u64, u64) {
     let (mut lo, mut hi) = (0, t);
     let mut steps = Vec::new();
-    while hi - lo > 1 {
+    while more(lo, hi) {
         let (k, _) = maxpow2(hi - lo);
-        if n < lo + k {
+        if left(lo + k) {
             steps.push(Step {
                 went_left: true,
                 sibling: (lo + k, hi),
@@ -84,31 +90,19 @@ fn record_path(t: u64, n: u64) -> Vec<Step> {
             lo += k;
         }
     }
-    steps
+    (steps, lo, hi)
+}
+
+/// The steps from the root of a tree of size `t` to leaf `n` (`n < t`), top-down.
+fn record_path(t: u64, n: u64) -> Vec<Step> {
+    descend(t, |lo, hi| hi - lo > 1, |mid| n < mid).0
 }
 
 /// The steps from the root of a tree of size `t` to the old size `n` (`0 < n <= t`),
 /// top-down, and the range ending at `n` whose hash the proof starts with (`None` when that
 /// range starts at 0: the old root itself).
 fn tree_path(t: u64, n: u64) -> (Vec<Step>, Option<(u64, u64)>) {
-    let (mut lo, mut hi) = (0, t);
-    let mut steps = Vec::new();
-    while n != hi {
-        let (k, _) = maxpow2(hi - lo);
-        if n <= lo + k {
-            steps.push(Step {
-                went_left: true,
-                sibling: (lo + k, hi),
-            });
-            hi = lo + k;
-        } else {
-            steps.push(Step {
-                went_left: false,
-                sibling: (lo, lo + k),
-            });
-            lo += k;
-        }
-    }
+    let (steps, lo, hi) = descend(t, |_, hi| n != hi, |mid| n <= mid);
     (steps, (lo != 0).then_some((lo, hi)))
 }
 
