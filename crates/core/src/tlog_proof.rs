@@ -67,22 +67,7 @@ pub struct TlogProof {
 /// The length of the RFC 6962 inclusion proof of leaf `index` in a tree of `size` leaves
 /// (`None` when the index is not in the tree).
 pub fn inclusion_proof_len(index: u64, size: u64) -> Option<usize> {
-    if index >= size {
-        return None;
-    }
-    let (mut m, mut n, mut len) = (index, size, 0usize);
-    while n > 1 {
-        // The largest power of two below n.
-        let k = 1u64 << (63 - (n - 1).leading_zeros());
-        if m < k {
-            n = k;
-        } else {
-            m -= k;
-            n -= k;
-        }
-        len += 1;
-    }
-    Some(len)
+    crate::tree::proof::inclusion_proof_len(index, size)
 }
 
 impl TlogProof {

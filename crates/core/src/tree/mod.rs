@@ -22,7 +22,10 @@ pub use consistency::{
 pub use entries::{EntryBundleError, MAX_ENTRY_SIZE, parse_entry_bundle, push_bundle_entry};
 pub use frontier::{Frontier, FrontierError};
 pub use hash::{HASH_SIZE, MerkleHash, leaf_hash, node_hash};
-pub use proof::{ProofError, ProofKind, check_record, check_tree, prove_record, prove_tree};
+pub use proof::{
+    ProofError, ProofKind, check_record, check_tree, consistency_proof_len, inclusion_proof_len,
+    prove_record, prove_tree,
+};
 pub use stored::{
     HashReader, MAX_TREE_SIZE, MissingHash, append_stored_hashes, split_stored_hash_index,
     stored_hash_count, stored_hash_index, stored_hashes_for_record, tree_hash,

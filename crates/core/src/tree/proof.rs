@@ -134,6 +134,26 @@ fn read_ranges<R: HashReader + ?Sized>(
     Ok(proof)
 }
 
+/// The number of hashes in the inclusion proof of record `n` in the tree of size `t`
+/// (`None` when `n` is not in the tree). Any `u64` sizes: what a proof file may claim.
+pub fn inclusion_proof_len(n: u64, t: u64) -> Option<usize> {
+    (n < t).then(|| record_path(t, n).len())
+}
+
+/// The number of hashes in the consistency proof from the tree of size `n` to the tree of
+/// size `t`, as tlog-witness sends it: none from the empty tree or between equal sizes;
+/// `None` when `n > t`.
+pub fn consistency_proof_len(n: u64, t: u64) -> Option<usize> {
+    if n > t {
+        return None;
+    }
+    if n == 0 || n == t {
+        return Some(0);
+    }
+    let (steps, start) = tree_path(t, n);
+    Some(steps.len() + usize::from(start.is_some()))
+}
+
 /// The inclusion proof of record `n` in the tree of size `t` (Go's `ProveRecord`): the
 /// sibling hashes from the leaf up.
 pub fn prove_record<R: HashReader + ?Sized>(

@@ -46,31 +46,7 @@ pub enum RequestError {
 /// of `size` leaves, as tlog-witness sends it: 0 from the empty tree and between equal sizes;
 /// `None` when `old > size`.
 pub fn consistency_proof_len(old: u64, size: u64) -> Option<usize> {
-    if old > size {
-        return None;
-    }
-    if old == 0 || old == size {
-        return Some(0);
-    }
-    // The walk of RFC 6962 SUBPROOF: down from [0, size) until the range ends at `old`; one
-    // sibling per step, plus the hash of the range ending at `old` unless it starts at 0.
-    let (mut lo, mut hi, mut len) = (0u64, size, 0usize);
-    while old != hi {
-        let n = hi - lo;
-        // The largest power of two strictly below n (n >= 2 here).
-        let k = if n <= 2 {
-            1
-        } else {
-            1u64 << (63 - (n - 1).leading_zeros())
-        };
-        if old <= lo + k {
-            hi = lo + k;
-        } else {
-            lo += k;
-        }
-        len += 1;
-    }
-    Some(len + usize::from(lo != 0))
+    crate::tree::proof::consistency_proof_len(old, size)
 }
 
 /// An `add-checkpoint` request.
