@@ -113,6 +113,11 @@ impl Leaf {
         }
     }
 
+    /// The tree leaf hash of this leaf: `SHA-256(0x00 ‖ to_bytes())`.
+    pub fn hash(&self) -> crate::tree::MerkleHash {
+        crate::tree::leaf_hash(&self.to_bytes())
+    }
+
     /// The 120-byte encoding (the tree entry; its leaf hash is `SHA-256(0x00 ‖ bytes)`).
     pub fn to_bytes(&self) -> [u8; LEAF_LEN] {
         let mut out = [0u8; LEAF_LEN];

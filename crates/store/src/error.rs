@@ -121,6 +121,14 @@ pub enum StoreError {
         problem: String,
     },
 
+    /// A stored Merkle tree hash is missing, damaged, or cannot be written where it belongs.
+    #[error("{location}: tree hash {index}: {problem}")]
+    Tree {
+        location: String,
+        index: u64,
+        problem: String,
+    },
+
     /// The store is at the largest seq representable.
     #[error("{location}: the chain is full (seq would overflow)")]
     SeqOverflow { location: String },

@@ -74,6 +74,7 @@ pub mod postgres;
 pub mod protocol;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+pub mod tree;
 pub mod write;
 
 #[cfg(feature = "postgres")]
@@ -81,9 +82,11 @@ pub use error::LockHolder;
 pub use error::{Holdings, StoreError};
 pub use open::{Format, OpenMode, StoreOptions, open, open_with, redact_location};
 pub use protocol::{Import, StoreExt};
+pub use tree::{StoredTree, TreeSync};
 pub use write::{ReadBack, WriteTx};
 
 use trailseal_core::start::{ChainStart, StoredKeyId};
+use trailseal_core::tree::MerkleHash;
 use trailseal_core::verify::{Flow, ScanItem};
 use trailseal_core::{Hash32, PreparedTrace};
 
@@ -103,6 +106,8 @@ pub struct StoreState {
     pub head: Option<(u64, Vec<u8>)>,
     /// How many records the store holds, when it can tell cheaply (for progress display).
     pub record_count_hint: Option<u64>,
+    /// The Merkle tree over the records, if the store has one.
+    pub tree: Option<StoredTree>,
 }
 
 /// A record that was appended.
@@ -244,6 +249,10 @@ pub trait SnapshotReader: Send {
         range: SeqRange,
         visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
     ) -> Result<(), StoreError>;
+
+    /// Fills `out` with the stored tree hashes at indexes `first ..` (`out.len()` of them), as
+    /// of the snapshot. [`StoreError::Tree`] when one is missing or not 32 bytes.
+    fn read_tree_hashes(&mut self, first: u64, out: &mut [MerkleHash]) -> Result<(), StoreError>;
 }
 
 /// Readers over one consistent snapshot of a store, and the store's state in it. The

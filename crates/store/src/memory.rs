@@ -3,12 +3,13 @@
 use std::collections::HashSet;
 
 use trailseal_core::start::{ChainStart, StartKind, StoredKeyId};
+use trailseal_core::tree::MerkleHash;
 use trailseal_core::verify::{Flow, RecordView, ScanItem, TraceEncoding};
 use trailseal_core::{Hash32, Head, KeyId, SealedRecord};
 
 use crate::{
     Holdings, ImportRecord, SeqRange, Snapshot, SnapshotReader, Store, StoreError, StoreState,
-    StoredRecord, WriteTx,
+    StoredRecord, StoredTree, WriteTx,
 };
 
 /// One record as the memory store keeps it. Public so tests can damage it.
@@ -28,6 +29,8 @@ pub struct MemoryStore {
     records: Vec<MemoryRecord>,
     action_ids: HashSet<String>,
     retention: Vec<String>,
+    /// The seq of leaf 0 and the stored tree hashes.
+    tree: Option<(u64, Vec<MerkleHash>)>,
 }
 
 impl Default for MemoryStore {
@@ -45,7 +48,20 @@ impl MemoryStore {
             records: Vec::new(),
             action_ids: HashSet::new(),
             retention: Vec::new(),
+            tree: None,
         }
+    }
+
+    /// The stored tree hashes, for tests that damage them on purpose.
+    pub fn tree_hashes_mut(&mut self) -> Option<&mut Vec<MerkleHash>> {
+        self.tree.as_mut().map(|(_, hashes)| hashes)
+    }
+
+    fn stored_tree(&self) -> Option<StoredTree> {
+        self.tree.as_ref().map(|(base, hashes)| StoredTree {
+            base: *base,
+            hashes: hashes.len() as u64,
+        })
     }
 
     /// The retention log, for tests that damage it on purpose.
@@ -108,6 +124,7 @@ impl Store for MemoryStore {
                 .last()
                 .map(|r| (r.seq, r.record_hash.as_bytes().to_vec())),
             record_count_hint: Some(self.records.len() as u64),
+            tree: self.stored_tree(),
         })
     }
 
@@ -133,7 +150,10 @@ impl Store for MemoryStore {
         let state = self.state()?;
         Ok(Snapshot {
             state,
-            readers: vec![Box::new(MemoryReader(&self.records))],
+            readers: vec![Box::new(MemoryReader {
+                records: &self.records,
+                tree: self.tree.as_ref().map_or(&[], |(_, h)| h.as_slice()),
+            })],
         })
     }
 
@@ -177,6 +197,8 @@ struct Undo {
     deleted: Vec<MemoryRecord>,
     /// How many records were added at the end.
     inserted: usize,
+    /// The tree as it was: `None` if there was none, else how many hashes it had.
+    tree: Option<usize>,
 }
 
 impl<'a> MemoryTx<'a> {
@@ -187,6 +209,7 @@ impl<'a> MemoryTx<'a> {
             retention_len: store.retention.len(),
             deleted: Vec::new(),
             inserted: 0,
+            tree: store.tree.as_ref().map(|(_, h)| h.len()),
         };
         Self {
             store,
@@ -217,6 +240,7 @@ impl Drop for MemoryTx<'_> {
                 retention_len: 0,
                 deleted: Vec::new(),
                 inserted: 0,
+                tree: None,
             },
         );
         let store = &mut *self.store;
@@ -235,6 +259,14 @@ impl Drop for MemoryTx<'_> {
         store.retention.truncate(undo.retention_len);
         store.start = undo.start;
         store.key_id = undo.key_id;
+        match undo.tree {
+            None => store.tree = None,
+            Some(len) => {
+                if let Some((_, hashes)) = store.tree.as_mut() {
+                    hashes.truncate(len);
+                }
+            }
+        }
     }
 }
 
@@ -349,6 +381,37 @@ impl WriteTx for MemoryTx<'_> {
         Ok(())
     }
 
+    fn tree(&mut self) -> Result<Option<StoredTree>, StoreError> {
+        Ok(self.store.stored_tree())
+    }
+
+    fn read_tree_hashes(&mut self, first: u64, out: &mut [MerkleHash]) -> Result<(), StoreError> {
+        let hashes = self
+            .store
+            .tree
+            .as_ref()
+            .map_or(&[][..], |(_, h)| h.as_slice());
+        read_hashes(hashes, first, out)
+    }
+
+    fn append_tree(
+        &mut self,
+        base: u64,
+        first: u64,
+        hashes: &[MerkleHash],
+    ) -> Result<(), StoreError> {
+        let (_, stored) = self.store.tree.get_or_insert_with(|| (base, Vec::new()));
+        if first != stored.len() as u64 {
+            return Err(crate::tree::tree_error(
+                "memory",
+                first,
+                format!("written where the store holds {} hashes", stored.len()),
+            ));
+        }
+        stored.extend_from_slice(hashes);
+        Ok(())
+    }
+
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         self.committed = true;
         Ok(())
@@ -368,7 +431,10 @@ fn action_id_of(trace: &str) -> Option<String> {
 }
 
 /// The one reader of a memory store's snapshot.
-struct MemoryReader<'a>(&'a [MemoryRecord]);
+struct MemoryReader<'a> {
+    records: &'a [MemoryRecord],
+    tree: &'a [MerkleHash],
+}
 
 impl SnapshotReader for MemoryReader<'_> {
     fn scan_range(
@@ -376,8 +442,29 @@ impl SnapshotReader for MemoryReader<'_> {
         range: SeqRange,
         visit: &mut dyn FnMut(&ScanItem<'_>) -> Flow,
     ) -> Result<(), StoreError> {
-        scan_records(self.0, range, visit);
+        scan_records(self.records, range, visit);
         Ok(())
+    }
+
+    fn read_tree_hashes(&mut self, first: u64, out: &mut [MerkleHash]) -> Result<(), StoreError> {
+        read_hashes(self.tree, first, out)
+    }
+}
+
+fn read_hashes(
+    stored: &[MerkleHash],
+    first: u64,
+    out: &mut [MerkleHash],
+) -> Result<(), StoreError> {
+    let found = usize::try_from(first)
+        .ok()
+        .and_then(|f| stored.get(f..f.checked_add(out.len())?));
+    match found {
+        Some(run) => {
+            out.copy_from_slice(run);
+            Ok(())
+        }
+        None => Err(crate::tree::tree_error("memory", first, "missing")),
     }
 }
 

@@ -25,6 +25,7 @@ mod connect;
 mod lock;
 mod read;
 mod schema;
+mod tree;
 mod tx;
 mod url;
 
@@ -54,6 +55,9 @@ pub struct PgStore {
     traces: String,
     meta: String,
     retention: String,
+    /// `trailseal_tree`, when the schema has it (a store created before the tree, opened by a
+    /// role that may not create it, has none).
+    tree: Option<String>,
     lock_key: i64,
     lock_timeout: Duration,
     /// The statements every append uses, prepared once per connection when it first writes.

@@ -6,7 +6,10 @@
 //! unchanged (the transaction is dropped, which rolls it back).
 
 use trailseal_core::start::StartKind;
-use trailseal_core::{ChainKey, PreparedTrace, SealedRecord, seal_batch};
+use trailseal_core::tree::MerkleHash;
+use trailseal_core::{ChainKey, Head, PreparedTrace, SealedRecord, seal_batch};
+
+use crate::tree::{TreeSync, TxTree, leaf_hashes};
 
 use crate::write::WriteTx;
 use crate::{
@@ -57,6 +60,16 @@ pub trait StoreExt: Store {
     fn import(&mut self, meta: &ImportMeta) -> Result<Import<'_>, StoreError> {
         import(self, meta)
     }
+
+    /// Brings the Merkle tree up to the chain's head: hashes in, with `key`, the records the
+    /// tree does not cover yet (appended by weaver-kernel, copied in, or stored before the
+    /// store had a tree), in chunks of one write transaction each. Every record is checked
+    /// first (its seq, its link to the record before, its MAC); the tree stops before the
+    /// first that fails, and [`TreeSync::stopped`] says where and why. Appends call it
+    /// themselves when the tree is behind.
+    fn sync_tree(&mut self, key: &ChainKey) -> Result<TreeSync, StoreError> {
+        crate::tree::sync(self, key)
+    }
 }
 
 impl<S: Store + ?Sized> StoreExt for S {}
@@ -90,29 +103,42 @@ fn append<S: Store + ?Sized>(
         });
     }
     let mut out = Vec::with_capacity(traces.len());
-    let mut insert = |tx: &mut Box<dyn WriteTx + '_>, sealed: &[SealedRecord<'_>]| {
-        tx.insert(sealed, &key_id)?;
-        out.extend(sealed.iter().map(|r| Appended {
-            seq: r.seq,
-            record_hash: r.record_hash,
-        }));
-        Ok::<(), StoreError>(())
-    };
+    // The records' tree hashes go in the same transaction when they are the tree's next
+    // leaves; otherwise the tree is brought up after the commit.
+    let mut tree = TxTree::open(tx.as_mut(), head.next_seq)?;
+    let with_leaves = tree.is_some();
+    let location = tx.location().to_owned();
+    let mut insert =
+        |tx: &mut Box<dyn WriteTx + '_>,
+         (sealed, leaves): (Vec<SealedRecord<'_>>, Vec<MerkleHash>)| {
+            tx.insert(&sealed, &key_id)?;
+            if let Some(tree) = tree.as_mut() {
+                tree.push(&location, &leaves)?;
+                tree.flush(tx.as_mut())?;
+            }
+            out.extend(sealed.iter().map(|r| Appended {
+                seq: r.seq,
+                record_hash: r.record_hash,
+            }));
+            Ok::<(), StoreError>(())
+        };
+    let seal = |head: &mut Head, chunk| seal_with_leaves(key, with_leaves, head, chunk);
     if traces.len() < PIPELINE_FROM {
-        insert(&mut tx, &seal_batch(key, &mut head, traces))?;
+        insert(&mut tx, seal(&mut head, traces))?;
     } else {
-        // A second thread computes the MACs while this one writes the records already sealed.
+        // A second thread computes the MACs and leaves while this one writes the records
+        // already sealed.
         std::thread::scope(|scope| {
             let (to_writer, sealed) = std::sync::mpsc::sync_channel(4);
             scope.spawn(move || {
                 for chunk in traces.chunks(PIPELINE_CHUNK) {
-                    if to_writer.send(seal_batch(key, &mut head, chunk)).is_err() {
+                    if to_writer.send(seal(&mut head, chunk)).is_err() {
                         return;
                     }
                 }
             });
             // Returning early drops the receiver, which stops the sealing thread.
-            sealed.iter().try_for_each(|batch| insert(&mut tx, &batch))
+            sealed.iter().try_for_each(|batch| insert(&mut tx, batch))
         })?;
     }
     if tx.key_id()? == trailseal_core::start::StoredKeyId::Absent {
@@ -124,7 +150,29 @@ fn append<S: Store + ?Sized>(
     {
         confirm_kept(store.location(), traces, &out, &back)?;
     }
+    if !with_leaves {
+        // The records are stored and acknowledged whatever happens to the tree: a tree that
+        // cannot be brought up now is brought up by a later write, and `verify` says how far
+        // it reaches.
+        let _ = crate::tree::sync(store, key);
+    }
     Ok(out)
+}
+
+/// Seals `chunk` onto `head`, with the records' tree leaf hashes when they are needed.
+fn seal_with_leaves<'t>(
+    key: &ChainKey,
+    with_leaves: bool,
+    head: &mut Head,
+    chunk: &'t [PreparedTrace],
+) -> (Vec<SealedRecord<'t>>, Vec<MerkleHash>) {
+    let sealed = seal_batch(key, head, chunk);
+    let leaves = if with_leaves {
+        leaf_hashes(key, &sealed)
+    } else {
+        Vec::new()
+    };
+    (sealed, leaves)
 }
 
 fn conflict(tx: &dyn WriteTx, detail: &str) -> StoreError {
@@ -322,6 +370,15 @@ mod tests {
         }
         fn record_key_id(&mut self, _: &KeyId) -> Result<(), StoreError> {
             Ok(())
+        }
+        fn tree(&mut self) -> Result<Option<crate::StoredTree>, StoreError> {
+            Ok(None)
+        }
+        fn read_tree_hashes(&mut self, _: u64, _: &mut [MerkleHash]) -> Result<(), StoreError> {
+            Err(unused())
+        }
+        fn append_tree(&mut self, _: u64, _: u64, _: &[MerkleHash]) -> Result<(), StoreError> {
+            Err(unused())
         }
         fn commit(self: Box<Self>) -> Result<(), StoreError> {
             self.committed.store(true, Ordering::SeqCst);

@@ -10,9 +10,10 @@
 //! nothing of it is visible to any other handle or process until `commit` returns `Ok`.
 
 use trailseal_core::start::{ChainStart, StoredKeyId};
+use trailseal_core::tree::MerkleHash;
 use trailseal_core::{Head, KeyId, SealedRecord};
 
-use crate::{Holdings, ImportRecord, StoreError};
+use crate::{Holdings, ImportRecord, StoreError, StoredTree};
 
 /// An open write transaction on a store (see the [module documentation](self)).
 ///
@@ -86,6 +87,24 @@ pub trait WriteTx {
 
     /// Records `key_id` as the store's key id (replacing one recorded).
     fn record_key_id(&mut self, key_id: &KeyId) -> Result<(), StoreError>;
+
+    /// The tree the store holds (as of this transaction), `None` if it has none.
+    fn tree(&mut self) -> Result<Option<StoredTree>, StoreError>;
+
+    /// Fills `out` with the stored tree hashes at indexes `first ..`, as of this transaction.
+    /// [`StoreError::Tree`] when one is missing or not 32 bytes.
+    fn read_tree_hashes(&mut self, first: u64, out: &mut [MerkleHash]) -> Result<(), StoreError>;
+
+    /// Writes stored tree hashes at indexes `first ..`; `first` is the number of hashes the
+    /// store holds (hashes are written once, in order, never changed). A store without a tree
+    /// records `base` as the seq of leaf 0 (then `first` is 0); a store with one keeps its
+    /// own. The protocols only call it with hashes computed from records they checked.
+    fn append_tree(
+        &mut self,
+        base: u64,
+        first: u64,
+        hashes: &[MerkleHash],
+    ) -> Result<(), StoreError>;
 
     /// Makes everything written in the transaction durable and visible at once, and releases
     /// the write lock. On error nothing of it is visible.

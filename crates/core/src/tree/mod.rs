@@ -28,7 +28,7 @@ pub use proof::{
 };
 pub use stored::{
     HashReader, MAX_TREE_SIZE, MissingHash, append_stored_hashes, split_stored_hash_index,
-    stored_hash_count, stored_hash_index, stored_hashes_for_record, tree_hash,
+    stored_hash_count, stored_hash_index, stored_hashes_for_record, tree_hash, tree_size_for_count,
 };
 pub use tile::{
     TILE_HEIGHT, TILE_WIDTH, Tile, TileError, TileHashReader, TileKind, TilePathError, TileSource,

@@ -105,6 +105,24 @@ pub fn stored_hash_count(n: u64) -> Option<u64> {
     Some(index_in_range(0, last) + 1 + u64::from(last.trailing_ones()))
 }
 
+/// The size of the largest tree whose stored hashes fit in `count` hashes: the `n` with
+/// `stored_hash_count(n) <= count < stored_hash_count(n + 1)`. A store that holds `count`
+/// hashes describes a tree of exactly this size when `stored_hash_count(n) == count`; more
+/// hashes than that are a write that did not finish (or damage).
+pub fn tree_size_for_count(count: u64) -> u64 {
+    let (mut lo, mut hi) = (0u64, MAX_TREE_SIZE);
+    // Invariant: stored_hash_count(lo) <= count, and every size above hi needs more.
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if stored_hash_count(mid).is_some_and(|c| c <= count) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
 fn check_size<E>(size: u64) -> Result<(), TreeError<E>> {
     if size > MAX_TREE_SIZE {
         return Err(InputError::TooLarge { size }.into());
@@ -218,6 +236,21 @@ pub fn tree_hash<R: HashReader + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_for_count_inverts_the_count() {
+        let sizes = (0..600u64).chain([1 << 20, (1 << 40) + 3, MAX_TREE_SIZE - 1, MAX_TREE_SIZE]);
+        for n in sizes {
+            let c = stored_hash_count(n).unwrap();
+            assert_eq!(tree_size_for_count(c), n, "size {n}");
+            if n < MAX_TREE_SIZE {
+                let next = stored_hash_count(n + 1).unwrap();
+                // Every count short of the next size's describes this size, plus debris.
+                assert_eq!(tree_size_for_count(next - 1), n, "size {n}");
+            }
+        }
+        assert_eq!(tree_size_for_count(u64::MAX), MAX_TREE_SIZE);
+    }
 
     #[test]
     fn index_layout_matches_go() {

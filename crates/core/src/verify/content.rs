@@ -25,6 +25,8 @@ pub enum ContentCheck {
 pub struct ContentChecker {
     scratch: Vec<u8>,
     expect_noncanonical: bool,
+    /// The last check's MAC matched over `scratch` (re-canonicalised bytes), not the stored ones.
+    matched_scratch: bool,
     recanon: crate::recanon::Recanonicalizer,
 }
 
@@ -36,6 +38,7 @@ impl ContentChecker {
 
     /// Checks `record` against its `record_hash` with `key`. Never panics.
     pub fn check(&mut self, key: &ChainKey, record: &RecordView<'_>) -> ContentCheck {
+        self.matched_scratch = false;
         let try_stored = record.encoding == TraceEncoding::Canonical || !self.expect_noncanonical;
         if try_stored {
             let mac = key.record_hash(record.seq, record.prev_hash, record.trace);
@@ -61,6 +64,7 @@ impl ContentChecker {
             if !mac.ct_eq_stored(record.record_hash) {
                 return ContentCheck::Mismatch;
             }
+            self.matched_scratch = true;
             return match record.columns {
                 Some(cols) => check_columns_canonical(&self.scratch, cols),
                 None => ContentCheck::Ok,
@@ -90,6 +94,7 @@ impl ContentChecker {
         if !mac.ct_eq_stored(record.record_hash) {
             return ContentCheck::Mismatch;
         }
+        self.matched_scratch = true;
         match record.columns {
             Some(cols) => {
                 let field = |name: &str| root.get(name).and_then(|n| n.as_str());
@@ -102,6 +107,17 @@ impl ContentChecker {
                 }
             }
             None => ContentCheck::Ok,
+        }
+    }
+
+    /// The canonical trace bytes the last [`ContentChecker::check`] of `record` verified the
+    /// MAC over: the stored bytes, or their re-canonicalised form. Meaningful only after that
+    /// check returned [`ContentCheck::Ok`] (or [`ContentCheck::ColumnMismatch`]).
+    pub fn verified_trace<'a>(&'a self, record: &RecordView<'a>) -> &'a [u8] {
+        if self.matched_scratch {
+            &self.scratch
+        } else {
+            record.trace
         }
     }
 }

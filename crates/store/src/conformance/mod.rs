@@ -117,10 +117,12 @@ fn name(store: &dyn Store) -> String {
 
 mod chain;
 mod snapshot;
+mod tree;
 mod writes;
 
 pub use chain::*;
 pub use snapshot::*;
+pub use tree::*;
 pub use writes::*;
 
 /// Generates one `#[test]` per conformance check for a backend type implementing [`Backend`].
@@ -142,6 +144,9 @@ macro_rules! conformance_tests {
             import_copies_a_chain,
             snapshot_ranges_equal_scan,
             dropped_write_changes_nothing,
+            appends_write_the_tree,
+            prune_keeps_the_tree,
+            sync_tree_brings_records_in,
         );
     };
     (@tests $backend:expr; $($check:ident,)*) => {

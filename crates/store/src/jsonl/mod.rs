@@ -19,6 +19,7 @@
 mod cache;
 pub mod read;
 pub mod repair;
+mod tree;
 pub mod tx;
 
 use std::fs::{File, OpenOptions};
@@ -239,8 +240,12 @@ impl Store for JsonlStore {
         if !self.path.exists() {
             return Ok(read::state_of_empty());
         }
+        // The tree before the records: a snapshot never sees hashes of records it does not.
+        let tree = tree::Sidecar::open(&self.path, &self.location)?;
         let (mut file, end) = self.open_snapshot()?;
-        read::state_in(&mut file, &self.reading(end))
+        let mut state = read::state_in(&mut file, &self.reading(end))?;
+        state.tree = tree.map(|t| t.tree());
+        Ok(state)
     }
 
     fn write(&mut self) -> Result<Box<dyn WriteTx + '_>, StoreError> {

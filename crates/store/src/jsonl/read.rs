@@ -88,8 +88,11 @@ impl JsonlStore {
                 location: self.location.clone(),
             });
         }
+        // The tree before the records: a snapshot never sees hashes of records it does not.
+        let tree = super::tree::Sidecar::open(&self.path, &self.location)?;
         let (mut file, end) = self.open_snapshot()?;
-        let state = state_in(&mut file, &self.reading(end))?;
+        let mut state = state_in(&mut file, &self.reading(end))?;
+        state.tree = tree.as_ref().map(super::tree::Sidecar::tree);
         Ok(Snapshot {
             state,
             readers: vec![Box::new(JsonlReader {
@@ -97,6 +100,7 @@ impl JsonlStore {
                 end,
                 location: self.location.clone(),
                 max: self.max_record_bytes,
+                tree,
             })],
         })
     }
@@ -320,6 +324,7 @@ pub(super) fn state_of_empty() -> StoreState {
         key_id: StoredKeyId::Absent,
         head: None,
         record_count_hint: None,
+        tree: None,
     }
 }
 
@@ -360,6 +365,7 @@ pub(super) fn state_in(file: &mut File, reading: &Reading<'_>) -> Result<StoreSt
         key_id,
         head,
         record_count_hint: None,
+        tree: None,
     })
 }
 
@@ -428,9 +434,26 @@ struct JsonlReader {
     end: u64,
     location: String,
     max: usize,
+    tree: Option<super::tree::Sidecar>,
 }
 
 impl SnapshotReader for JsonlReader {
+    fn read_tree_hashes(
+        &mut self,
+        first: u64,
+        out: &mut [trailseal_core::tree::MerkleHash],
+    ) -> Result<(), StoreError> {
+        match &self.tree {
+            Some(tree) => tree.read(&self.location, first, out),
+            None if out.is_empty() => Ok(()),
+            None => Err(crate::tree::tree_error(
+                &self.location,
+                first,
+                "missing (the store has no tree file)",
+            )),
+        }
+    }
+
     fn scan_range(
         &mut self,
         range: SeqRange,

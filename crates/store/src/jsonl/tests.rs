@@ -265,3 +265,45 @@ fn a_store_file_gone_while_open_is_not_started_again() {
     store.append(&key, &traces(2, 1)).unwrap();
     assert_eq!(store.state().unwrap().head.map(|h| h.0), Some(2));
 }
+
+/// The tree file beside a JSONL store: hashes that do not complete a record (a write cut
+/// short) are cut off by the next write; hashes of records the file no longer holds (records
+/// removed from its end) are kept, and the tree stops there.
+#[test]
+fn the_tree_file_survives_a_torn_write_and_keeps_evidence_of_a_rollback() {
+    use crate::conformance::stored_tree_hashes;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.jsonl");
+    let side = dir.path().join("s.jsonl.tree");
+    let key = test_key();
+    let mut store = JsonlStore::open(&path, OpenMode::Write { create: true }).unwrap();
+    store.append(&key, &traces(0, 5)).unwrap();
+    let five = stored_tree_hashes(&mut store);
+    // A torn write: part of a hash after the last complete record's.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&side)
+        .unwrap();
+    std::io::Write::write_all(&mut f, &[7u8; 45]).unwrap();
+    drop(f);
+    assert_eq!(store.state().unwrap().tree.unwrap().size(), 5);
+    store.append(&key, &traces(5, 1)).unwrap();
+    let six = stored_tree_hashes(&mut store);
+    assert_eq!(six[..five.len()], five[..]);
+    assert_eq!(store.state().unwrap().tree.unwrap().size(), 6);
+    // The last record removed from the file: the tree still covers it.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let cut = text.trim_end_matches('\n').rfind('\n').unwrap() + 1;
+    std::fs::write(&path, &text[..cut]).unwrap();
+    let mut store = JsonlStore::open(&path, OpenMode::Write { create: false }).unwrap();
+    let synced = store.sync_tree(&key).unwrap();
+    assert_eq!(synced.size, 6);
+    assert!(
+        synced
+            .stopped
+            .unwrap()
+            .1
+            .contains("beyond the chain's last record")
+    );
+    assert_eq!(stored_tree_hashes(&mut store), six, "the evidence is kept");
+}

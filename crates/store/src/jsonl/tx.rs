@@ -29,8 +29,10 @@ use trailseal_core::{Hash32, Head, KeyId, SealedRecord};
 use super::JsonlStore;
 use super::cache::AppendCache;
 use super::read::key_id_of;
+use super::tree::{self, Sidecar};
 use crate::atomic::{AtomicFile, Perms};
-use crate::{Holdings, ImportRecord, StoreError, WriteTx};
+use crate::{Holdings, ImportRecord, StoreError, StoredTree, WriteTx};
+use trailseal_core::tree::MerkleHash;
 
 /// A write transaction on a [`JsonlStore`]; see the [module documentation](self).
 #[derive(Debug)]
@@ -66,6 +68,11 @@ pub struct JsonlTx<'a> {
     first_inserted_kid: Option<StoredKeyId>,
     /// The key id written on copied lines ([`WriteTx::record_key_id`]).
     copy_kid: Option<KeyId>,
+    /// The tree file as read by this transaction (`Some(None)`: there is none), once read.
+    tree_file: Option<Option<Sidecar>>,
+    /// Tree hashes to append after the records are written: the base, the index of the
+    /// first, the hashes.
+    tree_pending: Option<(u64, u64, Vec<MerkleHash>)>,
 }
 
 /// A record line's bytes besides its trace, at most (seq, hashes, key id, member names).
@@ -101,7 +108,26 @@ impl<'a> JsonlTx<'a> {
             last_inserted: None,
             first_inserted_kid: None,
             copy_kid: None,
+            tree_file: None,
+            tree_pending: None,
         })
+    }
+
+    fn tree_file(&mut self) -> Result<Option<&Sidecar>, StoreError> {
+        if self.tree_file.is_none() {
+            self.tree_file = Some(Sidecar::open(&self.store.path, &self.store.location)?);
+        }
+        Ok(self.tree_file.as_ref().and_then(Option::as_ref))
+    }
+
+    /// Writes the tree hashes of the transaction, after its records.
+    fn write_tree(&mut self) -> Result<(), StoreError> {
+        match self.tree_pending.take() {
+            Some((base, first, hashes)) => {
+                tree::append(&self.store.path, &self.store.location, base, first, &hashes)
+            }
+            None => Ok(()),
+        }
     }
 
     fn len(&self) -> u64 {
@@ -559,6 +585,71 @@ impl WriteTx for JsonlTx<'_> {
         Ok(())
     }
 
+    fn tree(&mut self) -> Result<Option<StoredTree>, StoreError> {
+        let stored = self.tree_file()?.map(Sidecar::tree);
+        Ok(match (&self.tree_pending, stored) {
+            (Some((_, _, pending)), Some(t)) => Some(StoredTree {
+                base: t.base,
+                hashes: t.hashes + pending.len() as u64,
+            }),
+            (Some((base, _, pending)), None) => Some(StoredTree {
+                base: *base,
+                hashes: pending.len() as u64,
+            }),
+            (None, stored) => stored,
+        })
+    }
+
+    fn read_tree_hashes(&mut self, first: u64, out: &mut [MerkleHash]) -> Result<(), StoreError> {
+        let location = self.store.location.clone();
+        let in_file = self.tree_file()?.map_or(0, |s| s.tree().hashes);
+        let (from_file, from_pending) = out.split_at_mut(
+            usize::try_from(in_file.saturating_sub(first))
+                .unwrap_or(usize::MAX)
+                .min(out.len()),
+        );
+        if let Some(side) = self.tree_file()? {
+            side.read(&location, first, from_file)?;
+        } else if !from_file.is_empty() {
+            return Err(crate::tree::tree_error(&location, first, "missing"));
+        }
+        if from_pending.is_empty() {
+            return Ok(());
+        }
+        let start = first.saturating_add(from_file.len() as u64) - in_file;
+        let pending = self
+            .tree_pending
+            .as_ref()
+            .map_or(&[][..], |(_, _, p)| p.as_slice());
+        let run = usize::try_from(start)
+            .ok()
+            .and_then(|s| pending.get(s..s.checked_add(from_pending.len())?))
+            .ok_or_else(|| crate::tree::tree_error(&location, first, "missing"))?;
+        from_pending.copy_from_slice(run);
+        Ok(())
+    }
+
+    fn append_tree(
+        &mut self,
+        base: u64,
+        first: u64,
+        hashes: &[MerkleHash],
+    ) -> Result<(), StoreError> {
+        let holds = self.tree()?.map_or(0, |t| t.hashes);
+        if first != holds {
+            return Err(crate::tree::tree_error(
+                &self.store.location,
+                first,
+                format!("written where the store holds {holds} hashes"),
+            ));
+        }
+        match &mut self.tree_pending {
+            Some((_, _, pending)) => pending.extend_from_slice(hashes),
+            None => self.tree_pending = Some((base, first, hashes.to_vec())),
+        }
+        Ok(())
+    }
+
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         if self.rewrite.is_some() || self.out.is_some() {
             if self.out.is_none() || self.out_stale {
@@ -571,12 +662,14 @@ impl WriteTx for JsonlTx<'_> {
             };
             // The lock on the replaced file is released only after the rename, when `file`
             // closes.
-            return out
-                .replace()
-                .map_err(StoreError::write(&self.store.location));
+            out.replace()
+                .map_err(StoreError::write(&self.store.location))?;
+            // The records are stored: a tree that cannot be written now is caught up later.
+            let _ = self.write_tree();
+            return Ok(());
         }
         if self.pending.is_empty() {
-            return Ok(());
+            return self.write_tree();
         }
         // Checks the tail (refusing a torn one) if nothing did yet.
         self.cache()?;
@@ -594,6 +687,9 @@ impl WriteTx for JsonlTx<'_> {
         if cache.first_kid.is_none() {
             cache.first_kid = inserted_kid;
         }
+        // The records are stored and durable: a tree that cannot be written now is brought up
+        // by a later write (see the `tree` module).
+        let _ = self.write_tree();
         Ok(())
     }
 }

@@ -10,6 +10,9 @@ use super::url::{DEFAULT_LOCK_TIMEOUT, parse_lock_timeout, redact_url, take_para
 use super::{PgStore, SCHEMA_VERSION, lock, schema};
 use crate::{OpenMode, StoreError};
 
+/// The columns of `trailseal_tree`.
+const TREE_COLUMNS: &str = "idx BIGINT PRIMARY KEY, hash BYTEA NOT NULL";
+
 impl PgStore {
     /// Connects to `url` (`postgres://` or `postgresql://`, optionally `?schema=NAME`).
     /// [`OpenMode::Write`] with `create` makes the tables when missing (idempotent, under the
@@ -51,6 +54,7 @@ impl PgStore {
             traces: format!("{schema}.trailseal_traces"),
             meta: format!("{schema}.trailseal_meta"),
             retention: format!("{schema}.trailseal_retention"),
+            tree: None,
             lock_key: lock::chain_lock_key(&schema),
             lock_timeout,
             statements: None,
@@ -115,13 +119,41 @@ impl PgStore {
                  CREATE TABLE IF NOT EXISTS {traces} (seq BIGINT PRIMARY KEY, action_id TEXT NOT NULL UNIQUE, prev_hash TEXT NOT NULL, record_hash TEXT NOT NULL, invoked_at TEXT NOT NULL, payload TEXT NOT NULL);
                  CREATE TABLE IF NOT EXISTS {meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                  CREATE TABLE IF NOT EXISTS {retention} (idx BIGINT PRIMARY KEY, receipt TEXT NOT NULL);
+                 CREATE TABLE IF NOT EXISTS {schema}.trailseal_tree ({TREE_COLUMNS});
                  INSERT INTO {meta} (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT DO NOTHING;"
             ))
             .map_err(&err)?;
             tx.commit().map_err(&err)?;
         }
         let version = self.meta_value("schema_version")?;
-        crate::error::refuse_newer_schema(&self.location, version, SCHEMA_VERSION)
+        crate::error::refuse_newer_schema(&self.location, version, SCHEMA_VERSION)?;
+        self.find_tree_table(schema, mode)
+    }
+
+    /// Finds `trailseal_tree`; a store created before it had one gets it when opened for
+    /// writing by a role that may create tables (an append-only role carries on without).
+    fn find_tree_table(&mut self, schema: &str, mode: OpenMode) -> Result<(), StoreError> {
+        let err = self.err("read the schema");
+        let sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'trailseal_tree'";
+        let mut exists = self
+            .client
+            .query_opt(sql, &[&schema])
+            .map_err(&err)?
+            .is_some();
+        if !exists && matches!(mode, OpenMode::Write { .. }) {
+            let created = self.client.batch_execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {schema}.trailseal_tree ({TREE_COLUMNS})"
+            ));
+            match created {
+                Ok(()) => exists = true,
+                Err(e)
+                    if e.as_db_error()
+                        .is_some_and(|d| *d.code() == SqlState::INSUFFICIENT_PRIVILEGE) => {}
+                Err(e) => return Err(err(e)),
+            }
+        }
+        self.tree = exists.then(|| format!("{schema}.trailseal_tree"));
+        Ok(())
     }
 
     fn meta_value(&mut self, key: &str) -> Result<Option<String>, StoreError> {

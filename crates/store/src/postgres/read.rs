@@ -54,10 +54,11 @@ pub(super) fn key_id_from(value: Option<&str>) -> StoredKeyId {
 }
 
 pub(super) fn snapshot(store: &mut PgStore, readers: usize) -> Result<Snapshot<'_>, StoreError> {
-    let (traces, meta, retention) = (
+    let (traces, meta, retention, tree) = (
         store.traces.clone(),
         store.meta.clone(),
         store.retention.clone(),
+        store.tree.clone(),
     );
     let err = store.err("read the chain state");
     let config = store.config.clone();
@@ -65,11 +66,18 @@ pub(super) fn snapshot(store: &mut PgStore, readers: usize) -> Result<Snapshot<'
     let mut first = store.begin_reader()?;
     // The transaction's first statement fixes its snapshot: the state and every record
     // the readers read come from it.
-    let state = read_state(first.client(), &traces, &meta, &retention).map_err(&err)?;
+    let mut state = read_state(first.client(), &traces, &meta, &retention).map_err(&err)?;
+    state.tree = super::tree::stored_tree(first.client(), &location, tree.as_deref(), &meta)?;
     let mut extra = Vec::new();
     if readers > 1 {
         // Best effort: a server that cannot share the snapshot is read by one reader.
-        extra = share_snapshot(first.client(), &config, readers - 1, &location, &traces);
+        extra = share_snapshot(
+            first.client(),
+            &config,
+            readers - 1,
+            &location,
+            (&traces, tree.as_deref()),
+        );
     }
     let mut all: Vec<Box<dyn SnapshotReader + '_>> = vec![Box::new(first)];
     all.extend(
@@ -120,11 +128,12 @@ impl PgStore {
         // snapshot; then the schema that snapshot reads is checked.
         self.client
             .batch_execute(&format!(
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL lock_timeout = '{}ms'; LOCK TABLE {}, {}, {} IN ACCESS SHARE MODE",
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL lock_timeout = '{}ms'; LOCK TABLE {}, {}, {}{} IN ACCESS SHARE MODE",
                 self.lock_timeout.as_millis().max(1),
                 self.traces,
                 self.meta,
-                self.retention
+                self.retention,
+                self.tree.as_ref().map(|t| format!(", {t}")).unwrap_or_default()
             ))
             .map_err(|e| {
                 let _ = self.client.batch_execute("ROLLBACK");
@@ -134,6 +143,7 @@ impl PgStore {
             client: ReaderClient::Borrowed(&mut self.client),
             location: self.location.clone(),
             traces: self.traces.clone(),
+            tree: self.tree.clone(),
         };
         schema::check(reader.client(), &self.location, &self.schema)?;
         Ok(reader)
@@ -191,6 +201,7 @@ fn read_state(
         key_id: key_id_from(key_id.as_deref()),
         head,
         record_count_hint,
+        tree: None,
     })
 }
 
@@ -202,7 +213,7 @@ fn share_snapshot(
     config: &postgres::Config,
     count: usize,
     location: &str,
-    traces: &str,
+    (traces, tree): (&str, Option<&str>),
 ) -> Vec<PgReader<'static>> {
     let exported = client
         .batch_execute("SAVEPOINT trailseal_export")
@@ -237,6 +248,7 @@ fn share_snapshot(
             client: ReaderClient::Owned(Box::new(extra)),
             location: location.to_owned(),
             traces: traces.to_owned(),
+            tree: tree.map(str::to_owned),
         });
     }
     out
@@ -256,6 +268,7 @@ pub(super) struct PgReader<'a> {
     client: ReaderClient<'a>,
     location: String,
     traces: String,
+    tree: Option<String>,
 }
 
 impl PgReader<'_> {
@@ -275,6 +288,15 @@ impl Drop for PgReader<'_> {
 }
 
 impl SnapshotReader for PgReader<'_> {
+    fn read_tree_hashes(
+        &mut self,
+        first: u64,
+        out: &mut [trailseal_core::tree::MerkleHash],
+    ) -> Result<(), StoreError> {
+        let (location, tree) = (self.location.clone(), self.tree.clone());
+        super::tree::read_hashes(self.client(), &location, tree.as_deref(), first, out)
+    }
+
     fn scan_range(
         &mut self,
         range: SeqRange,

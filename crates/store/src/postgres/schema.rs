@@ -11,7 +11,7 @@ use postgres::{GenericClient, SimpleQueryMessage};
 use crate::StoreError;
 
 /// The tables and columns trailseal creates: (table, column, type), all NOT NULL.
-const COLUMNS: [(&str, &str, &str); 10] = [
+const COLUMNS: [(&str, &str, &str); 12] = [
     ("trailseal_meta", "key", "text"),
     ("trailseal_meta", "value", "text"),
     ("trailseal_retention", "idx", "bigint"),
@@ -22,6 +22,8 @@ const COLUMNS: [(&str, &str, &str); 10] = [
     ("trailseal_traces", "record_hash", "text"),
     ("trailseal_traces", "invoked_at", "text"),
     ("trailseal_traces", "payload", "text"),
+    ("trailseal_tree", "idx", "bigint"),
+    ("trailseal_tree", "hash", "bytea"),
 ];
 
 /// One query for everything that is not as trailseal creates it: a row per problem, the
@@ -31,7 +33,7 @@ const PROBLEMS: &str = "
 WITH t AS (
   SELECT c.oid, c.relname::text AS name, c.relkind, c.relrowsecurity, c.relforcerowsecurity
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  WHERE n.nspname = $1 AND c.relname IN ('trailseal_traces', 'trailseal_meta', 'trailseal_retention')
+  WHERE n.nspname = $1 AND c.relname IN ('trailseal_traces', 'trailseal_meta', 'trailseal_retention', 'trailseal_tree')
 )
 SELECT 1 AS o, format('%s `%s` is not a plain table as trailseal creates it', CASE relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' ELSE 'relation' END, name) FROM t WHERE relkind <> 'r'
 UNION ALL

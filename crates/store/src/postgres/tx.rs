@@ -16,8 +16,10 @@ use trailseal_core::start::{ChainStart, StoredKeyId};
 use trailseal_core::{Hash32, Head, KeyId, SealedRecord};
 
 use super::read::{key_id_from, start_from};
+use super::tree;
 use super::{PgStore, schema};
-use crate::{Holdings, ImportRecord, ReadBack, StoreError, WriteTx};
+use crate::{Holdings, ImportRecord, ReadBack, StoreError, StoredTree, WriteTx};
+use trailseal_core::tree::MerkleHash;
 
 const ROWS_PER_STATEMENT: usize = 1000;
 
@@ -96,9 +98,14 @@ impl<'a> PgTx<'a> {
     pub(super) fn begin(store: &'a mut PgStore) -> Result<Self, StoreError> {
         let lock = store.lock();
         let sql = format!(
-            "BEGIN; {}; LOCK TABLE {} IN ROW EXCLUSIVE MODE; LOCK TABLE {} IN ACCESS SHARE MODE; {}",
+            "BEGIN; {}; LOCK TABLE {}{} IN ROW EXCLUSIVE MODE; LOCK TABLE {} IN ACCESS SHARE MODE; {}",
             lock.sql(),
             store.traces,
+            store
+                .tree
+                .as_ref()
+                .map(|t| format!(", {t}"))
+                .unwrap_or_default(),
             store.meta,
             schema::check_sql(&store.schema)
         );
@@ -482,6 +489,52 @@ impl WriteTx for PgTx<'_> {
             view.key_id = Some(id.to_owned());
         }
         Ok(())
+    }
+
+    fn tree(&mut self) -> Result<Option<StoredTree>, StoreError> {
+        self.flush()?;
+        if self.failed {
+            return Err(aborted(&self.store.location, "read the tree"));
+        }
+        let s = &mut *self.store;
+        tree::stored_tree(&mut s.client, &s.location, s.tree.as_deref(), &s.meta)
+            .inspect_err(|_| self.failed = true)
+    }
+
+    fn read_tree_hashes(&mut self, first: u64, out: &mut [MerkleHash]) -> Result<(), StoreError> {
+        self.flush()?;
+        if self.failed {
+            return Err(aborted(&self.store.location, "read the tree"));
+        }
+        let s = &mut *self.store;
+        tree::read_hashes(&mut s.client, &s.location, s.tree.as_deref(), first, out)
+            .inspect_err(|_| self.failed = true)
+    }
+
+    fn append_tree(
+        &mut self,
+        base: u64,
+        first: u64,
+        hashes: &[MerkleHash],
+    ) -> Result<(), StoreError> {
+        self.flush()?;
+        if self.failed {
+            return Err(aborted(&self.store.location, "write the tree"));
+        }
+        if first == 0 {
+            // trailseal_meta is written.
+            self.recheck = true;
+        }
+        let s = &mut *self.store;
+        tree::append_hashes(
+            &mut s.client,
+            &s.location,
+            s.tree.as_deref(),
+            &s.meta,
+            (base, first),
+            hashes,
+        )
+        .inspect_err(|_| self.failed = true)
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {

@@ -27,6 +27,7 @@ mod open;
 mod read;
 mod scan;
 mod schema;
+mod tree;
 mod write;
 
 use std::borrow::Cow;

@@ -56,6 +56,7 @@ impl SqliteStore {
             key_id,
             head,
             record_count_hint,
+            tree: super::tree::stored_tree(conn, location)?,
         })
     }
 }

@@ -62,6 +62,15 @@ impl SnapshotReader for SqliteReader {
         scan_range(&self.0.conn, &self.0.location, range, visit)?;
         self.0.check_unchanged()
     }
+
+    fn read_tree_hashes(
+        &mut self,
+        first: u64,
+        out: &mut [trailseal_core::tree::MerkleHash],
+    ) -> Result<(), StoreError> {
+        super::tree::read_hashes(&self.0.conn, &self.0.location, first, out)?;
+        self.0.check_unchanged()
+    }
 }
 
 /// Streams the rows in `range` in seq order.

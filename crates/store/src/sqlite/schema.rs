@@ -12,6 +12,7 @@
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
+use super::tree::TREE_DDL;
 use super::{META_DDL, RETENTION_DDL, TRACES_DDL, TRAILSEAL_META_DDL, sql_error};
 use crate::StoreError;
 use crate::error::Shown;
@@ -62,10 +63,16 @@ fn table_name(ddl: &str) -> Option<&str> {
 
 /// The allow-list's `CREATE TABLE` statement for `name`.
 fn table_ddl(name: &str) -> Option<&'static str> {
-    [TRACES_DDL, META_DDL, TRAILSEAL_META_DDL, RETENTION_DDL]
-        .into_iter()
-        .chain(REVOCATION_DDL)
-        .find(|ddl| table_name(ddl) == Some(name))
+    [
+        TRACES_DDL,
+        META_DDL,
+        TRAILSEAL_META_DDL,
+        RETENTION_DDL,
+        TREE_DDL,
+    ]
+    .into_iter()
+    .chain(REVOCATION_DDL)
+    .find(|ddl| table_name(ddl) == Some(name))
 }
 
 /// The first comma-separated part (a column or constraint) of `actual` that differs from
@@ -171,9 +178,15 @@ mod tests {
     #[test]
     fn the_created_schema_is_allowed_and_nothing_else() {
         let sql = |s: &str| Some(s.as_bytes().to_vec());
-        for ddl in [TRACES_DDL, META_DDL, TRAILSEAL_META_DDL, RETENTION_DDL]
-            .into_iter()
-            .chain(REVOCATION_DDL)
+        for ddl in [
+            TRACES_DDL,
+            META_DDL,
+            TRAILSEAL_META_DDL,
+            RETENTION_DDL,
+            TREE_DDL,
+        ]
+        .into_iter()
+        .chain(REVOCATION_DDL)
         {
             let name = table_name(ddl).unwrap_or_default();
             let stored = ddl.replacen("IF NOT EXISTS ", "", 1);

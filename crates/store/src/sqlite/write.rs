@@ -16,9 +16,10 @@ use trailseal_core::{Head, KeyId, SealedRecord};
 
 use super::{
     META_DDL, RETENTION_DDL, Recorded, SCHEMA_VERSION, SqliteStore, TRAILSEAL_META_DDL,
-    column_bytes, is_unique_violation, read, schema, sql_error,
+    column_bytes, is_unique_violation, read, schema, sql_error, tree,
 };
-use crate::{Holdings, ImportRecord, ReadBack, StoreError, WriteTx};
+use crate::{Holdings, ImportRecord, ReadBack, StoreError, StoredTree, WriteTx};
+use trailseal_core::tree::MerkleHash;
 
 const INSERT: &str = "INSERT INTO traces (seq, action_id, prev_hash, record_hash, invoked_at, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
@@ -333,6 +334,24 @@ impl WriteTx for SqliteTx<'_> {
             .map_err(self.err("record key id"))?;
         self.pending.key_id = Some(*key_id);
         Ok(())
+    }
+
+    fn tree(&mut self) -> Result<Option<StoredTree>, StoreError> {
+        tree::stored_tree(&self.tx, self.location)
+    }
+
+    fn read_tree_hashes(&mut self, first: u64, out: &mut [MerkleHash]) -> Result<(), StoreError> {
+        tree::read_hashes(&self.tx, self.location, first, out)
+    }
+
+    fn append_tree(
+        &mut self,
+        base: u64,
+        first: u64,
+        hashes: &[MerkleHash],
+    ) -> Result<(), StoreError> {
+        self.ensure_meta()?;
+        tree::append_hashes(&self.tx, self.location, base, first, hashes)
     }
 
     fn commit(self: Box<Self>) -> Result<(), StoreError> {

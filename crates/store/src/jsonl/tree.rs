@@ -1,0 +1,181 @@
+//! The Merkle tree's stored hashes beside a JSONL store: the file `<store>.tree`, which
+//! weaver-kernel never opens. It holds a 24-byte header (the tag `trailseal/tree/1` and the
+//! seq of leaf 0, u64 big-endian) and then the stored hashes in Go tlog's index order, 32
+//! raw bytes each, written once and only appended to.
+//!
+//! A JSONL store has no transaction spanning two files, so the order of writes carries the
+//! guarantee: an append writes and `fsync`s its record lines first, then the tree hashes. A
+//! crash between the two leaves the tree behind the records (the next write brings it up,
+//! checking each record); a crash part way through the hashes leaves hashes that do not
+//! complete a record, which the next write cuts off before it appends. Hashes for more records
+//! than the store holds are never cut: only records removed from the end of the file (a
+//! rollback) produce them. Readers read the tree's length before the store's, so a snapshot
+//! never sees hashes of records it does not see.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use trailseal_core::tree::{MerkleHash, stored_hash_count, tree_size_for_count};
+
+use crate::tree::tree_error;
+use crate::{StoreError, StoredTree};
+
+/// The tag the file starts with.
+const TAG: &[u8; 16] = b"trailseal/tree/1";
+/// The header's length: the tag and the base seq.
+const HEADER: u64 = 24;
+/// The largest file read (2^62 leaves would need more; nobody has such a JSONL file).
+const MAX_HASHES: u64 = 1 << 40;
+
+/// Where the tree of the store at `path` is kept.
+pub(super) fn sidecar_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tree");
+    PathBuf::from(name)
+}
+
+/// The tree file, opened for reading up to the complete records' hashes it held when opened.
+#[derive(Debug)]
+pub(super) struct Sidecar {
+    file: File,
+    tree: StoredTree,
+}
+
+impl Sidecar {
+    /// Opens the tree file of the store at `path`, `None` if there is none.
+    pub(super) fn open(path: &Path, location: &str) -> Result<Option<Self>, StoreError> {
+        let file = match File::open(sidecar_path(path)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io(location, "open the tree file")(e)),
+        };
+        Self::from_file(file, location).map(Some)
+    }
+
+    fn from_file(mut file: File, location: &str) -> Result<Self, StoreError> {
+        let len = file
+            .metadata()
+            .map_err(StoreError::io(location, "stat the tree file"))?
+            .len();
+        let mut header = [0u8; HEADER as usize];
+        if len < HEADER || file.read_exact(&mut header).is_err() {
+            return Err(tree_error(
+                location,
+                0,
+                "the tree file has no complete header",
+            ));
+        }
+        let (tag, base) = header.split_at(TAG.len());
+        if tag != TAG {
+            return Err(tree_error(
+                location,
+                0,
+                "the tree file does not start with trailseal/tree/1",
+            ));
+        }
+        let base = u64::from_be_bytes(base.try_into().unwrap_or_default());
+        let whole = ((len - HEADER) / 32).min(MAX_HASHES);
+        // Hashes that do not complete a record are a write that did not finish.
+        let hashes = stored_hash_count(tree_size_for_count(whole)).unwrap_or(0);
+        Ok(Self {
+            file,
+            tree: StoredTree { base, hashes },
+        })
+    }
+
+    /// The tree as the file held it when opened.
+    pub(super) fn tree(&self) -> StoredTree {
+        self.tree
+    }
+
+    /// Fills `out` with the hashes at `first ..`.
+    pub(super) fn read(
+        &self,
+        location: &str,
+        first: u64,
+        out: &mut [MerkleHash],
+    ) -> Result<(), StoreError> {
+        let end = first.saturating_add(out.len() as u64);
+        if end > self.tree.hashes {
+            return Err(tree_error(location, first.max(self.tree.hashes), "missing"));
+        }
+        let mut bytes = vec![0u8; out.len() * 32];
+        read_at(&self.file, &mut bytes, HEADER + first * 32)
+            .map_err(StoreError::io(location, "read the tree file"))?;
+        for (slot, chunk) in out.iter_mut().zip(bytes.chunks_exact(32)) {
+            *slot = MerkleHash::from_slice(chunk).unwrap_or_default();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::Seek;
+    let mut f = file.try_clone()?;
+    f.seek(std::io::SeekFrom::Start(offset))?;
+    f.read_exact(buf)
+}
+
+/// Appends `hashes` at index `first` of the tree file of the store at `path` (creating it,
+/// with `base`, when there is none), cutting off first what does not complete a record, and
+/// makes it durable. The caller holds the store's write lock.
+pub(super) fn append(
+    path: &Path,
+    location: &str,
+    base: u64,
+    first: u64,
+    hashes: &[MerkleHash],
+) -> Result<(), StoreError> {
+    let side = sidecar_path(path);
+    let io = |action: &'static str| StoreError::io(location, action);
+    let existing = Sidecar::open(path, location)?;
+    let mut file = OpenOptions::new()
+        .create(existing.is_none())
+        .append(false)
+        .write(true)
+        .open(&side)
+        .map_err(io("open the tree file"))?;
+    match existing {
+        None => {
+            if first != 0 {
+                return Err(tree_error(
+                    location,
+                    first,
+                    "written to a store without a tree",
+                ));
+            }
+            let mut header = TAG.to_vec();
+            header.extend_from_slice(&base.to_be_bytes());
+            file.write_all(&header).map_err(io("write the tree file"))?;
+        }
+        Some(s) => {
+            if s.tree.hashes != first {
+                return Err(tree_error(
+                    location,
+                    first,
+                    format!("written where the tree file holds {} hashes", s.tree.hashes),
+                ));
+            }
+            file.set_len(HEADER + first * 32)
+                .map_err(io("cut the tree file"))?;
+        }
+    }
+    use std::io::Seek;
+    file.seek(std::io::SeekFrom::Start(HEADER + first * 32))
+        .map_err(io("write the tree file"))?;
+    let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.as_bytes().to_vec()).collect();
+    file.write_all(&bytes).map_err(io("write the tree file"))?;
+    file.sync_data().map_err(io("fsync the tree file"))?;
+    if first == 0 {
+        crate::atomic::sync_dir(&crate::atomic::parent_dir(&side))
+            .map_err(io("fsync the store's directory"))?;
+    }
+    Ok(())
+}
