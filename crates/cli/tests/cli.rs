@@ -119,6 +119,12 @@ fn verify_json_is_one_object_with_every_field() {
                 "code": "no-anchor",
                 "message": "no anchor: records after seq 39 could have been removed",
                 "last_seq": 39
+            },
+            {
+                "code": "tree-incomplete",
+                "message": "27 records from seq 13 on are not in the Merkle tree: no checkpoint or proof covers them yet",
+                "count": 27,
+                "first_seq": 13
             }
         ])
     );
@@ -769,6 +775,13 @@ fn prune_policy_and_retention_commands() {
             "code": "no-anchor",
             "message": "no anchor: records after seq 39 could have been removed",
             "last_seq": 39
+        }, {
+            // A store only weaver-kernel appended to: no trailseal append brought its records
+            // into a tree yet (a prune does not).
+            "code": "tree-incomplete",
+            "message": "27 records from seq 13 on are not in the Merkle tree: no checkpoint or proof covers them yet",
+            "count": 27,
+            "first_seq": 13
         }])
     );
 

@@ -230,6 +230,9 @@ fn tear(path: &Path, keep: usize) {
         .rposition(|b| *b == b'\n')
         .map_or(0, |i| i + 1);
     std::fs::write(path, &bytes[..start + keep]).unwrap();
+    if path.with_extension("jsonl.tree").exists() {
+        trailseal_testkit::unwrite_last_tree_hashes(path);
+    }
 }
 
 const NOBODY: u32 = 65534;
@@ -288,7 +291,7 @@ fn rewrites_keep_mode_and_owner() {
     assert_eq!(verify(d, "s.jsonl")["status"], "verified");
     assert_eq!(
         files(d).into_keys().collect::<Vec<_>>(),
-        ["s.jsonl"],
+        ["s.jsonl", "s.jsonl.tree"],
         "nothing else is left"
     );
 

@@ -251,6 +251,7 @@ fn an_append_only_role_can_append_but_not_rewrite() {
              GRANT USAGE ON SCHEMA {schema} TO {role};
              GRANT SELECT, INSERT ON {schema}.trailseal_traces TO {role};
              GRANT SELECT, INSERT ON {schema}.trailseal_meta TO {role};
+             GRANT SELECT, INSERT ON {schema}.trailseal_tree TO {role};
              GRANT SELECT ON {schema}.trailseal_retention TO {role};"
         ))
         .unwrap();

@@ -63,6 +63,9 @@ fn tear(path: &Path, keep: usize) -> Vec<u8> {
         .rposition(|b| *b == b'\n')
         .map_or(0, |i| i + 1);
     std::fs::write(path, &bytes[..start + keep]).unwrap();
+    if path.with_extension("jsonl.tree").exists() {
+        trailseal_testkit::unwrite_last_tree_hashes(path);
+    }
     bytes[..start].to_vec()
 }
 

@@ -32,6 +32,10 @@ pub enum Caveat {
     /// A bundle verified without the chain secret: its disclosed records' contents are vouched
     /// for by the bundle signature, not checked against their MACs.
     MacsNotChecked { count: u64 },
+    /// `count` records, from `first_seq` on, are not in the store's Merkle tree (appended by a
+    /// writer that does not keep it, such as weaver-kernel, or stored before the store had a
+    /// tree): no checkpoint or proof covers them until a trailseal write brings them in.
+    TreeIncomplete { count: u64, first_seq: u64 },
 }
 
 impl Caveat {
@@ -47,6 +51,7 @@ impl Caveat {
             Caveat::Withheld { .. } => "withheld",
             Caveat::WithheldWithReasons { .. } => "withheld-with-reasons",
             Caveat::MacsNotChecked { .. } => "macs-not-checked",
+            Caveat::TreeIncomplete { .. } => "tree-incomplete",
         }
     }
 
@@ -66,6 +71,9 @@ impl Caveat {
             }
             Caveat::WithheldWithReasons { filter, redacted } => {
                 vec![("filter", Some(*filter)), ("redacted", Some(*redacted))]
+            }
+            Caveat::TreeIncomplete { count, first_seq } => {
+                vec![("count", Some(*count)), ("first_seq", Some(*first_seq))]
             }
         }
     }
@@ -108,6 +116,13 @@ impl fmt::Display for Caveat {
                 "no secret: the content of {count} disclosed record{} was not checked against its MAC (vouched for by the bundle signature only)",
                 if *count == 1 { "" } else { "s" }
             ),
+            Caveat::TreeIncomplete { count, first_seq } => write!(
+                f,
+                "{count} record{} from seq {first_seq} on {} not in the Merkle tree: no checkpoint or proof covers {} yet",
+                if *count == 1 { "" } else { "s" },
+                if *count == 1 { "is" } else { "are" },
+                if *count == 1 { "it" } else { "them" }
+            ),
             Caveat::AnchorBehind { anchored, last_seq } => write!(
                 f,
                 "the newest anchor covers seq {anchored}: records after seq {last_seq} could have been removed"
@@ -142,6 +157,10 @@ pub enum TamperKind {
     /// trigger, a view, a rule or policy, an altered column definition) that can change what
     /// is stored or read, so no record read from it can be trusted.
     Schema,
+    /// The store's Merkle tree does not match its records: a stored tree hash differs from
+    /// the one the records give, is missing, or the tree covers records the chain no longer
+    /// holds (records removed from its end).
+    Tree,
 }
 
 impl TamperKind {
@@ -156,6 +175,7 @@ impl TamperKind {
             TamperKind::Checkpoint => "checkpoint",
             TamperKind::Truncated => "truncated",
             TamperKind::Schema => "schema",
+            TamperKind::Tree => "tree",
         }
     }
 }
@@ -374,6 +394,10 @@ mod tests {
                 redacted: 1,
             },
             Caveat::MacsNotChecked { count: 5 },
+            Caveat::TreeIncomplete {
+                count: 2,
+                first_seq: 7,
+            },
         ];
         for c in &all {
             match c {
@@ -383,7 +407,8 @@ mod tests {
                 | Caveat::AnchorBehind { .. }
                 | Caveat::Withheld { .. }
                 | Caveat::WithheldWithReasons { .. }
-                | Caveat::MacsNotChecked { .. } => {}
+                | Caveat::MacsNotChecked { .. }
+                | Caveat::TreeIncomplete { .. } => {}
             }
         }
         all

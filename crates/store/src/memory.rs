@@ -52,6 +52,11 @@ impl MemoryStore {
         }
     }
 
+    /// Sets the tree (its base seq and stored hashes), for tests that build a store by hand.
+    pub fn set_tree(&mut self, base: u64, hashes: Vec<MerkleHash>) {
+        self.tree = Some((base, hashes));
+    }
+
     /// The stored tree hashes, for tests that damage them on purpose.
     pub fn tree_hashes_mut(&mut self) -> Option<&mut Vec<MerkleHash>> {
         self.tree.as_mut().map(|(_, hashes)| hashes)

@@ -144,7 +144,7 @@ impl TxTree {
             Some(_) => return Ok(None),
             None => {
                 // Before the batch is inserted: the store must hold no record.
-                if tx.first_seq()?.is_some() {
+                if !tx.can_hold_tree() || tx.first_seq()?.is_some() {
                     return Ok(None);
                 }
                 (first_seq, 0)

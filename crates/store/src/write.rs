@@ -88,6 +88,12 @@ pub trait WriteTx {
     /// Records `key_id` as the store's key id (replacing one recorded).
     fn record_key_id(&mut self, key_id: &KeyId) -> Result<(), StoreError>;
 
+    /// Whether the store can hold a Merkle tree for this handle (a PostgreSQL role without
+    /// access to `trailseal_tree` cannot: its appends then leave the tree to other writers).
+    fn can_hold_tree(&self) -> bool {
+        true
+    }
+
     /// The tree the store holds (as of this transaction), `None` if it has none.
     fn tree(&mut self) -> Result<Option<StoredTree>, StoreError>;
 

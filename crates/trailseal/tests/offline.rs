@@ -149,7 +149,27 @@ fn anchors_catch_truncation_rollback_and_forks() {
             45,
             "tail truncated",
         );
-        // Without the anchor, the same store verifies, with the caveat that says why that proves little.
+        // Without the anchor, the Merkle tree the store kept shows the cut too (the JSONL
+        // copy was made without its tree file: it has no tree, and says so).
+        let plain = open(&cut).verify();
+        if ext == "db" {
+            tampered(
+                &plain,
+                TamperKind::Truncated,
+                45,
+                "tail truncated, no anchor",
+            );
+            assert!(
+                format!("{plain:?}").contains("Merkle tree holds records up to seq 49"),
+                "{plain:?}"
+            );
+            // One who also removes the tree's hashes of those records leaves a chain that
+            // verifies, with the caveat that says why that proves little.
+            let conn = Connection::open(&cut).unwrap();
+            let keep = trailseal_core::tree::stored_hash_count(45).unwrap() as i64;
+            conn.execute("DELETE FROM trailseal_tree WHERE idx >= ?1", [keep])
+                .unwrap();
+        }
         let plain = open(&cut).verify();
         assert!(
             plain

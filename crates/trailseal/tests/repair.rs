@@ -131,6 +131,7 @@ fn appends_refuse_a_torn_tail_until_it_is_repaired() {
     let start = last_line_start(&full);
     let cut = start + r#"{"seq":3,"prev_hash":"ab"#.len();
     std::fs::write(&path, &full[..cut]).unwrap();
+    trailseal_testkit::unwrite_last_tree_hashes(&path);
     match open(&path).append_json(trace(3).as_bytes()) {
         Err(Error::Store(StoreError::TornTail { .. })) => {}
         other => panic!("{other:?}"),
@@ -144,6 +145,7 @@ fn appends_refuse_a_torn_tail_until_it_is_repaired() {
     // torn, never a head to link to.
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() - 2]).unwrap();
+    trailseal_testkit::unwrite_last_tree_hashes(&path);
     match open(&path).append_json(trace(4).as_bytes()) {
         Err(Error::Store(StoreError::TornTail { .. })) => {}
         other => panic!("{other:?}"),
@@ -202,6 +204,7 @@ fn a_pruned_store_keeps_its_header_and_retention_log() {
     let bytes = std::fs::read(&path).unwrap();
     let start = last_line_start(&bytes);
     std::fs::write(&path, &bytes[..start + 30]).unwrap();
+    trailseal_testkit::unwrite_last_tree_hashes(&path);
     let report = open(&path).repair(false).unwrap();
     assert!(report.removed);
     assert_eq!(std::fs::read(&path).unwrap(), &bytes[..start]);

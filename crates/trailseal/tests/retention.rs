@@ -98,7 +98,20 @@ fn copy(src: &Path, name: &str) -> PathBuf {
         src.extension().unwrap().to_str().unwrap()
     ));
     std::fs::copy(src, &dst).unwrap();
+    copy_tree_file(src, &dst);
     dst
+}
+
+/// A JSONL store's Merkle tree is kept beside it: a copy of the store takes it along.
+fn copy_tree_file(src: &Path, dst: &Path) {
+    let side = |p: &Path| {
+        let mut s = p.as_os_str().to_owned();
+        s.push(".tree");
+        PathBuf::from(s)
+    };
+    if side(src).exists() {
+        std::fs::copy(side(src), side(dst)).unwrap();
+    }
 }
 
 fn sql(path: &Path, statement: &str) {
@@ -231,6 +244,7 @@ fn build_file(dir: &Path, ext: &str) -> Built {
         step(&mut open(&path));
         if i == OLDER_AFTER {
             std::fs::copy(&path, &older).unwrap();
+            copy_tree_file(&path, &older);
         }
     }
     Built {
@@ -264,6 +278,14 @@ fn memory_copy(log: &mut AuditLog) -> MemoryStore {
     *store.records_mut() = records;
     *store.start_mut() = state.start;
     *store.retention_mut() = state.retention;
+    if let Some(tree) = state.tree {
+        let mut snapshot = log.store_mut().snapshot(1).unwrap();
+        let mut hashes = vec![Default::default(); tree.hashes as usize];
+        snapshot.readers[0]
+            .read_tree_hashes(0, &mut hashes)
+            .unwrap();
+        store.set_tree(tree.base, hashes);
+    }
     store
 }
 

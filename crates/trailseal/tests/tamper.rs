@@ -351,7 +351,8 @@ impl Form for Sqlite {
         let mut conn = Connection::open(&self.path).unwrap();
         let tx = conn.transaction().unwrap();
         tx.execute_batch(
-            "DELETE FROM traces; DELETE FROM meta; CREATE TABLE IF NOT EXISTS trailseal_retention (idx INTEGER PRIMARY KEY, receipt TEXT NOT NULL); DELETE FROM trailseal_retention;",
+            // The records are replaced: so is the tree they had (these chains have none).
+            "DELETE FROM traces; DELETE FROM meta; CREATE TABLE IF NOT EXISTS trailseal_retention (idx INTEGER PRIMARY KEY, receipt TEXT NOT NULL); DELETE FROM trailseal_retention; DROP TABLE IF EXISTS trailseal_tree; CREATE TABLE IF NOT EXISTS trailseal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); DELETE FROM trailseal_meta WHERE key = 'tree_base';",
         )
         .unwrap();
         {
@@ -1249,7 +1250,7 @@ impl Form for Postgres {
         let s = &self.schema;
         let mut tx = self.client.transaction().unwrap();
         tx.batch_execute(&format!(
-            "DELETE FROM {s}.trailseal_traces; DELETE FROM {s}.trailseal_retention; DELETE FROM {s}.trailseal_meta WHERE key LIKE 'checkpoint_%';"
+            "DELETE FROM {s}.trailseal_traces; DELETE FROM {s}.trailseal_retention; DELETE FROM {s}.trailseal_meta WHERE key LIKE 'checkpoint_%' OR key = 'tree_base'; DELETE FROM {s}.trailseal_tree;"
         ))
         .unwrap();
         let insert = tx

@@ -491,6 +491,10 @@ impl WriteTx for PgTx<'_> {
         Ok(())
     }
 
+    fn can_hold_tree(&self) -> bool {
+        self.store.tree.is_some()
+    }
+
     fn tree(&mut self) -> Result<Option<StoredTree>, StoreError> {
         self.flush()?;
         if self.failed {

@@ -16,18 +16,22 @@ mod options;
 mod ranges;
 mod start;
 mod stream;
+mod tree;
 
 use trailseal_core::retention::resolve_start;
 use trailseal_core::verify::{ContentChecker, Flow, RecordView, ScanItem, Verifier};
-use trailseal_core::{ChainKey, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict};
+use trailseal_core::{
+    Caveat, ChainKey, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict,
+};
 use trailseal_store::{SeqRange, Snapshot, Store, StoreError};
 
 use anchors::anchor_expectations;
 pub use anchors::{AnchorCheck, open_anchor};
 pub use options::{Progress, VerifyOptions};
-use ranges::{reader_lost, verify_ranges};
+use ranges::{feed_one, reader_lost, verify_ranges};
 use start::{sealed_end, wrong_secret_of_log};
 use stream::{BATCH, verify_parallel};
+use tree::{TreeCheck, TreeOutcome};
 
 /// The verdict for a store that could not be read: `tampered` when what stopped the read is
 /// itself damage (a schema object trailseal and weaver-kernel do not create, kind `schema`; a
@@ -44,6 +48,9 @@ pub fn verdict_of_store_error(e: &StoreError) -> Verdict {
     match e {
         StoreError::Schema { problem, .. } => {
             tampered(0, TamperKind::Schema, format!("schema: {problem}"))
+        }
+        StoreError::Tree { problem, index, .. } => {
+            tampered(0, TamperKind::Tree, format!("tree hash {index}: {problem}"))
         }
         StoreError::BadMeta {
             seq, key, problem, ..
@@ -182,6 +189,7 @@ fn read_and_verify(
         Ok(e) => e,
         Err(verdict) => return Ok(verdict),
     };
+    let first_seq = resolved.start.next_seq;
     let mut verifier = Verifier::from_resolved(key, resolved, state.key_id);
     if let Some(end) = end {
         verifier.expect_end(end);
@@ -210,6 +218,10 @@ fn read_and_verify(
         from: None,
         until: None,
     };
+    let mut tree = match snapshot.readers.first_mut() {
+        Some(reader) => TreeCheck::begin(location, &snapshot.state, first_seq, reader.as_mut())?,
+        None => None,
+    };
     let scanned = if ranged {
         let readers = std::mem::take(&mut snapshot.readers);
         let (scanned, readers) = verify_ranges(
@@ -218,6 +230,7 @@ fn read_and_verify(
             &snapshot.state,
             key,
             &mut verifier,
+            &mut tree,
             &mut report,
         );
         snapshot.readers = readers;
@@ -228,7 +241,7 @@ fn read_and_verify(
             Some(reader) if threads <= 1 => {
                 let mut checker = ContentChecker::new();
                 reader.scan_range(everything, &mut |item| {
-                    let flow = verifier.feed(key, &mut checker, item);
+                    let flow = feed_one(key, &mut checker, &mut verifier, &mut tree, item);
                     if let (Flow::Continue, ScanItem::Record(r)) = (flow, item) {
                         observe(r);
                     }
@@ -243,13 +256,40 @@ fn read_and_verify(
                 key,
                 threads,
                 &mut verifier,
+                &mut tree,
                 &mut report,
                 observe,
             ),
         }
     };
     scanned?;
-    let verdict = verifier.finish();
+    let mut verdict = verifier.finish();
+    if let (Verdict::Verified(v), Some(tree), Some(reader)) =
+        (&mut verdict, tree, snapshot.readers.first_mut())
+    {
+        match tree.finish(
+            location,
+            key,
+            reader.as_mut(),
+            v.last_seq,
+            v.records_checked,
+        )? {
+            TreeOutcome::Complete => {}
+            TreeOutcome::Incomplete(caveat) => v.caveats.push(caveat),
+            TreeOutcome::Tampered(t) => verdict = t,
+        }
+    } else if let Verdict::Verified(v) = &mut verdict
+        && snapshot.state.tree.is_none()
+        // An archive of pruned records has no tree of its own: its store's tree holds them.
+        && snapshot.state.archive_of.is_none()
+        && let (Some(first), Some(last)) = (v.first_seq, v.last_seq)
+    {
+        // No tree at all (a store only weaver-kernel wrote, or one from before the tree).
+        v.caveats.push(Caveat::TreeIncomplete {
+            count: last.saturating_sub(first).saturating_add(1),
+            first_seq: first,
+        });
+    }
     report(verdict.records_checked());
     Ok(verdict)
 }

@@ -11,10 +11,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 
 use trailseal_core::ChainKey;
+use trailseal_core::tree::MerkleHash;
 use trailseal_core::verify::{
     ContentCheck, ContentChecker, Flow, MalformedRecord, ScanItem, Verifier,
 };
 use trailseal_store::{SeqRange, SnapshotReader, StoreError, StoreState};
+
+use super::tree::{TreeCheck, leaf_of};
 
 /// Seqs per range in [`verify_ranges`].
 const RANGE: u64 = 8192;
@@ -63,6 +66,7 @@ enum CheckedEntry {
         prev_hash: Range<usize>,
         record_hash: Range<usize>,
         check: ContentCheck,
+        leaf: Option<MerkleHash>,
     },
     Malformed(MalformedRecord),
 }
@@ -75,10 +79,21 @@ struct CheckedRange {
 }
 
 impl CheckedRange {
-    fn push(&mut self, key: &ChainKey, checker: &mut ContentChecker, item: &ScanItem<'_>) {
+    fn push(
+        &mut self,
+        key: &ChainKey,
+        checker: &mut ContentChecker,
+        with_leaves: bool,
+        item: &ScanItem<'_>,
+    ) {
         let entry = match item {
             ScanItem::Record(r) => {
                 let check = checker.check(key, r);
+                let leaf = if with_leaves {
+                    leaf_of(key, checker, r, &check)
+                } else {
+                    None
+                };
                 let at = self.buf.len();
                 self.buf.extend_from_slice(r.prev_hash);
                 self.buf.extend_from_slice(r.record_hash);
@@ -88,6 +103,7 @@ impl CheckedRange {
                     prev_hash: at..mid,
                     record_hash: mid..self.buf.len(),
                     check,
+                    leaf,
                 }
             }
             ScanItem::Malformed(m) => CheckedEntry::Malformed(m.clone()),
@@ -97,7 +113,7 @@ impl CheckedRange {
 
     /// Feeds the records to `verifier` in order, leaving the range empty for reuse; `Stop`
     /// once it has a verdict.
-    fn feed(&mut self, verifier: &mut Verifier) -> Flow {
+    fn feed(&mut self, verifier: &mut Verifier, tree: &mut Option<TreeCheck>) -> Flow {
         let buf = std::mem::take(&mut self.buf);
         let mut flow = Flow::Continue;
         for entry in self.entries.drain(..) {
@@ -107,9 +123,15 @@ impl CheckedRange {
                     prev_hash,
                     record_hash,
                     check,
+                    leaf,
                 } => {
                     let bytes = |r: Range<usize>| buf.get(r).unwrap_or_default();
-                    verifier.feed_hashes(seq, bytes(prev_hash), bytes(record_hash), check)
+                    let flow =
+                        verifier.feed_hashes(seq, bytes(prev_hash), bytes(record_hash), check);
+                    if let (Flow::Continue, Some(tree)) = (flow, tree.as_mut()) {
+                        tree.push(seq, leaf);
+                    }
+                    flow
                 }
                 CheckedEntry::Malformed(m) => verifier.feed_malformed(&m),
             };
@@ -139,6 +161,7 @@ fn range_worker<'s>(
     stop: &AtomicBool,
     permits: &Mutex<Receiver<CheckedRange>>,
     results: &std::sync::mpsc::Sender<RangeResult>,
+    with_leaves: bool,
 ) -> Box<dyn SnapshotReader + 's> {
     let mut checker = ContentChecker::new();
     loop {
@@ -160,7 +183,7 @@ fn range_worker<'s>(
                 if stop.load(Ordering::Relaxed) {
                     return Flow::Stop;
                 }
-                out.push(key, &mut checker, item);
+                out.push(key, &mut checker, with_leaves, item);
                 Flow::Continue
             })
         }))
@@ -185,9 +208,11 @@ pub(super) fn verify_ranges<'s>(
     state: &StoreState,
     key: &ChainKey,
     verifier: &mut Verifier,
+    tree: &mut Option<TreeCheck>,
     report: &mut dyn FnMut(u64),
 ) -> (Result<(), StoreError>, Vec<Box<dyn SnapshotReader + 's>>) {
     let plan = RangePlan::new(state);
+    let with_leaves = tree.is_some();
     let next = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let (permit_tx, permit_rx) = channel::<CheckedRange>();
@@ -202,7 +227,17 @@ pub(super) fn verify_ranges<'s>(
             .map(|reader| {
                 let (next, stop, permits, results) = (&next, &stop, &permits, result_tx.clone());
                 scope.spawn(move || {
-                    range_worker(location, reader, key, plan, next, stop, permits, &results)
+                    range_worker(
+                        location,
+                        reader,
+                        key,
+                        plan,
+                        next,
+                        stop,
+                        permits,
+                        &results,
+                        with_leaves,
+                    )
                 })
             })
             .collect();
@@ -233,7 +268,7 @@ pub(super) fn verify_ranges<'s>(
                     resume = Some(plan.boundary(fed));
                     break 'feeding;
                 }
-                let flow = range.feed(verifier);
+                let flow = range.feed(verifier, tree);
                 let _ = permit_tx.send(range);
                 report(verifier.records_checked());
                 if flow == Flow::Stop {
@@ -263,9 +298,25 @@ pub(super) fn verify_ranges<'s>(
             from: Some(from),
             until: None,
         },
-        &mut |item| verifier.feed(key, &mut checker, item),
+        &mut |item| feed_one(key, &mut checker, verifier, tree, item),
     );
     (scanned, readers)
+}
+
+/// Feeds one record to the verifier on the calling thread, and its leaf to the tree check.
+pub(super) fn feed_one(
+    key: &ChainKey,
+    checker: &mut ContentChecker,
+    verifier: &mut Verifier,
+    tree: &mut Option<TreeCheck>,
+    item: &ScanItem<'_>,
+) -> Flow {
+    let flow = verifier.feed(key, checker, item);
+    if let (Flow::Continue, ScanItem::Record(r), Some(tree)) = (flow, item, tree.as_mut()) {
+        // The verifier accepted the record: its content check passed.
+        tree.push(r.seq, leaf_of(key, checker, r, &ContentCheck::Ok));
+    }
+    flow
 }
 
 /// The error for a reader thread that ended without finishing its work.

@@ -11,11 +11,14 @@ use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use trailseal_core::ChainKey;
+use trailseal_core::tree::MerkleHash;
 use trailseal_core::verify::{
     Columns, ContentCheck, ContentChecker, Flow, MalformedRecord, RecordView, ScanItem,
     TraceEncoding, Verifier,
 };
 use trailseal_store::{SeqRange, SnapshotReader, StoreError};
+
+use super::tree::{TreeCheck, leaf_of};
 
 /// Records per batch handed to a worker.
 pub(super) const BATCH: usize = 2048;
@@ -99,12 +102,13 @@ impl Batch {
     }
 }
 
-type Checked = (Batch, Vec<ContentCheck>);
+type Checked = (Batch, Vec<(ContentCheck, Option<MerkleHash>)>);
 
 fn worker(
     key: &ChainKey,
     jobs: &Mutex<Receiver<Batch>>,
     results: &std::sync::mpsc::Sender<Checked>,
+    with_leaves: bool,
 ) {
     let mut checker = ContentChecker::new();
     loop {
@@ -117,8 +121,16 @@ fn worker(
             .entries
             .iter()
             .map(|e| match batch.view(e) {
-                Some(view) => checker.check(key, &view),
-                None => ContentCheck::Ok,
+                Some(view) => {
+                    let check = checker.check(key, &view);
+                    let leaf = if with_leaves {
+                        leaf_of(key, &checker, &view, &check)
+                    } else {
+                        None
+                    };
+                    (check, leaf)
+                }
+                None => (ContentCheck::Ok, None),
             })
             .collect();
         if results.send((batch, checks)).is_err() {
@@ -130,6 +142,7 @@ fn worker(
 /// Feeds finished batches to the verifier in order; returns `Stop` once it has a verdict.
 struct Feeder<'v, 'p> {
     verifier: &'v mut Verifier,
+    tree: &'v mut Option<TreeCheck>,
     report: &'p mut dyn FnMut(u64),
     observe: &'p mut dyn FnMut(&RecordView<'_>),
     next_id: u64,
@@ -144,12 +157,15 @@ impl Feeder<'_, '_> {
         while let Some((mut batch, checks)) = self.waiting.remove(&self.next_id) {
             self.next_id += 1;
             if !self.stopped {
-                for (entry, check) in batch.entries.iter().zip(checks) {
+                for (entry, (check, leaf)) in batch.entries.iter().zip(checks) {
                     let flow = match (batch.view(entry), entry) {
                         (Some(view), _) => {
                             let flow = self.verifier.feed_checked(&view, check);
                             if flow == Flow::Continue {
                                 (self.observe)(&view);
+                                if let Some(tree) = self.tree.as_mut() {
+                                    tree.push(view.seq, leaf);
+                                }
                             }
                             flow
                         }
@@ -174,9 +190,11 @@ pub(super) fn verify_parallel(
     key: &ChainKey,
     threads: usize,
     verifier: &mut Verifier,
+    tree: &mut Option<TreeCheck>,
     report: &mut dyn FnMut(u64),
     observe: &mut dyn FnMut(&RecordView<'_>),
 ) -> Result<(), StoreError> {
+    let with_leaves = tree.is_some();
     std::thread::scope(|scope| {
         let (job_tx, job_rx): (SyncSender<Batch>, Receiver<Batch>) = sync_channel(threads * 2);
         let job_rx = Arc::new(Mutex::new(job_rx));
@@ -184,12 +202,13 @@ pub(super) fn verify_parallel(
         for _ in 0..threads {
             let jobs = Arc::clone(&job_rx);
             let results = result_tx.clone();
-            scope.spawn(move || worker(key, &jobs, &results));
+            scope.spawn(move || worker(key, &jobs, &results, with_leaves));
         }
         drop(result_tx);
 
         let mut feeder = Feeder {
             verifier,
+            tree,
             report,
             observe,
             next_id: 0,

@@ -1,0 +1,281 @@
+//! The Merkle tree, recomputed in the same pass as the chain check.
+//!
+//! The content checks (on worker threads) give each record's leaf hash along with its MAC
+//! check; the sequential feed pushes the leaves of the records the verifier accepted, in chain
+//! order, onto a frontier, which produces the stored hashes the records give, in index order.
+//! They are not compared one by one while the store is being scanned (its reader is busy):
+//! each window of [`WINDOW`] leaves keeps only a SHA-256 digest of the hashes it produced.
+//! Once the scan is done, the stored hashes are read window by window and digested the same
+//! way; the first window that differs is read again, record by record, to name the first
+//! record whose stored hashes differ. Memory: 32 bytes per window.
+//!
+//! The tree's leaves before the first record read (records pruned after the tree had them)
+//! cannot be recomputed: the frontier there is read from the stored hashes, and what the
+//! records give from there on is checked against them.
+
+use sha2::{Digest, Sha256};
+use trailseal_core::leaf::Leaf;
+use trailseal_core::tree::{Frontier, HashReader, MerkleHash, stored_hash_count};
+use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, RecordView, ScanItem};
+use trailseal_core::{Caveat, ChainKey, Hash32, TamperKind, Tampered, Verdict};
+use trailseal_store::{SeqRange, SnapshotReader, StoreError, StoreState, StoredTree};
+
+/// Leaves per digest window.
+const WINDOW: u64 = 8192;
+/// Stored hashes read at a time.
+const READ_CHUNK: usize = 16_384;
+
+/// The leaf hash of a record whose content check passed (`None` otherwise).
+pub(super) fn leaf_of(
+    key: &ChainKey,
+    checker: &ContentChecker,
+    record: &RecordView<'_>,
+    check: &ContentCheck,
+) -> Option<MerkleHash> {
+    if *check != ContentCheck::Ok {
+        return None;
+    }
+    let prev = Hash32::parse(record.prev_hash)?;
+    let rec = Hash32::parse(record.record_hash)?;
+    Some(Leaf::for_record(key, record.seq, &prev, &rec, checker.verified_trace(record)).hash())
+}
+
+/// The tree check of one verification.
+pub(super) struct TreeCheck {
+    tree: StoredTree,
+    /// The leaf index of the first record pushed, and the frontier there.
+    first_index: u64,
+    frontier: Frontier,
+    produced: Vec<MerkleHash>,
+    window: Sha256,
+    digests: Vec<[u8; 32]>,
+    /// The records after the tree's last leaf: how many, from which seq.
+    uncovered: Option<(u64, u64)>,
+    /// A record not where the tree expects it (a gap the chain check reports).
+    broken: bool,
+}
+
+fn stop_error(location: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Tree {
+        location: location.to_owned(),
+        index: 0,
+        problem: e.to_string(),
+    }
+}
+
+struct Reader<'r>(&'r mut dyn SnapshotReader);
+
+impl HashReader for Reader<'_> {
+    type Error = StoreError;
+    fn read_hashes(&mut self, indexes: &[u64], out: &mut [MerkleHash]) -> Result<(), StoreError> {
+        for (index, slot) in indexes.iter().zip(out.iter_mut()) {
+            self.0
+                .read_tree_hashes(*index, std::slice::from_mut(slot))?;
+        }
+        Ok(())
+    }
+}
+
+impl TreeCheck {
+    /// The check for a snapshot whose chain starts at `first_seq` (the resolved start), `None`
+    /// when the store has no tree. Reads the frontier at the first record's leaf.
+    pub(super) fn begin(
+        location: &str,
+        state: &StoreState,
+        first_seq: u64,
+        reader: &mut dyn SnapshotReader,
+    ) -> Result<Option<Self>, StoreError> {
+        let Some(tree) = state.tree else {
+            return Ok(None);
+        };
+        let first_index = first_seq.saturating_sub(tree.base).min(tree.size());
+        let frontier = Frontier::from_reader(first_index, &mut Reader(reader))
+            .map_err(|e| stop_error(location, e))?;
+        Ok(Some(Self {
+            tree,
+            first_index,
+            frontier,
+            produced: Vec::new(),
+            window: Sha256::new(),
+            digests: Vec::new(),
+            uncovered: None,
+            broken: false,
+        }))
+    }
+
+    /// The next record the verifier accepted, in chain order, with its leaf.
+    pub(super) fn push(&mut self, seq: u64, leaf: Option<MerkleHash>) {
+        if self.broken {
+            return;
+        }
+        let index = self.frontier.size();
+        if seq != self.tree.base.saturating_add(index) || index >= self.tree.size() {
+            if seq >= self.tree.base.saturating_add(self.tree.size()) {
+                let (count, first) = self.uncovered.get_or_insert((0, seq));
+                let _ = first;
+                *count += 1;
+            } else {
+                self.broken = true;
+            }
+            return;
+        }
+        let Some(leaf) = leaf else {
+            self.broken = true;
+            return;
+        };
+        self.produced.clear();
+        if self.frontier.push(leaf, &mut self.produced).is_err() {
+            self.broken = true;
+            return;
+        }
+        for h in &self.produced {
+            self.window.update(h.as_bytes());
+        }
+        if (self.frontier.size() - self.first_index).is_multiple_of(WINDOW) {
+            let done = std::mem::replace(&mut self.window, Sha256::new());
+            self.digests.push(done.finalize().into());
+        }
+    }
+
+    /// Compares what the records gave with the stored hashes; the tree's part of the verdict.
+    pub(super) fn finish(
+        mut self,
+        location: &str,
+        key: &ChainKey,
+        reader: &mut dyn SnapshotReader,
+        last_seq: Option<u64>,
+        records_checked: u64,
+    ) -> Result<TreeOutcome, StoreError> {
+        let end = self.frontier.size();
+        if end > self.first_index && !(end - self.first_index).is_multiple_of(WINDOW) {
+            let done = std::mem::replace(&mut self.window, Sha256::new());
+            self.digests.push(done.finalize().into());
+        }
+        let tampered_as = |kind: TamperKind, seq: u64, detail: String| {
+            TreeOutcome::Tampered(Verdict::Tampered(Tampered {
+                first_bad_seq: seq,
+                kind,
+                records_checked,
+                detail,
+            }))
+        };
+        let tampered = |seq, detail| tampered_as(TamperKind::Tree, seq, detail);
+        let base = self.tree.base;
+        // The tree covers records the chain does not hold: records removed from its end.
+        if self.tree.size() > end && (end > self.first_index || last_seq.is_some()) {
+            let seq = base.saturating_add(end);
+            return Ok(tampered_as(
+                TamperKind::Truncated,
+                seq,
+                format!(
+                    "seq {seq}: the store's Merkle tree holds records up to seq {}, the chain ends before seq {seq}: records were removed from its end",
+                    base.saturating_add(self.tree.size()).saturating_sub(1)
+                ),
+            ));
+        }
+        // Each window's stored hashes against the digest of what the records gave.
+        for (w, digest) in self.digests.iter().enumerate() {
+            let from = self.first_index + w as u64 * WINDOW;
+            let to = (from + WINDOW).min(end);
+            if digest_stored(reader, from, to)? != *digest {
+                let (seq, detail) = locate(location, key, reader, base, from, to)?;
+                return Ok(tampered(seq, detail));
+            }
+        }
+        Ok(match self.uncovered {
+            Some((count, first_seq)) => {
+                TreeOutcome::Incomplete(Caveat::TreeIncomplete { count, first_seq })
+            }
+            None => TreeOutcome::Complete,
+        })
+    }
+}
+
+/// The tree's part of a verdict.
+pub(super) enum TreeOutcome {
+    Complete,
+    Incomplete(Caveat),
+    Tampered(Verdict),
+}
+
+/// The SHA-256 of the stored hashes of leaves `from .. to`.
+fn digest_stored(
+    reader: &mut dyn SnapshotReader,
+    from: u64,
+    to: u64,
+) -> Result<[u8; 32], StoreError> {
+    let (Some(lo), Some(hi)) = (stored_hash_count(from), stored_hash_count(to)) else {
+        return Ok([0; 32]);
+    };
+    let mut h = Sha256::new();
+    let mut buf = vec![MerkleHash::default(); READ_CHUNK];
+    let mut at = lo;
+    while at < hi {
+        let n = usize::try_from(hi - at)
+            .unwrap_or(READ_CHUNK)
+            .min(READ_CHUNK);
+        let chunk = buf.get_mut(..n).unwrap_or_default();
+        reader.read_tree_hashes(at, chunk)?;
+        for x in chunk.iter() {
+            h.update(x.as_bytes());
+        }
+        at += n as u64;
+    }
+    Ok(h.finalize().into())
+}
+
+/// Reads leaves `from .. to` again, record by record, and names the first whose stored hashes
+/// differ from what it gives. The windows before matched, so the stored frontier at `from` is
+/// what the records give.
+fn locate(
+    location: &str,
+    key: &ChainKey,
+    reader: &mut dyn SnapshotReader,
+    base: u64,
+    from: u64,
+    to: u64,
+) -> Result<(u64, String), StoreError> {
+    let mut frontier =
+        Frontier::from_reader(from, &mut Reader(reader)).map_err(|e| stop_error(location, e))?;
+    let mut checker = ContentChecker::new();
+    let mut leaves: Vec<(u64, Option<MerkleHash>)> = Vec::new();
+    let range = SeqRange {
+        from: Some(base.saturating_add(from)),
+        until: Some(base.saturating_add(to)),
+    };
+    reader.scan_range(range, &mut |item| {
+        if let ScanItem::Record(r) = item {
+            let check = checker.check(key, r);
+            leaves.push((r.seq, leaf_of(key, &checker, r, &check)));
+        }
+        Flow::Continue
+    })?;
+    let mut produced = Vec::new();
+    let mut stored = Vec::new();
+    for (seq, leaf) in leaves {
+        let index = frontier.size();
+        let Some(leaf) = leaf else { break };
+        produced.clear();
+        if frontier.push(leaf, &mut produced).is_err() {
+            break;
+        }
+        stored.clear();
+        stored.resize(produced.len(), MerkleHash::default());
+        let at = stored_hash_count(index).unwrap_or(u64::MAX);
+        let read = reader.read_tree_hashes(at, &mut stored);
+        if read.is_err() || stored != produced {
+            let why = match read {
+                Err(e) => format!("its stored tree hashes cannot be read ({e})"),
+                Ok(()) => "its stored tree hashes differ from those its record gives".to_owned(),
+            };
+            return Ok((seq, format!("seq {seq}: leaf {index}: {why}")));
+        }
+    }
+    let seq = base.saturating_add(from);
+    Ok((
+        seq,
+        format!(
+            "seq {seq}: the stored tree hashes of leaves {from} to {to} differ from those the records give"
+        ),
+    ))
+}
