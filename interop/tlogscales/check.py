@@ -49,7 +49,8 @@ What tlog-scales 0.0.3 cannot do (or does loosely), as read in its source:
   fail (and it never checks that the 4th line is blank: step 1's re-serialisation does);
 - it verifies signatures over the body it re-serialises from the parsed origin, size and
   root, not over the bytes read (step 1 closes that gap too);
-- ``get_inclusion_proof`` asserts ``index <= size``, not ``<``; ``get_consistency_proof``
+- ``get_inclusion_proof`` asserts ``index <= size``, not ``<`` (for ``index == size`` it
+  returns a proof, which ``InclusionProof.check`` then refuses); ``get_consistency_proof``
   cannot prove from size 0 (an assertion in its split); both use ``assert``, so they must not
   run under ``python -O`` (this script refuses to);
 - ``TilesReader`` only ever reads the right edge of the tree (the root's subtrees) and never
@@ -60,7 +61,6 @@ What tlog-scales 0.0.3 cannot do (or does loosely), as read in its source:
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -229,7 +229,10 @@ def main(argv):
     args = parse_args(argv)
     log_key = vkey(args.vkey, 1, "signature")
     witness_keys = [vkey(w, 4, "witness") for w in args.witness]
-    text = (args.dir / "checkpoint").read_text(encoding="utf-8")
+    try:
+        text = (args.dir / "checkpoint").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise Refused("checkpoint", f"cannot read it: {e!r}")
     tile_reader = reader.TilesReader(backend.LocalBackend(args.dir))
     cp, witnesses = open_checkpoint(tile_reader, text, log_key, witness_keys)
     size = cp.size
@@ -254,8 +257,8 @@ def main(argv):
     roots = {str(s): b64enc(tile_reader.mth(0, s)) for s in args.root}
     inclusion = []
     for s, index in args.inclusion:
-        proof = tile_reader.get_inclusion_proof(index, s)
         try:
+            proof = tile_reader.get_inclusion_proof(index, s)
             leaf = tiles.leaf_hash(tile_reader.get_entry(index))
             proof.check(leaf, tile_reader.mth(0, s))
         except Exception as e:

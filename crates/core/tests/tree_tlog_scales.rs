@@ -326,6 +326,16 @@ fn tlog_scales_refuses_tampered_directories() {
             stage: "checkpoint",
             tamper: Box::new(move |d, _| checkpoint(d, signed(T, &root) + "stray\n")),
         },
+        Case {
+            what: "an inclusion proof for index = size (tlog-scales makes one; its check refuses it)",
+            stage: "inclusion",
+            tamper: Box::new(|_, r| r.inclusion.push((T, T))),
+        },
+        Case {
+            what: "a consistency proof from size 0 (tlog-scales cannot make one)",
+            stage: "consistency",
+            tamper: Box::new(|_, r| r.consistency.push((0, T))),
+        },
     ];
     let mut wrong = Vec::new();
     for case in &cases {
@@ -343,5 +353,8 @@ fn tlog_scales_refuses_tampered_directories() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-    eprintln!("tlog-scales: {} tampered directories refused", cases.len());
+    eprintln!(
+        "tlog-scales: {} tampered directories or requests refused",
+        cases.len()
+    );
 }
