@@ -4,39 +4,34 @@
 //! its witness cosignature, finds every tile and entry bundle consistent, computes our roots
 //! (at that size and every earlier one) and our inclusion and consistency proofs, hash for
 //! hash. Tampered tiles, entries, checkpoints, keys and cosignatures are refused at the stage
-//! that should catch them.
+//! that should catch them. The other way round (`interop/tlogscales/write.py`), tlog-scales'
+//! own writer, growing a directory through the same sizes, writes exactly the tiles and
+//! checkpoints we compute.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::path::Path;
 
-use trailseal_core::Hash32;
 use trailseal_core::checkpoint::Checkpoint;
 use trailseal_core::cosignature::WitnessSigner;
-use trailseal_core::leaf::{LEAF_LEN, Leaf};
+use trailseal_core::leaf::LEAF_LEN;
 use trailseal_core::note::NoteSigner;
-use trailseal_core::tree::{MerkleHash, hash_tiles, prove_record, prove_tree, tree_hash};
-use trailseal_testkit::tlog_scales::{
-    CheckRequest, Refusal, TileDir, check_tile_dir, tlog_scales_or_skip, write_tile_dir,
+use trailseal_core::tree::{
+    MerkleHash, Tile, TileKind, entry_tiles, hash_tiles, prove_record, prove_tree, tile_data,
+    tree_hash,
 };
-use trailseal_testkit::{key, signer};
+use trailseal_testkit::signer;
+use trailseal_testkit::tlog_scales::{
+    CheckRequest, Refusal, TileDir, chain_leaves, check_tile_dir, entry_bundle,
+    grow_with_tlog_scales, stored_hashes, tlog_scales_or_skip, write_tile_dir,
+};
 
 const SIZES: [u64; 7] = [1, 2, 255, 256, 257, 65_536, 70_000];
 const ORIGIN: &str = "example.com/trailseal/tree";
 
-/// The leaves of a real chain of `n` records (traces `{"action_id":"a-<seq>"}`).
+/// The leaves of a real chain of `n` records.
 fn leaves(n: u64) -> Vec<[u8; LEAF_LEN]> {
-    let chain = key("tlog-scales interop secret");
-    let mut prev = Hash32::GENESIS;
-    (0..n)
-        .map(|seq| {
-            let trace = format!(r#"{{"action_id":"a-{seq}"}}"#);
-            let record = chain.record_hash(seq, prev.as_bytes(), trace.as_bytes());
-            let leaf = Leaf::for_record(&chain, seq, &prev, &record, trace.as_bytes());
-            prev = record;
-            leaf.to_bytes()
-        })
-        .collect()
+    chain_leaves("tlog-scales interop secret", n)
 }
 
 fn log_signer() -> NoteSigner {
@@ -356,5 +351,90 @@ fn tlog_scales_refuses_tampered_directories() {
     eprintln!(
         "tlog-scales: {} tampered directories or requests refused",
         cases.len()
+    );
+}
+
+/// Every file under `dir/tile`, as paths relative to `dir`.
+fn tile_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.join("tile")];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).unwrap();
+                out.push(relative.to_str().unwrap().to_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn tlog_scales_writer_grows_the_same_tiles_and_checkpoints() {
+    let Some(python) =
+        tlog_scales_or_skip("tlog_scales_writer_grows_the_same_tiles_and_checkpoints")
+    else {
+        return;
+    };
+    let entries = leaves(SIZES[SIZES.len() - 1]);
+    let mut stored = stored_hashes(&entries);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    let log = log_signer();
+    let commits = grow_with_tlog_scales(
+        &python,
+        &dir,
+        &entries,
+        &SIZES,
+        ORIGIN,
+        ("log.example", &[1; 32]),
+    );
+    assert_eq!(commits.len(), SIZES.len());
+    let mut old = 0;
+    let mut written = 0;
+    for commit in &commits {
+        let t = commit.size;
+        // Its checkpoint opens with our verifier and is byte for byte the one we sign
+        // (Ed25519 is deterministic).
+        let checkpoint = Checkpoint::open(&commit.checkpoint, &log.verifier()).unwrap();
+        let root = tree_hash(t, &mut stored).unwrap();
+        assert_eq!((checkpoint.origin(), checkpoint.size()), (ORIGIN, t));
+        assert_eq!(checkpoint.root(), &root.0, "size {t}: root");
+        let ours = Checkpoint::new(ORIGIN, t, root.0)
+            .unwrap()
+            .sign(&log)
+            .unwrap();
+        assert_eq!(commit.checkpoint, ours, "size {t}: checkpoint text");
+        // It wrote exactly the tiles our incremental listing says a tree growing from `old`
+        // to `t` needs (full tiles once, partial tiles at their own paths).
+        let mut want: Vec<String> = hash_tiles(old, t)
+            .chain(entry_tiles(old, t))
+            .map(|tile| tile.path())
+            .collect();
+        want.sort();
+        assert_eq!(commit.written, want, "tiles written from {old} to {t}");
+        written += want.len();
+        old = t;
+    }
+    // Every file it left (the final tiles and the superseded partial ones) is a canonical
+    // C2SP path whose bytes are ours.
+    let files = tile_files(&dir);
+    assert_eq!(files.len(), written, "a file was written twice or is stray");
+    for path in &files {
+        let tile = Tile::parse_path(path).unwrap();
+        let ours = match tile.kind() {
+            TileKind::Entries => entry_bundle(&tile, &entries),
+            TileKind::Hash(_) => tile_data(&tile, &mut stored).unwrap(),
+        };
+        assert!(std::fs::read(dir.join(path)).unwrap() == ours, "{path}");
+    }
+    eprintln!(
+        "tlog-scales' writer: {} commits up to {old}, {} files, all equal to ours",
+        commits.len(),
+        files.len()
     );
 }

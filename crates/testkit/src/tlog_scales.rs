@@ -10,15 +10,18 @@
 //!   be provided and neither `TRAILSEAL_REQUIRE_EXTERNAL` nor `TRAILSEAL_TLOG_SCALES_VENV` is
 //!   set (with either set, the test fails).
 //! - [`check_tile_dir`]: runs the checker on a directory.
+//! - [`grow_with_tlog_scales`]: the other way round, tlog-scales' own writer grows a tile
+//!   directory (`interop/tlogscales/write.py`) for trailseal to read.
 //! - [`write_tile_dir`]: a tile directory written from the core's functions, for a checker
-//!   that does not care who wrote the directory.
+//!   that does not care who wrote the directory (with [`chain_leaves`], the leaves of a real
+//!   chain, [`stored_hashes`] and [`entry_bundle`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 mod tile_dir;
-pub use tile_dir::{TileDir, write_tile_dir};
+pub use tile_dir::{TileDir, chain_leaves, entry_bundle, stored_hashes, write_tile_dir};
 
 use crate::workspace_root;
 
@@ -214,7 +217,9 @@ pub struct CheckRequest {
 /// `files`, `root`, `tiles`, `entries`, `inclusion`, `consistency`) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
+    /// The stage that refused.
     pub stage: String,
+    /// Why (tlog-scales' words).
     pub error: String,
 }
 
@@ -267,4 +272,81 @@ pub fn check_tile_dir(
             dir.display()
         ),
     }
+}
+
+/// One commit of [`grow_with_tlog_scales`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// The tree size after it.
+    pub size: u64,
+    /// The tile and bundle paths it wrote, sorted.
+    pub written: Vec<String>,
+    /// The checkpoint it signed.
+    pub checkpoint: String,
+}
+
+/// Runs `interop/tlogscales/write.py` with `python`: tlog-scales' `TilesWriter` creates `dir`
+/// (which must not exist) and commits `entries` (all of one length) up to each of `sizes` in
+/// turn, signing each checkpoint for `origin` with the Ed25519 note key `name` of `seed`.
+pub fn grow_with_tlog_scales<E: AsRef<[u8]>>(
+    python: &Path,
+    dir: &Path,
+    entries: &[E],
+    sizes: &[u64],
+    origin: &str,
+    (name, seed): (&str, &[u8; 32]),
+) -> Vec<Commit> {
+    use std::io::Write;
+    let width = entries.first().map_or(0, |e| e.as_ref().len());
+    assert!(entries.iter().all(|e| e.as_ref().len() == width));
+    let sizes: Vec<String> = sizes.iter().map(u64::to_string).collect();
+    let seed: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let mut child = Command::new(python)
+        .arg("-I")
+        .arg(workspace_root().join("interop/tlogscales/write.py"))
+        .arg(dir)
+        .arg(format!("--entry-size={width}"))
+        .arg(format!("--sizes={}", sizes.join(",")))
+        .arg(format!("--origin={origin}"))
+        .arg(format!("--name={name}"))
+        .env("TLOG_SCALES_SEED_HEX", seed)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data: Vec<u8> = entries.iter().flat_map(|e| e.as_ref().to_vec()).collect();
+    let feeder = std::thread::spawn(move || stdin.write_all(&data));
+    let output = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "tlogscales/write.py failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    answer
+        .get("commits")
+        .and_then(serde_json::Value::as_array)
+        .unwrap()
+        .iter()
+        .map(|c| Commit {
+            size: c.get("size").and_then(serde_json::Value::as_u64).unwrap(),
+            written: c
+                .get("written")
+                .and_then(serde_json::Value::as_array)
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap().to_owned())
+                .collect(),
+            checkpoint: c
+                .get("checkpoint")
+                .and_then(serde_json::Value::as_str)
+                .unwrap()
+                .to_owned(),
+        })
+        .collect()
 }
