@@ -433,6 +433,19 @@ fn tlog_scales_writer_grows_the_same_tiles_and_checkpoints() {
         };
         assert!(std::fs::read(dir.join(path)).unwrap() == ours, "{path}");
     }
+    // The checker reads that directory too, and lists the superseded partial tiles as unread.
+    let request = CheckRequest {
+        vkey: log.verifier().to_key_string(),
+        ..CheckRequest::default()
+    };
+    let answer = check_tile_dir(&python, &dir, &request).unwrap();
+    let current: Vec<String> = hash_tiles(0, old)
+        .chain(entry_tiles(0, old))
+        .map(|tile| tile.path())
+        .collect();
+    let stale: Vec<&String> = files.iter().filter(|f| !current.contains(f)).collect();
+    assert!(!stale.is_empty());
+    assert_eq!(answer["unread"], serde_json::json!(stale));
     eprintln!(
         "tlog-scales' writer: {} commits up to {old}, {} files, all equal to ours",
         commits.len(),
