@@ -25,6 +25,7 @@ use std::sync::{Mutex, OnceLock};
 
 mod fixtures;
 mod pg;
+pub mod witness;
 pub use fixtures::{Trace, VECTOR_SECRET, key, signer};
 pub use pg::{pg_fresh_schema_url, pg_url};
 

@@ -1,0 +1,304 @@
+//! A real C2SP tlog-witness for the tests: `aics-witness==0.1.0` from PyPI (a tlog-witness
+//! v1.1 server nobody here wrote), listening on 127.0.0.1 only.
+//!
+//! - [`aics_witness_venv`]: a venv with it, `TRAILSEAL_AICS_WITNESS` when set (a venv
+//!   directory holding `bin/aics-witness`), else `target/aics-witness-venv`, created on first
+//!   use with CPython 3.12 or later ([`cpython`]: `python3.N` on the PATH or pyenv's) and pip.
+//!   [`aics_witness_or_skip`] turns a failure into a skip with a message, unless
+//!   `TRAILSEAL_REQUIRE_EXTERNAL` is set (CI), where it fails the test.
+//! - [`AicsWitness::start`]: `aics-witness init --name`, `add-log --origin --vkey` for each
+//!   log, then `serve --listen 127.0.0.1:0`; ready when it logs the URL it listens on (at most
+//!   [`READY_WAIT`]). The server runs in its own process group, killed when the guard is
+//!   dropped, also when the test fails.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::time::Duration;
+
+use crate::workspace_root;
+
+/// What is installed from PyPI.
+pub const AICS_WITNESS_PIN: &str = "aics-witness==0.1.0";
+/// The longest a witness may take to start listening.
+pub const READY_WAIT: Duration = Duration::from_secs(60);
+
+/// A CPython `3.<minor>`: `python3.<minor>` on the PATH, else the newest pyenv build of it
+/// (`$PYENV_ROOT/versions/3.<minor>.*`, `~/.pyenv` by default).
+pub fn cpython(minor: u32) -> Option<PathBuf> {
+    let name = format!("3.{minor}");
+    let on_path = Command::new(format!("python{name}"))
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    on_path.or_else(|| {
+        let root = std::env::var_os("PYENV_ROOT")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))?;
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join("versions"))
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{name}.")))
+            })
+            .collect();
+        dirs.sort();
+        dirs.pop()
+            .map(|d| d.join("bin/python3"))
+            .filter(|p| p.is_file())
+    })
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn run(what: &str, command: &mut Command) -> Result<(), String> {
+    let output = command
+        .output()
+        .map_err(|e| format!("{what}: cannot run: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+fn provision() -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os("TRAILSEAL_AICS_WITNESS") {
+        let dir = PathBuf::from(dir);
+        return if dir.join("bin/aics-witness").is_file() {
+            Ok(dir)
+        } else {
+            Err(format!(
+                "TRAILSEAL_AICS_WITNESS={}: no bin/aics-witness there",
+                dir.display()
+            ))
+        };
+    }
+    let target = target_dir();
+    std::fs::create_dir_all(&target).map_err(|e| format!("{}: {e}", target.display()))?;
+    let venv = target.join("aics-witness-venv");
+    let marker = venv.join(".trailseal-installed");
+    // Test binaries run in parallel: one creates the venv, the others wait on the lock.
+    let lock = std::fs::File::create(target.join("aics-witness-venv.lock"))
+        .map_err(|e| format!("aics-witness venv lock: {e}"))?;
+    lock.lock()
+        .map_err(|e| format!("aics-witness venv lock: {e}"))?;
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(AICS_WITNESS_PIN) {
+        return Ok(venv);
+    }
+    let python = [12, 13, 14]
+        .into_iter()
+        .find_map(cpython)
+        .ok_or("no CPython 3.12 or later (python3.12 on the PATH, or pyenv's)")?;
+    eprintln!(
+        "creating {} with {AICS_WITNESS_PIN} on {} (set TRAILSEAL_AICS_WITNESS to use another)",
+        venv.display(),
+        python.display()
+    );
+    run(
+        "python -m venv",
+        Command::new(&python)
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv),
+    )?;
+    run(
+        &format!("pip install {AICS_WITNESS_PIN} (is PyPI reachable?)"),
+        Command::new(venv.join("bin/python")).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            AICS_WITNESS_PIN,
+        ]),
+    )?;
+    std::fs::write(&marker, AICS_WITNESS_PIN).map_err(|e| format!("{}: {e}", marker.display()))?;
+    Ok(venv)
+}
+
+/// The venv that holds `aics-witness` (see the module documentation), provisioned once per
+/// test process.
+pub fn aics_witness_venv() -> Result<PathBuf, String> {
+    static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    VENV.get_or_init(provision).clone()
+}
+
+/// The venv, or `None` after printing why `test` is skipped; with `TRAILSEAL_REQUIRE_EXTERNAL`
+/// set, a venv that cannot be provisioned fails the test instead.
+pub fn aics_witness_or_skip(test: &str) -> Option<PathBuf> {
+    match aics_witness_venv() {
+        Ok(venv) => Some(venv),
+        Err(why) if std::env::var_os("TRAILSEAL_REQUIRE_EXTERNAL").is_some() => {
+            panic!("{test}: aics-witness is required (TRAILSEAL_REQUIRE_EXTERNAL is set): {why}")
+        }
+        Err(why) => {
+            eprintln!(
+                "SKIPPED {test}: aics-witness cannot be provisioned ({why}); set TRAILSEAL_REQUIRE_EXTERNAL to make this a failure"
+            );
+            None
+        }
+    }
+}
+
+/// A running `aics-witness serve`, killed (with its process group) when dropped.
+#[derive(Debug)]
+pub struct AicsWitness {
+    child: Child,
+    venv: PathBuf,
+    config: PathBuf,
+    url: String,
+    vkey: String,
+    output: Arc<Mutex<Vec<String>>>,
+}
+
+impl AicsWitness {
+    /// Creates a witness named `name` in `dir` (a fresh directory), trusting each log
+    /// `(origin, note verifier key)`, and serves it on a free loopback port.
+    pub fn start(venv: &Path, dir: &Path, name: &str, logs: &[(&str, &str)]) -> Self {
+        let bin = venv.join("bin/aics-witness");
+        let config = dir.join("witness.json");
+        let command = |args: &[&str]| {
+            let mut c = Command::new(&bin);
+            c.args(args)
+                .arg("--config")
+                .arg(&config)
+                .env_remove("WITNESS_SEED_HEX")
+                .env_remove("AICS_WITNESS_CONFIG")
+                .stdin(Stdio::null());
+            c
+        };
+        let output = command(&["init", "--name", name, "--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "aics-witness init: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let vkey = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+        for (origin, log_vkey) in logs {
+            let output = command(&["add-log", "--origin", origin, "--vkey", log_vkey])
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "aics-witness add-log {origin}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let mut serve = command(&["serve", "--listen", "127.0.0.1:0", "--log-level", "INFO"]);
+        serve.stdout(Stdio::null()).stderr(Stdio::piped());
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut serve, 0);
+        let mut child = serve.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let (ready, listening) = mpsc::channel();
+        let lines = Arc::clone(&output);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line
+                    .split("listening on ")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                {
+                    let _ = ready.send(url.to_owned());
+                }
+                lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+            }
+        });
+        let mut this = Self {
+            child,
+            venv: venv.to_owned(),
+            config,
+            url: String::new(),
+            vkey,
+            output,
+        };
+        // `this` is dropped (the process killed) if waiting fails.
+        match listening.recv_timeout(READY_WAIT) {
+            Ok(url) => {
+                assert!(
+                    url.starts_with("http://127.0.0.1:"),
+                    "aics-witness listens on {url}, not on loopback"
+                );
+                this.url = url;
+            }
+            Err(e) => panic!(
+                "aics-witness did not start listening within {} s ({e}): {}",
+                READY_WAIT.as_secs(),
+                this.output().join("\n")
+            ),
+        }
+        this
+    }
+
+    /// `http://127.0.0.1:<port>` (its tlog-witness prefix).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The witness's cosignature verifier key.
+    pub fn vkey(&self) -> &str {
+        &self.vkey
+    }
+
+    /// `URL=VKEY`, as `--witness` takes it.
+    pub fn endpoint(&self) -> String {
+        format!("{}={}", self.url, self.vkey)
+    }
+
+    /// What the server logged so far (stderr lines).
+    pub fn output(&self) -> Vec<String> {
+        self.output
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `aics-witness evidence`: the log-signed requests it refused as inconsistent (JSON).
+    pub fn evidence(&self) -> serde_json::Value {
+        let output = Command::new(self.venv.join("bin/aics-witness"))
+            .arg("evidence")
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "aics-witness evidence: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+impl Drop for AicsWitness {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        {
+            // The whole group: anything it started goes too.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.child.id())])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
