@@ -10,6 +10,7 @@
 //!   log, then `serve --listen 127.0.0.1:0`; ready when it logs the URL it listens on (at most
 //!   [`READY_WAIT`]). The server runs in its own process group, killed when the guard is
 //!   dropped, also when the test fails.
+//! - [`MemoryLog`]: a growing in-memory tree whose checkpoints the tests submit.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -17,7 +18,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
 
-use crate::workspace_root;
+use trailseal_core::checkpoint::Checkpoint;
+use trailseal_core::leaf::{LEAF_LEN, LEAF_TAG};
+use trailseal_core::note::{NoteSigner, NoteVerifier};
+use trailseal_core::tree::{Frontier, MerkleHash, MissingHash, TreeError, leaf_hash, prove_tree};
+
+use crate::{signer, workspace_root};
 
 /// What is installed from PyPI.
 pub const AICS_WITNESS_PIN: &str = "aics-witness==0.1.0";
@@ -253,6 +259,7 @@ impl AicsWitness {
     }
 
     /// The witness's cosignature verifier key.
+    /// [`MemoryLog::verifier`] as text (what `aics-witness add-log --vkey` takes).
     pub fn vkey(&self) -> &str {
         &self.vkey
     }
@@ -300,5 +307,91 @@ impl Drop for AicsWitness {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The origin of [`MemoryLog`]'s checkpoints.
+pub const ORIGIN: &str = "trailseal.test/witness-log/tree";
+
+/// A growing log for witness tests: an in-memory tree (`trailseal_core::tree`: a
+/// [`Frontier`] and the stored hashes in a `Vec`) of 120-byte entries, its checkpoints (origin
+/// [`ORIGIN`]) signed with a deterministic note key. A [`fork`](MemoryLog::fork) grows from
+/// the same prefix with other entries.
+#[derive(Debug)]
+pub struct MemoryLog {
+    signer: NoteSigner,
+    pub frontier: Frontier,
+    pub hashes: Vec<MerkleHash>,
+    fork_at: u64,
+    variant: u8,
+}
+
+impl Default for MemoryLog {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryLog {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self {
+            signer: signer("trailseal.test/log", 41),
+            frontier: Frontier::new(),
+            hashes: Vec::new(),
+            fork_at: u64::MAX,
+            variant: 0,
+        }
+    }
+
+    /// A copy of `self` grown from here with other entries.
+    pub fn fork(&self) -> Self {
+        Self {
+            signer: signer("trailseal.test/log", 41),
+            frontier: self.frontier.clone(),
+            hashes: self.hashes.clone(),
+            fork_at: self.frontier.size(),
+            variant: 1,
+        }
+    }
+
+    /// The log's note verifier key.
+    pub fn verifier(&self) -> NoteVerifier {
+        self.signer.verifier()
+    }
+
+    /// [`MemoryLog::verifier`] as text (what `aics-witness add-log --vkey` takes).
+    pub fn vkey(&self) -> String {
+        self.verifier().to_key_string()
+    }
+
+    /// Appends entries until the tree has `to` leaves.
+    pub fn grow(&mut self, to: u64) {
+        while self.frontier.size() < to {
+            let seq = self.frontier.size();
+            let mut entry = [0u8; LEAF_LEN];
+            entry[..16].copy_from_slice(LEAF_TAG);
+            entry[16..24].copy_from_slice(&seq.to_be_bytes());
+            entry[24] = if seq >= self.fork_at { self.variant } else { 0 };
+            self.frontier
+                .push(leaf_hash(&entry), &mut self.hashes)
+                .unwrap();
+        }
+    }
+
+    /// The signed checkpoint of the tree as it is.
+    pub fn note(&self) -> String {
+        Checkpoint::new(ORIGIN, self.frontier.size(), self.frontier.root().0)
+            .unwrap()
+            .sign(&self.signer)
+            .unwrap()
+    }
+
+    /// `prove(old, size)`: the consistency proof between two sizes of the tree as it is.
+    pub fn prover(
+        &self,
+    ) -> impl FnMut(u64, u64) -> Result<Vec<MerkleHash>, TreeError<MissingHash>> {
+        let mut hashes = self.hashes.clone();
+        move |old, size| prove_tree(size, old, &mut hashes)
     }
 }

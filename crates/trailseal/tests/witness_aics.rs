@@ -21,81 +21,10 @@ use trailseal::witness::{
     CosignError, CosignOptions, Cosigning, Event, StateFile, StateFileError, WitnessEndpoint,
     WitnessOutcome, cosign,
 };
-use trailseal_core::checkpoint::Checkpoint;
 use trailseal_core::cosignature::{WitnessKey, verify_cosignatures};
-use trailseal_core::leaf::{LEAF_LEN, LEAF_TAG};
-use trailseal_core::note::{NoteSigner, NoteVerifier, split_signed};
-use trailseal_core::tree::{Frontier, MerkleHash, MissingHash, TreeError, leaf_hash, prove_tree};
+use trailseal_core::note::split_signed;
 use trailseal_core::witness::{Quorum, WitnessStates, evaluate_quorum};
-use trailseal_testkit::signer;
-use trailseal_testkit::witness::{AicsWitness, aics_witness_or_skip};
-
-const ORIGIN: &str = "trailseal.test/witness-log/tree";
-
-/// A growing tree; `variant` changes every entry from `fork_at` on (a forked copy).
-struct Log {
-    signer: NoteSigner,
-    frontier: Frontier,
-    hashes: Vec<MerkleHash>,
-    fork_at: u64,
-    variant: u8,
-}
-
-impl Log {
-    fn new() -> Self {
-        Self {
-            signer: signer("trailseal.test/log", 41),
-            frontier: Frontier::new(),
-            hashes: Vec::new(),
-            fork_at: u64::MAX,
-            variant: 0,
-        }
-    }
-
-    /// A copy of `self` grown from here with other entries.
-    fn fork(&self) -> Self {
-        Self {
-            signer: signer("trailseal.test/log", 41),
-            frontier: self.frontier.clone(),
-            hashes: self.hashes.clone(),
-            fork_at: self.frontier.size(),
-            variant: 1,
-        }
-    }
-
-    fn verifier(&self) -> NoteVerifier {
-        self.signer.verifier()
-    }
-
-    fn vkey(&self) -> String {
-        self.verifier().to_key_string()
-    }
-
-    fn grow(&mut self, to: u64) {
-        while self.frontier.size() < to {
-            let seq = self.frontier.size();
-            let mut entry = [0u8; LEAF_LEN];
-            entry[..16].copy_from_slice(LEAF_TAG);
-            entry[16..24].copy_from_slice(&seq.to_be_bytes());
-            entry[24] = if seq >= self.fork_at { self.variant } else { 0 };
-            self.frontier
-                .push(leaf_hash(&entry), &mut self.hashes)
-                .unwrap();
-        }
-    }
-
-    fn note(&self) -> String {
-        Checkpoint::new(ORIGIN, self.frontier.size(), self.frontier.root().0)
-            .unwrap()
-            .sign(&self.signer)
-            .unwrap()
-    }
-
-    fn prover(&self) -> impl FnMut(u64, u64) -> Result<Vec<MerkleHash>, TreeError<MissingHash>> {
-        let mut hashes = self.hashes.clone();
-        move |old, size| prove_tree(size, old, &mut hashes)
-    }
-}
+use trailseal_testkit::witness::{AicsWitness, MemoryLog as Log, ORIGIN, aics_witness_or_skip};
 
 /// What the observer saw, as `old→size (proof n)` and status lines.
 #[derive(Default)]
