@@ -516,6 +516,11 @@ fn the_state_file_is_locked_for_the_whole_submission() {
     );
     assert_eq!(sent, 0);
     drop(held);
+    // Under the lock, what a killed run's write left beside the state file is removed.
+    let litter = dir.path().join(".state.json.0123456789abcdef01234567.tmp");
+    std::fs::write(&litter, "half").unwrap();
+    drop(StateFile::lock(&state, Duration::from_secs(1)).unwrap());
+    assert!(!litter.exists());
     // A state file that does not read is an error naming it; nothing is sent.
     std::fs::write(&state, "{}\n").unwrap();
     let e = cosign(

@@ -6,6 +6,7 @@
 //! The lock is taken on `<file>.lock` beside the state file, not on the state file itself:
 //! the state file is replaced by each write, and a lock on the replaced file would not
 //! exclude a run that opened the new one. The lock file is never written and never removed.
+//! Once the lock is held, temporary files a killed run left beside the state file are removed.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -102,6 +103,9 @@ impl StateFile {
                 Err(std::fs::TryLockError::Error(e)) => return Err(io("lock")(e)),
             }
         }
+        // The lock excludes every other writer: temporary files beside the state file are
+        // what a killed run left.
+        trailseal_store::atomic::remove_stale(path);
         Ok(Self {
             path: path.to_owned(),
             _lock: lock,
