@@ -6,7 +6,7 @@
 //! - [`http`]: a minimal, bounded HTTP/1.1 client over `TcpStream`, with one deadline per
 //!   exchange.
 //! - [`state_file`]: the state file, locked for a whole submission and written crash-safely.
-//! - [`cosign`]: one checkpoint submitted to every witness, `409`s followed, cosignatures
+//! - [`mod@cosign`] ([`cosign()`]): one checkpoint submitted to every witness, `409`s followed, cosignatures
 //!   recorded and merged, the quorum evaluated.
 //! - [`outcome`]: per-witness outcomes, the report, the errors.
 
