@@ -10,6 +10,8 @@
 //!   log, then `serve --listen 127.0.0.1:0`; ready when it logs the URL it listens on (at most
 //!   [`READY_WAIT`]). The server runs in its own process group, killed when the guard is
 //!   dropped, also when the test fails.
+//! - [`aics_verify_checkpoint`]: a cosigned note checked by aics-tlog (the witness's own
+//!   library), as a second, independent verifier of what trailseal merged.
 //! - [`MemoryLog`]: a growing in-memory tree whose checkpoints the tests submit.
 
 use std::io::{BufRead, BufReader};
@@ -157,6 +159,47 @@ pub fn aics_witness_or_skip(test: &str) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// Verifies a cosigned checkpoint `note` with aics-tlog (installed beside aics-witness: an
+/// independent implementation of signed notes and cosignatures), through
+/// `interop/aics/verify_checkpoint.py`: the log's signature by `log_vkey`, and `quorum`
+/// valid cosignatures among `witness_vkeys`. Returns its answer: `ok`, `log_ok`,
+/// `cosignature_count`, `witnesses` (names, sorted), `error`, `size`.
+pub fn aics_verify_checkpoint(
+    venv: &Path,
+    note: &str,
+    log_vkey: &str,
+    witness_vkeys: &[&str],
+    quorum: usize,
+) -> serde_json::Value {
+    use std::io::Write as _;
+    let mut child = Command::new(venv.join("bin/python"))
+        .arg(workspace_root().join("interop/aics/verify_checkpoint.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let request = serde_json::json!({
+        "note": note,
+        "log_vkey": log_vkey,
+        "witness_vkeys": witness_vkeys,
+        "quorum": quorum,
+    });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.to_string().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "verify_checkpoint.py: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// A running `aics-witness serve`, killed (with its process group) when dropped.

@@ -24,7 +24,9 @@ use trailseal::witness::{
 use trailseal_core::cosignature::{WitnessKey, verify_cosignatures};
 use trailseal_core::note::split_signed;
 use trailseal_core::witness::{Quorum, WitnessStates, evaluate_quorum};
-use trailseal_testkit::witness::{AicsWitness, MemoryLog as Log, ORIGIN, aics_witness_or_skip};
+use trailseal_testkit::witness::{
+    AicsWitness, MemoryLog as Log, ORIGIN, aics_verify_checkpoint, aics_witness_or_skip,
+};
 
 /// What the observer saw, as `old→size (proof n)` and status lines.
 #[derive(Default)]
@@ -49,6 +51,7 @@ impl Transcript {
 }
 
 struct Setup {
+    venv: PathBuf,
     _dir: tempfile::TempDir,
     witnesses: Vec<AicsWitness>,
     state: PathBuf,
@@ -68,6 +71,7 @@ fn setup(test: &str, names: &[&str], log: &Log) -> Option<Setup> {
         .collect();
     let state = dir.path().join("witness-state.json");
     Some(Setup {
+        venv,
         _dir: dir,
         witnesses,
         state,
@@ -164,6 +168,17 @@ fn twenty_successive_checkpoints_are_all_cosigned() {
             split_signed(&done.note).unwrap().1[0].name,
             "trailseal.test/log"
         );
+        // And by the witness's own library, independently.
+        let theirs = aics_verify_checkpoint(
+            &s.venv,
+            &done.note,
+            &log.vkey(),
+            &[s.witnesses[0].vkey()],
+            1,
+        );
+        assert_eq!(theirs["ok"], true, "checkpoint {i}: {theirs}");
+        assert_eq!(theirs["cosignature_count"], 1, "{theirs}");
+        assert_eq!(theirs["size"], size, "{theirs}");
         // The state file holds exactly this checkpoint for the witness.
         let states = read_state(&s.state, &log);
         let record = states.get(&keys[0], ORIGIN).unwrap();
@@ -182,6 +197,23 @@ fn twenty_successive_checkpoints_are_all_cosigned() {
     ));
     assert_eq!(transcript.0.len(), before);
     assert_eq!(verify_cosignatures(&again.note, &keys).unwrap().len(), 1);
+    // The independent verifier is not vacuous: a cosignature over another body fails it.
+    let mut other = Log::new();
+    other.grow(previous + 1);
+    let witness_line = again.note.lines().last().unwrap();
+    assert!(
+        witness_line.starts_with("\u{2014} w1.test/aics "),
+        "{witness_line}"
+    );
+    let transplanted = format!("{}{witness_line}\n", other.note());
+    let theirs = aics_verify_checkpoint(
+        &s.venv,
+        &transplanted,
+        &log.vkey(),
+        &[s.witnesses[0].vkey()],
+        1,
+    );
+    assert_eq!(theirs["ok"], false, "{theirs}");
     eprintln!("sizes cosigned: {sizes:?}");
     eprintln!("transcript:\n  {}", transcript.0.join("\n  "));
     assert_eq!(transcript.0.len(), 40);
@@ -471,9 +503,18 @@ fn a_quorum_of_two_with_two_witnesses() {
         );
         assert_eq!(lines_by(&done.note, "w1.test/aics"), 1);
         assert_eq!(lines_by(&done.note, "w2.test/aics"), 1);
+        let vkeys: Vec<&str> = s.witnesses.iter().map(AicsWitness::vkey).collect();
+        let theirs = aics_verify_checkpoint(&s.venv, &done.note, &log.vkey(), &vkeys, 2);
+        assert_eq!(theirs["ok"], true, "size {size}: {theirs}");
+        assert_eq!(theirs["cosignature_count"], 2, "{theirs}");
         let states = read_state(&s.state, &log);
-        for key in &keys {
-            assert_eq!(states.get(key, ORIGIN).unwrap().checkpoint().size(), size);
+        for (key, witness) in keys.iter().zip(&s.witnesses) {
+            let record = states.get(key, ORIGIN).unwrap();
+            assert_eq!(record.checkpoint().size(), size);
+            // Each record is evidence anyone with the two public keys can check.
+            let theirs =
+                aics_verify_checkpoint(&s.venv, record.note(), &log.vkey(), &[witness.vkey()], 1);
+            assert_eq!(theirs["ok"], true, "{theirs}");
         }
     }
     eprintln!("transcript:\n  {}", transcript.0.join("\n  "));
