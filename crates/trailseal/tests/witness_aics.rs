@@ -521,6 +521,48 @@ fn a_quorum_of_two_with_two_witnesses() {
 }
 
 #[test]
+fn two_concurrent_runs_do_not_interleave() {
+    let mut log = Log::new();
+    let Some(s) = setup(
+        "two_concurrent_runs_do_not_interleave",
+        &["w1.test/aics"],
+        &log,
+    ) else {
+        return;
+    };
+    let endpoints = endpoints(&s.witnesses);
+    log.grow(4);
+    run(&log, &endpoints, &s.state, 1, &mut Transcript::default()).unwrap();
+    log.grow(9);
+    // Both submit size 9 from the same state: one sends (from 4), the other waits for the lock
+    // and finds the cosignature recorded. Interleaved, both would send from 4 and one would get
+    // a 409.
+    let outcomes: Vec<(Vec<String>, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut transcript = Transcript::default();
+                    let done = run(&log, &endpoints, &s.state, 1, &mut transcript).unwrap();
+                    (transcript.0, done.witnesses[0].outcome.to_string())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut seen: Vec<String> = outcomes.iter().map(|(_, o)| o.clone()).collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "already cosigned (from the state file)",
+            "cosigned (sent from size 4)"
+        ]
+    );
+    let sent: Vec<&String> = outcomes.iter().flat_map(|(t, _)| t).collect();
+    assert_eq!(sent, [&request(4, 9), &"w1.test/aics: 200".to_owned()]);
+}
+
+#[test]
 fn the_state_file_is_locked_for_the_whole_submission() {
     let log = Log::new();
     let dir = tempfile::tempdir().unwrap();

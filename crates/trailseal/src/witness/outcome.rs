@@ -59,9 +59,10 @@ impl fmt::Display for WitnessOutcome {
                 old, conflicts: 0, ..
             } => write!(f, "cosigned (sent from size {old})"),
             Self::Cosigned { old, conflicts, .. } => {
+                let plural = if *conflicts == 1 { "" } else { "s" };
                 write!(
                     f,
-                    "cosigned (sent from size {old} after {conflicts} conflict answers)"
+                    "cosigned (sent from size {old} after {conflicts} conflict{plural})"
                 )
             }
             Self::AlreadyCosigned { .. } => f.write_str("already cosigned (from the state file)"),
@@ -83,7 +84,7 @@ impl fmt::Display for WitnessOutcome {
                 witness_size,
             } => write!(
                 f,
-                "{conflicts} conflict answers in a row (last: size {witness_size})"
+                "{conflicts} conflicts (409) in a row, the last naming size {witness_size}"
             ),
             Self::Protocol(e) => write!(f, "{e}"),
             Self::Http(e) => write!(f, "http: {e}"),
