@@ -23,7 +23,7 @@ use trailseal::witness::{
 };
 use trailseal_core::cosignature::{WitnessKey, verify_cosignatures};
 use trailseal_core::note::split_signed;
-use trailseal_core::witness::{Quorum, WitnessStates, evaluate_quorum};
+use trailseal_core::witness::{Quorum, Refusal, WitnessStates, evaluate_quorum};
 use trailseal_testkit::witness::{
     AicsWitness, MemoryLog as Log, ORIGIN, aics_verify_checkpoint, aics_witness_or_skip,
 };
@@ -246,14 +246,31 @@ fn a_forked_copy_is_refused_and_the_state_is_unchanged() {
     assert_ne!(fork.frontier.root(), log.frontier.root());
     let sent = transcript.0.len();
     let e = run(&fork, &endpoints, &s.state, 1, &mut transcript).unwrap_err();
-    let CosignError::QuorumNotMet { witnesses, .. } = &e else {
-        panic!("{e}")
-    };
     assert!(
-        matches!(witnesses[0].outcome, WitnessOutcome::Refused(_)),
+        matches!(e, CosignError::Refused(Refusal::Fork { size: 10, .. })),
         "{e}"
     );
-    assert!(e.to_string().contains("a fork"), "{e}");
+    assert!(e.to_string().contains("a fork; nothing was sent"), "{e}");
+    // Also to a witness that never saw size 10: the log contradicts itself.
+    let other = trailseal_core::cosignature::WitnessSigner::from_seed("w9.test/other", &[8; 32])
+        .unwrap()
+        .witness_key()
+        .to_vkey();
+    let mut with_other =
+        vec![WitnessEndpoint::parse(&format!("http://127.0.0.1:9={other}")).unwrap()];
+    with_other.extend(endpoints.iter().cloned());
+    let e = run(&fork, &with_other, &s.state, 1, &mut transcript).unwrap_err();
+    assert!(matches!(e, CosignError::Refused(_)), "{e}");
+    // A rollback (a smaller size than cosigned) likewise.
+    let mut short = log.fork();
+    short.frontier = trailseal_core::tree::Frontier::new();
+    short.hashes.clear();
+    short.grow(7);
+    let e = run(&short, &endpoints, &s.state, 1, &mut transcript).unwrap_err();
+    assert!(
+        matches!(e, CosignError::Refused(Refusal::Rollback { .. })),
+        "{e}"
+    );
     assert_eq!(transcript.0.len(), sent, "nothing was sent");
     assert_eq!(std::fs::read(&s.state).unwrap(), state_bytes);
 

@@ -1,5 +1,6 @@
 //! Submitting one checkpoint to every configured witness (format.md §12.4): what to send
-//! comes from the state file, each answer is classified, `409`s are followed a bounded number
+//! comes from the state file (a checkpoint that rolls back or forks what any witness cosigned
+//! is sent to none), each answer is classified, `409`s are followed a bounded number
 //! of times, verified cosignatures are recorded (the state file rewritten after each one) and
 //! merged into the note, and the quorum decides.
 //!
@@ -108,6 +109,11 @@ where
     let mut conflicts = vec![0usize; witnesses.len()];
     let mut jobs = Vec::new();
 
+    // A checkpoint that rolls back or forks what any witness cosigned is the log contradicting
+    // itself: it goes to no witness (one that never saw the other checkpoint would cosign it).
+    for endpoint in witnesses {
+        states.next(&endpoint.key, &checkpoint)?;
+    }
     for (index, endpoint) in witnesses.iter().enumerate() {
         let outcome = match states.next(&endpoint.key, &checkpoint) {
             Ok(Next::Submit { old }) => {

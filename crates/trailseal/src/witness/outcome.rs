@@ -23,8 +23,8 @@ pub enum WitnessOutcome {
     },
     /// The state file holds its cosignature of this very checkpoint: merged, nothing sent.
     AlreadyCosigned { timestamp: u64 },
-    /// Not sent (or a `409` not followed): the checkpoint rolls back or forks what this
-    /// witness cosigned, or the witness contradicts what it was seen to cosign.
+    /// A `409` not followed: the witness names a size beyond the checkpoint, below what it
+    /// was seen to cosign, or the very size that was sent.
     Refused(Refusal),
     /// The witness refused (`422`, `403`, `404`, `400`) or failed (any other status).
     Rejected(Outcome),
@@ -141,6 +141,10 @@ pub enum CosignError {
     },
     #[error(transparent)]
     Quorum(#[from] QuorumError),
+    /// The state file shows a witness cosigned a checkpoint this one rolls back or forks:
+    /// nothing was sent to any witness.
+    #[error("{0}; nothing was sent")]
+    Refused(#[from] Refusal),
     #[error("witness {name}: configured twice (one key, one request at a time)")]
     DuplicateWitness { name: String },
     #[error("the checkpoint to submit: {0}")]
