@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use trailseal_testkit::witness::cpython;
 use trailseal_testkit::{pg_url, workspace_root};
 
 /// What the tests need besides the package (also what `.ci/run` installs).
@@ -118,39 +119,10 @@ fn the_python_package_builds_installs_and_passes_its_tests() {
 
 /// Other CPython versions on this machine: `python3.N` on the PATH, or pyenv's.
 fn other_pythons() -> Vec<(String, PathBuf)> {
-    let pyenv = std::env::var_os("PYENV_ROOT")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
-    let mut found = Vec::new();
-    for minor in [10, 12, 13] {
-        let name = format!("3.{minor}");
-        let on_path = Command::new(format!("python{name}"))
-            .args(["-c", "import sys; print(sys.executable)"])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-        let from_pyenv = || {
-            let versions = pyenv.as_ref()?.join("versions");
-            let mut dirs: Vec<PathBuf> = std::fs::read_dir(versions)
-                .ok()?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with(&format!("{name}.")))
-                })
-                .collect();
-            dirs.sort();
-            dirs.pop()
-                .map(|d| d.join("bin/python3"))
-                .filter(|p| p.is_file())
-        };
-        if let Some(python) = on_path.or_else(from_pyenv) {
-            found.push((name, python));
-        }
-    }
-    found
+    [10, 12, 13]
+        .into_iter()
+        .filter_map(|minor| Some((format!("3.{minor}"), cpython(minor)?)))
+        .collect()
 }
 
 const SMOKE: &str = r#"

@@ -40,6 +40,7 @@ mod retention;
 pub mod secret;
 pub mod signing;
 pub mod verify;
+pub mod witness;
 
 pub use anchor_file::{AnchorWrite, anchor_file_name, size_of_anchor_file_name, write_anchor_once};
 pub use bundle::{BundleReport, BundleSelection, verify_bundle, verify_bundle_with};

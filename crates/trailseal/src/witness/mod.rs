@@ -1,0 +1,25 @@
+//! Witness cosigning over HTTP (format.md §12.4): the I/O around the pure protocol in
+//! [`trailseal_core::witness`].
+//!
+//! - [`url`]: `http://host[:port][/prefix]` witness URLs (`https` is refused for now).
+//! - [`endpoint`]: a witness as `URL=VKEY`.
+//! - [`http`]: a minimal, bounded HTTP/1.1 client over `TcpStream`, with one deadline per
+//!   exchange.
+//! - [`state_file`]: the state file, locked for a whole submission and written crash-safely.
+//! - [`mod@cosign`] ([`cosign()`]): one checkpoint submitted to every witness, `409`s followed, cosignatures
+//!   recorded and merged, the quorum evaluated.
+//! - [`outcome`]: per-witness outcomes, the report, the errors.
+
+pub mod cosign;
+pub mod endpoint;
+pub mod http;
+pub mod outcome;
+pub mod state_file;
+pub mod url;
+
+pub use cosign::{CosignOptions, cosign};
+pub use endpoint::{EndpointError, WitnessEndpoint};
+pub use http::HttpError;
+pub use outcome::{CosignError, Cosigning, Event, WitnessOutcome, WitnessReport};
+pub use state_file::{StateFile, StateFileError};
+pub use url::{UrlError, WitnessUrl};
