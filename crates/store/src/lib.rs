@@ -82,7 +82,7 @@ pub use error::LockHolder;
 pub use error::{Holdings, StoreError};
 pub use open::{Format, OpenMode, StoreOptions, open, open_with, redact_location};
 pub use protocol::{Import, StoreExt};
-pub use tree::{StoredTree, TreeSync};
+pub use tree::{SnapshotHashes, StoredTree, TreeSync};
 pub use write::{ReadBack, WriteTx};
 
 use trailseal_core::start::{ChainStart, StoredKeyId};

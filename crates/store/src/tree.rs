@@ -1,7 +1,7 @@
 //! The Merkle tree over the chain, as a store holds it: Go tlog's stored hashes (only complete
 //! subtrees, write-once, in index order; `trailseal_core::tree::stored`) and the seq of the
 //! tree's first leaf. Written by the one write path: an append whose records follow the tree's
-//! last leaf adds their hashes in the same transaction ([`extend_in_tx`]); records the tree
+//! last leaf adds their hashes in the same transaction (`TxTree`, used by the append protocol); records the tree
 //! does not cover yet (appended by weaver-kernel, which knows nothing of the tree, or before
 //! the store had a tree) are brought in by [`crate::StoreExt::sync_tree`], which checks every
 //! one of them (seq, link, MAC) before it hashes it in and stops at the first that fails.
@@ -58,6 +58,26 @@ pub(crate) fn parse_seq(text: &str) -> Option<u64> {
         && text.bytes().all(|b| b.is_ascii_digit())
         && (text == "0" || !text.starts_with('0'));
     canonical.then(|| text.parse().ok()).flatten()
+}
+
+/// The stored hashes of a snapshot, by index, for the core's tree functions (proofs, tiles,
+/// roots at a size): a [`HashReader`] over one of its readers.
+pub struct SnapshotHashes<'r>(pub &'r mut dyn crate::SnapshotReader);
+
+impl std::fmt::Debug for SnapshotHashes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SnapshotHashes(..)")
+    }
+}
+
+impl HashReader for SnapshotHashes<'_> {
+    type Error = StoreError;
+
+    fn read_hashes(&mut self, indexes: &[u64], out: &mut [MerkleHash]) -> Result<(), StoreError> {
+        let reader = &mut *self.0;
+        RunReader(|first, slot: &mut [MerkleHash]| reader.read_tree_hashes(first, slot))
+            .read_hashes(indexes, out)
+    }
 }
 
 /// Reads stored hashes by index through a function that reads a contiguous run.

@@ -129,6 +129,25 @@ impl fmt::Display for Trace {
     }
 }
 
+/// What an append interrupted while writing its record line leaves in a JSONL store's tree
+/// file (`<store>.tree`): nothing of that record, since the tree hashes are written after the
+/// record lines. Tests that make a torn tail by cutting the last line of a complete store call
+/// this too, so the store looks like one whose last append was interrupted.
+pub fn unwrite_last_tree_hashes(store: &std::path::Path) {
+    let mut side = store.as_os_str().to_owned();
+    side.push(".tree");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&side)
+        .unwrap_or_else(|e| panic!("{}: {e}", std::path::Path::new(&side).display()));
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let hashes = len.saturating_sub(24) / 32;
+    let size = trailseal_core::tree::tree_size_for_count(hashes);
+    let keep = trailseal_core::tree::stored_hash_count(size.saturating_sub(1)).unwrap_or(0);
+    file.set_len(24 + 32 * keep)
+        .unwrap_or_else(|e| panic!("cut the tree file: {e}"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,23 +170,4 @@ mod tests {
             trailseal_core::PreparedTrace::parse(t.json().as_bytes(), &Default::default()).unwrap();
         }
     }
-}
-
-/// What an append interrupted while writing its record line leaves in a JSONL store's tree
-/// file (`<store>.tree`): nothing of that record, since the tree hashes are written after the
-/// record lines. Tests that make a torn tail by cutting the last line of a complete store call
-/// this too, so the store looks like one whose last append was interrupted.
-pub fn unwrite_last_tree_hashes(store: &std::path::Path) {
-    let mut side = store.as_os_str().to_owned();
-    side.push(".tree");
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&side)
-        .unwrap_or_else(|e| panic!("{}: {e}", std::path::Path::new(&side).display()));
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let hashes = len.saturating_sub(24) / 32;
-    let size = trailseal_core::tree::tree_size_for_count(hashes);
-    let keep = trailseal_core::tree::stored_hash_count(size.saturating_sub(1)).unwrap_or(0);
-    file.set_len(24 + 32 * keep)
-        .unwrap_or_else(|e| panic!("cut the tree file: {e}"));
 }
