@@ -15,10 +15,12 @@
 
 use sha2::{Digest, Sha256};
 use trailseal_core::leaf::Leaf;
-use trailseal_core::tree::{Frontier, HashReader, MerkleHash, stored_hash_count};
+use trailseal_core::tree::{Frontier, MerkleHash, stored_hash_count};
 use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, RecordView, ScanItem};
 use trailseal_core::{Caveat, ChainKey, Hash32, TamperKind, Tampered, Verdict};
-use trailseal_store::{SeqRange, SnapshotReader, StoreError, StoreState, StoredTree};
+use trailseal_store::{
+    SeqRange, SnapshotHashes, SnapshotReader, StoreError, StoreState, StoredTree,
+};
 
 /// Leaves per digest window.
 const WINDOW: u64 = 8192;
@@ -63,19 +65,6 @@ fn stop_error(location: &str, e: impl std::fmt::Display) -> StoreError {
     }
 }
 
-struct Reader<'r>(&'r mut dyn SnapshotReader);
-
-impl HashReader for Reader<'_> {
-    type Error = StoreError;
-    fn read_hashes(&mut self, indexes: &[u64], out: &mut [MerkleHash]) -> Result<(), StoreError> {
-        for (index, slot) in indexes.iter().zip(out.iter_mut()) {
-            self.0
-                .read_tree_hashes(*index, std::slice::from_mut(slot))?;
-        }
-        Ok(())
-    }
-}
-
 impl TreeCheck {
     /// The check for a snapshot whose chain starts at `first_seq` (the resolved start), `None`
     /// when the store has no tree. Reads the frontier at the first record's leaf.
@@ -89,7 +78,7 @@ impl TreeCheck {
             return Ok(None);
         };
         let first_index = first_seq.saturating_sub(tree.base).min(tree.size());
-        let frontier = Frontier::from_reader(first_index, &mut Reader(reader))
+        let frontier = Frontier::from_reader(first_index, &mut SnapshotHashes(reader))
             .map_err(|e| stop_error(location, e))?;
         Ok(Some(Self {
             tree,
@@ -235,8 +224,8 @@ fn locate(
     from: u64,
     to: u64,
 ) -> Result<(u64, String), StoreError> {
-    let mut frontier =
-        Frontier::from_reader(from, &mut Reader(reader)).map_err(|e| stop_error(location, e))?;
+    let mut frontier = Frontier::from_reader(from, &mut SnapshotHashes(reader))
+        .map_err(|e| stop_error(location, e))?;
     let mut checker = ContentChecker::new();
     let mut leaves: Vec<(u64, Option<MerkleHash>)> = Vec::new();
     let range = SeqRange {
