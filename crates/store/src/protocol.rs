@@ -107,6 +107,7 @@ fn append<S: Store + ?Sized>(
     // leaves; otherwise the tree is brought up after the commit.
     let mut tree = TxTree::open(tx.as_mut(), head.next_seq)?;
     let with_leaves = tree.is_some();
+    let can_hold_tree = tx.can_hold_tree();
     let location = tx.location().to_owned();
     let mut insert =
         |tx: &mut Box<dyn WriteTx + '_>,
@@ -150,7 +151,7 @@ fn append<S: Store + ?Sized>(
     {
         confirm_kept(store.location(), traces, &out, &back)?;
     }
-    if !with_leaves {
+    if !with_leaves && can_hold_tree {
         // The records are stored and acknowledged whatever happens to the tree: a tree that
         // cannot be brought up now is brought up by a later write, and `verify` says how far
         // it reaches.

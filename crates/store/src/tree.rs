@@ -211,7 +211,8 @@ impl TxTree {
 
 /// How many records [`sync`] hashes into the tree per write transaction (bounding memory and
 /// how long it holds the write lock).
-const SYNC_CHUNK: u64 = 16_384;
+/// (At most about 17 MiB of hashes; a JSONL store is read from its start for each chunk.)
+const SYNC_CHUNK: u64 = 1 << 18;
 /// How often [`sync`] starts again when another writer changed the store meanwhile.
 const SYNC_RETRIES: u32 = 8;
 

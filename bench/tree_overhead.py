@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""What the Merkle tree costs: the same appends and verifications by trailseal with the tree
+and by a build of the last commit before it (the baseline), run alternately on the same machine
+in the same run.
+
+    cargo build --release -p trailseal-cli
+    git worktree add --detach /tmp/pre-tree b623e86          # the last commit without the tree
+    (cd /tmp/pre-tree && cargo build --release -p trailseal-cli)
+    python3 bench/tree_overhead.py --baseline /tmp/pre-tree/target/release/trailseal
+
+For SQLite and JSONL: `append` of N traces in durable batches of 10,000 (`--commit-every`),
+`append` of 2,000 traces one durable transaction each (`--commit-every 1`), and `verify` of the
+N-record store each version wrote (with the tree recomputed, for the new one). Each step runs
+`--rounds` times per version, alternating; the table gives the median and the ratio
+new / baseline (time: above 1 is slower).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import measure  # noqa: E402
+from scale import traces  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def remove_store(store: Path) -> None:
+    for suffix in ("", "-wal", "-shm", ".tree", ".lock"):
+        Path(f"{store}{suffix}").unlink(missing_ok=True)
+
+
+def timed(cmd: list[str], env: dict[str, str], stdin=None) -> tuple[float, str]:
+    wall, _, out, _, _ = measure.run(cmd, env, measure.chunks(stdin) if stdin is not None else None)
+    return wall, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", required=True, help="the trailseal binary without the tree")
+    parser.add_argument("--trailseal", default=str(ROOT / "target" / "release" / "trailseal"))
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--single", type=int, default=2_000, help="traces appended one transaction each")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args()
+    env = dict(os.environ, WEAVER_KERNEL_SECRET="tree-overhead-bench-secret-5c1e")
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="trailseal-tree-"))
+    work.mkdir(parents=True, exist_ok=True)
+    versions = {"baseline": args.baseline, "tree": args.trailseal}
+    results: dict[tuple[str, str, str], list[float]] = {}
+    for fmt in ("db", "jsonl"):
+        for r in range(args.rounds):
+            for name, binary in (versions.items() if r % 2 == 0 else reversed(versions.items())):
+                store = work / f"{name}.{fmt}"
+                remove_store(store)
+                s, _ = timed([binary, "append", "--store", str(store), "--commit-every", "10000", "--quiet"], env, traces(args.records))
+                results.setdefault((fmt, "batched", name), []).append(s)
+                for step in ("verify", "verify again"):
+                    s, out = timed([binary, "verify", "--store", str(store), "--json"], env)
+                    verdict = json.loads(out)
+                    assert verdict["records_checked"] == args.records, out
+                    if name == "tree":
+                        assert not any(c["code"] == "tree-incomplete" for c in verdict["caveats"]), out
+                    results.setdefault((fmt, step, name), []).append(s)
+                single = work / f"{name}-single.{fmt}"
+                remove_store(single)
+                s, _ = timed([binary, "append", "--store", str(single), "--commit-every", "1", "--quiet"], env, traces(args.single))
+                results.setdefault((fmt, "per-record", name), []).append(s)
+                remove_store(single)
+        for name in versions:
+            remove_store(work / f"{name}.{fmt}")
+    print(f"\ntree overhead, {os.cpu_count()} cores, {args.records:,} records (per-record: {args.single:,}), "
+          f"{args.rounds} rounds, medians")
+    print("| store | step | baseline | with the tree | ratio |")
+    print("|---|---|---|---|---|")
+    for fmt in ("db", "jsonl"):
+        for step in ("batched", "per-record", "verify", "verify again"):
+            n = args.single if step == "per-record" else args.records
+            base = statistics.median(results[(fmt, step, "baseline")])
+            tree = statistics.median(results[(fmt, step, "tree")])
+            print(f"| {'SQLite' if fmt == 'db' else 'JSONL'} | {step} | {base:.2f} s ({n / base / 1000:.1f} k/s) "
+                  f"| {tree:.2f} s ({n / tree / 1000:.1f} k/s) | {tree / base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
