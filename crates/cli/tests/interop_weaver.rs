@@ -515,6 +515,14 @@ fn trailseal_stores_verify_in_weaver_kernel_and_take_its_appends() {
         let v = verify(&path, SECRET);
         assert!(v.is_verified(), "{backend}: {v:?}");
         assert_eq!(v.records_checked(), RECORDS + 15);
+        // weaver-kernel keeps no Merkle tree: its records are outside it, and the verdict says so.
+        assert!(
+            v.caveats().contains(&trailseal::Caveat::TreeIncomplete {
+                count: 15,
+                first_seq: RECORDS
+            }),
+            "{backend}: {v:?}"
+        );
         // trailseal appends after weaver-kernel's records, and weaver-kernel still verifies.
         let mut log = AuditLog::open(
             path.to_str().unwrap(),
@@ -545,7 +553,15 @@ fn trailseal_stores_verify_in_weaver_kernel_and_take_its_appends() {
             (Some(true), Some(RECORDS + 20)),
             "{backend}: {w}"
         );
-        assert!(verify(&path, SECRET).is_verified());
+        // trailseal's append brought weaver-kernel's records into the tree, then its own.
+        let v = verify(&path, SECRET);
+        assert!(v.is_verified(), "{backend}: {v:?}");
+        assert!(
+            !v.caveats()
+                .iter()
+                .any(|c| matches!(c, trailseal::Caveat::TreeIncomplete { .. })),
+            "{backend}: {v:?}"
+        );
     }
 }
 
