@@ -236,10 +236,18 @@ pub(crate) fn sync<S: Store + ?Sized>(
     store: &mut S,
     key: &ChainKey,
 ) -> Result<TreeSync, StoreError> {
+    sync_in_chunks(store, key, SYNC_CHUNK)
+}
+
+fn sync_in_chunks<S: Store + ?Sized>(
+    store: &mut S,
+    key: &ChainKey,
+    chunk: u64,
+) -> Result<TreeSync, StoreError> {
     let mut added = 0u64;
     let mut retries = 0u32;
     loop {
-        let plan = match plan_chunk(store, key)? {
+        let plan = match plan_chunk(store, key, chunk)? {
             Chunk::Done(mut done) => {
                 done.added = added;
                 return Ok(done);
@@ -301,7 +309,11 @@ struct Plan {
 
 /// Reads, in one snapshot, the records the tree does not cover yet (at most [`SYNC_CHUNK`]),
 /// checks each and computes the stored hashes they add.
-fn plan_chunk<S: Store + ?Sized>(store: &mut S, key: &ChainKey) -> Result<Chunk, StoreError> {
+fn plan_chunk<S: Store + ?Sized>(
+    store: &mut S,
+    key: &ChainKey,
+    chunk: u64,
+) -> Result<Chunk, StoreError> {
     let location = store.location().to_owned();
     let mut snapshot = store.snapshot(1)?;
     let state = snapshot.state.clone();
@@ -361,9 +373,7 @@ fn plan_chunk<S: Store + ?Sized>(store: &mut S, key: &ChainKey) -> Result<Chunk,
         None
     };
     let scan_from = if size == 0 { next } else { next - 1 };
-    let until = next
-        .saturating_add(SYNC_CHUNK)
-        .min(head_seq.saturating_add(1));
+    let until = next.saturating_add(chunk).min(head_seq.saturating_add(1));
     let mut checker = ContentChecker::new();
     let mut hashes = Vec::new();
     let mut stopped: Option<(u64, String)> = None;
@@ -473,7 +483,71 @@ fn plan_chunk<S: Store + ?Sized>(store: &mut S, key: &ChainKey) -> Result<Chunk,
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
     use super::*;
+    use crate::conformance::{expected_tree, stored_tree_hashes, test_key, traces};
+    use crate::memory::MemoryStore;
+    use crate::{ImportMeta, ImportRecord, StoreExt};
+
+    /// A memory store holding `n` records copied in (no tree), the one at `bad` altered.
+    fn copied(n: u64, bad: Option<usize>) -> MemoryStore {
+        let key = test_key();
+        let mut src = MemoryStore::new();
+        src.append(&key, &traces(0, n)).unwrap();
+        let mut store = MemoryStore::new();
+        let meta = ImportMeta {
+            start: trailseal_core::start::ChainStart::genesis(),
+            retention: Vec::new(),
+            key_id: trailseal_core::start::StoredKeyId::Absent,
+        };
+        let mut records: Vec<ImportRecord> = src
+            .records()
+            .iter()
+            .map(|r| ImportRecord {
+                seq: r.seq,
+                prev_hash: Hash32::parse(r.prev_hash.as_bytes()).unwrap(),
+                record_hash: Hash32::parse(r.record_hash.as_bytes()).unwrap(),
+                trace: r.trace.clone(),
+                action_id: format!("act-{:06}", r.seq),
+                invoked_at: String::new(),
+            })
+            .collect();
+        if let Some(i) = bad {
+            records[i].trace = records[i].trace.replacen("crm", "CRM", 1);
+        }
+        let mut copy = store.import(&meta).unwrap();
+        copy.records(&records).unwrap();
+        copy.finish().unwrap();
+        store
+    }
+
+    /// Chunk boundaries do not change the tree: every chunk size gives the tree one pass gives,
+    /// and the tree stops at the same bad record.
+    #[test]
+    fn catching_up_in_chunks_gives_the_same_tree() {
+        let key = test_key();
+        let mut whole = copied(70, None);
+        sync_in_chunks(&mut whole, &key, u64::MAX).unwrap();
+        let expected = expected_tree(&mut whole, &key);
+        assert_eq!(stored_tree_hashes(&mut whole), expected);
+        for chunk in [1, 2, 7, 16, 64, 69, 70] {
+            let mut store = copied(70, None);
+            let done = sync_in_chunks(&mut store, &key, chunk).unwrap();
+            assert_eq!(
+                (done.size, done.added, done.stopped),
+                (70, 70, None),
+                "chunk {chunk}"
+            );
+            assert_eq!(stored_tree_hashes(&mut store), expected, "chunk {chunk}");
+            let mut bad = copied(70, Some(33));
+            let done = sync_in_chunks(&mut bad, &key, chunk).unwrap();
+            assert_eq!((done.size, done.added), (33, 33), "chunk {chunk}");
+            assert_eq!(done.stopped.map(|s| s.0), Some(33), "chunk {chunk}");
+            let prefix = stored_hash_count(33).unwrap() as usize;
+            assert_eq!(stored_tree_hashes(&mut bad)[..], expected[..prefix]);
+        }
+    }
 
     #[test]
     fn only_canonical_seqs_are_read_as_the_base() {
