@@ -163,8 +163,12 @@ pub(super) fn append(
                     format!("written where the tree file holds {} hashes", s.tree.hashes),
                 ));
             }
-            file.set_len(HEADER + first * 32)
-                .map_err(io("cut the tree file"))?;
+            // Bytes after the last complete record's hashes: a write that did not finish.
+            let len = file.metadata().map_err(io("stat the tree file"))?.len();
+            if len != HEADER + first * 32 {
+                file.set_len(HEADER + first * 32)
+                    .map_err(io("cut the tree file"))?;
+            }
         }
     }
     use std::io::Seek;
