@@ -1153,5 +1153,12 @@ fn twenty_witnessed_checkpoints_of_a_growing_store_and_a_fork_refused() {
     );
     assert_ne!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!Path::new(&fork_cp).exists());
-    eprintln!("witness evidence: {}", witness.evidence());
+    // The witness kept the fork's request as evidence of a split view.
+    let evidence = witness.evidence();
+    assert!(
+        evidence.as_array().unwrap().iter().any(|e| e["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("does not verify"))),
+        "{evidence}"
+    );
 }
