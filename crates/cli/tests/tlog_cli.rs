@@ -1001,6 +1001,62 @@ fn a_store_that_does_not_verify_gets_no_checkpoint() {
 }
 
 #[test]
+fn records_weaver_kernel_appended_are_brought_into_the_tree_first() {
+    let mut f = Fixture::new("wk.db");
+    f.append(5, "t");
+    let out = trailseal_testkit::weaver_tool(
+        &[
+            "append",
+            "--backend",
+            "sqlite",
+            "--path",
+            &f.store,
+            "--count",
+            "7",
+            "--seed",
+            "3",
+        ],
+        SECRET,
+    );
+    assert_eq!(out["written"], 7, "{out}");
+    let head = trailseal::AuditLog::open(&f.store, &trailseal::OpenOptions::default())
+        .unwrap()
+        .tree_head()
+        .unwrap();
+    assert_eq!(head.size, 5, "weaver-kernel knows nothing of the tree");
+    let cp_file = f.path("cp");
+    let out = f.run(
+        &[
+            "checkpoint",
+            "--store",
+            &f.store,
+            "--signing-key",
+            &f.key,
+            "--out",
+            &cp_file,
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("brought 7 records into the Merkle tree"),
+        "{}",
+        text(&out.stderr)
+    );
+    let cp = Checkpoint::open(&std::fs::read_to_string(&cp_file).unwrap(), &f.verifier()).unwrap();
+    assert_eq!(cp.size(), 12);
+    let p = f.path("p10");
+    let out = f.prove(10, &cp_file, &p, true);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (code, v) = f.verify_proof(&p, &[]);
+    assert_eq!(
+        (code, &v["status"], &v["trace_checked"]),
+        (0, &"verified".into(), &true.into()),
+        "{v}"
+    );
+}
+
+#[test]
 fn twenty_witnessed_checkpoints_of_a_growing_store_and_a_fork_refused() {
     let Some(venv) = aics_witness_or_skip("twenty_witnessed_checkpoints") else {
         return;
@@ -1077,6 +1133,69 @@ fn twenty_witnessed_checkpoints_of_a_growing_store_and_a_fork_refused() {
     }
     assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
     eprintln!("20 checkpoints cosigned, sizes {sizes:?}");
+
+    // A quorum of 2 with the second witness dead: exit 2, and the note with the one
+    // cosignature obtained is still written (what a reader demanding 2 finds unverifiable).
+    let dead =
+        trailseal::core::cosignature::WitnessSigner::from_seed("witness.test/dead", &[8; 32])
+            .unwrap()
+            .witness_key()
+            .to_vkey();
+    let partial = f.path("cp-partial");
+    let out = f.run(
+        &[
+            "checkpoint",
+            "--store",
+            &f.store,
+            "--signing-key",
+            &f.key,
+            "--out",
+            &partial,
+            "--witness",
+            &witness.endpoint(),
+            "--witness",
+            &format!("http://127.0.0.1:9={dead}"),
+            "--witness-state",
+            &state,
+            "--quorum",
+            "2",
+            "--witness-timeout",
+            "5s",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("witness quorum 2 not met: 1 cosigned"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("witness.test/dead"),
+        "{}",
+        text(&out.stdout)
+    );
+    let p = f.path("p-partial");
+    std::fs::write(&p, std::fs::read_to_string(f.path("p19")).unwrap()).unwrap();
+    let note = std::fs::read_to_string(&partial).unwrap();
+    let aics = aics_verify_checkpoint(&venv, &note, &log_vkey, &[witness.vkey()], 1);
+    assert_eq!(aics["ok"], true, "{aics}");
+    let (code, v) = f.verify_proof(
+        &p,
+        &[
+            "--witness-key",
+            witness.vkey(),
+            "--witness-key",
+            &dead,
+            "--quorum",
+            "2",
+        ],
+    );
+    assert_eq!(
+        (code, &v["reason"]),
+        (2, &"witness quorum not met".into()),
+        "{v}"
+    );
 
     // The copy taken at round 9, grown with other records past the last cosigned size:
     // the witness refuses it (from a host with no state: 409, then the proof from the size it
