@@ -874,6 +874,31 @@ fn forks_and_rollbacks_are_refused() {
         text(&out.stdout)
     );
     let twenty = std::fs::read(&cp_file).unwrap();
+    // A proof from the rolled-back copy for the newer checkpoint: refused (exit 1).
+    let out = a.run(
+        &[
+            "prove",
+            "--store",
+            &c_store,
+            "--seq",
+            "3",
+            "--checkpoint",
+            &cp_file,
+            "--public-key",
+            &a.public,
+            "--out",
+            &p,
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("the checkpoint is of a tree of size 20, the store's tree has 15 leaves"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!Path::new(&p).exists());
     let out = a.run(
         &[
             "checkpoint",

@@ -39,6 +39,13 @@ pub enum TlogError {
         size: u64,
         tree_size: u64,
     },
+    /// A tree size beyond the store's tree.
+    #[error("{location}: tree size {size}: the store's tree has only {tree_size} leaves")]
+    SizeAhead {
+        location: String,
+        size: u64,
+        tree_size: u64,
+    },
     /// The checkpoint's root is not the store's tree root at its size: a fork (split view),
     /// or the checkpoint is of another log.
     #[error(

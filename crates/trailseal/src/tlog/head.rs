@@ -128,7 +128,7 @@ impl<'s> VerifiedTree<'_, 's> {
     /// Refuses a size beyond the tree's.
     fn within(&self, size: u64) -> Result<(), Error> {
         if size > self.head.size {
-            return Err(Error::Tlog(TlogError::CheckpointAhead {
+            return Err(Error::Tlog(TlogError::SizeAhead {
                 location: self.location.to_owned(),
                 size,
                 tree_size: self.head.size,

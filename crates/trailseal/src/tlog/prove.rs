@@ -98,6 +98,13 @@ impl AuditLog {
             let location = tree.location().to_owned();
             let head = tree.head();
             let size = checkpoint.size();
+            if size > head.size {
+                return Err(Error::Tlog(TlogError::CheckpointAhead {
+                    location,
+                    size,
+                    tree_size: head.size,
+                }));
+            }
             let root = tree.root_at(size)?;
             if root.0 != *checkpoint.root() {
                 return Err(Error::Tlog(TlogError::Fork {
