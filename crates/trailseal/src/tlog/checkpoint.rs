@@ -76,7 +76,7 @@ impl AuditLog {
         self.with_verified_tree(|tree| sign(tree, signer, origin))
     }
 
-    /// [`AuditLog::checkpoint`], then submitted to `witnesses` ([`crate::witness::cosign`],
+    /// [`AuditLog::checkpoint`], then submitted to `witnesses` ([`crate::witness::cosign()`],
     /// its state in `state_path`) with consistency proofs read from the same snapshot. The
     /// outer error is the checkpoint's; the inner result is the submission's (its
     /// [`CosignError::QuorumNotMet`] carries the note with the cosignatures obtained).
