@@ -8,6 +8,9 @@
 //	tree SIZE                              grow the tree to SIZE; print "root B64"
 //	inclusion T N ROOT PROOF               tlog.CheckRecord(PROOF, T, ROOT, N, RecordHash("leaf N"))
 //	consistency T N ROOT_T ROOT_N PROOF    tlog.CheckTree(PROOF, T, ROOT_T, N, ROOT_N)
+//	record T N ROOT ENTRY PROOF            tlog.CheckRecord(PROOF, T, ROOT, N, RecordHash(ENTRY)),
+//	                                       ENTRY the base64 of any entry (e.g. a trailseal
+//	                                       leaf from a proof file), not this program's tree
 //	prove-inclusion T N                    print "proof PROOF" (tlog.ProveRecord)
 //	prove-consistency T N                  print "proof PROOF" (tlog.ProveTree)
 //	tile PATH DATA                         remember a C2SP tile (DATA base64); print "stored"
@@ -251,6 +254,16 @@ func run(f []string) string {
 			return verdict(err)
 		}
 		return verdict(tlog.CheckTree(p, num(f[1]), hash(f[3]), num(f[2]), hash(f[4])))
+	case f[0] == "record" && len(f) == 6:
+		p, err := parseProof(f[5])
+		if err != nil {
+			return verdict(err)
+		}
+		e, err := base64.StdEncoding.DecodeString(f[4])
+		if err != nil {
+			return "error " + err.Error()
+		}
+		return verdict(tlog.CheckRecord(p, num(f[1]), hash(f[3]), num(f[2]), tlog.RecordHash(e)))
 	case f[0] == "prove-inclusion" && len(f) == 3:
 		p, err := tlog.ProveRecord(num(f[1]), num(f[2]), reader)
 		if err != nil {

@@ -13,6 +13,10 @@ use crate::commands::{
     policy::PolicyArgs, prune::PruneArgs, repair::RepairArgs, retention::RetentionArgs,
     show::ShowArgs, verify::VerifyArgs, verify_bundle::VerifyBundleArgs,
 };
+use crate::commands::{
+    checkpoint::CheckpointArgs, consistency::ConsistencyArgs, prove::ProveArgs,
+    verify_proof::VerifyProofArgs,
+};
 
 /// Tamper-evident audit log for AI-agent actions.
 ///
@@ -57,6 +61,16 @@ pub(crate) enum Command {
     Anchor(AnchorArgs),
     /// Verify an export bundle offline, with the public key (and the secret, if given).
     VerifyBundle(VerifyBundleArgs),
+    /// Sign a C2SP checkpoint of the store's Merkle tree (from one verified snapshot),
+    /// optionally cosigned by witnesses.
+    Checkpoint(CheckpointArgs),
+    /// Write a c2sp.org/tlog-proof@v1 file: one record's inclusion in a checkpoint's tree.
+    Prove(ProveArgs),
+    /// Print the RFC 6962 consistency proof between two tree sizes (base64, one a line).
+    Consistency(ConsistencyArgs),
+    /// Verify a proof file offline, with the log's public key alone. Exit 0 verified, 1
+    /// tampered, 2 unverifiable.
+    VerifyProof(VerifyProofArgs),
     /// Copy a chain between stores (any backends), every hash, checkpoint and receipt kept;
     /// the copy is verified before success is reported.
     Migrate(MigrateArgs),

@@ -222,6 +222,32 @@ fn write_torn_tail(o: &mut ObjectWriter<'_>, tail: &TornTail) {
         .opt_u64("claimed_seq", tail.claimed_seq);
 }
 
+/// A proof file's verdict (`verify-proof --json`): `status`, `kind` (tampered) or `reason`
+/// (unverifiable), `detail`, then for a verified proof what it showed.
+pub fn proof_verdict(verdict: &trailseal::tlog::ProofVerdict) -> String {
+    use trailseal::tlog::ProofVerdict;
+    let (kind, reason) = match verdict {
+        ProofVerdict::Tampered { kind, .. } => (Some(kind.as_str()), None),
+        ProofVerdict::Unverifiable { reason, .. } => (None, Some(reason.as_str())),
+        _ => (None, None),
+    };
+    object(|o| {
+        o.str("status", verdict.status())
+            .opt_str("kind", kind)
+            .opt_str("reason", reason)
+            .str("detail", &verdict.to_string());
+        if let ProofVerdict::Verified(c) = verdict {
+            o.str("origin", &c.origin)
+                .u64("size", c.size)
+                .str("root", &c.root.to_base64())
+                .u64("index", c.index)
+                .u64("seq", c.seq)
+                .bool("trace_checked", c.trace_checked)
+                .opt_u64("cosignatures", c.cosignatures.map(|n| n as u64));
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

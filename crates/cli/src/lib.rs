@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod error;
+mod files;
 pub mod json;
 mod output;
 

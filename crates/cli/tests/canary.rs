@@ -185,8 +185,10 @@ enum Via {
 }
 
 /// The commands that read the chain secret (`--secret-file` or `WEAVER_KERNEL_SECRET`).
-const TAKES_SECRET: [&str; 11] = [
+const TAKES_SECRET: [&str; 13] = [
     "repair",
+    "checkpoint",
+    "prove",
     "demo",
     "append",
     "verify",
@@ -200,8 +202,12 @@ const TAKES_SECRET: [&str; 11] = [
 ];
 
 /// Every command this test runs on purpose; others found in `--help` get a generic probe.
-const KNOWN: [&str; 15] = [
+const KNOWN: [&str; 19] = [
     "repair",
+    "checkpoint",
+    "prove",
+    "consistency",
+    "verify-proof",
     "demo",
     "append",
     "verify",
@@ -557,6 +563,62 @@ fn cli_pass(via: Via) {
         b"",
         0,
     );
+    // transparency log: checkpoints, a proof with its trace and salt, a consistency proof
+    let cp = p("anchors/tree.checkpoint");
+    r.run(
+        &[
+            "checkpoint",
+            "--store",
+            &db,
+            "--signing-key",
+            &k,
+            "--out",
+            &cp,
+        ],
+        b"",
+        0,
+    );
+    r.run(&["checkpoint", "--store", &jl, "--signing-key", &k], b"", 0);
+    let proof = p("out/seq3.tlog-proof");
+    r.run(
+        &[
+            "prove",
+            "--store",
+            &db,
+            "--seq",
+            "3",
+            "--checkpoint",
+            &cp,
+            "--signing-key",
+            &k,
+            "--out",
+            &proof,
+            "--with-trace",
+        ],
+        b"",
+        0,
+    );
+    r.run(
+        &[
+            "prove",
+            "--store",
+            &db,
+            "--seq",
+            "3",
+            "--checkpoint",
+            &cp,
+            "--public-key",
+            &kpub,
+        ],
+        b"",
+        0,
+    );
+    r.run(
+        &["verify-proof", &proof, "--public-key", &kpub, "--json"],
+        b"",
+        0,
+    );
+    r.run(&["consistency", "--store", &db, "--old", "1"], b"", 0);
     r.run(
         &[
             "verify",

@@ -200,7 +200,9 @@ fn a_misspelt_flag_gets_a_suggestion() {
     let o = run_with(&["verfy"], None, b"");
     let err = text(&o.stderr);
     assert!(
-        err.contains("tip: some similar subcommands exist: 'verify-bundle', 'verify'"),
+        err.contains(
+            "tip: some similar subcommands exist: 'verify-bundle', 'verify-proof', 'verify'"
+        ),
         "{err}"
     );
 }

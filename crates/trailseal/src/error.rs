@@ -96,6 +96,9 @@ pub enum Error {
     /// was made.
     #[error(transparent)]
     Redact(#[from] crate::redact::RedactError),
+    /// A checkpoint, proof or consistency proof cannot be made from the store.
+    #[error(transparent)]
+    Tlog(#[from] crate::tlog::TlogError),
     /// An I/O error outside a store.
     #[error("{path}: {action}: {source}")]
     Io {

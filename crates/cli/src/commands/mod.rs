@@ -4,7 +4,9 @@
 pub(crate) mod anchor;
 pub(crate) mod append;
 pub(crate) mod canonical;
+pub(crate) mod checkpoint;
 pub(crate) mod completions;
+pub(crate) mod consistency;
 pub(crate) mod demo;
 pub(crate) mod export;
 pub(crate) mod keygen;
@@ -12,12 +14,14 @@ pub(crate) mod list;
 pub(crate) mod man;
 pub(crate) mod migrate;
 pub(crate) mod policy;
+pub(crate) mod prove;
 pub(crate) mod prune;
 pub(crate) mod repair;
 pub(crate) mod retention;
 pub(crate) mod show;
 pub(crate) mod verify;
 pub(crate) mod verify_bundle;
+pub(crate) mod verify_proof;
 
 use std::io::Write;
 
@@ -43,6 +47,10 @@ pub(crate) fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Keygen(args) => keygen::run(&args),
         Command::Anchor(args) => anchor::run(&args),
         Command::VerifyBundle(args) => verify_bundle::run(&args),
+        Command::Checkpoint(args) => checkpoint::run(&args),
+        Command::Prove(args) => prove::run(&args),
+        Command::Consistency(args) => consistency::run(&args),
+        Command::VerifyProof(args) => verify_proof::run(&args),
         Command::Migrate(args) => migrate::run(&args),
         Command::Canonical => canonical::run(),
         Command::Completions(args) => completions::run(&args),

@@ -1,0 +1,125 @@
+//! `trailseal verify-proof`: a proof file checked offline, with the log's public key alone
+//! (no secret, no store), optionally a trace against its leaf and a witness quorum.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use trailseal::core::cosignature::WitnessKey;
+use trailseal::core::tlog_proof::MAX_FILE_LEN;
+use trailseal::signing::read_public_key;
+use trailseal::tlog::{ProofUnverifiable, ProofVerdict, verify_proof};
+
+use super::stdout;
+use crate::cli::OutputArgs;
+use crate::error::{CliError, EXIT_ERROR, EXIT_OK, EXIT_TAMPERED, output};
+use crate::json;
+
+#[derive(Debug, Args)]
+#[command(mut_arg("json", |a| a.help("Print the verdict as one JSON object")))]
+pub(crate) struct VerifyProofArgs {
+    /// The proof file (`c2sp.org/tlog-proof@v1`, from `trailseal prove`).
+    pub(crate) proof: PathBuf,
+    /// The log's public key (KEY.pub) its checkpoint must be signed with.
+    #[arg(long, value_name = "KEY.pub")]
+    pub(crate) public_key: PathBuf,
+    /// A trace (JSON) to check against the proven leaf, with the salt the proof file carries
+    /// (made with `prove --with-trace`).
+    #[arg(long, value_name = "T.json")]
+    pub(crate) trace: Option<PathBuf>,
+    /// A witness's verifier key (vkey) whose cosignature counts (repeatable).
+    #[arg(long = "witness-key", value_name = "VKEY", value_parser = parse_witness_key)]
+    pub(crate) witness_keys: Vec<WitnessKey>,
+    /// How many distinct witnesses must have cosigned the checkpoint.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "witness_keys")]
+    pub(crate) quorum: usize,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+fn parse_witness_key(text: &str) -> Result<WitnessKey, String> {
+    WitnessKey::parse_vkey(text).map_err(|e| e.to_string())
+}
+
+/// At most `limit + 1` bytes of `path` (so that a larger file is seen as larger).
+fn read_limited(path: &std::path::Path, limit: usize) -> Result<Vec<u8>, CliError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| CliError::new(format!("{}: cannot open: {e}", path.display())))?;
+    let mut out = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| CliError::new(format!("{}: cannot read: {e}", path.display())))?;
+    Ok(out)
+}
+
+fn verdict_text(verdict: &ProofVerdict, path: &str) -> String {
+    match verdict {
+        ProofVerdict::Verified(c) => {
+            let mut t = format!("VERIFIED: {verdict}\n  proof: {path}\n");
+            if c.trace_checked {
+                t.push_str("  trace: matches the leaf's commitment\n");
+            }
+            if let Some(n) = c.cosignatures {
+                t.push_str(&format!("  witnesses: {n} cosigned the checkpoint\n"));
+            }
+            t
+        }
+        ProofVerdict::Tampered { kind, detail } => {
+            format!("TAMPERED ({}): {detail}\n  proof: {path}\n", kind.as_str())
+        }
+        ProofVerdict::Unverifiable { reason, detail } => {
+            format!("UNVERIFIABLE ({}): {detail}\n", reason.as_str())
+        }
+        _ => format!("{}: {verdict}\n", verdict.status()),
+    }
+}
+
+pub(crate) fn run(args: &VerifyProofArgs) -> Result<u8, CliError> {
+    let public = read_public_key(&args.public_key)?;
+    let bytes = read_limited(&args.proof, MAX_FILE_LEN)?;
+    let trace = args
+        .trace
+        .as_deref()
+        .map(|p| {
+            let limit = trailseal::core::trace::DEFAULT_MAX_RECORD_BYTES;
+            let bytes = read_limited(p, limit)?;
+            if bytes.len() > limit {
+                return Err(CliError::new(format!(
+                    "{}: larger than {limit} bytes: not a trace",
+                    p.display()
+                )));
+            }
+            Ok(bytes)
+        })
+        .transpose()?;
+    let verdict = match String::from_utf8(bytes) {
+        Ok(text) => verify_proof(
+            &text,
+            &public,
+            trace.as_deref(),
+            &args.witness_keys,
+            args.quorum,
+        )
+        .map_err(|e| {
+            CliError::new(e.to_string())
+                .hint("--quorum must be between 1 and the number of distinct --witness-key")
+        })?,
+        Err(_) => ProofVerdict::Unverifiable {
+            reason: ProofUnverifiable::Unreadable,
+            detail: "the proof file is not UTF-8 text".into(),
+        },
+    };
+    if !args.output.quiet {
+        let text = if args.output.json() {
+            json::proof_verdict(&verdict) + "\n"
+        } else {
+            verdict_text(&verdict, &args.proof.display().to_string())
+        };
+        stdout().write_all(text.as_bytes()).map_err(output)?;
+    }
+    Ok(match verdict {
+        ProofVerdict::Verified(_) => EXIT_OK,
+        ProofVerdict::Tampered { .. } => EXIT_TAMPERED,
+        _ => EXIT_ERROR,
+    })
+}

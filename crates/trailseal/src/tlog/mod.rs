@@ -1,0 +1,27 @@
+//! The transparency log of a store (format.md §12): signed C2SP checkpoints of its Merkle
+//! tree, inclusion proofs as `c2sp.org/tlog-proof@v1` files, consistency proofs, and checking
+//! a proof file offline.
+//!
+//! - [`head`]: one snapshot of the store, verified (or not), and its tree's size and root
+//!   ([`VerifiedTree`]): everything signed or proven is read from it.
+//! - [`checkpoint`](mod@checkpoint): [`AuditLog::checkpoint`](crate::AuditLog::checkpoint),
+//!   also cosigned by witnesses.
+//! - [`prove`]: [`AuditLog::prove`](crate::AuditLog::prove) and
+//!   [`AuditLog::consistency`](crate::AuditLog::consistency).
+//! - [`extra`]: what a proof file's `extra` carries (the leaf entry, the salt, the trace).
+//! - [`verify_proof`](mod@verify_proof): [`verify_proof()`], a proof file checked with the
+//!   log's public key alone; [`ProofVerdict`].
+
+pub mod checkpoint;
+mod error;
+pub mod extra;
+pub mod head;
+pub mod prove;
+pub mod verify_proof;
+
+pub use checkpoint::TreeCheckpoint;
+pub use error::TlogError;
+pub use extra::{ProofExtra, ProofExtraError};
+pub use head::{TreeHead, VerifiedTree};
+pub use prove::Proved;
+pub use verify_proof::{ProofCheck, ProofTamper, ProofUnverifiable, ProofVerdict, verify_proof};
