@@ -84,14 +84,28 @@ fn every_case_agrees_with_weaver_kernel() {
 #[test]
 fn verdicts_say_what_was_not_checked() {
     let secret = trailseal_testkit::VECTOR_SECRET;
+    // weaver-kernel keeps no Merkle tree: none of its records are in one.
     let v = verify("store.sqlite", secret);
-    assert_eq!(v.caveats(), &[Caveat::NoAnchor { last_seq: Some(39) }]);
+    assert_eq!(
+        v.caveats(),
+        &[
+            Caveat::NoAnchor { last_seq: Some(39) },
+            Caveat::TreeIncomplete {
+                count: 40,
+                first_seq: 0
+            }
+        ]
+    );
     let v = verify("pruned-by-weaver.sqlite", secret);
     assert_eq!(
         v.caveats(),
         &[
             Caveat::UnauthenticatedCheckpoint { seq: 13 },
-            Caveat::NoAnchor { last_seq: Some(39) }
+            Caveat::NoAnchor { last_seq: Some(39) },
+            Caveat::TreeIncomplete {
+                count: 27,
+                first_seq: 13
+            }
         ]
     );
     let v = verify("prefix-delete-forged-checkpoint.sqlite", secret);
@@ -101,7 +115,16 @@ fn verdicts_say_what_was_not_checked() {
         "{v:?}"
     );
     let v = verify("truncate-tail.sqlite", secret);
-    assert_eq!(v.caveats(), &[Caveat::NoAnchor { last_seq: Some(36) }]);
+    assert_eq!(
+        v.caveats(),
+        &[
+            Caveat::NoAnchor { last_seq: Some(36) },
+            Caveat::TreeIncomplete {
+                count: 37,
+                first_seq: 0
+            }
+        ]
+    );
     let v = verify("whitespace-only-change.sqlite", secret);
     assert!(v.is_verified(), "{v:?}");
     let v = verify("mutate-payload.sqlite", secret);
