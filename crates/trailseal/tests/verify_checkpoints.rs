@@ -120,7 +120,10 @@ fn checkpoints_at_the_head_and_older_verify_also_after_more_appends() {
     assert!(v.is_verified(), "{v:?}");
     append(&path, 20..300, "a");
     let v = verify(&path, &notes);
-    assert!(v.is_verified(), "older checkpoints after more appends: {v:?}");
+    assert!(
+        v.is_verified(),
+        "older checkpoints after more appends: {v:?}"
+    );
     let mut more = notes.clone();
     more.push(checkpoint(&path, 300));
     more.push(checkpoint(&path, 256));
@@ -321,7 +324,8 @@ fn t(s: &str) -> Timestamp {
 fn verify_anchor(path: &Path, note: &str) -> Verdict {
     verify_with(
         path,
-        VerifyOptions::new().anchor_notes(&[("a.note".into(), note.to_owned())], &signer().verifier()),
+        VerifyOptions::new()
+            .anchor_notes(&[("a.note".into(), note.to_owned())], &signer().verifier()),
     )
 }
 
@@ -331,7 +335,12 @@ fn anchors_pin_the_tree_and_verify_checks_it() {
     let path = dir.path().join("s.db");
     append(&path, 0..10, "a");
     let (anchor, note) = open(&path)
-        .anchor(&signer(), "test.example/log", t("2026-12-01T00:00:00Z"), true)
+        .anchor(
+            &signer(),
+            "test.example/log",
+            t("2026-12-01T00:00:00Z"),
+            true,
+        )
         .unwrap();
     assert_eq!(
         anchor.tree,
@@ -340,10 +349,16 @@ fn anchors_pin_the_tree_and_verify_checks_it() {
             root: root_at(&path, 10)
         })
     );
-    assert!(note.contains(&format!("\ntree 10 {}\n", root_at(&path, 10))), "{note}");
+    assert!(
+        note.contains(&format!("\ntree 10 {}\n", root_at(&path, 10))),
+        "{note}"
+    );
     assert!(verify_anchor(&path, &note).is_verified());
     append(&path, 10..20, "a");
-    assert!(verify_anchor(&path, &note).is_verified(), "after more appends");
+    assert!(
+        verify_anchor(&path, &note).is_verified(),
+        "after more appends"
+    );
 
     // Tree hashes from leaf 5 on removed: the tree check alone sees a tree that is behind
     // (a caveat); the anchor proves it held them.
@@ -366,7 +381,12 @@ fn an_anchor_of_another_tree_is_tampered_tree() {
     let path = dir.path().join("s.db");
     append(&path, 0..10, "a");
     let (mut anchor, _) = open(&path)
-        .anchor(&signer(), "test.example/log", t("2026-12-01T00:00:00Z"), true)
+        .anchor(
+            &signer(),
+            "test.example/log",
+            t("2026-12-01T00:00:00Z"),
+            true,
+        )
         .unwrap();
     // The same head, another tree root at size 10 and at a smaller size.
     for size in [10, 3] {
