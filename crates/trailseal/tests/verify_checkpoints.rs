@@ -67,8 +67,7 @@ fn checkpoint(path: &Path, size: u64) -> String {
 
 fn verify_with(path: &Path, options: VerifyOptions<'_>) -> Verdict {
     let mut options = options;
-    let one = open(path).verify_with(&mut options);
-    one
+    open(path).verify_with(&mut options)
 }
 
 /// The verdict with these checkpoints (labels `cp0`, `cp1`, …), on 1 and 4 threads.
@@ -282,7 +281,7 @@ fn the_witness_quorum_is_met_or_the_verdict_is_unverifiable() {
     unverifiable(&v, UnverifiableReason::WitnessQuorum, "one of two");
     assert!(v.detail().contains("1 of the 2"), "{v:?}");
     unverifiable(
-        &with(&[note.clone()], 1),
+        &with(std::slice::from_ref(&note), 1),
         UnverifiableReason::WitnessQuorum,
         "no cosignature",
     );
