@@ -398,3 +398,32 @@ fn an_anchor_of_another_tree_is_tampered_tree() {
         assert!(v.detail().contains("anchor a.note"), "{v:?}");
     }
 }
+
+#[test]
+fn appending_refuses_a_store_whose_tree_lost_what_the_newest_anchor_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let folder = dir.path().join("anchors");
+    std::fs::create_dir(&folder).unwrap();
+    append(&path, 0..10, "a");
+    let (anchor, _, _) = open(&path)
+        .anchor_into_dir(&folder, &signer(), "o", t("2026-12-01T00:00:00Z"))
+        .unwrap();
+    assert_eq!(anchor.tree.map(|t| t.size), Some(10));
+    open(&path)
+        .check_anchor_dir(&folder, &signer().verifier())
+        .unwrap();
+    let conn = Connection::open(&path).unwrap();
+    conn.execute(
+        "DELETE FROM trailseal_tree WHERE idx >= ?1",
+        [stored_hash_count(6).unwrap() as i64],
+    )
+    .unwrap();
+    drop(conn);
+    match open(&path).check_anchor_dir(&folder, &signer().verifier()) {
+        Err(trailseal::Error::AnchorConflict { verdict, .. }) => {
+            tampered(&verdict, TamperKind::Tree, 6, "tree cut under the anchor");
+        }
+        other => panic!("{other:?}"),
+    }
+}

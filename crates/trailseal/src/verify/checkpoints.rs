@@ -114,14 +114,14 @@ struct Pin {
 }
 
 /// What the tree check of the signed heads needs from the verification.
-pub(super) struct Scanned {
-    pub(super) last_seq: Option<u64>,
-    pub(super) records_checked: u64,
+pub(crate) struct Scanned {
+    pub(crate) last_seq: Option<u64>,
+    pub(crate) records_checked: u64,
 }
 
 /// Checks the anchors' `tree` lines and the checkpoints against the snapshot's tree (which
 /// verified): `None` when they all hold, else the verdict.
-pub(super) fn check_tree_heads(
+pub(crate) fn check_tree_heads(
     location: &str,
     state: &StoreState,
     reader: &mut dyn SnapshotReader,

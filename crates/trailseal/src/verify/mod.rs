@@ -29,6 +29,7 @@ use trailseal_store::{SeqRange, Snapshot, Store, StoreError};
 use anchors::anchor_expectations;
 pub use anchors::{AnchorCheck, open_anchor};
 pub use checkpoints::{CheckpointCheck, open_checkpoint};
+pub(crate) use checkpoints::{Scanned, check_tree_heads};
 pub use options::{Progress, VerifyOptions};
 use ranges::{feed_one, reader_lost, verify_ranges};
 use start::{sealed_end, wrong_secret_of_log};
