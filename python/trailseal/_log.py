@@ -120,13 +120,18 @@ def _anchor_notes(
                 if len(digits) >= 12 and digits.isascii() and digits.isdigit():
                     found.append((int(digits), entry))
         paths.extend(p for _, p in sorted(found))
+    return _read_notes(paths, "anchor")
+
+
+def _read_notes(paths: Iterable[PathLike], what: str) -> list[tuple[str, str]]:
+    """``(source, text)`` of each signed note file (anchors, checkpoints)."""
     notes = []
-    for path in paths:
+    for path in map(Path, paths):
         try:
             notes.append((str(path), path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise AnchorError(f"{path}: cannot read the anchor: {reason}") from None
+            raise AnchorError(f"{path}: cannot read the {what}: {reason}") from None
     return notes
 
 
@@ -215,14 +220,23 @@ class AuditLog:
         anchors: Iterable[PathLike] = (),
         anchor_dir: PathLike | None = None,
         public_key: PathLike | None = None,
+        checkpoints: Iterable[PathLike] = (),
+        witness_keys: Iterable[str] = (),
+        quorum: int = 1,
     ) -> Verdict:
-        """Verifies the whole chain on all cores, against signed anchors when given (with the
-        public key file). Never raises for what it finds: the verdict says it."""
+        """Verifies the whole chain on all cores, against signed anchors and tree checkpoint
+        files when given (with the public key file), each checkpoint with cosignatures by
+        ``quorum`` of ``witness_keys`` (witness vkeys) when given. Never raises for what it
+        finds: the verdict says it."""
         notes = _anchor_notes(anchors, anchor_dir)
-        if notes and public_key is None:
-            raise InvalidTraceError("anchors need public_key")
+        cps = _read_notes(checkpoints, "checkpoint")
+        if (notes or cps) and public_key is None:
+            raise InvalidTraceError("anchors and checkpoints need public_key")
+        vkeys = list(witness_keys)
+        if vkeys and not cps:
+            raise InvalidTraceError("witness_keys need checkpoints")
         key = None if public_key is None else os.fspath(public_key)
-        return Verdict._from_json(self._log.verify(notes, key))
+        return Verdict._from_json(self._log.verify(notes, key, cps, vkeys, quorum))
 
     # ── retention ─────────────────────────────────────────────────────────────
 
@@ -381,12 +395,22 @@ def verify(
     anchors: Iterable[PathLike] = (),
     anchor_dir: PathLike | None = None,
     public_key: PathLike | None = None,
+    checkpoints: Iterable[PathLike] = (),
+    witness_keys: Iterable[str] = (),
+    quorum: int = 1,
 ) -> Verdict:
     """Opens ``store`` read-only and verifies it (see :meth:`AuditLog.verify`)."""
     with open(
         store, secret, secret_file=secret_file, format=format, read_only=True
     ) as log:
-        return log.verify(anchors=anchors, anchor_dir=anchor_dir, public_key=public_key)
+        return log.verify(
+            anchors=anchors,
+            anchor_dir=anchor_dir,
+            public_key=public_key,
+            checkpoints=checkpoints,
+            witness_keys=witness_keys,
+            quorum=quorum,
+        )
 
 
 def verify_bundle(

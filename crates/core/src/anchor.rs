@@ -9,21 +9,50 @@
 //! time <RFC 3339>
 //! key-id <chain key id>
 //! retention <receipt index> <receipt mac>      (when the store has a retention log)
+//! tree <tree size> <base64 tree root>          (anchors made since the store has a tree)
 //!
 //! — <signing key name> <base64 signature>
 //! ```
 //!
 //! Shipped off the host as they are made, anchors turn the chain's weak spot — its newest
 //! records can be deleted without a trace — into a detected `truncated` verdict: the store must
-//! still hold seq `size − 1` with that hash.
+//! still hold seq `size − 1` with that hash. The `tree` line (from trailseal 0.x with the
+//! Merkle tree on) pins the store's Merkle tree as well: its size (leaves) and root when the
+//! anchor was made, so one signed note pins the chain head and the tree. Anchors without it
+//! (made before) read as before: [`Anchor::tree`] is `None`.
 
 use crate::base64;
 use crate::chain::{Hash32, KeyId};
 use crate::note::{NoteError, NoteSigner, NoteVerifier};
 use crate::time::{Offset, Timestamp};
+use crate::tree::{MAX_TREE_SIZE, MerkleHash, TreeHead};
 
 /// The extension line that marks a trailseal anchor.
 pub const ANCHOR_MARKER: &str = "trailseal-anchor v1";
+/// The name of the extension line that pins the Merkle tree: `tree <size> <base64 root>`.
+pub const TREE_LINE: &str = "tree";
+
+/// A tree of `tree` leaves fits in a chain of `size` records (leaf 0 is seq 0 or later).
+fn tree_size_fits(tree: u64, size: u64) -> bool {
+    tree <= size && tree <= MAX_TREE_SIZE
+}
+
+/// A size as tlog checkpoints write it: decimal, no sign, no leading zero.
+fn parse_size(text: &str) -> Option<u64> {
+    let canonical = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && !(text.len() > 1 && text.starts_with('0'));
+    canonical.then(|| text.parse().ok()).flatten()
+}
+
+/// The value of a `tree` line: exactly `<size> <base64 root>`, both canonical.
+fn parse_tree(value: &str) -> Option<TreeHead> {
+    let (size, root) = value.split_once(' ')?;
+    Some(TreeHead {
+        size: parse_size(size)?,
+        root: MerkleHash::from_base64(root)?,
+    })
+}
 
 /// What an anchor states.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +70,9 @@ pub struct Anchor {
     pub key_id: KeyId,
     /// The retention log's last receipt then: its index and MAC.
     pub retention: Option<(u64, Hash32)>,
+    /// The store's Merkle tree then: its size (leaves, at most `size`) and root (`None` in
+    /// anchors made before anchors pinned the tree, or of a store without a tree).
+    pub tree: Option<TreeHead>,
 }
 
 /// An anchor that cannot be used.
@@ -72,6 +104,9 @@ impl Anchor {
         if let Some((index, mac)) = &self.retention {
             body.push_str(&format!("retention {index} {mac}\n"));
         }
+        if let Some(tree) = &self.tree {
+            body.push_str(&format!("{TREE_LINE} {} {}\n", tree.size, tree.root));
+        }
         body
     }
 
@@ -81,6 +116,14 @@ impl Anchor {
             return Err(AnchorError::Format(
                 "the origin must be one non-empty line".into(),
             ));
+        }
+        if let Some(tree) = &self.tree
+            && !tree_size_fits(tree.size, self.size)
+        {
+            return Err(AnchorError::Format(format!(
+                "the tree size {} is larger than the anchor's size {}",
+                tree.size, self.size
+            )));
         }
         Ok(signer.sign(&self.body())?)
     }
@@ -116,6 +159,7 @@ impl Anchor {
         let mut time = None;
         let mut key_id = None;
         let mut retention = None;
+        let mut tree = None;
         let mut seen: Vec<&str> = Vec::new();
         for line in lines {
             let (name, value) = line
@@ -137,6 +181,12 @@ impl Anchor {
                         Hash32::parse(mac.as_bytes()).ok_or_else(|| bad("bad retention mac"))?,
                     ));
                 }
+                TREE_LINE => {
+                    tree =
+                        Some(parse_tree(value).ok_or_else(|| {
+                            bad("the tree line is not `tree <size> <base64 root>`")
+                        })?);
+                }
                 // Lines from later versions are ignored (the signature still covers them).
                 _ => {}
             }
@@ -148,6 +198,12 @@ impl Anchor {
             time: time.ok_or_else(|| bad("no valid time line"))?,
             key_id: key_id.ok_or_else(|| bad("no valid key-id line"))?,
             retention,
+            tree: match tree {
+                Some(t) if !tree_size_fits(t.size, size) => {
+                    return Err(bad("the tree line's size is larger than the anchor's size"));
+                }
+                t => t,
+            },
         })
     }
 }
@@ -166,6 +222,7 @@ mod tests {
             time: Timestamp::parse("2026-11-27T10:00:00Z", Offset::Required).unwrap(),
             key_id: KeyId::parse(b"0123456789abcdef").unwrap(),
             retention: Some((2, Hash32::from_bytes(&[1; 32]))),
+            tree: None,
         };
         let note = anchor.sign(&signer).unwrap();
         assert!(note.starts_with("audit.example/prod\n1000\nq6ur"));
@@ -193,5 +250,77 @@ mod tests {
             Anchor::open(&note, &signer.verifier()),
             Err(AnchorError::Format(_))
         ));
+    }
+
+    fn body_with(extra: &str) -> String {
+        format!(
+            "o\n5\n{}\n{ANCHOR_MARKER}\ntime 2026-11-27T10:00:00Z\nkey-id 0123456789abcdef\n{extra}",
+            base64::encode(&[1u8; 32])
+        )
+    }
+
+    #[test]
+    fn the_tree_line_round_trips_and_old_anchors_read_as_before() {
+        let signer = NoteSigner::from_seed("anchor-key", &[3u8; 32]).unwrap();
+        let root = MerkleHash([9; 32]);
+        let old = Anchor::open(&signer.sign(&body_with("")).unwrap(), &signer.verifier()).unwrap();
+        assert_eq!(old.tree, None);
+        let mut new = old.clone();
+        new.tree = Some(TreeHead { size: 5, root });
+        let note = new.sign(&signer).unwrap();
+        assert_eq!(
+            signer.verifier().open(&note).unwrap(),
+            body_with(&format!("tree 5 {root}\n"))
+        );
+        assert_eq!(Anchor::open(&note, &signer.verifier()).unwrap(), new);
+        // A tree of fewer leaves than records (a tree that starts later, or is behind).
+        new.tree = Some(TreeHead { size: 0, root });
+        assert_eq!(
+            Anchor::open(&new.sign(&signer).unwrap(), &signer.verifier()).unwrap(),
+            new
+        );
+        new.tree = Some(TreeHead { size: 6, root });
+        assert!(matches!(new.sign(&signer), Err(AnchorError::Format(_))));
+    }
+
+    #[test]
+    fn a_tree_line_that_is_not_exactly_size_and_root_is_refused() {
+        let signer = NoteSigner::from_seed("anchor-key", &[3u8; 32]).unwrap();
+        let root = MerkleHash([9; 32]).to_base64();
+        let short = base64::encode(&[9u8; 31]);
+        let unpadded = root.trim_end_matches('=').to_owned();
+        for bad in [
+            "tree 05 R".replace('R', &root),
+            "tree +5 R".replace('R', &root),
+            "tree -1 R".replace('R', &root),
+            "tree 6 R".replace('R', &root),
+            "tree 5  R".replace('R', &root),
+            "tree 5 R ".replace('R', &root),
+            "tree 5 R extra".replace('R', &root),
+            "tree 5".to_owned(),
+            "tree R".replace('R', &root),
+            format!("tree 5 {short}"),
+            format!("tree 5 {unpadded}"),
+            format!("tree 18446744073709551616 {root}"),
+            format!("tree 5 {root}\ntree 5 {root}"),
+        ] {
+            let note = signer.sign(&body_with(&format!("{bad}\n"))).unwrap();
+            assert!(
+                matches!(
+                    Anchor::open(&note, &signer.verifier()),
+                    Err(AnchorError::Format(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        // Other names are still extension lines of later versions, ignored.
+        for other in ["trees 5 x", "tree-x 1", "treeish"] {
+            let note = signer.sign(&body_with(&format!("{other} y\n"))).unwrap();
+            assert_eq!(
+                Anchor::open(&note, &signer.verifier()).unwrap().tree,
+                None,
+                "{other:?}"
+            );
+        }
     }
 }

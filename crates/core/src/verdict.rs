@@ -161,6 +161,10 @@ pub enum TamperKind {
     /// the one the records give, is missing, or the tree covers records the chain no longer
     /// holds (records removed from its end).
     Tree,
+    /// A signed tree checkpoint states another tree than the store's at its size, or two
+    /// signed checkpoints of one log are not consistent with each other (a split view: the
+    /// log's key signed two histories).
+    Fork,
 }
 
 impl TamperKind {
@@ -176,6 +180,7 @@ impl TamperKind {
             TamperKind::Truncated => "truncated",
             TamperKind::Schema => "schema",
             TamperKind::Tree => "tree",
+            TamperKind::Fork => "fork",
         }
     }
 }
@@ -203,6 +208,9 @@ pub enum UnverifiableReason {
     /// A signed anchor vouches for records the store no longer holds, and nothing left in the
     /// store (no retention receipt, no record linked to them) can check it.
     AnchorUnchecked,
+    /// A checkpoint given to check the store against does not carry the quorum of valid
+    /// witness cosignatures asked for.
+    WitnessQuorum,
 }
 
 impl UnverifiableReason {
@@ -215,6 +223,7 @@ impl UnverifiableReason {
             UnverifiableReason::UnknownStore => "unknown store",
             UnverifiableReason::WrongKey => "wrong public key",
             UnverifiableReason::AnchorUnchecked => "anchor not checked",
+            UnverifiableReason::WitnessQuorum => "witness quorum not met",
         }
     }
 }

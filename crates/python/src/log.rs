@@ -241,26 +241,47 @@ impl Log {
             .collect())
     }
 
-    /// Verifies the chain (against `anchors`, `(source, note text)` pairs, with the public
-    /// key file); returns the verdict as `verify --json` prints it.
-    #[pyo3(signature = (anchors=Vec::new(), public_key=None))]
+    /// Verifies the chain (against `anchors` and tree `checkpoints`, `(source, note text)`
+    /// pairs, with the public key file; each checkpoint with cosignatures by `quorum` of
+    /// `witness_keys` when given); returns the verdict as `verify --json` prints it.
+    #[pyo3(signature = (anchors=Vec::new(), public_key=None, checkpoints=Vec::new(), witness_keys=Vec::new(), quorum=1))]
     fn verify(
         &self,
         py: Python<'_>,
         anchors: Vec<(String, String)>,
         public_key: Option<PathBuf>,
+        checkpoints: Vec<(String, String)>,
+        witness_keys: Vec<String>,
+        quorum: usize,
     ) -> PyResult<String> {
         let public = public_key
             .as_deref()
             .map(read_public_key)
             .transpose()
             .map_err(Raised::from)?;
+        let witnesses = witness_keys
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                trailseal::core::cosignature::WitnessKey::parse_vkey(text.trim()).map_err(|e| {
+                    pyo3::exceptions::PyValueError::new_err(format!("witness key #{}: {e}", i + 1))
+                })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
         let verdict = self.read_with(py, |log| {
             let mut options = VerifyOptions::new();
             if let Some(public) = &public
                 && !anchors.is_empty()
             {
                 options = options.anchor_notes(&anchors, public);
+            }
+            if let Some(public) = &public
+                && !checkpoints.is_empty()
+            {
+                options = options.checkpoint_notes(&checkpoints, public);
+            }
+            if !witnesses.is_empty() {
+                options = options.witness_quorum(witnesses, quorum);
             }
             log.verify_with(&mut options)
         })?;

@@ -254,8 +254,43 @@ impl AuditLog {
             self.record_hash_at(head_seq)?
         };
         match held {
-            Some(h) if h == anchor.head_hash.as_bytes() => Ok(()),
+            Some(h) if h == anchor.head_hash.as_bytes() => self.check_anchor_tree(&path, anchor),
             held => Err(conflict(&path, &anchor, held.as_deref(), current)),
+        }
+    }
+
+    /// The store's tree must still have the root the anchor's `tree` line pins at its size
+    /// (format.md §9): else [`Error::AnchorConflict`] with that verdict (kind `tree`, or
+    /// `truncated`). The stored hashes are not recomputed here (`verify` does that).
+    fn check_anchor_tree(&mut self, path: &Path, anchor: Anchor) -> Result<(), Error> {
+        if anchor.tree.is_none() {
+            return Ok(());
+        }
+        let location = self.location().to_owned();
+        let mut snapshot = self.store_mut().snapshot(1)?;
+        let state = snapshot.state.clone();
+        let Some(reader) = snapshot.readers.first_mut() else {
+            return Ok(());
+        };
+        let label = path.display().to_string();
+        let scanned = crate::verify::Scanned {
+            last_seq: state.head.as_ref().map(|(seq, _)| *seq),
+            records_checked: 0,
+        };
+        let checks = [crate::verify::AnchorCheck { anchor, label }];
+        match crate::verify::check_tree_heads(
+            &location,
+            &state,
+            reader.as_mut(),
+            &checks,
+            &[],
+            &scanned,
+        )? {
+            None => Ok(()),
+            Some(verdict) => Err(Error::AnchorConflict {
+                path: path.display().to_string(),
+                verdict: Box::new(verdict),
+            }),
         }
     }
 

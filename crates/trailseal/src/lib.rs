@@ -58,7 +58,8 @@ pub use redact::{Reach, RedactError, RedactPath};
 pub use repair::RepairReport;
 pub use retention::{CutoffSpec, PruneReport, PruneRequest, RetentionStatus};
 pub use verify::{
-    AnchorCheck, Progress, VerifyOptions, default_threads, no_secret, verdict_of_store_error,
+    AnchorCheck, CheckpointCheck, Progress, VerifyOptions, default_threads, no_secret,
+    verdict_of_store_error,
 };
 
 pub use trailseal_core as core;

@@ -71,6 +71,12 @@ impl AuditLog {
     /// A signed anchor of the store's current head. With `verify_first`, the whole chain is
     /// verified first and a store that does not verify is refused (an anchor vouches for what
     /// it signs). `now` is the anchor's time (the library reads no clock).
+    ///
+    /// The anchor also pins the store's Merkle tree (its `tree` line): the size the tree has in
+    /// the same snapshot and the root its stored hashes give there. A tree that does not reach
+    /// the head (records weaver-kernel appended, not yet brought in) is pinned as far as it
+    /// goes (the `tree` size is then below `size − base`, `base` being the seq of leaf 0); a
+    /// store without a tree gets no `tree` line.
     pub fn anchor(
         &mut self,
         signer: &NoteSigner,
@@ -99,6 +105,11 @@ impl AuditLog {
             }
         }
         let state = snapshot.state.clone();
+        // The tree pinned is the one of the same snapshot (verified with it when asked).
+        let tree = match snapshot.readers.first_mut() {
+            Some(reader) => crate::verify::stored_head(&location, &state, reader.as_mut())?,
+            None => None,
+        };
         drop(snapshot);
         let (size, head_hash) = head_of(&location, &state)?;
         let retention = match state.retention.last() {
@@ -117,6 +128,7 @@ impl AuditLog {
             time: now,
             key_id: key.key_id(),
             retention,
+            tree,
         };
         let note = anchor.sign(signer).map_err(KeyError::Anchor)?;
         Ok((anchor, note))

@@ -775,6 +775,7 @@ fn anchors_before_the_start_are_checked_against_the_prune_receipts() {
             time: t("2026-11-27T00:00:00Z"),
             key_id,
             retention: None,
+            tree: None,
         };
         ("head.note".to_owned(), a.sign(&signer()).unwrap())
     };

@@ -65,6 +65,7 @@ pub(crate) fn run(args: &AnchorArgs) -> Result<u8, CliError> {
         .unwrap_or_else(|| default_origin(&args.store.store));
     let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?.with_key(key);
     let (anchor, note) = log.anchor(&signer, &origin, now(), true).map_err(refused)?;
+    tree_note(&mut log, &anchor);
     match &args.out {
         Some(path) => {
             // Anchors are write-once: an existing file is never replaced.
@@ -89,6 +90,32 @@ pub(crate) fn run(args: &AnchorArgs) -> Result<u8, CliError> {
         None => stdout().write_all(note.as_bytes()).map_err(output)?,
     }
     Ok(EXIT_OK)
+}
+
+/// Says on stderr when the anchor's `tree` line does not reach its head (the tree was behind:
+/// records appended by weaver-kernel, which the next trailseal append brings in), or when the
+/// store has no tree to pin. Informational: the anchor states what it pins either way.
+fn tree_note(log: &mut AuditLog, anchor: &trailseal::core::anchor::Anchor) {
+    let base = log
+        .store_mut()
+        .state()
+        .ok()
+        .and_then(|s| s.tree)
+        .map(|t| t.base);
+    let message = match (anchor.tree, base) {
+        (None, _) => Some(
+            "note: the store has no Merkle tree: the anchor pins the chain head only".to_owned(),
+        ),
+        (Some(t), Some(base)) if base.saturating_add(t.size) < anchor.size => Some(format!(
+            "note: the anchor pins the Merkle tree at size {} (records to seq {}): records after it are not in the tree yet and are pinned by the head hash only; the next `trailseal append` brings them in",
+            t.size,
+            base.saturating_add(t.size).saturating_sub(1)
+        )),
+        _ => None,
+    };
+    if let Some(m) = message {
+        let _ = writeln!(std::io::stderr().lock(), "{m}");
+    }
 }
 
 /// Writes anchors while `trailseal append` runs.

@@ -1,4 +1,5 @@
-//! `trailseal verify`: the verdict on a store's chain, optionally against signed anchors.
+//! `trailseal verify`: the verdict on a store's chain, optionally against signed anchors and
+//! tree checkpoints (with a witness quorum).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,6 +8,7 @@ use clap::Args;
 use trailseal::AuditLog;
 use trailseal::OpenMode;
 use trailseal::core::Verdict;
+use trailseal::core::cosignature::WitnessKey;
 use trailseal::core::trace::TraceLimits;
 
 use super::{load_key, open_options, stdout, verdict_exit};
@@ -31,9 +33,50 @@ pub(crate) struct VerifyArgs {
     /// `append --anchor-dir` writes); needs --public-key.
     #[arg(long, value_name = "DIR", requires = "public_key")]
     pub(crate) anchor_dir: Option<PathBuf>,
-    /// The public key the anchors are signed with.
+    /// Signed C2SP tree checkpoints (repeatable) the store's Merkle tree must match, checked in
+    /// the same verification: the same root at each one's size, and no two of them a split
+    /// view; needs --public-key (the log's key, which signed them).
+    #[arg(long, value_name = "FILE", requires = "public_key")]
+    pub(crate) checkpoint: Vec<PathBuf>,
+    /// A witness's verifier key (`<name>+<key id>+<base64>`, repeatable): every --checkpoint
+    /// must carry valid cosignatures by --quorum of these, else the verdict is unverifiable
+    /// (`witness quorum not met`).
+    #[arg(long, value_name = "VKEY", requires = "checkpoint")]
+    pub(crate) witness_key: Vec<String>,
+    /// How many distinct --witness-key witnesses must have cosigned each checkpoint.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "witness_key")]
+    pub(crate) quorum: usize,
+    /// The public key the anchors and checkpoints are signed with.
     #[arg(long, value_name = "KEY.pub")]
     pub(crate) public_key: Option<PathBuf>,
+}
+
+/// The notes at `paths` (label, text); `what` names them in messages.
+fn read_notes(paths: &[PathBuf], what: &str) -> Result<Vec<(String, String)>, CliError> {
+    paths
+        .iter()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map(|text| (path.display().to_string(), text))
+                .map_err(|e| {
+                    CliError::new(format!("{}: cannot read the {what}: {e}", path.display()))
+                })
+        })
+        .collect()
+}
+
+/// The --witness-key values.
+fn witness_keys(values: &[String]) -> Result<Vec<WitnessKey>, CliError> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            WitnessKey::parse_vkey(text.trim()).map_err(|e| {
+                CliError::new(format!("--witness-key #{}: {e}", i + 1))
+                    .hint("give the witness's verifier key, `<name>+<8 hex key id>+<base64 key>`")
+            })
+        })
+        .collect()
 }
 
 /// The anchor files of an anchor folder, in size order.
@@ -81,19 +124,9 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<u8, CliError> {
             if let Some(dir) = &args.anchor_dir {
                 paths.extend(anchor_dir_files(dir)?);
             }
-            let anchors = paths
-                .iter()
-                .map(|path| {
-                    std::fs::read_to_string(path)
-                        .map(|text| (path.display().to_string(), text))
-                        .map_err(|e| {
-                            CliError::new(format!(
-                                "{}: cannot read the anchor: {e}",
-                                path.display()
-                            ))
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let anchors = read_notes(&paths, "anchor")?;
+            let checkpoints = read_notes(&args.checkpoint, "checkpoint")?;
+            let witnesses = witness_keys(&args.witness_key)?;
             let public = args
                 .public_key
                 .as_deref()
@@ -105,6 +138,14 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<u8, CliError> {
                 && !anchors.is_empty()
             {
                 options = options.anchor_notes(&anchors, public);
+            }
+            if let Some(public) = &public
+                && !checkpoints.is_empty()
+            {
+                options = options.checkpoint_notes(&checkpoints, public);
+            }
+            if !witnesses.is_empty() {
+                options = options.witness_quorum(witnesses, args.quorum);
             }
             let verdict = log.verify_with(&mut options.progress(|p| progress.update(p)));
             progress.finish();

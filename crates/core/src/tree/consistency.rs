@@ -244,7 +244,16 @@ pub fn check_against_frontier<R: HashReader + ?Sized>(
     frontier: &Frontier,
     reader: &mut R,
 ) -> Result<FrontierCheck, ConsistencyError<R::Error>> {
-    let claimed = TreeHead::of(checkpoint);
+    check_head_against_frontier(TreeHead::of(checkpoint), frontier, reader)
+}
+
+/// As [`check_against_frontier`], for a size and root that another signed statement pins (a
+/// head anchor's `tree` line).
+pub fn check_head_against_frontier<R: HashReader + ?Sized>(
+    claimed: TreeHead,
+    frontier: &Frontier,
+    reader: &mut R,
+) -> Result<FrontierCheck, ConsistencyError<R::Error>> {
     let (m, n) = (claimed.size, frontier.size());
     if m > n {
         return Ok(FrontierCheck::AheadOfStore {

@@ -17,7 +17,7 @@ pub mod tile;
 
 pub use consistency::{
     Consistency, ConsistencyError, Fork, ForkEvidence, FrontierCheck, TreeHead,
-    check_against_frontier, check_consistency, check_consistency_with,
+    check_against_frontier, check_consistency, check_consistency_with, check_head_against_frontier,
 };
 pub use entries::{EntryBundleError, MAX_ENTRY_SIZE, parse_entry_bundle, push_bundle_entry};
 pub use frontier::{Frontier, FrontierError};

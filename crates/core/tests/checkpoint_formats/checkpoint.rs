@@ -165,6 +165,7 @@ fn anchors_and_checkpoints_are_not_confused() {
         time: Timestamp::parse("2026-11-27T10:00:00Z", Offset::Required).unwrap(),
         key_id: KeyId::parse(b"0123456789abcdef").unwrap(),
         retention: None,
+        tree: None,
     };
     let anchor_note = anchor.sign(&s).unwrap();
     assert!(Checkpoint::open(&anchor_note, &s.verifier()).is_err());

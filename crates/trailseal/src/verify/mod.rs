@@ -12,6 +12,7 @@
 //! [`AuditLog::verify_with`]: crate::AuditLog::verify_with
 
 mod anchors;
+mod checkpoints;
 mod options;
 mod ranges;
 mod start;
@@ -27,10 +28,13 @@ use trailseal_store::{SeqRange, Snapshot, Store, StoreError};
 
 use anchors::anchor_expectations;
 pub use anchors::{AnchorCheck, open_anchor};
+pub use checkpoints::{CheckpointCheck, open_checkpoint};
+pub(crate) use checkpoints::{Scanned, check_tree_heads};
 pub use options::{Progress, VerifyOptions};
 use ranges::{feed_one, reader_lost, verify_ranges};
 use start::{sealed_end, wrong_secret_of_log};
 use stream::{BATCH, verify_parallel};
+pub(crate) use tree::stored_head;
 use tree::{TreeCheck, TreeOutcome};
 
 /// The verdict for a store that could not be read: `tampered` when what stopped the read is
@@ -109,8 +113,8 @@ pub(crate) fn verify_threaded(
     options: &mut VerifyOptions<'_>,
     threads: usize,
 ) -> Verdict {
-    if let Some(verdict) = &options.unusable_anchor {
-        return verdict.clone();
+    if let Some(verdict) = options.unusable() {
+        return verdict;
     }
     let Some(key) = key else {
         return no_secret();
@@ -154,8 +158,8 @@ pub(crate) fn verify_snapshot(
     key: &ChainKey,
     options: &mut VerifyOptions<'_>,
 ) -> Verdict {
-    if let Some(verdict) = &options.unusable_anchor {
-        return verdict.clone();
+    if let Some(verdict) = options.unusable() {
+        return verdict;
     }
     let threads = options.threads_or(default_threads());
     read_and_verify(location, snapshot, key, options, threads)
@@ -289,6 +293,22 @@ fn read_and_verify(
             count: last.saturating_sub(first).saturating_add(1),
             first_seq: first,
         });
+    }
+    // The signed tree heads (anchors' tree lines, checkpoints), against the verified tree.
+    if let (Verdict::Verified(v), Some(reader)) = (&verdict, snapshot.readers.first_mut())
+        && let Some(bad) = checkpoints::check_tree_heads(
+            location,
+            &snapshot.state,
+            reader.as_mut(),
+            &options.anchors,
+            &options.checkpoints,
+            &checkpoints::Scanned {
+                last_seq: v.last_seq,
+                records_checked: v.records_checked,
+            },
+        )?
+    {
+        verdict = bad;
     }
     report(verdict.records_checked());
     Ok(verdict)

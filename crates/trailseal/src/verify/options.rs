@@ -5,6 +5,8 @@ use trailseal_core::note::NoteVerifier;
 use trailseal_core::verify::RecordView;
 
 use super::anchors::{AnchorCheck, open_anchor};
+use super::checkpoints::{CheckpointCheck, WitnessQuorum, open_checkpoint, quorum_verdict};
+use trailseal_core::cosignature::WitnessKey;
 
 /// How far verification has come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,10 @@ pub struct VerifyOptions<'a> {
     pub(super) anchors: Vec<AnchorCheck>,
     /// An anchor that could not be opened: the verdict, whatever the store holds.
     pub(super) unusable_anchor: Option<Verdict>,
+    pub(super) checkpoints: Vec<CheckpointCheck>,
+    /// A checkpoint that could not be opened: the verdict, whatever the store holds.
+    pub(super) unusable_checkpoint: Option<Verdict>,
+    pub(super) witnesses: Option<WitnessQuorum>,
     pub(super) progress: Option<Box<dyn FnMut(Progress) + 'a>>,
     pub(super) observer: Option<Box<Observer<'a>>>,
 }
@@ -52,6 +58,9 @@ impl std::fmt::Debug for VerifyOptions<'_> {
             .field("threads", &self.threads)
             .field("anchors", &self.anchors)
             .field("unusable_anchor", &self.unusable_anchor)
+            .field("checkpoints", &self.checkpoints)
+            .field("unusable_checkpoint", &self.unusable_checkpoint)
+            .field("witnesses", &self.witnesses)
             .field("progress", &self.progress.is_some())
             .field("observer", &self.observer.is_some())
             .finish()
@@ -96,6 +105,50 @@ impl<'a> VerifyOptions<'a> {
             }
         }
         self
+    }
+
+    /// Also checks the store's Merkle tree against these signed C2SP checkpoints (label, note
+    /// text), opened with the log's key `public`, in the same verification: each must state the
+    /// store's tree at its size (a larger size is `truncated`, another root `fork`), and no
+    /// two of one origin may be inconsistent with each other (a split view: `fork`, naming
+    /// both). A note that cannot be opened with `public` (another key, altered, extension
+    /// lines, not a checkpoint) makes the verdict `unverifiable` (reason `wrong public key`)
+    /// whatever the store holds.
+    pub fn checkpoint_notes(mut self, notes: &[(String, String)], public: &NoteVerifier) -> Self {
+        for (label, note) in notes {
+            match open_checkpoint(label, note, public) {
+                Ok(check) => self.checkpoints.push(check),
+                Err(verdict) => {
+                    self.unusable_checkpoint.get_or_insert(verdict);
+                }
+            }
+        }
+        self
+    }
+
+    /// Every checkpoint given ([`VerifyOptions::checkpoint_notes`]) must carry valid
+    /// cosignatures by at least `quorum` of the distinct `witnesses` (counted as
+    /// `trailseal_core::witness::evaluate_quorum` counts), else the verdict is `unverifiable`,
+    /// reason `witness quorum not met`, whatever the store holds; so is a quorum of 0 or above
+    /// the number of distinct keys, and a cosignature by one of them that does not verify.
+    pub fn witness_quorum(mut self, witnesses: Vec<WitnessKey>, quorum: usize) -> Self {
+        self.witnesses = Some(WitnessQuorum { witnesses, quorum });
+        self
+    }
+
+    /// The verdict the options alone decide, before the store is read: an anchor or checkpoint
+    /// that cannot be used, a checkpoint without its witness quorum.
+    pub(crate) fn unusable(&self) -> Option<Verdict> {
+        if let Some(v) = self
+            .unusable_anchor
+            .as_ref()
+            .or(self.unusable_checkpoint.as_ref())
+        {
+            return Some(v.clone());
+        }
+        self.witnesses
+            .as_ref()
+            .and_then(|policy| quorum_verdict(&self.checkpoints, policy))
     }
 
     /// Reports progress to `progress` as records are checked.

@@ -15,7 +15,7 @@
 
 use sha2::{Digest, Sha256};
 use trailseal_core::leaf::Leaf;
-use trailseal_core::tree::{Frontier, MerkleHash, stored_hash_count};
+use trailseal_core::tree::{Frontier, MerkleHash, TreeHead, stored_hash_count, tree_hash};
 use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, RecordView, ScanItem};
 use trailseal_core::{Caveat, ChainKey, Hash32, TamperKind, Tampered, Verdict};
 use trailseal_store::{
@@ -40,6 +40,21 @@ pub(super) fn leaf_of(
     let prev = Hash32::parse(record.prev_hash)?;
     let rec = Hash32::parse(record.record_hash)?;
     Some(Leaf::for_record(key, record.seq, &prev, &rec, checker.verified_trace(record)).hash())
+}
+
+/// The snapshot's tree as it stands: its size and the root its stored hashes give (`None`
+/// for a store without a tree). Only meaningful for a snapshot whose tree verified.
+pub(crate) fn stored_head(
+    location: &str,
+    state: &StoreState,
+    reader: &mut dyn SnapshotReader,
+) -> Result<Option<TreeHead>, StoreError> {
+    let Some(tree) = state.tree else {
+        return Ok(None);
+    };
+    let size = tree.size();
+    let root = tree_hash(size, &mut SnapshotHashes(reader)).map_err(|e| stop_error(location, e))?;
+    Ok(Some(TreeHead { size, root }))
 }
 
 /// The tree check of one verification.
