@@ -273,6 +273,24 @@ impl Import<'_> {
         copied
     }
 
+    /// Adds the other store's Merkle tree hashes verbatim, in order from index `first` (0 for
+    /// the first call), with `base`, the seq of its leaf 0: the copy then holds the same tree,
+    /// so checkpoints and anchors of the original hold for it. The caller verifies the result
+    /// (verification recomputes the tree) before it finishes.
+    pub fn tree_hashes(
+        &mut self,
+        base: u64,
+        first: u64,
+        hashes: &[trailseal_core::tree::MerkleHash],
+    ) -> Result<(), StoreError> {
+        if self.failed {
+            return Err(self.gave_up());
+        }
+        let written = self.tx.append_tree(base, first, hashes);
+        self.failed = written.is_err();
+        written
+    }
+
     /// Makes the start, the retention log and every record copied visible at once, durably.
     /// Refused, committing nothing, once a call to [`Import::records`] has failed.
     pub fn finish(self) -> Result<(), StoreError> {

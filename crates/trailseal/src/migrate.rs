@@ -194,6 +194,19 @@ fn copy_into(
     }
     copied += batch.len() as u64;
     flush(&mut batch, &mut copy)?;
+    // The tree as the source holds it (verified with it), so what its checkpoints and anchors
+    // pin holds for the copy; verifying the copy recomputes it.
+    if let (Some(tree), Some(reader)) = (state.tree, snapshot.readers.first_mut()) {
+        let mut chunk = vec![trailseal_core::tree::MerkleHash::default(); TREE_CHUNK];
+        let mut at = 0u64;
+        while at < tree.hashes {
+            let n = usize::try_from(tree.hashes - at).map_or(TREE_CHUNK, |n| n.min(TREE_CHUNK));
+            let part = chunk.get_mut(..n).unwrap_or_default();
+            reader.read_tree_hashes(at, part)?;
+            copy.tree_hashes(tree.base, at, part)?;
+            at += n as u64;
+        }
+    }
     let mismatch = |what: String| {
         Error::Store(StoreError::Conflict {
             location: destination.clone(),
@@ -239,6 +252,9 @@ fn copy_into(
         verdict,
     })
 }
+
+/// Stored tree hashes copied at a time.
+const TREE_CHUNK: usize = 65_536;
 
 fn flush(batch: &mut Vec<ImportRecord>, copy: &mut Import<'_>) -> Result<(), StoreError> {
     copy.records(batch)?;
