@@ -39,6 +39,7 @@ mod repair;
 mod retention;
 pub mod secret;
 pub mod signing;
+pub mod tlog;
 pub mod verify;
 pub mod witness;
 
