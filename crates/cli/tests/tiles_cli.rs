@@ -4,6 +4,14 @@
 //! 70,000; incremental runs (full tiles never rewritten, the checkpoint consistent, no partial
 //! tile at a full path); damage, forks, rollbacks and other logs' directories refused.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
 mod common;
 
 use std::collections::BTreeMap;
