@@ -399,3 +399,46 @@ fn a_store_that_does_not_verify_publishes_nothing() {
     );
     assert!(files(&out).is_empty(), "nothing is published");
 }
+
+#[test]
+fn a_store_without_a_tree_needs_sync_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (signing, vkey) = keygen(tmp.path(), "log");
+    let store = tmp.path().join("notree.jsonl");
+    grow(&store, 300);
+    // As weaver-kernel leaves it: records, no tree.
+    std::fs::remove_file(tree_file(&store)).unwrap();
+    let out = tmp.path().join("tiles");
+    let o = tiles(&store, &signing, &out);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("has no Merkle tree"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stderr).contains("--sync-tree"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(files(&out).is_empty());
+    let o = run_with(
+        &[
+            "tiles",
+            "--store",
+            store.to_str().unwrap(),
+            "--signing-key",
+            signing.to_str().unwrap(),
+            "--origin",
+            ORIGIN,
+            "--out",
+            out.to_str().unwrap(),
+            "--sync-tree",
+        ],
+        Some(SECRET),
+        b"",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(checkpoint(&out, &vkey).size(), 300);
+    assert!(go_check_dir(&out, &vkey).starts_with("ok size 300 "));
+}
