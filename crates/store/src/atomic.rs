@@ -433,6 +433,34 @@ mod tests {
     }
 
     #[test]
+    fn remove_stale_in_sweeps_every_targets_temporary_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        for target in ["067", "checkpoint"] {
+            let stale = AtomicFile::create(&dir.path().join(target), Perms::Mode(PUBLIC)).unwrap();
+            std::mem::forget(stale);
+        }
+        for other in [
+            "067",
+            ".067.0123.tmp",
+            ".x.tmp",
+            "..aaaaaaaaaaaaaaaaaaaaaaaa.tmp",
+        ] {
+            std::fs::write(dir.path().join(other), b"").unwrap();
+        }
+        assert_eq!(names(dir.path()).len(), 6);
+        remove_stale_in(dir.path());
+        assert_eq!(
+            names(dir.path()),
+            [
+                "..aaaaaaaaaaaaaaaaaaaaaaaa.tmp",
+                ".067.0123.tmp",
+                ".x.tmp",
+                "067"
+            ]
+        );
+    }
+
+    #[test]
     fn stale_temporary_files_are_recognised_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.jsonl");
