@@ -185,8 +185,9 @@ enum Via {
 }
 
 /// The commands that read the chain secret (`--secret-file` or `WEAVER_KERNEL_SECRET`).
-const TAKES_SECRET: [&str; 11] = [
+const TAKES_SECRET: [&str; 12] = [
     "repair",
+    "tiles",
     "demo",
     "append",
     "verify",
@@ -200,8 +201,9 @@ const TAKES_SECRET: [&str; 11] = [
 ];
 
 /// Every command this test runs on purpose; others found in `--help` get a generic probe.
-const KNOWN: [&str; 15] = [
+const KNOWN: [&str; 16] = [
     "repair",
+    "tiles",
     "demo",
     "append",
     "verify",
@@ -530,6 +532,26 @@ fn cli_pass(via: Via) {
         b"",
         0,
     );
+    // tiles: published, then up to date, then refused for another origin (exit 2).
+    let tiles_dir = p("tiles");
+    for origin in [
+        "audit.example/canary/tree",
+        "audit.example/canary/tree",
+        "other",
+    ] {
+        let args = [
+            "tiles",
+            "--store",
+            &db,
+            "--signing-key",
+            &k,
+            "--out",
+            &tiles_dir,
+            "--origin",
+            origin,
+        ];
+        r.run(&args, b"", if origin == "other" { 2 } else { 0 });
+    }
     let head = p("anchors/head.note");
     r.run(
         &[

@@ -442,3 +442,36 @@ fn a_store_without_a_tree_needs_sync_tree() {
     assert_eq!(checkpoint(&out, &vkey).size(), 300);
     assert!(go_check_dir(&out, &vkey).starts_with("ok size 300 "));
 }
+
+#[test]
+fn pruning_keeps_the_published_directory_growing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (signing, vkey) = keygen(tmp.path(), "log");
+    let store = tmp.path().join("pruned.db");
+    let out = tmp.path().join("tiles");
+    grow(&store, 1000);
+    tiles_ok(&store, &signing, &out);
+    let o = run_with(
+        &[
+            "prune",
+            "--store",
+            store.to_str().unwrap(),
+            "--keep-last",
+            "500",
+        ],
+        Some(SECRET),
+        b"",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    grow(&store, 1100);
+    let o = tiles(&store, &signing, &out);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // Bundles 0 and 1 start before seq 500: their records are gone, the published ones stay.
+    assert!(
+        text(&o.stderr).contains("2 entry bundle(s) not written: their records were pruned"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(checkpoint(&out, &vkey).size(), 1100);
+    assert!(go_check_dir(&out, &vkey).starts_with("ok size 1100 "));
+}

@@ -403,8 +403,7 @@ impl EntryPass<'_> {
     ) -> Result<(), TilesError> {
         let mut all = entry_tiles(0, self.size).peekable();
         // Bundles whose first leaf was pruned cannot be recomputed.
-        while let Some(tile) = all.next_if(|t| leaf_of(t) < self.first_held) {
-            let _ = tile;
+        while all.next_if(|t| leaf_of(t) < self.first_held).is_some() {
             report.pruned_bundles += 1;
         }
         let Some(first) = all.peek().copied() else {
