@@ -11,7 +11,7 @@ use crate::commands::{
     anchor::AnchorArgs, append::AppendArgs, completions::CompletionsArgs, demo::DemoArgs,
     export::ExportArgs, keygen::KeygenArgs, list::ListArgs, migrate::MigrateArgs,
     policy::PolicyArgs, prune::PruneArgs, repair::RepairArgs, retention::RetentionArgs,
-    show::ShowArgs, verify::VerifyArgs, verify_bundle::VerifyBundleArgs,
+    show::ShowArgs, tiles::TilesArgs, verify::VerifyArgs, verify_bundle::VerifyBundleArgs,
 };
 use crate::commands::{
     checkpoint::CheckpointArgs, consistency::ConsistencyArgs, prove::ProveArgs,
@@ -87,6 +87,10 @@ pub(crate) enum Command {
     /// append that was killed), once every record before it verifies. Exit 0 repaired or
     /// nothing to repair, 1 the store does not verify (nothing changed), 2 unverifiable.
     Repair(RepairArgs),
+    /// Publish the store's Merkle tree as C2SP tlog-tiles: DIR/checkpoint (signed), the hash
+    /// tiles and the entry bundles, for any static file server. Verifies the store first;
+    /// incremental: full tiles are never rewritten, the checkpoint is written last.
+    Tiles(TilesArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

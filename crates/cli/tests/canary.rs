@@ -185,10 +185,11 @@ enum Via {
 }
 
 /// The commands that read the chain secret (`--secret-file` or `WEAVER_KERNEL_SECRET`).
-const TAKES_SECRET: [&str; 13] = [
+const TAKES_SECRET: [&str; 14] = [
     "repair",
     "checkpoint",
     "prove",
+    "tiles",
     "demo",
     "append",
     "verify",
@@ -202,12 +203,13 @@ const TAKES_SECRET: [&str; 13] = [
 ];
 
 /// Every command this test runs on purpose; others found in `--help` get a generic probe.
-const KNOWN: [&str; 19] = [
+const KNOWN: [&str; 20] = [
     "repair",
     "checkpoint",
     "prove",
     "consistency",
     "verify-proof",
+    "tiles",
     "demo",
     "append",
     "verify",
@@ -536,6 +538,26 @@ fn cli_pass(via: Via) {
         b"",
         0,
     );
+    // tiles: published, then up to date, then refused for another origin (exit 2).
+    let tiles_dir = p("tiles");
+    for origin in [
+        "audit.example/canary/tree",
+        "audit.example/canary/tree",
+        "other",
+    ] {
+        let args = [
+            "tiles",
+            "--store",
+            &db,
+            "--signing-key",
+            &k,
+            "--out",
+            &tiles_dir,
+            "--origin",
+            origin,
+        ];
+        r.run(&args, b"", if origin == "other" { 2 } else { 0 });
+    }
     let head = p("anchors/head.note");
     r.run(
         &[

@@ -143,6 +143,31 @@ pub fn remove_stale(path: &Path) {
     }
 }
 
+/// Whether `name` is the name [`AtomicFile::create`] gives temporary files for some target.
+fn is_any_temp_name(name: &str) -> bool {
+    name.strip_prefix('.')
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .and_then(|n| n.rsplit_once('.'))
+        .is_some_and(|(target, hex)| {
+            !target.is_empty() && is_temp_name(name, target) && hex.len() == NAME_BYTES * 2
+        })
+}
+
+/// Removes from `dir` the temporary files of every write there that never finished (their
+/// writer was killed), whatever file they were for. Only for a caller that holds a lock
+/// excluding every other writer of the directory (a tile directory's lock). Entries are
+/// unlinked, never followed; errors are ignored (what is left is only litter).
+pub fn remove_stale_in(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_str().is_some_and(is_any_temp_name) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Opens `path` exclusively (never through a symbolic link, never an existing file).
 fn open_new(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
@@ -405,6 +430,34 @@ mod tests {
         f.write_all(b"new").unwrap();
         f.replace().unwrap();
         assert_eq!(mode(&path), 0o604);
+    }
+
+    #[test]
+    fn remove_stale_in_sweeps_every_targets_temporary_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        for target in ["067", "checkpoint"] {
+            let stale = AtomicFile::create(&dir.path().join(target), Perms::Mode(PUBLIC)).unwrap();
+            std::mem::forget(stale);
+        }
+        for other in [
+            "067",
+            ".067.0123.tmp",
+            ".x.tmp",
+            "..aaaaaaaaaaaaaaaaaaaaaaaa.tmp",
+        ] {
+            std::fs::write(dir.path().join(other), b"").unwrap();
+        }
+        assert_eq!(names(dir.path()).len(), 6);
+        remove_stale_in(dir.path());
+        assert_eq!(
+            names(dir.path()),
+            [
+                "..aaaaaaaaaaaaaaaaaaaaaaaa.tmp",
+                ".067.0123.tmp",
+                ".x.tmp",
+                "067"
+            ]
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub(crate) mod prune;
 pub(crate) mod repair;
 pub(crate) mod retention;
 pub(crate) mod show;
+pub(crate) mod tiles;
 pub(crate) mod verify;
 pub(crate) mod verify_bundle;
 pub(crate) mod verify_proof;
@@ -56,6 +57,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Completions(args) => completions::run(&args),
         Command::Man => man::run(),
         Command::Repair(args) => repair::run(&args),
+        Command::Tiles(args) => tiles::run(&args),
     }
 }
 

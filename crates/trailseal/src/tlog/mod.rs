@@ -11,12 +11,16 @@
 //! - [`extra`]: what a proof file's `extra` carries (the leaf entry, the salt, the trace).
 //! - [`verify_proof`](mod@verify_proof): [`verify_proof()`], a proof file checked with the
 //!   log's public key alone; [`ProofVerdict`].
+//! - [`tiles`]: [`AuditLog::write_tiles`](crate::AuditLog::write_tiles), the tree published as
+//!   C2SP tlog-tiles, incrementally.
 
 pub mod checkpoint;
 mod error;
 pub mod extra;
 pub mod head;
 pub mod prove;
+mod tile_dir;
+pub mod tiles;
 pub mod verify_proof;
 
 pub use checkpoint::TreeCheckpoint;
@@ -24,4 +28,5 @@ pub use error::TlogError;
 pub use extra::{ProofExtra, ProofExtraError};
 pub use head::{TreeHead, VerifiedTree};
 pub use prove::Proved;
+pub use tiles::{TilesError, TilesReport};
 pub use verify_proof::{ProofCheck, ProofTamper, ProofUnverifiable, ProofVerdict, verify_proof};
