@@ -8,6 +8,8 @@
 //	tree SIZE                              grow the tree to SIZE; print "root B64"
 //	inclusion T N ROOT PROOF               tlog.CheckRecord(PROOF, T, ROOT, N, RecordHash("leaf N"))
 //	consistency T N ROOT_T ROOT_N PROOF    tlog.CheckTree(PROOF, T, ROOT_T, N, ROOT_N)
+//	record T N ROOT ENTRY PROOF            tlog.CheckRecord(PROOF, T, ROOT, N, RecordHash(ENTRY)),
+//	                                       ENTRY base64 (any tree's entry: a real 120-byte leaf)
 //	prove-inclusion T N                    print "proof PROOF" (tlog.ProveRecord)
 //	prove-consistency T N                  print "proof PROOF" (tlog.ProveTree)
 //	tile PATH DATA                         remember a C2SP tile (DATA base64); print "stored"
@@ -245,6 +247,16 @@ func run(f []string) string {
 		}
 		n := num(f[2])
 		return verdict(tlog.CheckRecord(p, num(f[1]), hash(f[3]), n, tlog.RecordHash(entry(n))))
+	case f[0] == "record" && len(f) == 6:
+		p, err := parseProof(f[5])
+		if err != nil {
+			return verdict(err)
+		}
+		e, err := base64.StdEncoding.DecodeString(f[4])
+		if err != nil {
+			return "error " + err.Error()
+		}
+		return verdict(tlog.CheckRecord(p, num(f[1]), hash(f[3]), num(f[2]), tlog.RecordHash(e)))
 	case f[0] == "consistency" && len(f) == 6:
 		p, err := parseProof(f[5])
 		if err != nil {

@@ -5,11 +5,11 @@ use std::io::{BufRead, Write};
 use trailseal_core::bundle::{
     BundleError, BundleVerdict, BundleVerifier, BundleWriter, Withheld, WithheldReasons,
 };
-use trailseal_store::SeqRange;
 use trailseal_core::json::{self, Mode, NodeRef};
 use trailseal_core::note::{NoteSigner, NoteVerifier};
 use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, ScanItem};
 use trailseal_core::{ChainKey, TamperKind, Tampered, Timestamp, TraceSummary, Verdict};
+use trailseal_store::SeqRange;
 
 use crate::bundle_tree::{Pending, signed_tree};
 use crate::error::{BundleProblem, Error};
@@ -278,9 +278,7 @@ impl AuditLog {
         };
         // The tree's checkpoint, signed from the verified snapshot.
         let tree = match snapshot.readers.first_mut() {
-            Some(reader) => {
-                signed_tree(&location, state.tree, reader.as_mut(), signer, origin)?
-            }
+            Some(reader) => signed_tree(&location, state.tree, reader.as_mut(), signer, origin)?,
             None => None,
         };
         let (mut writer, header) = match &tree {

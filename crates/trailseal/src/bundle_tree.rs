@@ -30,8 +30,8 @@ pub(crate) fn signed_tree(
         location: location.to_owned(),
         problem,
     };
-    let root = tree_hash(tree.size(), &mut SnapshotHashes(reader))
-        .map_err(|e| tree_error(location, e))?;
+    let root =
+        tree_hash(tree.size(), &mut SnapshotHashes(reader)).map_err(|e| tree_error(location, e))?;
     let checkpoint = tree_origin(origin)
         .and_then(|o| Checkpoint::new(&o, tree.size(), root.0))
         .and_then(|c| c.sign(signer))
@@ -135,10 +135,7 @@ impl Pending {
                     .and_then(|t| Some((t.checkpoint.size(), t.index_of(self.seq)?)))
                     .ok_or_else(|| Error::Bundle {
                         location: location.to_owned(),
-                        problem: BundleProblem::Tree(format!(
-                            "seq {}: not in the tree",
-                            self.seq
-                        )),
+                        problem: BundleProblem::Tree(format!("seq {}: not in the tree", self.seq)),
                     })?;
                 let proof = prove_record(size, index, &mut SnapshotHashes(reader))
                     .map_err(|e| tree_error(location, e))?;

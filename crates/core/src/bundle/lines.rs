@@ -16,7 +16,13 @@ pub(super) const MANIFEST_MARKER: &str = "trailseal-bundle v1";
 /// The members of a header of each format, in key order.
 pub(super) fn header_fields(format: u64) -> &'static [&'static str] {
     match format {
-        1 => &["created", "key_id", "origin", "selection", "trailseal_bundle"],
+        1 => &[
+            "created",
+            "key_id",
+            "origin",
+            "selection",
+            "trailseal_bundle",
+        ],
         2 => &[
             "created",
             "key_id",

@@ -186,12 +186,7 @@ pub(super) fn entry_tree_json(tree: &EntryTree) -> String {
 /// Reads an entry's `tree` member: exactly `leaf`, `proof` and `salt`, in this order, each
 /// canonical base64 of its length (120, 32 each for at most 63 proof hashes, 32).
 pub(super) fn parse_entry_tree(node: NodeRef<'_>) -> Option<EntryTree> {
-    if node.kind() != Kind::Object
-        || node
-            .members()
-            .map(|(k, _)| k)
-            .ne(["leaf", "proof", "salt"])
-    {
+    if node.kind() != Kind::Object || node.members().map(|(k, _)| k).ne(["leaf", "proof", "salt"]) {
         return None;
     }
     let bytes = |n: NodeRef<'_>| n.as_str().and_then(|s| base64::decode(s).ok());

@@ -1,8 +1,7 @@
 //! Verifying a bundle fed line by line.
 
 use super::lines::{
-    BLOCK_DOMAIN, ENTRY_FIELDS, SignedTrailer, TRAILER_FIELDS, header_fields, hex,
-    manifest_fields,
+    BLOCK_DOMAIN, ENTRY_FIELDS, SignedTrailer, TRAILER_FIELDS, header_fields, hex, manifest_fields,
 };
 use super::state::BlockState;
 use super::tree::{
@@ -12,8 +11,8 @@ use super::{
     BLOCK_ENTRIES, BundleLevel, BundleVerdict, OLDEST_BUNDLE_FORMAT, TREE_BUNDLE_FORMAT, Withheld,
     WithheldCounts, WithheldReasons,
 };
-use crate::chain::Hash32;
 use crate::base64;
+use crate::chain::Hash32;
 use crate::chain::{ChainKey, KeyId};
 use crate::json::{self, Kind, Mode};
 use crate::note::{NoteError, NoteVerifier};
@@ -280,7 +279,10 @@ impl<'k> BundleVerifier<'k> {
             Some(&"trace") => &["trace"],
             _ => &["withheld"],
         };
-        let shape_ok = names.iter().copied().eq(ENTRY_FIELDS.iter().chain(last).copied());
+        let shape_ok = names
+            .iter()
+            .copied()
+            .eq(ENTRY_FIELDS.iter().chain(last).copied());
         let trace = root.get("trace");
         let withheld = root.get("withheld").map(|w| self.withheld_value(w));
         if !shape_ok || withheld == Some(None) {
@@ -316,9 +318,16 @@ impl<'k> BundleVerifier<'k> {
             _ => {}
         }
         let mut canonical = Vec::new();
-        let canonical_ok = trace.is_some_and(|t| t.write_canonical(&mut canonical, Mode::Python).is_ok());
+        let canonical_ok =
+            trace.is_some_and(|t| t.write_canonical(&mut canonical, Mode::Python).is_ok());
         if trace.is_some() && in_tree {
-            if let Err((kind, problem)) = self.check_tree(root, seq, prev, rec, canonical_ok.then_some(canonical.as_slice())) {
+            if let Err((kind, problem)) = self.check_tree(
+                root,
+                seq,
+                prev,
+                rec,
+                canonical_ok.then_some(canonical.as_slice()),
+            ) {
                 return self.tamper(seq, kind, format!("entry {index} (seq {seq}): {problem}"));
             }
             self.tree_checked += 1;
@@ -387,7 +396,10 @@ impl<'k> BundleVerifier<'k> {
             return Err(malformed("its prev_hash or record_hash is not a hash"));
         };
         let Some(trace) = canonical else {
-            return Err((TamperKind::Content, "its trace has no canonical form".into()));
+            return Err((
+                TamperKind::Content,
+                "its trace has no canonical form".into(),
+            ));
         };
         open.check_entry(seq, &prev, &rec, trace, &tree)
             .map_err(|e| {
@@ -484,7 +496,9 @@ impl<'k> BundleVerifier<'k> {
             return self.tamper(
                 here,
                 TamperKind::Malformed,
-                format!("block {block}: the trailer does not hold exactly the fields of its format"),
+                format!(
+                    "block {block}: the trailer does not hold exactly the fields of its format"
+                ),
             );
         }
         // What this block's trailer must say, derived as the writer derives it.
