@@ -372,7 +372,7 @@ impl AuditLog {
                     Some(w) => Pending::withheld(r.seq, r.prev_hash, r.record_hash, w),
                     None => {
                         disclosed += 1;
-                        if !writer.tree().is_some_and(|t| t.index_of(r.seq).is_some()) {
+                        if writer.tree().is_none_or(|t| t.index_of(r.seq).is_none()) {
                             outside_tree += 1;
                         }
                         Pending::disclosed(
