@@ -271,12 +271,6 @@ func run(f []string) string {
 		}
 		n := num(f[2])
 		return verdict(tlog.CheckRecord(p, num(f[1]), hash(f[3]), n, tlog.RecordHash(entry(n))))
-	case f[0] == "consistency" && len(f) == 6:
-		p, err := parseProof(f[5])
-		if err != nil {
-			return verdict(err)
-		}
-		return verdict(tlog.CheckTree(p, num(f[1]), hash(f[3]), num(f[2]), hash(f[4])))
 	case f[0] == "record" && len(f) == 6:
 		p, err := parseProof(f[5])
 		if err != nil {
@@ -287,6 +281,12 @@ func run(f []string) string {
 			return "error " + err.Error()
 		}
 		return verdict(tlog.CheckRecord(p, num(f[1]), hash(f[3]), num(f[2]), tlog.RecordHash(e)))
+	case f[0] == "consistency" && len(f) == 6:
+		p, err := parseProof(f[5])
+		if err != nil {
+			return verdict(err)
+		}
+		return verdict(tlog.CheckTree(p, num(f[1]), hash(f[3]), num(f[2]), hash(f[4])))
 	case f[0] == "prove-inclusion" && len(f) == 3:
 		p, err := tlog.ProveRecord(num(f[1]), num(f[2]), reader)
 		if err != nil {

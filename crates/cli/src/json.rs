@@ -90,6 +90,15 @@ pub fn bundle_verdict(result: &BundleVerdict) -> String {
             o.u64("withheld_filter", counts.filter)
                 .u64("withheld_redacted", counts.redacted);
         }
+        // Format 3: the tree checkpoint the bundle embeds and what was checked against it.
+        if let Some(c) = &result.checkpoint {
+            o.object("checkpoint", |t| {
+                t.str("origin", c.origin())
+                    .str("root", &trailseal::core::base64::encode(c.root()))
+                    .u64("size", c.size());
+            })
+            .u64("tree_checked", result.tree_checked);
+        }
     })
 }
 

@@ -36,6 +36,11 @@ pub enum Caveat {
     /// writer that does not keep it, such as weaver-kernel, or stored before the store had a
     /// tree): no checkpoint or proof covers them until a trailseal write brings them in.
     TreeIncomplete { count: u64, first_seq: u64 },
+    /// A bundle verified without the chain secret: `count` disclosed records were checked
+    /// against the Merkle tree of the signed checkpoint it embeds (of `tree_size` leaves) —
+    /// each trace against its leaf's commitment, each leaf through its inclusion proof — but
+    /// not against their MACs.
+    TreeChecked { count: u64, tree_size: u64 },
 }
 
 impl Caveat {
@@ -52,6 +57,7 @@ impl Caveat {
             Caveat::WithheldWithReasons { .. } => "withheld-with-reasons",
             Caveat::MacsNotChecked { .. } => "macs-not-checked",
             Caveat::TreeIncomplete { .. } => "tree-incomplete",
+            Caveat::TreeChecked { .. } => "tree-checked",
         }
     }
 
@@ -74,6 +80,9 @@ impl Caveat {
             }
             Caveat::TreeIncomplete { count, first_seq } => {
                 vec![("count", Some(*count)), ("first_seq", Some(*first_seq))]
+            }
+            Caveat::TreeChecked { count, tree_size } => {
+                vec![("count", Some(*count)), ("tree_size", Some(*tree_size))]
             }
         }
     }
@@ -122,6 +131,13 @@ impl fmt::Display for Caveat {
                 if *count == 1 { "" } else { "s" },
                 if *count == 1 { "is" } else { "are" },
                 if *count == 1 { "it" } else { "them" }
+            ),
+            Caveat::TreeChecked { count, tree_size } => write!(
+                f,
+                "no secret: {count} disclosed record{} checked against the signed checkpoint's Merkle tree (size {tree_size}: trace, leaf and inclusion proof), not against {} MAC{}",
+                if *count == 1 { "" } else { "s" },
+                if *count == 1 { "its" } else { "their" },
+                if *count == 1 { "" } else { "s" }
             ),
             Caveat::AnchorBehind { anchored, last_seq } => write!(
                 f,
@@ -407,6 +423,10 @@ mod tests {
                 count: 2,
                 first_seq: 7,
             },
+            Caveat::TreeChecked {
+                count: 3,
+                tree_size: 10,
+            },
         ];
         for c in &all {
             match c {
@@ -417,7 +437,8 @@ mod tests {
                 | Caveat::Withheld { .. }
                 | Caveat::WithheldWithReasons { .. }
                 | Caveat::MacsNotChecked { .. }
-                | Caveat::TreeIncomplete { .. } => {}
+                | Caveat::TreeIncomplete { .. }
+                | Caveat::TreeChecked { .. } => {}
             }
         }
         all

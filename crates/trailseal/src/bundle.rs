@@ -3,18 +3,23 @@
 use std::io::{BufRead, Write};
 
 use trailseal_core::bundle::{
-    BundleError, BundleVerdict, BundleVerifier, BundleWriter, EntryContent, Withheld,
-    WithheldReasons,
+    BundleError, BundleVerdict, BundleVerifier, BundleWriter, Withheld, WithheldReasons,
 };
 use trailseal_core::json::{self, Mode, NodeRef};
 use trailseal_core::note::{NoteSigner, NoteVerifier};
 use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, ScanItem};
 use trailseal_core::{ChainKey, TamperKind, Tampered, Timestamp, TraceSummary, Verdict};
+use trailseal_store::SeqRange;
 
+use crate::bundle_tree::{Pending, signed_tree};
 use crate::error::{BundleProblem, Error};
 use crate::log::AuditLog;
 use crate::redact::{RedactError, RedactPath};
-use crate::verify::Progress;
+use crate::verify::{Progress, VerifyOptions};
+
+/// Entries read per scan when the snapshot has one reader (the proofs are then read between
+/// scans).
+const PROVE_CHUNK: usize = 1024;
 
 /// Which records a bundle discloses. The bundle holds the contiguous range; records in it that
 /// the filters exclude, or that hold a redacted field, are included hash-only.
@@ -122,13 +127,22 @@ pub struct BundleReport {
     pub entries: u64,
     pub disclosed: u64,
     pub withheld: u64,
+    /// The size of the tree checkpoint the bundle embeds (`None`: the store has no tree; the
+    /// bundle is then of format 2).
+    pub tree_size: Option<u64>,
+    /// Disclosed records the tree does not hold (appended after it, by weaver-kernel): their
+    /// contents are checked with the chain secret only.
+    pub disclosed_outside_tree: u64,
 }
 
-fn bundle_error(location: &str, e: BundleError) -> Error {
+pub(crate) fn bundle_error(location: &str, e: BundleError) -> Error {
     let verdict = match e {
         BundleError::NotContiguous { seq, .. } => Some((seq, TamperKind::Sequence)),
         BundleError::NotLinked { seq } => Some((seq, TamperKind::Link)),
         BundleError::NotAHash { seq, .. } => Some((seq, TamperKind::Malformed)),
+        BundleError::TreeEntry { seq, .. } | BundleError::TreeMissing { seq } => {
+            Some((seq, TamperKind::Tree))
+        }
         _ => None,
     };
     match verdict {
@@ -170,8 +184,21 @@ impl AuditLog {
         // A wrong secret is told apart from tampering, as `verify` does.
         self.confirm_key(&key)?;
         let location = self.location().to_owned();
-        // The range is chosen and read on one snapshot of the store.
-        let mut snapshot = self.store_mut().snapshot(1)?;
+        // The range is chosen and read on one snapshot of the store, which verifies first: the
+        // bundle's tree checkpoint signs the whole tree, so every record must check.
+        let threads = self.threads();
+        let mut snapshot = self.store_mut().snapshot(threads.max(2))?;
+        let verdict = crate::verify::verify_snapshot(
+            &location,
+            &mut snapshot,
+            &key,
+            &mut VerifyOptions::new().threads(threads),
+        );
+        if !verdict.is_verified() {
+            return Err(Error::NotVerified {
+                verdict: Box::new(verdict),
+            });
+        }
         let state = snapshot.state.clone();
         let first_held = state.start.next_seq;
         let Some((head, _)) = state.head else {
@@ -249,90 +276,154 @@ impl AuditLog {
         } else {
             WithheldReasons::Hidden
         };
-        let (mut writer, header) = BundleWriter::new(
-            signer,
-            origin,
-            now,
-            key.key_id(),
-            &selection.to_json(),
-            reasons,
-        );
+        // The tree's checkpoint, signed from the verified snapshot.
+        let tree = match snapshot.readers.first_mut() {
+            Some(reader) => signed_tree(&location, state.tree, reader.as_mut(), signer, origin)?,
+            None => None,
+        };
+        let (mut writer, header) = match &tree {
+            None => BundleWriter::new(
+                signer,
+                origin,
+                now,
+                key.key_id(),
+                &selection.to_json(),
+                reasons,
+            ),
+            Some(tree) => BundleWriter::with_tree(
+                signer,
+                origin,
+                now,
+                key.key_id(),
+                &selection.to_json(),
+                reasons,
+                tree,
+            )
+            .map_err(|e| bundle_error(&location, e))?,
+        };
         out.write_all(header.as_bytes()).map_err(io)?;
         let mut checker = ContentChecker::new();
         let mut canonical = Vec::new();
         let mut failure: Option<Error> = None;
-        let (mut entries, mut disclosed) = (0u64, 0u64);
+        let (mut entries, mut disclosed, mut outside_tree) = (0u64, 0u64, 0u64);
         let mut held = vec![false; paths.len()];
-        snapshot.scan(from, &mut |item| {
-            let r = match item {
-                ScanItem::Record(r) if r.seq > to => return Flow::Stop,
-                ScanItem::Record(r) => r,
-                ScanItem::Malformed(m) => {
+        // Proofs are read from the snapshot's stored hashes: through a second reader while the
+        // first one scans, or, when the store gives one reader (JSONL), between scans of
+        // `PROVE_CHUNK` entries.
+        let Some((scan_reader, more)) = snapshot.readers.split_first_mut() else {
+            return Err(Error::Store(trailseal_store::StoreError::Io {
+                location: location.clone(),
+                action: "read the snapshot",
+                source: std::io::Error::other("the snapshot has no reader"),
+            }));
+        };
+        let mut hash_reader = more.first_mut();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut next = from;
+        loop {
+            let mut resume = None;
+            scan_reader.scan_range(SeqRange::from_seq(next), &mut |item| {
+                let r = match item {
+                    ScanItem::Record(r) if r.seq > to => return Flow::Stop,
+                    ScanItem::Record(r) => r,
+                    ScanItem::Malformed(m) => {
+                        failure = Some(Error::NotVerified {
+                            verdict: Box::new(Verdict::Tampered(Tampered {
+                                first_bad_seq: m.seq.unwrap_or(0),
+                                kind: TamperKind::Malformed,
+                                records_checked: entries,
+                                detail: format!("{}: {}", m.location, m.problem),
+                            })),
+                        });
+                        return Flow::Stop;
+                    }
+                };
+                if checker.check(&key, r) != ContentCheck::Ok {
                     failure = Some(Error::NotVerified {
                         verdict: Box::new(Verdict::Tampered(Tampered {
-                            first_bad_seq: m.seq.unwrap_or(0),
-                            kind: TamperKind::Malformed,
+                            first_bad_seq: r.seq,
+                            kind: TamperKind::Content,
                             records_checked: entries,
-                            detail: format!("{}: {}", m.location, m.problem),
+                            detail: format!(
+                                "seq {}: content does not match its record_hash; nothing was exported",
+                                r.seq
+                            ),
                         })),
                     });
                     return Flow::Stop;
                 }
-            };
-            if checker.check(&key, r) != ContentCheck::Ok {
-                failure = Some(Error::NotVerified {
-                    verdict: Box::new(Verdict::Tampered(Tampered {
-                        first_bad_seq: r.seq,
-                        kind: TamperKind::Content,
-                        records_checked: entries,
-                        detail: format!(
-                            "seq {}: content does not match its record_hash; nothing was exported",
-                            r.seq
-                        ),
-                    })),
-                });
-                return Flow::Stop;
-            }
-            let doc = json::parse(r.trace).ok();
-            canonical.clear();
-            let content = match doc.as_ref() {
-                Some(d) => match selection.withheld(d.root(), &paths, &mut held) {
-                    Some(w) => EntryContent::Withheld(w),
-                    None if d
-                        .root()
-                        .write_canonical(&mut canonical, Mode::Python)
-                        .is_ok() =>
-                    {
+                let doc = json::parse(r.trace).ok();
+                canonical.clear();
+                let withheld = match doc.as_ref() {
+                    Some(d) => match selection.withheld(d.root(), &paths, &mut held) {
+                        Some(w) => Some(w),
+                        None if d
+                            .root()
+                            .write_canonical(&mut canonical, Mode::Python)
+                            .is_ok() =>
+                        {
+                            None
+                        }
+                        None => Some(Withheld::Redacted),
+                    },
+                    None => Some(Withheld::Redacted),
+                };
+                pending.push(match withheld {
+                    Some(w) => Pending::withheld(r.seq, r.prev_hash, r.record_hash, w),
+                    None => {
                         disclosed += 1;
-                        EntryContent::Disclosed(&canonical)
+                        if writer.tree().is_none_or(|t| t.index_of(r.seq).is_none()) {
+                            outside_tree += 1;
+                        }
+                        Pending::disclosed(
+                            &key,
+                            &writer,
+                            r.seq,
+                            r.prev_hash,
+                            r.record_hash,
+                            checker.verified_trace(r),
+                            &canonical,
+                        )
                     }
-                    None => EntryContent::Withheld(Withheld::Redacted),
-                },
-                None => EntryContent::Withheld(Withheld::Redacted),
-            };
-            match writer.entry(r.seq, r.prev_hash, r.record_hash, content) {
-                Ok(text) => {
-                    if let Err(e) = out.write_all(text.as_bytes()) {
-                        failure = Some(io(e));
+                });
+                entries += 1;
+                if entries.is_multiple_of(1 << 16) {
+                    progress(Progress {
+                        records_checked: entries,
+                        total_hint: Some(to - from + 1),
+                    });
+                }
+                match hash_reader.as_deref_mut() {
+                    Some(hashes) => {
+                        for p in pending.drain(..) {
+                            if let Err(e) = p.write(&key, &location, &mut writer, hashes.as_mut(), out) {
+                                failure = Some(e);
+                                return Flow::Stop;
+                            }
+                        }
+                    }
+                    None if pending.len() >= PROVE_CHUNK => {
+                        resume = r.seq.checked_add(1);
                         return Flow::Stop;
                     }
+                    None => {}
                 }
-                Err(e) => {
-                    failure = Some(bundle_error(&location, e));
-                    return Flow::Stop;
-                }
+                Flow::Continue
+            })?;
+            if let Some(e) = failure {
+                return Err(e);
             }
-            entries += 1;
-            if entries.is_multiple_of(1 << 16) {
-                progress(Progress {
-                    records_checked: entries,
-                    total_hint: Some(to - from + 1),
-                });
+            let hashes = match hash_reader.as_deref_mut() {
+                Some(h) => h,
+                None => &mut *scan_reader,
+            };
+            for p in pending.drain(..) {
+                p.write(&key, &location, &mut writer, hashes.as_mut(), out)?;
             }
-            Flow::Continue
-        })?;
-        if let Some(e) = failure {
-            return Err(e);
+            match resume {
+                Some(seq) => next = seq,
+                None => break,
+            }
         }
         if entries != to - from + 1 {
             return Err(Error::NotVerified {
@@ -357,6 +448,7 @@ impl AuditLog {
             }
             .into());
         }
+        let tree_size = writer.tree().map(|t| t.checkpoint.size());
         let tail = writer.finish().map_err(|e| bundle_error(&location, e))?;
         out.write_all(tail.as_bytes()).map_err(io)?;
         out.flush().map_err(io)?;
@@ -370,6 +462,8 @@ impl AuditLog {
             entries,
             disclosed,
             withheld: entries - disclosed,
+            tree_size,
+            disclosed_outside_tree: outside_tree,
         })
     }
 }

@@ -232,6 +232,13 @@ pub enum BundleProblem {
     /// The bundle format refuses what was selected.
     #[error(transparent)]
     Format(BundleError),
+    /// The tree checkpoint the bundle embeds cannot be made (its origin, `<origin>/tree`,
+    /// breaks the checkpoint origin rules; or it cannot be signed).
+    #[error("the tree checkpoint: {0}")]
+    Checkpoint(trailseal_core::checkpoint::CheckpointError),
+    /// The store's tree cannot give a root or a proof.
+    #[error("the store's tree: {0}")]
+    Tree(String),
 }
 
 fn window_end(t: Option<&trailseal_core::Timestamp>) -> String {

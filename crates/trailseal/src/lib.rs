@@ -27,6 +27,7 @@ struct ReadmeDoctests;
 
 mod anchor_file;
 mod bundle;
+mod bundle_tree;
 mod clock;
 mod error;
 mod export;

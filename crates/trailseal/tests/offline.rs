@@ -329,15 +329,20 @@ fn bundles_filter_redact_and_verify_at_both_levels() {
     let all = bundle(&path, &BundleSelection::default());
     let v = check(&all, false);
     assert!(v.verdict.is_verified(), "{v:?}");
+    // The store has a tree: every disclosed trace is checked against the signed checkpoint
+    // the bundle embeds, with the public key alone; not against its MAC.
     assert_eq!(
-        (v.entries, v.disclosed, v.level),
-        (200, 200, BundleLevel::Signature)
+        (v.entries, v.disclosed, v.tree_checked, v.level),
+        (200, 200, 200, BundleLevel::SignatureAndTree)
     );
-    assert!(
-        v.verdict
-            .caveats()
-            .contains(&Caveat::MacsNotChecked { count: 200 })
+    assert_eq!(
+        v.verdict.caveats(),
+        [Caveat::TreeChecked {
+            count: 200,
+            tree_size: 200
+        }]
     );
+    assert_eq!(v.checkpoint.as_ref().map(|c| c.size()), Some(200));
     let v = check(&all, true);
     assert_eq!(
         (v.verdict.is_verified(), v.level),
@@ -450,11 +455,12 @@ fn every_tamper_of_a_bundle_is_caught_and_named() {
         "entry 70 (seq 70)",
         "changed trace, with secret",
     );
+    // Without the secret, the tree check names it too (the store has a tree).
     not_verified(
         &rebuilt(&c),
         false,
         TamperKind::Content,
-        "block 1 (entries 64 to 127",
+        "entry 70 (seq 70): its trace and salt do not match the leaf's trace commitment",
         "changed trace, public key only",
     );
 
@@ -492,11 +498,12 @@ fn every_tamper_of_a_bundle_is_caught_and_named() {
     let mut c = l.clone();
     let h = c[entry_line(70)].find("\"record_hash\":\"").unwrap() + 15;
     c[entry_line(70)].replace_range(h..h + 4, "ffff");
+    // Seq 70 is disclosed and in the tree: its leaf names the record_hash it had.
     not_verified(
         &rebuilt(&c),
         false,
-        TamperKind::Link,
-        "entry 71 (seq 71)",
+        TamperKind::Tree,
+        "entry 70 (seq 70): its leaf names another seq, prev_hash or record_hash",
         "changed record_hash",
     );
 
@@ -915,7 +922,7 @@ fn withheld_entries_are_alike_whatever_withheld_them() {
     let header: serde_json::Value = serde_json::from_str(&lines(&b)[0]).unwrap();
     assert_eq!(
         (&header["trailseal_bundle"], &header["withheld_reasons"]),
-        (&serde_json::json!(2), &serde_json::json!(false))
+        (&serde_json::json!(3), &serde_json::json!(false))
     );
     let (mut filtered, mut redacted) = (0, 0);
     for (n, (line, v)) in entries(&b).iter().enumerate() {
@@ -1085,16 +1092,10 @@ fn a_changed_withheld_marker_or_reasons_mode_is_caught() {
             "\"withheld_reasons\":true",
             "\"withheld_reasons\":false",
         ),
-        (
-            &hidden,
-            "\"trailseal_bundle\":2,\"withheld_reasons\":false",
-            "\"trailseal_bundle\":1",
-        ),
-        (
-            &shown,
-            "\"trailseal_bundle\":2,\"withheld_reasons\":true",
-            "\"trailseal_bundle\":1",
-        ),
+        // (A store with a tree gives format 3: made to look like format 2 or 1, its header
+        // holds a member those formats do not have.)
+        (&hidden, "\"trailseal_bundle\":3", "\"trailseal_bundle\":2"),
+        (&shown, "\"trailseal_bundle\":3", "\"trailseal_bundle\":1"),
         (
             &all,
             "\"withheld_reasons\":false",
@@ -1119,7 +1120,8 @@ fn a_changed_withheld_marker_or_reasons_mode_is_caught() {
             "\"withheld_reasons\":0",
         ),
         (&hidden, ",\"withheld_reasons\":false", ""),
-        (&all, "\"trailseal_bundle\":2", "\"trailseal_bundle\":1"),
+        (&all, "\"trailseal_bundle\":3", "\"trailseal_bundle\":2"),
+        (&all, "\"trailseal_bundle\":3", "\"trailseal_bundle\":1"),
     ] {
         caught(
             &changed(l, 0, from, to),

@@ -160,6 +160,20 @@ fn export_bundle(args: &ExportArgs, out_path: &Path) -> Result<u8, CliError> {
         signing_key.display()
     )
     .map_err(output)?;
+    let tree = match report.tree_size {
+        Some(size) if report.disclosed_outside_tree > 0 => format!(
+            "the bundle embeds the signed checkpoint of the store's tree (size {size}); {} disclosed record{} after the tree's end {} checked with the chain secret only (the tree is incomplete: the next trailseal append brings {} in)",
+            report.disclosed_outside_tree,
+            plural(report.disclosed_outside_tree),
+            if report.disclosed_outside_tree == 1 { "is" } else { "are" },
+            if report.disclosed_outside_tree == 1 { "it" } else { "them" },
+        ),
+        Some(size) => format!(
+            "the bundle embeds the signed checkpoint of the store's tree (size {size}) and every disclosed record's proof: the public key alone checks each disclosed trace"
+        ),
+        None => "the store has no Merkle tree: without the chain secret, disclosed records are vouched for by the bundle signature only".to_owned(),
+    };
+    writeln!(stdout(), "{tree}").map_err(output)?;
     Ok(EXIT_OK)
 }
 

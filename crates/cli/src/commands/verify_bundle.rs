@@ -78,6 +78,15 @@ pub(crate) fn run(args: &VerifyBundleArgs) -> Result<u8, CliError> {
                     result.disclosed,
                     result.withheld
                 ));
+                if let Some(c) = &result.checkpoint {
+                    t.push_str(&format!(
+                        "  tree: checkpoint {} size {}; {} disclosed record{} checked against it (trace, leaf, inclusion proof)\n",
+                        c.origin(),
+                        c.size(),
+                        result.tree_checked,
+                        if result.tree_checked == 1 { "" } else { "s" }
+                    ));
+                }
             }
             t
         };

@@ -3,7 +3,8 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{BUNDLE_FORMAT, EntryContent, WithheldReasons};
+use super::tree::{BundleTree, entry_tree_json, tree_header_json};
+use super::{BUNDLE_FORMAT, EntryContent, TREE_BUNDLE_FORMAT, WithheldReasons};
 use crate::base64;
 use crate::chain::{Hash32, KeyId};
 use crate::json;
@@ -12,15 +13,35 @@ use crate::time::Timestamp;
 pub(super) const BLOCK_DOMAIN: &[u8] = b"trailseal bundle block v1\n";
 pub(super) const MANIFEST_MARKER: &str = "trailseal-bundle v1";
 
-/// The members of a header, in key order (format 1 lacks the last).
-pub(super) const HEADER_FIELDS: [&str; 6] = [
-    "created",
-    "key_id",
-    "origin",
-    "selection",
-    "trailseal_bundle",
-    "withheld_reasons",
-];
+/// The members of a header of each format, in key order.
+pub(super) fn header_fields(format: u64) -> &'static [&'static str] {
+    match format {
+        1 => &[
+            "created",
+            "key_id",
+            "origin",
+            "selection",
+            "trailseal_bundle",
+        ],
+        2 => &[
+            "created",
+            "key_id",
+            "origin",
+            "selection",
+            "trailseal_bundle",
+            "withheld_reasons",
+        ],
+        _ => &[
+            "created",
+            "key_id",
+            "origin",
+            "selection",
+            "trailseal_bundle",
+            "tree",
+            "withheld_reasons",
+        ],
+    }
+}
 
 /// The members of an entry, in the order they are written; the last is `trace` or
 /// `withheld`.
@@ -43,28 +64,36 @@ pub(super) fn hex(raw: &[u8; 32]) -> String {
     Hash32::from_bytes(raw).to_string()
 }
 
-/// The header line, with its newline: `selection` must be a canonical JSON object.
+/// The header line, with its newline: `selection` must be a canonical JSON object. Format 2
+/// without a tree, format 3 (with its `tree` member) with one.
 pub(super) fn header_line(
     created: Timestamp,
     key_id: KeyId,
     origin: &str,
     selection: &str,
     reasons: WithheldReasons,
+    tree: Option<&BundleTree>,
 ) -> String {
     let mut line = json::object(|o| {
         o.str("created", &created.to_rfc3339())
             .str("key_id", key_id.as_str())
             .str("origin", origin)
-            .raw("selection", selection.as_bytes())
-            .u64("trailseal_bundle", BUNDLE_FORMAT)
-            .bool("withheld_reasons", reasons == WithheldReasons::Disclosed);
+            .raw("selection", selection.as_bytes());
+        match tree {
+            None => o.u64("trailseal_bundle", BUNDLE_FORMAT),
+            Some(t) => o
+                .u64("trailseal_bundle", TREE_BUNDLE_FORMAT)
+                .raw("tree", tree_header_json(t).as_bytes()),
+        };
+        o.bool("withheld_reasons", reasons == WithheldReasons::Disclosed);
     });
     line.push('\n');
     line
 }
 
 /// An entry line, with its newline. Its members keep the layout of a JSONL record line
-/// (`seq, prev_hash, record_hash`, then `trace` or `withheld`), which format 1 fixed.
+/// (`seq, prev_hash, record_hash`, then `trace` or `withheld`), which format 1 fixed; a
+/// disclosed record the tree holds has `tree` after its `trace` (format 3).
 pub(super) fn entry_line(
     out: &mut Vec<u8>,
     seq: u64,
@@ -79,6 +108,9 @@ pub(super) fn entry_line(
             .str("record_hash", rec.as_str());
         match (content, reasons) {
             (EntryContent::Disclosed(trace), _) => o.raw("trace", trace),
+            (EntryContent::DisclosedInTree { trace, tree }, _) => o
+                .raw("trace", trace)
+                .raw("tree", entry_tree_json(tree).as_bytes()),
             // The same bytes whatever the reason.
             (EntryContent::Withheld(_), WithheldReasons::Hidden) => o.bool("withheld", true),
             (EntryContent::Withheld(w), WithheldReasons::Disclosed) => {

@@ -28,6 +28,7 @@
 
 mod lines;
 mod state;
+mod tree;
 mod verifier;
 mod writer;
 
@@ -35,14 +36,20 @@ mod writer;
 mod tests;
 
 pub use lines::SignedTrailer;
+pub use tree::{
+    BundleTree, EntryTree, EntryTreeError, MAX_PROOF_HASHES, OpenTree, TreeHeaderError,
+};
 pub use verifier::BundleVerifier;
 pub use writer::BundleWriter;
 
 use crate::note::NoteError;
 use crate::verdict::Verdict;
 
-/// The bundle format version written.
+/// The bundle format version written for a store without a tree (and read).
 pub const BUNDLE_FORMAT: u64 = 2;
+/// The bundle format version written when the bundle embeds the store's tree checkpoint, its
+/// disclosed records' leaves, salts and inclusion proofs; the newest read.
+pub const TREE_BUNDLE_FORMAT: u64 = 3;
 /// The oldest format read: format 1 always names the reason of a withheld entry.
 pub const OLDEST_BUNDLE_FORMAT: u64 = 1;
 /// Entries per signed block.
@@ -92,8 +99,15 @@ pub struct WithheldCounts {
 /// An entry's content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryContent<'a> {
-    /// The canonical trace.
+    /// The canonical trace (of a record the bundle's tree does not hold, or of a bundle
+    /// without a tree).
     Disclosed(&'a [u8]),
+    /// The canonical trace of a record the bundle's tree holds, with its leaf, salt and
+    /// inclusion proof.
+    DisclosedInTree {
+        trace: &'a [u8],
+        tree: &'a EntryTree,
+    },
     Withheld(Withheld),
 }
 
@@ -109,6 +123,12 @@ pub enum BundleError {
     NotAHash { seq: u64, what: &'static str },
     #[error("the bundle holds no entry")]
     Empty,
+    #[error("seq {seq}: a disclosed record the tree holds needs its leaf, salt and proof")]
+    TreeMissing { seq: u64 },
+    #[error("seq {seq}: {problem}")]
+    TreeEntry { seq: u64, problem: EntryTreeError },
+    #[error(transparent)]
+    TreeHeader(#[from] TreeHeaderError),
     #[error(transparent)]
     Note(#[from] NoteError),
 }
@@ -118,6 +138,9 @@ pub enum BundleError {
 pub enum BundleLevel {
     /// Signatures, linkage and completeness, with the public key alone.
     Signature,
+    /// That, and every disclosed record's trace against the signed tree checkpoint the
+    /// bundle embeds (leaf, salt, inclusion proof), with the public key alone; not the MACs.
+    SignatureAndTree,
     /// That, and every disclosed record's MAC, with the chain secret.
     SignatureAndMac,
 }
@@ -127,6 +150,9 @@ impl BundleLevel {
     pub fn as_str(self) -> &'static str {
         match self {
             BundleLevel::Signature => "signature, linkage and completeness (public key)",
+            BundleLevel::SignatureAndTree => {
+                "signature, linkage, completeness and every disclosed record against the signed tree checkpoint (public key; MACs not checked)"
+            }
             BundleLevel::SignatureAndMac => {
                 "signature, linkage, completeness and every disclosed record's MAC (public key and secret)"
             }
@@ -147,4 +173,9 @@ pub struct BundleVerdict {
     /// discloses them (every format 1 bundle does); `None` when every hash-only entry carries
     /// the same marker (or the header was not read).
     pub withheld_reasons: Option<WithheldCounts>,
+    /// The tree checkpoint a format 3 bundle embeds, once it opened with the public key.
+    pub checkpoint: Option<crate::checkpoint::Checkpoint>,
+    /// How many disclosed records were checked against that checkpoint's tree (leaf, salt
+    /// and inclusion proof).
+    pub tree_checked: u64,
 }

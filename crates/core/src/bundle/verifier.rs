@@ -1,14 +1,18 @@
 //! Verifying a bundle fed line by line.
 
 use super::lines::{
-    BLOCK_DOMAIN, ENTRY_FIELDS, HEADER_FIELDS, SignedTrailer, TRAILER_FIELDS, hex, manifest_fields,
+    BLOCK_DOMAIN, ENTRY_FIELDS, SignedTrailer, TRAILER_FIELDS, header_fields, hex, manifest_fields,
 };
 use super::state::BlockState;
+use super::tree::{
+    EntryTreeError, OpenTree, is_bad_signature, is_other_key, parse_entry_tree, parse_tree_header,
+};
 use super::{
-    BLOCK_ENTRIES, BUNDLE_FORMAT, BundleLevel, BundleVerdict, OLDEST_BUNDLE_FORMAT, Withheld,
+    BLOCK_ENTRIES, BundleLevel, BundleVerdict, OLDEST_BUNDLE_FORMAT, TREE_BUNDLE_FORMAT, Withheld,
     WithheldCounts, WithheldReasons,
 };
 use crate::base64;
+use crate::chain::Hash32;
 use crate::chain::{ChainKey, KeyId};
 use crate::json::{self, Kind, Mode};
 use crate::note::{NoteError, NoteVerifier};
@@ -36,6 +40,10 @@ pub struct BundleVerifier<'k> {
     key_id: Option<KeyId>,
     /// What the header says hash-only entries hold.
     reasons: WithheldReasons,
+    /// The tree a format 3 header embeds: disclosed entries it holds are checked against it.
+    tree: Option<OpenTree>,
+    /// Disclosed entries checked against the tree.
+    tree_checked: u64,
     withheld_counts: WithheldCounts,
     /// The blocks read so far (the header's digest once the header is read).
     state: BlockState,
@@ -60,6 +68,8 @@ impl<'k> BundleVerifier<'k> {
             origin: None,
             key_id: None,
             reasons: WithheldReasons::Hidden,
+            tree: None,
+            tree_checked: 0,
             withheld_counts: WithheldCounts::default(),
             state: BlockState::default(),
             first: None,
@@ -165,12 +175,12 @@ impl<'k> BundleVerifier<'k> {
 
     fn header(&mut self, line: &[u8], root: json::NodeRef<'_>) -> Flow {
         let format = match root.get("trailseal_bundle").and_then(|v| v.as_u64()) {
-            Some(v @ OLDEST_BUNDLE_FORMAT..=BUNDLE_FORMAT) => v,
-            Some(v) if v > BUNDLE_FORMAT => {
+            Some(v @ OLDEST_BUNDLE_FORMAT..=TREE_BUNDLE_FORMAT) => v,
+            Some(v) if v > TREE_BUNDLE_FORMAT => {
                 return self.unverifiable(
                     UnverifiableReason::UnknownStore,
                     format!(
-                        "bundle format {v} is newer than this trailseal reads ({BUNDLE_FORMAT})"
+                        "bundle format {v} is newer than this trailseal reads ({TREE_BUNDLE_FORMAT})"
                     ),
                 );
             }
@@ -188,10 +198,7 @@ impl<'k> BundleVerifier<'k> {
             (_, Some(Some(true))) => Some(WithheldReasons::Disclosed),
             _ => None,
         };
-        let members = HEADER_FIELDS
-            .iter()
-            .copied()
-            .take(if format == 1 { 5 } else { 6 });
+        let members = header_fields(format).iter().copied();
         let (Some(reasons), true) = (reasons, root.members().map(|(k, _)| k).eq(members)) else {
             return self.tamper(
                 0,
@@ -210,6 +217,37 @@ impl<'k> BundleVerifier<'k> {
             .get("key_id")
             .and_then(|k| k.as_str())
             .and_then(|k| KeyId::parse(k.as_bytes()));
+        if format == TREE_BUNDLE_FORMAT {
+            let Some(tree) = root.get("tree").and_then(parse_tree_header) else {
+                return self.tamper(
+                    0,
+                    TamperKind::Malformed,
+                    "line 1: the header's tree must be exactly {\"base\":SEQ,\"checkpoint\":NOTE}"
+                        .into(),
+                );
+            };
+            let origin = self.origin.clone().unwrap_or_default();
+            match OpenTree::open(&tree, self.public, &origin) {
+                Ok(open) => self.tree = Some(open),
+                Err(e) if is_other_key(&e) => {
+                    return self.unverifiable(
+                        UnverifiableReason::WrongKey,
+                        format!(
+                            "line 1: the tree checkpoint is not signed by {}",
+                            self.public.to_key_string()
+                        ),
+                    );
+                }
+                Err(e) => {
+                    let kind = if is_bad_signature(&e) {
+                        TamperKind::Content
+                    } else {
+                        TamperKind::Malformed
+                    };
+                    return self.tamper(0, kind, format!("line 1: {e}"));
+                }
+            }
+        }
         self.state = BlockState::after_header(line);
         self.stage = Stage::Entries;
         Flow::Continue
@@ -234,9 +272,17 @@ impl<'k> BundleVerifier<'k> {
             );
         };
         let names: Vec<&str> = root.members().map(|(k, _)| k).collect();
-        let shape_ok = names.len() == ENTRY_FIELDS.len() + 1
-            && names.iter().zip(ENTRY_FIELDS).all(|(a, b)| *a == b)
-            && matches!(names.last(), Some(&"trace" | &"withheld"));
+        let in_tree = self.tree.as_ref().and_then(|t| t.index_of(seq)).is_some();
+        // A disclosed record the tree holds carries its tree member; no other entry does.
+        let last: &[&str] = match names.get(ENTRY_FIELDS.len()) {
+            Some(&"trace") if in_tree => &["trace", "tree"],
+            Some(&"trace") => &["trace"],
+            _ => &["withheld"],
+        };
+        let shape_ok = names
+            .iter()
+            .copied()
+            .eq(ENTRY_FIELDS.iter().chain(last).copied());
         let trace = root.get("trace");
         let withheld = root.get("withheld").map(|w| self.withheld_value(w));
         if !shape_ok || withheld == Some(None) {
@@ -248,10 +294,17 @@ impl<'k> BundleVerifier<'k> {
                     "`\"withheld\":\"filter\"` or `\"redacted\"` (this bundle's header discloses the reasons)"
                 }
             };
+            let tree = if in_tree {
+                " (a disclosed record the bundle's tree holds also has its tree member after the trace)"
+            } else if self.tree.is_some() {
+                " (the bundle's tree does not hold this seq: no tree member)"
+            } else {
+                ""
+            };
             return self.tamper(
                 seq,
                 TamperKind::Malformed,
-                format!("entry {index} (seq {seq}): must be exactly seq, prev_hash, record_hash and a trace or {marker}"),
+                format!("entry {index} (seq {seq}): must be exactly seq, prev_hash, record_hash and a trace or {marker}{tree}"),
             );
         }
         match &self.last {
@@ -264,12 +317,26 @@ impl<'k> BundleVerifier<'k> {
             None => self.first = Some((seq, prev.as_bytes().to_vec())),
             _ => {}
         }
-        if let Some(trace) = trace
+        let mut canonical = Vec::new();
+        let canonical_ok =
+            trace.is_some_and(|t| t.write_canonical(&mut canonical, Mode::Python).is_ok());
+        if trace.is_some() && in_tree {
+            if let Err((kind, problem)) = self.check_tree(
+                root,
+                seq,
+                prev,
+                rec,
+                canonical_ok.then_some(canonical.as_slice()),
+            ) {
+                return self.tamper(seq, kind, format!("entry {index} (seq {seq}): {problem}"));
+            }
+            self.tree_checked += 1;
+        }
+        if trace.is_some()
             && let Some(key) = self.key
             && self.deferred_mac.is_none()
         {
-            let mut canonical = Vec::new();
-            let ok = trace.write_canonical(&mut canonical, Mode::Python).is_ok();
+            let ok = canonical_ok;
             let view = RecordView {
                 seq,
                 prev_hash: prev.as_bytes(),
@@ -302,6 +369,46 @@ impl<'k> BundleVerifier<'k> {
         self.state.add_entry(line, withheld.is_none());
         self.last = Some((seq, rec.as_bytes().to_vec()));
         Flow::Continue
+    }
+
+    /// Checks a disclosed entry's tree member against the entry and the checkpoint; the error
+    /// gives the kind (`content` for a trace that does not match its commitment, `tree` for a
+    /// leaf or proof that does not hold) and what failed.
+    fn check_tree(
+        &self,
+        root: json::NodeRef<'_>,
+        seq: u64,
+        prev: &str,
+        rec: &str,
+        canonical: Option<&[u8]>,
+    ) -> Result<(), (TamperKind, String)> {
+        let malformed = |what: &str| (TamperKind::Malformed, what.to_owned());
+        let Some(open) = &self.tree else {
+            return Ok(());
+        };
+        let tree = root.get("tree").and_then(parse_entry_tree).ok_or_else(|| {
+            malformed("its tree member must be exactly {\"leaf\":B64,\"proof\":[B64,...],\"salt\":B64} (a 120-byte leaf, at most 63 32-byte hashes, a 32-byte salt, canonical base64)")
+        })?;
+        let (Some(prev), Some(rec)) = (
+            Hash32::parse(prev.as_bytes()),
+            Hash32::parse(rec.as_bytes()),
+        ) else {
+            return Err(malformed("its prev_hash or record_hash is not a hash"));
+        };
+        let Some(trace) = canonical else {
+            return Err((
+                TamperKind::Content,
+                "its trace has no canonical form".into(),
+            ));
+        };
+        open.check_entry(seq, &prev, &rec, trace, &tree)
+            .map_err(|e| {
+                let kind = match e {
+                    EntryTreeError::Commitment => TamperKind::Content,
+                    _ => TamperKind::Tree,
+                };
+                (kind, e.to_string())
+            })
     }
 
     /// What a `withheld` member says under the header's mode: `None` when it is not that
@@ -389,7 +496,9 @@ impl<'k> BundleVerifier<'k> {
             return self.tamper(
                 here,
                 TamperKind::Malformed,
-                format!("block {block}: the trailer does not hold exactly the fields of format {BUNDLE_FORMAT}"),
+                format!(
+                    "block {block}: the trailer does not hold exactly the fields of its format"
+                ),
             );
         }
         // What this block's trailer must say, derived as the writer derives it.
@@ -531,6 +640,8 @@ impl<'k> BundleVerifier<'k> {
     pub fn finish(self) -> BundleVerdict {
         let level = if self.key.is_some() {
             BundleLevel::SignatureAndMac
+        } else if self.state.disclosed > 0 && self.tree_checked == self.state.disclosed {
+            BundleLevel::SignatureAndTree
         } else {
             BundleLevel::Signature
         };
@@ -556,10 +667,17 @@ impl<'k> BundleVerifier<'k> {
                         redacted: self.withheld_counts.redacted,
                     }),
                 }
-                if self.key.is_none() && self.state.disclosed > 0 {
-                    caveats.push(Caveat::MacsNotChecked {
-                        count: self.state.disclosed,
-                    });
+                if self.key.is_none() {
+                    let unchecked = self.state.disclosed.saturating_sub(self.tree_checked);
+                    if unchecked > 0 {
+                        caveats.push(Caveat::MacsNotChecked { count: unchecked });
+                    }
+                    if let (true, Some(tree)) = (self.tree_checked > 0, &self.tree) {
+                        caveats.push(Caveat::TreeChecked {
+                            count: self.tree_checked,
+                            tree_size: tree.checkpoint.size(),
+                        });
+                    }
                 }
                 Verdict::Verified(Verified {
                     records_checked: self.state.entries,
@@ -582,6 +700,8 @@ impl<'k> BundleVerifier<'k> {
             disclosed: self.state.disclosed,
             withheld,
             withheld_reasons,
+            checkpoint: self.tree.map(|t| t.checkpoint),
+            tree_checked: self.tree_checked,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::lines::{ManifestBody, entry_line, header_line, manifest_line};
 use super::state::BlockState;
+use super::tree::{BundleTree, OpenTree};
 use super::{BundleError, EntryContent, WithheldReasons};
 use crate::chain::{Hash32, KeyId};
 use crate::note::NoteSigner;
@@ -15,6 +16,9 @@ pub struct BundleWriter<'s> {
     created: Timestamp,
     key_id: KeyId,
     reasons: WithheldReasons,
+    /// The tree the header embeds (format 3): each disclosed entry it holds is checked
+    /// against it before it is written.
+    tree: Option<OpenTree>,
     state: BlockState,
     first_seq: Option<u64>,
     start: Option<Hash32>,
@@ -33,19 +37,55 @@ impl<'s> BundleWriter<'s> {
         selection: &str,
         reasons: WithheldReasons,
     ) -> (Self, String) {
-        let header = header_line(created, key_id, origin, selection, reasons);
+        let header = header_line(created, key_id, origin, selection, reasons, None);
         let writer = Self {
             signer,
             origin: origin.to_owned(),
             created,
             key_id,
             reasons,
+            tree: None,
             state: BlockState::after_header(header.as_bytes()),
             first_seq: None,
             start: None,
             last: None,
         };
         (writer, header)
+    }
+
+    /// As [`BundleWriter::new`], for a bundle of format 3 that embeds `tree`: its checkpoint
+    /// must be signed by `signer`, name `tree_origin(origin)` and a tree of at least one
+    /// leaf. Each disclosed record the tree holds must then be given with its leaf, salt and
+    /// proof ([`EntryContent::DisclosedInTree`]), which are checked before they are written.
+    pub fn with_tree(
+        signer: &'s NoteSigner,
+        origin: &str,
+        created: Timestamp,
+        key_id: KeyId,
+        selection: &str,
+        reasons: WithheldReasons,
+        tree: &BundleTree,
+    ) -> Result<(Self, String), BundleError> {
+        let open = OpenTree::open(tree, &signer.verifier(), origin)?;
+        let header = header_line(created, key_id, origin, selection, reasons, Some(tree));
+        let writer = Self {
+            signer,
+            origin: origin.to_owned(),
+            created,
+            key_id,
+            reasons,
+            tree: Some(open),
+            state: BlockState::after_header(header.as_bytes()),
+            first_seq: None,
+            start: None,
+            last: None,
+        };
+        Ok((writer, header))
+    }
+
+    /// The tree the bundle embeds, if any.
+    pub fn tree(&self) -> Option<&OpenTree> {
+        self.tree.as_ref()
     }
 
     /// Adds the next entry; returns the text to write (the entry line, and a block trailer when
@@ -79,10 +119,29 @@ impl<'s> BundleWriter<'s> {
             self.first_seq = Some(seq);
             self.start = Some(prev);
         }
+        let in_tree = self.tree.as_ref().filter(|t| t.index_of(seq).is_some());
+        match (content, in_tree) {
+            (EntryContent::Disclosed(_), Some(_)) => return Err(BundleError::TreeMissing { seq }),
+            (EntryContent::DisclosedInTree { trace, tree }, Some(open)) => open
+                .check_entry(seq, &prev, &rec, trace, tree)
+                .map_err(|problem| BundleError::TreeEntry { seq, problem })?,
+            (EntryContent::DisclosedInTree { .. }, None) => {
+                return Err(BundleError::TreeEntry {
+                    seq,
+                    problem: super::EntryTreeError::NotInTree,
+                });
+            }
+            _ => {}
+        }
         let mut line = Vec::new();
         entry_line(&mut line, seq, prev, rec, content, self.reasons);
-        self.state
-            .add_entry(&line, matches!(content, EntryContent::Disclosed(_)));
+        self.state.add_entry(
+            &line,
+            matches!(
+                content,
+                EntryContent::Disclosed(_) | EntryContent::DisclosedInTree { .. }
+            ),
+        );
         self.last = Some((seq, rec));
         let mut text = String::from_utf8_lossy(&line).into_owned();
         if self.state.block_is_full() {

@@ -1,0 +1,641 @@
+//! Bundles with the store's Merkle tree (format 3, docs/format.md §10): `export --bundle`
+//! embeds the signed checkpoint and each disclosed record's leaf, salt and inclusion proof;
+//! `verify-bundle --public-key` checks every disclosed trace against the tree with no secret;
+//! tampering with any of it is refused at the record; Go's sumdb/tlog accepts the proofs;
+//! bundles of the earlier formats verify as before.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use trailseal::core::base64;
+use trailseal::core::checkpoint::Checkpoint;
+use trailseal::core::leaf::{Leaf, Salt, check_trace};
+use trailseal::core::note::{NoteSigner, NoteVerifier};
+use trailseal::core::tree::{MerkleHash, check_record, leaf_hash};
+use trailseal_testkit::{Trace, go_checkpointcheck, go_tlogcheck};
+
+use common::text;
+
+const SECRET: &str = "bundle-tree-test-secret-of-32-bytes!";
+
+fn run(args: &[&str], stdin: &str) -> Output {
+    common::run_with(args, Some(SECRET), stdin.as_bytes())
+}
+
+fn ok(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+/// A store of `n` records appended by trailseal (so its tree is complete), principals
+/// alternating `agent-0` / `agent-1`.
+fn store(dir: &Path, name: &str, n: usize) -> String {
+    let path = dir.join(name).to_str().unwrap().to_owned();
+    let input: String = (0..n)
+        .map(|i| {
+            Trace::new(format!("act-{i}"))
+                .principal(format!("agent-{}", i % 2))
+                .json()
+                + "\n"
+        })
+        .collect();
+    ok(&run(&["append", "--store", &path], &input));
+    path
+}
+
+fn keygen(dir: &Path) -> (String, String) {
+    let key = dir.join("exporter").to_str().unwrap().to_owned();
+    ok(&run(&["keygen", "--out", &key], ""));
+    let public = format!("{key}.pub");
+    (key, public)
+}
+
+fn export(store: &str, key: &str, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "export",
+        "--store",
+        store,
+        "--bundle",
+        out.to_str().unwrap(),
+        "--signing-key",
+        key,
+        "--origin",
+        "example.com/audit",
+    ];
+    args.extend_from_slice(extra);
+    ok(&run(&args, ""))
+}
+
+/// `verify-bundle --json` with the public key only: the exit code and the verdict.
+fn verify_public(bundle: &Path, public: &str) -> (Option<i32>, Value) {
+    let o = common::run_with(
+        &[
+            "verify-bundle",
+            bundle.to_str().unwrap(),
+            "--public-key",
+            public,
+            "--json",
+        ],
+        None,
+        b"",
+    );
+    let v = serde_json::from_str(text(&o.stdout).trim())
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&o.stdout), text(&o.stderr)));
+    (o.status.code(), v)
+}
+
+fn codes(v: &Value) -> Vec<String> {
+    v["caveats"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| c["code"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn caveat<'v>(v: &'v Value, code: &str) -> Option<&'v Value> {
+    v["caveats"].as_array()?.iter().find(|c| c["code"] == code)
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .split_inclusive('\n')
+        .map(str::to_owned)
+        .collect()
+}
+
+fn parse(line: &str) -> Value {
+    serde_json::from_str(line).unwrap()
+}
+
+fn b64(v: &Value) -> Vec<u8> {
+    base64::decode(v.as_str().unwrap()).unwrap()
+}
+
+/// Every disclosed entry the tree holds, checked here from the bundle's bytes alone with the
+/// core's functions (no trailseal verifier): trace against leaf, leaf fields against the
+/// entry, leaf through its proof against the checkpoint. Returns the checkpoint and, for each
+/// such entry, (index, leaf bytes, proof).
+#[allow(clippy::type_complexity)]
+fn check_by_hand(
+    bundle: &Path,
+    public: &NoteVerifier,
+) -> (Checkpoint, Vec<(u64, Vec<u8>, Vec<MerkleHash>)>) {
+    let l = lines(bundle);
+    let header = parse(&l[0]);
+    assert_eq!(header["trailseal_bundle"], 3);
+    let tree = &header["tree"];
+    let base = tree["base"].as_u64().unwrap();
+    let cp = Checkpoint::open(tree["checkpoint"].as_str().unwrap(), public).unwrap();
+    assert_eq!(cp.origin(), "example.com/audit/tree");
+    let mut checked = Vec::new();
+    for line in &l[1..] {
+        let e = parse(line);
+        if e.get("seq").is_none() || e.get("trace").is_none() {
+            assert!(e.get("tree").is_none(), "{line}");
+            continue;
+        }
+        let seq = e["seq"].as_u64().unwrap();
+        if seq - base >= cp.size() {
+            assert!(e.get("tree").is_none(), "{line}");
+            continue;
+        }
+        let t = &e["tree"];
+        let leaf_bytes = b64(&t["leaf"]);
+        let leaf = Leaf::parse(&leaf_bytes).unwrap();
+        assert_eq!(leaf.seq, seq);
+        assert_eq!(leaf.prev_hash.as_str(), e["prev_hash"].as_str().unwrap());
+        assert_eq!(
+            leaf.record_hash.as_str(),
+            e["record_hash"].as_str().unwrap()
+        );
+        let salt = Salt::from_bytes(b64(&t["salt"]).try_into().unwrap());
+        let canonical = trailseal::core::json::canonicalize(
+            serde_json::to_string(&e["trace"]).unwrap().as_bytes(),
+        )
+        .unwrap();
+        assert!(check_trace(&leaf, &salt, canonical.as_bytes()), "seq {seq}");
+        let proof: Vec<MerkleHash> = t["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| MerkleHash::from_slice(&b64(h)).unwrap())
+            .collect();
+        check_record(
+            &proof,
+            cp.size(),
+            &MerkleHash(*cp.root()),
+            seq - base,
+            &leaf_hash(&leaf_bytes),
+        )
+        .unwrap();
+        checked.push((seq - base, leaf_bytes, proof));
+    }
+    (cp, checked)
+}
+
+fn public_of(path: &str) -> NoteVerifier {
+    NoteVerifier::parse(std::fs::read_to_string(path).unwrap().trim()).unwrap()
+}
+
+#[test]
+fn a_bundle_of_a_store_verifies_with_the_public_key_alone_on_every_backend() {
+    for name in ["s.db", "s.jsonl"] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), name, 150);
+        let (key, public) = keygen(dir.path());
+        let b = dir.path().join("all.bundle");
+        let said = export(&s, &key, &b, &["--from-seq", "3", "--to-seq", "140"]);
+        assert!(
+            said.contains("signed checkpoint of the store's tree (size 150)"),
+            "{said}"
+        );
+        let (code, v) = verify_public(&b, &public);
+        assert_eq!(code, Some(0), "{v}");
+        assert_eq!(v["status"], "verified", "{v}");
+        assert_eq!(
+            (v["entries"].as_u64(), v["disclosed"].as_u64()),
+            (Some(138), Some(138))
+        );
+        assert_eq!(v["tree_checked"], 138, "{v}");
+        assert_eq!(v["checkpoint"]["size"], 150);
+        assert_eq!(v["checkpoint"]["origin"], "example.com/audit/tree");
+        assert!(
+            v["level"]
+                .as_str()
+                .unwrap()
+                .contains("signed tree checkpoint"),
+            "{v}"
+        );
+        assert_eq!(codes(&v), ["tree-checked"], "{v}");
+        assert_eq!(caveat(&v, "tree-checked").unwrap()["count"], 138);
+        assert_eq!(caveat(&v, "tree-checked").unwrap()["tree_size"], 150);
+        // Every disclosed trace is checked against its leaf (by hand too).
+        let (_, checked) = check_by_hand(&b, &public_of(&public));
+        assert_eq!(checked.len(), 138);
+        // With the secret as well: the MACs too, and no caveat.
+        let o = run(
+            &[
+                "verify-bundle",
+                b.to_str().unwrap(),
+                "--public-key",
+                &public,
+                "--json",
+            ],
+            "",
+        );
+        let v: Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+        assert_eq!(
+            (v["status"].as_str(), codes(&v).len()),
+            (Some("verified"), 0),
+            "{v}"
+        );
+
+        // A filter: withheld records carry no tree member, disclosed ones are all checked.
+        let f = dir.path().join("filtered.bundle");
+        export(&s, &key, &f, &["--principal", "agent-1"]);
+        let (_, v) = verify_public(&f, &public);
+        assert_eq!(v["status"], "verified", "{v}");
+        assert_eq!(
+            (v["disclosed"].as_u64(), v["tree_checked"].as_u64()),
+            (Some(75), Some(75))
+        );
+        assert_eq!(codes(&v), ["withheld", "tree-checked"], "{v}");
+        for line in lines(&f) {
+            let e = parse(&line);
+            if e.get("withheld").is_some() {
+                assert!(e.get("tree").is_none());
+            }
+        }
+    }
+}
+
+/// The tree of a JSONL store cut back (as a crash between the record lines and the tree file
+/// leaves it): records after the tree's end keep `macs-not-checked`, the rest are checked.
+#[test]
+fn records_after_the_trees_end_keep_the_old_caveat() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "s.jsonl", 20);
+    let tree = format!("{s}.tree");
+    // The 24-byte header, then the stored hashes of 12 records.
+    let count = trailseal::core::tree::stored_hash_count(12).unwrap();
+    let bytes = std::fs::read(&tree).unwrap();
+    std::fs::write(&tree, &bytes[..24 + 32 * count as usize]).unwrap();
+    let (key, public) = keygen(dir.path());
+    let b = dir.path().join("b.bundle");
+    let said = export(&s, &key, &b, &[]);
+    assert!(
+        said.contains("8 disclosed records after the tree's end"),
+        "{said}"
+    );
+    let (code, v) = verify_public(&b, &public);
+    assert_eq!(
+        (code, v["status"].as_str()),
+        (Some(0), Some("verified")),
+        "{v}"
+    );
+    assert_eq!(v["tree_checked"], 12);
+    assert_eq!(caveat(&v, "macs-not-checked").unwrap()["count"], 8, "{v}");
+    assert_eq!(caveat(&v, "tree-checked").unwrap()["count"], 12, "{v}");
+    assert!(!v["level"].as_str().unwrap().contains("tree"), "{v}");
+    let (_, checked) = check_by_hand(&b, &public_of(&public));
+    assert_eq!(checked.len(), 12);
+}
+
+/// Rewrites line `at` of the bundle with `edit` applied to its JSON (the rest unchanged).
+fn tampered(src: &Path, dst: &Path, at: usize, edit: impl FnOnce(&mut Value)) {
+    let mut l = lines(src);
+    let mut v = parse(&l[at]);
+    edit(&mut v);
+    // serde_json keeps member order (preserve_order) or sorts; the verifier reads the tree
+    // check before it reads the members' order only when the order is kept.
+    l[at] = reorder(&l[at], &v);
+    std::fs::write(dst, l.concat()).unwrap();
+}
+
+/// `edited` serialised in the member order of `original`.
+fn reorder(original: &str, edited: &Value) -> String {
+    let keys: Vec<String> = original_keys(original);
+    let mut out = String::from("{");
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k).unwrap());
+        out.push(':');
+        out.push_str(&serde_json::to_string(&edited[k.as_str()]).unwrap());
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// The top-level member names of a JSON object line, in order.
+fn original_keys(line: &str) -> Vec<String> {
+    let doc = trailseal::core::json::parse(line.trim_end().as_bytes()).unwrap();
+    doc.root().members().map(|(k, _)| k.to_owned()).collect()
+}
+
+fn flip_b64(s: &str, byte: usize) -> String {
+    let mut raw = base64::decode(s).unwrap();
+    raw[byte] ^= 1;
+    base64::encode(&raw)
+}
+
+#[test]
+fn tampering_with_a_trace_salt_leaf_proof_or_checkpoint_is_refused_at_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "s.db", 40);
+    let (key, public) = keygen(dir.path());
+    let b = dir.path().join("b.bundle");
+    export(&s, &key, &b, &[]);
+    assert_eq!(verify_public(&b, &public).1["status"], "verified");
+    let l = lines(&b);
+    // Entry lines: line 1 + seq for the first block (seq 0..39, one block).
+    let at = |seq: usize| 1 + seq;
+    let x = dir.path().join("x.bundle");
+    let refused = |what: &str, kind: &str, seq: u64| {
+        let (code, v) = verify_public(&x, &public);
+        assert_eq!(code, Some(1), "{what}: {v}");
+        assert_eq!(
+            (
+                v["status"].as_str(),
+                v["kind"].as_str(),
+                v["first_bad_seq"].as_u64()
+            ),
+            (Some("tampered"), Some(kind), Some(seq)),
+            "{what}: {v}"
+        );
+        assert!(
+            v["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("(seq {seq})")),
+            "{what}: {v}"
+        );
+    };
+    tampered(&b, &x, at(7), |e| {
+        e["trace"]["action_id"] = "act-forged".into()
+    });
+    refused("trace", "content", 7);
+    tampered(&b, &x, at(8), |e| {
+        let s = flip_b64(e["tree"]["salt"].as_str().unwrap(), 0);
+        e["tree"]["salt"] = s.into();
+    });
+    refused("salt", "content", 8);
+    for (byte, what) in [
+        (20, "leaf seq"),
+        (30, "leaf prev_hash"),
+        (60, "leaf record_hash"),
+        (100, "leaf commitment"),
+        (0, "leaf tag"),
+    ] {
+        tampered(&b, &x, at(9), |e| {
+            let s = flip_b64(e["tree"]["leaf"].as_str().unwrap(), byte);
+            e["tree"]["leaf"] = s.into();
+        });
+        // A changed commitment no longer matches the trace; anything else is the leaf's.
+        refused(what, if byte == 100 { "content" } else { "tree" }, 9);
+    }
+    tampered(&b, &x, at(10), |e| {
+        let p = e["tree"]["proof"].as_array_mut().unwrap();
+        let h = flip_b64(p[2].as_str().unwrap(), 5);
+        p[2] = h.into();
+    });
+    refused("proof hash", "tree", 10);
+    tampered(&b, &x, at(11), |e| {
+        e["tree"]["proof"].as_array_mut().unwrap().pop();
+    });
+    refused("proof one hash short", "tree", 11);
+    tampered(&b, &x, at(11), |e| {
+        e["tree"]["proof"]
+            .as_array_mut()
+            .unwrap()
+            .push(Value::from(base64::encode(&[0u8; 32])));
+    });
+    refused("proof one hash long", "tree", 11);
+    // Two records' proofs swapped.
+    let p12 = parse(&l[at(12)])["tree"]["proof"].clone();
+    let p13 = parse(&l[at(13)])["tree"]["proof"].clone();
+    assert_ne!(p12, p13);
+    tampered(&b, &x, at(12), |e| e["tree"]["proof"] = p13.clone());
+    refused("proofs swapped", "tree", 12);
+    // Two records' whole tree members swapped.
+    let t14 = parse(&l[at(14)])["tree"].clone();
+    tampered(&b, &x, at(15), |e| e["tree"] = t14.clone());
+    refused("tree members swapped", "tree", 15);
+    // A tree member removed, or added to a record... (every record here is in the tree).
+    tampered(&b, &x, at(16), |e| {
+        e.as_object_mut().unwrap().remove("tree");
+    });
+    refused("tree member removed", "malformed", 16);
+
+    // The checkpoint: a changed root or size breaks its signature; another key's is refused.
+    let header = parse(&l[0]);
+    let note = header["tree"]["checkpoint"].as_str().unwrap().to_owned();
+    let body: Vec<&str> = note.split('\n').collect();
+    for (i, what) in [(1usize, "size"), (2, "root")] {
+        let mut changed = body.clone();
+        let forged = if i == 1 {
+            "41".to_owned()
+        } else {
+            flip_b64(body[2], 3)
+        };
+        changed[i] = &forged;
+        let forged_note = changed.join("\n");
+        tampered(&b, &x, 0, |h| {
+            h["tree"]["checkpoint"] = forged_note.clone().into()
+        });
+        let (code, v) = verify_public(&x, &public);
+        assert_eq!(code, Some(1), "{what}: {v}");
+        assert_eq!(
+            (v["status"].as_str(), v["kind"].as_str()),
+            (Some("tampered"), Some("content")),
+            "{what}: {v}"
+        );
+        assert!(
+            v["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("line 1: the tree checkpoint"),
+            "{what}: {v}"
+        );
+    }
+    let other = NoteSigner::from_seed("exporter", &[9; 32]).unwrap();
+    let cp = Checkpoint::open(&note, &public_of(&public)).unwrap();
+    let foreign = cp.sign(&other).unwrap();
+    tampered(&b, &x, 0, |h| {
+        h["tree"]["checkpoint"] = foreign.clone().into()
+    });
+    let (code, v) = verify_public(&x, &public);
+    assert_eq!(
+        (code, v["status"].as_str()),
+        (Some(2), Some("unverifiable")),
+        "{v}"
+    );
+    // A validly signed checkpoint of another origin (made with the exporter's own key).
+    let signer = trailseal::signing::read_signing_key(Path::new(&key)).unwrap();
+    let elsewhere = Checkpoint::new("example.com/other/tree", cp.size(), *cp.root())
+        .unwrap()
+        .sign(&signer)
+        .unwrap();
+    tampered(&b, &x, 0, |h| {
+        h["tree"]["checkpoint"] = elsewhere.clone().into()
+    });
+    let (_, v) = verify_public(&x, &public);
+    assert_eq!(
+        (v["status"].as_str(), v["kind"].as_str()),
+        (Some("tampered"), Some("malformed")),
+        "{v}"
+    );
+    // Bytes after the signed checkpoint text are not read as part of it.
+    let padded = format!("{note}extra\n");
+    tampered(&b, &x, 0, |h| {
+        h["tree"]["checkpoint"] = padded.clone().into()
+    });
+    assert_eq!(verify_public(&x, &public).1["status"], "tampered");
+    // Members added to the header's or an entry's tree.
+    tampered(&b, &x, 0, |h| h["tree"]["size"] = 40.into());
+    assert_eq!(verify_public(&x, &public).1["kind"], "malformed");
+    tampered(&b, &x, at(3), |e| e["tree"]["index"] = 3.into());
+    refused("extra tree member", "malformed", 3);
+}
+
+/// Go's sumdb/tlog `CheckRecord` accepts every embedded proof, for the leaf bytes embedded,
+/// against the checkpoint Go's sumdb/note opens; and refuses a proof given for another index.
+#[test]
+fn go_checks_the_embedded_proofs_against_the_embedded_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "s.db", 300);
+    let (key, public) = keygen(dir.path());
+    let b = dir.path().join("b.bundle");
+    export(&s, &key, &b, &["--from-seq", "250"]);
+    let (cp, checked) = check_by_hand(&b, &public_of(&public));
+    assert_eq!(checked.len(), 50);
+    // Go opens the checkpoint with the public key.
+    let note_file = dir.path().join("checkpoint.note");
+    let header = parse(&lines(&b)[0]);
+    std::fs::write(&note_file, header["tree"]["checkpoint"].as_str().unwrap()).unwrap();
+    let vkey = std::fs::read_to_string(&public).unwrap();
+    let o = Command::new(go_checkpointcheck())
+        .args(["open", vkey.trim(), note_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let g: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(g["ok"], true, "{g}");
+    assert_eq!(g["size"], "300");
+    assert_eq!(g["hash"], base64::encode(cp.root()));
+    let root = g["hash"].as_str().unwrap().to_owned();
+    // Go's CheckRecord on each proof (tlogcheck answers once its input ends).
+    let fmt = |p: &[MerkleHash]| {
+        p.iter()
+            .map(|h| h.to_base64())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut commands: Vec<String> = checked
+        .iter()
+        .map(|(index, leaf, proof)| {
+            format!(
+                "record 300 {index} {root} {} {}",
+                base64::encode(leaf),
+                fmt(proof)
+            )
+        })
+        .collect();
+    // And refuses a proof checked at another index, and a leaf changed by a bit.
+    let (index, leaf, proof) = &checked[0];
+    commands.push(format!(
+        "record 300 {} {root} {} {}",
+        index + 1,
+        base64::encode(leaf),
+        fmt(proof)
+    ));
+    let mut bent = leaf.clone();
+    bent[50] ^= 1;
+    commands.push(format!(
+        "record 300 {index} {root} {} {}",
+        base64::encode(&bent),
+        fmt(proof)
+    ));
+    let mut go = Command::new(go_tlogcheck())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = go.stdin.take().unwrap();
+    for c in &commands {
+        writeln!(input, "{c}").unwrap();
+    }
+    drop(input);
+    let answers: Vec<String> = BufReader::new(go.stdout.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .collect();
+    assert!(go.wait().unwrap().success());
+    assert_eq!(answers.len(), commands.len());
+    let (good, bad) = answers.split_at(checked.len());
+    assert!(good.iter().all(|a| a == "ok"), "{good:?}");
+    assert!(bad.iter().all(|a| a.starts_with("refused")), "{bad:?}");
+}
+
+/// Bundles of formats 1 and 2 (the repository's vectors) still verify, with the public key
+/// alone as before: `macs-not-checked`, no tree.
+#[test]
+fn bundles_of_the_earlier_formats_verify_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // The core's golden bundles (format 2), signed by the seed-3 key `golden/exporter`.
+    let golden = NoteSigner::from_seed("golden/exporter", &[3; 32]).unwrap();
+    let pubfile = dir.path().join("golden.pub");
+    std::fs::write(&pubfile, golden.verifier().to_key_string()).unwrap();
+    for name in ["bundle-hidden.jsonl", "bundle-disclosed.jsonl"] {
+        let path = root.join("crates/core/tests/golden").join(name);
+        assert!(lines(&path)[0].contains("\"trailseal_bundle\":2"));
+        let (code, v) = verify_public(&path, pubfile.to_str().unwrap());
+        assert_eq!(
+            (code, v["status"].as_str()),
+            (Some(0), Some("verified")),
+            "{name}: {v}"
+        );
+        assert!(
+            codes(&v).contains(&"macs-not-checked".to_owned()),
+            "{name}: {v}"
+        );
+        assert!(
+            v.get("checkpoint").is_none() && v.get("tree_checked").is_none(),
+            "{v}"
+        );
+        assert_eq!(
+            caveat(&v, "macs-not-checked").unwrap()["count"],
+            v["disclosed"],
+            "{name}: {v}"
+        );
+    }
+    // A store without a tree (weaver-kernel's) still exports format 2.
+    let s = dir.path().join("w.db");
+    std::fs::copy(
+        trailseal_testkit::vectors_dir().join("weaver-0.12.0/store.sqlite"),
+        &s,
+    )
+    .unwrap();
+    let (key, public) = keygen(dir.path());
+    let b = dir.path().join("w.bundle");
+    let o = common::run_with(
+        &[
+            "export",
+            "--store",
+            s.to_str().unwrap(),
+            "--bundle",
+            b.to_str().unwrap(),
+            "--signing-key",
+            &key,
+        ],
+        Some(trailseal_testkit::VECTOR_SECRET),
+        b"",
+    );
+    assert!(ok(&o).contains("the store has no Merkle tree"));
+    assert!(lines(&b)[0].contains("\"trailseal_bundle\":2"));
+    let (_, v) = verify_public(&b, &public);
+    assert_eq!(v["status"], "verified", "{v}");
+    assert!(codes(&v).contains(&"macs-not-checked".to_owned()), "{v}");
+}
