@@ -175,7 +175,8 @@ fn remove(location: &str) {
             .unwrap();
         return;
     }
-    for suffix in ["", "-wal", "-shm", "-journal"] {
+    // A JSONL store's Merkle tree is kept beside it (`.tree`).
+    for suffix in ["", "-wal", "-shm", "-journal", ".tree"] {
         let _ = std::fs::remove_file(format!("{location}{suffix}"));
     }
 }

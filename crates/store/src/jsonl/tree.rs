@@ -135,51 +135,61 @@ pub(super) fn append(
 ) -> Result<(), StoreError> {
     let side = sidecar_path(path);
     let io = |action: &'static str| StoreError::io(location, action);
-    let existing = Sidecar::open(path, location)?;
+    let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.as_bytes().to_vec()).collect();
+    let Some(existing) = Sidecar::open(path, location)? else {
+        if first != 0 {
+            return Err(tree_error(
+                location,
+                first,
+                "written to a store without a tree",
+            ));
+        }
+        // A new tree file appears whole (temporary file, fsync, link, directory fsync): a
+        // crash never leaves one without its complete header, and one that appeared meanwhile
+        // is never replaced.
+        let mut whole = TAG.to_vec();
+        whole.extend_from_slice(&base.to_be_bytes());
+        whole.extend_from_slice(&bytes);
+        // As private as the store itself.
+        #[cfg(unix)]
+        let mode = {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o777)
+        };
+        #[cfg(not(unix))]
+        let mode = 0o600;
+        return crate::atomic::write_new(&side, mode, &whole).map_err(|e| {
+            tree_error(
+                location,
+                first,
+                format!("the tree file cannot be created: {e}"),
+            )
+        });
+    };
+    if existing.tree.hashes != first {
+        return Err(tree_error(
+            location,
+            first,
+            format!(
+                "written where the tree file holds {} hashes",
+                existing.tree.hashes
+            ),
+        ));
+    }
     let mut file = OpenOptions::new()
-        .create(existing.is_none())
-        .append(false)
         .write(true)
         .open(&side)
         .map_err(io("open the tree file"))?;
-    match existing {
-        None => {
-            if first != 0 {
-                return Err(tree_error(
-                    location,
-                    first,
-                    "written to a store without a tree",
-                ));
-            }
-            let mut header = TAG.to_vec();
-            header.extend_from_slice(&base.to_be_bytes());
-            file.write_all(&header).map_err(io("write the tree file"))?;
-        }
-        Some(s) => {
-            if s.tree.hashes != first {
-                return Err(tree_error(
-                    location,
-                    first,
-                    format!("written where the tree file holds {} hashes", s.tree.hashes),
-                ));
-            }
-            // Bytes after the last complete record's hashes: a write that did not finish.
-            let len = file.metadata().map_err(io("stat the tree file"))?.len();
-            if len != HEADER + first * 32 {
-                file.set_len(HEADER + first * 32)
-                    .map_err(io("cut the tree file"))?;
-            }
-        }
+    // Bytes after the last complete record's hashes: a write that did not finish.
+    let end = HEADER + first * 32;
+    let len = file.metadata().map_err(io("stat the tree file"))?.len();
+    if len != end {
+        file.set_len(end).map_err(io("cut the tree file"))?;
     }
     use std::io::Seek;
-    file.seek(std::io::SeekFrom::Start(HEADER + first * 32))
+    file.seek(std::io::SeekFrom::Start(end))
         .map_err(io("write the tree file"))?;
-    let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.as_bytes().to_vec()).collect();
     file.write_all(&bytes).map_err(io("write the tree file"))?;
     file.sync_data().map_err(io("fsync the tree file"))?;
-    if first == 0 {
-        crate::atomic::sync_dir(&crate::atomic::parent_dir(&side))
-            .map_err(io("fsync the store's directory"))?;
-    }
     Ok(())
 }
