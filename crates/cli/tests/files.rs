@@ -299,6 +299,12 @@ fn rewrites_keep_mode_and_owner() {
     // leaves the store as it was.
     std::os::unix::fs::chown(&store, Some(0), Some(0)).unwrap();
     std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o666)).unwrap();
+    // The store's Merkle tree file goes with it.
+    std::fs::set_permissions(
+        d.join("s.jsonl.tree"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
     std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
     let before = files(d);
     let nobody = [
