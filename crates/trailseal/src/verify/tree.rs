@@ -115,9 +115,7 @@ impl TreeCheck {
         let index = self.frontier.size();
         if seq != self.tree.base.saturating_add(index) || index >= self.tree.size() {
             if seq >= self.tree.base.saturating_add(self.tree.size()) {
-                let (count, first) = self.uncovered.get_or_insert((0, seq));
-                let _ = first;
-                *count += 1;
+                self.uncovered.get_or_insert((0, seq)).0 += 1;
             } else {
                 self.broken = true;
             }
