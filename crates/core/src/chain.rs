@@ -45,8 +45,11 @@ impl Hash32 {
     /// Parses exactly 64 lowercase hex characters.
     pub fn parse(text: &[u8]) -> Option<Self> {
         let arr: [u8; 64] = text.try_into().ok()?;
+        // No early exit: the check of all 64 bytes compiles to a few vector instructions.
         arr.iter()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            .fold(true, |ok, &b| {
+                ok & ((b.wrapping_sub(b'0') < 10) | (b.wrapping_sub(b'a') < 6))
+            })
             .then_some(Hash32(arr))
     }
 
@@ -64,8 +67,11 @@ impl Hash32 {
     /// The 32 raw bytes.
     pub fn to_raw(&self) -> [u8; 32] {
         let mut raw = [0u8; 32];
+        // Branch-free, for the lowercase hex digits a `Hash32` holds: '0'..='9' are 0x30..=0x39
+        // (low nibble = value, bit 6 clear); 'a'..='f' are 0x61..=0x66 (low nibble = value - 9,
+        // bit 6 set).
+        let nib = |c: u8| (c & 0x0F) + 9 * (c >> 6);
         for (byte, pair) in raw.iter_mut().zip(self.0.chunks_exact(2)) {
-            let nib = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
             if let [hi, lo] = pair {
                 *byte = (nib(*hi) << 4) | nib(*lo);
             }
@@ -276,7 +282,27 @@ mod tests {
         assert_eq!(h.to_raw(), raw);
         assert_eq!(Hash32::parse(h.as_bytes()), Some(h));
         assert_eq!(Hash32::parse(b"AB"), None);
+        // Every byte that is not a lowercase hex digit, at the first and the last place.
+        for b in (0..=255u8).filter(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            for at in [0, 63] {
+                let mut text = [b'0'; 64];
+                text[at] = b;
+                assert_eq!(Hash32::parse(&text), None, "byte {b:#04x} at {at}");
+            }
+        }
         assert_eq!(Hash32::GENESIS.as_str(), GENESIS_HASH);
+    }
+
+    #[test]
+    fn raw_round_trip_every_byte() {
+        for b in 0..=255u8 {
+            let mut raw = [0u8; 32];
+            raw[0] = b;
+            raw[31] = b.wrapping_mul(7);
+            let h = Hash32::from_bytes(&raw);
+            assert_eq!(h.to_raw(), raw, "byte {b:#04x}");
+            assert_eq!(&h.as_str()[..2], format!("{b:02x}"));
+        }
     }
 
     #[test]
