@@ -253,6 +253,20 @@ pub trait SnapshotReader: Send {
     /// Fills `out` with the stored tree hashes at indexes `first ..` (`out.len()` of them), as
     /// of the snapshot. [`StoreError::Tree`] when one is missing or not 32 bytes.
     fn read_tree_hashes(&mut self, first: u64, out: &mut [MerkleHash]) -> Result<(), StoreError>;
+
+    /// A reader of the snapshot's stored tree hashes that works apart from this reader: another
+    /// thread reads the hashes while this one scans the records. `None` (the default) when the
+    /// backend cannot make one cheaply; callers then read the hashes through this reader.
+    fn detached_tree_hashes(&self) -> Result<Option<Box<dyn TreeHashes>>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// The stored tree hashes of one snapshot, read apart from its record reader
+/// ([`SnapshotReader::detached_tree_hashes`]).
+pub trait TreeHashes: Send {
+    /// As [`SnapshotReader::read_tree_hashes`].
+    fn read_tree_hashes(&mut self, first: u64, out: &mut [MerkleHash]) -> Result<(), StoreError>;
 }
 
 /// Readers over one consistent snapshot of a store, and the store's state in it. The

@@ -47,6 +47,19 @@ pub struct JsonlStore {
     hide_from: Option<u64>,
     /// The longest line read as a record (see [`JsonlStore::with_max_record_bytes`]).
     max_record_bytes: usize,
+    /// Commits whose tree hashes this handle wrote without `fsync`ing the tree file (see the
+    /// `tree` module): synced every [`tree::SYNC_EVERY`] commits and when the handle drops.
+    tree_unsynced: u32,
+}
+
+impl Drop for JsonlStore {
+    fn drop(&mut self) {
+        if self.tree_unsynced > 0 {
+            // Best effort: the records are durable, and a tree hash lost to a crash is
+            // brought back by the next write.
+            let _ = tree::sync(&self.path);
+        }
+    }
 }
 
 /// The device and inode of a file: what names "the same file" across a rename over it.
@@ -101,6 +114,7 @@ impl JsonlStore {
             cache: None,
             hide_from: None,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            tree_unsynced: 0,
         };
         if path.exists() {
             store.check_first_line()?;

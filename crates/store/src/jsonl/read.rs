@@ -454,6 +454,16 @@ impl SnapshotReader for JsonlReader {
         }
     }
 
+    fn detached_tree_hashes(&self) -> Result<Option<Box<dyn crate::TreeHashes>>, StoreError> {
+        let Some(tree) = &self.tree else {
+            return Ok(None);
+        };
+        Ok(Some(Box::new(super::tree::DetachedSidecar {
+            sidecar: tree.try_clone(&self.location)?,
+            location: self.location.clone(),
+        })))
+    }
+
     fn scan_range(
         &mut self,
         range: SeqRange,

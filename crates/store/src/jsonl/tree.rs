@@ -7,7 +7,14 @@
 //! guarantee: an append writes and `fsync`s its record lines first, then the tree hashes. A
 //! crash between the two leaves the tree behind the records (the next write brings it up,
 //! checking each record); a crash part way through the hashes leaves hashes that do not
-//! complete a record, which the next write cuts off before it appends. Hashes for more records
+//! complete a record, which the next write cuts off before it appends.
+//!
+//! The tree hashes are derived from the records, which are durable before them: a hash lost
+//! to a crash is computed again, identically, by the next write. So an append does not wait
+//! for a second `fsync`: a handle syncs the tree file every [`SYNC_EVERY`] commits and when
+//! it is dropped, and a crash in between leaves the tree behind the records, as above (a
+//! file system that orders data before the size it exposes, as ext4, XFS and btrfs do by
+//! default, shows the file at a length it had, never unwritten blocks). Hashes for more records
 //! than the store holds are never cut: only records removed from the end of the file (a
 //! rollback) produce them. Readers read the tree's length before the store's, so a snapshot
 //! never sees hashes of records it does not see.
@@ -27,6 +34,9 @@ const TAG: &[u8; 16] = b"trailseal/tree/1";
 const HEADER: u64 = 24;
 /// The largest file read (2^62 leaves would need more; nobody has such a JSONL file).
 const MAX_HASHES: u64 = 1 << 40;
+
+/// Commits after which a handle `fsync`s the tree file it has been appending to.
+pub(super) const SYNC_EVERY: u32 = 256;
 
 /// Where the tree of the store at `path` is kept.
 pub(super) fn sidecar_path(path: &Path) -> PathBuf {
@@ -89,6 +99,17 @@ impl Sidecar {
         self.tree
     }
 
+    /// The same tree file, as opened (its length as it was then), through a second handle.
+    pub(super) fn try_clone(&self, location: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            file: self
+                .file
+                .try_clone()
+                .map_err(StoreError::io(location, "open the tree file"))?,
+            tree: self.tree,
+        })
+    }
+
     /// Fills `out` with the hashes at `first ..`.
     pub(super) fn read(
         &self,
@@ -123,15 +144,26 @@ fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     f.read_exact(buf)
 }
 
+/// Makes what was written to the tree file of the store at `path` durable (nothing when it
+/// has none).
+pub(super) fn sync(path: &Path) -> std::io::Result<()> {
+    match File::open(sidecar_path(path)) {
+        Ok(file) => file.sync_data(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Appends `hashes` at index `first` of the tree file of the store at `path` (creating it,
-/// with `base`, when there is none), cutting off first what does not complete a record, and
-/// makes it durable. The caller holds the store's write lock.
+/// with `base`, when there is none), cutting off first what does not complete a record; with
+/// `sync`, makes it durable (a new file always is). The caller holds the store's write lock.
 pub(super) fn append(
     path: &Path,
     location: &str,
     base: u64,
     first: u64,
     hashes: &[MerkleHash],
+    sync: bool,
 ) -> Result<(), StoreError> {
     let side = sidecar_path(path);
     let io = |action: &'static str| StoreError::io(location, action);
@@ -190,6 +222,20 @@ pub(super) fn append(
     file.seek(std::io::SeekFrom::Start(end))
         .map_err(io("write the tree file"))?;
     file.write_all(&bytes).map_err(io("write the tree file"))?;
-    file.sync_data().map_err(io("fsync the tree file"))?;
+    if sync {
+        file.sync_data().map_err(io("fsync the tree file"))?;
+    }
     Ok(())
+}
+
+/// A snapshot's tree file, read apart from its record reader.
+pub(super) struct DetachedSidecar {
+    pub(super) sidecar: Sidecar,
+    pub(super) location: String,
+}
+
+impl crate::TreeHashes for DetachedSidecar {
+    fn read_tree_hashes(&mut self, first: u64, out: &mut [MerkleHash]) -> Result<(), StoreError> {
+        self.sidecar.read(&self.location, first, out)
+    }
 }

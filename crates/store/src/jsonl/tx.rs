@@ -122,12 +122,24 @@ impl<'a> JsonlTx<'a> {
 
     /// Writes the tree hashes of the transaction, after its records.
     fn write_tree(&mut self) -> Result<(), StoreError> {
-        match self.tree_pending.take() {
-            Some((base, first, hashes)) => {
-                tree::append(&self.store.path, &self.store.location, base, first, &hashes)
-            }
-            None => Ok(()),
-        }
+        let Some((base, first, hashes)) = self.tree_pending.take() else {
+            return Ok(());
+        };
+        let sync = self.store.tree_unsynced.saturating_add(1) >= tree::SYNC_EVERY;
+        tree::append(
+            &self.store.path,
+            &self.store.location,
+            base,
+            first,
+            &hashes,
+            sync,
+        )?;
+        self.store.tree_unsynced = if sync {
+            0
+        } else {
+            self.store.tree_unsynced.saturating_add(1)
+        };
+        Ok(())
     }
 
     fn len(&self) -> u64 {

@@ -95,13 +95,9 @@ pub(super) fn trailseal_meta(
     if !has_table(conn, location, "trailseal_meta")? {
         return Ok(None);
     }
-    conn.query_row(
-        "SELECT value FROM trailseal_meta WHERE key = ?1",
-        [key],
-        |row| row.get(0),
-    )
-    .optional()
-    .map_err(sql_error(location, "read trailseal_meta"))
+    conn.prepare_cached("SELECT value FROM trailseal_meta WHERE key = ?1")
+        .and_then(|mut stmt| stmt.query_row([key], |row| row.get(0)).optional())
+        .map_err(sql_error(location, "read trailseal_meta"))
 }
 
 /// The key id `trailseal_meta` records. One that is not a key id makes the store unknown.

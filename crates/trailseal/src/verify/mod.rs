@@ -35,7 +35,7 @@ use ranges::{feed_one, reader_lost, verify_ranges};
 use start::{sealed_end, wrong_secret_of_log};
 use stream::{BATCH, verify_parallel};
 pub(crate) use tree::stored_head;
-use tree::{TreeCheck, TreeOutcome};
+use tree::{HashSource, TreeCheck, TreeOutcome};
 
 /// The verdict for a store that could not be read: `tampered` when what stopped the read is
 /// itself damage (a schema object trailseal and weaver-kernel do not create, kind `schema`; a
@@ -120,8 +120,9 @@ pub(crate) fn verify_threaded(
         return no_secret();
     };
     let threads = options.threads_or(threads);
+    // One reader per thread, and one more that reads the stored tree hashes meanwhile.
     let readers = if threads > 1 && options.observer.is_none() {
-        threads
+        threads + 1
     } else {
         1
     };
@@ -213,6 +214,12 @@ fn read_and_verify(
         })
     };
     let mut no_observer = |_: &RecordView<'_>| {};
+    // A reader beyond one per thread reads the stored tree hashes while the others scan.
+    let mut spare = if snapshot.readers.len() > threads.max(1) {
+        snapshot.readers.pop()
+    } else {
+        None
+    };
     let ranged = options.observer.is_none() && snapshot.readers.len() > 1;
     let observe: &mut dyn FnMut(&RecordView<'_>) = match options.observer.as_deref_mut() {
         Some(observe) => observe,
@@ -226,46 +233,72 @@ fn read_and_verify(
         Some(reader) => TreeCheck::begin(location, &snapshot.state, first_seq, reader.as_mut())?,
         None => None,
     };
-    let scanned = if ranged {
-        let readers = std::mem::take(&mut snapshot.readers);
-        let (scanned, readers) = verify_ranges(
-            location,
-            readers,
-            &snapshot.state,
-            key,
-            &mut verifier,
-            &mut tree,
-            &mut report,
-        );
-        snapshot.readers = readers;
-        scanned
-    } else {
-        match snapshot.readers.first_mut() {
-            None => Err(reader_lost(location)),
-            Some(reader) if threads <= 1 => {
-                let mut checker = ContentChecker::new();
-                reader.scan_range(everything, &mut |item| {
-                    let flow = feed_one(key, &mut checker, &mut verifier, &mut tree, item);
-                    if let (Flow::Continue, ScanItem::Record(r)) = (flow, item) {
-                        observe(r);
-                    }
-                    if verifier.records_checked().is_multiple_of(BATCH as u64 * 16) {
-                        report(verifier.records_checked());
-                    }
-                    flow
-                })
-            }
-            Some(reader) => verify_parallel(
-                reader.as_mut(),
+    let source = match (&tree, spare.take(), snapshot.readers.first()) {
+        (None, unused, _) => {
+            spare = unused;
+            None
+        }
+        (Some(_), Some(reader), _) => Some(HashSource::Reader(reader)),
+        (Some(_), None, Some(reader)) => reader.detached_tree_hashes()?.map(HashSource::Detached),
+        (Some(_), None, None) => None,
+    };
+    let (scanned, source) = std::thread::scope(|scope| {
+        let ahead = match (tree.as_mut(), source) {
+            (Some(tree), Some(source)) => Some(tree.read_ahead_in(location, scope, source)),
+            _ => None,
+        };
+        let scanned = if ranged {
+            let readers = std::mem::take(&mut snapshot.readers);
+            let (scanned, readers) = verify_ranges(
+                location,
+                readers,
+                &snapshot.state,
                 key,
-                threads,
                 &mut verifier,
                 &mut tree,
                 &mut report,
-                observe,
-            ),
+            );
+            snapshot.readers = readers;
+            scanned
+        } else {
+            match snapshot.readers.first_mut() {
+                None => Err(reader_lost(location)),
+                Some(reader) if threads <= 1 => {
+                    let mut checker = ContentChecker::new();
+                    reader.scan_range(everything, &mut |item| {
+                        let flow = feed_one(key, &mut checker, &mut verifier, &mut tree, item);
+                        if let (Flow::Continue, ScanItem::Record(r)) = (flow, item) {
+                            observe(r);
+                        }
+                        if verifier.records_checked().is_multiple_of(BATCH as u64 * 16) {
+                            report(verifier.records_checked());
+                        }
+                        flow
+                    })
+                }
+                Some(reader) => verify_parallel(
+                    reader.as_mut(),
+                    key,
+                    threads,
+                    &mut verifier,
+                    &mut tree,
+                    &mut report,
+                    observe,
+                ),
+            }
+        };
+        if let Some(tree) = tree.as_mut() {
+            tree.stop_reading_ahead();
         }
-    };
+        (scanned, ahead.and_then(|thread| thread.join().ok()))
+    });
+    // The snapshot's readers stay usable afterwards: give back the one that read the tree.
+    if let Some(HashSource::Reader(reader)) = source {
+        snapshot.readers.push(reader);
+    }
+    if let Some(reader) = spare {
+        snapshot.readers.push(reader);
+    }
     scanned?;
     let mut verdict = verifier.finish();
     if let (Verdict::Verified(v), Some(tree), Some(reader)) =

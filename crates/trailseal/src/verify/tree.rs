@@ -3,7 +3,12 @@
 //! The content checks (on worker threads) give each record's leaf hash along with its MAC
 //! check; the sequential feed pushes the leaves of the records the verifier accepted, in chain
 //! order, onto a frontier, which produces the stored hashes the records give, in index order.
-//! They are not compared one by one while the store is being scanned (its reader is busy):
+//! When the snapshot has a reader the scan does not use (a spare reader, or the stored hashes
+//! read apart from the record reader), another thread reads the stored hashes ahead, in
+//! chunks, and each produced hash is compared with its stored one as it is produced: the first
+//! record whose stored hashes differ is named at once. Memory: a few chunks.
+//!
+//! Otherwise they cannot be compared while the store is being scanned (its reader is busy):
 //! each window of [`WINDOW`] leaves keeps only a SHA-256 digest of the hashes it produced.
 //! Once the scan is done, the stored hashes are read window by window and digested the same
 //! way; the first window that differs is read again, record by record, to name the first
@@ -13,13 +18,16 @@
 //! cannot be recomputed: the frontier there is read from the stored hashes, and what the
 //! records give from there on is checked against them.
 
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::{Scope, ScopedJoinHandle};
+
 use sha2::{Digest, Sha256};
 use trailseal_core::leaf::Leaf;
 use trailseal_core::tree::{Frontier, MerkleHash, TreeHead, stored_hash_count, tree_hash};
 use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, RecordView, ScanItem};
 use trailseal_core::{Caveat, ChainKey, Hash32, TamperKind, Tampered, Verdict};
 use trailseal_store::{
-    SeqRange, SnapshotHashes, SnapshotReader, StoreError, StoreState, StoredTree,
+    SeqRange, SnapshotHashes, SnapshotReader, StoreError, StoreState, StoredTree, TreeHashes,
 };
 
 /// Leaves per digest window.
@@ -57,9 +65,94 @@ pub(crate) fn stored_head(
     Ok(Some(TreeHead { size, root }))
 }
 
+/// Where a read-ahead ([`TreeCheck::read_ahead_in`]) reads the stored hashes.
+pub(super) enum HashSource<'s> {
+    /// A reader of the snapshot that the scan does not use; given back afterwards.
+    Reader(Box<dyn SnapshotReader + 's>),
+    /// The snapshot's stored hashes, read apart from its record reader.
+    Detached(Box<dyn TreeHashes>),
+}
+
+impl HashSource<'_> {
+    fn read(&mut self, first: u64, out: &mut [MerkleHash]) -> Result<(), StoreError> {
+        match self {
+            HashSource::Reader(reader) => reader.read_tree_hashes(first, out),
+            HashSource::Detached(hashes) => hashes.read_tree_hashes(first, out),
+        }
+    }
+}
+
+/// A chunk of stored hashes, in index order, or what stopped the reading.
+type Chunk = Result<Vec<MerkleHash>, StoreError>;
+
+/// Chunks in flight between the read-ahead thread and the check.
+const CHUNKS_AHEAD: usize = 4;
+
+/// Reads stored hashes `lo .. hi` in chunks and sends them in order, until they are all sent,
+/// a read fails (its error is the last chunk) or the check stops listening.
+fn read_ahead(source: &mut HashSource<'_>, lo: u64, hi: u64, chunks: &SyncSender<Chunk>) {
+    let mut at = lo;
+    while at < hi {
+        let n = usize::try_from(hi - at)
+            .unwrap_or(READ_CHUNK)
+            .min(READ_CHUNK);
+        let mut chunk = vec![MerkleHash::default(); n];
+        let read = source.read(at, &mut chunk).map(|()| chunk);
+        let failed = read.is_err();
+        if chunks.send(read).is_err() || failed {
+            return;
+        }
+        at += n as u64;
+    }
+}
+
+/// The stored hashes as the read-ahead thread delivers them.
+struct StoredFeed {
+    chunks: Receiver<Chunk>,
+    chunk: Vec<MerkleHash>,
+    at: usize,
+    location: String,
+}
+
+impl StoredFeed {
+    /// The next stored hash, in index order.
+    fn next(&mut self) -> Result<MerkleHash, StoreError> {
+        loop {
+            if let Some(hash) = self.chunk.get(self.at) {
+                self.at += 1;
+                return Ok(*hash);
+            }
+            match self.chunks.recv() {
+                Ok(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The thread ended without sending the hashes the tree holds.
+                Err(_) => {
+                    return Err(stop_error(
+                        &self.location,
+                        "the stored tree hashes ended early while being read",
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// What comparing as the records are read found.
+enum Found {
+    /// The first record whose stored hashes differ: its seq, and the detail.
+    Differs(u64, String),
+    /// The stored hashes could not be read.
+    Unreadable(StoreError),
+}
+
 /// The tree check of one verification.
 pub(super) struct TreeCheck {
     tree: StoredTree,
+    /// `tree.size()`, computed once (it is a search).
+    size: u64,
     /// The leaf index of the first record pushed, and the frontier there.
     first_index: u64,
     frontier: Frontier,
@@ -70,6 +163,11 @@ pub(super) struct TreeCheck {
     uncovered: Option<(u64, u64)>,
     /// A record not where the tree expects it (a gap the chain check reports).
     broken: bool,
+    /// Whether the stored hashes are compared as they are produced (a read-ahead was
+    /// attached) rather than through window digests.
+    direct: bool,
+    feed: Option<StoredFeed>,
+    found: Option<Found>,
 }
 
 fn stop_error(location: &str, e: impl std::fmt::Display) -> StoreError {
@@ -92,11 +190,13 @@ impl TreeCheck {
         let Some(tree) = state.tree else {
             return Ok(None);
         };
-        let first_index = first_seq.saturating_sub(tree.base).min(tree.size());
+        let size = tree.size();
+        let first_index = first_seq.saturating_sub(tree.base).min(size);
         let frontier = Frontier::from_reader(first_index, &mut SnapshotHashes(reader))
             .map_err(|e| stop_error(location, e))?;
         Ok(Some(Self {
             tree,
+            size,
             first_index,
             frontier,
             produced: Vec::new(),
@@ -104,7 +204,68 @@ impl TreeCheck {
             digests: Vec::new(),
             uncovered: None,
             broken: false,
+            direct: false,
+            feed: None,
+            found: None,
         }))
+    }
+
+    /// Starts a thread in `scope` that reads the stored hashes from `source` ahead of the
+    /// check, which then compares each produced hash with its stored one as it goes. Call
+    /// [`TreeCheck::stop_reading_ahead`] before the scope ends; the thread gives `source` back.
+    pub(super) fn read_ahead_in<'scope, 'env, 's: 'env>(
+        &mut self,
+        location: &str,
+        scope: &'scope Scope<'scope, 'env>,
+        mut source: HashSource<'s>,
+    ) -> ScopedJoinHandle<'scope, HashSource<'s>> {
+        let lo = stored_hash_count(self.first_index).unwrap_or(0);
+        let hi = stored_hash_count(self.size).unwrap_or(0);
+        let (tx, rx) = sync_channel(CHUNKS_AHEAD);
+        self.direct = true;
+        self.feed = Some(StoredFeed {
+            chunks: rx,
+            chunk: Vec::new(),
+            at: 0,
+            location: location.to_owned(),
+        });
+        scope.spawn(move || {
+            read_ahead(&mut source, lo, hi, &tx);
+            source
+        })
+    }
+
+    /// Stops listening to the read-ahead thread, which then ends.
+    pub(super) fn stop_reading_ahead(&mut self) {
+        self.feed = None;
+    }
+
+    /// Compares the hashes leaf `index` (at `seq`) produced with the stored ones.
+    fn compare(&mut self, seq: u64, index: u64) {
+        let Some(feed) = self.feed.as_mut() else {
+            return;
+        };
+        for produced in &self.produced {
+            match feed.next() {
+                Ok(stored) if stored == *produced => {}
+                Ok(_) => {
+                    self.found = Some(Found::Differs(
+                        seq,
+                        format!(
+                            "seq {seq}: leaf {index}: its stored tree hashes differ from those its record gives"
+                        ),
+                    ));
+                    break;
+                }
+                Err(e) => {
+                    self.found = Some(Found::Unreadable(e));
+                    break;
+                }
+            }
+        }
+        if self.found.is_some() {
+            self.feed = None;
+        }
     }
 
     /// The next record the verifier accepted, in chain order, with its leaf.
@@ -113,8 +274,8 @@ impl TreeCheck {
             return;
         }
         let index = self.frontier.size();
-        if seq != self.tree.base.saturating_add(index) || index >= self.tree.size() {
-            if seq >= self.tree.base.saturating_add(self.tree.size()) {
+        if seq != self.tree.base.saturating_add(index) || index >= self.size {
+            if seq >= self.tree.base.saturating_add(self.size) {
                 self.uncovered.get_or_insert((0, seq)).0 += 1;
             } else {
                 self.broken = true;
@@ -128,6 +289,10 @@ impl TreeCheck {
         self.produced.clear();
         if self.frontier.push(leaf, &mut self.produced).is_err() {
             self.broken = true;
+            return;
+        }
+        if self.direct {
+            self.compare(seq, index);
             return;
         }
         for h in &self.produced {
@@ -148,8 +313,12 @@ impl TreeCheck {
         last_seq: Option<u64>,
         records_checked: u64,
     ) -> Result<TreeOutcome, StoreError> {
+        self.feed = None;
         let end = self.frontier.size();
-        if end > self.first_index && !(end - self.first_index).is_multiple_of(WINDOW) {
+        if !self.direct
+            && end > self.first_index
+            && !(end - self.first_index).is_multiple_of(WINDOW)
+        {
             let done = std::mem::replace(&mut self.window, Sha256::new());
             self.digests.push(done.finalize().into());
         }
@@ -164,18 +333,24 @@ impl TreeCheck {
         let tampered = |seq, detail| tampered_as(TamperKind::Tree, seq, detail);
         let base = self.tree.base;
         // The tree covers records the chain does not hold: records removed from its end.
-        if self.tree.size() > end && (end > self.first_index || last_seq.is_some()) {
+        if self.size > end && (end > self.first_index || last_seq.is_some()) {
             let seq = base.saturating_add(end);
             return Ok(tampered_as(
                 TamperKind::Truncated,
                 seq,
                 format!(
                     "seq {seq}: the store's Merkle tree holds records up to seq {}, the chain ends before seq {seq}: records were removed from its end",
-                    base.saturating_add(self.tree.size()).saturating_sub(1)
+                    base.saturating_add(self.size).saturating_sub(1)
                 ),
             ));
         }
-        // Each window's stored hashes against the digest of what the records gave.
+        match self.found.take() {
+            Some(Found::Differs(seq, detail)) => return Ok(tampered(seq, detail)),
+            Some(Found::Unreadable(e)) => return Err(e),
+            None => {}
+        }
+        // Each window's stored hashes against the digest of what the records gave (none when
+        // they were compared as they were produced).
         for (w, digest) in self.digests.iter().enumerate() {
             let from = self.first_index + w as u64 * WINDOW;
             let to = (from + WINDOW).min(end);
