@@ -30,6 +30,16 @@ def audit(path: str, secret: str) -> int | None:
     JsonlTraceStore(path + ".jsonl", secret=secret).close()
     del appended, codes, report, ok
     return verdict.first_bad_seq
+
+
+def publish(log: trailseal.AuditLog, key: str) -> bool:
+    cp: trailseal.Checkpoint = log.checkpoint(key, witnesses=[("http://w", "k"), "http://w=k"])
+    proof: trailseal.Proof = log.prove(0, cp, public_key=key + ".pub")
+    hashes: list[str] = log.consistency(1)
+    tiles: trailseal.TilesReport = log.tiles(key, "tiles")
+    verdict: trailseal.ProofVerdict = trailseal.verify_proof(proof, key + ".pub", trace={"a": 1})
+    del hashes, tiles
+    return verdict.verified
 '''
 
 

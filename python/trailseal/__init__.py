@@ -4,8 +4,10 @@ Every record carries an HMAC-SHA256 over its content and the previous record's h
 later edit, insertion, deletion or reordering is detected and the first bad record named.
 The stores are weaver-kernel 0.12.0's (SQLite and JSONL, byte for byte) plus PostgreSQL.
 
-- :func:`open` gives an :class:`AuditLog`: append, verify, prune, policy, anchor, export.
-- :func:`verify`, :func:`verify_bundle`, :func:`keygen`, :func:`keygen_secret`.
+- :func:`open` gives an :class:`AuditLog`: append, verify, prune, policy, anchor, export,
+  and the transparency log: checkpoint, prove, consistency, tiles.
+- :func:`verify`, :func:`verify_bundle`, :func:`verify_proof`, :func:`keygen`,
+  :func:`keygen_secret`.
 - :mod:`trailseal.weaver`: drop-in trace stores for weaver-kernel.
 - :mod:`trailseal.errors`: the exceptions, all :class:`TrailsealError`.
 """
@@ -13,7 +15,7 @@ The stores are weaver-kernel 0.12.0's (SQLite and JSONL, byte for byte) plus Pos
 from __future__ import annotations
 
 from . import errors
-from ._log import AuditLog, keygen, keygen_secret, open, verify, verify_bundle
+from ._log import AuditLog, keygen, keygen_secret, open, verify, verify_bundle, verify_proof
 from ._native import __version__, canonical_json
 from ._types import (
     Anchor,
@@ -22,9 +24,13 @@ from ._types import (
     BundleReport,
     BundleVerdict,
     Caveat,
+    Checkpoint,
+    Proof,
+    ProofVerdict,
     PruneReport,
     Record,
     RetentionStatus,
+    TilesReport,
     Verdict,
 )
 from .errors import (
@@ -32,12 +38,14 @@ from .errors import (
     BundleError,
     CorruptRecordError,
     DuplicateActionIdError,
+    ForkError,
     InvalidTraceError,
     NotVerifiedError,
     PolicyError,
     SecretError,
     StoreError,
     TrailsealError,
+    WitnessError,
 )
 
 __all__ = [
@@ -45,6 +53,7 @@ __all__ = [
     "open",
     "verify",
     "verify_bundle",
+    "verify_proof",
     "keygen",
     "keygen_secret",
     "canonical_json",
@@ -55,9 +64,13 @@ __all__ = [
     "BundleReport",
     "BundleVerdict",
     "Caveat",
+    "Checkpoint",
+    "Proof",
+    "ProofVerdict",
     "PruneReport",
     "Record",
     "RetentionStatus",
+    "TilesReport",
     "Verdict",
     "errors",
     "TrailsealError",
@@ -69,5 +82,7 @@ __all__ = [
     "PolicyError",
     "NotVerifiedError",
     "AnchorError",
+    "ForkError",
+    "WitnessError",
     "BundleError",
 ]

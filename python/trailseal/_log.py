@@ -14,20 +14,34 @@ from ._types import (
     Appended,
     BundleReport,
     BundleVerdict,
+    Checkpoint,
+    Proof,
+    ProofVerdict,
     PruneReport,
     Record,
     RetentionStatus,
+    TilesReport,
     Verdict,
 )
 from .errors import AnchorError, InvalidTraceError, SecretError
 
-__all__ = ["AuditLog", "open", "verify", "verify_bundle", "keygen", "keygen_secret"]
+__all__ = [
+    "AuditLog",
+    "open",
+    "verify",
+    "verify_bundle",
+    "verify_proof",
+    "keygen",
+    "keygen_secret",
+]
 
 SECRET_ENV = "WEAVER_KERNEL_SECRET"
 
 PathLike = Union[str, "os.PathLike[str]"]
 Secret = Union[str, bytes]
 TraceLike = Union[Mapping[str, Any], str, bytes, Any]
+#: A witness: ``"URL=VKEY"`` (as ``trailseal checkpoint --witness`` takes it) or ``(url, vkey)``.
+WitnessLike = Union[str, "tuple[str, str]"]
 
 _UNSET: Any = object()
 
@@ -133,6 +147,34 @@ def _read_notes(paths: Iterable[PathLike], what: str) -> list[tuple[str, str]]:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             raise AnchorError(f"{path}: cannot read the {what}: {reason}") from None
     return notes
+
+
+def _witness_text(position: int, witness: WitnessLike) -> str:
+    """``URL=VKEY`` of a witness; the message never shows the value (it holds a key)."""
+    if isinstance(witness, str):
+        return witness
+    if (
+        isinstance(witness, (tuple, list))
+        and len(witness) == 2
+        and all(isinstance(part, str) for part in witness)
+    ):
+        return f"{witness[0]}={witness[1]}"
+    raise InvalidTraceError(f'witness #{position}: expected "URL=VKEY" or a (url, vkey) pair')
+
+
+def _read_limited(path: PathLike, limit: int, what: str) -> bytes:
+    """At most ``limit + 1`` bytes of a file (so that a larger one is seen as larger)."""
+    try:
+        with Path(path).open("rb") as f:
+            return f.read(limit + 1)
+    except OSError as exc:
+        raise AnchorError(f"{os.fspath(path)}: cannot read the {what}: {exc.strerror}") from None
+
+
+def _checkpoint_note(checkpoint: Checkpoint | PathLike) -> str:
+    if isinstance(checkpoint, Checkpoint):
+        return checkpoint.note
+    return _read_notes([checkpoint], "checkpoint")[0][1]
 
 
 class AuditLog:
@@ -284,6 +326,122 @@ class AuditLog:
             self._log.set_min_retention(micros, allow_decrease=allow_decrease)
         return self.retention().min_retention
 
+    # ── the transparency log ──────────────────────────────────────────────────
+
+    def checkpoint(
+        self,
+        signing_key: PathLike,
+        *,
+        origin: str | None = None,
+        out: PathLike | None = None,
+        witnesses: Iterable[WitnessLike] = (),
+        quorum: int | None = None,
+        witness_state: PathLike | None = None,
+        witness_timeout: datetime.timedelta | None = None,
+    ) -> Checkpoint:
+        """Verifies the store (one snapshot), then signs a C2SP checkpoint of its Merkle tree
+        with the signing key file, as ``trailseal checkpoint`` does: the tree is brought up
+        first when the store can be written; a tree that does not cover every record gives a
+        checkpoint of what it holds (``not_in_tree`` says what it leaves out).
+
+        ``witnesses`` (``"URL=VKEY"`` or ``(url, vkey)``) are asked to cosign it; ``quorum``
+        of them (default 1) must, or :class:`~trailseal.errors.WitnessError` is raised; what
+        each cosigned is kept in ``witness_state`` (default: ``<store>.witness-state`` beside
+        a file store). With ``out`` the checkpoint is written there atomically: a new file,
+        or over a checkpoint of this log that it extends (checked with a consistency proof);
+        a checkpoint there the tree does not extend raises :class:`~trailseal.errors.ForkError`
+        and is left in place as evidence."""
+        urls = [_witness_text(i, w) for i, w in enumerate(witnesses, 1)]
+        timeout = None if witness_timeout is None else _micros("witness_timeout", witness_timeout)
+        (origin_, size, root, base, note, written, replaced, uncovered, reports, count) = (
+            self._log.checkpoint(
+                os.fspath(signing_key),
+                origin=origin,
+                out=None if out is None else os.fspath(out),
+                witnesses=urls,
+                quorum=quorum,
+                witness_state=None if witness_state is None else os.fspath(witness_state),
+                witness_timeout_micros=timeout,
+            )
+        )
+        return Checkpoint(
+            origin=origin_,
+            size=size,
+            root=root,
+            first_seq=base,
+            last_seq=base + size - 1,
+            note=note,
+            path=None if out is None else os.fspath(out),
+            written=written,
+            replaced_size=replaced,
+            not_in_tree=uncovered,
+            witnesses=tuple(reports),
+            cosignatures=count,
+        )
+
+    def prove(
+        self,
+        seq: int,
+        checkpoint: Checkpoint | PathLike,
+        *,
+        public_key: PathLike | None = None,
+        signing_key: PathLike | None = None,
+        out: PathLike | None = None,
+        with_trace: bool = False,
+    ) -> Proof:
+        """A ``c2sp.org/tlog-proof@v1`` file proving that record ``seq`` is in the tree the
+        checkpoint (a file, or a :class:`Checkpoint`) describes, for exactly its size, as
+        ``trailseal prove`` makes it: the checkpoint must open with the log's key (the public
+        key file, or the signing key's) and be of this store's tree (else
+        :class:`~trailseal.errors.ForkError`). ``with_trace`` also discloses the record's
+        trace and salt (whoever holds the file can check the trace). With ``out`` it is
+        written there (mode 0644, 0600 with the trace; never over a different file)."""
+        if (public_key is None) == (signing_key is None):
+            raise InvalidTraceError("prove: give exactly one of public_key and signing_key")
+        text, seq_, index, origin, size, traced, created = self._log.prove(
+            seq,
+            _checkpoint_note(checkpoint),
+            public_key=None if public_key is None else os.fspath(public_key),
+            signing_key=None if signing_key is None else os.fspath(signing_key),
+            out=None if out is None else os.fspath(out),
+            with_trace=with_trace,
+        )
+        return Proof(
+            text=text,
+            seq=seq_,
+            index=index,
+            origin=origin,
+            size=size,
+            with_trace=traced,
+            path=None if out is None else os.fspath(out),
+            created=created,
+        )
+
+    def consistency(self, old: int, new: int | None = None) -> list[str]:
+        """The RFC 6962 consistency proof from the tree of ``old`` leaves to the tree of
+        ``new`` (default: the store's tree size), base64 hashes in order (``trailseal
+        consistency`` prints them one a line); empty when the sizes are equal. Sizes are leaf
+        counts: ``0 < old <= new <=`` the tree's size."""
+        return self._log.consistency(old, new)[1]
+
+    def tiles(
+        self,
+        signing_key: PathLike,
+        out_dir: PathLike,
+        *,
+        origin: str | None = None,
+        sync_tree: bool = False,
+    ) -> TilesReport:
+        """Publishes the Merkle tree as C2SP tlog-tiles into ``out_dir`` (created if missing),
+        as ``trailseal tiles`` does: one verified snapshot, only what is new since the
+        directory's checkpoint written, the checkpoint last. ``sync_tree`` first brings the
+        records not in the tree yet into it (the store must be writable)."""
+        target = os.fspath(out_dir)
+        report = self._log.tiles(
+            os.fspath(signing_key), target, origin=origin, sync_tree=sync_tree
+        )
+        return TilesReport(target, *report)
+
     # ── anchors and exports ───────────────────────────────────────────────────
 
     def anchor(
@@ -425,6 +583,48 @@ def verify_bundle(
     key = None if secret is None and secret_file is None else _secret_bytes(secret, secret_file)
     return BundleVerdict._from_json(
         _native.verify_bundle(os.fspath(path), os.fspath(public_key), key)
+    )
+
+
+def verify_proof(
+    proof: Proof | PathLike | bytes,
+    public_key: PathLike,
+    *,
+    trace: PathLike | Mapping[str, Any] | bytes | None = None,
+    witness_keys: Iterable[str] = (),
+    quorum: int = 1,
+) -> ProofVerdict:
+    """Checks a proof file (a path, its bytes, or a :class:`Proof`) offline with the log's
+    public key file alone (no secret, no store), as ``trailseal verify-proof`` does;
+    ``trace`` (a JSON file, its bytes, or a mapping) is checked against the proven leaf with
+    the salt the file carries; ``witness_keys`` (vkeys): ``quorum`` of them must have
+    cosigned the checkpoint. Never raises for what it finds: the verdict says it."""
+    if isinstance(proof, Proof):
+        data = proof.text.encode("utf-8")
+    elif isinstance(proof, (bytes, bytearray, memoryview)):
+        data = bytes(proof)
+    else:
+        data = _read_limited(proof, _native.MAX_PROOF_FILE_BYTES, "proof")
+    trace_bytes = None
+    if trace is not None:
+        if isinstance(trace, Mapping):
+            trace_bytes = json.dumps(dict(trace)).encode("utf-8")
+        elif isinstance(trace, (bytes, bytearray, memoryview)):
+            trace_bytes = bytes(trace)
+        else:
+            trace_bytes = _read_limited(trace, _native.MAX_TRACE_BYTES, "trace")
+        if len(trace_bytes) > _native.MAX_TRACE_BYTES:
+            raise InvalidTraceError(
+                f"trace: larger than {_native.MAX_TRACE_BYTES} bytes: not a trace"
+            )
+    return ProofVerdict._from_json(
+        _native.verify_proof(
+            data,
+            os.fspath(public_key),
+            trace=trace_bytes,
+            witness_keys=list(witness_keys),
+            quorum=quorum,
+        )
     )
 
 

@@ -4,6 +4,8 @@ from typing import final
 
 __all__ = [
     "__version__",
+    "MAX_PROOF_FILE_BYTES",
+    "MAX_TRACE_BYTES",
     "Log",
     "canonical_json",
     "cli_main",
@@ -11,9 +13,12 @@ __all__ = [
     "keygen_secret",
     "redact_location",
     "verify_bundle",
+    "verify_proof",
 ]
 
 __version__: str
+MAX_PROOF_FILE_BYTES: int
+MAX_TRACE_BYTES: int
 
 @final
 class Log:
@@ -78,11 +83,55 @@ class Log:
         redact: list[str] = ...,
         withheld_reasons: bool = False,
     ) -> tuple[int, int, int, int, int]: ...
+    def checkpoint(
+        self,
+        signing_key: str,
+        *,
+        origin: str | None = None,
+        out: str | None = None,
+        witnesses: list[str] = ...,
+        quorum: int | None = None,
+        witness_state: str | None = None,
+        witness_timeout_micros: int | None = None,
+    ) -> tuple[
+        str,
+        int,
+        str,
+        int,
+        str,
+        str | None,
+        int | None,
+        tuple[int, int] | None,
+        list[str],
+        int | None,
+    ]: ...
+    def prove(
+        self,
+        seq: int,
+        checkpoint: str,
+        *,
+        public_key: str | None = None,
+        signing_key: str | None = None,
+        out: str | None = None,
+        with_trace: bool = False,
+    ) -> tuple[str, int, int, str, int, bool, bool | None]: ...
+    def consistency(self, old: int, new: int | None = None) -> tuple[int, list[str]]: ...
+    def tiles(
+        self, signing_key: str, out_dir: str, *, origin: str | None = None, sync_tree: bool = False
+    ) -> tuple[str, int, str, int | None, int, int, int, int, tuple[int, int] | None, bool]: ...
     def group_stats(self) -> tuple[int, int]: ...
     def close(self) -> None: ...
 
 def verify_bundle(
     path: str, public_key: str, secret: bytes | None = None, *, max_record_bytes: int = ...
+) -> str: ...
+def verify_proof(
+    proof: bytes,
+    public_key: str,
+    *,
+    trace: bytes | None = None,
+    witness_keys: list[str] = ...,
+    quorum: int = 1,
 ) -> str: ...
 def keygen(out: str, name: str) -> str: ...
 def keygen_secret(out: str) -> None: ...

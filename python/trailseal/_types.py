@@ -18,6 +18,10 @@ __all__ = [
     "RetentionStatus",
     "Anchor",
     "BundleReport",
+    "Checkpoint",
+    "Proof",
+    "ProofVerdict",
+    "TilesReport",
 ]
 
 
@@ -211,3 +215,116 @@ class BundleReport:
     entries: int
     disclosed: int
     withheld: int
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed C2SP checkpoint of the store's Merkle tree (the note in ``note``, with the
+    witnesses' cosignatures when they were asked): its ``size`` leaves are the records
+    ``first_seq`` to ``last_seq``. ``path`` and ``written`` (``created``, ``unchanged``,
+    ``rewritten``, ``replaced``: then ``replaced_size`` is the size it extends) are set when
+    it was written to a file. ``not_in_tree`` is ``(count, first seq)`` of records of the
+    verified store the tree does not cover (the checkpoint does not vouch for them).
+    ``witnesses`` has one report per witness asked; ``cosignatures`` how many cosigned."""
+
+    origin: str
+    size: int
+    root: str
+    first_seq: int
+    last_seq: int
+    note: str
+    path: str | None = None
+    written: str | None = None
+    replaced_size: int | None = None
+    not_in_tree: tuple[int, int] | None = None
+    witnesses: tuple[str, ...] = ()
+    cosignatures: int | None = None
+
+    def __str__(self) -> str:
+        return self.note
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A ``c2sp.org/tlog-proof@v1`` file (its text in ``text``) proving that record ``seq``
+    (leaf ``index``) is in the tree of ``size`` leaves a checkpoint of ``origin`` describes;
+    ``with_trace``: it discloses the trace and its salt. ``path`` and ``created`` are set when
+    it was written to a file (``created`` is false when that file already held it)."""
+
+    text: str
+    seq: int
+    index: int
+    origin: str
+    size: int
+    with_trace: bool
+    path: str | None = None
+    created: bool | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class ProofVerdict:
+    """A proof file's verdict, as ``trailseal verify-proof --json`` prints it: ``status`` is
+    ``"verified"``, ``"tampered"`` (``kind``: ``malformed``, ``proof``, ``trace`` or ``cosignature``) or
+    ``"unverifiable"`` (``reason``). Verified, it names what was proven. Only ``verified`` is
+    true in a boolean context."""
+
+    status: str
+    detail: str
+    kind: str | None = None
+    reason: str | None = None
+    origin: str | None = None
+    size: int | None = None
+    root: str | None = None
+    index: int | None = None
+    seq: int | None = None
+    trace_checked: bool = False
+    cosignatures: int | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.status == "verified"
+
+    def __bool__(self) -> bool:
+        return self.verified
+
+    @classmethod
+    def _from_json(cls, text: str) -> ProofVerdict:
+        doc = json.loads(text)
+        return cls(
+            status=doc["status"],
+            detail=doc["detail"],
+            kind=doc.get("kind"),
+            reason=doc.get("reason"),
+            origin=doc.get("origin"),
+            size=doc.get("size"),
+            root=doc.get("root"),
+            index=doc.get("index"),
+            seq=doc.get("seq"),
+            trace_checked=doc.get("trace_checked", False),
+            cosignatures=doc.get("cosignatures"),
+        )
+
+
+@dataclass(frozen=True)
+class TilesReport:
+    """What publishing the tree as C2SP tlog-tiles into ``path`` did: the checkpoint's origin,
+    size and root, the size the directory held before (``previous``), how many hash tiles and
+    entry bundles were written and how many were ``kept`` (already there), entry bundles not
+    written because their records were pruned, the records not in the tree yet
+    (``uncovered``: ``(count, first seq)``), and whether the checkpoint was (re)written
+    (``False``: the directory was up to date)."""
+
+    path: str
+    origin: str
+    size: int
+    root: str
+    previous: int | None
+    hash_tiles: int
+    entry_bundles: int
+    kept: int
+    pruned_bundles: int
+    uncovered: tuple[int, int] | None
+    checkpoint_written: bool

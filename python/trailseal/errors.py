@@ -18,6 +18,8 @@ __all__ = [
     "PolicyError",
     "NotVerifiedError",
     "AnchorError",
+    "ForkError",
+    "WitnessError",
     "BundleError",
 ]
 
@@ -76,6 +78,17 @@ class NotVerifiedError(TrailsealError):
 
 class AnchorError(TrailsealError):
     """A signing or public key cannot be used, or an anchor conflicts with the store or a file."""
+
+
+class ForkError(AnchorError):
+    """A signed checkpoint (a file, a tile directory's, a witness's) that the store's tree does
+    not extend: the store was rolled back or forked (a split view). Nothing was written; keep
+    the checkpoint as evidence and verify the store."""
+
+
+class WitnessError(AnchorError):
+    """Witnesses could not be asked, or fewer than the quorum cosigned the checkpoint (a file
+    given as ``out`` then holds the checkpoint with the cosignatures obtained, if any)."""
 
 
 class BundleError(TrailsealError):

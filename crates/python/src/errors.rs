@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use trailseal::core::verify::MalformedRecord;
+use trailseal::tlog::{CheckpointFileError, TilesError, TlogError};
 use trailseal::{Error, StoreError};
 
 /// The Python class (in `trailseal.errors`) an error is raised as.
@@ -20,6 +21,8 @@ pub(crate) enum Class {
     Policy,
     NotVerified,
     Anchor,
+    Fork,
+    Witness,
     Bundle,
 }
 
@@ -34,6 +37,8 @@ impl Class {
             Class::Policy => "PolicyError",
             Class::NotVerified => "NotVerifiedError",
             Class::Anchor => "AnchorError",
+            Class::Fork => "ForkError",
+            Class::Witness => "WitnessError",
             Class::Bundle => "BundleError",
         }
     }
@@ -108,6 +113,7 @@ impl From<Error> for Raised {
             | Error::AnchorConflict { .. }
             | Error::AnchorExists { .. } => Class::Anchor,
             Error::Bundle { .. } | Error::Redact(_) => Class::Bundle,
+            Error::Tlog(t) => return tlog(t, e.to_string()),
             // A signing or public key file that cannot be read.
             Error::Io { action, .. } if action.contains("key") => Class::Anchor,
             // Retention, I/O and write errors, and what later versions add.
@@ -125,6 +131,54 @@ impl From<StoreError> for Raised {
     fn from(e: StoreError) -> Self {
         let message = e.to_string();
         store(&e, message)
+    }
+}
+
+/// A transparency-log operation refused: a checkpoint that is not of this store's tree is a
+/// fork, one that does not open an anchor error, sizes and seqs given bad arguments.
+fn tlog(e: &TlogError, message: String) -> Raised {
+    let class = match e {
+        TlogError::Fork { .. } | TlogError::CheckpointAhead { .. } => Class::Fork,
+        TlogError::Checkpoint { .. } => Class::Anchor,
+        TlogError::Input { .. } | TlogError::SizeAhead { .. } | TlogError::NotInTree { .. } => {
+            Class::InvalidTrace
+        }
+        TlogError::Record { seq, .. } | TlogError::ProofFile { seq, .. } => {
+            return Raised::new(Class::Store, message).at_seq(Some(*seq));
+        }
+        _ => Class::Store,
+    };
+    let seq = match e {
+        TlogError::NotInTree { seq, .. } => Some(*seq),
+        _ => None,
+    };
+    Raised::new(class, message).at_seq(seq)
+}
+
+impl From<TilesError> for Raised {
+    fn from(e: TilesError) -> Self {
+        let message = e.to_string();
+        let class = match e {
+            TilesError::Log(e) => return e.into(),
+            TilesError::Fork { .. } | TilesError::AheadOfStore { .. } => Class::Fork,
+            TilesError::ForeignCheckpoint { .. } | TilesError::OtherOrigin { .. } => Class::Anchor,
+            TilesError::Checkpoint(_) => Class::InvalidTrace,
+            _ => Class::Store,
+        };
+        Raised::new(class, message)
+    }
+}
+
+impl From<CheckpointFileError> for Raised {
+    fn from(e: CheckpointFileError) -> Self {
+        let message = e.to_string();
+        let class = match e {
+            CheckpointFileError::Log(e) => return e.into(),
+            CheckpointFileError::Fork { .. } => Class::Fork,
+            CheckpointFileError::Foreign { .. } => Class::Anchor,
+            _ => Class::Store,
+        };
+        Raised::new(class, message)
     }
 }
 

@@ -9,6 +9,7 @@ mod errors;
 mod functions;
 mod log;
 mod records;
+mod tlog;
 
 use pyo3::prelude::*;
 
@@ -16,11 +17,20 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<log::Log>()?;
     m.add_function(wrap_pyfunction!(functions::verify_bundle, m)?)?;
+    m.add_function(wrap_pyfunction!(tlog::verify_proof, m)?)?;
     m.add_function(wrap_pyfunction!(functions::keygen, m)?)?;
     m.add_function(wrap_pyfunction!(functions::keygen_secret, m)?)?;
     m.add_function(wrap_pyfunction!(functions::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(functions::canonical_json, m)?)?;
     m.add_function(wrap_pyfunction!(functions::redact_location, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add(
+        "MAX_PROOF_FILE_BYTES",
+        trailseal::core::tlog_proof::MAX_FILE_LEN,
+    )?;
+    m.add(
+        "MAX_TRACE_BYTES",
+        trailseal::core::trace::DEFAULT_MAX_RECORD_BYTES,
+    )?;
     Ok(())
 }

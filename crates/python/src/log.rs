@@ -93,6 +93,19 @@ fn format_name(format: Format) -> &'static str {
 }
 
 impl Log {
+    /// The location as messages show it.
+    pub(crate) fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// The location of a file store (`None` for a database or an in-memory store).
+    pub(crate) fn file_location(&self) -> Option<&str> {
+        self.reader
+            .as_ref()
+            .map(|r| r.location.as_str())
+            .filter(|l| !l.contains("://"))
+    }
+
     fn shared(&self) -> Result<Arc<SharedLog>> {
         if std::process::id() != self.pid {
             return Err(Raised::new(
@@ -110,7 +123,11 @@ impl Log {
             .ok_or_else(|| Raised::new(Class::Store, format!("{}: the log is closed", self.shown)))
     }
 
-    fn with_log<R>(&self, py: Python<'_>, f: impl FnOnce(&mut AuditLog) -> R + Send) -> Result<R>
+    pub(crate) fn with_log<R>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut AuditLog) -> R + Send,
+    ) -> Result<R>
     where
         R: Send,
     {
@@ -121,7 +138,11 @@ impl Log {
     /// Runs a read on a read-only handle of its own (one consistent snapshot, as every read
     /// is), so that appends from other threads go on meanwhile; on the shared handle when no
     /// such handle can be opened.
-    fn read_with<R>(&self, py: Python<'_>, f: impl FnOnce(&mut AuditLog) -> R + Send) -> Result<R>
+    pub(crate) fn read_with<R>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut AuditLog) -> R + Send,
+    ) -> Result<R>
     where
         R: Send,
     {
@@ -259,15 +280,7 @@ impl Log {
             .map(read_public_key)
             .transpose()
             .map_err(Raised::from)?;
-        let witnesses = witness_keys
-            .iter()
-            .enumerate()
-            .map(|(i, text)| {
-                trailseal::core::cosignature::WitnessKey::parse_vkey(text.trim()).map_err(|e| {
-                    pyo3::exceptions::PyValueError::new_err(format!("witness key #{}: {e}", i + 1))
-                })
-            })
-            .collect::<PyResult<Vec<_>>>()?;
+        let witnesses = crate::tlog::witness_keys(&witness_keys)?;
         let verdict = self.read_with(py, |log| {
             let mut options = VerifyOptions::new();
             if let Some(public) = &public
@@ -493,6 +506,89 @@ impl Log {
         ))
     }
 
+    /// Verifies one snapshot, then signs a C2SP checkpoint of its Merkle tree (the tree
+    /// brought up first when the store can be written), optionally cosigned by `witnesses`
+    /// (`URL=VKEY`), a `quorum` of which must cosign (their state in `witness_state`). With
+    /// `out`, writes it there: a new file, or over a checkpoint of this log it extends; a
+    /// checkpoint there that the tree does not extend raises `ForkError`.
+    #[pyo3(signature = (signing_key, *, origin=None, out=None, witnesses=Vec::new(), quorum=None, witness_state=None, witness_timeout_micros=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn checkpoint(
+        &self,
+        py: Python<'_>,
+        signing_key: PathBuf,
+        origin: Option<String>,
+        out: Option<PathBuf>,
+        witnesses: Vec<String>,
+        quorum: Option<usize>,
+        witness_state: Option<PathBuf>,
+        witness_timeout_micros: Option<u64>,
+    ) -> PyResult<crate::tlog::CheckpointTuple> {
+        Ok(self.make_checkpoint(
+            py,
+            signing_key,
+            origin,
+            out,
+            witnesses,
+            quorum,
+            witness_state,
+            witness_timeout_micros,
+        )?)
+    }
+
+    /// A `c2sp.org/tlog-proof@v1` file proving record `seq` is in the tree the checkpoint
+    /// note (signed by the log's key: the public key file, or the signing key's) describes,
+    /// for exactly its size; with `with_trace`, carrying the trace and its salt. With `out`,
+    /// written there (never over a different file).
+    #[pyo3(signature = (seq, checkpoint, *, public_key=None, signing_key=None, out=None, with_trace=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn prove(
+        &self,
+        py: Python<'_>,
+        seq: u64,
+        checkpoint: String,
+        public_key: Option<PathBuf>,
+        signing_key: Option<PathBuf>,
+        out: Option<PathBuf>,
+        with_trace: bool,
+    ) -> PyResult<crate::tlog::ProofTuple> {
+        Ok(self.make_proof(
+            py,
+            seq,
+            checkpoint,
+            public_key,
+            signing_key,
+            out,
+            with_trace,
+        )?)
+    }
+
+    /// The RFC 6962 consistency proof from the tree of `old` leaves to the tree of `new`
+    /// (default: the store's tree size): `(new, base64 hashes)`.
+    #[pyo3(signature = (old, new=None))]
+    fn consistency(
+        &self,
+        py: Python<'_>,
+        old: u64,
+        new: Option<u64>,
+    ) -> PyResult<(u64, Vec<String>)> {
+        Ok(self.make_consistency(py, old, new)?)
+    }
+
+    /// Publishes the Merkle tree as C2SP tlog-tiles into `out_dir` (brought up to date when
+    /// written before), the checkpoint last.
+    #[pyo3(signature = (signing_key, out_dir, *, origin=None, sync_tree=false))]
+    fn tiles(
+        &self,
+        py: Python<'_>,
+        signing_key: PathBuf,
+        out_dir: PathBuf,
+        origin: Option<String>,
+        sync_tree: bool,
+    ) -> PyResult<crate::tlog::TilesTuple> {
+        Ok(self.make_tiles(py, signing_key, out_dir, origin, sync_tree)?)
+    }
+
     /// `(commits, traces)` appended so far through this handle.
     fn group_stats(&self) -> PyResult<(u64, u64)> {
         let stats = self.shared()?.stats();
@@ -543,7 +639,7 @@ impl Drop for Log {
     }
 }
 
-fn default_origin(location: &str) -> String {
+pub(crate) fn default_origin(location: &str) -> String {
     let name = Path::new(location)
         .file_name()
         .map_or_else(|| location.to_owned(), |n| n.to_string_lossy().into_owned());

@@ -313,6 +313,34 @@ pub fn write_new(path: &Path, mode: u32, bytes: &[u8]) -> Result<(), WriteError>
     file.create_new()
 }
 
+/// What [`write_once`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// The file was created.
+    Created,
+    /// The file held exactly these bytes already: left as it is.
+    Unchanged,
+}
+
+/// Writes `bytes` as the new file `path` ([`write_new`]); a regular file already there that
+/// holds exactly `bytes` is left as it is ([`Written::Unchanged`]), anything else there
+/// (other bytes, a symbolic link) is [`WriteError::Exists`].
+pub fn write_once(path: &Path, mode: u32, bytes: &[u8]) -> Result<Written, WriteError> {
+    match write_new(path, mode, bytes) {
+        Ok(()) => Ok(Written::Created),
+        Err(WriteError::Exists) => {
+            let same = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+                && std::fs::read(path).is_ok_and(|held| held == bytes);
+            if same {
+                Ok(Written::Unchanged)
+            } else {
+                Err(WriteError::Exists)
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.out.write(buf)

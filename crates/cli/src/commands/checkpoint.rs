@@ -10,9 +10,8 @@ use clap::Args;
 use trailseal::core::checkpoint::{Checkpoint, tree_origin};
 use trailseal::core::note::NoteVerifier;
 use trailseal::core::trace::TraceLimits;
-use trailseal::core::tree::{MerkleHash, check_tree};
-use trailseal::store::atomic::{AtomicFile, PUBLIC, Perms, WriteError};
-use trailseal::tlog::TreeCheckpoint;
+use trailseal::core::tree::MerkleHash;
+use trailseal::tlog::{CheckpointFileError, CheckpointWrite, TreeCheckpoint};
 use trailseal::witness::{CosignError, CosignOptions, WitnessEndpoint, WitnessReport};
 use trailseal::{AuditLog, OpenMode};
 
@@ -115,16 +114,7 @@ fn open_and_sync(args: &CheckpointArgs, key: trailseal::ChainKey) -> Result<Audi
     }
 }
 
-/// What [`write_checkpoint`] did.
-enum Placed {
-    Created,
-    Unchanged,
-    Rewritten,
-    Replaced { old_size: u64 },
-}
-
-/// Writes `note` (of `new`) to `path`: a new file, or over a checkpoint of the same log that
-/// `new` extends (shown with a consistency proof from the store) or restates.
+/// [`AuditLog::write_checkpoint_file`], its refusals with what to do about them.
 fn write_checkpoint(
     path: &Path,
     note: &str,
@@ -132,98 +122,18 @@ fn write_checkpoint(
     verifier: &NoteVerifier,
     cosigned: bool,
     log: &mut AuditLog,
-) -> Result<Placed, CliError> {
-    let shown = path.display();
-    let existing = match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(CliError::new(format!("{shown}: {e}; nothing was written"))),
-        Ok(m) if !m.file_type().is_file() => {
-            return Err(CliError::new(format!(
-                "{shown}: not a regular file; nothing was written"
-            )));
-        }
-        Ok(m) => Some((
-            m,
-            std::fs::read_to_string(path)
-                .map_err(|e| CliError::new(format!("{shown}: {e}; nothing was written")))?,
-        )),
-    };
-    let write = |perms: Perms<'_>, replace: bool| -> Result<(), CliError> {
-        let failed = |e: WriteError| CliError::new(format!("{shown}: {e}"));
-        let mut file = AtomicFile::create(path, perms).map_err(failed)?;
-        file.writer()
-            .write_all(note.as_bytes())
-            .map_err(|e| CliError::new(format!("{shown}: {e}; nothing was written")))?;
-        if replace {
-            file.replace().map_err(failed)
-        } else {
-            file.create_new().map_err(failed)
-        }
-    };
-    let Some((meta, text)) = existing else {
-        write(Perms::Mode(PUBLIC), false)?;
-        return Ok(Placed::Created);
-    };
-    let refuse = |what: String| {
-        CliError::new(format!("{shown}: holds {what}; nothing was written"))
-            .hint("choose another --out")
-    };
-    let old = Checkpoint::open(&text, verifier).map_err(|e| {
-        refuse(format!(
-            "something that is not a checkpoint of this key ({e})"
-        ))
-    })?;
-    if old.origin() != new.origin() {
-        return Err(refuse(format!(
-            "a checkpoint of another log ({})",
-            old.origin()
-        )));
-    }
-    let fork = |why: String| {
-        CliError::new(format!("{shown}: {why}; the file is left as it is"))
-            .hint("the signed checkpoint there proves the store was rolled back or forked: keep it as evidence; `trailseal verify` shows the store's verdict")
-            .exit(EXIT_TAMPERED)
-    };
-    if old.size() > new.size() {
-        return Err(fork(format!(
-            "holds a checkpoint of size {}, the store's tree has only {} leaves (records removed, or a rollback)",
-            old.size(),
-            new.size()
-        )));
-    }
-    if old.size() == new.size() {
-        if old.root() != new.root() {
-            return Err(fork(format!(
-                "fork: holds another checkpoint of size {} (root {}, the store's is {})",
-                old.size(),
-                MerkleHash(*old.root()).to_base64(),
-                MerkleHash(*new.root()).to_base64()
-            )));
-        }
-        if !cosigned || text == note {
-            return Ok(Placed::Unchanged);
-        }
-        write(Perms::SameAs(&meta), true)?;
-        return Ok(Placed::Rewritten);
-    }
-    let proof = log.consistency(old.size(), new.size())?;
-    let consistent = check_tree(
-        &proof,
-        new.size(),
-        &MerkleHash(*new.root()),
-        old.size(),
-        &MerkleHash(*old.root()),
-    );
-    if let Err(e) = consistent {
-        return Err(fork(format!(
-            "fork: holds a checkpoint of size {} that the store's tree does not extend ({e})",
-            old.size()
-        )));
-    }
-    write(Perms::SameAs(&meta), true)?;
-    Ok(Placed::Replaced {
-        old_size: old.size(),
-    })
+) -> Result<CheckpointWrite, CliError> {
+    log.write_checkpoint_file(path, note, new, verifier, cosigned)
+        .map_err(|e| match e {
+            CheckpointFileError::Log(e) => CliError::from(e),
+            e @ CheckpointFileError::Foreign { .. } => {
+                CliError::new(e.to_string()).hint("choose another --out")
+            }
+            e @ CheckpointFileError::Fork { .. } => CliError::new(e.to_string())
+                .hint("the signed checkpoint there proves the store was rolled back or forked: keep it as evidence; `trailseal verify` shows the store's verdict")
+                .exit(EXIT_TAMPERED),
+            e => CliError::new(e.to_string()),
+        })
 }
 
 fn describe(made: &TreeCheckpoint) -> String {
@@ -329,16 +239,20 @@ pub(crate) fn run(args: &CheckpointArgs) -> Result<u8, CliError> {
             )?;
             let mut out = stdout();
             report(&mut out, &reports)?;
-            let to = if matches!(placed, Placed::Unchanged) {
+            let to = if matches!(placed, CheckpointWrite::Unchanged) {
                 "in"
             } else {
                 "to"
             };
             let done = match placed {
-                Placed::Created => "checkpoint".to_owned(),
-                Placed::Unchanged => "already there (file unchanged): checkpoint".to_owned(),
-                Placed::Rewritten => "rewrote (same checkpoint, its cosignatures now)".to_owned(),
-                Placed::Replaced { old_size } => {
+                CheckpointWrite::Created => "checkpoint".to_owned(),
+                CheckpointWrite::Unchanged => {
+                    "already there (file unchanged): checkpoint".to_owned()
+                }
+                CheckpointWrite::Rewritten => {
+                    "rewrote (same checkpoint, its cosignatures now)".to_owned()
+                }
+                CheckpointWrite::Replaced { old_size } => {
                     format!("replaced the checkpoint of size {old_size} (consistent) with")
                 }
             };

@@ -8,7 +8,7 @@ use clap::Args;
 use trailseal::core::cosignature::WitnessKey;
 use trailseal::core::tlog_proof::MAX_FILE_LEN;
 use trailseal::signing::read_public_key;
-use trailseal::tlog::{ProofUnverifiable, ProofVerdict, verify_proof};
+use trailseal::tlog::{ProofVerdict, verify_proof_bytes};
 
 use super::stdout;
 use crate::cli::OutputArgs;
@@ -92,23 +92,17 @@ pub(crate) fn run(args: &VerifyProofArgs) -> Result<u8, CliError> {
             Ok(bytes)
         })
         .transpose()?;
-    let verdict = match String::from_utf8(bytes) {
-        Ok(text) => verify_proof(
-            &text,
-            &public,
-            trace.as_deref(),
-            &args.witness_keys,
-            args.quorum,
-        )
-        .map_err(|e| {
-            CliError::new(e.to_string())
-                .hint("--quorum must be between 1 and the number of distinct --witness-key")
-        })?,
-        Err(_) => ProofVerdict::Unverifiable {
-            reason: ProofUnverifiable::Unreadable,
-            detail: "the proof file is not UTF-8 text".into(),
-        },
-    };
+    let verdict = verify_proof_bytes(
+        &bytes,
+        &public,
+        trace.as_deref(),
+        &args.witness_keys,
+        args.quorum,
+    )
+    .map_err(|e| {
+        CliError::new(e.to_string())
+            .hint("--quorum must be between 1 and the number of distinct --witness-key")
+    })?;
     if !args.output.quiet {
         let text = if args.output.json() {
             json::proof_verdict(&verdict) + "\n"

@@ -5,7 +5,8 @@
 //! - [`head`]: one snapshot of the store, verified (or not), and its tree's size and root
 //!   ([`VerifiedTree`]): everything signed or proven is read from it.
 //! - [`checkpoint`](mod@checkpoint): [`AuditLog::checkpoint`](crate::AuditLog::checkpoint),
-//!   also cosigned by witnesses.
+//!   also cosigned by witnesses; [`checkpoint_file`]: a checkpoint file kept up to date
+//!   ([`AuditLog::write_checkpoint_file`](crate::AuditLog::write_checkpoint_file)).
 //! - [`prove`]: [`AuditLog::prove`](crate::AuditLog::prove) and
 //!   [`AuditLog::consistency`](crate::AuditLog::consistency).
 //! - [`extra`]: what a proof file's `extra` carries (the leaf entry, the salt, the trace).
@@ -15,6 +16,7 @@
 //!   C2SP tlog-tiles, incrementally.
 
 pub mod checkpoint;
+pub mod checkpoint_file;
 mod error;
 pub mod extra;
 pub mod head;
@@ -24,9 +26,12 @@ pub mod tiles;
 pub mod verify_proof;
 
 pub use checkpoint::TreeCheckpoint;
+pub use checkpoint_file::{CheckpointFileError, CheckpointWrite};
 pub use error::TlogError;
 pub use extra::{ProofExtra, ProofExtraError};
 pub use head::{TreeHead, VerifiedTree};
 pub use prove::Proved;
 pub use tiles::{TilesError, TilesReport};
-pub use verify_proof::{ProofCheck, ProofTamper, ProofUnverifiable, ProofVerdict, verify_proof};
+pub use verify_proof::{
+    ProofCheck, ProofTamper, ProofUnverifiable, ProofVerdict, verify_proof, verify_proof_bytes,
+};

@@ -179,6 +179,24 @@ fn trace_forms(text: &[u8]) -> Vec<Vec<u8>> {
     forms
 }
 
+/// [`verify_proof`] of a proof file's bytes: a file that is not UTF-8 text is
+/// [`ProofUnverifiable::Unreadable`].
+pub fn verify_proof_bytes(
+    bytes: &[u8],
+    log: &NoteVerifier,
+    trace: Option<&[u8]>,
+    witnesses: &[WitnessKey],
+    quorum: usize,
+) -> Result<ProofVerdict, QuorumError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => verify_proof(text, log, trace, witnesses, quorum),
+        Err(_) => Ok(unverifiable(
+            ProofUnverifiable::Unreadable,
+            "the proof file is not UTF-8 text",
+        )),
+    }
+}
+
 /// Checks the proof file `text` with the log's key `log` (see the module documentation).
 /// `trace`: a trace file's bytes, checked against the leaf with the salt the file carries.
 /// `witnesses` and `quorum`: the checkpoint must carry valid cosignatures by at least
