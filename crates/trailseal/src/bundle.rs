@@ -627,4 +627,40 @@ mod tests {
         assert_eq!(json::canonicalize(text.as_bytes()).unwrap(), text);
         assert_eq!(BundleSelection::default().to_json(), "{}");
     }
+
+    /// A quorum that cannot be evaluated is refused before any bundle is read: none, 0, or
+    /// more than the distinct keys (one key under two names is one).
+    #[test]
+    fn an_unusable_witness_quorum_is_refused_up_front() {
+        use trailseal_core::cosignature::WitnessSigner;
+        let key = |name: &str| {
+            WitnessSigner::from_seed(name, &[1; 32])
+                .unwrap()
+                .witness_key()
+                .clone()
+        };
+        let (w, alias) = (key("w.example"), key("alias.example"));
+        let options = BundleVerifyOptions::new;
+        assert_eq!(
+            options().witness_quorum(Vec::new(), 1).unwrap_err(),
+            QuorumError::Unreachable {
+                quorum: 1,
+                witnesses: 0
+            }
+        );
+        assert_eq!(
+            options().witness_quorum(vec![w.clone()], 0).unwrap_err(),
+            QuorumError::Zero
+        );
+        assert_eq!(
+            options()
+                .witness_quorum(vec![w.clone(), alias.clone()], 2)
+                .unwrap_err(),
+            QuorumError::Unreachable {
+                quorum: 2,
+                witnesses: 1
+            }
+        );
+        assert!(options().witness_quorum(vec![w, alias], 1).is_ok());
+    }
 }
