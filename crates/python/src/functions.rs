@@ -11,6 +11,21 @@ use trailseal::store::atomic::{PRIVATE, PUBLIC, write_new};
 use crate::errors::{Class, Raised};
 use crate::log::key_of;
 
+/// Witness verifier keys (vkeys) as given; a bad one raises `ValueError` naming it.
+pub(crate) fn witness_keys_of(
+    texts: &[String],
+) -> PyResult<Vec<trailseal::core::cosignature::WitnessKey>> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            trailseal::core::cosignature::WitnessKey::parse_vkey(text.trim()).map_err(|e| {
+                pyo3::exceptions::PyValueError::new_err(format!("witness key #{}: {e}", i + 1))
+            })
+        })
+        .collect()
+}
+
 /// The bundle options: the line limit, and the witness quorum (`quorum` defaults to 1 when
 /// `witness_keys` are given, and needs them).
 fn bundle_options(
@@ -27,15 +42,7 @@ fn bundle_options(
         }
         return Ok(options);
     }
-    let witnesses = witness_keys
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
-            trailseal::core::cosignature::WitnessKey::parse_vkey(text.trim()).map_err(|e| {
-                pyo3::exceptions::PyValueError::new_err(format!("witness key #{}: {e}", i + 1))
-            })
-        })
-        .collect::<PyResult<Vec<_>>>()?;
+    let witnesses = witness_keys_of(witness_keys)?;
     options
         .witness_quorum(witnesses, quorum.unwrap_or(1))
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))

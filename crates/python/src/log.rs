@@ -259,15 +259,7 @@ impl Log {
             .map(read_public_key)
             .transpose()
             .map_err(Raised::from)?;
-        let witnesses = witness_keys
-            .iter()
-            .enumerate()
-            .map(|(i, text)| {
-                trailseal::core::cosignature::WitnessKey::parse_vkey(text.trim()).map_err(|e| {
-                    pyo3::exceptions::PyValueError::new_err(format!("witness key #{}: {e}", i + 1))
-                })
-            })
-            .collect::<PyResult<Vec<_>>>()?;
+        let witnesses = crate::functions::witness_keys_of(&witness_keys)?;
         let verdict = self.read_with(py, |log| {
             let mut options = VerifyOptions::new();
             if let Some(public) = &public
