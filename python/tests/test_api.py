@@ -267,6 +267,32 @@ def test_exports_and_bundles_verify_on_their_own(tmp_path: Path) -> None:
     assert "withheld-with-reasons" in {c.code for c in verdict.caveats}
 
 
+# The vkey of the seed-1 test witness `w1.example` (crates/cli/tests/bundle_tree.rs).
+W1_VKEY = "w1.example+89d3dde6+BIqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c"
+
+
+def test_verify_bundle_with_a_witness_quorum(tmp_path: Path) -> None:
+    log = filled(str(tmp_path / "a.db"))
+    key = tmp_path / "bundle-key"
+    trailseal.keygen(key)
+    bundle = tmp_path / "all.bundle"
+    log.export(bundle, bundle=True, signing_key=key)
+    # The exported checkpoint carries no cosignature: never verified with a witness key.
+    verdict = trailseal.verify_bundle(bundle, f"{key}.pub", witness_keys=[W1_VKEY])
+    assert (verdict.status, verdict.reason) == ("unverifiable", "witness quorum not met")
+    verdict = trailseal.verify_bundle(bundle, f"{key}.pub", witness_keys=(W1_VKEY,), quorum=1)
+    assert not verdict.verified
+    assert trailseal.verify_bundle(bundle, f"{key}.pub").verified
+    for bad in (
+        {"witness_keys": [W1_VKEY], "quorum": 0},
+        {"witness_keys": [W1_VKEY], "quorum": 2},
+        {"quorum": 1},
+        {"witness_keys": ["nonsense"]},
+    ):
+        with pytest.raises(ValueError):
+            trailseal.verify_bundle(bundle, f"{key}.pub", **bad)  # type: ignore[arg-type]
+
+
 def test_secrets_never_appear_in_reprs_messages_or_tracebacks(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     log = filled(str(db))

@@ -577,12 +577,22 @@ def verify_bundle(
     secret: Secret | None = None,
     *,
     secret_file: PathLike | None = None,
+    witness_keys: Iterable[str] = (),
+    quorum: int | None = None,
 ) -> BundleVerdict:
     """Verifies a signed bundle with the public key file alone; with the chain secret, also
-    every disclosed record's MAC."""
+    every disclosed record's MAC; with ``witness_keys`` (witness vkeys), that the tree
+    checkpoint the bundle embeds carries cosignatures by ``quorum`` (default 1) of them, else
+    the verdict is unverifiable (``witness quorum not met``)."""
     key = None if secret is None and secret_file is None else _secret_bytes(secret, secret_file)
     return BundleVerdict._from_json(
-        _native.verify_bundle(os.fspath(path), os.fspath(public_key), key)
+        _native.verify_bundle(
+            os.fspath(path),
+            os.fspath(public_key),
+            key,
+            witness_keys=list(witness_keys),
+            quorum=quorum,
+        )
     )
 
 

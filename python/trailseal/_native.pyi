@@ -123,7 +123,13 @@ class Log:
     def close(self) -> None: ...
 
 def verify_bundle(
-    path: str, public_key: str, secret: bytes | None = None, *, max_record_bytes: int = ...
+    path: str,
+    public_key: str,
+    secret: bytes | None = None,
+    *,
+    witness_keys: list[str] = ...,
+    quorum: int | None = None,
+    max_record_bytes: int = ...,
 ) -> str: ...
 def verify_proof(
     proof: bytes,

@@ -154,6 +154,26 @@ impl OutputArgs {
     }
 }
 
+/// `--witness-key VKEY... [--quorum N]`, for the offline checks of a signed checkpoint
+/// (`verify-proof`, `verify-bundle`; declared here once).
+#[derive(Debug, Args)]
+pub(crate) struct WitnessArgs {
+    /// A witness's verifier key (vkey) whose cosignature counts (repeatable).
+    #[arg(long = "witness-key", value_name = "VKEY", value_parser = parse_witness_key)]
+    pub(crate) witness_keys: Vec<trailseal::core::cosignature::WitnessKey>,
+    /// How many distinct witnesses must have cosigned the checkpoint.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "witness_keys")]
+    pub(crate) quorum: usize,
+}
+
+fn parse_witness_key(text: &str) -> Result<trailseal::core::cosignature::WitnessKey, String> {
+    trailseal::core::cosignature::WitnessKey::parse_vkey(text).map_err(|e| e.to_string())
+}
+
+/// The hint for a quorum that cannot be evaluated.
+pub(crate) const QUORUM_HINT: &str =
+    "--quorum must be between 1 and the number of distinct --witness-key";
+
 /// A duration flag (`183d`, `12h`, `1w2d`), parsed by clap; it keeps the text as written, so
 /// messages echo `26w` rather than `182d`.
 #[derive(Debug, Clone)]

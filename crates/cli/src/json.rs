@@ -99,6 +99,9 @@ pub fn bundle_verdict(result: &BundleVerdict) -> String {
             })
             .u64("tree_checked", result.tree_checked);
         }
+        if let Some(n) = result.cosignatures {
+            o.u64("cosignatures", n as u64);
+        }
     })
 }
 

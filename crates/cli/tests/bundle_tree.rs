@@ -639,3 +639,358 @@ fn bundles_of_the_earlier_formats_verify_as_before() {
     assert_eq!(v["status"], "verified", "{v}");
     assert!(codes(&v).contains(&"macs-not-checked".to_owned()), "{v}");
 }
+
+/// The bundle at `src` written again with `signer` (its exporter's key), `cosignatures` (note
+/// signature lines) added to its tree checkpoint: what a bundle that embeds a witnessed
+/// checkpoint holds (`export` signs a new checkpoint, which no witness has cosigned). Every
+/// entry, leaf, salt and proof is the exported one, checked again by the core's writer.
+fn with_cosignatures(src: &Path, dst: &Path, signer: &NoteSigner, cosignatures: &str) {
+    use trailseal::core::bundle::{
+        BundleTree, BundleWriter, EntryContent, EntryTree, Withheld, WithheldReasons,
+    };
+    let canonical = |v: &Value| {
+        trailseal::core::json::canonicalize(serde_json::to_string(v).unwrap().as_bytes()).unwrap()
+    };
+    let l = lines(src);
+    let header = parse(&l[0]);
+    let created = trailseal::core::Timestamp::parse(
+        header["created"].as_str().unwrap(),
+        trailseal::core::time::Offset::Required,
+    )
+    .unwrap();
+    let key_id =
+        trailseal::core::KeyId::parse(header["key_id"].as_str().unwrap().as_bytes()).unwrap();
+    let reasons = if header["withheld_reasons"] == true {
+        WithheldReasons::Disclosed
+    } else {
+        WithheldReasons::Hidden
+    };
+    let tree = BundleTree {
+        base: header["tree"]["base"].as_u64().unwrap(),
+        checkpoint: format!(
+            "{}{cosignatures}",
+            header["tree"]["checkpoint"].as_str().unwrap()
+        ),
+    };
+    let (mut w, mut out) = BundleWriter::with_tree(
+        signer,
+        header["origin"].as_str().unwrap(),
+        created,
+        key_id,
+        &canonical(&header["selection"]),
+        reasons,
+        &tree,
+    )
+    .unwrap();
+    for line in &l[1..] {
+        let e = parse(line);
+        // Trailers and the manifest are written by the writer.
+        let Some(seq) = e.get("seq").and_then(Value::as_u64) else {
+            continue;
+        };
+        let trace = e.get("trace").map(canonical);
+        let entry_tree = e.get("tree").map(|t| EntryTree {
+            leaf: b64(&t["leaf"]).try_into().unwrap(),
+            salt: Salt::from_bytes(b64(&t["salt"]).try_into().unwrap()),
+            proof: t["proof"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| MerkleHash::from_slice(&b64(h)).unwrap())
+                .collect(),
+        });
+        let content = match (&trace, &entry_tree) {
+            (Some(t), Some(tree)) => EntryContent::DisclosedInTree {
+                trace: t.as_bytes(),
+                tree,
+            },
+            (Some(t), None) => EntryContent::Disclosed(t.as_bytes()),
+            _ if e["withheld"] == "redacted" => EntryContent::Withheld(Withheld::Redacted),
+            _ => EntryContent::Withheld(Withheld::Filter),
+        };
+        let prev = e["prev_hash"].as_str().unwrap().as_bytes();
+        let rec = e["record_hash"].as_str().unwrap().as_bytes();
+        out.push_str(&w.entry(seq, prev, rec, content).unwrap());
+    }
+    out.push_str(&w.finish().unwrap());
+    std::fs::write(dst, out).unwrap();
+}
+
+/// `verify-bundle --json --public-key P ARGS...`, with no secret: the exit code and verdict.
+fn verify_witnessed(bundle: &Path, public: &str, args: &[&str]) -> (Option<i32>, Value) {
+    let mut all = vec![
+        "verify-bundle",
+        bundle.to_str().unwrap(),
+        "--public-key",
+        public,
+        "--json",
+    ];
+    all.extend_from_slice(args);
+    let o = common::run_with(&all, None, b"");
+    let v = serde_json::from_str(text(&o.stdout).trim())
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&o.stdout), text(&o.stderr)));
+    (o.status.code(), v)
+}
+
+/// Never verified: exit 2, `unverifiable`, `witness quorum not met`.
+fn quorum_not_met(got: (Option<i32>, Value), what: &str) -> Value {
+    let (code, v) = got;
+    assert_eq!(
+        (code, v["status"].as_str(), v["reason"].as_str()),
+        (
+            Some(2),
+            Some("unverifiable"),
+            Some("witness quorum not met")
+        ),
+        "{what}: {v}"
+    );
+    assert!(v.get("cosignatures").is_none(), "{what}: {v}");
+    v
+}
+
+/// `verify-bundle --witness-key VKEY... [--quorum N]`: the tree checkpoint a bundle embeds must
+/// carry valid cosignatures by N distinct configured witnesses (default 1), counted as
+/// `verify` and `verify-proof` count them; fewer is `unverifiable`, `witness quorum not met`,
+/// never `verified`; so is a configured witness's line that does not verify, even beside
+/// enough good ones; one key under two names counts once; a tampered bundle stays tampered.
+#[test]
+fn the_witness_quorum_over_a_bundles_tree_checkpoint() {
+    use trailseal::core::cosignature::WitnessSigner;
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "s.db", 70);
+    let (key, public) = keygen(dir.path());
+    let signer = trailseal::signing::read_signing_key(Path::new(&key)).unwrap();
+    let exported = dir.path().join("exported.bundle");
+    export(&s, &key, &exported, &["--principal", "agent-0"]);
+    // The helper is faithful: with no cosignature it writes the exported bytes again.
+    let again = dir.path().join("again.bundle");
+    with_cosignatures(&exported, &again, &signer, "");
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(&exported).unwrap()
+    );
+    let header = parse(&lines(&exported)[0]);
+    let body = Checkpoint::open(
+        header["tree"]["checkpoint"].as_str().unwrap(),
+        &signer.verifier(),
+    )
+    .unwrap()
+    .body();
+    let (w1, w2) = (
+        WitnessSigner::from_seed("w1.example", &[1; 32]).unwrap(),
+        WitnessSigner::from_seed("w2.example", &[2; 32]).unwrap(),
+    );
+    // w1's key under another name: the same witness.
+    let w1_alias = WitnessSigner::from_seed("alias.example", &[1; 32]).unwrap();
+    let (k1, k2, k1_alias) = (
+        w1.witness_key().to_vkey(),
+        w2.witness_key().to_vkey(),
+        w1_alias.witness_key().to_vkey(),
+    );
+    let cosigned = |name: &str, lines: &str| {
+        let path = dir.path().join(name);
+        with_cosignatures(&exported, &path, &signer, lines);
+        path
+    };
+    let by_w1 = cosigned("w1.bundle", &w1.cosign(&body, 1_700_000_000).unwrap());
+    let by_both = cosigned(
+        "both.bundle",
+        &(w1.cosign(&body, 1).unwrap() + &w2.cosign(&body, 2).unwrap()),
+    );
+
+    // Without witness keys, every bundle verifies as before (cosignatures are not counted).
+    for b in [&exported, &by_w1, &by_both] {
+        let (code, v) = verify_witnessed(b, &public, &[]);
+        assert_eq!(
+            (code, v["status"].as_str()),
+            (Some(0), Some("verified")),
+            "{v}"
+        );
+        assert!(v.get("cosignatures").is_none(), "{v}");
+    }
+    // The exported checkpoint carries no cosignature: the quorum of 1 is not met.
+    let v = quorum_not_met(
+        verify_witnessed(&exported, &public, &["--witness-key", &k1]),
+        "no cosignature",
+    );
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("0 of the configured witnesses"),
+        "{v}"
+    );
+    // One cosignature: quorum 1 (the default) met; quorum 2 of two witnesses not.
+    let (code, v) = verify_witnessed(&by_w1, &public, &["--witness-key", &k1]);
+    assert_eq!(
+        (code, v["status"].as_str(), v["cosignatures"].as_u64()),
+        (Some(0), Some("verified"), Some(1)),
+        "quorum 1 by default: {v}"
+    );
+    assert_eq!(v["tree_checked"], 35, "{v}");
+    let two = ["--witness-key", &k1, "--witness-key", &k2, "--quorum", "2"];
+    quorum_not_met(verify_witnessed(&by_w1, &public, &two), "1 of 2");
+    // Another witness's cosignature is not the configured one's.
+    quorum_not_met(
+        verify_witnessed(&by_w1, &public, &["--witness-key", &k2]),
+        "cosigned by an unconfigured witness",
+    );
+    let (code, v) = verify_witnessed(&by_both, &public, &two);
+    assert_eq!(
+        (code, v["status"].as_str(), v["cosignatures"].as_u64()),
+        (Some(0), Some("verified"), Some(2)),
+        "{v}"
+    );
+    // One key configured under two names, with a line under each: it counts once.
+    let twice = cosigned(
+        "twice.bundle",
+        &(w1.cosign(&body, 1).unwrap() + &w1_alias.cosign(&body, 2).unwrap()),
+    );
+    let aliased = [
+        "--witness-key",
+        &k1,
+        "--witness-key",
+        &k1_alias,
+        "--witness-key",
+        &k2,
+        "--quorum",
+        "2",
+    ];
+    quorum_not_met(
+        verify_witnessed(&twice, &public, &aliased),
+        "one witness under two names",
+    );
+    let (code, v) = verify_witnessed(
+        &twice,
+        &public,
+        &["--witness-key", &k1, "--witness-key", &k1_alias],
+    );
+    assert_eq!(
+        (code, v["cosignatures"].as_u64()),
+        (Some(0), Some(1)),
+        "{v}"
+    );
+    // A configured witness's line that does not verify (over another body, or bent): never
+    // verified, even beside a good line by another configured witness and a quorum of 1.
+    let forged = w1
+        .cosign(
+            "other.example/tree\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+            1,
+        )
+        .unwrap();
+    let good_w2 = w2.cosign(&body, 2).unwrap();
+    let mut bent = w1.cosign(&body, 3).unwrap();
+    let at = bent.len() - 5;
+    bent.replace_range(at..at + 1, if &bent[at..at + 1] == "A" { "B" } else { "A" });
+    for (name, lines) in [("forged", &forged), ("bent", &bent)] {
+        let b = cosigned(&format!("{name}.bundle"), &format!("{lines}{good_w2}"));
+        let keys = ["--witness-key", &k1, "--witness-key", &k2];
+        let (code, v) = verify_witnessed(&b, &public, &keys);
+        assert_ne!(code, Some(0), "{name}: {v}");
+        assert_ne!(v["status"], "verified", "{name}: {v}");
+        quorum_not_met((code, v), name);
+        // Not configured, the line is not looked at.
+        let (code, v) = verify_witnessed(&b, &public, &["--witness-key", &k2]);
+        assert_eq!(code, Some(0), "{name}: {v}");
+    }
+    // A valid cosignature slipped into an exported bundle's header: the bundle's signatures
+    // no longer hold (the header is signed), so it is tampered, not witnessed.
+    let slipped = dir.path().join("slipped.bundle");
+    tampered(&exported, &slipped, 0, |v| {
+        let note = v["tree"]["checkpoint"].as_str().unwrap().to_owned();
+        v["tree"]["checkpoint"] = (note + &w1.cosign(&body, 1).unwrap()).into();
+    });
+    let (code, v) = verify_witnessed(&slipped, &public, &["--witness-key", &k1]);
+    assert_eq!(
+        (code, v["status"].as_str()),
+        (Some(1), Some("tampered")),
+        "{v}"
+    );
+    // A tampered bundle stays tampered whatever its cosignatures.
+    let bad = dir.path().join("bad.bundle");
+    let at = lines(&by_both)
+        .iter()
+        .position(|l| l.contains("\"trace\""))
+        .unwrap();
+    tampered(&by_both, &bad, at, |v| {
+        v["trace"]["action_id"] = "forged".into();
+    });
+    let (code, v) = verify_witnessed(&bad, &public, &two);
+    assert_eq!(
+        (code, v["status"].as_str()),
+        (Some(1), Some("tampered")),
+        "{v}"
+    );
+    // The text verdict names the witnesses.
+    let o = common::run_with(
+        &[
+            "verify-bundle",
+            by_both.to_str().unwrap(),
+            "--public-key",
+            &public,
+            "--witness-key",
+            &k1,
+        ],
+        None,
+        b"",
+    );
+    assert!(
+        ok(&o).contains("witnesses: 1 cosigned the tree checkpoint"),
+        "{}",
+        text(&o.stdout)
+    );
+    // A quorum of 0 or above the distinct keys, and --quorum alone, are usage errors (exit
+    // 2, nothing printed on standard output).
+    let usage: [&[&str]; 4] = [
+        &["--witness-key", &k1, "--quorum", "0"],
+        &[
+            "--witness-key",
+            &k1,
+            "--witness-key",
+            &k1_alias,
+            "--quorum",
+            "2",
+        ],
+        &["--quorum", "1"],
+        &["--witness-key", "nonsense"],
+    ];
+    for args in usage {
+        let mut all = vec![
+            "verify-bundle",
+            by_both.to_str().unwrap(),
+            "--public-key",
+            &public,
+        ];
+        all.extend_from_slice(args);
+        let o = common::run_with(&all, None, b"");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
+        assert!(text(&o.stdout).is_empty(), "{args:?}");
+    }
+}
+
+/// A bundle without a tree checkpoint (formats 1 and 2) has nothing for witnesses to have
+/// cosigned: with a witness key it is `unverifiable`, `witness quorum not met`, never verified.
+#[test]
+fn a_bundle_without_a_tree_checkpoint_does_not_meet_a_witness_quorum() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let golden = NoteSigner::from_seed("golden/exporter", &[3; 32]).unwrap();
+    let pubfile = dir.path().join("golden.pub");
+    std::fs::write(&pubfile, golden.verifier().to_key_string()).unwrap();
+    let w = trailseal::core::cosignature::WitnessSigner::from_seed("w1.example", &[1; 32]).unwrap();
+    let vkey = w.witness_key().to_vkey();
+    for name in ["bundle-hidden.jsonl", "bundle-disclosed.jsonl"] {
+        let path = root.join("crates/core/tests/golden").join(name);
+        let public = pubfile.to_str().unwrap();
+        let (code, v) = verify_witnessed(&path, public, &[]);
+        assert_eq!(code, Some(0), "{name}: {v}");
+        let v = quorum_not_met(
+            verify_witnessed(&path, public, &["--witness-key", &vkey]),
+            name,
+        );
+        assert!(
+            v["detail"].as_str().unwrap().contains("format 2"),
+            "{name}: {v}"
+        );
+    }
+}

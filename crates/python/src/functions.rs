@@ -11,17 +11,43 @@ use trailseal::store::atomic::{PRIVATE, PUBLIC, write_new};
 use crate::errors::{Class, Raised};
 use crate::log::key_of;
 
+/// The bundle options: the line limit, and the witness quorum (`quorum` defaults to 1 when
+/// `witness_keys` are given, and needs them).
+fn bundle_options(
+    max_record_bytes: usize,
+    witness_keys: &[String],
+    quorum: Option<usize>,
+) -> PyResult<trailseal::BundleVerifyOptions> {
+    let options = trailseal::BundleVerifyOptions::new().max_line_bytes(max_record_bytes);
+    if witness_keys.is_empty() {
+        if quorum.is_some() {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "quorum needs witness_keys",
+            ));
+        }
+        return Ok(options);
+    }
+    let witnesses = crate::tlog::witness_keys(witness_keys)?;
+    options
+        .witness_quorum(witnesses, quorum.unwrap_or(1))
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+}
+
 /// Verifies a bundle with the public key file (and, given the chain secret, every disclosed
-/// record's MAC); returns the verdict as `verify-bundle --json` prints it.
+/// record's MAC; given `witness_keys`, the cosignatures by `quorum` of them its tree
+/// checkpoint must carry); returns the verdict as `verify-bundle --json` prints it.
 #[pyfunction]
-#[pyo3(signature = (path, public_key, secret=None, *, max_record_bytes=trailseal::core::trace::DEFAULT_MAX_RECORD_BYTES))]
+#[pyo3(signature = (path, public_key, secret=None, *, witness_keys=Vec::new(), quorum=None, max_record_bytes=trailseal::core::trace::DEFAULT_MAX_RECORD_BYTES))]
 pub(crate) fn verify_bundle(
     py: Python<'_>,
     path: PathBuf,
     public_key: PathBuf,
     secret: Option<Vec<u8>>,
+    witness_keys: Vec<String>,
+    quorum: Option<usize>,
     max_record_bytes: usize,
 ) -> PyResult<String> {
+    let options = bundle_options(max_record_bytes, &witness_keys, quorum)?;
     let secret = secret.map(zeroize::Zeroizing::new);
     let key = key_of(secret.as_deref().map(Vec::as_slice))?;
     let public = read_public_key(&public_key).map_err(Raised::from)?;
@@ -33,11 +59,11 @@ pub(crate) fn verify_bundle(
             )
         })?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
-        trailseal::verify_bundle_with(
+        trailseal::verify_bundle_with_options(
             &mut reader,
             &public,
             key.as_ref(),
-            max_record_bytes,
+            &options,
             &mut |_| {},
         )
         .map_err(|e| {

@@ -5,9 +5,11 @@ use std::io::{BufRead, Write};
 use trailseal_core::bundle::{
     BundleError, BundleVerdict, BundleVerifier, BundleWriter, Withheld, WithheldReasons,
 };
+use trailseal_core::cosignature::WitnessKey;
 use trailseal_core::json::{self, Mode, NodeRef};
 use trailseal_core::note::{NoteSigner, NoteVerifier};
 use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, ScanItem};
+use trailseal_core::witness::{QuorumError, check_quorum};
 use trailseal_core::{ChainKey, TamperKind, Tampered, Timestamp, TraceSummary, Verdict};
 use trailseal_store::SeqRange;
 
@@ -497,7 +499,72 @@ pub fn verify_bundle_with(
     max_line_bytes: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BundleVerdict, std::io::Error> {
+    let options = BundleVerifyOptions::new().max_line_bytes(max_line_bytes);
+    verify_bundle_with_options(input, public, key, &options, progress)
+}
+
+/// What [`verify_bundle_with_options`] checks beyond the signatures, the linkage, the
+/// completeness and (with the chain key) the MACs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BundleVerifyOptions {
+    max_line_bytes: usize,
+    witnesses: Option<(Vec<WitnessKey>, usize)>,
+}
+
+impl Default for BundleVerifyOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BundleVerifyOptions {
+    /// Lines up to [`trailseal_core::trace::DEFAULT_MAX_RECORD_BYTES`], no witness quorum.
+    pub fn new() -> Self {
+        Self {
+            max_line_bytes: trailseal_core::trace::DEFAULT_MAX_RECORD_BYTES,
+            witnesses: None,
+        }
+    }
+
+    /// The longest line read, in bytes without its newline (see [`verify_bundle_with`]).
+    pub fn max_line_bytes(mut self, max_line_bytes: usize) -> Self {
+        self.max_line_bytes = max_line_bytes;
+        self
+    }
+
+    /// Requires the tree checkpoint the bundle embeds to carry valid cosignatures by at least
+    /// `quorum` of the distinct `witnesses` (counted as
+    /// `trailseal_core::witness::evaluate_quorum` counts: one public key once, under any
+    /// name), else the verdict is `unverifiable`, reason `witness quorum not met`: also for a
+    /// configured witness's cosignature line that does not verify and for a bundle without a
+    /// tree checkpoint (formats 1 and 2). A quorum of 0 or above the number of distinct keys
+    /// (none given included) is refused here, before anything is read.
+    pub fn witness_quorum(
+        mut self,
+        witnesses: Vec<WitnessKey>,
+        quorum: usize,
+    ) -> Result<Self, QuorumError> {
+        check_quorum(&witnesses, quorum)?;
+        self.witnesses = Some((witnesses, quorum));
+        Ok(self)
+    }
+}
+
+/// Verifies a bundle read from `input` as [`verify_bundle`] does, with `options`: the line
+/// limit and the witness quorum its tree checkpoint must carry. Streams.
+pub fn verify_bundle_with_options(
+    input: &mut dyn BufRead,
+    public: &NoteVerifier,
+    key: Option<&ChainKey>,
+    options: &BundleVerifyOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<BundleVerdict, std::io::Error> {
+    let max_line_bytes = options.max_line_bytes;
     let mut verifier = BundleVerifier::new(public, key);
+    if let Some((witnesses, quorum)) = &options.witnesses {
+        verifier = verifier.with_witness_quorum(witnesses, *quorum);
+    }
     let mut line = Vec::with_capacity(4096);
     let mut lines = 0u64;
     let room = (max_line_bytes as u64).saturating_add(1);
@@ -559,5 +626,41 @@ mod tests {
         );
         assert_eq!(json::canonicalize(text.as_bytes()).unwrap(), text);
         assert_eq!(BundleSelection::default().to_json(), "{}");
+    }
+
+    /// A quorum that cannot be evaluated is refused before any bundle is read: none, 0, or
+    /// more than the distinct keys (one key under two names is one).
+    #[test]
+    fn an_unusable_witness_quorum_is_refused_up_front() {
+        use trailseal_core::cosignature::WitnessSigner;
+        let key = |name: &str| {
+            WitnessSigner::from_seed(name, &[1; 32])
+                .unwrap()
+                .witness_key()
+                .clone()
+        };
+        let (w, alias) = (key("w.example"), key("alias.example"));
+        let options = BundleVerifyOptions::new;
+        assert_eq!(
+            options().witness_quorum(Vec::new(), 1).unwrap_err(),
+            QuorumError::Unreachable {
+                quorum: 1,
+                witnesses: 0
+            }
+        );
+        assert_eq!(
+            options().witness_quorum(vec![w.clone()], 0).unwrap_err(),
+            QuorumError::Zero
+        );
+        assert_eq!(
+            options()
+                .witness_quorum(vec![w.clone(), alias.clone()], 2)
+                .unwrap_err(),
+            QuorumError::Unreachable {
+                quorum: 2,
+                witnesses: 1
+            }
+        );
+        assert!(options().witness_quorum(vec![w, alias], 1).is_ok());
     }
 }

@@ -45,7 +45,10 @@ pub mod verify;
 pub mod witness;
 
 pub use anchor_file::{AnchorWrite, anchor_file_name, size_of_anchor_file_name, write_anchor_once};
-pub use bundle::{BundleReport, BundleSelection, verify_bundle, verify_bundle_with};
+pub use bundle::{
+    BundleReport, BundleSelection, BundleVerifyOptions, verify_bundle, verify_bundle_with,
+    verify_bundle_with_options,
+};
 pub use clock::now;
 pub use error::{
     BundleProblem, Error, KeyError, PolicyBreach, PolicyError, RetentionError, WrongKey,

@@ -104,12 +104,21 @@ fn an_unreadable_tree_hash_is_tampered_whatever_the_thread_count() {
     std::fs::copy(&path, &copy).unwrap();
     let index = stored_hash_index(0, 17_000).unwrap() as i64;
     for (what, sql) in [
-        ("not 32 bytes", "UPDATE trailseal_tree SET hash = x'00' WHERE idx = ?1"),
-        ("text", "UPDATE trailseal_tree SET hash = hex(hash) WHERE idx = ?1"),
+        (
+            "not 32 bytes",
+            "UPDATE trailseal_tree SET hash = x'00' WHERE idx = ?1",
+        ),
+        (
+            "text",
+            "UPDATE trailseal_tree SET hash = hex(hash) WHERE idx = ?1",
+        ),
         ("a row removed", "DELETE FROM trailseal_tree WHERE idx = ?1"),
     ] {
         std::fs::copy(&copy, &path).unwrap();
-        Connection::open(&path).unwrap().execute(sql, [index]).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute(sql, [index])
+            .unwrap();
         // `verdict` checks that 1 thread (hashes read after the scan) and 4 threads (read
         // ahead, beside it) agree.
         let v = verdict(&path);

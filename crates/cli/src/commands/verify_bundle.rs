@@ -9,13 +9,18 @@ use trailseal::Verdict;
 use trailseal::signing::read_public_key;
 
 use super::{load_key, stdout, verdict_exit};
-use crate::cli::{OutputArgs, SecretArgs};
+use crate::cli::{OutputArgs, QUORUM_HINT, SecretArgs, WitnessArgs};
 use crate::error::{CliError, output};
 use crate::json;
 use crate::output::{ProgressLine, verdict_text};
 
 #[derive(Debug, Args)]
 #[command(mut_arg("json", |a| a.help("Print the verdict as one JSON object")))]
+#[command(mut_arg("quorum", |a| a.help(
+    "How many distinct witnesses must have cosigned the tree checkpoint the bundle embeds, \
+     else the verdict is unverifiable (`witness quorum not met`), as it is for a bundle \
+     without a tree checkpoint (formats 1 and 2)"
+)))]
 pub(crate) struct VerifyBundleArgs {
     /// The bundle file.
     pub(crate) bundle: PathBuf,
@@ -32,11 +37,19 @@ pub(crate) struct VerifyBundleArgs {
     #[arg(long, value_name = "BYTES", default_value_t = trailseal::core::trace::DEFAULT_MAX_RECORD_BYTES)]
     pub(crate) max_record_bytes: usize,
     #[command(flatten)]
+    pub(crate) witness: WitnessArgs,
+    #[command(flatten)]
     pub(crate) output: OutputArgs,
 }
 
 pub(crate) fn run(args: &VerifyBundleArgs) -> Result<u8, CliError> {
     let public = read_public_key(&args.public_key)?;
+    let mut options = trailseal::BundleVerifyOptions::new().max_line_bytes(args.max_record_bytes);
+    if !args.witness.witness_keys.is_empty() {
+        options = options
+            .witness_quorum(args.witness.witness_keys.clone(), args.witness.quorum)
+            .map_err(|e| CliError::new(e.to_string()).hint(QUORUM_HINT))?;
+    }
     let key = if args.no_secret {
         None
     } else {
@@ -47,11 +60,11 @@ pub(crate) fn run(args: &VerifyBundleArgs) -> Result<u8, CliError> {
         .map_err(|e| CliError::new(format!("{}: cannot open: {e}", args.bundle.display())))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut progress = ProgressLine::new(!quiet);
-    let result = trailseal::verify_bundle_with(
+    let result = trailseal::verify_bundle_with_options(
         &mut reader,
         &public,
         key.as_ref(),
-        args.max_record_bytes,
+        &options,
         &mut |p| progress.update(p),
     )
     .map_err(|e| CliError::new(format!("{}: cannot read: {e}", args.bundle.display())))?;
@@ -86,6 +99,9 @@ pub(crate) fn run(args: &VerifyBundleArgs) -> Result<u8, CliError> {
                         result.tree_checked,
                         if result.tree_checked == 1 { "" } else { "s" }
                     ));
+                }
+                if let Some(n) = result.cosignatures {
+                    t.push_str(&format!("  witnesses: {n} cosigned the tree checkpoint\n"));
                 }
             }
             t

@@ -5,13 +5,12 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use clap::Args;
-use trailseal::core::cosignature::WitnessKey;
 use trailseal::core::tlog_proof::MAX_FILE_LEN;
 use trailseal::signing::read_public_key;
 use trailseal::tlog::{ProofVerdict, verify_proof_bytes};
 
 use super::stdout;
-use crate::cli::OutputArgs;
+use crate::cli::{OutputArgs, QUORUM_HINT, WitnessArgs};
 use crate::error::{CliError, EXIT_ERROR, EXIT_OK, EXIT_TAMPERED, output};
 use crate::json;
 
@@ -27,18 +26,10 @@ pub(crate) struct VerifyProofArgs {
     /// (made with `prove --with-trace`).
     #[arg(long, value_name = "T.json")]
     pub(crate) trace: Option<PathBuf>,
-    /// A witness's verifier key (vkey) whose cosignature counts (repeatable).
-    #[arg(long = "witness-key", value_name = "VKEY", value_parser = parse_witness_key)]
-    pub(crate) witness_keys: Vec<WitnessKey>,
-    /// How many distinct witnesses must have cosigned the checkpoint.
-    #[arg(long, value_name = "N", default_value_t = 1, requires = "witness_keys")]
-    pub(crate) quorum: usize,
+    #[command(flatten)]
+    pub(crate) witness: WitnessArgs,
     #[command(flatten)]
     pub(crate) output: OutputArgs,
-}
-
-fn parse_witness_key(text: &str) -> Result<WitnessKey, String> {
-    WitnessKey::parse_vkey(text).map_err(|e| e.to_string())
 }
 
 /// At most `limit + 1` bytes of `path` (so that a larger file is seen as larger).
@@ -96,13 +87,10 @@ pub(crate) fn run(args: &VerifyProofArgs) -> Result<u8, CliError> {
         &bytes,
         &public,
         trace.as_deref(),
-        &args.witness_keys,
-        args.quorum,
+        &args.witness.witness_keys,
+        args.witness.quorum,
     )
-    .map_err(|e| {
-        CliError::new(e.to_string())
-            .hint("--quorum must be between 1 and the number of distinct --witness-key")
-    })?;
+    .map_err(|e| CliError::new(e.to_string()).hint(QUORUM_HINT))?;
     if !args.output.quiet {
         let text = if args.output.json() {
             json::proof_verdict(&verdict) + "\n"

@@ -178,4 +178,7 @@ pub struct BundleVerdict {
     /// How many disclosed records were checked against that checkpoint's tree (leaf, salt
     /// and inclusion proof).
     pub tree_checked: u64,
+    /// How many distinct configured witnesses validly cosigned that checkpoint, when a
+    /// witness quorum was required and met ([`BundleVerifier::with_witness_quorum`]).
+    pub cosignatures: Option<usize>,
 }

@@ -241,3 +241,40 @@ fn trailer_framing_is_exact() {
         );
     }
 }
+
+/// A witness quorum over a bundle without a tree checkpoint (format 2), or one that cannot be
+/// met (0, more than the distinct keys), never verifies; a tampered bundle stays tampered.
+#[test]
+fn a_witness_quorum_without_a_tree_checkpoint_is_unverifiable() {
+    use crate::cosignature::WitnessSigner;
+    use crate::verdict::UnverifiableReason;
+    let key = ChainKey::from_secret(b"bundle").unwrap();
+    let signer = NoteSigner::from_seed("exporter", &[5; 32]).unwrap();
+    let public = signer.verifier();
+    let lines = bundle(10, &key, &signer);
+    let w = WitnessSigner::from_seed("w.example", &[1; 32]).unwrap();
+    let witnesses = [w.witness_key().clone()];
+    let check = |lines: &[String], quorum: usize| {
+        let mut v = BundleVerifier::new(&public, None).with_witness_quorum(&witnesses, quorum);
+        for l in lines {
+            if v.feed(l.as_bytes()) == Flow::Stop {
+                break;
+            }
+        }
+        v.finish()
+    };
+    assert!(verify(&lines, &public, None).verdict.is_verified());
+    for quorum in [0, 1, 2] {
+        let v = check(&lines, quorum);
+        match &v.verdict {
+            Verdict::Unverifiable(u) => {
+                assert_eq!(u.reason, UnverifiableReason::WitnessQuorum, "{u:?}");
+            }
+            other => panic!("quorum {quorum}: {other:?}"),
+        }
+        assert_eq!(v.cosignatures, None);
+    }
+    let mut bad = lines.clone();
+    bad[1] = bad[1].replacen("\"a0\"", "\"a9\"", 1);
+    assert!(matches!(check(&bad, 1).verdict, Verdict::Tampered(_)));
+}

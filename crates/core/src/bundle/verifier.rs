@@ -14,12 +14,14 @@ use super::{
 use crate::base64;
 use crate::chain::Hash32;
 use crate::chain::{ChainKey, KeyId};
+use crate::cosignature::WitnessKey;
 use crate::json::{self, Kind, Mode};
 use crate::note::{NoteError, NoteVerifier};
 use crate::verdict::{
     Caveat, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict, Verified,
 };
 use crate::verify::{ContentCheck, ContentChecker, Flow, RecordView, TraceEncoding};
+use crate::witness::{Quorum, evaluate_quorum};
 
 #[derive(Debug, PartialEq, Eq)]
 enum Stage {
@@ -40,8 +42,14 @@ pub struct BundleVerifier<'k> {
     key_id: Option<KeyId>,
     /// What the header says hash-only entries hold.
     reasons: WithheldReasons,
+    /// The header's format, once read.
+    format: Option<u64>,
     /// The tree a format 3 header embeds: disclosed entries it holds are checked against it.
     tree: Option<OpenTree>,
+    /// Its checkpoint note as the header gives it, with any cosignatures.
+    tree_note: Option<String>,
+    /// The cosignatures the tree checkpoint must carry: at least `.1` of the distinct `.0`.
+    witnesses: Option<(&'k [WitnessKey], usize)>,
     /// Disclosed entries checked against the tree.
     tree_checked: u64,
     withheld_counts: WithheldCounts,
@@ -68,7 +76,10 @@ impl<'k> BundleVerifier<'k> {
             origin: None,
             key_id: None,
             reasons: WithheldReasons::Hidden,
+            format: None,
             tree: None,
+            tree_note: None,
+            witnesses: None,
             tree_checked: 0,
             withheld_counts: WithheldCounts::default(),
             state: BlockState::default(),
@@ -77,6 +88,47 @@ impl<'k> BundleVerifier<'k> {
             outcome: None,
             manifest_seen: false,
             deferred_mac: None,
+        }
+    }
+
+    /// Requires the tree checkpoint the bundle embeds to carry valid cosignatures by at least
+    /// `quorum` of the distinct `witnesses` (counted as [`evaluate_quorum`] counts: one public
+    /// key once, under any name). A bundle that would otherwise verify is then `unverifiable`,
+    /// reason `witness quorum not met`, when fewer cosigned, when a configured witness's
+    /// cosignature line does not verify, when the bundle embeds no tree checkpoint (formats 1
+    /// and 2), and for a quorum of 0 or above the number of distinct keys (which a caller
+    /// should refuse first, [`crate::witness::check_quorum`]).
+    pub fn with_witness_quorum(mut self, witnesses: &'k [WitnessKey], quorum: usize) -> Self {
+        self.witnesses = Some((witnesses, quorum));
+        self
+    }
+
+    /// The witness quorum's outcome: `Ok(None)` when none is required, `Ok(Some(count))` when
+    /// it is met, else the `unverifiable` verdict.
+    fn witness_quorum(&self) -> Result<Option<usize>, Verdict> {
+        let Some((witnesses, quorum)) = self.witnesses else {
+            return Ok(None);
+        };
+        let unmet = |detail: String| {
+            Verdict::Unverifiable(Unverifiable {
+                reason: UnverifiableReason::WitnessQuorum,
+                detail,
+            })
+        };
+        let Some(note) = &self.tree_note else {
+            let format = self.format.unwrap_or(OLDEST_BUNDLE_FORMAT);
+            return Err(unmet(format!(
+                "witness quorum not met: the bundle (format {format}) embeds no tree checkpoint for witnesses to cosign"
+            )));
+        };
+        match evaluate_quorum(note, self.public, witnesses, quorum) {
+            Ok(Quorum::Met { count }) => Ok(Some(count)),
+            Ok(Quorum::NotMet { count, needed }) => Err(unmet(format!(
+                "line 1: the tree checkpoint: witness quorum not met: {count} of the configured witnesses cosigned it, {needed} needed"
+            ))),
+            Err(e) => Err(unmet(format!(
+                "line 1: the tree checkpoint: witness quorum not met: {e}"
+            ))),
         }
     }
 
@@ -209,6 +261,7 @@ impl<'k> BundleVerifier<'k> {
             );
         };
         self.reasons = reasons;
+        self.format = Some(format);
         self.origin = root
             .get("origin")
             .and_then(|o| o.as_str())
@@ -228,7 +281,10 @@ impl<'k> BundleVerifier<'k> {
             };
             let origin = self.origin.clone().unwrap_or_default();
             match OpenTree::open(&tree, self.public, &origin) {
-                Ok(open) => self.tree = Some(open),
+                Ok(open) => {
+                    self.tree = Some(open);
+                    self.tree_note = Some(tree.checkpoint);
+                }
                 Err(e) if is_other_key(&e) => {
                     return self.unverifiable(
                         UnverifiableReason::WrongKey,
@@ -638,6 +694,8 @@ impl<'k> BundleVerifier<'k> {
 
     /// The verdict once every line was fed.
     pub fn finish(self) -> BundleVerdict {
+        let quorum = self.witness_quorum();
+        let mut cosignatures = None;
         let level = if self.key.is_some() {
             BundleLevel::SignatureAndMac
         } else if self.state.disclosed > 0 && self.tree_checked == self.state.disclosed {
@@ -657,37 +715,45 @@ impl<'k> BundleVerifier<'k> {
                     self.state.entries
                 ),
             }),
-            None => {
-                let mut caveats = Vec::new();
-                match self.reasons {
-                    _ if withheld == 0 => {}
-                    WithheldReasons::Hidden => caveats.push(Caveat::Withheld { count: withheld }),
-                    WithheldReasons::Disclosed => caveats.push(Caveat::WithheldWithReasons {
-                        filter: self.withheld_counts.filter,
-                        redacted: self.withheld_counts.redacted,
-                    }),
-                }
-                if self.key.is_none() {
-                    let unchecked = self.state.disclosed.saturating_sub(self.tree_checked);
-                    if unchecked > 0 {
-                        caveats.push(Caveat::MacsNotChecked { count: unchecked });
+            // Everything else verified: the witness quorum decides (a tampered bundle stays
+            // tampered whatever its cosignatures).
+            None => match quorum {
+                Err(unmet) => unmet,
+                Ok(count) => {
+                    cosignatures = count;
+                    let mut caveats = Vec::new();
+                    match self.reasons {
+                        _ if withheld == 0 => {}
+                        WithheldReasons::Hidden => {
+                            caveats.push(Caveat::Withheld { count: withheld })
+                        }
+                        WithheldReasons::Disclosed => caveats.push(Caveat::WithheldWithReasons {
+                            filter: self.withheld_counts.filter,
+                            redacted: self.withheld_counts.redacted,
+                        }),
                     }
-                    if let (true, Some(tree)) = (self.tree_checked > 0, &self.tree) {
-                        caveats.push(Caveat::TreeChecked {
-                            count: self.tree_checked,
-                            tree_size: tree.checkpoint.size(),
-                        });
+                    if self.key.is_none() {
+                        let unchecked = self.state.disclosed.saturating_sub(self.tree_checked);
+                        if unchecked > 0 {
+                            caveats.push(Caveat::MacsNotChecked { count: unchecked });
+                        }
+                        if let (true, Some(tree)) = (self.tree_checked > 0, &self.tree) {
+                            caveats.push(Caveat::TreeChecked {
+                                count: self.tree_checked,
+                                tree_size: tree.checkpoint.size(),
+                            });
+                        }
                     }
+                    Verdict::Verified(Verified {
+                        records_checked: self.state.entries,
+                        first_seq: self.first.as_ref().map(|f| f.0),
+                        last_seq: self.last.as_ref().map(|l| l.0),
+                        caveats,
+                        retention: Vec::new(),
+                        anchors: Vec::new(),
+                    })
                 }
-                Verdict::Verified(Verified {
-                    records_checked: self.state.entries,
-                    first_seq: self.first.as_ref().map(|f| f.0),
-                    last_seq: self.last.as_ref().map(|l| l.0),
-                    caveats,
-                    retention: Vec::new(),
-                    anchors: Vec::new(),
-                })
-            }
+            },
         };
         let withheld_reasons = (self.reasons == WithheldReasons::Disclosed
             && self.stage != Stage::Header)
@@ -702,6 +768,7 @@ impl<'k> BundleVerifier<'k> {
             withheld_reasons,
             checkpoint: self.tree.map(|t| t.checkpoint),
             tree_checked: self.tree_checked,
+            cosignatures,
         }
     }
 }

@@ -104,16 +104,11 @@ pub enum QuorumError {
     Cosignature(#[from] CosignatureError),
 }
 
-/// Opens `note` with the log's key and counts the distinct configured `witnesses` that
-/// validly cosigned its body ([`open_cosigned`]: one witness counts once, whatever its lines
-/// or names; a bad line by a configured key is an error). A quorum of 0, or one larger than
-/// the number of distinct witness keys, is refused: it would be met by nothing, or never.
-pub fn evaluate_quorum(
-    note: &str,
-    log: &NoteVerifier,
-    witnesses: &[WitnessKey],
-    quorum: usize,
-) -> Result<Quorum, QuorumError> {
+/// Whether `quorum` can be evaluated over `witnesses`: at least 1 and at most the number of
+/// distinct witness keys (one public key counts once, under any name), which is returned.
+/// [`evaluate_quorum`] checks this first; a caller refuses an unusable quorum with it before
+/// anything is read.
+pub fn check_quorum(witnesses: &[WitnessKey], quorum: usize) -> Result<usize, QuorumError> {
     if quorum == 0 {
         return Err(QuorumError::Zero);
     }
@@ -126,6 +121,20 @@ pub fn evaluate_quorum(
             witnesses: keys.len(),
         });
     }
+    Ok(keys.len())
+}
+
+/// Opens `note` with the log's key and counts the distinct configured `witnesses` that
+/// validly cosigned its body ([`open_cosigned`]: one witness counts once, whatever its lines
+/// or names; a bad line by a configured key is an error). A quorum of 0, or one larger than
+/// the number of distinct witness keys, is refused: it would be met by nothing, or never.
+pub fn evaluate_quorum(
+    note: &str,
+    log: &NoteVerifier,
+    witnesses: &[WitnessKey],
+    quorum: usize,
+) -> Result<Quorum, QuorumError> {
+    check_quorum(witnesses, quorum)?;
     let (_, cosigned) = open_cosigned(note, log, witnesses)?;
     let count = cosigned.len();
     Ok(if count >= quorum {

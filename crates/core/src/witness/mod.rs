@@ -21,7 +21,9 @@ pub mod request;
 pub mod response;
 pub mod state;
 
-pub use merge::{MergeError, Quorum, QuorumError, evaluate_quorum, merge_cosignatures};
+pub use merge::{
+    MergeError, Quorum, QuorumError, check_quorum, evaluate_quorum, merge_cosignatures,
+};
 pub use request::{
     AddCheckpoint, MAX_PROOF_LINES, MAX_REQUEST_LEN, RequestError, consistency_proof_len,
 };

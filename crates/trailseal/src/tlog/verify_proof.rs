@@ -14,7 +14,7 @@ use trailseal_core::leaf::{Leaf, check_trace};
 use trailseal_core::note::NoteVerifier;
 use trailseal_core::tlog_proof::TlogProof;
 use trailseal_core::tree::{MerkleHash, check_record};
-use trailseal_core::witness::{Quorum, QuorumError, evaluate_quorum};
+use trailseal_core::witness::{Quorum, QuorumError, check_quorum, evaluate_quorum};
 use trailseal_core::{PreparedTrace, TraceLimits};
 
 use super::extra::ProofExtra;
@@ -211,18 +211,7 @@ pub fn verify_proof(
 ) -> Result<ProofVerdict, QuorumError> {
     if !witnesses.is_empty() {
         // A quorum of 0 or beyond the keys configured is refused before anything is read.
-        let mut keys: Vec<[u8; 32]> = witnesses.iter().map(WitnessKey::public_key).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        if quorum == 0 {
-            return Err(QuorumError::Zero);
-        }
-        if quorum > keys.len() {
-            return Err(QuorumError::Unreachable {
-                quorum,
-                witnesses: keys.len(),
-            });
-        }
+        check_quorum(witnesses, quorum)?;
     }
     let proof = match TlogProof::parse(text) {
         Ok(p) => p,
