@@ -70,18 +70,12 @@ impl AuditLog {
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
         let threads = self.threads();
         let location = self.location().to_owned();
-        let mut snapshot = self.store_mut().snapshot(threads)?;
-        let verdict = crate::verify::verify_snapshot(
-            &location,
-            &mut snapshot,
+        let (mut snapshot, verified) = crate::verify::verified_snapshot(
+            self.store_mut(),
             &key,
             &mut VerifyOptions::new().threads(threads),
-        );
-        let Verdict::Verified(verified) = verdict else {
-            return Err(Error::NotVerified {
-                verdict: Box::new(verdict),
-            });
-        };
+            1,
+        )?;
         then(&mut Source {
             key: &key,
             verified,

@@ -88,22 +88,17 @@ impl AuditLog {
         let threads = self.threads();
         let location = self.location().to_owned();
         // The head signed is the one verified: both from one snapshot.
-        let mut snapshot = self
-            .store_mut()
-            .snapshot(if verify_first { threads } else { 1 })?;
-        if verify_first {
-            let verdict = crate::verify::verify_snapshot(
-                &location,
-                &mut snapshot,
+        let mut snapshot = if verify_first {
+            crate::verify::verified_snapshot(
+                self.store_mut(),
                 &key,
                 &mut VerifyOptions::new().threads(threads),
-            );
-            if !verdict.is_verified() {
-                return Err(Error::NotVerified {
-                    verdict: Box::new(verdict),
-                });
-            }
-        }
+                1,
+            )?
+            .0
+        } else {
+            self.store_mut().snapshot(1)?
+        };
         let state = snapshot.state.clone();
         // The tree pinned is the one of the same snapshot (verified with it when asked).
         let tree = match snapshot.readers.first_mut() {

@@ -5,7 +5,7 @@
 //! checks against a signed checkpoint anyway.
 
 use trailseal_core::tree::{MerkleHash, TreeError, prove_record, prove_tree, tree_hash};
-use trailseal_core::{Caveat, Verdict, Verified};
+use trailseal_core::{Caveat, Verified};
 use trailseal_store::{Snapshot, SnapshotHashes, StoreError};
 
 use super::TlogError;
@@ -149,21 +149,12 @@ impl AuditLog {
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
         let threads = self.threads();
         let location = self.location().to_owned();
-        let mut snapshot = self.store_mut().snapshot(threads)?;
-        let verdict = crate::verify::verify_snapshot(
-            &location,
-            &mut snapshot,
+        let (mut snapshot, verified) = crate::verify::verified_snapshot(
+            self.store_mut(),
             &key,
             &mut VerifyOptions::new().threads(threads),
-        );
-        let verified = match verdict {
-            Verdict::Verified(v) => v,
-            other => {
-                return Err(Error::NotVerified {
-                    verdict: Box::new(other),
-                });
-            }
-        };
+            1,
+        )?;
         run_on(&location, &mut snapshot, Some(verified), f)
     }
 

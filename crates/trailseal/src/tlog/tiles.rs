@@ -27,7 +27,7 @@ use trailseal_core::tree::{
     hash_tiles, push_bundle_entry, stored_hash_count, tile_data,
 };
 use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, ScanItem};
-use trailseal_core::{Caveat, ChainKey, Hash32, Verdict};
+use trailseal_core::{Caveat, ChainKey, Hash32};
 use trailseal_store::{SeqRange, SnapshotHashes, SnapshotReader, StoreError};
 
 use super::tile_dir::{Put, TileDir};
@@ -226,19 +226,12 @@ impl AuditLog {
                 Some((path, checkpoint))
             }
         };
-        let mut snapshot = self.store_mut().snapshot(threads)?;
-        let verdict = crate::verify::verify_snapshot(
-            &location,
-            &mut snapshot,
+        let (mut snapshot, verified) = crate::verify::verified_snapshot(
+            self.store_mut(),
             &key,
             &mut VerifyOptions::new().threads(threads),
-        );
-        let Verdict::Verified(verified) = verdict else {
-            return Err(Error::NotVerified {
-                verdict: Box::new(verdict),
-            }
-            .into());
-        };
+            1,
+        )?;
         let tree = snapshot.state.tree.ok_or_else(|| TilesError::NoTree {
             location: location.clone(),
         })?;

@@ -120,12 +120,7 @@ pub(crate) fn verify_threaded(
         return no_secret();
     };
     let threads = options.threads_or(threads);
-    // One reader per thread, and one more that reads the stored tree hashes meanwhile.
-    let readers = if threads > 1 && options.observer.is_none() {
-        threads + 1
-    } else {
-        1
-    };
+    let readers = readers_for(threads, options);
     let location = store.location().to_owned();
     let mut attempts = 0;
     loop {
@@ -165,6 +160,38 @@ pub(crate) fn verify_snapshot(
     let threads = options.threads_or(default_threads());
     read_and_verify(location, snapshot, key, options, threads)
         .unwrap_or_else(|e| verdict_of_store_error(&e))
+}
+
+/// The readers a verification with `threads` threads reads a snapshot with: one per thread
+/// and one more that reads the stored tree hashes meanwhile; one for a single thread or an
+/// observer (which sees the records in order, as one reader reads them).
+fn readers_for(threads: usize, options: &VerifyOptions<'_>) -> usize {
+    if threads > 1 && options.observer.is_none() {
+        threads + 1
+    } else {
+        1
+    }
+}
+
+/// Opens one snapshot of `store` and verifies it with `key` as `options` asks: the snapshot,
+/// whose readers read next exactly what verified, and what verification found; or
+/// [`Error::NotVerified`](crate::Error::NotVerified) with the verdict. `min_readers`: the
+/// readers the caller needs afterwards.
+pub(crate) fn verified_snapshot<'s>(
+    store: &'s mut dyn Store,
+    key: &ChainKey,
+    options: &mut VerifyOptions<'_>,
+    min_readers: usize,
+) -> Result<(Snapshot<'s>, trailseal_core::Verified), crate::Error> {
+    let threads = options.threads_or(default_threads());
+    let location = store.location().to_owned();
+    let mut snapshot = store.snapshot(readers_for(threads, options).max(min_readers))?;
+    match verify_snapshot(&location, &mut snapshot, key, options) {
+        Verdict::Verified(verified) => Ok((snapshot, verified)),
+        other => Err(crate::Error::NotVerified {
+            verdict: Box::new(other),
+        }),
+    }
 }
 
 /// [`verify_snapshot`], with the error that stopped reading the store.
