@@ -23,6 +23,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,6 +41,35 @@ def remove_store(store: Path) -> None:
 def timed(cmd: list[str], env: dict[str, str], stdin=None) -> tuple[float, str]:
     wall, _, out, _, _ = measure.run(cmd, env, measure.chunks(stdin) if stdin is not None else None)
     return wall, out
+
+
+def plain_sqlite(path: Path, n: int, tree_rows: bool) -> float:
+    """What the storage engine itself charges: `n` commits of one 1 KB record row each (WAL,
+    synchronous=FULL, as trailseal writes), with or without the two 32-byte rows a record adds
+    to a tree table on average. Python's sqlite3, no trailseal."""
+    import sqlite3
+
+    remove_store(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, a TEXT UNIQUE, p TEXT, r TEXT, payload TEXT)")
+    conn.execute("CREATE TABLE tr (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL)")
+    payload = "x" * 960
+    idx = 0
+    start = time.perf_counter()
+    for i in range(n):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t VALUES (?, ?, ?, ?, ?)", (i, f"a-{i}", "0" * 64, "1" * 64, payload))
+        if tree_rows:
+            for _ in range(2):
+                conn.execute("INSERT INTO tr VALUES (?, ?)", (idx, os.urandom(32)))
+                idx += 1
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    remove_store(path)
+    return elapsed
 
 
 def main() -> None:
@@ -77,6 +107,11 @@ def main() -> None:
                 remove_store(single)
         for name in versions:
             remove_store(work / f"{name}.{fmt}")
+    for r in range(args.rounds):
+        for rows in ((False, True) if r % 2 == 0 else (True, False)):
+            name = "tree" if rows else "baseline"
+            results.setdefault(("plain", "per-record", name), []).append(
+                plain_sqlite(work / "plain.db", args.single, rows))
     print(f"\ntree overhead, {os.cpu_count()} cores, {args.records:,} records (per-record: {args.single:,}), "
           f"{args.rounds} rounds, medians")
     print("| store | step | baseline | with the tree | ratio |")
@@ -88,6 +123,11 @@ def main() -> None:
             tree = statistics.median(results[(fmt, step, "tree")])
             print(f"| {'SQLite' if fmt == 'db' else 'JSONL'} | {step} | {base:.2f} s ({n / base / 1000:.1f} k/s) "
                   f"| {tree:.2f} s ({n / tree / 1000:.1f} k/s) | {tree / base:.2f} |")
+    base = statistics.median(results[("plain", "per-record", "baseline")])
+    tree = statistics.median(results[("plain", "per-record", "tree")])
+    n = args.single
+    print(f"| plain SQLite (Python sqlite3): a record row per commit, then with 2 tree rows | per-record "
+          f"| {base:.2f} s ({n / base / 1000:.1f} k/s) | {tree:.2f} s ({n / tree / 1000:.1f} k/s) | {tree / base:.2f} |")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
-//! Writing a command's output file: atomically, and never over a different file silently.
+//! Reading a command's input file with a size limit; writing its output file atomically,
+//! never over a different file silently.
 
+use std::io::Read;
 use std::path::Path;
 
 use trailseal::store::atomic::WriteError;
@@ -20,4 +22,15 @@ pub(crate) fn write_once(path: &Path, mode: u32, bytes: &[u8]) -> Result<Written
         .hint("choose another --out, or remove the file first"),
         e => CliError::new(format!("{}: {e}", path.display())),
     })
+}
+
+/// At most `limit + 1` bytes of `path` (so that a larger file is seen as larger).
+pub(crate) fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>, CliError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| CliError::new(format!("{}: cannot open: {e}", path.display())))?;
+    let mut out = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| CliError::new(format!("{}: cannot read: {e}", path.display())))?;
+    Ok(out)
 }

@@ -994,3 +994,163 @@ fn a_bundle_without_a_tree_checkpoint_does_not_meet_a_witness_quorum() {
         );
     }
 }
+
+/// `export --bundle --checkpoint FILE` embeds a checkpoint `trailseal checkpoint` wrote, with
+/// the cosignatures witnesses added to it, so a bundle can meet `verify-bundle --witness-key`'s
+/// quorum; records after the checkpoint's size are disclosed without a proof. A checkpoint of
+/// another tree (a fork), of a larger tree (a rollback), signed by another key or for another
+/// origin is refused, and no bundle is written.
+#[test]
+fn a_bundle_embeds_a_cosigned_checkpoint_given_to_export() {
+    use trailseal::core::cosignature::WitnessSigner;
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path(), "s.db", 40);
+    let (key, public) = keygen(dir.path());
+    let signer = trailseal::signing::read_signing_key(Path::new(&key)).unwrap();
+    let checkpoint_of = |store: &str, key: &str, name: &str| {
+        let out = dir.path().join(name);
+        ok(&run(
+            &[
+                "checkpoint",
+                "--store",
+                store,
+                "--signing-key",
+                key,
+                "--origin",
+                "example.com/audit/tree",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "",
+        ));
+        std::fs::read_to_string(out).unwrap()
+    };
+    let note = checkpoint_of(&s, &key, "cp40");
+    let body = Checkpoint::open(&note, &signer.verifier()).unwrap().body();
+    let w1 = WitnessSigner::from_seed("w1.example", &[1; 32]).unwrap();
+    let k1 = w1.witness_key().to_vkey();
+    let cosigned = dir.path().join("cp40.cosigned");
+    std::fs::write(
+        &cosigned,
+        format!("{note}{}", w1.cosign(&body, 1_700_000_000).unwrap()),
+    )
+    .unwrap();
+    // More records after the checkpoint: they are disclosed, outside its tree.
+    let more: String = (40..45)
+        .map(|i| Trace::new(format!("act-{i}")).json() + "\n")
+        .collect();
+    ok(&run(&["append", "--store", &s], &more));
+
+    let bundle = dir.path().join("witnessed.bundle");
+    export(
+        &s,
+        &key,
+        &bundle,
+        &["--checkpoint", cosigned.to_str().unwrap()],
+    );
+    let header = parse(&lines(&bundle)[0]);
+    assert_eq!(
+        header["tree"]["checkpoint"].as_str().unwrap(),
+        std::fs::read_to_string(&cosigned).unwrap(),
+        "the checkpoint is embedded as given, cosignature included"
+    );
+    let (code, v) = verify_witnessed(&bundle, &public, &["--witness-key", &k1]);
+    assert_eq!(
+        (code, v["status"].as_str()),
+        (Some(0), Some("verified")),
+        "{v}"
+    );
+    assert_eq!(v["cosignatures"].as_u64(), Some(1), "{v}");
+    assert_eq!(
+        (
+            caveat(&v, "tree-checked").map(|c| c["tree_size"].clone()),
+            caveat(&v, "tree-checked").map(|c| c["count"].clone()),
+            caveat(&v, "macs-not-checked").map(|c| c["count"].clone()),
+        ),
+        (Some(40.into()), Some(40.into()), Some(5.into())),
+        "records 40.. are outside the given checkpoint's tree: {v}"
+    );
+    // Without the cosignature, the same export does not meet the quorum.
+    let plain = dir.path().join("plain.bundle");
+    export(&s, &key, &plain, &[]);
+    quorum_not_met(
+        verify_witnessed(&plain, &public, &["--witness-key", &k1]),
+        "a new checkpoint",
+    );
+
+    // Refused: a fork (another store's tree, same size), a rollback (a larger tree), another key,
+    // another origin. Nothing is written.
+    // `store` gives act-40 a principal, the append above did not: the trees differ from leaf 40.
+    let other = store(dir.path(), "other.db", 41);
+    let fork = dir.path().join("fork.cp");
+    std::fs::write(&fork, checkpoint_of(&other, &key, "fork41")).unwrap();
+    let bigger = store(dir.path(), "bigger.db", 60);
+    let rollback = dir.path().join("rollback.cp");
+    std::fs::write(&rollback, checkpoint_of(&bigger, &key, "big60")).unwrap();
+    let (other_key, _) = {
+        let k = dir
+            .path()
+            .join("other-exporter")
+            .to_str()
+            .unwrap()
+            .to_owned();
+        ok(&run(&["keygen", "--out", &k], ""));
+        (k.clone(), format!("{k}.pub"))
+    };
+    let foreign = dir.path().join("foreign.cp");
+    std::fs::write(&foreign, checkpoint_of(&s, &other_key, "foreign")).unwrap();
+    let origin = dir.path().join("origin.cp");
+    let out = dir.path().join("origin-cp");
+    ok(&run(
+        &[
+            "checkpoint",
+            "--store",
+            &s,
+            "--signing-key",
+            &key,
+            "--origin",
+            "elsewhere.example/tree",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "",
+    ));
+    std::fs::copy(&out, &origin).unwrap();
+    for (what, cp, says) in [
+        ("a fork", &fork, "another root"),
+        ("a rollback", &rollback, "records it signed are gone"),
+        ("another key", &foreign, "checkpoint"),
+        (
+            "another origin",
+            &origin,
+            "names the log elsewhere.example/tree",
+        ),
+    ] {
+        let target = dir
+            .path()
+            .join(format!("{}.bundle", what.replace(' ', "-")));
+        let o = run(
+            &[
+                "export",
+                "--store",
+                &s,
+                "--bundle",
+                target.to_str().unwrap(),
+                "--signing-key",
+                &key,
+                "--origin",
+                "example.com/audit",
+                "--checkpoint",
+                cp.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert_ne!(o.status.code(), Some(0), "{what}: {}", text(&o.stdout));
+        assert!(
+            text(&o.stderr).contains(says),
+            "{what}: {}",
+            text(&o.stderr)
+        );
+        assert!(!target.exists(), "{what}: nothing is written");
+    }
+}

@@ -13,7 +13,7 @@ use trailseal_core::witness::{QuorumError, check_quorum};
 use trailseal_core::{ChainKey, TamperKind, Tampered, Timestamp, TraceSummary, Verdict};
 use trailseal_store::SeqRange;
 
-use crate::bundle_tree::{Pending, signed_tree};
+use crate::bundle_tree::{Pending, bundle_tree};
 use crate::error::{BundleProblem, Error};
 use crate::log::AuditLog;
 use crate::redact::{RedactError, RedactPath};
@@ -181,6 +181,27 @@ impl AuditLog {
         selection: &BundleSelection,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<BundleReport, Error> {
+        self.export_bundle_at(out, signer, origin, now, selection, None, progress)
+    }
+
+    /// [`AuditLog::export_bundle`], embedding `checkpoint` as the bundle's tree checkpoint
+    /// (`None`: a new one of the whole tree). A checkpoint note signed by `signer`'s key for
+    /// the tree origin of `origin`, as `trailseal checkpoint` writes it, cosignatures included:
+    /// so a bundle can carry witnesses' cosignatures, which `verify-bundle --witness-key`
+    /// counts. Its tree must be the store's at its size (another root is refused as a fork, a
+    /// size beyond the tree as a rollback); the records after that size are disclosed without
+    /// a proof, as records outside the tree are.
+    #[allow(clippy::too_many_arguments)]
+    pub fn export_bundle_at(
+        &mut self,
+        out: &mut dyn Write,
+        signer: &NoteSigner,
+        origin: &str,
+        now: Timestamp,
+        selection: &BundleSelection,
+        checkpoint: Option<&str>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<BundleReport, Error> {
         let paths = selection.redact_paths()?;
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
         // A wrong secret is told apart from tampering, as `verify` does.
@@ -189,18 +210,13 @@ impl AuditLog {
         // The range is chosen and read on one snapshot of the store, which verifies first: the
         // bundle's tree checkpoint signs the whole tree, so every record must check.
         let threads = self.threads();
-        let mut snapshot = self.store_mut().snapshot(threads.max(2))?;
-        let verdict = crate::verify::verify_snapshot(
-            &location,
-            &mut snapshot,
+        // Two readers at least: one scans, one reads the proofs' hashes (see below).
+        let (mut snapshot, _) = crate::verify::verified_snapshot(
+            self.store_mut(),
             &key,
             &mut VerifyOptions::new().threads(threads),
-        );
-        if !verdict.is_verified() {
-            return Err(Error::NotVerified {
-                verdict: Box::new(verdict),
-            });
-        }
+            2,
+        )?;
         let state = snapshot.state.clone();
         let first_held = state.start.next_seq;
         let Some((head, _)) = state.head else {
@@ -278,9 +294,17 @@ impl AuditLog {
         } else {
             WithheldReasons::Hidden
         };
-        // The tree's checkpoint, signed from the verified snapshot.
+        // The tree's checkpoint: the one given, checked against the verified snapshot's tree,
+        // or a new one signed from it.
         let tree = match snapshot.readers.first_mut() {
-            Some(reader) => signed_tree(&location, state.tree, reader.as_mut(), signer, origin)?,
+            Some(reader) => bundle_tree(
+                &location,
+                state.tree,
+                reader.as_mut(),
+                signer,
+                origin,
+                checkpoint,
+            )?,
             None => None,
         };
         let (mut writer, header) = match &tree {

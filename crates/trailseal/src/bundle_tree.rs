@@ -14,22 +14,34 @@ use trailseal_store::{SnapshotHashes, SnapshotReader, StoreError, StoredTree};
 
 use crate::error::{BundleProblem, Error};
 
-/// The signed checkpoint of the snapshot's tree, named `tree_origin(origin)`; `None` when the
-/// store has no tree or an empty one. The snapshot must have verified.
-pub(crate) fn signed_tree(
+/// The checkpoint of the snapshot's tree the bundle embeds, named `tree_origin(origin)`:
+/// `given` (a checkpoint note signed by `signer`'s key, with whatever cosignatures it carries)
+/// when it is one of this tree, at its size; otherwise a new one, of the whole tree. `None`
+/// when the store has no tree or an empty one (and nothing is given). The snapshot must have
+/// verified.
+pub(crate) fn bundle_tree(
     location: &str,
     tree: Option<StoredTree>,
     reader: &mut dyn SnapshotReader,
     signer: &NoteSigner,
     origin: &str,
+    given: Option<&str>,
 ) -> Result<Option<BundleTree>, Error> {
-    let Some(tree) = tree.filter(|t| t.size() > 0) else {
-        return Ok(None);
-    };
     let problem = |problem| Error::Bundle {
         location: location.to_owned(),
         problem,
     };
+    let Some(tree) = tree.filter(|t| t.size() > 0) else {
+        return match given {
+            None => Ok(None),
+            Some(_) => Err(problem(BundleProblem::Tree(
+                "the store has no tree: a tree checkpoint cannot be embedded".into(),
+            ))),
+        };
+    };
+    if let Some(note) = given {
+        return given_tree(location, tree, reader, signer, origin, note).map(Some);
+    }
     let root =
         tree_hash(tree.size(), &mut SnapshotHashes(reader)).map_err(|e| tree_error(location, e))?;
     let checkpoint = tree_origin(origin)
@@ -40,6 +52,54 @@ pub(crate) fn signed_tree(
         base: tree.base,
         checkpoint,
     }))
+}
+
+/// `note` as the bundle's tree checkpoint, once it is shown to be one of the store's tree:
+/// signed by the bundle's key, named the bundle's tree origin, of a size the tree reaches,
+/// with the root the stored hashes give at that size.
+fn given_tree(
+    location: &str,
+    tree: StoredTree,
+    reader: &mut dyn SnapshotReader,
+    signer: &NoteSigner,
+    origin: &str,
+    note: &str,
+) -> Result<BundleTree, Error> {
+    let refused = |why: String| Error::Bundle {
+        location: location.to_owned(),
+        problem: BundleProblem::Tree(format!("the checkpoint to embed {why}")),
+    };
+    let checkpoint = Checkpoint::open(note, &signer.verifier()).map_err(|e| Error::Bundle {
+        location: location.to_owned(),
+        problem: BundleProblem::Checkpoint(e),
+    })?;
+    let expected = tree_origin(origin).map_err(|e| Error::Bundle {
+        location: location.to_owned(),
+        problem: BundleProblem::Checkpoint(e),
+    })?;
+    if checkpoint.origin() != expected {
+        return Err(refused(format!(
+            "names the log {}, the bundle's tree is {expected}",
+            checkpoint.origin()
+        )));
+    }
+    let size = checkpoint.size();
+    if size > tree.size() {
+        return Err(refused(format!(
+            "is of a tree of {size} records, the store's holds {}: records it signed are gone (a rollback, or another store)",
+            tree.size()
+        )));
+    }
+    let root = tree_hash(size, &mut SnapshotHashes(reader)).map_err(|e| tree_error(location, e))?;
+    if root.0 != *checkpoint.root() {
+        return Err(refused(format!(
+            "has another root than the store's tree at size {size}: a fork, or another store"
+        )));
+    }
+    Ok(BundleTree {
+        base: tree.base,
+        checkpoint: note.to_owned(),
+    })
 }
 
 /// A tree error while reading the snapshot's stored hashes.

@@ -61,7 +61,18 @@ pub(crate) struct ExportArgs {
     /// The log's identity in the bundle (default: trailseal.local/<store file name>).
     #[arg(long, requires = "bundle")]
     pub(crate) origin: Option<String>,
+    /// Embed this tree checkpoint (as `trailseal checkpoint` wrote it, with the witnesses'
+    /// cosignatures it carries) instead of signing a new one, so that `verify-bundle
+    /// --witness-key` can count them. It must be signed with --signing-key, for the bundle's
+    /// origin, and be of the store's tree (another root is refused as a fork); records after
+    /// its size are disclosed without a proof.
+    #[arg(long, value_name = "FILE", requires = "bundle")]
+    pub(crate) checkpoint: Option<PathBuf>,
 }
+
+/// The largest checkpoint file `--checkpoint` reads (a note with many cosignatures is a few
+/// KiB).
+const MAX_CHECKPOINT_FILE: usize = 1 << 20;
 
 pub(crate) fn run(args: &ExportArgs) -> Result<u8, CliError> {
     if let Some(bundle) = &args.bundle {
@@ -123,17 +134,37 @@ fn export_bundle(args: &ExportArgs, out_path: &Path) -> Result<u8, CliError> {
         .origin
         .clone()
         .unwrap_or_else(|| default_origin(&args.store.store));
+    let checkpoint = args
+        .checkpoint
+        .as_deref()
+        .map(|path| {
+            let bytes = crate::files::read_limited(path, MAX_CHECKPOINT_FILE)?;
+            if bytes.len() > MAX_CHECKPOINT_FILE {
+                return Err(CliError::new(format!(
+                    "{}: larger than a checkpoint note can be ({MAX_CHECKPOINT_FILE} bytes)",
+                    path.display()
+                )));
+            }
+            String::from_utf8(bytes).map_err(|_| {
+                CliError::new(format!(
+                    "{}: not a checkpoint note (not UTF-8 text)",
+                    path.display()
+                ))
+            })
+        })
+        .transpose()?;
     let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?.with_key(key);
     let mut progress = ProgressLine::doing(true, "exporting");
     // Traces: private (0600), written beside the target and renamed over it; nothing is left
     // on an error.
     let result = trailseal::write_atomically(out_path, |file| {
-        log.export_bundle(
+        log.export_bundle_at(
             file,
             &signer,
             &origin,
             trailseal::now(),
             &selection,
+            checkpoint.as_deref(),
             &mut |p| progress.update(p),
         )
     });

@@ -1,7 +1,7 @@
 //! `trailseal verify-proof`: a proof file checked offline, with the log's public key alone
 //! (no secret, no store), optionally a trace against its leaf and a witness quorum.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -12,6 +12,7 @@ use trailseal::tlog::{ProofVerdict, verify_proof_bytes};
 use super::stdout;
 use crate::cli::{OutputArgs, QUORUM_HINT, WitnessArgs};
 use crate::error::{CliError, EXIT_ERROR, EXIT_OK, EXIT_TAMPERED, output};
+use crate::files::read_limited;
 use crate::json;
 
 #[derive(Debug, Args)]
@@ -30,17 +31,6 @@ pub(crate) struct VerifyProofArgs {
     pub(crate) witness: WitnessArgs,
     #[command(flatten)]
     pub(crate) output: OutputArgs,
-}
-
-/// At most `limit + 1` bytes of `path` (so that a larger file is seen as larger).
-fn read_limited(path: &std::path::Path, limit: usize) -> Result<Vec<u8>, CliError> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| CliError::new(format!("{}: cannot open: {e}", path.display())))?;
-    let mut out = Vec::new();
-    file.take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| CliError::new(format!("{}: cannot read: {e}", path.display())))?;
-    Ok(out)
 }
 
 fn verdict_text(verdict: &ProofVerdict, path: &str) -> String {
