@@ -293,6 +293,31 @@ def test_verify_bundle_with_a_witness_quorum(tmp_path: Path) -> None:
             trailseal.verify_bundle(bundle, f"{key}.pub", **bad)  # type: ignore[arg-type]
 
 
+def test_a_bundle_embeds_the_checkpoint_it_is_given(tmp_path: Path) -> None:
+    log = filled(str(tmp_path / "a.db"))
+    key = tmp_path / "bundle-key"
+    trailseal.keygen(key)
+    checkpoint = log.checkpoint(key, origin="example.com/audit/tree", out=tmp_path / "tree.note")
+    bundle = tmp_path / "given.bundle"
+    # As a Checkpoint and as its file: the header carries the note as given.
+    for given in (checkpoint, tmp_path / "tree.note"):
+        log.export(bundle, bundle=True, signing_key=key, origin="example.com/audit", checkpoint=given)
+        with bundle.open(encoding="utf-8") as f:
+            header = json.loads(f.readline())
+        assert header["tree"]["checkpoint"] == checkpoint.note
+        assert trailseal.verify_bundle(bundle, f"{key}.pub").verified
+    # Another store's tree (a fork) is refused, and no bundle is written.
+    other = trailseal.open(tmp_path / "b.db", SECRET)
+    other.append_many(trace(f"other-{i}", day=i) for i in range(5))
+    fork = other.checkpoint(key, origin="example.com/audit/tree")
+    refused = tmp_path / "fork.bundle"
+    with pytest.raises(errors.TrailsealError, match="checkpoint to embed"):
+        log.export(refused, bundle=True, signing_key=key, origin="example.com/audit", checkpoint=fork)
+    assert not refused.exists()
+    with pytest.raises(errors.InvalidTraceError):
+        log.export(tmp_path / "x.jsonl", checkpoint=checkpoint)
+
+
 def test_secrets_never_appear_in_reprs_messages_or_tracebacks(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     log = filled(str(db))

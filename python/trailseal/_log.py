@@ -482,15 +482,25 @@ class AuditLog:
         capability: str | None = None,
         redact: Iterable[str] = (),
         withheld_reasons: bool = False,
+        checkpoint: PathLike | Checkpoint | None = None,
     ) -> int | BundleReport:
         """Writes the chain as a JSONL store that verifies on its own with the secret
         (returns the record count), or with ``bundle=True`` a signed bundle an auditor checks
-        with the public key alone (returns a :class:`BundleReport`). Written atomically."""
+        with the public key alone (returns a :class:`BundleReport`). Written atomically.
+
+        ``checkpoint`` (a :class:`Checkpoint` or a checkpoint file, as :meth:`checkpoint`
+        wrote it, witnesses' cosignatures included): the bundle embeds it instead of signing a
+        new one, so that ``verify_bundle(witness_keys=...)`` can count its cosignatures. It
+        must be of this store's tree (a fork or rollback raises); records after its size are
+        disclosed without a proof."""
         target = os.fspath(path)
         if not bundle:
+            if checkpoint is not None:
+                raise InvalidTraceError("checkpoint is for a bundle (bundle=True)")
             return self._log.export_jsonl(target)
         if signing_key is None:
             raise InvalidTraceError("a bundle needs signing_key")
+        note = None if checkpoint is None else _checkpoint_note(checkpoint)
         report = self._log.export_bundle(
             target,
             os.fspath(signing_key),
@@ -503,6 +513,7 @@ class AuditLog:
             capability=capability,
             redact=list(redact),
             withheld_reasons=withheld_reasons,
+            checkpoint=note,
         )
         return BundleReport(target, *report)
 

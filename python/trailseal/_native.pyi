@@ -82,6 +82,7 @@ class Log:
         capability: str | None = None,
         redact: list[str] = ...,
         withheld_reasons: bool = False,
+        checkpoint: str | None = None,
     ) -> tuple[int, int, int, int, int]: ...
     def checkpoint(
         self,

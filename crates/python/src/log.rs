@@ -453,8 +453,9 @@ impl Log {
     }
 
     /// Writes a signed bundle of the selected records (atomically); returns
-    /// `(from_seq, to_seq, entries, disclosed, withheld)`.
-    #[pyo3(signature = (path, signing_key, *, origin=None, from_seq=None, to_seq=None, since=None, until=None, principal=None, capability=None, redact=Vec::new(), withheld_reasons=false))]
+    /// `(from_seq, to_seq, entries, disclosed, withheld)`. `checkpoint`: the text of a tree
+    /// checkpoint note of this store to embed (with its cosignatures) instead of a new one.
+    #[pyo3(signature = (path, signing_key, *, origin=None, from_seq=None, to_seq=None, since=None, until=None, principal=None, capability=None, redact=Vec::new(), withheld_reasons=false, checkpoint=None))]
     #[allow(clippy::too_many_arguments)]
     fn export_bundle(
         &self,
@@ -470,6 +471,7 @@ impl Log {
         capability: Option<String>,
         redact: Vec<String>,
         withheld_reasons: bool,
+        checkpoint: Option<String>,
     ) -> PyResult<(u64, u64, u64, u64, u64)> {
         let signer = read_signing_key(&signing_key).map_err(Raised::from)?;
         let origin = origin.unwrap_or_else(|| default_origin(&self.shown));
@@ -486,12 +488,13 @@ impl Log {
         let report = self
             .with_log(py, |log| {
                 trailseal::write_atomically(&path, |out| {
-                    log.export_bundle(
+                    log.export_bundle_at(
                         out,
                         &signer,
                         &origin,
                         trailseal::now(),
                         &selection,
+                        checkpoint.as_deref(),
                         &mut |_| {},
                     )
                 })

@@ -20,7 +20,7 @@
 //! never sees hashes of records it does not see.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use trailseal_core::tree::{MerkleHash, stored_hash_count, tree_size_for_count};
@@ -50,6 +50,8 @@ pub(super) fn sidecar_path(path: &Path) -> PathBuf {
 pub(super) struct Sidecar {
     file: File,
     tree: StoredTree,
+    /// Opened for writing too (a write transaction's, [`Sidecar::open_writable`]).
+    writable: bool,
 }
 
 impl Sidecar {
@@ -61,6 +63,27 @@ impl Sidecar {
             Err(e) => return Err(StoreError::io(location, "open the tree file")(e)),
         };
         Self::from_file(file, location).map(Some)
+    }
+
+    /// [`Sidecar::open`] for a write transaction (which holds the store's lock): for reading
+    /// and writing, so that the transaction opens the file once; for reading only when the
+    /// file may not be written (the append then fails to write the tree, not to read it).
+    pub(super) fn open_writable(path: &Path, location: &str) -> Result<Option<Self>, StoreError> {
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(sidecar_path(path))
+        {
+            Ok(file) => Self::from_file(file, location).map(|mut s| {
+                s.writable = true;
+                Some(s)
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                Self::open(path, location)
+            }
+            Err(e) => Err(StoreError::io(location, "open the tree file")(e)),
+        }
     }
 
     fn from_file(mut file: File, location: &str) -> Result<Self, StoreError> {
@@ -91,6 +114,7 @@ impl Sidecar {
         Ok(Self {
             file,
             tree: StoredTree { base, hashes },
+            writable: false,
         })
     }
 
@@ -107,6 +131,7 @@ impl Sidecar {
                 .try_clone()
                 .map_err(StoreError::io(location, "open the tree file"))?,
             tree: self.tree,
+            writable: false,
         })
     }
 
@@ -136,6 +161,19 @@ fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
 }
 
+#[cfg(unix)]
+fn write_at(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn write_at(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Seek, Write};
+    let mut f = file.try_clone()?;
+    f.seek(std::io::SeekFrom::Start(offset))?;
+    f.write_all(buf)
+}
+
 #[cfg(not(unix))]
 fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     use std::io::Seek;
@@ -156,19 +194,23 @@ pub(super) fn sync(path: &Path) -> std::io::Result<()> {
 
 /// Appends `hashes` at index `first` of the tree file of the store at `path` (creating it,
 /// with `base`, when there is none), cutting off first what does not complete a record; with
-/// `sync`, makes it durable (a new file always is). The caller holds the store's write lock.
+/// `sync`, makes it durable (a new file always is). `opened`: the file as the transaction
+/// opened it ([`Sidecar::open_writable`]), if it did. The caller holds the store's write lock.
 pub(super) fn append(
     path: &Path,
     location: &str,
-    base: u64,
-    first: u64,
-    hashes: &[MerkleHash],
+    (base, first, hashes): (u64, u64, &[MerkleHash]),
     sync: bool,
+    opened: Option<Sidecar>,
 ) -> Result<(), StoreError> {
     let side = sidecar_path(path);
     let io = |action: &'static str| StoreError::io(location, action);
     let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.as_bytes().to_vec()).collect();
-    let Some(existing) = Sidecar::open(path, location)? else {
+    let existing = match opened {
+        Some(sidecar) if sidecar.writable => Some(sidecar),
+        _ => Sidecar::open_writable(path, location)?,
+    };
+    let Some(existing) = existing else {
         if first != 0 {
             return Err(tree_error(
                 location,
@@ -208,20 +250,21 @@ pub(super) fn append(
             ),
         ));
     }
-    let mut file = OpenOptions::new()
-        .write(true)
-        .open(&side)
-        .map_err(io("open the tree file"))?;
+    if !existing.writable {
+        // Opened for reading only: the file may not be written.
+        OpenOptions::new()
+            .write(true)
+            .open(&side)
+            .map_err(io("open the tree file"))?;
+    }
+    let file = &existing.file;
     // Bytes after the last complete record's hashes: a write that did not finish.
     let end = HEADER + first * 32;
     let len = file.metadata().map_err(io("stat the tree file"))?.len();
     if len != end {
         file.set_len(end).map_err(io("cut the tree file"))?;
     }
-    use std::io::Seek;
-    file.seek(std::io::SeekFrom::Start(end))
-        .map_err(io("write the tree file"))?;
-    file.write_all(&bytes).map_err(io("write the tree file"))?;
+    write_at(file, &bytes, end).map_err(io("write the tree file"))?;
     if sync {
         file.sync_data().map_err(io("fsync the tree file"))?;
     }

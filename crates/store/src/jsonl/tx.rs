@@ -115,7 +115,10 @@ impl<'a> JsonlTx<'a> {
 
     fn tree_file(&mut self) -> Result<Option<&Sidecar>, StoreError> {
         if self.tree_file.is_none() {
-            self.tree_file = Some(Sidecar::open(&self.store.path, &self.store.location)?);
+            self.tree_file = Some(Sidecar::open_writable(
+                &self.store.path,
+                &self.store.location,
+            )?);
         }
         Ok(self.tree_file.as_ref().and_then(Option::as_ref))
     }
@@ -126,13 +129,13 @@ impl<'a> JsonlTx<'a> {
             return Ok(());
         };
         let sync = self.store.tree_unsynced.saturating_add(1) >= tree::SYNC_EVERY;
+        let opened = self.tree_file.take().flatten();
         tree::append(
             &self.store.path,
             &self.store.location,
-            base,
-            first,
-            &hashes,
+            (base, first, &hashes),
             sync,
+            opened,
         )?;
         self.store.tree_unsynced = if sync {
             0
