@@ -266,6 +266,31 @@ fn a_store_file_gone_while_open_is_not_started_again() {
     assert_eq!(store.state().unwrap().head.map(|h| h.0), Some(2));
 }
 
+/// A tree file whose creation was killed leaves its temporary file (the tree file itself
+/// appears whole or not at all); the next write that creates the tree file removes it, and
+/// leaves temporary files of other targets alone.
+#[test]
+fn a_killed_tree_file_creation_leaves_no_litter_after_the_next_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.jsonl");
+    let stale = dir
+        .path()
+        .join(format!(".s.jsonl.tree.{}.tmp", "ab".repeat(12)));
+    let other = dir
+        .path()
+        .join(format!(".other.jsonl.tree.{}.tmp", "ab".repeat(12)));
+    std::fs::write(&stale, b"trailseal/tree/1").unwrap();
+    std::fs::write(&other, b"trailseal/tree/1").unwrap();
+    let mut store = JsonlStore::open(&path, OpenMode::Write { create: true }).unwrap();
+    store.append(&test_key(), &traces(0, 3)).unwrap();
+    assert!(dir.path().join("s.jsonl.tree").exists());
+    assert!(
+        !stale.exists(),
+        "the killed creation's temporary file is gone"
+    );
+    assert!(other.exists(), "another target's is kept");
+}
+
 /// The tree file beside a JSONL store: hashes that do not complete a record (a write cut
 /// short) are cut off by the next write; hashes of records the file no longer holds (records
 /// removed from its end) are kept, and the tree stops there.

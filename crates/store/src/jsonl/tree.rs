@@ -220,7 +220,9 @@ pub(super) fn append(
         }
         // A new tree file appears whole (temporary file, fsync, link, directory fsync): a
         // crash never leaves one without its complete header, and one that appeared meanwhile
-        // is never replaced.
+        // is never replaced. The lock is held: a creation that was killed left its temporary
+        // file beside it.
+        crate::atomic::remove_stale(&side);
         let mut whole = TAG.to_vec();
         whole.extend_from_slice(&base.to_be_bytes());
         whole.extend_from_slice(&bytes);

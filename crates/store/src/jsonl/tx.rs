@@ -230,6 +230,7 @@ impl<'a> JsonlTx<'a> {
         if self.out.is_none() {
             // The lock is held: a copy or rewrite that was killed left what is beside it.
             crate::atomic::remove_stale(&self.store.path);
+            crate::atomic::remove_stale(&tree::sidecar_path(&self.store.path));
         }
         // The new file gets the mode and owner of the one it replaces, or is not written.
         let mut out = AtomicFile::create(&self.store.path, Perms::SameAs(&self.meta))
