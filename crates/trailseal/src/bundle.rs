@@ -17,7 +17,7 @@ use crate::bundle_tree::{Pending, bundle_tree};
 use crate::error::{BundleProblem, Error};
 use crate::log::AuditLog;
 use crate::redact::{RedactError, RedactPath};
-use crate::verify::{Progress, VerifyOptions};
+use crate::verify::Progress;
 
 /// Entries read per scan when the snapshot has one reader (the proofs are then read between
 /// scans).
@@ -209,14 +209,8 @@ impl AuditLog {
         let location = self.location().to_owned();
         // The range is chosen and read on one snapshot of the store, which verifies first: the
         // bundle's tree checkpoint signs the whole tree, so every record must check.
-        let threads = self.threads();
         // Two readers at least: one scans, one reads the proofs' hashes (see below).
-        let (mut snapshot, _) = crate::verify::verified_snapshot(
-            self.store_mut(),
-            &key,
-            &mut VerifyOptions::new().threads(threads),
-            2,
-        )?;
+        let (mut snapshot, _) = self.verified_snapshot(&key, 2)?;
         let state = snapshot.state.clone();
         let first_held = state.start.next_seq;
         let Some((head, _)) = state.head else {

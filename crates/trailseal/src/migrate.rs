@@ -70,12 +70,7 @@ impl AuditLog {
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
         let threads = self.threads();
         let location = self.location().to_owned();
-        let (mut snapshot, verified) = crate::verify::verified_snapshot(
-            self.store_mut(),
-            &key,
-            &mut VerifyOptions::new().threads(threads),
-            1,
-        )?;
+        let (mut snapshot, verified) = self.verified_snapshot(&key, 1)?;
         then(&mut Source {
             key: &key,
             verified,

@@ -11,7 +11,6 @@ use zeroize::Zeroizing;
 use crate::anchor_file::head_of;
 use crate::error::{Error, KeyError, RetentionError};
 use crate::log::AuditLog;
-use crate::verify::VerifyOptions;
 pub use crate::verify::open_anchor;
 
 /// A new signing key named `name`, from 32 random bytes.
@@ -85,17 +84,10 @@ impl AuditLog {
         verify_first: bool,
     ) -> Result<(Anchor, String), Error> {
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
-        let threads = self.threads();
         let location = self.location().to_owned();
         // The head signed is the one verified: both from one snapshot.
         let mut snapshot = if verify_first {
-            crate::verify::verified_snapshot(
-                self.store_mut(),
-                &key,
-                &mut VerifyOptions::new().threads(threads),
-                1,
-            )?
-            .0
+            self.verified_snapshot(&key, 1)?.0
         } else {
             self.store_mut().snapshot(1)?
         };

@@ -11,7 +11,6 @@ use trailseal_store::{Snapshot, SnapshotHashes, StoreError};
 use super::TlogError;
 use crate::error::Error;
 use crate::log::AuditLog;
-use crate::verify::VerifyOptions;
 
 /// A store's tree as one snapshot holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,14 +146,8 @@ impl AuditLog {
         f: impl FnOnce(&mut VerifiedTree<'_, '_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
-        let threads = self.threads();
         let location = self.location().to_owned();
-        let (mut snapshot, verified) = crate::verify::verified_snapshot(
-            self.store_mut(),
-            &key,
-            &mut VerifyOptions::new().threads(threads),
-            1,
-        )?;
+        let (mut snapshot, verified) = self.verified_snapshot(&key, 1)?;
         run_on(&location, &mut snapshot, Some(verified), f)
     }
 

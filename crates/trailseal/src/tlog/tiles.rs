@@ -33,7 +33,6 @@ use trailseal_store::{SeqRange, SnapshotHashes, SnapshotReader, StoreError};
 use super::tile_dir::{Put, TileDir};
 use crate::error::Error;
 use crate::log::AuditLog;
-use crate::verify::VerifyOptions;
 
 /// Why no tiles (or not all of them) were written. Whatever was written before the error is
 /// complete and durable; the checkpoint is written last, so it never refers to missing tiles.
@@ -193,7 +192,6 @@ impl AuditLog {
     ) -> Result<TilesReport, TilesError> {
         trailseal_core::checkpoint::check_origin(origin).map_err(TilesError::Checkpoint)?;
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
-        let threads = self.threads();
         let location = self.location().to_owned();
         // The lock first, then the checkpoint, then the snapshot: a snapshot never predates a
         // checkpoint another run wrote.
@@ -226,12 +224,7 @@ impl AuditLog {
                 Some((path, checkpoint))
             }
         };
-        let (mut snapshot, verified) = crate::verify::verified_snapshot(
-            self.store_mut(),
-            &key,
-            &mut VerifyOptions::new().threads(threads),
-            1,
-        )?;
+        let (mut snapshot, verified) = self.verified_snapshot(&key, 1)?;
         let tree = snapshot.state.tree.ok_or_else(|| TilesError::NoTree {
             location: location.clone(),
         })?;

@@ -194,6 +194,23 @@ pub(crate) fn verified_snapshot<'s>(
     }
 }
 
+impl crate::AuditLog {
+    /// [`verified_snapshot`] of this log's store, with its thread count.
+    pub(crate) fn verified_snapshot(
+        &mut self,
+        key: &ChainKey,
+        min_readers: usize,
+    ) -> Result<(Snapshot<'_>, trailseal_core::Verified), crate::Error> {
+        let threads = self.threads();
+        verified_snapshot(
+            self.store_mut(),
+            key,
+            &mut VerifyOptions::new().threads(threads),
+            min_readers,
+        )
+    }
+}
+
 /// [`verify_snapshot`], with the error that stopped reading the store.
 fn read_and_verify(
     location: &str,
