@@ -267,7 +267,7 @@ class Proof:
 @dataclass(frozen=True)
 class ProofVerdict:
     """A proof file's verdict, as ``trailseal verify-proof --json`` prints it: ``status`` is
-    ``"verified"``, ``"tampered"`` (``kind``: ``malformed``, ``proof``, ``trace`` or ``cosignature``) or
+    ``"verified"``, ``"tampered"`` (``kind``: ``malformed``, ``proof`` or ``trace``) or
     ``"unverifiable"`` (``reason``). Verified, it names what was proven. Only ``verified`` is
     true in a boolean context."""
 

@@ -50,8 +50,6 @@ pub enum ProofTamper {
     Proof,
     /// A trace does not match the leaf's commitment.
     Trace,
-    /// A configured witness's cosignature line does not verify.
-    Cosignature,
 }
 
 impl ProofTamper {
@@ -61,7 +59,6 @@ impl ProofTamper {
             Self::Malformed => "malformed",
             Self::Proof => "proof",
             Self::Trace => "trace",
-            Self::Cosignature => "cosignature",
         }
     }
 }
@@ -78,7 +75,8 @@ pub enum ProofUnverifiable {
     NoLeaf,
     /// A trace was given, but the file carries no salt to check it with.
     NoSalt,
-    /// Fewer configured witnesses than the quorum cosigned.
+    /// Fewer configured witnesses than the quorum cosigned, or a configured witness's
+    /// cosignature line does not verify (as `verify --checkpoint` and `verify-bundle` say it).
     WitnessQuorum,
 }
 
@@ -317,7 +315,12 @@ pub fn verify_proof(
                 ));
             }
             Err(QuorumError::Cosignature(e)) => {
-                return Ok(tampered(ProofTamper::Cosignature, e.to_string()));
+                // A cosignature that does not verify proves nothing: the same verdict as a
+                // missing one, and as `verify --checkpoint` and `verify-bundle` give it.
+                return Ok(unverifiable(
+                    ProofUnverifiable::WitnessQuorum,
+                    format!("witness quorum not met: {e}"),
+                ));
             }
             Err(e) => return Err(e),
         }
