@@ -5,6 +5,8 @@
 //! then `python -m pytest python/tests` with a PostgreSQL server in `TRAILSEAL_TEST_PG`. The
 //! wheel is built by maturin in its own target directory (`target/python`), so the build
 //! never waits for the lock of the one this test runs from. pytest's own output is shown.
+//! A real C2SP witness for `test_witness.py` comes from the aics-witness venv the other witness
+//! tests use (`TRAILSEAL_AICS_WITNESS_VENV`).
 
 #![allow(
     clippy::unwrap_used,
@@ -17,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use trailseal_testkit::witness::cpython;
+use trailseal_testkit::witness::{aics_witness_or_skip, cpython};
 use trailseal_testkit::{pg_url, workspace_root};
 
 /// What the tests need besides the package (also what `.ci/run` installs).
@@ -113,6 +115,11 @@ fn the_python_package_builds_installs_and_passes_its_tests() {
         .env("TRAILSEAL_SDIST_CACHE", target_dir().join("weaver-sdist"))
         .env_remove("WEAVER_KERNEL_SECRET")
         .current_dir(root.join("python/tests"));
+    // The real witness of `test_witness.py` (skipped there without it, unless
+    // TRAILSEAL_REQUIRE_EXTERNAL is set, which fails here first).
+    if let Some(aics) = aics_witness_or_skip("python/tests/test_witness.py") {
+        pytest.env("TRAILSEAL_AICS_WITNESS_VENV", aics);
+    }
     with_venv_path(&mut pytest, venv);
     run("pytest python/tests", &mut pytest);
 }
