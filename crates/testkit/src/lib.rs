@@ -26,6 +26,7 @@ use std::sync::{Mutex, OnceLock};
 mod fixtures;
 mod pg;
 pub mod tlog_scales;
+pub mod tls;
 pub mod witness;
 pub use fixtures::{Trace, VECTOR_SECRET, key, signer, unwrite_last_tree_hashes};
 pub use pg::{pg_fresh_schema_url, pg_url};

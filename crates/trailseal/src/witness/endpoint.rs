@@ -80,10 +80,17 @@ mod tests {
         assert_eq!(e.key, key);
         assert_eq!(e.url.path("add-checkpoint"), "/p/add-checkpoint");
         assert_eq!(e.label(), "w.example/w1 (http://127.0.0.1:7380/p)");
-        assert!(matches!(
-            WitnessEndpoint::parse(&format!("https://w.example={}", key.to_vkey())),
-            Err(EndpointError::Url(UrlError::HttpsUnsupported { .. }))
-        ));
+        let https = WitnessEndpoint::parse(&format!("https://w.example={}", key.to_vkey()));
+        if cfg!(feature = "https") {
+            let https = https.unwrap();
+            assert_eq!(https.label(), "w.example/w1 (https://w.example)");
+            assert_eq!(https.url.port(), 443);
+        } else {
+            assert!(matches!(
+                https,
+                Err(EndpointError::Url(UrlError::HttpsUnsupported { .. }))
+            ));
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! A minimal HTTP/1.1 client for witness requests: one `POST` per connection over
-//! `std::net::TcpStream`, `Connection: close`, a `Content-Length` request body.
+//! `std::net::TcpStream` (for `https`, over TLS: [`super::tls`]), `Connection: close`, a
+//! `Content-Length` request body.
 //!
 //! Everything the server sends is bounded and read under one deadline for the whole exchange
 //! (connect, write, read): a server that trickles bytes cannot stretch it. The response head
@@ -15,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use super::url::WitnessUrl;
+use super::url::{Scheme, WitnessUrl};
 
 /// The largest response head (status line and headers) read, in bytes.
 pub const MAX_HEAD_LEN: usize = 16 * 1024;
@@ -65,6 +66,10 @@ pub enum HttpError {
     Malformed { why: &'static str },
     #[error("response head larger than {MAX_HEAD_LEN} bytes or {MAX_HEADERS} header lines")]
     HeadTooLarge,
+    /// TLS refused the connection: the server's certificate is not trusted or not for the
+    /// host, or the handshake failed.
+    #[error("tls: {why}")]
+    Tls { why: String },
 }
 
 /// A final response: the status, the `Content-Type` header if any, and at most the caller's
@@ -77,7 +82,8 @@ pub struct Response {
 }
 
 /// Sends `POST <url prefix>/<endpoint>` with `body` and reads the answer, all within
-/// `timeout`; at most `max_body + 1` bytes of the answer's body are kept.
+/// `timeout` (the TLS handshake of an `https` URL included); at most `max_body + 1` bytes of
+/// the answer's body are kept.
 pub fn post(
     url: &WitnessUrl,
     endpoint: &str,
@@ -85,9 +91,14 @@ pub fn post(
     timeout: Duration,
     max_body: usize,
 ) -> Result<Response, HttpError> {
-    let start = Instant::now();
-    let deadline = Deadline { start, timeout };
-    let stream = connect(url, &deadline)?;
+    let deadline = Deadline {
+        start: Instant::now(),
+        timeout,
+    };
+    let socket = DeadlineSocket {
+        stream: connect(url, &deadline)?,
+        deadline: &deadline,
+    };
     let head = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: trailseal/{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         url.path(endpoint),
@@ -97,15 +108,34 @@ pub fn post(
     );
     let mut request = head.into_bytes();
     request.extend_from_slice(body);
+    match url.scheme() {
+        Scheme::Http => exchange(socket, &request, &deadline, max_body),
+        #[cfg(feature = "https")]
+        Scheme::Https => {
+            let tls = super::tls::handshake(url.host(), socket, &deadline)?;
+            exchange(tls, &request, &deadline, max_body)
+        }
+        // `WitnessUrl::parse` refuses `https://` in a build without TLS.
+        #[cfg(not(feature = "https"))]
+        Scheme::Https => Err(malformed("https needs the `https` feature")),
+        #[allow(unreachable_patterns)]
+        _ => Err(malformed("a scheme this build cannot speak")),
+    }
+}
+
+/// Writes `request` and reads the final response from `stream`.
+fn exchange<S: Read + Write>(
+    mut stream: S,
+    request: &[u8],
+    deadline: &Deadline,
+    max_body: usize,
+) -> Result<Response, HttpError> {
     stream
-        .set_write_timeout(Some(deadline.remaining("sending the request")?))
-        .map_err(io_error("set the write timeout"))?;
-    (&stream)
-        .write_all(&request)
-        .and_then(|()| (&stream).flush())
+        .write_all(request)
+        .and_then(|()| stream.flush())
         .map_err(|e| deadline.classify(e, "sending the request"))?;
     let mut reader = Reader {
-        stream: &stream,
+        stream,
         buf: Vec::new(),
         pos: 0,
         deadline,
@@ -113,27 +143,27 @@ pub fn post(
     read_response(&mut reader, max_body)
 }
 
-fn io_error(action: &'static str) -> impl FnOnce(io::Error) -> HttpError {
-    move |source| HttpError::Io { action, source }
-}
-
-struct Deadline {
+/// One deadline for a whole exchange.
+pub(crate) struct Deadline {
     start: Instant,
     timeout: Duration,
 }
 
 impl Deadline {
-    fn remaining(&self, action: &'static str) -> Result<Duration, HttpError> {
+    fn left(&self) -> Option<Duration> {
         self.timeout
             .checked_sub(self.start.elapsed())
             .filter(|d| !d.is_zero())
-            .ok_or(HttpError::Timeout {
-                action,
-                after: self.timeout,
-            })
     }
 
-    fn classify(&self, e: io::Error, action: &'static str) -> HttpError {
+    pub(crate) fn remaining(&self, action: &'static str) -> Result<Duration, HttpError> {
+        self.left().ok_or(HttpError::Timeout {
+            action,
+            after: self.timeout,
+        })
+    }
+
+    pub(crate) fn classify(&self, e: io::Error, action: &'static str) -> HttpError {
         match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => HttpError::Timeout {
                 action,
@@ -141,6 +171,40 @@ impl Deadline {
             },
             _ => HttpError::Io { action, source: e },
         }
+    }
+}
+
+/// A TCP connection whose every read and write waits at most until the deadline: whatever
+/// runs over it (HTTP, a TLS handshake of many small records) cannot outlast the deadline,
+/// however slowly the server trickles bytes.
+pub(crate) struct DeadlineSocket<'d> {
+    stream: TcpStream,
+    deadline: &'d Deadline,
+}
+
+impl DeadlineSocket<'_> {
+    fn left(&self) -> io::Result<Duration> {
+        self.deadline
+            .left()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::TimedOut))
+    }
+}
+
+impl Read for DeadlineSocket<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.set_read_timeout(Some(self.left()?))?;
+        self.stream.read(buf)
+    }
+}
+
+impl Write for DeadlineSocket<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.set_write_timeout(Some(self.left()?))?;
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
     }
 }
 
@@ -181,14 +245,14 @@ fn connect(url: &WitnessUrl, deadline: &Deadline) -> Result<TcpStream, HttpError
 }
 
 /// The connection's bytes, read on demand under the deadline.
-struct Reader<'s> {
-    stream: &'s TcpStream,
+struct Reader<'d, S> {
+    stream: S,
     buf: Vec<u8>,
     pos: usize,
-    deadline: Deadline,
+    deadline: &'d Deadline,
 }
 
-impl Reader<'_> {
+impl<S: Read> Reader<'_, S> {
     fn buffered(&self) -> &[u8] {
         self.buf.get(self.pos..).unwrap_or_default()
     }
@@ -199,13 +263,10 @@ impl Reader<'_> {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
-        let remaining = self.deadline.remaining(action)?;
-        self.stream
-            .set_read_timeout(Some(remaining))
-            .map_err(io_error("set the read timeout"))?;
+        self.deadline.remaining(action)?;
         let mut chunk = [0u8; READ_CHUNK];
         loop {
-            match (&*self.stream).read(&mut chunk) {
+            match self.stream.read(&mut chunk) {
                 Ok(0) => return Ok(false),
                 Ok(n) => {
                     self.buf
@@ -285,7 +346,10 @@ struct Head {
     chunked: bool,
 }
 
-fn read_response(reader: &mut Reader<'_>, max_body: usize) -> Result<Response, HttpError> {
+fn read_response<S: Read>(
+    reader: &mut Reader<'_, S>,
+    max_body: usize,
+) -> Result<Response, HttpError> {
     let mut interim = 0;
     let head = loop {
         let head = read_head(reader)?;
@@ -319,9 +383,9 @@ fn read_response(reader: &mut Reader<'_>, max_body: usize) -> Result<Response, H
     })
 }
 
-fn read_head(reader: &mut Reader<'_>) -> Result<Head, HttpError> {
+fn read_head<S: Read>(reader: &mut Reader<'_, S>) -> Result<Head, HttpError> {
     let mut budget = MAX_HEAD_LEN;
-    let mut next_line = |reader: &mut Reader<'_>| -> Result<Vec<u8>, HttpError> {
+    let mut next_line = |reader: &mut Reader<'_, S>| -> Result<Vec<u8>, HttpError> {
         let line = reader
             .line(budget, "reading the response head")?
             .ok_or(HttpError::HeadTooLarge)?;
@@ -422,7 +486,11 @@ fn parse_length(value: &str) -> Result<u64, HttpError> {
 
 /// A chunked body (RFC 9112 §7.1): chunk extensions and trailers are read and ignored; at
 /// most `limit` bytes are kept, and reading stops there.
-fn read_chunked(reader: &mut Reader<'_>, limit: usize, out: &mut Vec<u8>) -> Result<(), HttpError> {
+fn read_chunked<S: Read>(
+    reader: &mut Reader<'_, S>,
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), HttpError> {
     const ACTION: &str = "reading the chunked body";
     loop {
         let line = reader

@@ -1,10 +1,11 @@
 //! Witness cosigning over HTTP (format.md §12.4): the I/O around the pure protocol in
 //! [`trailseal_core::witness`].
 //!
-//! - [`url`]: `http://host[:port][/prefix]` witness URLs (`https` is refused for now).
+//! - [`url`]: `http[s]://host[:port][/prefix]` witness URLs (`https` with the `https` feature).
 //! - [`endpoint`]: a witness as `URL=VKEY`.
-//! - [`http`]: a minimal, bounded HTTP/1.1 client over `TcpStream`, with one deadline per
-//!   exchange.
+//! - [`http`]: a minimal, bounded HTTP/1.1 client over `TcpStream` (or TLS, [`mod@tls`]), with
+//!   one deadline per exchange.
+//! - [`mod@tls`]: the TLS client of `https` witnesses (the `https` feature).
 //! - [`state_file`]: the state file, locked for a whole submission and written crash-safely.
 //! - [`mod@cosign`] ([`cosign()`]): one checkpoint submitted to every witness, `409`s followed, cosignatures
 //!   recorded and merged, the quorum evaluated.
@@ -15,6 +16,8 @@ pub mod endpoint;
 pub mod http;
 pub mod outcome;
 pub mod state_file;
+#[cfg(feature = "https")]
+pub mod tls;
 pub mod url;
 
 pub use cosign::{CosignOptions, cosign};
@@ -22,4 +25,4 @@ pub use endpoint::{EndpointError, WitnessEndpoint};
 pub use http::HttpError;
 pub use outcome::{CosignError, Cosigning, Event, WitnessOutcome, WitnessReport};
 pub use state_file::{StateFile, StateFileError};
-pub use url::{UrlError, WitnessUrl};
+pub use url::{Scheme, UrlError, WitnessUrl};

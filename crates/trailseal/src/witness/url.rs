@@ -1,31 +1,53 @@
-//! Witness URLs: `http://host[:port][/prefix]` only. The host is a name, an IPv4 address or a
-//! bracketed IPv6 address; the prefix is a path of visible ASCII (no spaces, `?` or `#`);
-//! user information (`user@`) is refused so that no credential can end up in a message.
-//! `https` is refused with its own error until TLS is supported.
+//! Witness URLs: `http://host[:port][/prefix]` and `https://host[:port][/prefix]`. The host is
+//! a name, an IPv4 address or a bracketed IPv6 address; the prefix is a path of visible ASCII
+//! (no spaces, `?` or `#`); user information (`user@`) is refused so that no credential can end
+//! up in a message. `https` needs the `https` feature (TLS by rustls); a build without it
+//! refuses `https://` URLs with their own error.
 
 /// A URL that cannot be used for a witness.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UrlError {
     #[error(
-        "witness url {url}: https is not supported yet; use http:// (for example over a local tunnel)"
+        "witness url {url}: this build has no TLS (the `https` feature); use http:// (for example over a local tunnel)"
     )]
     HttpsUnsupported { url: String },
     #[error("witness url {url}: {why}")]
     Invalid { url: String, why: &'static str },
 }
 
-/// A parsed `http://` witness URL.
+/// How a witness is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Scheme {
+    /// Plain HTTP/1.1 over TCP.
+    Http,
+    /// HTTP/1.1 over TLS 1.2 or 1.3, the server's certificate checked against the platform's
+    /// trust store for the URL's host.
+    Https,
+}
+
+impl Scheme {
+    fn default_port(self) -> u16 {
+        match self {
+            Self::Http => 80,
+            Self::Https => 443,
+        }
+    }
+}
+
+/// A parsed `http://` or `https://` witness URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WitnessUrl {
     text: String,
+    scheme: Scheme,
     host: String,
     port: u16,
     prefix: String,
 }
 
 impl WitnessUrl {
-    /// Reads `http://host[:port][/prefix]` (see the module documentation).
+    /// Reads `http[s]://host[:port][/prefix]` (see the module documentation).
     pub fn parse(text: &str) -> Result<Self, UrlError> {
         let invalid = |why| UrlError::Invalid {
             url: shown(text),
@@ -40,14 +62,17 @@ impl WitnessUrl {
             ));
         }
         let lower = text.to_ascii_lowercase();
-        if lower.starts_with("https://") {
-            return Err(UrlError::HttpsUnsupported { url: shown(text) });
-        }
-        let rest = lower
-            .starts_with("http://")
-            .then(|| text.get("http://".len()..))
-            .flatten()
-            .ok_or_else(|| invalid("not an http:// url"))?;
+        let (scheme, rest) = if lower.starts_with("https://") {
+            if cfg!(not(feature = "https")) {
+                return Err(UrlError::HttpsUnsupported { url: shown(text) });
+            }
+            (Scheme::Https, text.get("https://".len()..))
+        } else if lower.starts_with("http://") {
+            (Scheme::Http, text.get("http://".len()..))
+        } else {
+            (Scheme::Http, None)
+        };
+        let rest = rest.ok_or_else(|| invalid("not an http:// or https:// url"))?;
         if rest.contains(['?', '#']) {
             return Err(invalid("a query or fragment is not allowed"));
         }
@@ -58,10 +83,12 @@ impl WitnessUrl {
         if authority.contains('@') {
             return Err(invalid("user information (user@) is not allowed"));
         }
-        let (host, port) = split_authority(authority).ok_or_else(|| invalid("bad host or port"))?;
+        let (host, port) = split_authority(authority, scheme.default_port())
+            .ok_or_else(|| invalid("bad host or port"))?;
         let prefix = path.trim_end_matches('/').to_owned();
         Ok(Self {
             text: text.to_owned(),
+            scheme,
             host,
             port,
             prefix,
@@ -78,7 +105,12 @@ impl WitnessUrl {
         &self.host
     }
 
-    /// The port (80 when none is given).
+    /// `http` or `https`.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The port (80 for `http`, 443 for `https` when none is given).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -95,7 +127,7 @@ impl WitnessUrl {
         } else {
             self.host.clone()
         };
-        if self.port == 80 {
+        if self.port == self.scheme.default_port() {
             host
         } else {
             format!("{host}:{}", self.port)
@@ -130,7 +162,7 @@ fn shown(text: &str) -> String {
         .collect()
 }
 
-fn split_authority(authority: &str) -> Option<(String, u16)> {
+fn split_authority(authority: &str, default_port: u16) -> Option<(String, u16)> {
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, after) = v6.split_once(']')?;
         host.parse::<std::net::Ipv6Addr>().ok()?;
@@ -155,7 +187,7 @@ fn split_authority(authority: &str) -> Option<(String, u16)> {
         return None;
     }
     let port = match port {
-        None => 80,
+        None => default_port,
         Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
             p.parse().ok().filter(|&p: &u16| p != 0)?
         }
@@ -183,14 +215,54 @@ mod tests {
         assert_eq!(u.host_header(), "[::1]:81");
     }
 
+    #[cfg(feature = "https")]
     #[test]
-    fn https_has_its_own_error() {
+    fn https_urls_are_read() {
+        let u = WitnessUrl::parse("HTTPS://witness.example/w1/").unwrap();
+        assert_eq!(u.scheme(), Scheme::Https);
+        assert_eq!((u.host(), u.port()), ("witness.example", 443));
+        assert_eq!(u.path("add-checkpoint"), "/w1/add-checkpoint");
+        assert_eq!(u.host_header(), "witness.example");
+        let u = WitnessUrl::parse("https://127.0.0.1:8443").unwrap();
+        assert_eq!(
+            (u.host(), u.port(), u.host_header().as_str()),
+            ("127.0.0.1", 8443, "127.0.0.1:8443")
+        );
+        // Port 80 is not the default of https, nor 443 of http.
+        assert_eq!(
+            WitnessUrl::parse("https://h:80").unwrap().host_header(),
+            "h:80"
+        );
+        assert_eq!(
+            WitnessUrl::parse("http://h:443").unwrap().host_header(),
+            "h:443"
+        );
+        assert_eq!(
+            WitnessUrl::parse("http://h").unwrap().scheme(),
+            Scheme::Http
+        );
+        for bad in [
+            "https://",
+            "https://h:0",
+            "https://user:pw@h",
+            "https://h/p?q",
+        ] {
+            assert!(
+                matches!(WitnessUrl::parse(bad), Err(UrlError::Invalid { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[cfg(not(feature = "https"))]
+    #[test]
+    fn https_without_tls_has_its_own_error() {
         assert!(matches!(
             WitnessUrl::parse("https://w.example"),
             Err(UrlError::HttpsUnsupported { .. })
         ));
         let e = WitnessUrl::parse("https://w.example").unwrap_err();
-        assert!(e.to_string().contains("https is not supported yet"), "{e}");
+        assert!(e.to_string().contains("this build has no TLS"), "{e}");
     }
 
     #[test]
@@ -199,6 +271,7 @@ mod tests {
             "",
             "ftp://x",
             "http://",
+            "https:/h",
             "http://:80",
             "http://h:",
             "http://h:0",

@@ -1,0 +1,195 @@
+//! TLS for the https witness tests: a throwaway certificate authority made by the `openssl`
+//! command (OpenSSL, not the rustls the client uses) and a TLS-terminating proxy
+//! (`interop/tls/proxy.py`, Python's `ssl`) in front of a plain-HTTP witness. The proxy runs in
+//! its own process group and is killed when dropped, also when the test fails.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::workspace_root;
+
+/// A certificate authority in a directory: `ca.pem` (what a client trusts) and its key.
+#[derive(Debug)]
+pub struct TestCa {
+    dir: PathBuf,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "openssl {}: {e} (is the openssl command installed?)",
+                args.join(" ")
+            )
+        });
+    assert!(
+        out.status.success(),
+        "openssl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl TestCa {
+    /// A new CA (P-256, valid for two days) in `dir`, which is created.
+    pub fn new(dir: &Path, name: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN={name}"),
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
+        Self {
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// The CA certificate (PEM): what `SSL_CERT_FILE` names for a client that trusts it.
+    pub fn cert(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// A server certificate and key signed by this CA for `san` (for example `IP:127.0.0.1`
+    /// or `DNS:localhost`), as `(cert.pem, key.pem)` named after `label`.
+    pub fn issue(&self, label: &str, san: &str) -> (PathBuf, PathBuf) {
+        let (cert, key, csr, ext) = (
+            format!("{label}.pem"),
+            format!("{label}.key"),
+            format!("{label}.csr"),
+            format!("{label}.ext"),
+        );
+        std::fs::write(
+            self.dir.join(&ext),
+            format!(
+                "subjectAltName={san}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+            ),
+        )
+        .unwrap();
+        openssl(
+            &self.dir,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+                "-subj",
+                &format!("/CN={label}"),
+            ],
+        );
+        openssl(
+            &self.dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &cert,
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+            ],
+        );
+        (self.dir.join(cert), self.dir.join(key))
+    }
+}
+
+/// `interop/tls/proxy.py` serving `cert`/`key` on a free loopback port, forwarding to an
+/// `http://` upstream.
+#[derive(Debug)]
+pub struct TlsProxy {
+    child: Child,
+    url: String,
+}
+
+impl TlsProxy {
+    /// Starts the proxy with the machine's `python3`; waits until it listens.
+    pub fn start(cert: &Path, key: &Path, upstream: &str) -> Self {
+        let mut command = Command::new("python3");
+        command
+            .arg(workspace_root().join("interop/tls/proxy.py"))
+            .arg(cert)
+            .arg(key)
+            .arg(upstream)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (ready, listening) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = ready.send(url.trim().to_owned());
+                }
+            }
+        });
+        let mut this = Self {
+            child,
+            url: String::new(),
+        };
+        // `this` is dropped (the process killed) if waiting fails.
+        match listening.recv_timeout(Duration::from_secs(30)) {
+            Ok(url) => this.url = url,
+            Err(e) => panic!("the TLS proxy did not start listening: {e}"),
+        }
+        this
+    }
+
+    /// `https://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for TlsProxy {
+    fn drop(&mut self) {
+        // The whole group: anything it started goes too.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
