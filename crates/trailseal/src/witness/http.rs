@@ -1,5 +1,5 @@
 //! A minimal HTTP/1.1 client for witness requests: one `POST` per connection over
-//! `std::net::TcpStream` (for `https`, over TLS: [`super::tls`]), `Connection: close`, a
+//! `std::net::TcpStream` (for `https`, over TLS: `super::tls`), `Connection: close`, a
 //! `Content-Length` request body.
 //!
 //! Everything the server sends is bounded and read under one deadline for the whole exchange

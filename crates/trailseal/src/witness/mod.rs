@@ -3,9 +3,9 @@
 //!
 //! - [`url`]: `http[s]://host[:port][/prefix]` witness URLs (`https` with the `https` feature).
 //! - [`endpoint`]: a witness as `URL=VKEY`.
-//! - [`http`]: a minimal, bounded HTTP/1.1 client over `TcpStream` (or TLS, [`mod@tls`]), with
+//! - [`http`]: a minimal, bounded HTTP/1.1 client over `TcpStream` (or TLS, `tls`), with
 //!   one deadline per exchange.
-//! - [`mod@tls`]: the TLS client of `https` witnesses (the `https` feature).
+//! - `tls`: the TLS client of `https` witnesses (the `https` feature).
 //! - [`state_file`]: the state file, locked for a whole submission and written crash-safely.
 //! - [`mod@cosign`] ([`cosign()`]): one checkpoint submitted to every witness, `409`s followed, cosignatures
 //!   recorded and merged, the quorum evaluated.
@@ -17,7 +17,7 @@ pub mod http;
 pub mod outcome;
 pub mod state_file;
 #[cfg(feature = "https")]
-pub mod tls;
+mod tls;
 pub mod url;
 
 pub use cosign::{CosignOptions, cosign};
