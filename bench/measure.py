@@ -35,6 +35,28 @@ def run(cmd: list[str], env: dict[str, str] | None = None, stdin=None, check: bo
     return wall, int(usage.ru_maxrss), stdout, stderr, proc.returncode
 
 
+def run_cpu(cmd: list[str], env: dict[str, str] | None = None, stdin=None) -> tuple[float, float, str]:
+    """Runs `cmd` as `run` does; returns (wall seconds, CPU seconds (user + system), stdout)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        streamed = stdin is not None and not hasattr(stdin, "fileno")
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE if streamed else stdin, stdout=out, stderr=err)
+        if streamed:
+            assert proc.stdin is not None
+            for chunk in stdin:  # type: ignore[union-attr]
+                proc.stdin.write(chunk)
+            proc.stdin.close()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if code != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({code}):\n{stdout}\n{stderr}")
+    return wall, usage.ru_utime + usage.ru_stime, stdout
+
+
 def chunks(lines: Iterable[bytes], size: int = 1 << 20) -> Iterable[bytes]:
     """Groups small byte strings into chunks of about `size` bytes."""
     buf: list[bytes] = []

@@ -9,7 +9,8 @@ in the same run.
     python3 bench/tree_overhead.py --baseline /tmp/pre-tree/target/release/trailseal
 
 For SQLite and JSONL: `append` of N traces in durable batches of 10,000 (`--commit-every`),
-`append` of 2,000 traces one durable transaction each (`--commit-every 1`), and `verify` of the
+`append` of 2,000 traces one durable transaction each (`--commit-every 1`; also its CPU time,
+user + system, which the disk's noise does not reach), and `verify` of the
 N-record store each version wrote (with the tree recomputed, for the new one). Each step runs
 `--rounds` times per version, alternating; the table gives the median and the ratio
 new / baseline (time: above 1 is slower).
@@ -80,7 +81,12 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=2_000, help="traces appended one transaction each")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--steps", default="batched,verify,per-record",
+                        help="which of batched, verify, per-record to run (comma-separated; verify needs batched)")
     args = parser.parse_args()
+    steps = set(args.steps.split(","))
+    if "verify" in steps:
+        steps.add("batched")
     env = dict(os.environ, WEAVER_KERNEL_SECRET="tree-overhead-bench-secret-5c1e")
     work = Path(args.workdir or tempfile.mkdtemp(prefix="trailseal-tree-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -91,23 +97,28 @@ def main() -> None:
             for name, binary in (versions.items() if r % 2 == 0 else reversed(versions.items())):
                 store = work / f"{name}.{fmt}"
                 remove_store(store)
-                s, _ = timed([binary, "append", "--store", str(store), "--commit-every", "10000", "--quiet"], env, traces(args.records))
-                results.setdefault((fmt, "batched", name), []).append(s)
-                for step in ("verify", "verify again"):
+                if "batched" in steps:
+                    s, _ = timed([binary, "append", "--store", str(store), "--commit-every", "10000", "--quiet"], env, traces(args.records))
+                    results.setdefault((fmt, "batched", name), []).append(s)
+                for step in ("verify", "verify again") if "verify" in steps else ():
                     s, out = timed([binary, "verify", "--store", str(store), "--json"], env)
                     verdict = json.loads(out)
                     assert verdict["records_checked"] == args.records, out
                     if name == "tree":
                         assert not any(c["code"] == "tree-incomplete" for c in verdict["caveats"]), out
                     results.setdefault((fmt, step, name), []).append(s)
+                if "per-record" not in steps:
+                    continue
                 single = work / f"{name}-single.{fmt}"
                 remove_store(single)
-                s, _ = timed([binary, "append", "--store", str(single), "--commit-every", "1", "--quiet"], env, traces(args.single))
+                s, cpu, _ = measure.run_cpu([binary, "append", "--store", str(single), "--commit-every", "1", "--quiet"],
+                                            env, measure.chunks(traces(args.single)))
                 results.setdefault((fmt, "per-record", name), []).append(s)
+                results.setdefault((fmt, "per-record CPU", name), []).append(cpu)
                 remove_store(single)
         for name in versions:
             remove_store(work / f"{name}.{fmt}")
-    for r in range(args.rounds):
+    for r in range(args.rounds if "per-record" in steps else 0):
         for rows in ((False, True) if r % 2 == 0 else (True, False)):
             name = "tree" if rows else "baseline"
             results.setdefault(("plain", "per-record", name), []).append(
@@ -117,12 +128,18 @@ def main() -> None:
     print("| store | step | baseline | with the tree | ratio |")
     print("|---|---|---|---|---|")
     for fmt in ("db", "jsonl"):
-        for step in ("batched", "per-record", "verify", "verify again"):
-            n = args.single if step == "per-record" else args.records
+        for step in ("batched", "per-record", "per-record CPU", "verify", "verify again"):
+            if (fmt, step, "baseline") not in results:
+                continue
+            n = args.single if step.startswith("per-record") else args.records
             base = statistics.median(results[(fmt, step, "baseline")])
             tree = statistics.median(results[(fmt, step, "tree")])
+            spread = (f"{min(results[(fmt, step, 'tree')]) / max(results[(fmt, step, 'baseline')]):.2f}–"
+                      f"{max(results[(fmt, step, 'tree')]) / min(results[(fmt, step, 'baseline')]):.2f}")
             print(f"| {'SQLite' if fmt == 'db' else 'JSONL'} | {step} | {base:.2f} s ({n / base / 1000:.1f} k/s) "
-                  f"| {tree:.2f} s ({n / tree / 1000:.1f} k/s) | {tree / base:.2f} |")
+                  f"| {tree:.2f} s ({n / tree / 1000:.1f} k/s) | {tree / base:.2f} (extremes {spread}) |")
+    if ("plain", "per-record", "baseline") not in results:
+        return
     base = statistics.median(results[("plain", "per-record", "baseline")])
     tree = statistics.median(results[("plain", "per-record", "tree")])
     n = args.single

@@ -105,6 +105,10 @@ impl Store for Deferred {
         &self.location
     }
 
+    fn frontier_cache(&mut self) -> Option<&mut crate::FrontierCache> {
+        self.real.as_mut().and_then(|real| real.frontier_cache())
+    }
+
     fn state(&mut self) -> Result<StoreState, StoreError> {
         self.reader()?.state()
     }

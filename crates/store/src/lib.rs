@@ -82,7 +82,7 @@ pub use error::LockHolder;
 pub use error::{Holdings, StoreError};
 pub use open::{Format, OpenMode, StoreOptions, open, open_with, redact_location};
 pub use protocol::{Import, StoreExt};
-pub use tree::{SnapshotHashes, StoredTree, TreeSync};
+pub use tree::{FrontierCache, SnapshotHashes, StoredTree, TreeSync};
 pub use write::{ReadBack, WriteTx};
 
 use trailseal_core::start::{ChainStart, StoredKeyId};
@@ -199,6 +199,13 @@ pub trait Store: Send {
     ) -> Result<Option<TornTail>, StoreError> {
         let _ = confirm;
         Ok(None)
+    }
+
+    /// Where this handle keeps the Merkle tree's right edge between its appends, so that an
+    /// append need not read it from the store again (see [`FrontierCache`]); `None` for a
+    /// handle that keeps none (the default: every append reads it).
+    fn frontier_cache(&mut self) -> Option<&mut FrontierCache> {
+        None
     }
 }
 

@@ -31,6 +31,8 @@ pub struct MemoryStore {
     retention: Vec<String>,
     /// The seq of leaf 0 and the stored tree hashes.
     tree: Option<(u64, Vec<MerkleHash>)>,
+    /// The tree's right edge after this handle's last append.
+    frontier: crate::FrontierCache,
 }
 
 impl Default for MemoryStore {
@@ -49,6 +51,7 @@ impl MemoryStore {
             action_ids: HashSet::new(),
             retention: Vec::new(),
             tree: None,
+            frontier: crate::FrontierCache::default(),
         }
     }
 
@@ -114,6 +117,10 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
+    fn frontier_cache(&mut self) -> Option<&mut crate::FrontierCache> {
+        Some(&mut self.frontier)
+    }
+
     fn location(&self) -> &str {
         "memory"
     }

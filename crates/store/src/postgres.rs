@@ -62,6 +62,8 @@ pub struct PgStore {
     lock_timeout: Duration,
     /// The statements every append uses, prepared once per connection when it first writes.
     statements: Option<tx::Statements>,
+    /// The tree's right edge after this handle's last append.
+    frontier: crate::FrontierCache,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -83,6 +85,10 @@ impl PgStore {
 }
 
 impl Store for PgStore {
+    fn frontier_cache(&mut self) -> Option<&mut crate::FrontierCache> {
+        Some(&mut self.frontier)
+    }
+
     fn location(&self) -> &str {
         &self.location
     }

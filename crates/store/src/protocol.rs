@@ -9,7 +9,7 @@ use trailseal_core::start::StartKind;
 use trailseal_core::tree::MerkleHash;
 use trailseal_core::{ChainKey, Head, PreparedTrace, SealedRecord, seal_batch};
 
-use crate::tree::{TreeSync, TxTree, leaf_hashes};
+use crate::tree::{FrontierCache, TreeSync, TxTree, leaf_hashes};
 
 use crate::write::WriteTx;
 use crate::{
@@ -84,6 +84,7 @@ fn append<S: Store + ?Sized>(
     }
     refuse_repeated_ids(store.location(), traces)?;
     let key_id = key.key_id();
+    let cached_edge = store.frontier_cache().and_then(FrontierCache::take);
     let mut tx = store.write()?;
     let ids: Vec<&str> = traces.iter().map(PreparedTrace::action_id).collect();
     if let Some(i) = tx.find_stored_action_id(&ids)? {
@@ -105,7 +106,7 @@ fn append<S: Store + ?Sized>(
     let mut out = Vec::with_capacity(traces.len());
     // The records' tree hashes go in the same transaction when they are the tree's next
     // leaves; otherwise the tree is brought up after the commit.
-    let mut tree = TxTree::open(tx.as_mut(), head.next_seq)?;
+    let mut tree = TxTree::open(tx.as_mut(), head.next_seq, cached_edge)?;
     let with_leaves = tree.is_some();
     let can_hold_tree = tx.can_hold_tree();
     let location = tx.location().to_owned();
@@ -146,10 +147,14 @@ fn append<S: Store + ?Sized>(
         tx.record_key_id(&key_id)?;
     }
     tx.commit()?;
+    let edge = tree.map(TxTree::into_edge);
     if let (Some(first), Some(last)) = (out.first(), out.last())
         && let Some(back) = store.read_back(first.seq, last.seq)?
     {
         confirm_kept(store.location(), traces, &out, &back)?;
+    }
+    if let Some(cache) = store.frontier_cache() {
+        cache.keep(edge);
     }
     if !with_leaves && can_hold_tree {
         // The records are stored and acknowledged whatever happens to the tree: a tree that

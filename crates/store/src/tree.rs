@@ -144,6 +144,25 @@ pub(crate) fn leaf_hashes(key: &ChainKey, sealed: &[SealedRecord<'_>]) -> Vec<Me
         .collect()
 }
 
+/// The tree's right edge as a handle's last append left it: its base and [`Frontier`]. The
+/// next append of the same handle uses it instead of reading the frontier's stored hashes
+/// again when the store's tree is still exactly of that base and size; any other writer's
+/// append changes the size, and then the frontier is read. (A stored hash altered in place
+/// meanwhile is not read back into new hashes; `verify` finds it as before.) Kept only after
+/// an append whose commit and read-back succeeded.
+#[derive(Debug, Default, Clone)]
+pub struct FrontierCache(Option<(u64, Frontier)>);
+
+impl FrontierCache {
+    pub(crate) fn take(&mut self) -> Option<(u64, Frontier)> {
+        self.0.take()
+    }
+
+    pub(crate) fn keep(&mut self, edge: Option<(u64, Frontier)>) {
+        self.0 = edge;
+    }
+}
+
 /// Where the tree of a write transaction stands, once read.
 pub(crate) struct TxTree {
     base: u64,
@@ -158,7 +177,13 @@ impl TxTree {
     /// are its next leaves; `None` when they are not (the tree is behind, ahead, or damaged:
     /// then the tree is left as it is and [`crate::StoreExt::sync_tree`] brings it up).
     /// A store without a tree starts one when the batch is its first record.
-    pub(crate) fn open(tx: &mut dyn WriteTx, first_seq: u64) -> Result<Option<Self>, StoreError> {
+    /// `cached`: the base and frontier the handle's last append left ([`FrontierCache`]),
+    /// used when the tree is still exactly that.
+    pub(crate) fn open(
+        tx: &mut dyn WriteTx,
+        first_seq: u64,
+        cached: Option<(u64, Frontier)>,
+    ) -> Result<Option<Self>, StoreError> {
         let (base, size) = match tx.tree()? {
             Some(t) if t.is_exact() => (t.base, t.size()),
             Some(_) => return Ok(None),
@@ -173,10 +198,15 @@ impl TxTree {
         if base.checked_add(size) != Some(first_seq) {
             return Ok(None);
         }
-        let location = tx.location().to_owned();
-        let frontier = read_frontier(&location, size, |first, out| {
-            tx.read_tree_hashes(first, out)
-        })?;
+        let frontier = match cached {
+            Some((b, frontier)) if b == base && frontier.size() == size => frontier,
+            _ => {
+                let location = tx.location().to_owned();
+                read_frontier(&location, size, |first, out| {
+                    tx.read_tree_hashes(first, out)
+                })?
+            }
+        };
         let pending_from = stored_hash_count(size).unwrap_or(u64::MAX);
         Ok(Some(Self {
             base,
@@ -184,6 +214,11 @@ impl TxTree {
             pending: Vec::new(),
             pending_from,
         }))
+    }
+
+    /// The base and the frontier after the leaves pushed, for [`FrontierCache::keep`].
+    pub(crate) fn into_edge(self) -> (u64, Frontier) {
+        (self.base, self.frontier)
     }
 
     /// Adds the next leaves.

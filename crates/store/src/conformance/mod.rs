@@ -145,6 +145,7 @@ macro_rules! conformance_tests {
             snapshot_ranges_equal_scan,
             dropped_write_changes_nothing,
             appends_write_the_tree,
+            interleaved_handles_keep_one_tree,
             prune_keeps_the_tree,
             sync_tree_brings_records_in,
         );

@@ -99,6 +99,38 @@ pub fn appends_write_the_tree(b: &dyn Backend) {
     );
 }
 
+/// Two handles appending in turn keep one tree: each append of a handle that remembers the
+/// tree's right edge from its own last append reads it again when the other handle appended
+/// meanwhile.
+pub fn interleaved_handles_keep_one_tree(b: &dyn Backend) {
+    let mut f = b.fresh();
+    let key = test_key();
+    for n in 0..3 {
+        f.store.append(&key, &traces(n, 1)).unwrap();
+    }
+    let Some(mut other) = b.reopen(&f) else {
+        return;
+    };
+    let mut next = 3;
+    for (mine, theirs) in [(1, 2), (2, 1), (1, 1), (3, 5), (1, 0), (1, 0)] {
+        if theirs > 0 {
+            other.append(&key, &traces(next, theirs)).unwrap();
+            next += theirs;
+        }
+        f.store.append(&key, &traces(next, mine)).unwrap();
+        next += mine;
+        assert_tree_is(
+            &mut *f.store,
+            &key,
+            &format!("after {theirs} by the other handle and {mine} by this one"),
+        );
+    }
+    // A refused append leaves nothing to remember: the next one still writes the right tree.
+    assert!(f.store.append(&key, &traces(0, 1)).is_err());
+    f.store.append(&key, &traces(next, 1)).unwrap();
+    assert_tree_is(&mut *f.store, &key, "after a refused append");
+}
+
 /// Pruning removes records and never a tree hash: the tree keeps its size and every hash, and
 /// appends after it go on from the tree's end.
 pub fn prune_keeps_the_tree(b: &dyn Backend) {

@@ -50,6 +50,11 @@ pub struct JsonlStore {
     /// Commits whose tree hashes this handle wrote without `fsync`ing the tree file (see the
     /// `tree` module): synced every [`tree::SYNC_EVERY`] commits and when the handle drops.
     tree_unsynced: u32,
+    /// The tree file its last write transaction appended to, kept open for the next one
+    /// ([`tree::Sidecar::reuse`]).
+    tree_file: Option<tree::Sidecar>,
+    /// The tree's right edge after this handle's last append.
+    frontier: crate::FrontierCache,
 }
 
 impl Drop for JsonlStore {
@@ -57,7 +62,10 @@ impl Drop for JsonlStore {
         if self.tree_unsynced > 0 {
             // Best effort: the records are durable, and a tree hash lost to a crash is
             // brought back by the next write.
-            let _ = tree::sync(&self.path);
+            let _ = match &self.tree_file {
+                Some(kept) => kept.sync(),
+                None => tree::sync(&self.path),
+            };
         }
     }
 }
@@ -115,6 +123,8 @@ impl JsonlStore {
             hide_from: None,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             tree_unsynced: 0,
+            tree_file: None,
+            frontier: crate::FrontierCache::default(),
         };
         if path.exists() {
             store.check_first_line()?;
@@ -246,6 +256,10 @@ impl JsonlStore {
 }
 
 impl Store for JsonlStore {
+    fn frontier_cache(&mut self) -> Option<&mut crate::FrontierCache> {
+        Some(&mut self.frontier)
+    }
+
     fn location(&self) -> &str {
         &self.location
     }

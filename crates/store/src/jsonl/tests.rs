@@ -332,3 +332,29 @@ fn the_tree_file_survives_a_torn_write_and_keeps_evidence_of_a_rollback() {
     );
     assert_eq!(stored_tree_hashes(&mut store), six, "the evidence is kept");
 }
+
+#[test]
+fn a_tree_file_replaced_between_two_appends_of_one_handle_is_the_one_written() {
+    // A handle keeps its tree file open between appends; when the path names another file by
+    // the next append (replaced by a rename), the new file is the one written, never the
+    // replaced one.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut store) = store_in(dir.path());
+    let key = test_key();
+    store.append(&key, &traces(0, 1)).unwrap();
+    store.append(&key, &traces(1, 2)).unwrap();
+    store.append(&key, &traces(3, 1)).unwrap();
+    let side = super::tree::sidecar_path(&path);
+    let copy = dir.path().join("tree-copy");
+    std::fs::copy(&side, &copy).unwrap();
+    std::fs::rename(&copy, &side).unwrap();
+    store.append(&key, &traces(4, 3)).unwrap();
+    store.append(&key, &traces(7, 1)).unwrap();
+    let expected = crate::conformance::expected_tree(&mut store, &key);
+    let mut reader = JsonlStore::open(&path, OpenMode::Read).unwrap();
+    assert_eq!(
+        crate::conformance::stored_tree_hashes(&mut reader),
+        expected
+    );
+    assert_eq!(reader.state().unwrap().tree.unwrap().size(), 8);
+}

@@ -20,7 +20,6 @@
 //! never sees hashes of records it does not see.
 
 use std::fs::{File, OpenOptions};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use trailseal_core::tree::{MerkleHash, stored_hash_count, tree_size_for_count};
@@ -50,6 +49,10 @@ pub(super) fn sidecar_path(path: &Path) -> PathBuf {
 pub(super) struct Sidecar {
     file: File,
     tree: StoredTree,
+    /// The file's length when the tree was read.
+    len: u64,
+    /// Its device and inode.
+    identity: (u64, u64),
     /// Opened for writing too (a write transaction's, [`Sidecar::open_writable`]).
     writable: bool,
 }
@@ -86,13 +89,30 @@ impl Sidecar {
         }
     }
 
-    fn from_file(mut file: File, location: &str) -> Result<Self, StoreError> {
-        let len = file
+    /// A writable tree file a handle kept from its last write transaction, for the next one
+    /// (which holds the store's lock): read again (length and header) when the path still
+    /// names it, else the file the path names now, opened as [`Sidecar::open_writable`] does.
+    /// Saves opening and closing the file, and reading the frontier, on every commit.
+    pub(super) fn reuse(self, path: &Path, location: &str) -> Result<Option<Self>, StoreError> {
+        match std::fs::metadata(sidecar_path(path)) {
+            Ok(m) if self.writable && super::identity(&m) == self.identity => {
+                Self::from_file(self.file, location).map(|mut s| {
+                    s.writable = true;
+                    Some(s)
+                })
+            }
+            _ => Self::open_writable(path, location),
+        }
+    }
+
+    fn from_file(file: File, location: &str) -> Result<Self, StoreError> {
+        let meta = file
             .metadata()
-            .map_err(StoreError::io(location, "stat the tree file"))?
-            .len();
+            .map_err(StoreError::io(location, "stat the tree file"))?;
+        let len = meta.len();
         let mut header = [0u8; HEADER as usize];
-        if len < HEADER || file.read_exact(&mut header).is_err() {
+        // At offset 0 whatever the file's position (a kept file was written at its end).
+        if len < HEADER || read_at(&file, &mut header, 0).is_err() {
             return Err(tree_error(
                 location,
                 0,
@@ -114,6 +134,8 @@ impl Sidecar {
         Ok(Self {
             file,
             tree: StoredTree { base, hashes },
+            len,
+            identity: super::identity(&meta),
             writable: false,
         })
     }
@@ -131,6 +153,8 @@ impl Sidecar {
                 .try_clone()
                 .map_err(StoreError::io(location, "open the tree file"))?,
             tree: self.tree,
+            len: self.len,
+            identity: self.identity,
             writable: false,
         })
     }
@@ -176,7 +200,7 @@ fn write_at(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
 
 #[cfg(not(unix))]
 fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    use std::io::Seek;
+    use std::io::{Read, Seek};
     let mut f = file.try_clone()?;
     f.seek(std::io::SeekFrom::Start(offset))?;
     f.read_exact(buf)
@@ -196,13 +220,15 @@ pub(super) fn sync(path: &Path) -> std::io::Result<()> {
 /// with `base`, when there is none), cutting off first what does not complete a record; with
 /// `sync`, makes it durable (a new file always is). `opened`: the file as the transaction
 /// opened it ([`Sidecar::open_writable`]), if it did. The caller holds the store's write lock.
+/// Returns the file written to, for the handle's next transaction ([`Sidecar::reuse`]);
+/// `None` when it was created (the next transaction opens it).
 pub(super) fn append(
     path: &Path,
     location: &str,
     (base, first, hashes): (u64, u64, &[MerkleHash]),
     sync: bool,
     opened: Option<Sidecar>,
-) -> Result<(), StoreError> {
+) -> Result<Option<Sidecar>, StoreError> {
     let side = sidecar_path(path);
     let io = |action: &'static str| StoreError::io(location, action);
     let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.as_bytes().to_vec()).collect();
@@ -234,13 +260,15 @@ pub(super) fn append(
         };
         #[cfg(not(unix))]
         let mode = 0o600;
-        return crate::atomic::write_new(&side, mode, &whole).map_err(|e| {
-            tree_error(
-                location,
-                first,
-                format!("the tree file cannot be created: {e}"),
-            )
-        });
+        return crate::atomic::write_new(&side, mode, &whole)
+            .map(|()| None)
+            .map_err(|e| {
+                tree_error(
+                    location,
+                    first,
+                    format!("the tree file cannot be created: {e}"),
+                )
+            });
     };
     if existing.tree.hashes != first {
         return Err(tree_error(
@@ -260,17 +288,24 @@ pub(super) fn append(
             .map_err(io("open the tree file"))?;
     }
     let file = &existing.file;
-    // Bytes after the last complete record's hashes: a write that did not finish.
+    // Bytes after the last complete record's hashes: a write that did not finish. (The
+    // length is the one read under the lock at the start of the transaction.)
     let end = HEADER + first * 32;
-    let len = file.metadata().map_err(io("stat the tree file"))?.len();
-    if len != end {
+    if existing.len != end {
         file.set_len(end).map_err(io("cut the tree file"))?;
     }
     write_at(file, &bytes, end).map_err(io("write the tree file"))?;
     if sync {
         file.sync_data().map_err(io("fsync the tree file"))?;
     }
-    Ok(())
+    Ok(existing.writable.then_some(existing))
+}
+
+impl Sidecar {
+    /// Makes what was written through this handle durable.
+    pub(super) fn sync(&self) -> std::io::Result<()> {
+        self.file.sync_data()
+    }
 }
 
 /// A snapshot's tree file, read apart from its record reader.

@@ -115,10 +115,11 @@ impl<'a> JsonlTx<'a> {
 
     fn tree_file(&mut self) -> Result<Option<&Sidecar>, StoreError> {
         if self.tree_file.is_none() {
-            self.tree_file = Some(Sidecar::open_writable(
-                &self.store.path,
-                &self.store.location,
-            )?);
+            let (path, location) = (&self.store.path, &self.store.location);
+            self.tree_file = Some(match self.store.tree_file.take() {
+                Some(kept) => kept.reuse(path, location)?,
+                None => Sidecar::open_writable(path, location)?,
+            });
         }
         Ok(self.tree_file.as_ref().and_then(Option::as_ref))
     }
@@ -130,7 +131,7 @@ impl<'a> JsonlTx<'a> {
         };
         let sync = self.store.tree_unsynced.saturating_add(1) >= tree::SYNC_EVERY;
         let opened = self.tree_file.take().flatten();
-        tree::append(
+        self.store.tree_file = tree::append(
             &self.store.path,
             &self.store.location,
             (base, first, &hashes),

@@ -73,6 +73,8 @@ pub struct SqliteStore {
     /// The device and inode of the file opened: writes are refused once the path names
     /// another file or none (see [`StoreError::Moved`]).
     file_id: Option<(u64, u64)>,
+    /// The tree's right edge after this handle's last append.
+    frontier: crate::FrontierCache,
 }
 
 /// The device and inode of the file at `path`, if there is one.
@@ -117,6 +119,10 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn frontier_cache(&mut self) -> Option<&mut crate::FrontierCache> {
+        Some(&mut self.frontier)
+    }
+
     fn location(&self) -> &str {
         &self.location
     }

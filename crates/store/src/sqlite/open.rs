@@ -80,6 +80,7 @@ impl SqliteStore {
             checkpointer: None,
             access,
             file_id: super::file_id(path),
+            frontier: crate::FrontierCache::default(),
         };
         store
             .conn

@@ -36,6 +36,7 @@ impl SqliteStore {
             checkpointer: None,
             access,
             file_id: self.file_id,
+            frontier: crate::FrontierCache::default(),
         };
         let state = reader.read_state()?;
         reader.check_unchanged()?;
