@@ -110,7 +110,12 @@ pub fn stored_hash_count(n: u64) -> Option<u64> {
 /// hashes describes a tree of exactly this size when `stored_hash_count(n) == count`; more
 /// hashes than that are a write that did not finish (or damage).
 pub fn tree_size_for_count(count: u64) -> u64 {
-    let (mut lo, mut hi) = (0u64, MAX_TREE_SIZE);
+    // stored_hash_count(n) is 2n − popcount(n), between 2n − 64 and 2n: the answer lies in
+    // [count/2, count/2 + 32], so the search needs six steps, not sixty-two.
+    let (mut lo, mut hi) = (
+        (count / 2).min(MAX_TREE_SIZE),
+        (count / 2).saturating_add(32).min(MAX_TREE_SIZE),
+    );
     // Invariant: stored_hash_count(lo) <= count, and every size above hi needs more.
     while lo < hi {
         let mid = lo + (hi - lo).div_ceil(2);
@@ -250,6 +255,38 @@ mod tests {
             }
         }
         assert_eq!(tree_size_for_count(u64::MAX), MAX_TREE_SIZE);
+    }
+
+    #[test]
+    fn the_narrow_search_agrees_with_a_search_over_every_size() {
+        let whole = |count: u64| {
+            let (mut lo, mut hi) = (0u64, MAX_TREE_SIZE);
+            while lo < hi {
+                let mid = lo + (hi - lo).div_ceil(2);
+                if stored_hash_count(mid).is_some_and(|c| c <= count) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            lo
+        };
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut counts: Vec<u64> = (0..4096).collect();
+        for shift in 1..64 {
+            let p = 1u64 << shift;
+            counts.extend([p - 2, p - 1, p, p + 1, p.wrapping_mul(3) / 2]);
+        }
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            counts.push(x >> (x % 64));
+        }
+        counts.extend([u64::MAX, u64::MAX - 1, 2 * MAX_TREE_SIZE, 2 * MAX_TREE_SIZE - 64]);
+        for c in counts {
+            assert_eq!(tree_size_for_count(c), whole(c), "count {c}");
+        }
     }
 
     #[test]
