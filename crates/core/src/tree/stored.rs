@@ -283,7 +283,12 @@ mod tests {
             x ^= x << 17;
             counts.push(x >> (x % 64));
         }
-        counts.extend([u64::MAX, u64::MAX - 1, 2 * MAX_TREE_SIZE, 2 * MAX_TREE_SIZE - 64]);
+        counts.extend([
+            u64::MAX,
+            u64::MAX - 1,
+            2 * MAX_TREE_SIZE,
+            2 * MAX_TREE_SIZE - 64,
+        ]);
         for c in counts {
             assert_eq!(tree_size_for_count(c), whole(c), "count {c}");
         }
