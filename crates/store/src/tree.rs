@@ -151,15 +151,15 @@ pub(crate) fn leaf_hashes(key: &ChainKey, sealed: &[SealedRecord<'_>]) -> Vec<Me
 /// meanwhile is not read back into new hashes; `verify` finds it as before.) Kept only after
 /// an append whose commit and read-back succeeded.
 #[derive(Debug, Default, Clone)]
-pub struct FrontierCache(Option<(u64, Frontier)>);
+pub struct FrontierCache(Option<Box<(u64, Frontier)>>);
 
 impl FrontierCache {
     pub(crate) fn take(&mut self) -> Option<(u64, Frontier)> {
-        self.0.take()
+        self.0.take().map(|edge| *edge)
     }
 
     pub(crate) fn keep(&mut self, edge: Option<(u64, Frontier)>) {
-        self.0 = edge;
+        self.0 = edge.map(Box::new);
     }
 }
 
