@@ -184,12 +184,6 @@ impl TlsProxy {
 
 impl Drop for TlsProxy {
     fn drop(&mut self) {
-        // The whole group: anything it started goes too.
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::witness::stop_group(&mut self.child);
     }
 }

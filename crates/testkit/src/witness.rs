@@ -340,17 +340,22 @@ impl AicsWitness {
 
 impl Drop for AicsWitness {
     fn drop(&mut self) {
-        #[cfg(unix)]
-        {
-            // The whole group: anything it started goes too.
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", self.child.id())])
-                .stderr(Stdio::null())
-                .status();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_group(&mut self.child);
     }
+}
+
+/// Kills `child`, started as the leader of its own process group, and everything in that
+/// group, and reaps it.
+pub(crate) fn stop_group(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The origin of [`MemoryLog`]'s checkpoints.
