@@ -358,3 +358,34 @@ fn a_tree_file_replaced_between_two_appends_of_one_handle_is_the_one_written() {
     );
     assert_eq!(reader.state().unwrap().tree.unwrap().size(), 8);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_planted_at_the_tree_file_is_never_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut store) = store_in(dir.path());
+    let key = test_key();
+    store.append(&key, &traces(0, 2)).unwrap();
+    let side = super::tree::sidecar_path(&path);
+    // The link's target looks like a tree file (it is one: a copy), so only the link itself
+    // can stop the write.
+    let victim = dir.path().join("victim.tree");
+    std::fs::copy(&side, &victim).unwrap();
+    let victim_before = std::fs::read(&victim).unwrap();
+    let store_before = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&side).unwrap();
+    std::os::unix::fs::symlink(&victim, &side).unwrap();
+    for handle in [
+        &mut store,
+        &mut JsonlStore::open(&path, OpenMode::Write { create: false }).unwrap(),
+    ] {
+        let e = handle.append(&key, &traces(2, 1)).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read(&victim).unwrap(), victim_before);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            store_before,
+            "nothing appended"
+        );
+    }
+}

@@ -71,12 +71,17 @@ impl Sidecar {
     /// [`Sidecar::open`] for a write transaction (which holds the store's lock): for reading
     /// and writing, so that the transaction opens the file once; for reading only when the
     /// file may not be written (the append then fails to write the tree, not to read it).
+    /// Never through a symbolic link, as the store file itself (a link planted at the path
+    /// would have the hashes written into its target).
     pub(super) fn open_writable(path: &Path, location: &str) -> Result<Option<Self>, StoreError> {
-        match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(sidecar_path(path))
+        let mut options = OpenOptions::new();
+        options.read(true).write(true);
+        #[cfg(unix)]
         {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.custom_flags(libc::O_NOFOLLOW);
+        }
+        match options.open(sidecar_path(path)) {
             Ok(file) => Self::from_file(file, location).map(|mut s| {
                 s.writable = true;
                 Some(s)
@@ -85,6 +90,11 @@ impl Sidecar {
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                 Self::open(path, location)
             }
+            #[cfg(unix)]
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(StoreError::io(
+                location,
+                "open the tree file for writing (it is a symbolic link, which is never written through)",
+            )(e)),
             Err(e) => Err(StoreError::io(location, "open the tree file")(e)),
         }
     }
@@ -94,8 +104,8 @@ impl Sidecar {
     /// names it, else the file the path names now, opened as [`Sidecar::open_writable`] does.
     /// Saves opening and closing the file, and reading the frontier, on every commit.
     pub(super) fn reuse(self, path: &Path, location: &str) -> Result<Option<Self>, StoreError> {
-        match std::fs::metadata(sidecar_path(path)) {
-            Ok(m) if self.writable && super::identity(&m) == self.identity => {
+        match std::fs::symlink_metadata(sidecar_path(path)) {
+            Ok(m) if self.writable && m.is_file() && super::identity(&m) == self.identity => {
                 Self::from_file(self.file, location).map(|mut s| {
                     s.writable = true;
                     Some(s)
