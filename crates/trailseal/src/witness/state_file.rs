@@ -84,9 +84,19 @@ impl StateFile {
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            options.mode(PRIVATE);
+            // Never through a symbolic link: one planted at the lock's path would have the
+            // file it names created (as whoever runs this).
+            options.mode(PRIVATE).custom_flags(libc::O_NOFOLLOW);
         }
-        let lock = options.open(&lock_file).map_err(io("open the lock file"))?;
+        let lock = options.open(&lock_file).map_err(|e| {
+            #[cfg(unix)]
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                return io("open the lock file (it is a symbolic link, which is never followed)")(
+                    e,
+                );
+            }
+            io("open the lock file")(e)
+        })?;
         let start = Instant::now();
         loop {
             match lock.try_lock() {
@@ -169,5 +179,23 @@ impl StateFile {
             })
         })?;
         file.replace().map_err(failed)
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_symbolic_link_at_the_lock_path_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("witness.state");
+        let target = dir.path().join("created-through-the-link");
+        std::os::unix::fs::symlink(&target, lock_path(&state)).unwrap();
+        let e = StateFile::lock(&state, Duration::from_millis(100)).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(!target.exists(), "the link's target was created");
     }
 }
