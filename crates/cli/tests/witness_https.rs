@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use trailseal::core::checkpoint::Checkpoint;
 use trailseal::core::note::NoteVerifier;
 use trailseal_testkit::Trace;
-use trailseal_testkit::tls::{TestCa, TlsProxy};
+use trailseal_testkit::tls::{ConnectProxy, TestCa, TlsProxy};
 use trailseal_testkit::witness::{AicsWitness, aics_witness_or_skip};
 
 use common::{bin, run_with, text};
@@ -33,6 +33,14 @@ use common::{bin, run_with, text};
 const SECRET: &str = "witness-https-test: 4be1c07a9d23f58e61b0c94d7a2e3f18";
 const ORIGIN: &str = "trailseal.test/https-log/tree";
 const WITNESS: &str = "witness.test/tls";
+const PROXY_VARS: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
 
 struct Log {
     dir: tempfile::TempDir,
@@ -91,8 +99,19 @@ impl Log {
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
 
-    /// `trailseal checkpoint --witness ENDPOINT` with `SSL_CERT_FILE=ca`.
+    /// `trailseal checkpoint --witness ENDPOINT` with `SSL_CERT_FILE=ca` and no proxy.
     fn checkpoint(&self, endpoint: &str, ca: &Path, timeout: &str) -> Output {
+        self.checkpoint_with(endpoint, ca, timeout, &[])
+    }
+
+    /// The same with the proxy variables `proxy_env` (all others removed).
+    fn checkpoint_with(
+        &self,
+        endpoint: &str,
+        ca: &Path,
+        timeout: &str,
+        proxy_env: &[(&str, &str)],
+    ) -> Output {
         let mut cmd = bin();
         cmd.args([
             "checkpoint",
@@ -115,6 +134,12 @@ impl Log {
         .env("SSL_CERT_FILE", ca)
         .env_remove("SSL_CERT_DIR")
         .stdin(Stdio::null());
+        for name in PROXY_VARS {
+            cmd.env_remove(name);
+        }
+        for (name, value) in proxy_env {
+            cmd.env(name, value);
+        }
         cmd.output().unwrap()
     }
 
@@ -265,4 +290,108 @@ fn a_server_that_trickles_the_handshake_hits_the_deadline() {
     assert!(elapsed < Duration::from_secs(30), "{elapsed:?}");
     assert!(log.published().is_none(), "nothing was written");
     drop(server); // the thread ends when the client's connection is closed
+}
+
+#[test]
+fn a_witness_behind_a_connect_proxy_is_reached_by_name_and_credentials_never_show() {
+    let Some(venv) = aics_witness_or_skip("a_witness_behind_a_connect_proxy") else {
+        return;
+    };
+    let mut log = Log::new();
+    log.append(4);
+    let wdir = log.dir.path().join("witness");
+    std::fs::create_dir(&wdir).unwrap();
+    let witness = AicsWitness::start(&venv, &wdir, WITNESS, &[(ORIGIN, &log.public())]);
+    let ca = TestCa::new(&log.dir.path().join("ca"), "trailseal test CA");
+    // The witness by a name no DNS knows: only the proxy can reach it.
+    let (cert, key) = ca.issue("by-name", "DNS:witness.test");
+    let tls = TlsProxy::start(&cert, &key, witness.url());
+    let requests = log.dir.path().join("proxy-requests.jsonl");
+    let proxy = ConnectProxy::start(tls.url(), Some("alice:s3cret-proxy-pw"), &requests);
+    let port = proxy.url().rsplit(':').next().unwrap().to_owned();
+    let endpoint = format!("https://witness.test={}", witness.vkey());
+    let with_credentials = format!("http://alice:s3cret-proxy-pw@127.0.0.1:{port}");
+
+    let out = log.checkpoint_with(
+        &endpoint,
+        &ca.cert(),
+        "20s",
+        &[("HTTPS_PROXY", &with_credentials)],
+    );
+    let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{shown}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+    let note = std::fs::read_to_string(log.path("cp")).unwrap();
+    assert_eq!(cosignatures_by(&note, WITNESS), 1, "{note}");
+    let seen: Vec<serde_json::Value> = std::fs::read_to_string(&requests)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!seen.is_empty());
+    for request in &seen {
+        assert_eq!(
+            request["request"], "CONNECT witness.test:443 HTTP/1.1",
+            "{request}"
+        );
+        assert_eq!(request["authorized"], true, "{request}");
+    }
+
+    // Without the credentials: the proxy's 407, named with the proxy, nothing written.
+    log.append(1);
+    let out = log.checkpoint_with(
+        &endpoint,
+        &ca.cert(),
+        "20s",
+        &[("https_proxy", &format!("127.0.0.1:{port}"))],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "proxy http://127.0.0.1:{port}: CONNECT witness.test:443 answered 407"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(log.published().unwrap().size(), 4);
+
+    // NO_PROXY names the witness: it is asked directly, and its name does not resolve.
+    let out = log.checkpoint_with(
+        &endpoint,
+        &ca.cert(),
+        "20s",
+        &[
+            ("HTTPS_PROXY", &with_credentials),
+            ("NO_PROXY", "example.org, .test"),
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("resolve witness.test"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+
+    // An unusable proxy variable is refused by name, its value never shown.
+    let out = log.checkpoint_with(
+        &endpoint,
+        &ca.cert(),
+        "20s",
+        &[("HTTPS_PROXY", "https://alice:s3cret-proxy-pw@127.0.0.1:1")],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("HTTPS_PROXY: only http:// proxies"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+
+    // Through the proxy again: the new size is cosigned.
+    let out = log.checkpoint_with(
+        &endpoint,
+        &ca.cert(),
+        "20s",
+        &[("HTTPS_PROXY", &with_credentials)],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(log.published().unwrap().size(), 5);
 }

@@ -1,7 +1,8 @@
 //! TLS for the https witness tests: a throwaway certificate authority made by the `openssl`
-//! command (OpenSSL, not the rustls the client uses) and a TLS-terminating proxy
-//! (`interop/tls/proxy.py`, Python's `ssl`) in front of a plain-HTTP witness. The proxy runs in
-//! its own process group and is killed when dropped, also when the test fails.
+//! command (OpenSSL, not the rustls the client uses), a TLS-terminating proxy
+//! (`interop/tls/proxy.py`, Python's `ssl`) in front of a plain-HTTP witness, and an HTTP
+//! `CONNECT` proxy (`interop/tls/connect_proxy.py`). Each runs in its own process group and is
+//! killed when dropped, also when the test fails.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -132,23 +133,20 @@ impl TestCa {
     }
 }
 
-/// `interop/tls/proxy.py` serving `cert`/`key` on a free loopback port, forwarding to an
-/// `http://` upstream.
+/// A Python script of `interop/tls/` run with the machine's `python3` in its own process
+/// group, once it prints `listening on <url>`; killed when dropped.
 #[derive(Debug)]
-pub struct TlsProxy {
+struct Listening {
     child: Child,
     url: String,
 }
 
-impl TlsProxy {
-    /// Starts the proxy with the machine's `python3`; waits until it listens.
-    pub fn start(cert: &Path, key: &Path, upstream: &str) -> Self {
+impl Listening {
+    fn start(script: &str, args: &[&std::ffi::OsStr]) -> Self {
         let mut command = Command::new("python3");
         command
-            .arg(workspace_root().join("interop/tls/proxy.py"))
-            .arg(cert)
-            .arg(key)
-            .arg(upstream)
+            .arg(workspace_root().join("interop/tls").join(script))
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -171,19 +169,57 @@ impl TlsProxy {
         // `this` is dropped (the process killed) if waiting fails.
         match listening.recv_timeout(Duration::from_secs(30)) {
             Ok(url) => this.url = url,
-            Err(e) => panic!("the TLS proxy did not start listening: {e}"),
+            Err(e) => panic!("{script} did not start listening: {e}"),
         }
         this
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        crate::witness::stop_group(&mut self.child);
+    }
+}
+
+/// `interop/tls/proxy.py` serving `cert`/`key` on a free loopback port, forwarding to an
+/// `http://` upstream.
+#[derive(Debug)]
+pub struct TlsProxy(Listening);
+
+impl TlsProxy {
+    /// Starts the proxy; waits until it listens.
+    pub fn start(cert: &Path, key: &Path, upstream: &str) -> Self {
+        Self(Listening::start(
+            "proxy.py",
+            &[cert.as_os_str(), key.as_os_str(), upstream.as_ref()],
+        ))
     }
 
     /// `https://127.0.0.1:<port>`.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.0.url
     }
 }
 
-impl Drop for TlsProxy {
-    fn drop(&mut self) {
-        crate::witness::stop_group(&mut self.child);
+/// `interop/tls/connect_proxy.py`: an HTTP `CONNECT` proxy on a free loopback port that
+/// tunnels every request to `upstream`, optionally requiring `user:password`, logging each
+/// request to `log` (one JSON object a line: `request`, `authorized`, `credentials_sent`).
+#[derive(Debug)]
+pub struct ConnectProxy(Listening);
+
+impl ConnectProxy {
+    /// Starts the proxy; waits until it listens.
+    pub fn start(upstream: &str, require_auth: Option<&str>, log: &Path) -> Self {
+        let mut args: Vec<&std::ffi::OsStr> =
+            vec![upstream.as_ref(), "--log".as_ref(), log.as_os_str()];
+        if let Some(auth) = require_auth {
+            args.extend(["--require-auth".as_ref(), std::ffi::OsStr::new(auth)]);
+        }
+        Self(Listening::start("connect_proxy.py", &args))
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.0.url
     }
 }

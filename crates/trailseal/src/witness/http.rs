@@ -70,6 +70,15 @@ pub enum HttpError {
     /// host, or the handshake failed.
     #[error("tls: {why}")]
     Tls { why: String },
+    /// The proxy variable `from` (for example `HTTPS_PROXY`) does not name a usable proxy.
+    #[error("{from}: {why}")]
+    ProxyConfig {
+        from: &'static str,
+        why: &'static str,
+    },
+    /// The proxy could not be reached or did not open the tunnel.
+    #[error("proxy {proxy}: {why}")]
+    Proxy { proxy: String, why: String },
 }
 
 /// A final response: the status, the `Content-Type` header if any, and at most the caller's
@@ -95,10 +104,21 @@ pub fn post(
         start: Instant::now(),
         timeout,
     };
-    let socket = DeadlineSocket {
-        stream: connect(url, &deadline)?,
+    let proxy = super::proxy::proxy_for(url, &|name| std::env::var(name).ok())?;
+    let stream = match &proxy {
+        None => connect(url.host(), url.port(), &deadline)?,
+        Some(p) => connect(&p.host, p.port, &deadline).map_err(|e| HttpError::Proxy {
+            proxy: p.shown(),
+            why: e.to_string(),
+        })?,
+    };
+    let mut socket = DeadlineSocket {
+        stream,
         deadline: &deadline,
     };
+    if let Some(p) = &proxy {
+        tunnel(&mut socket, url, p, &deadline)?;
+    }
     let head = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: trailseal/{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         url.path(endpoint),
@@ -121,6 +141,58 @@ pub fn post(
         #[allow(unreachable_patterns)]
         _ => Err(malformed("a scheme this build cannot speak")),
     }
+}
+
+/// Opens a `CONNECT` tunnel through the proxy to the witness: the proxy must answer `2xx`
+/// and send nothing after its answer before the witness speaks.
+fn tunnel(
+    socket: &mut DeadlineSocket<'_>,
+    url: &WitnessUrl,
+    proxy: &super::proxy::Proxy,
+    deadline: &Deadline,
+) -> Result<(), HttpError> {
+    let failed = |why: String| HttpError::Proxy {
+        proxy: proxy.shown(),
+        why,
+    };
+    let authority = if url.host().contains(':') {
+        format!("[{}]:{}", url.host(), url.port())
+    } else {
+        format!("{}:{}", url.host(), url.port())
+    };
+    let request = format!(
+        "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n{}User-Agent: trailseal/{}\r\n\r\n",
+        proxy.authorization().unwrap_or_default(),
+        env!("CARGO_PKG_VERSION"),
+    );
+    socket
+        .write_all(request.as_bytes())
+        .and_then(|()| socket.flush())
+        .map_err(|e| failed(deadline.classify(e, "sending CONNECT").to_string()))?;
+    let mut reader = Reader {
+        stream: &mut *socket,
+        buf: Vec::new(),
+        pos: 0,
+        deadline,
+    };
+    let head = read_head(&mut reader).map_err(|e| failed(format!("its answer to CONNECT: {e}")))?;
+    if !(200..300).contains(&head.status) {
+        let hint = if head.status == 407 {
+            " (it wants credentials: give them in the proxy URL, http://user:password@host:port)"
+        } else {
+            ""
+        };
+        return Err(failed(format!(
+            "CONNECT {authority} answered {}{hint}",
+            head.status
+        )));
+    }
+    if !reader.buffered().is_empty() {
+        return Err(failed(
+            "it sent data after its answer to CONNECT, before the witness spoke".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Writes `request` and reads the final response from `stream`.
@@ -208,11 +280,11 @@ impl Write for DeadlineSocket<'_> {
     }
 }
 
-fn connect(url: &WitnessUrl, deadline: &Deadline) -> Result<TcpStream, HttpError> {
-    let addrs: Vec<SocketAddr> = (url.host(), url.port())
+fn connect(host: &str, port: u16, deadline: &Deadline) -> Result<TcpStream, HttpError> {
+    let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|source| HttpError::Resolve {
-            host: url.host().to_owned(),
+            host: host.to_owned(),
             source,
         })?
         .collect();
@@ -240,7 +312,7 @@ fn connect(url: &WitnessUrl, deadline: &Deadline) -> Result<TcpStream, HttpError
         }
     }
     Err(last.unwrap_or_else(|| HttpError::NoAddress {
-        host: url.host().to_owned(),
+        host: host.to_owned(),
     }))
 }
 

@@ -6,6 +6,7 @@
 //! - [`http`]: a minimal, bounded HTTP/1.1 client over `TcpStream` (or TLS, `tls`), with
 //!   one deadline per exchange.
 //! - `tls`: the TLS client of `https` witnesses (the `https` feature).
+//! - `proxy`: `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`, tunnelled with `CONNECT`.
 //! - [`state_file`]: the state file, locked for a whole submission and written crash-safely.
 //! - [`mod@cosign`] ([`cosign()`]): one checkpoint submitted to every witness, `409`s followed, cosignatures
 //!   recorded and merged, the quorum evaluated.
@@ -15,6 +16,7 @@ pub mod cosign;
 pub mod endpoint;
 pub mod http;
 pub mod outcome;
+mod proxy;
 pub mod state_file;
 #[cfg(feature = "https")]
 mod tls;
