@@ -150,6 +150,11 @@ impl Sidecar {
         })
     }
 
+    /// Makes what was written through this handle durable.
+    pub(super) fn sync(&self) -> std::io::Result<()> {
+        self.file.sync_data()
+    }
+
     /// The tree as the file held it when opened.
     pub(super) fn tree(&self) -> StoredTree {
         self.tree
@@ -309,13 +314,6 @@ pub(super) fn append(
         file.sync_data().map_err(io("fsync the tree file"))?;
     }
     Ok(existing.writable.then_some(existing))
-}
-
-impl Sidecar {
-    /// Makes what was written through this handle durable.
-    pub(super) fn sync(&self) -> std::io::Result<()> {
-        self.file.sync_data()
-    }
 }
 
 /// A snapshot's tree file, read apart from its record reader.
