@@ -20,21 +20,7 @@ import socket
 import sys
 import threading
 
-
-def pipe(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while True:
-            data = source.recv(65536)
-            if not data:
-                break
-            sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        try:
-            sink.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
+from relay import pipe
 
 
 def read_head(conn: socket.socket) -> bytes | None:

@@ -14,24 +14,7 @@ import ssl
 import sys
 import threading
 
-
-def pipe(source: socket.socket, sink: socket.socket, tls_sink: bool) -> None:
-    try:
-        while True:
-            data = source.recv(65536)
-            if not data:
-                break
-            sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        try:
-            if tls_sink:
-                sink.unwrap()  # close_notify: the client can tell the end from a cut
-            else:
-                sink.shutdown(socket.SHUT_WR)
-        except (OSError, ValueError):
-            pass
+from relay import pipe
 
 
 def handle(raw: socket.socket, context: ssl.SSLContext, upstream: tuple[str, int]) -> None:
@@ -43,9 +26,10 @@ def handle(raw: socket.socket, context: ssl.SSLContext, upstream: tuple[str, int
         return
     try:
         with socket.create_connection(upstream, timeout=30) as server:
-            back = threading.Thread(target=pipe, args=(server, client, True), daemon=True)
+            # close_notify at the end: the client can tell the end from a cut.
+            back = threading.Thread(target=pipe, args=(server, client, ssl.SSLSocket.unwrap), daemon=True)
             back.start()
-            pipe(client, server, False)
+            pipe(client, server)
             back.join(30)
     except OSError:
         pass

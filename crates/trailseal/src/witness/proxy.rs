@@ -121,38 +121,9 @@ fn parse_proxy(text: &str, from: &'static str) -> Result<Proxy, HttpError> {
     })
 }
 
-/// `host[:port]` or `[v6][:port]`.
+/// `host[:port]`, the host in lower case.
 fn split_host_port(authority: &str) -> Option<(String, Option<u16>)> {
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        host.parse::<std::net::Ipv6Addr>().ok()?;
-        match after {
-            "" => (host, None),
-            _ => (host, Some(after.strip_prefix(':')?)),
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    let host_ok = !host.is_empty()
-        && host.len() <= 253
-        && (host.contains(':')
-            || host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')));
-    if !host_ok {
-        return None;
-    }
-    let port = match port {
-        None => None,
-        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(p.parse().ok().filter(|&p: &u16| p != 0)?)
-        }
-        Some(_) => return None,
-    };
-    Some((host.to_ascii_lowercase(), port))
+    super::url::split_host_port(authority).map(|(host, port)| (host.to_ascii_lowercase(), port))
 }
 
 fn is_loopback(host: &str) -> bool {

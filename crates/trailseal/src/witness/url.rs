@@ -163,6 +163,14 @@ fn shown(text: &str) -> String {
 }
 
 fn split_authority(authority: &str, default_port: u16) -> Option<(String, u16)> {
+    let (host, port) = split_host_port(authority)?;
+    Some((host, port.unwrap_or(default_port)))
+}
+
+/// `host[:port]` or `[v6][:port]`: the host (a name, an IPv4 address, or an IPv6 address
+/// without its brackets) and the port when one is given (1–65535). Also read by the proxy
+/// variables.
+pub(super) fn split_host_port(authority: &str) -> Option<(String, Option<u16>)> {
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, after) = v6.split_once(']')?;
         host.parse::<std::net::Ipv6Addr>().ok()?;
@@ -187,9 +195,9 @@ fn split_authority(authority: &str, default_port: u16) -> Option<(String, u16)> 
         return None;
     }
     let port = match port {
-        None => default_port,
+        None => None,
         Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
-            p.parse().ok().filter(|&p: &u16| p != 0)?
+            Some(p.parse().ok().filter(|&p: &u16| p != 0)?)
         }
         Some(_) => return None,
     };
