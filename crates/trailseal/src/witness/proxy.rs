@@ -10,7 +10,8 @@
 //! proxies are shown as `http://host:port`.
 //!
 //! `NO_PROXY` is a comma-separated list: `*` (no proxy at all), host names (each also matching
-//! its subdomains; a leading `.` is allowed), IP addresses, each optionally with `:port`.
+//! its subdomains; a leading `.` is allowed), IP addresses, each optionally with `:port`, and
+//! CIDR blocks (`10.0.0.0/8`, `fd00::/8`).
 
 use std::net::IpAddr;
 
@@ -143,6 +144,9 @@ fn excluded(no_proxy: &str, host: &str, port: u16) -> bool {
             if entry == "*" {
                 return true;
             }
+            if let Some((net, bits)) = entry.split_once('/') {
+                return in_block(net, bits, &host);
+            }
             let Some((name, entry_port)) =
                 split_host_port(entry.strip_prefix('.').unwrap_or(entry))
             else {
@@ -157,6 +161,27 @@ fn excluded(no_proxy: &str, host: &str, port: u16) -> bool {
                 (Err(_), Err(_)) => host == name || host.ends_with(&format!(".{name}")),
             }
         })
+}
+
+/// Whether the IP address `host` is in the CIDR block `net/bits` (`10.0.0.0/8`,
+/// `fd00::/8`); a host name never is.
+fn in_block(net: &str, bits: &str, host: &str) -> bool {
+    let Ok(bits) = bits.parse::<u32>() else {
+        return false;
+    };
+    let net = net.trim_start_matches('[').trim_end_matches(']');
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match (net.parse::<IpAddr>(), host.parse::<IpAddr>()) {
+        (Ok(IpAddr::V4(n)), Ok(IpAddr::V4(h))) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(n) & mask == u32::from(h) & mask
+        }
+        (Ok(IpAddr::V6(n)), Ok(IpAddr::V6(h))) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(n) & mask == u128::from(h) & mask
+        }
+        _ => false,
+    }
 }
 
 #[cfg(all(test, feature = "https"))]
@@ -220,6 +245,10 @@ mod tests {
             ("other, w.example:443", "https://w.example"),
             ("10.0.0.7", "https://10.0.0.7"),
             ("[2001:db8::1]", "https://[2001:db8::1]"),
+            ("10.0.0.0/8", "https://10.200.3.4"),
+            ("192.168.4.0/22", "https://192.168.7.255"),
+            ("0.0.0.0/0", "https://203.0.113.9"),
+            ("2001:db8::/32", "https://[2001:db8:ffff::1]"),
         ] {
             assert!(pick(url, &vars(no)).is_none(), "{no} / {url}");
         }
@@ -228,6 +257,13 @@ mod tests {
             ("w.example:8443", "https://w.example"),
             ("10.0.0.8", "https://10.0.0.7"),
             ("x.w.example", "https://w.example"),
+            ("10.0.0.0/8", "https://11.0.0.1"),
+            ("192.168.4.0/22", "https://192.168.8.0"),
+            ("10.0.0.0/8", "https://w.example"),
+            ("10.0.0.0/33", "https://10.0.0.1"),
+            ("10.0.0.0/x", "https://10.0.0.1"),
+            ("2001:db8::/32", "https://[2001:db9::1]"),
+            ("10.0.0.0/8", "https://[::ffff:10.0.0.1]"),
         ] {
             assert!(pick(url, &vars(no)).is_some(), "{no} / {url}");
         }
