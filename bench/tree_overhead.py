@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -123,6 +124,8 @@ def main() -> None:
             name = "tree" if rows else "baseline"
             results.setdefault(("plain", "per-record", name), []).append(
                 plain_sqlite(work / "plain.db", args.single, rows))
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
     print(f"\ntree overhead, {os.cpu_count()} cores, {args.records:,} records (per-record: {args.single:,}), "
           f"{args.rounds} rounds, medians")
     print("| store | step | baseline | with the tree | ratio |")
