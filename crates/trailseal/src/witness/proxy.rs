@@ -6,8 +6,8 @@
 //! The proxy is an `http://[user:password@]host[:port]` URL (port 80 by default; a bare
 //! `host:port` is read as `http://host:port`). Both schemes are tunnelled with `CONNECT
 //! host:port`, so the proxy never sees a request, only TLS for `https` witnesses. User
-//! information goes in a `Proxy-Authorization: Basic` header and never into a message:
-//! proxies are shown as `http://host:port`.
+//! information (percent-decoded) goes in a `Proxy-Authorization: Basic` header and never into
+//! a message: proxies are shown as `http://host:port`.
 //!
 //! `NO_PROXY` is a comma-separated list: `*` (no proxy at all), host names (each also matching
 //! its subdomains; a leading `.` is allowed), IP addresses, each optionally with `:port`, and
@@ -23,8 +23,8 @@ use super::url::{Scheme, WitnessUrl};
 pub(crate) struct Proxy {
     pub(crate) host: String,
     pub(crate) port: u16,
-    /// `user:password`, as given (percent-decoding is not done).
-    credentials: Option<String>,
+    /// `user:password`, percent-decoded (as curl and Go read user information).
+    credentials: Option<Vec<u8>>,
     /// Which variable named it.
     pub(crate) from: &'static str,
 }
@@ -53,7 +53,7 @@ impl Proxy {
         self.credentials.as_ref().map(|c| {
             format!(
                 "Proxy-Authorization: Basic {}\r\n",
-                trailseal_core::base64::encode(c.as_bytes())
+                trailseal_core::base64::encode(c)
             )
         })
     }
@@ -110,7 +110,15 @@ fn parse_proxy(text: &str, from: &'static str) -> Result<Proxy, HttpError> {
         return Err(bad(from, "a proxy URL has no path, query or fragment"));
     }
     let (credentials, authority) = match rest.rsplit_once('@') {
-        Some((user, host)) => (Some(user.to_owned()), host),
+        Some((user, host)) => (
+            Some(percent_decode(user).ok_or_else(|| {
+                bad(
+                    from,
+                    "the user information has a % not followed by two hex digits",
+                )
+            })?),
+            host,
+        ),
         None => (None, rest),
     };
     let (host, port) = split_host_port(authority).ok_or_else(|| bad(from, "bad host or port"))?;
@@ -120,6 +128,25 @@ fn parse_proxy(text: &str, from: &'static str) -> Result<Proxy, HttpError> {
         credentials,
         from,
     })
+}
+
+/// `%XX` sequences decoded; `None` for a `%` without two hex digits after it.
+fn percent_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).and_then(|&d| char::from(d).to_digit(16));
+            let (hi, lo) = (hex(i + 1)?, hex(i + 2)?);
+            out.push(u8::try_from(hi * 16 + lo).ok()?);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    Some(out)
 }
 
 /// `host[:port]`, the host in lower case.
@@ -289,6 +316,20 @@ mod tests {
         );
         let p = pick("https://w.example", &[("HTTPS_PROXY", "http://p")]).unwrap();
         assert_eq!((p.port, p.authorization()), (80, None));
+        // User information is percent-decoded, as curl and Go do; the last `@` ends it.
+        let p = pick(
+            "https://w.example",
+            &[("HTTPS_PROXY", "http://bob:p%40ss%3Aw0rd@x@proxy:8080")],
+        )
+        .unwrap();
+        assert_eq!(p.shown(), "http://proxy:8080");
+        assert_eq!(
+            p.authorization().unwrap(),
+            format!(
+                "Proxy-Authorization: Basic {}\r\n",
+                trailseal_core::base64::encode(b"bob:p@ss:w0rd@x")
+            )
+        );
     }
 
     #[test]
@@ -302,6 +343,8 @@ mod tests {
             "http://p x",
             "http://[zz]:1",
             "http://",
+            "http://u:pw%4@p:1",
+            "http://u:pw%zz@p:1",
         ] {
             let e = proxy_for(
                 &WitnessUrl::parse("https://w.example").unwrap(),
