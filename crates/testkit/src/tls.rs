@@ -38,6 +38,15 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// `openssl req` arguments for a new unencrypted P-256 key.
+const NEW_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+];
+
 impl TestCa {
     /// A new CA (P-256, valid for two days) in `dir`, which is created.
     pub fn new(dir: &Path, name: &str) -> Self {
@@ -47,11 +56,11 @@ impl TestCa {
             &[
                 "req",
                 "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
+                NEW_KEY[0],
+                NEW_KEY[1],
+                NEW_KEY[2],
+                NEW_KEY[3],
+                NEW_KEY[4],
                 "-keyout",
                 "ca.key",
                 "-out",
@@ -96,11 +105,11 @@ impl TestCa {
             &self.dir,
             &[
                 "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
+                NEW_KEY[0],
+                NEW_KEY[1],
+                NEW_KEY[2],
+                NEW_KEY[3],
+                NEW_KEY[4],
                 "-keyout",
                 &key,
                 "-out",
