@@ -10,7 +10,7 @@ use trailseal_core::retention::{Cutoff, Receipt, ReceiptBody, RetentionLog, reso
 use trailseal_core::start::ChainStart;
 use trailseal_core::time::Offset;
 use trailseal_core::verify::RecordView;
-use trailseal_core::{Hash32, Timestamp, Verdict};
+use trailseal_core::{ChainKey, Hash32, Timestamp, Verdict};
 use trailseal_store::PrunePlan;
 
 use crate::error::{Error, PolicyBreach, PolicyError, RetentionError};
@@ -146,33 +146,43 @@ impl AuditLog {
         let key = self.key().cloned().ok_or(Error::NoSecret)?;
         // A receipt MAC'd with another key would make the store fail verification.
         self.confirm_key_for_writing(&key)?;
-        let state = self.store_mut().state()?;
-        let resolved = resolve_start(&key, &state.start, &state.retention).map_err(|p| {
-            Error::NotVerified {
-                verdict: Box::new(Verdict::Tampered(p.into())),
+        // A receipt added meanwhile (a prune, another policy) moves the index, the link and
+        // perhaps the start this receipt names: it is planned again on the log as it is then.
+        let mut tries = 0;
+        loop {
+            let state = self.store_mut().state()?;
+            let resolved = resolve_start(&key, &state.start, &state.retention).map_err(|p| {
+                Error::NotVerified {
+                    verdict: Box::new(Verdict::Tampered(p.into())),
+                }
+            })?;
+            let current = resolved.log.min_retention_micros();
+            if !allow_decrease && min_retention_micros.unwrap_or(0) < current.unwrap_or(0) {
+                return Err(PolicyError::Decrease {
+                    from: current,
+                    to: min_retention_micros,
+                }
+                .into());
             }
-        })?;
-        let current = resolved.log.min_retention_micros();
-        if !allow_decrease && min_retention_micros.unwrap_or(0) < current.unwrap_or(0) {
-            return Err(PolicyError::Decrease {
-                from: current,
-                to: min_retention_micros,
+            let index = resolved.log.receipts.len() as u64;
+            let receipt = Receipt::seal(
+                &key,
+                index,
+                now,
+                ReceiptBody::Policy {
+                    start: resolved.start.clone(),
+                    min_retention_micros,
+                },
+                resolved.log.last_mac(),
+            );
+            match self.store_mut().add_receipt(index, &receipt.to_json()) {
+                Ok(()) => return Ok(receipt),
+                Err(trailseal_store::StoreError::Conflict { .. }) if tries < RESEALS => {
+                    tries += 1;
+                }
+                Err(e) => return Err(e.into()),
             }
-            .into());
         }
-        let index = resolved.log.receipts.len() as u64;
-        let receipt = Receipt::seal(
-            &key,
-            index,
-            now,
-            ReceiptBody::Policy {
-                start: resolved.start.clone(),
-                min_retention_micros,
-            },
-            resolved.log.last_mac(),
-        );
-        self.store_mut().add_receipt(index, &receipt.to_json())?;
-        Ok(receipt)
     }
 
     /// Removes the longest seq prefix that `request.cutoff` selects, after verifying the whole
@@ -303,19 +313,16 @@ impl AuditLog {
         let last_hash =
             Hash32::parse(&last_hash).ok_or(RetentionError::RecordHash { seq: last_seq })?;
         let from = resolved.start.clone();
-        let receipt = Receipt::seal(
-            &key,
-            log_len,
-            request.now,
-            ReceiptBody::Prune {
-                from: from.clone(),
-                last_pruned_seq: last_seq,
-                last_pruned_hash: last_hash,
-                count,
-                cutoff,
-            },
-            resolved.log.last_mac(),
-        );
+        let prefix = Prefix {
+            from: resolved.start.clone(),
+            last_seq,
+            last_hash,
+            count,
+            cutoff,
+            before,
+            youngest,
+        };
+        let receipt = prefix.seal(&key, request.now, &resolved.log);
         let mut report = PruneReport {
             dry_run: request.dry_run,
             cutoff,
@@ -363,9 +370,156 @@ impl AuditLog {
             last_hash,
             log_len,
         };
-        self.store_mut().prune(&plan, &receipt.to_json())?;
-        Ok(report)
+        let committed = self.commit_prune(&key, request, &prefix, plan, receipt, &mut report);
+        // The archive of a prune refused before anything changed would name a receipt no
+        // store holds; after any other failure the store may have changed, and the archive
+        // may be all that is left of the records: it stays.
+        let refused = matches!(
+            committed,
+            Err(Error::Store(trailseal_store::StoreError::Conflict { .. })
+                | Error::Policy(_)
+                | Error::NotVerified { .. })
+        );
+        if refused && let Some((path, _)) = report.archive.take() {
+            let _ = std::fs::remove_file(path);
+        }
+        committed.map(|()| report)
     }
+
+    /// Commits a planned prune, sealing its receipt (and rewriting its archive's header)
+    /// again while other receipts are added meanwhile.
+    fn commit_prune(
+        &mut self,
+        key: &ChainKey,
+        request: &PruneRequest,
+        prefix: &Prefix,
+        mut plan: PrunePlan,
+        mut receipt: Receipt,
+        report: &mut PruneReport,
+    ) -> Result<(), Error> {
+        let mut reseals = 0;
+        loop {
+            let conflict = match self.store_mut().prune(&plan, &receipt.to_json()) {
+                Ok(()) => return Ok(()),
+                Err(e @ trailseal_store::StoreError::Conflict { .. }) => e,
+                Err(e) => return Err(e.into()),
+            };
+            // Appends never conflict with a prune; another receipt does. When the chain still
+            // starts where the plan does, the records it verified are the ones to remove, and
+            // only the receipt (its index and link) and the archive's header depend on the
+            // retention log: both are made again on the log as it is now, whose policy is
+            // checked again, instead of verifying the whole chain once more (which a writer of
+            // frequent receipts could outpace for ever).
+            reseals += 1;
+            if reseals > RESEALS {
+                return Err(conflict.into());
+            }
+            let state = self.store_mut().state()?;
+            let now_resolved = resolve_start(key, &state.start, &state.retention).map_err(|p| {
+                Error::NotVerified {
+                    verdict: Box::new(Verdict::Tampered(p.into())),
+                }
+            })?;
+            let grown = now_resolved.log.receipts.len() as u64;
+            if now_resolved.start != prefix.from || grown <= plan.log_len {
+                return Err(conflict.into());
+            }
+            let min = now_resolved.log.min_retention_micros();
+            let keep_after = request.now.saturating_add_micros(-min.unwrap_or(0));
+            if let Some(min) = min {
+                let breach = match (prefix.before, prefix.youngest) {
+                    (Some(t), _) if t > keep_after => Some(PolicyBreach::Cutoff(t)),
+                    (_, Some(None)) => Some(PolicyBreach::NoInvokedAt),
+                    (_, Some(Some(t))) if t > keep_after => Some(PolicyBreach::KeepLast(t)),
+                    _ => None,
+                };
+                if let Some(breach) = breach {
+                    return Err(PolicyError::Prune {
+                        breach,
+                        min_retention_micros: min,
+                        keep_after,
+                    }
+                    .into());
+                }
+            }
+            receipt = prefix.seal(key, request.now, &now_resolved.log);
+            plan.log_len = grown;
+            report.receipt = Some(receipt.clone());
+            if let Some(path) = &request.archive {
+                let header = Header {
+                    start: prefix.from.clone(),
+                    retention: state.retention,
+                    archive_of: Some(receipt.to_json()),
+                };
+                replace_header(path, &header)?;
+            }
+        }
+    }
+}
+
+/// The seq prefix a prune removes, as its verification found it, and what its policy checks
+/// need to be made again.
+struct Prefix {
+    /// Where the chain starts: the first record removed.
+    from: ChainStart,
+    last_seq: u64,
+    last_hash: Hash32,
+    count: u64,
+    cutoff: Cutoff,
+    /// For a time cutoff: records before this are removed.
+    before: Option<Timestamp>,
+    /// For `KeepLast`: the youngest `invoked_at` removed (`Some(None)`: one had none).
+    youngest: Option<Option<Timestamp>>,
+}
+
+impl Prefix {
+    /// The prune receipt, appended to `log`.
+    fn seal(&self, key: &ChainKey, now: Timestamp, log: &RetentionLog) -> Receipt {
+        Receipt::seal(
+            key,
+            log.receipts.len() as u64,
+            now,
+            ReceiptBody::Prune {
+                from: self.from.clone(),
+                last_pruned_seq: self.last_seq,
+                last_pruned_hash: self.last_hash,
+                count: self.count,
+                cutoff: self.cutoff,
+            },
+            log.last_mac(),
+        )
+    }
+}
+
+/// How many times a receipt is sealed again on a retention log that grew meanwhile (a prune
+/// whose plan still holds, a policy) before the change gives up with the conflict.
+const RESEALS: u32 = 16;
+
+/// Rewrites an archive this prune wrote with another header line, keeping its record lines
+/// (written from the verified snapshot) as they are; atomically.
+fn replace_header(path: &Path, header: &Header) -> Result<(), Error> {
+    use std::io::{BufRead, BufReader};
+    let shown = path.display().to_string();
+    let read_failed = |source| Error::Io {
+        path: shown.clone(),
+        action: "read",
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_failed)?;
+    let mut lines = BufReader::new(file);
+    let mut first = Vec::new();
+    lines.read_until(b'\n', &mut first).map_err(read_failed)?;
+    crate::export::write_atomically(path, |out| {
+        let write_failed = |source| Error::Io {
+            path: shown.clone(),
+            action: "write",
+            source,
+        };
+        out.write_all(header.to_line().as_bytes())
+            .map_err(write_failed)?;
+        std::io::copy(&mut lines, out).map_err(write_failed)?;
+        Ok(())
+    })
 }
 
 /// Whether two paths name the same existing file.
