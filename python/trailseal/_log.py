@@ -304,6 +304,16 @@ class AuditLog:
         )
         return PruneReport._from_json(text)
 
+    def rotate(self, to: str, *, archive: PathLike | None = None) -> dict[str, Any]:
+        """Moves the store to the key labelled ``to`` of the keyring it was opened with
+        (``secrets=``), as a new segment: the records under the old key go to ``archive``
+        first (a ``.db`` archive is a SQLite file weaver-kernel verifies with the old secret),
+        then an authenticated ``rotate`` receipt MAC'd by both keys is written. Returns the
+        report as ``trailseal rotate --json`` prints it."""
+        text = self._log.rotate(to, archive=None if archive is None else os.fspath(archive))
+        report: dict[str, Any] = json.loads(text)
+        return report
+
     def retention(self) -> RetentionStatus:
         """The retention log (receipts of prunes and policy changes)."""
         receipts, verified, micros = self._log.retention()
@@ -532,16 +542,27 @@ def open(  # noqa: A001 - the package's entry point, as in `trailseal.open(...)`
     read_only: bool = False,
     threads: int | None = None,
     max_group: int | None = None,
+    secrets: Mapping[str, Secret] | None = None,
+    active_key: str | None = None,
 ) -> AuditLog:
     """Opens the audit log at ``store``: a path (``.db``/``.sqlite``/``.sqlite3`` SQLite,
     ``.jsonl`` JSONL; or name the ``format``), a ``postgres://`` URL, or ``":memory:"``.
 
     The chain secret is ``secret``, else the contents of ``secret_file``, else
     ``WEAVER_KERNEL_SECRET``; without one the log can be read but not appended to, and
-    verification is ``unverifiable``. ``threads`` sets verification threads (default: all
-    cores); ``max_group`` the most traces one group commit holds.
+    verification is ``unverifiable``. ``secrets`` (``{label: secret}``, instead of ``secret``)
+    gives a keyring, for a store rotated from one secret to another (:meth:`AuditLog.rotate`);
+    ``active_key`` names the label that writes. ``threads`` sets verification threads
+    (default: all cores); ``max_group`` the most traces one group commit holds.
     """
-    key = _secret_bytes(secret, secret_file)
+    if secrets is not None:
+        if secret is not None or secret_file is not None:
+            raise InvalidTraceError("give secrets, or secret / secret_file, not both")
+        ring = [(str(label), _secret_bytes(value, None) or b"") for label, value in secrets.items()]
+        key = None
+    else:
+        ring = None
+        key = _secret_bytes(secret, secret_file)
     return AuditLog(
         _native.Log(
             os.fspath(store),
@@ -551,6 +572,8 @@ def open(  # noqa: A001 - the package's entry point, as in `trailseal.open(...)`
             read_only=read_only,
             threads=threads,
             max_group=max_group,
+            secrets=ring,
+            active_key=active_key,
         )
     )
 

@@ -11,7 +11,8 @@ use crate::commands::{
     anchor::AnchorArgs, append::AppendArgs, completions::CompletionsArgs, demo::DemoArgs,
     export::ExportArgs, keygen::KeygenArgs, list::ListArgs, migrate::MigrateArgs,
     policy::PolicyArgs, prune::PruneArgs, repair::RepairArgs, retention::RetentionArgs,
-    show::ShowArgs, tiles::TilesArgs, verify::VerifyArgs, verify_bundle::VerifyBundleArgs,
+    rotate::RotateArgs, show::ShowArgs, tiles::TilesArgs, verify::VerifyArgs,
+    verify_bundle::VerifyBundleArgs,
 };
 use crate::commands::{
     checkpoint::CheckpointArgs, consistency::ConsistencyArgs, prove::ProveArgs,
@@ -52,8 +53,11 @@ pub(crate) enum Command {
     Prune(PruneArgs),
     /// Show or set the store's minimum retention (an authenticated policy receipt).
     Policy(PolicyArgs),
-    /// List the retention log: prune and policy receipts.
+    /// List the retention log: prune, policy and rotate receipts.
     Retention(RetentionArgs),
+    /// Move the store to another chain secret of the keyring, with a receipt MAC'd by both
+    /// (as a new segment: the old key's records go to an archive).
+    Rotate(RotateArgs),
     /// Create an Ed25519 signing key (for anchors and bundles) and its public key NAME.pub,
     /// or with --secret a random chain secret.
     Keygen(KeygenArgs),
@@ -123,9 +127,14 @@ pub(crate) struct StoreArgs {
 #[derive(Debug, Args)]
 pub(crate) struct SecretArgs {
     /// Read the chain secret from this file (one trailing newline is ignored) instead of
-    /// WEAVER_KERNEL_SECRET.
+    /// WEAVER_KERNEL_SECRET. Given more than once, the files make a keyring (each key
+    /// labelled with its path as given), as WEAVER_KERNEL_SECRETS does.
     #[arg(long, value_name = "PATH")]
-    pub(crate) secret_file: Option<PathBuf>,
+    pub(crate) secret_file: Vec<PathBuf>,
+    /// The key of the keyring that writes (its label); default WEAVER_KERNEL_ACTIVE_KEY, or
+    /// the only key.
+    #[arg(long, value_name = "LABEL")]
+    pub(crate) active_key: Option<String>,
 }
 
 /// `--json`, for every command that can print its result as JSON: declared here once (a

@@ -8,7 +8,7 @@
 use trailseal::core::bundle::BundleVerdict;
 use trailseal::core::json::{ObjectWriter, write_object_in_order};
 use trailseal::core::retention::Receipt;
-use trailseal::{Caveat, PruneReport, RepairReport, StoredRecord, TornTail, Verdict};
+use trailseal::{Caveat, PruneReport, RepairReport, RotateReport, StoredRecord, TornTail, Verdict};
 
 /// One JSON object, members in the order `build` adds them (the CLI's published order), by
 /// the core's one object writer.
@@ -26,6 +26,9 @@ fn write_caveat(o: &mut ObjectWriter<'_>, caveat: &Caveat) {
         .str("message", &caveat.to_string());
     for (name, value) in caveat.fields() {
         o.opt_u64(name, value);
+    }
+    if let Some(key_id) = caveat.key_id() {
+        o.str("key_id", key_id.as_str());
     }
 }
 
@@ -182,6 +185,21 @@ pub fn pruned(report: &PruneReport) -> String {
                 .map(|(p, _)| p.to_string_lossy())
                 .as_deref(),
         );
+    })
+}
+
+/// `rotate --json`: the keys, the first seq under the new key, the prune that moved the
+/// old records (as `prune --json` prints it, or `null`) and the `rotate` receipt.
+pub fn rotated(report: &RotateReport) -> String {
+    object(|o| {
+        o.str("from_key_id", report.from_key.as_str())
+            .str("to_key_id", report.to_key.as_str())
+            .u64("first_seq", report.first_seq);
+        match &report.prune {
+            Some(prune) => o.raw("prune", pruned(prune).as_bytes()),
+            None => o.null("prune"),
+        };
+        o.raw("receipt", report.receipt.to_json().as_bytes());
     })
 }
 

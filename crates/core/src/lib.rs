@@ -16,6 +16,7 @@ pub mod checkpoint;
 pub mod cosignature;
 pub mod json;
 pub mod jsonl;
+pub mod keyring;
 pub mod leaf;
 pub mod note;
 pub mod number;
@@ -33,6 +34,7 @@ pub mod verify;
 pub mod witness;
 
 pub use chain::{ChainKey, GENESIS_HASH, Hash32, KeyError, KeyId};
+pub use keyring::{Keyring, KeyringError};
 pub use record::{Head, SealedRecord, seal_batch};
 pub use retention::{Cutoff, Receipt, ReceiptBody, ResolvedStart, RetentionLog, StartProblem};
 pub use start::{ChainStart, StartKind, StoredKeyId};

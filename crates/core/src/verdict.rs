@@ -41,6 +41,15 @@ pub enum Caveat {
     /// each trace against its leaf's commitment, each leaf through its inclusion proof — but
     /// not against their MACs.
     TreeChecked { count: u64, tree_size: u64 },
+    /// Part of the store is under a chain key the verifier does not hold (the store was
+    /// rotated from or to it): `receipts` retention receipts and, when `first_seq` is set,
+    /// the records `first_seq ..= last_seq` were not checked.
+    KeysNotHeld {
+        key_id: crate::chain::KeyId,
+        receipts: u64,
+        first_seq: Option<u64>,
+        last_seq: Option<u64>,
+    },
 }
 
 impl Caveat {
@@ -58,6 +67,7 @@ impl Caveat {
             Caveat::MacsNotChecked { .. } => "macs-not-checked",
             Caveat::TreeIncomplete { .. } => "tree-incomplete",
             Caveat::TreeChecked { .. } => "tree-checked",
+            Caveat::KeysNotHeld { .. } => "keys-not-held",
         }
     }
 
@@ -84,6 +94,24 @@ impl Caveat {
             Caveat::TreeChecked { count, tree_size } => {
                 vec![("count", Some(*count)), ("tree_size", Some(*tree_size))]
             }
+            Caveat::KeysNotHeld {
+                receipts,
+                first_seq,
+                last_seq,
+                ..
+            } => vec![
+                ("receipts", Some(*receipts)),
+                ("first_seq", *first_seq),
+                ("last_seq", *last_seq),
+            ],
+        }
+    }
+
+    /// The key id a caveat names, if any (`keys-not-held`).
+    pub fn key_id(&self) -> Option<crate::chain::KeyId> {
+        match self {
+            Caveat::KeysNotHeld { key_id, .. } => Some(*key_id),
+            _ => None,
         }
     }
 }
@@ -143,6 +171,27 @@ impl fmt::Display for Caveat {
                 f,
                 "the newest anchor covers seq {anchored}: records after seq {last_seq} could have been removed"
             ),
+            Caveat::KeysNotHeld {
+                key_id,
+                receipts,
+                first_seq,
+                last_seq,
+            } => {
+                let records = match (first_seq, last_seq) {
+                    (Some(a), Some(b)) => format!("records {a} to {b} and "),
+                    _ => String::new(),
+                };
+                write!(
+                    f,
+                    "key id {key_id} is not held: {records}{receipts} retention receipt{} under it {} not checked",
+                    if *receipts == 1 { "" } else { "s" },
+                    if *receipts == 1 && records.is_empty() {
+                        "was"
+                    } else {
+                        "were"
+                    }
+                )
+            }
         }
     }
 }
@@ -427,6 +476,14 @@ mod tests {
                 count: 3,
                 tree_size: 10,
             },
+            Caveat::KeysNotHeld {
+                key_id: crate::chain::ChainKey::from_secret(b"k")
+                    .map(|k| k.key_id())
+                    .unwrap_or_else(|_| unreachable!()),
+                receipts: 2,
+                first_seq: None,
+                last_seq: None,
+            },
         ];
         for c in &all {
             match c {
@@ -438,7 +495,8 @@ mod tests {
                 | Caveat::WithheldWithReasons { .. }
                 | Caveat::MacsNotChecked { .. }
                 | Caveat::TreeIncomplete { .. }
-                | Caveat::TreeChecked { .. } => {}
+                | Caveat::TreeChecked { .. }
+                | Caveat::KeysNotHeld { .. } => {}
             }
         }
         all

@@ -145,3 +145,33 @@ fn bundles_are_written_as_before() {
         ),
     );
 }
+
+/// A `rotate` receipt (format.md §7.5), pinned: its members, their order, and both MACs,
+/// for the secrets `golden` (old) and `golden-new` (new).
+#[test]
+fn rotate_receipts_are_written_as_pinned() {
+    let old = ChainKey::from_secret(b"golden").unwrap();
+    let new = ChainKey::from_secret(b"golden-new").unwrap();
+    let segment = Receipt::seal_rotate(
+        &old,
+        &new,
+        2,
+        t("2026-10-01T00:00:00Z"),
+        ChainStart::checkpoint(9, Hash32::from_bytes(&[7; 32])),
+        Some((9, Hash32::from_bytes(&[7; 32]))),
+        Some(86_400_000_000),
+        Hash32::from_bytes(&[1; 32]),
+    );
+    let empty = Receipt::seal_rotate(
+        &old,
+        &new,
+        0,
+        t("2026-10-01T00:00:00Z"),
+        ChainStart::genesis(),
+        None,
+        None,
+        Hash32::GENESIS,
+    );
+    let text = format!("{}\n{}\n", segment.to_json(), empty.to_json());
+    check("rotate-receipts.txt", &text);
+}

@@ -9,8 +9,8 @@ use pyo3::prelude::*;
 use trailseal::core::time::Offset;
 use trailseal::signing::{read_public_key, read_signing_key};
 use trailseal::{
-    AuditLog, BundleSelection, ChainKey, CutoffSpec, Format, OpenMode, OpenOptions, PruneRequest,
-    SharedLog, Timestamp, VerifyOptions,
+    AuditLog, BundleSelection, ChainKey, CutoffSpec, Format, Keyring, OpenMode, OpenOptions,
+    PruneRequest, RotateRequest, SharedLog, Timestamp, VerifyOptions,
 };
 
 use crate::errors::{Class, Raised, Result};
@@ -36,7 +36,7 @@ pub(crate) struct Log {
 struct ReaderSpec {
     location: String,
     format: Option<Format>,
-    key: Option<ChainKey>,
+    key: Option<Keyring>,
     threads: Option<usize>,
 }
 
@@ -53,8 +53,8 @@ impl ReaderSpec {
         if let Some(threads) = self.threads {
             log = log.with_threads(threads);
         }
-        if let Some(key) = &self.key {
-            log = log.with_key(key.clone());
+        if let Some(ring) = &self.key {
+            log = log.with_keyring(ring.clone());
         }
         Some(log)
     }
@@ -75,6 +75,43 @@ pub(crate) fn key_of(secret: Option<&[u8]>) -> Result<Option<ChainKey>> {
                 .map_err(|e| Raised::new(Class::Secret, format!("the secret cannot be used: {e}")))
         })
         .transpose()
+}
+
+/// The keyring from `secrets` (`{label: secret}`) and `active_key`, or the one key `secret`
+/// labelled `default`; refused when both are given. Never shows a secret.
+pub(crate) fn ring_of(
+    secret: Option<&[u8]>,
+    secrets: Option<Vec<(String, zeroize::Zeroizing<Vec<u8>>)>>,
+    active_key: Option<&str>,
+) -> Result<Option<Keyring>> {
+    let bad = |m: String| Raised::new(Class::Secret, m);
+    let ring = match (secret, secrets) {
+        (Some(_), Some(_)) => return Err(bad("give secret or secrets, not both".into())),
+        (Some(s), None) => key_of(Some(s))?.map(Keyring::single),
+        (None, Some(entries)) => {
+            let keys = entries
+                .into_iter()
+                .map(|(label, s)| {
+                    ChainKey::from_secret(&s)
+                        .map(|k| (label.clone(), k))
+                        .map_err(|e| {
+                            bad(format!(
+                                "secrets[{label:?}]: the secret cannot be used: {e}"
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Some(Keyring::new(keys).map_err(|e| bad(e.to_string()))?)
+        }
+        (None, None) => None,
+    };
+    match (ring, active_key) {
+        (Some(ring), Some(label)) => Ok(Some(
+            ring.with_active(label).map_err(|e| bad(e.to_string()))?,
+        )),
+        (None, Some(_)) => Err(bad("active_key without secrets".into())),
+        (ring, None) => Ok(ring),
+    }
 }
 
 pub(crate) fn timestamp(flag: &str, text: &str) -> Result<Timestamp> {
@@ -160,7 +197,7 @@ impl Log {
 impl Log {
     /// Opens (`create`: creating on first write) the store at `location`.
     #[new]
-    #[pyo3(signature = (location, secret=None, *, format=None, create=true, read_only=false, threads=None, max_group=None))]
+    #[pyo3(signature = (location, secret=None, *, format=None, create=true, read_only=false, threads=None, max_group=None, secrets=None, active_key=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -171,9 +208,21 @@ impl Log {
         read_only: bool,
         threads: Option<usize>,
         max_group: Option<usize>,
+        secrets: Option<Vec<(String, Vec<u8>)>>,
+        active_key: Option<String>,
     ) -> PyResult<Self> {
         let secret = secret.map(zeroize::Zeroizing::new);
-        let key = key_of(secret.as_deref().map(Vec::as_slice))?;
+        let secrets = secrets.map(|entries| {
+            entries
+                .into_iter()
+                .map(|(label, s)| (label, zeroize::Zeroizing::new(s)))
+                .collect()
+        });
+        let key = ring_of(
+            secret.as_deref().map(Vec::as_slice),
+            secrets,
+            active_key.as_deref(),
+        )?;
         let format = match format {
             None => None,
             Some(name) => Some(Format::parse(name).ok_or_else(|| {
@@ -205,8 +254,8 @@ impl Log {
             if let Some(threads) = threads {
                 log = log.with_threads(threads);
             }
-            if let Some(key) = key {
-                log = log.with_key(key);
+            if let Some(ring) = key {
+                log = log.with_keyring(ring);
             }
             // Read the store now: a file that is not a store is refused at open, not later.
             log.store_mut().state()?;
@@ -378,6 +427,22 @@ impl Log {
             .with_log(py, |log| log.prune(&request))?
             .map_err(Raised::from)?;
         Ok(trailseal_cli::json::pruned(&report))
+    }
+
+    /// Rotates the store to the key labelled `to` of its keyring, as a new segment (the
+    /// records under the old key go to `archive` first); returns the report as
+    /// `rotate --json` prints it.
+    #[pyo3(signature = (to, *, archive=None))]
+    fn rotate(&self, py: Python<'_>, to: String, archive: Option<PathBuf>) -> PyResult<String> {
+        let request = RotateRequest {
+            to,
+            now: trailseal::now(),
+            archive,
+        };
+        let report = self
+            .with_log(py, |log| log.rotate(&request))?
+            .map_err(Raised::from)?;
+        Ok(trailseal_cli::json::rotated(&report))
     }
 
     /// The retention log: `(receipts as a JSON array, verified, min_retention_micros)`.

@@ -319,6 +319,8 @@ pub struct ImportMeta {
     pub start: ChainStart,
     pub retention: Vec<String>,
     pub key_id: StoredKeyId,
+    /// For an archive of pruned records: the prune's receipt (JSONL and SQLite stores).
+    pub archive_of: Option<String>,
 }
 
 /// A record copied verbatim: its hashes as stored, its trace in canonical form.

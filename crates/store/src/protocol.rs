@@ -7,7 +7,7 @@
 
 use trailseal_core::start::StartKind;
 use trailseal_core::tree::MerkleHash;
-use trailseal_core::{ChainKey, Head, PreparedTrace, SealedRecord, seal_batch};
+use trailseal_core::{ChainKey, Head, KeyId, PreparedTrace, SealedRecord, seal_batch};
 
 use crate::tree::{FrontierCache, TreeSync, TxTree, leaf_hashes};
 
@@ -50,6 +50,20 @@ pub trait StoreExt: Store {
     /// [`StoreError::Conflict`], changing nothing).
     fn prune(&mut self, plan: &PrunePlan, receipt: &str) -> Result<(), StoreError> {
         prune(self, plan, receipt)
+    }
+
+    /// Moves the chain to another key: appends `receipt` (a `rotate` receipt) to the retention
+    /// log and records `new_key_id` as the store's key, in one transaction, if the log still
+    /// holds `expected_len` receipts and the chain's last record is still `head` (`None`: the
+    /// chain holds no record); else [`StoreError::Conflict`] and nothing changes.
+    fn rotate(
+        &mut self,
+        expected_len: u64,
+        head: Option<(u64, &[u8])>,
+        receipt: &str,
+        new_key_id: &KeyId,
+    ) -> Result<(), StoreError> {
+        rotate(self, expected_len, head, receipt, new_key_id)
     }
 
     /// Starts copying another chain into this store, which must be empty
@@ -201,6 +215,39 @@ fn add_receipt<S: Store + ?Sized>(
     tx.commit()
 }
 
+fn rotate<S: Store + ?Sized>(
+    store: &mut S,
+    expected_len: u64,
+    head: Option<(u64, &[u8])>,
+    receipt: &str,
+    new_key_id: &KeyId,
+) -> Result<(), StoreError> {
+    let mut tx = store.write()?;
+    if tx.retention_len()? != expected_len {
+        return Err(conflict(tx.as_ref(), "the retention log grew"));
+    }
+    let now = match tx.first_seq()? {
+        None => None,
+        Some(_) => {
+            let head = tx.head()?;
+            Some((head.next_seq.saturating_sub(1), head.prev_hash))
+        }
+    };
+    let same = match (now, head) {
+        (None, None) => true,
+        (Some((seq, hash)), Some((want_seq, want_hash))) => {
+            seq == want_seq && hash.as_bytes().as_slice() == want_hash
+        }
+        _ => false,
+    };
+    if !same {
+        return Err(conflict(tx.as_ref(), "records were appended meanwhile"));
+    }
+    tx.push_receipt(receipt)?;
+    tx.record_key_id(new_key_id)?;
+    tx.commit()
+}
+
 fn prune<S: Store + ?Sized>(
     store: &mut S,
     plan: &PrunePlan,
@@ -262,6 +309,9 @@ fn import<'s, S: Store + ?Sized>(
     }
     if let trailseal_core::start::StoredKeyId::Present(id) = meta.key_id {
         tx.record_key_id(&id)?;
+    }
+    if let Some(receipt) = &meta.archive_of {
+        tx.set_archive_of(receipt)?;
     }
     Ok(Import { tx, failed: false })
 }
@@ -448,6 +498,7 @@ mod tests {
             start: ChainStart::genesis(),
             retention: Vec::new(),
             key_id: StoredKeyId::Absent,
+            archive_of: None,
         };
         let record = ImportRecord {
             seq: 0,

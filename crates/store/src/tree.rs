@@ -535,6 +535,7 @@ mod tests {
             start: trailseal_core::start::ChainStart::genesis(),
             retention: Vec::new(),
             key_id: trailseal_core::start::StoredKeyId::Absent,
+            archive_of: None,
         };
         let mut records: Vec<ImportRecord> = src
             .records()

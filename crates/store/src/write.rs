@@ -88,6 +88,19 @@ pub trait WriteTx {
     /// Records `key_id` as the store's key id (replacing one recorded).
     fn record_key_id(&mut self, key_id: &KeyId) -> Result<(), StoreError>;
 
+    /// Records that this store is the archive of the records a prune removed from another
+    /// store: `receipt`, that prune's receipt (read back as [`StoreState::archive_of`]). A
+    /// backend that cannot hold one refuses (the default).
+    ///
+    /// [`StoreState::archive_of`]: crate::StoreState::archive_of
+    fn set_archive_of(&mut self, receipt: &str) -> Result<(), StoreError> {
+        let _ = receipt;
+        Err(StoreError::UnknownStore {
+            location: self.location().to_owned(),
+            reason: "this kind of store cannot be an archive of pruned records (a JSONL or SQLite file can)".into(),
+        })
+    }
+
     /// Whether the store can hold a Merkle tree for this handle (a PostgreSQL role without
     /// access to `trailseal_tree` cannot: its appends then leave the tree to other writers).
     fn can_hold_tree(&self) -> bool {

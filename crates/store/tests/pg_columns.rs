@@ -108,6 +108,7 @@ fn every_call(store: &mut dyn Store) -> Vec<(&'static str, Outcome)> {
             start: ChainStart::genesis(),
             retention: Vec::new(),
             key_id: StoredKeyId::Absent,
+            archive_of: None,
         })
         .map(drop)
     });

@@ -123,6 +123,7 @@ fn a_copy_whose_records_failed_cannot_be_finished() {
         },
         retention: vec!["{}".into()],
         key_id: StoredKeyId::Present(test_key().key_id()),
+        archive_of: None,
     };
     let mut import = store.import(&meta).unwrap();
     // The server refuses the repeated action_id; the transaction is aborted.

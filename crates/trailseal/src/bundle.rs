@@ -203,7 +203,7 @@ impl AuditLog {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<BundleReport, Error> {
         let paths = selection.redact_paths()?;
-        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let key = self.store_key()?;
         // A wrong secret is told apart from tampering, as `verify` does.
         self.confirm_key(&key)?;
         let location = self.location().to_owned();

@@ -31,6 +31,24 @@ pub enum Error {
     /// The store was written with another key; nothing was written.
     #[error("{location}: {cause}; nothing was written")]
     WrongKey { location: String, cause: WrongKey },
+    /// The store's records are under another key than the keyring's active key: it must be
+    /// rotated to the active key first; nothing was written.
+    #[error(
+        "{location}: the store is under key id {store_key} ({store_label:?}), not the active key id {active} ({active_label:?}); rotate the store to the active key first; nothing was written"
+    )]
+    NotActiveKey {
+        location: String,
+        store_key: KeyId,
+        store_label: String,
+        active: KeyId,
+        active_label: String,
+    },
+    /// No key of the keyring can be chosen for the store.
+    #[error("{location}: {problem}")]
+    NoKeyForStore { location: String, problem: String },
+    /// A rotation that cannot be made; nothing was written.
+    #[error("{location}: {problem}; nothing was written")]
+    Rotate { location: String, problem: String },
     /// An operation that needs a verified store found one that does not verify; nothing was
     /// changed.
     #[error("refusing: the store does not verify ({}: {})", verdict.status(), verdict.detail())]

@@ -26,18 +26,21 @@
 struct ReadmeDoctests;
 
 mod anchor_file;
+mod archive;
 mod bundle;
 mod bundle_tree;
 mod clock;
 mod error;
 mod export;
 mod group;
+mod keys;
 mod log;
 mod migrate;
 pub mod query;
 mod redact;
 mod repair;
 mod retention;
+mod rotate;
 pub mod secret;
 pub mod signing;
 pub mod tlog;
@@ -61,6 +64,7 @@ pub use query::{Filter, TraceEntry};
 pub use redact::{Reach, RedactError, RedactPath};
 pub use repair::RepairReport;
 pub use retention::{CutoffSpec, PruneReport, PruneRequest, RetentionStatus};
+pub use rotate::{RotateReport, RotateRequest};
 pub use verify::{
     AnchorCheck, CheckpointCheck, Progress, VerifyOptions, default_threads, no_secret,
     verdict_of_store_error,
@@ -68,7 +72,8 @@ pub use verify::{
 
 pub use trailseal_core as core;
 pub use trailseal_core::{
-    Caveat, ChainKey, KeyId, PreparedTrace, TamperKind, Timestamp, TraceLimits, Verdict,
+    Caveat, ChainKey, KeyId, Keyring, KeyringError, PreparedTrace, TamperKind, Timestamp,
+    TraceLimits, Verdict,
 };
 pub use trailseal_store as store;
 pub use trailseal_store::{Appended, Format, OpenMode, Store, StoreError, StoredRecord, TornTail};

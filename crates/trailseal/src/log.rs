@@ -5,10 +5,10 @@ use std::io::Write;
 use std::path::Path;
 
 use trailseal_core::json::{self, Mode};
-use trailseal_core::retention::Receipt;
+use trailseal_core::retention::{Receipt, ReceiptBody};
 use trailseal_core::start::{StartKind, StoredKeyId};
 use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, ScanItem};
-use trailseal_core::{ChainKey, KeyId, PreparedTrace, TraceLimits, TraceSummary, Verdict};
+use trailseal_core::{ChainKey, KeyId, Keyring, PreparedTrace, TraceLimits, TraceSummary, Verdict};
 use trailseal_store::{Appended, Format, OpenMode, Store, StoreError, StoredRecord};
 
 use crate::error::{Error, WrongKey};
@@ -46,7 +46,10 @@ impl Default for OpenOptions {
 /// A tamper-evident audit log: a store and, for appending and verifying, its chain key.
 pub struct AuditLog {
     store: Box<dyn Store>,
+    /// The key of the store's records (and of its next receipt), once chosen from `ring`.
     key: Option<ChainKey>,
+    /// Every key held: with one, `key` is it.
+    ring: Option<Keyring>,
     limits: TraceLimits,
     key_confirmed: bool,
     /// The key was found strong enough to write with (see [`AuditLog::confirm_key_for_writing`]).
@@ -83,6 +86,7 @@ impl AuditLog {
         Self {
             store,
             key: None,
+            ring: None,
             limits: TraceLimits::default(),
             key_confirmed: false,
             write_checked: false,
@@ -99,10 +103,29 @@ impl AuditLog {
 
     /// Sets the chain key used to append and verify.
     pub fn with_key(mut self, key: ChainKey) -> Self {
+        self.ring = Some(Keyring::single(key.clone()));
         self.key = Some(key);
         self.key_confirmed = false;
         self.write_checked = false;
         self
+    }
+
+    /// Sets several chain keys (a keyring): the store is verified with each where it applies
+    /// (a store rotated from one key to another), and appended to with the key its newest
+    /// records are under, which must be the ring's active key when one is chosen (else
+    /// [`Error::NotActiveKey`]; `rotate` moves a store to another key). A store that holds
+    /// nothing yet is written with the active key.
+    pub fn with_keyring(mut self, ring: Keyring) -> Self {
+        self.key = None;
+        self.ring = Some(ring);
+        self.key_confirmed = false;
+        self.write_checked = false;
+        self
+    }
+
+    /// The keyring (one key for [`AuditLog::with_key`]).
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.ring.as_ref()
     }
 
     /// Sets the limits on appended traces.
@@ -158,7 +181,7 @@ impl AuditLog {
         if traces.is_empty() {
             return Ok(Vec::new());
         }
-        let key = self.key.clone().ok_or(Error::NoSecret)?;
+        let key = self.store_key()?;
         self.confirm_key_for_writing(&key)?;
         Ok(self.store.append(&key, traces)?)
     }
@@ -167,6 +190,18 @@ impl AuditLog {
     /// (no records, no key id, no receipts, genesis start) with a secret too short to resist
     /// offline guessing. A store that already holds a chain keeps working with its secret.
     pub(crate) fn confirm_key_for_writing(&mut self, key: &ChainKey) -> Result<(), Error> {
+        if let Some(ring) = &self.ring
+            && let Some(active) = ring.active()
+            && active.key_id() != key.key_id()
+        {
+            return Err(Error::NotActiveKey {
+                location: self.location().to_owned(),
+                store_key: key.key_id(),
+                store_label: ring.label_of(key.key_id()).unwrap_or_default().to_owned(),
+                active: active.key_id(),
+                active_label: ring.active_label().unwrap_or_default().to_owned(),
+            });
+        }
         if !self.write_checked {
             if key.strength().too_short_for_new_store() {
                 let state = self.store.state()?;
@@ -249,8 +284,11 @@ impl AuditLog {
                     // Every record was pruned (a JSONL store then records no key id): the
                     // receipts are MAC'd with the chain's key.
                     let index = state.retention.len() - 1;
-                    let holds = Receipt::parse(text.as_bytes(), index)
-                        .is_ok_and(|r| r.key_id == key.key_id() && r.mac_holds(key));
+                    let holds = Receipt::parse(text.as_bytes(), index).is_ok_and(|r| {
+                        (r.key_id == key.key_id() && r.mac_holds(key))
+                            || (matches!(r.body, ReceiptBody::Rotate { new_key_id, .. } if new_key_id == key.key_id())
+                                && r.new_mac_holds(key) == Some(true))
+                    });
                     if !holds {
                         return Err(self.wrong_key(WrongKey::Receipt { index }));
                     }
@@ -283,12 +321,26 @@ impl AuditLog {
     /// showing each record to an observer, on a number of threads (default: the log's, see
     /// [`AuditLog::with_threads`]). See [`crate::verify::verify`].
     pub fn verify_with(&mut self, options: &mut VerifyOptions<'_>) -> Verdict {
-        crate::verify::verify_threaded(
+        // A keyring whose keys the store does not name still verifies: the verdict says
+        // which key the store wants.
+        let key = self.store_key().ok().or_else(|| {
+            let ring = self.ring.as_ref()?;
+            ring.active().or_else(|| ring.keys().next()).cloned()
+        });
+        let given = options.keyring.is_some();
+        if !given {
+            options.keyring = self.ring.clone();
+        }
+        let verdict = crate::verify::verify_threaded(
             self.store.as_mut(),
-            self.key.as_ref(),
+            key.as_ref(),
             options,
             self.threads,
-        )
+        );
+        if !given {
+            options.keyring = None;
+        }
+        verdict
     }
 
     /// Streams the traces that match `filter`, in chain order. Records that cannot be read
@@ -387,9 +439,24 @@ impl AuditLog {
         )
     }
 
-    /// The key, if one was given.
-    pub(crate) fn key(&self) -> Option<&ChainKey> {
-        self.key.as_ref()
+    /// The key of the store's records, chosen from the keyring once per handle: the key the
+    /// last rotation moved the store to, the key id the store records, the key of its first
+    /// receipt, the key its head record's MAC holds under, or, for a store that holds nothing
+    /// yet, the active key (the only one of a ring of one).
+    pub(crate) fn store_key(&mut self) -> Result<ChainKey, Error> {
+        if let Some(key) = &self.key {
+            return Ok(key.clone());
+        }
+        let ring = self.ring.clone().ok_or(Error::NoSecret)?;
+        let key = crate::keys::choose(self.store.as_mut(), &ring)?;
+        self.key = Some(key.clone());
+        Ok(key)
+    }
+
+    /// Forgets the chosen key (after a rotation) so the next use chooses again.
+    pub(crate) fn forget_key(&mut self) {
+        self.key = None;
+        self.key_confirmed = false;
     }
 
     /// The verification thread count.

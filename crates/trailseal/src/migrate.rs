@@ -67,7 +67,7 @@ impl AuditLog {
         &mut self,
         then: impl FnOnce(&mut Source<'_, '_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
-        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let key = self.store_key()?;
         let threads = self.threads();
         let location = self.location().to_owned();
         let (mut snapshot, verified) = self.verified_snapshot(&key, 1)?;
@@ -79,6 +79,32 @@ impl AuditLog {
             threads,
         })
     }
+}
+
+/// A record as a copy takes it: its hashes as stored, its trace in canonical form, its columns.
+/// `None` for one that is not an export-shape trace with hex hashes.
+pub(crate) fn import_record(
+    record: &trailseal_core::verify::RecordView<'_>,
+) -> Option<ImportRecord> {
+    let doc = json::parse(record.trace).ok()?;
+    let mut canonical = Vec::with_capacity(record.trace.len());
+    doc.root()
+        .write_canonical(&mut canonical, Mode::Python)
+        .ok()?;
+    let field = |k: &str| {
+        doc.root()
+            .get(k)
+            .and_then(|n| n.as_str())
+            .map(str::to_owned)
+    };
+    Some(ImportRecord {
+        seq: record.seq,
+        prev_hash: Hash32::parse(record.prev_hash)?,
+        record_hash: Hash32::parse(record.record_hash)?,
+        trace: String::from_utf8(canonical).ok()?,
+        action_id: field("action_id")?,
+        invoked_at: field("invoked_at")?,
+    })
 }
 
 /// A source that verified: its snapshot, and what verifying it found.
@@ -104,6 +130,7 @@ fn copy_into(
         start: state.start.clone(),
         retention: state.retention.clone(),
         key_id: StoredKeyId::Present(key.key_id()),
+        archive_of: None,
     })?;
     let mut batch: Vec<ImportRecord> = Vec::with_capacity(BATCH);
     let mut copied = 0u64;
@@ -134,26 +161,7 @@ fn copy_into(
                 return Flow::Stop;
             }
         };
-        let parsed = json::parse(record.trace).ok().and_then(|doc| {
-            let mut canonical = Vec::with_capacity(record.trace.len());
-            doc.root()
-                .write_canonical(&mut canonical, Mode::Python)
-                .ok()?;
-            let field = |k: &str| {
-                doc.root()
-                    .get(k)
-                    .and_then(|n| n.as_str())
-                    .map(str::to_owned)
-            };
-            Some(ImportRecord {
-                seq: record.seq,
-                prev_hash: Hash32::parse(record.prev_hash)?,
-                record_hash: Hash32::parse(record.record_hash)?,
-                trace: String::from_utf8(canonical).ok()?,
-                action_id: field("action_id")?,
-                invoked_at: field("invoked_at")?,
-            })
-        });
+        let parsed = import_record(record);
         let Some(r) = parsed else {
             failure = Some(Error::Store(StoreError::BadHead {
                 location: location.clone(),

@@ -54,7 +54,7 @@ impl AuditLog {
     /// transactions) is verified and reported as needing no repair. `dry_run` verifies and
     /// reports without removing anything.
     pub fn repair(&mut self, dry_run: bool) -> Result<RepairReport, Error> {
-        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let key = self.store_key()?;
         let threads = self.threads();
         let location = self.location().to_owned();
         let mut checked: Option<Verdict> = None;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use trailseal_core::json;
 use trailseal_core::jsonl::Header;
-use trailseal_core::retention::{Cutoff, Receipt, ReceiptBody, RetentionLog, resolve_start};
+use trailseal_core::retention::{Cutoff, Receipt, ReceiptBody, RetentionLog, resolve_start_ring};
 use trailseal_core::start::ChainStart;
 use trailseal_core::time::Offset;
 use trailseal_core::verify::RecordView;
@@ -101,16 +101,19 @@ fn invoked_at_of(record: &RecordView<'_>) -> Option<Timestamp> {
 impl AuditLog {
     /// The retention log; verified (MACs, links, consistency) when a key is set.
     pub fn retention(&mut self) -> Result<RetentionStatus, Error> {
-        if let Some(key) = self.key().cloned() {
+        let ring = self.keyring().cloned();
+        if ring.is_some() {
             // A wrong secret is told apart from an altered log.
+            let key = self.store_key()?;
             self.confirm_key(&key)?;
         }
         let state = self.store_mut().state()?;
-        let (receipts, verified) = match self.key() {
-            Some(key) => {
-                let log =
-                    RetentionLog::check(key, &state.retention).map_err(RetentionError::Log)?;
-                (log.receipts, true)
+        let (receipts, verified) = match &ring {
+            Some(ring) => {
+                let log = RetentionLog::check_ring(ring, &state.retention)
+                    .map_err(RetentionError::Log)?;
+                let verified = log.not_checked.is_empty();
+                (log.receipts, verified)
             }
             None => {
                 let parsed = state
@@ -125,6 +128,7 @@ impl AuditLog {
         };
         let min_retention_micros = RetentionLog {
             receipts: receipts.clone(),
+            not_checked: Vec::new(),
         }
         .min_retention_micros();
         Ok(RetentionStatus {
@@ -143,7 +147,7 @@ impl AuditLog {
         now: Timestamp,
         allow_decrease: bool,
     ) -> Result<Receipt, Error> {
-        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let key = self.store_key()?;
         // A receipt MAC'd with another key would make the store fail verification.
         self.confirm_key_for_writing(&key)?;
         // A receipt added meanwhile (a prune, another policy) moves the index, the link and
@@ -151,11 +155,10 @@ impl AuditLog {
         let mut tries = 0;
         loop {
             let state = self.store_mut().state()?;
-            let resolved = resolve_start(&key, &state.start, &state.retention).map_err(|p| {
-                Error::NotVerified {
+            let resolved = resolve_start_ring(&self.ring_for(&key), &state.start, &state.retention)
+                .map_err(|p| Error::NotVerified {
                     verdict: Box::new(Verdict::Tampered(p.into())),
-                }
-            })?;
+                })?;
             let current = resolved.log.min_retention_micros();
             if !allow_decrease && min_retention_micros.unwrap_or(0) < current.unwrap_or(0) {
                 return Err(PolicyError::Decrease {
@@ -190,8 +193,18 @@ impl AuditLog {
     /// nothing) when the store does not verify, when the policy's minimum retention forbids
     /// the cutoff, or when the store changed meanwhile.
     pub fn prune(&mut self, request: &PruneRequest) -> Result<PruneReport, Error> {
-        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let key = self.store_key()?;
         self.confirm_key_for_writing(&key)?;
+        self.prune_with_key(&key, request)
+    }
+
+    /// [`AuditLog::prune`] with `key`, the store's key, already confirmed.
+    pub(crate) fn prune_with_key(
+        &mut self,
+        key: &ChainKey,
+        request: &PruneRequest,
+    ) -> Result<PruneReport, Error> {
+        let key = key.clone();
         let threads = self.threads();
         let location = self.location().to_owned();
         if let Some(archive) = &request.archive
@@ -205,9 +218,10 @@ impl AuditLog {
         // Every decision below (the start, the policy, the prefix, the archive) is made on one
         // snapshot of the store; the prune itself is then refused unless the store is still
         // as that snapshot showed it.
+        let ring = self.ring_for(&key);
         let mut snapshot = self.store_mut().snapshot(1)?;
         let state = snapshot.state.clone();
-        let resolved = resolve_start(&key, &state.start, &state.retention).map_err(|p| {
+        let resolved = resolve_start_ring(&ring, &state.start, &state.retention).map_err(|p| {
             Error::NotVerified {
                 verdict: Box::new(Verdict::Tampered(p.into())),
             }
@@ -280,7 +294,10 @@ impl AuditLog {
             &location,
             &mut snapshot,
             &key,
-            &mut VerifyOptions::new().threads(threads).observer(&mut observe),
+            &mut VerifyOptions::new()
+                .threads(threads)
+                .keyring(ring)
+                .observer(&mut observe),
         );
         if !verdict.is_verified() {
             return Err(Error::NotVerified {
@@ -343,16 +360,26 @@ impl AuditLog {
                 archive_of: Some(receipt.to_json()),
             };
             let shown = path.display().to_string();
-            let written = crate::export::write_atomically(path, |out| {
-                crate::export::write_records(
+            let written = if crate::archive::is_sqlite(path) {
+                crate::archive::write_sqlite(
                     &mut snapshot,
-                    out,
-                    &shown,
-                    Some(&header),
+                    path,
+                    &header,
                     from.next_seq..=last_seq,
-                    &mut |_| {},
-                )
-            })?;
+                    key.key_id(),
+                )?
+            } else {
+                crate::export::write_atomically(path, |out| {
+                    crate::export::write_records(
+                        &mut snapshot,
+                        out,
+                        &shown,
+                        Some(&header),
+                        from.next_seq..=last_seq,
+                        &mut |_| {},
+                    )
+                })?
+            };
             if written != count {
                 let _ = std::fs::remove_file(path);
                 return Err(trailseal_store::StoreError::Conflict {
@@ -415,11 +442,12 @@ impl AuditLog {
                 return Err(conflict.into());
             }
             let state = self.store_mut().state()?;
-            let now_resolved = resolve_start(key, &state.start, &state.retention).map_err(|p| {
-                Error::NotVerified {
-                    verdict: Box::new(Verdict::Tampered(p.into())),
-                }
-            })?;
+            let now_resolved =
+                resolve_start_ring(&self.ring_for(key), &state.start, &state.retention).map_err(
+                    |p| Error::NotVerified {
+                        verdict: Box::new(Verdict::Tampered(p.into())),
+                    },
+                )?;
             let grown = now_resolved.log.receipts.len() as u64;
             if now_resolved.start != prefix.from || grown <= plan.log_len {
                 return Err(conflict.into());
@@ -443,15 +471,21 @@ impl AuditLog {
                 }
             }
             receipt = prefix.seal(key, request.now, &now_resolved.log);
+            let archived_len = usize::try_from(plan.log_len).unwrap_or(usize::MAX);
             plan.log_len = grown;
             report.receipt = Some(receipt.clone());
             if let Some(path) = &request.archive {
-                let header = Header {
-                    start: prefix.from.clone(),
-                    retention: state.retention,
-                    archive_of: Some(receipt.to_json()),
-                };
-                replace_header(path, &header)?;
+                if crate::archive::is_sqlite(path) {
+                    let added = state.retention.get(archived_len..).unwrap_or_default();
+                    crate::archive::reseal_sqlite(path, added, &receipt.to_json())?;
+                } else {
+                    let header = Header {
+                        start: prefix.from.clone(),
+                        retention: state.retention,
+                        archive_of: Some(receipt.to_json()),
+                    };
+                    replace_header(path, &header)?;
+                }
             }
         }
     }
@@ -488,6 +522,15 @@ impl Prefix {
             },
             log.last_mac(),
         )
+    }
+}
+
+impl AuditLog {
+    /// The keyring to check the store's receipts with: the log's, else `key` alone.
+    pub(crate) fn ring_for(&self, key: &ChainKey) -> trailseal_core::Keyring {
+        self.keyring()
+            .cloned()
+            .unwrap_or_else(|| trailseal_core::Keyring::single(key.clone()))
     }
 }
 

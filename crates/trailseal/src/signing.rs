@@ -83,7 +83,7 @@ impl AuditLog {
         now: Timestamp,
         verify_first: bool,
     ) -> Result<(Anchor, String), Error> {
-        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let key = self.store_key()?;
         let location = self.location().to_owned();
         // The head signed is the one verified: both from one snapshot.
         let mut snapshot = if verify_first {

@@ -63,7 +63,7 @@ pub(crate) fn run(args: &AnchorArgs) -> Result<u8, CliError> {
         .origin
         .clone()
         .unwrap_or_else(|| default_origin(&args.store.store));
-    let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?.with_key(key);
+    let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?.with_keyring(key);
     let (anchor, note) = log.anchor(&signer, &origin, now(), true).map_err(refused)?;
     tree_note(&mut log, &anchor);
     match &args.out {

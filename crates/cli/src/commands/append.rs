@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use trailseal::core::trace::TraceLimits;
-use trailseal::{AuditLog, ChainKey, OpenMode};
+use trailseal::{AuditLog, Keyring, OpenMode};
 
 use super::anchor::{Anchoring, default_origin, signer};
 use super::{load_key, open, open_options, stdout};
@@ -61,14 +61,19 @@ pub(crate) struct AppendArgs {
 fn open_for_append(
     args: &StoreArgs,
     limits: TraceLimits,
-    key: ChainKey,
+    key: Keyring,
 ) -> Result<AuditLog, CliError> {
-    if !key.strength().too_short_for_new_store() {
-        return Ok(open(args, OpenMode::Write { create: true }, limits)?.with_key(key));
+    // A new store is written with the active key (the only one of a ring of one).
+    let weak = key
+        .active()
+        .or_else(|| key.keys().next())
+        .is_some_and(|k| k.strength().too_short_for_new_store());
+    if !weak {
+        return Ok(open(args, OpenMode::Write { create: true }, limits)?.with_keyring(key));
     }
     let options = open_options(args, OpenMode::Write { create: false }, limits);
     match AuditLog::open(&args.store, &options) {
-        Ok(log) => Ok(log.with_key(key)),
+        Ok(log) => Ok(log.with_keyring(key)),
         Err(trailseal::Error::Store(trailseal::StoreError::NotFound { location })) => {
             Err(trailseal::Error::WeakSecret { location }.into())
         }

@@ -74,12 +74,12 @@ fn state_path(args: &CheckpointArgs) -> Result<PathBuf, CliError> {
 }
 
 /// Opens the store, bringing its tree up first when it can be written.
-fn open_and_sync(args: &CheckpointArgs, key: trailseal::ChainKey) -> Result<AuditLog, CliError> {
+fn open_and_sync(args: &CheckpointArgs, key: trailseal::Keyring) -> Result<AuditLog, CliError> {
     let limits = TraceLimits::default();
     let mut err = std::io::stderr().lock();
     match open(&args.store, OpenMode::Write { create: false }, limits) {
         Ok(log) => {
-            let mut log = log.with_key(key);
+            let mut log = log.with_keyring(key);
             match log.sync_tree() {
                 Ok(sync) => {
                     if sync.added > 0 {
@@ -104,7 +104,7 @@ fn open_and_sync(args: &CheckpointArgs, key: trailseal::ChainKey) -> Result<Audi
             Ok(log)
         }
         Err(_) => {
-            let log = open(&args.store, OpenMode::Read, limits)?.with_key(key);
+            let log = open(&args.store, OpenMode::Read, limits)?.with_keyring(key);
             let _ = writeln!(
                 err,
                 "note: the store cannot be opened for writing: its tree was not brought up"

@@ -355,7 +355,9 @@ pub(crate) fn run(args: &DemoArgs) -> Result<u8, CliError> {
     let mut out = std::io::stdout().lock();
     let mut say = |text: String| writeln!(out, "{text}").map_err(output);
 
-    let key = match load_key(&args.secret)? {
+    let key = match load_key(&args.secret)?
+        .and_then(|ring| ring.active().or_else(|| ring.keys().next()).cloned())
+    {
         Some(key) => {
             say("using the chain secret from --secret-file / WEAVER_KERNEL_SECRET".into())?;
             key
@@ -451,7 +453,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<u8, CliError> {
     let caught = matches!(v, Verdict::Tampered(_)) && matches!(v2, Verdict::Tampered(_));
     let refund = prepared.get(5).map_or("ACTION_ID", |t| t.action_id());
 
-    let secret_flag = if args.secret.secret_file.is_none()
+    let secret_flag = if args.secret.secret_file.is_empty()
         && std::env::var_os(trailseal::secret::SECRET_ENV).is_none()
     {
         format!(" --secret-file {location}.secret")

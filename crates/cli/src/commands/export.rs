@@ -88,12 +88,22 @@ pub(crate) fn run(args: &ExportArgs) -> Result<u8, CliError> {
     progress.finish();
     let n = n?;
     // The export verifies with the same chain secret, passed the same way.
-    let (flag, note) = match &args.secret.secret_file {
-        Some(file) => (format!(" --secret-file {}", file.display()), ""),
-        None if std::env::var_os(secret::SECRET_ENV).is_some() => (String::new(), ""),
-        None => (
+    let (flag, note) = match args.secret.secret_file.as_slice() {
+        [] if std::env::var_os(secret::SECRET_ENV).is_some()
+            || std::env::var_os(secret::SECRETS_ENV).is_some() =>
+        {
+            (String::new(), "")
+        }
+        [] => (
             String::new(),
             " (with the store's chain secret: set WEAVER_KERNEL_SECRET or add --secret-file FILE)",
+        ),
+        files => (
+            files
+                .iter()
+                .map(|file| format!(" --secret-file {}", file.display()))
+                .collect(),
+            "",
         ),
     };
     writeln!(
@@ -153,7 +163,7 @@ fn export_bundle(args: &ExportArgs, out_path: &Path) -> Result<u8, CliError> {
             })
         })
         .transpose()?;
-    let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?.with_key(key);
+    let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?.with_keyring(key);
     let mut progress = ProgressLine::doing(true, "exporting");
     // Traces: private (0600), written beside the target and renamed over it; nothing is left
     // on an error.

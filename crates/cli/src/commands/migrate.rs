@@ -33,7 +33,7 @@ pub(crate) fn run(args: &MigrateArgs) -> Result<u8, CliError> {
         max_record_bytes: args.max_record_bytes,
         ..trailseal::OpenOptions::default()
     };
-    let mut from = AuditLog::open(&args.from, &limits)?.with_key(key);
+    let mut from = AuditLog::open(&args.from, &limits)?.with_keyring(key);
     // A destination file this command creates is removed again if the copy fails, so a
     // refused or failed migration leaves the file system as it was.
     let mut created = None;

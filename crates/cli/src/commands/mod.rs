@@ -18,6 +18,7 @@ pub(crate) mod prove;
 pub(crate) mod prune;
 pub(crate) mod repair;
 pub(crate) mod retention;
+pub(crate) mod rotate;
 pub(crate) mod show;
 pub(crate) mod tiles;
 pub(crate) mod verify;
@@ -26,6 +27,7 @@ pub(crate) mod verify_proof;
 
 use std::io::Write;
 
+use trailseal::Keyring;
 use trailseal::core::time::Offset;
 use trailseal::core::trace::TraceLimits;
 use trailseal::secret;
@@ -45,6 +47,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Prune(args) => prune::run(&args),
         Command::Policy(args) => policy::run(&args),
         Command::Retention(args) => retention::run(&args),
+        Command::Rotate(args) => rotate::run(&args),
         Command::Keygen(args) => keygen::run(&args),
         Command::Anchor(args) => anchor::run(&args),
         Command::VerifyBundle(args) => verify_bundle::run(&args),
@@ -91,15 +94,17 @@ pub(crate) fn open_options(args: &StoreArgs, mode: OpenMode, limits: TraceLimits
 
 /// The chain key from --secret-file or WEAVER_KERNEL_SECRET; warns about a secret file
 /// others can read.
-pub(crate) fn load_key(args: &SecretArgs) -> Result<Option<ChainKey>, CliError> {
-    if let Some(path) = &args.secret_file {
+pub(crate) fn load_key(args: &SecretArgs) -> Result<Option<Keyring>, CliError> {
+    for path in &args.secret_file {
         warn_shared_file(path, "the secret file");
     }
-    let key = secret::resolve_key(args.secret_file.as_deref())?;
-    if let Some(key) = &key {
-        warn_weak_secret(key);
+    let ring = secret::resolve_keyring(&args.secret_file, args.active_key.as_deref())?;
+    if let Some(ring) = &ring {
+        for key in ring.keys() {
+            warn_weak_secret(key);
+        }
     }
-    Ok(key)
+    Ok(ring)
 }
 
 /// Warns on stderr when `path` (a secret or key file) can be read by other users.

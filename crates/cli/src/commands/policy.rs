@@ -43,7 +43,7 @@ pub(crate) fn run(args: &PolicyArgs) -> Result<u8, CliError> {
     let Some(min) = change else {
         let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?;
         if let Some(key) = key {
-            log = log.with_key(key);
+            log = log.with_keyring(key);
         }
         let status = log.retention().map_err(refused)?;
         let min = status.min_retention_micros;
@@ -69,7 +69,7 @@ pub(crate) fn run(args: &PolicyArgs) -> Result<u8, CliError> {
         OpenMode::Write { create: false },
         TraceLimits::default(),
     )?
-    .with_key(key);
+    .with_keyring(key);
     let receipt = log
         .set_min_retention(min, now(), args.allow_decrease)
         .map_err(|e| match e {

@@ -62,7 +62,7 @@ pub(crate) fn run(args: &ProveArgs) -> Result<u8, CliError> {
     let shown = args.checkpoint.display();
     let note = std::fs::read_to_string(&args.checkpoint)
         .map_err(|e| CliError::new(format!("{shown}: cannot read the checkpoint: {e}")))?;
-    let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?.with_key(key);
+    let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?.with_keyring(key);
     let proved = log
         .prove(args.seq, &note, &verifier, args.with_trace)
         .map_err(|e| {

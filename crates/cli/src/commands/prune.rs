@@ -59,7 +59,7 @@ pub(crate) fn run(args: &PruneArgs) -> Result<u8, CliError> {
     } else {
         OpenMode::Write { create: false }
     };
-    let mut log = open(&args.store, mode, TraceLimits::default())?.with_key(key);
+    let mut log = open(&args.store, mode, TraceLimits::default())?.with_keyring(key);
     let request = PruneRequest {
         cutoff,
         now: now(),

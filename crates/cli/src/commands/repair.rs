@@ -80,7 +80,7 @@ pub(crate) fn run(args: &RepairArgs) -> Result<u8, CliError> {
     } else {
         OpenMode::Write { create: false }
     };
-    let mut log = open(&args.store, mode, TraceLimits::default())?.with_key(key);
+    let mut log = open(&args.store, mode, TraceLimits::default())?.with_keyring(key);
     let report: RepairReport = log.repair(args.dry_run).map_err(refused)?;
     let location = trailseal::store::redact_location(&args.store.store);
     let text = if args.output.json {

@@ -51,15 +51,28 @@ fn receipt_line(r: &Receipt) -> String {
             r.at,
             min_retention_micros.map_or_else(|| "none".into(), format_duration)
         ),
+        ReceiptBody::Rotate {
+            first_seq,
+            new_key_id,
+            ..
+        } => format!(
+            "{:<3} rotate  {}  key id {} to {new_key_id} from seq {first_seq}",
+            r.index, r.at, r.key_id
+        ),
     }
 }
 
 pub(crate) fn run(args: &RetentionArgs) -> Result<u8, CliError> {
     let key = load_key(&args.secret)?;
     let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?;
-    let key_id = key.as_ref().map(|k| k.key_id());
+    let keys = key.as_ref().map(|ring| {
+        ring.entries()
+            .map(|(_, id)| id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
     if let Some(key) = key {
-        log = log.with_key(key);
+        log = log.with_keyring(key);
     }
     let status = log.retention().map_err(|e| match e {
         trailseal::Error::Retention(e) => CliError::new(e.to_string())
@@ -75,8 +88,12 @@ pub(crate) fn run(args: &RetentionArgs) -> Result<u8, CliError> {
             log.location(),
             status.receipts.len(),
             plural(status.receipts.len() as u64),
-            match key_id {
-                Some(id) => format!("MACs and links verified with key id {id}"),
+            match keys {
+                Some(ids) if status.verified =>
+                    format!("MACs and links verified with key id {ids}"),
+                Some(ids) => format!(
+                    "MACs and links verified where key id {ids} applies; receipts under other keys not checked"
+                ),
                 None => "not verified (no secret)".into(),
             }
         );

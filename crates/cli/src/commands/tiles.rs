@@ -8,7 +8,6 @@ use clap::Args;
 use trailseal::OpenMode;
 use trailseal::core::checkpoint::tree_origin;
 use trailseal::core::trace::TraceLimits;
-use trailseal::store::StoreExt;
 use trailseal::tlog::TilesError;
 
 use super::anchor::{default_origin, signer};
@@ -52,9 +51,9 @@ pub(crate) fn run(args: &TilesArgs) -> Result<u8, CliError> {
     } else {
         OpenMode::Read
     };
-    let mut log = open(&args.store, mode, TraceLimits::default())?.with_key(key.clone());
+    let mut log = open(&args.store, mode, TraceLimits::default())?.with_keyring(key.clone());
     if args.sync_tree {
-        let sync = log.store_mut().sync_tree(&key)?;
+        let sync = log.sync_tree()?;
         if let Some((seq, why)) = sync.stopped {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(

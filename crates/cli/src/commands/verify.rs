@@ -117,7 +117,7 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<u8, CliError> {
         Err(e) => return Err(e.into()),
         Ok(log) => {
             let mut log = match key {
-                Some(key) => log.with_key(key),
+                Some(key) => log.with_keyring(key),
                 None => log,
             };
             let mut paths = args.anchor.clone();

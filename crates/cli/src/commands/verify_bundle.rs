@@ -53,7 +53,9 @@ pub(crate) fn run(args: &VerifyBundleArgs) -> Result<u8, CliError> {
     let key = if args.no_secret {
         None
     } else {
+        // A bundle is checked with one key: the active one, or the only one.
         load_key(&args.secret)?
+            .and_then(|ring| ring.active().or_else(|| ring.keys().next()).cloned())
     };
     let quiet = args.output.quiet;
     let file = std::fs::File::open(&args.bundle)

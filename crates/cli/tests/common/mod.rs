@@ -9,7 +9,9 @@ use std::process::{Command, Output, Stdio};
 /// The `trailseal` binary under test, without a secret inherited from the environment.
 pub(crate) fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailseal"));
-    cmd.env_remove("WEAVER_KERNEL_SECRET");
+    cmd.env_remove("WEAVER_KERNEL_SECRET")
+        .env_remove("WEAVER_KERNEL_SECRETS")
+        .env_remove("WEAVER_KERNEL_ACTIVE_KEY");
     cmd
 }
 

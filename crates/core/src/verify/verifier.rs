@@ -205,7 +205,13 @@ impl Verifier {
         stored_key_id: StoredKeyId,
     ) -> Self {
         let mut v = Self::new(key, resolved.start, stored_key_id);
-        v.retention = resolved.log.receipts;
+        // Only what a held key checked vouches for anything.
+        let log = resolved.log;
+        v.retention = log
+            .receipts
+            .into_iter()
+            .filter(|r| !log.not_checked.contains(&r.index))
+            .collect();
         v.unauthenticated_origin = resolved.unauthenticated_origin;
         v
     }

@@ -189,6 +189,7 @@ pub fn sync_tree_brings_records_in(b: &dyn Backend) {
         start: trailseal_core::start::ChainStart::genesis(),
         retention: Vec::new(),
         key_id: StoredKeyId::Present(key.key_id()),
+        archive_of: None,
     };
     let mut f = b.fresh();
     let mut copy = f.store.import(&meta).unwrap();

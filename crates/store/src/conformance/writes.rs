@@ -149,6 +149,7 @@ pub fn import_copies_a_chain(b: &dyn Backend) {
             start: state.start.clone(),
             retention: state.retention.clone(),
             key_id: state.key_id,
+            archive_of: None,
         })
         .unwrap();
     let copied: Vec<crate::ImportRecord> = records(&mut src)
@@ -216,6 +217,7 @@ pub fn import_copies_a_chain(b: &dyn Backend) {
         start: trailseal_core::start::ChainStart::genesis(),
         retention: Vec::new(),
         key_id: StoredKeyId::Absent,
+        archive_of: None,
     };
     // Not "the store changed, retry": a retry cannot succeed, and the error says what is there.
     match g.store.import(&meta).map(drop) {
@@ -241,6 +243,7 @@ pub fn import_copies_a_chain(b: &dyn Backend) {
         start: state.start.clone(),
         retention: state.retention.clone(),
         key_id: state.key_id,
+        archive_of: None,
     };
     let mut copy = h.store.import(&full).unwrap();
     copy.records(&copied).unwrap();

@@ -138,6 +138,7 @@ fn a_copy_is_written_beside_the_store_and_appears_whole() {
         start: ChainStart::genesis(),
         retention: Vec::new(),
         key_id: StoredKeyId::Present(key.key_id()),
+        archive_of: None,
     };
     let listing = names(dir.path());
     {

@@ -602,6 +602,11 @@ impl WriteTx for JsonlTx<'_> {
         Ok(())
     }
 
+    fn set_archive_of(&mut self, receipt: &str) -> Result<(), StoreError> {
+        self.rewrite()?.header.archive_of = Some(receipt.to_owned());
+        Ok(())
+    }
+
     fn tree(&mut self) -> Result<Option<StoredTree>, StoreError> {
         let stored = self.tree_file()?.map(Sidecar::tree);
         Ok(match (&self.tree_pending, stored) {

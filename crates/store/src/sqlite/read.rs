@@ -52,7 +52,7 @@ impl SqliteStore {
         Ok(StoreState {
             start,
             retention,
-            archive_of: None,
+            archive_of: trailseal_meta(conn, location, "archive_of")?,
             key_id,
             head,
             record_count_hint,

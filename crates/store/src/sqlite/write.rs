@@ -336,6 +336,17 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn set_archive_of(&mut self, receipt: &str) -> Result<(), StoreError> {
+        self.ensure_meta()?;
+        self.tx
+            .execute(
+                "INSERT OR REPLACE INTO trailseal_meta (key, value) VALUES ('archive_of', ?1)",
+                [receipt],
+            )
+            .map_err(self.err("record the archive's receipt"))?;
+        Ok(())
+    }
+
     fn tree(&mut self) -> Result<Option<StoredTree>, StoreError> {
         tree::stored_tree(&self.tx, self.location)
     }
@@ -560,6 +571,7 @@ mod tests {
             start: trailseal_core::start::ChainStart::genesis(),
             retention: Vec::new(),
             key_id: StoredKeyId::Present(key.key_id()),
+            archive_of: None,
         };
         let mut copy = store.import(&meta).unwrap();
         let e = copy.records(&copied).unwrap_err();

@@ -60,7 +60,7 @@ impl AuditLog {
     /// the store had a tree; each checked before it is hashed in). Needs the key and a store
     /// opened for writing.
     pub fn sync_tree(&mut self) -> Result<TreeSync, Error> {
-        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let key = self.store_key()?;
         Ok(self.store_mut().sync_tree(&key)?)
     }
 

@@ -145,7 +145,7 @@ impl AuditLog {
         &mut self,
         f: impl FnOnce(&mut VerifiedTree<'_, '_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let key = self.store_key()?;
         let location = self.location().to_owned();
         let (mut snapshot, verified) = self.verified_snapshot(&key, 1)?;
         run_on(&location, &mut snapshot, Some(verified), f)

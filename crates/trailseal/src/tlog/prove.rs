@@ -87,7 +87,7 @@ impl AuditLog {
         log_key: &NoteVerifier,
         with_trace: bool,
     ) -> Result<Proved, Error> {
-        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let key = self.store_key()?;
         let checkpoint = Checkpoint::open(checkpoint_note, log_key).map_err(|source| {
             Error::Tlog(TlogError::Checkpoint {
                 what: "the checkpoint".into(),

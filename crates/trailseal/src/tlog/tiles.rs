@@ -191,7 +191,7 @@ impl AuditLog {
         origin: &str,
     ) -> Result<TilesReport, TilesError> {
         trailseal_core::checkpoint::check_origin(origin).map_err(TilesError::Checkpoint)?;
-        let key = self.key().cloned().ok_or(Error::NoSecret)?;
+        let key = self.store_key()?;
         let location = self.location().to_owned();
         // The lock first, then the checkpoint, then the snapshot: a snapshot never predates a
         // checkpoint another run wrote.

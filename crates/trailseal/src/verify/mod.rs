@@ -19,10 +19,11 @@ mod start;
 mod stream;
 mod tree;
 
-use trailseal_core::retention::resolve_start;
+use trailseal_core::retention::{RetentionLog, resolve_start_ring};
 use trailseal_core::verify::{ContentChecker, Flow, RecordView, ScanItem, Verifier};
 use trailseal_core::{
-    Caveat, ChainKey, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict,
+    Caveat, ChainKey, KeyId, Keyring, TamperKind, Tampered, Unverifiable, UnverifiableReason,
+    Verdict,
 };
 use trailseal_store::{SeqRange, Snapshot, Store, StoreError};
 
@@ -202,13 +203,34 @@ impl crate::AuditLog {
         min_readers: usize,
     ) -> Result<(Snapshot<'_>, trailseal_core::Verified), crate::Error> {
         let threads = self.threads();
+        let ring = self.ring_for(key);
         verified_snapshot(
             self.store_mut(),
             key,
-            &mut VerifyOptions::new().threads(threads),
+            &mut VerifyOptions::new().threads(threads).keyring(ring),
             min_readers,
         )
     }
+}
+
+/// A `keys-not-held` caveat for each key whose receipts no held key checked.
+fn keys_not_held(log: &RetentionLog) -> Vec<Caveat> {
+    let mut by_key: Vec<(KeyId, u64)> = Vec::new();
+    for r in log.receipts.iter().filter(|r| !log.is_checked(r.index)) {
+        match by_key.iter_mut().find(|(id, _)| *id == r.key_id) {
+            Some((_, n)) => *n += 1,
+            None => by_key.push((r.key_id, 1)),
+        }
+    }
+    by_key
+        .into_iter()
+        .map(|(key_id, receipts)| Caveat::KeysNotHeld {
+            key_id,
+            receipts,
+            first_seq: None,
+            last_seq: None,
+        })
+        .collect()
 }
 
 /// [`verify_snapshot`], with the error that stopped reading the store.
@@ -221,10 +243,74 @@ fn read_and_verify(
 ) -> Result<Verdict, StoreError> {
     let state = &snapshot.state;
     let total_hint = state.record_count_hint;
-    let resolved = match resolve_start(key, &state.start, &state.retention) {
-        Ok(resolved) => resolved,
-        Err(p) => return Ok(wrong_secret_of_log(key, state).unwrap_or(Verdict::Tampered(p.into()))),
+    let single;
+    let ring = match &options.keyring {
+        Some(ring) => ring,
+        None => {
+            single = Keyring::single(key.clone());
+            &single
+        }
     };
+    let resolved = match resolve_start_ring(ring, &state.start, &state.retention) {
+        Ok(resolved) => resolved,
+        Err(p) => {
+            return Ok(wrong_secret_of_log(ring, state).unwrap_or(Verdict::Tampered(p.into())));
+        }
+    };
+    // The records are under the key the last rotation moved to (a segment rotation leaves
+    // none under the keys before it); without a rotation, under the key given.
+    let key = match resolved.log.last_rotation() {
+        // Without a rotation the records are under the key of the receipts.
+        None => match resolved.log.current_key_id() {
+            Some(id) => ring.get(id).unwrap_or(key),
+            None => key,
+        },
+        Some((first, _)) if first > resolved.start.next_seq => {
+            return Ok(Verdict::Unverifiable(Unverifiable {
+                reason: UnverifiableReason::UnknownStore,
+                detail: format!(
+                    "seq {first}: the store was rotated to another key in place at seq {first}; this trailseal verifies stores rotated as a new segment only"
+                ),
+            }));
+        }
+        Some((first, id)) => match ring.get(id) {
+            Some(key) => key,
+            None => {
+                return Ok(Verdict::Unverifiable(Unverifiable {
+                    reason: UnverifiableReason::WrongSecret,
+                    detail: format!(
+                        "seq {first}: the records from seq {first} on are under key id {id}, which {} not held (the store was rotated to it)",
+                        if ring.len() == 1 {
+                            "is"
+                        } else {
+                            "the keyring has"
+                        }
+                    ),
+                }));
+            }
+        },
+    };
+    // The key id the store records is not authenticated, but one the ring holds that is not
+    // the key the retention log puts the records under is a key change no rotate receipt
+    // names (a deleted rotation, records written under another key).
+    if let trailseal_core::StoredKeyId::Present(stored) = state.key_id
+        && stored != key.key_id()
+        && ring.get(stored).is_some()
+        && ring.get(key.key_id()).is_some()
+        && !resolved.log.receipts.is_empty()
+    {
+        let seq = resolved.start.next_seq;
+        return Ok(Verdict::Tampered(Tampered {
+            first_bad_seq: seq,
+            kind: TamperKind::Checkpoint,
+            records_checked: 0,
+            detail: format!(
+                "seq {seq}: the store's records are under key id {stored}, but its retention log puts them under key id {} and no rotate receipt names the change (a rotation was removed, or records were written under another key)",
+                key.key_id()
+            ),
+        }));
+    }
+    let not_held = keys_not_held(&resolved.log);
     let end = match state
         .archive_of
         .as_deref()
@@ -345,6 +431,9 @@ fn read_and_verify(
     }
     scanned?;
     let mut verdict = verifier.finish();
+    if let Verdict::Verified(v) = &mut verdict {
+        v.caveats.extend(not_held);
+    }
     if let (Verdict::Verified(v), Some(tree), Some(reader)) =
         (&mut verdict, tree, snapshot.readers.first_mut())
     {

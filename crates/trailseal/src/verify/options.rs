@@ -50,6 +50,8 @@ pub struct VerifyOptions<'a> {
     pub(super) witnesses: Option<WitnessQuorum>,
     pub(super) progress: Option<Box<dyn FnMut(Progress) + 'a>>,
     pub(super) observer: Option<Box<Observer<'a>>>,
+    /// Every key to check the store with; without one, the one key given.
+    pub(crate) keyring: Option<trailseal_core::Keyring>,
 }
 
 impl std::fmt::Debug for VerifyOptions<'_> {
@@ -63,6 +65,7 @@ impl std::fmt::Debug for VerifyOptions<'_> {
             .field("witnesses", &self.witnesses)
             .field("progress", &self.progress.is_some())
             .field("observer", &self.observer.is_some())
+            .field("keyring", &self.keyring)
             .finish()
     }
 }
@@ -75,6 +78,14 @@ impl<'a> VerifyOptions<'a> {
     /// [`AuditLog::with_threads`]: crate::AuditLog::with_threads
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Verifies with every key of `ring`: a store rotated from one key to another is checked
+    /// with each key where it applies, and what no held key covers is named in a
+    /// `keys-not-held` caveat. (An [`AuditLog`](crate::AuditLog) gives its own keyring.)
+    pub fn keyring(mut self, ring: trailseal_core::Keyring) -> Self {
+        self.keyring = Some(ring);
+        self
     }
 
     /// Verifies on `threads` threads (1: everything on the calling thread; 0 counts as 1).

@@ -5,29 +5,53 @@
 use trailseal_core::retention::{Receipt, ReceiptBody, ResolvedStart};
 use trailseal_core::start::StoredKeyId;
 use trailseal_core::verify::SealedEnd;
-use trailseal_core::{ChainKey, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict};
+use trailseal_core::{
+    ChainKey, KeyId, Keyring, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict,
+};
 use trailseal_store::StoreState;
 
 /// A retention log that fails to verify because it was written with another key — its first
 /// receipt, and the store's key id if it records one, say so: the secret is wrong. As for
 /// records, `verify` tells that apart from tampering (key ids are not authenticated: altering
 /// them can at most turn `tampered` into `unverifiable`).
-pub(super) fn wrong_secret_of_log(key: &ChainKey, state: &StoreState) -> Option<Verdict> {
+pub(super) fn wrong_secret_of_log(ring: &Keyring, state: &StoreState) -> Option<Verdict> {
     let first = Receipt::parse(state.retention.first()?.as_bytes(), 0).ok()?;
-    let ours = key.key_id();
     let theirs = match state.key_id {
-        StoredKeyId::Present(id) if id == ours => return None,
+        StoredKeyId::Present(id) if ring.get(id).is_some() => return None,
         StoredKeyId::Present(id) => id,
         StoredKeyId::Absent => first.key_id,
     };
-    (first.key_id != ours).then(|| {
+    // A log that names a held key anywhere (a receipt's key, a rotation's new key) is not
+    // written with another secret: its failure is damage.
+    let names_a_held_key = state.retention.iter().enumerate().any(|(i, text)| {
+        Receipt::parse(text.as_bytes(), i).is_ok_and(|r| {
+            ring.get(r.key_id).is_some()
+                || matches!(r.body, ReceiptBody::Rotate { new_key_id, .. } if ring.get(new_key_id).is_some())
+        })
+    });
+    (!names_a_held_key).then(|| {
         Verdict::Unverifiable(Unverifiable {
             reason: UnverifiableReason::WrongSecret,
-            detail: format!(
-                "the store was written with key id {theirs}, but this secret has key id {ours}"
-            ),
+            detail: wrong_secret_detail(theirs, ring),
         })
     })
+}
+
+/// "the store was written with key id X, but this secret has key id Y" (or, for several keys,
+/// names them all).
+pub(crate) fn wrong_secret_detail(theirs: KeyId, ring: &Keyring) -> String {
+    match ring.len() {
+        1 => format!(
+            "the store was written with key id {theirs}, but this secret has key id {}",
+            ring.entries()
+                .map(|(_, id)| id.to_string())
+                .collect::<String>()
+        ),
+        _ => format!(
+            "the store was written with key id {theirs}, which none of the keyring's keys has ({})",
+            ring.describe()
+        ),
+    }
 }
 
 /// The verdict of a store whose archive receipt cannot be accepted.
