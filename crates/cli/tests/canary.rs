@@ -185,7 +185,8 @@ enum Via {
 }
 
 /// The commands that read the chain secret (`--secret-file` or `WEAVER_KERNEL_SECRET`).
-const TAKES_SECRET: [&str; 14] = [
+const TAKES_SECRET: [&str; 15] = [
+    "rotate",
     "repair",
     "checkpoint",
     "prove",
@@ -203,7 +204,8 @@ const TAKES_SECRET: [&str; 14] = [
 ];
 
 /// Every command this test runs on purpose; others found in `--help` get a generic probe.
-const KNOWN: [&str; 20] = [
+const KNOWN: [&str; 21] = [
+    "rotate",
     "repair",
     "checkpoint",
     "prove",
@@ -836,6 +838,37 @@ fn cli_pass(via: Via) {
     r.run(&["retention", "--store", &db], b"", 0);
     r.run(&["retention", "--store", &jl, "--json"], b"", 0);
     r.run_env(&["retention", "--store", &db], b"", None, 0);
+    // A rotation to another secret (from two secret files), of a copy of the store, refused
+    // without an archive and then made: the canary is the old key.
+    let next_secret = p("next.secret");
+    let next = "the-next-chain-secret-for-the-canary-test-0123";
+    std::fs::write(&next_secret, next).unwrap();
+    r.canary
+        .secret("the secret a rotation moves to", next.as_bytes());
+    exempt.push(dir.join("next.secret"));
+    let canary_file = s(&secret_file);
+    std::fs::copy(&db, p("stores/rot.db")).unwrap();
+    let rot = p("stores/rot.db");
+    let ring = ["--secret-file", &canary_file, "--secret-file", &next_secret];
+    let rotate = |extra: &[&str]| {
+        let mut a = vec!["rotate", "--store", rot.as_str()];
+        a.extend_from_slice(&ring);
+        a.extend_from_slice(&["--to", next_secret.as_str(), "--segment"]);
+        a.extend_from_slice(extra);
+        a.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let refused = rotate(&[]);
+    let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
+    r.run_env(&refused, b"", None, 2);
+    let made = rotate(&["--archive", &p("archive/rot-old.db"), "--json"]);
+    let made: Vec<&str> = made.iter().map(String::as_str).collect();
+    r.run_env(&made, b"", None, 0);
+    r.run_env(
+        &["verify", "--store", &rot, "--secret-file", &canary_file],
+        b"",
+        None,
+        2,
+    );
     r.run(
         &["verify", "--store", &p("archive/a.jsonl"), "--json"],
         b"",

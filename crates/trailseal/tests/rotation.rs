@@ -339,3 +339,30 @@ fn an_altered_rotate_receipt_is_tampering_under_every_key_that_checks_it() {
         );
     }
 }
+
+#[test]
+fn an_archive_read_with_another_secret_is_a_wrong_secret_not_tampering() {
+    // An archive of a chain with no receipt before its prune holds only the prune's receipt:
+    // read with another secret, that receipt's key id says so.
+    for name in ["archive.jsonl", "archive.db"] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("store.db");
+        let mut log = raw(db.to_str().unwrap()).with_key(key(OLD));
+        append(&mut log, 0..4);
+        let archive = dir.path().join(name);
+        log.prune(&trailseal::PruneRequest {
+            cutoff: trailseal::CutoffSpec::KeepLast(1),
+            now: now(),
+            dry_run: false,
+            archive: Some(archive.clone()),
+        })
+        .unwrap();
+        let location = archive.to_str().unwrap();
+        assert!(verify(location, Held::Old).is_verified(), "{name}");
+        assert_eq!(
+            unverifiable(&verify(location, Held::New)),
+            Some(UnverifiableReason::WrongSecret),
+            "{name}"
+        );
+    }
+}

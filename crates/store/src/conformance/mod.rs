@@ -140,6 +140,7 @@ macro_rules! conformance_tests {
             two_handles_one_chain,
             wrong_key_is_unverifiable,
             prune_is_atomic_and_checked,
+            rotate_is_atomic_and_checked,
             receipts_append_in_order,
             import_copies_a_chain,
             snapshot_ranges_equal_scan,

@@ -80,7 +80,15 @@ pub(super) fn sealed_end(
             ),
         )
     })?;
-    if receipt.key_id != key.key_id() || !receipt.mac_holds(key) {
+    if receipt.key_id != key.key_id() {
+        // Written with another key (a claim: key ids are not authenticated, so at most this
+        // turns damage into `unverifiable`).
+        return Err(Verdict::Unverifiable(Unverifiable {
+            reason: UnverifiableReason::WrongSecret,
+            detail: wrong_secret_detail(receipt.key_id, &Keyring::single(key.clone())),
+        }));
+    }
+    if !receipt.mac_holds(key) {
         return Err(archive_problem(
             start,
             format!("seq {start}: the archive's prune receipt does not verify with this secret"),
