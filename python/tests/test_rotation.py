@@ -58,6 +58,9 @@ def test_keyring_arguments_are_checked_without_showing_a_secret(tmp_path: Path) 
     assert "nope" in str(raised.value) and OLD not in str(raised.value)
     with pytest.raises(trailseal.TrailsealError):
         trailseal.open(db, OLD, secrets={"a": NEW})
+    # A value that is not a secret is refused (never read from the environment instead).
+    with pytest.raises(trailseal.TrailsealError):
+        trailseal.open(db, secrets={"a": None})  # type: ignore[dict-item]
 
 
 def test_the_pinned_rotate_receipts_verify_with_pythons_hmac() -> None:

@@ -558,7 +558,11 @@ def open(  # noqa: A001 - the package's entry point, as in `trailseal.open(...)`
     if secrets is not None:
         if secret is not None or secret_file is not None:
             raise InvalidTraceError("give secrets, or secret / secret_file, not both")
-        ring = [(str(label), _secret_bytes(value, None) or b"") for label, value in secrets.items()]
+        ring = []
+        for label, value in secrets.items():
+            if not isinstance(value, (str, bytes, bytearray, memoryview)):
+                raise InvalidTraceError(f"secrets[{label!r}]: expected str or bytes")
+            ring.append((str(label), _secret_bytes(value, None) or b""))
         key = None
     else:
         ring = None

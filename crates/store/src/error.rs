@@ -62,6 +62,17 @@ pub enum StoreError {
     )]
     Moved { location: String },
 
+    /// The store is under another key than the one appended with (another handle rotated it
+    /// meanwhile); nothing was written.
+    #[error(
+        "{location}: the store is under key id {stored}, not key id {ours} (it was rotated to another key); nothing was written"
+    )]
+    KeyChanged {
+        location: String,
+        stored: trailseal_core::KeyId,
+        ours: trailseal_core::KeyId,
+    },
+
     /// The store changed between planning and doing a change (another writer); nothing was
     /// changed.
     #[error(

@@ -88,7 +88,7 @@ pub use write::{ReadBack, WriteTx};
 use trailseal_core::start::{ChainStart, StoredKeyId};
 use trailseal_core::tree::MerkleHash;
 use trailseal_core::verify::{Flow, ScanItem};
-use trailseal_core::{Hash32, PreparedTrace};
+use trailseal_core::{Hash32, KeyId, PreparedTrace};
 
 /// The state of a chain as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,6 +356,20 @@ pub struct PrunePlan {
 }
 
 /// Refuses a batch that repeats an `action_id` within itself (every backend's first check).
+/// The key the last `rotate` receipt of a stored retention log moves the chain to, if any (a
+/// claim: verification checks it).
+pub(crate) fn rotated_to(retention: &[String]) -> Option<KeyId> {
+    retention.iter().enumerate().rev().find_map(|(i, text)| {
+        match trailseal_core::retention::Receipt::parse(text.as_bytes(), i)
+            .ok()?
+            .body
+        {
+            trailseal_core::retention::ReceiptBody::Rotate { new_key_id, .. } => Some(new_key_id),
+            _ => None,
+        }
+    })
+}
+
 pub(crate) fn refuse_repeated_ids(
     location: &str,
     traces: &[PreparedTrace],

@@ -107,6 +107,18 @@ fn append<S: Store + ?Sized>(
             action_id: ids.get(i).copied().unwrap_or_default().to_owned(),
         });
     }
+    // The key is checked in the transaction: another handle may have rotated the store since
+    // this one confirmed its key.
+    let stored_key = tx.key_id()?;
+    if let trailseal_core::start::StoredKeyId::Present(stored) = stored_key
+        && stored != key_id
+    {
+        return Err(StoreError::KeyChanged {
+            location: tx.location().to_owned(),
+            stored,
+            ours: key_id,
+        });
+    }
     let mut head = tx.head()?;
     if head
         .next_seq
@@ -157,7 +169,7 @@ fn append<S: Store + ?Sized>(
             sealed.iter().try_for_each(|batch| insert(&mut tx, batch))
         })?;
     }
-    if tx.key_id()? == trailseal_core::start::StoredKeyId::Absent {
+    if stored_key == trailseal_core::start::StoredKeyId::Absent {
         tx.record_key_id(&key_id)?;
     }
     tx.commit()?;

@@ -120,9 +120,12 @@ fn unverifiable(v: &Verdict) -> Option<UnverifiableReason> {
 /// segment into `archive`, appends 5 records under the new key, and checks the matrix.
 fn matrix(location: &str, archive: &Path) {
     let mut log = raw(location).with_key(key(OLD));
-    append(&mut log, 0..12);
+    append(&mut log, 0..11);
     log.set_min_retention(Some(1), now(), false).unwrap();
     drop(log);
+    // A handle that confirmed the old key before the rotation, kept open across it.
+    let mut stale = raw(location).with_key(key(OLD));
+    append(&mut stale, 11..12);
 
     // The old key's writer cannot append once the ring's active key is the new one.
     let mut before = raw(location).with_keyring(ring("new"));
@@ -143,6 +146,15 @@ fn matrix(location: &str, archive: &Path) {
     );
     assert_eq!(report.prune.as_ref().map(|p| p.pruned), Some(12));
     assert_eq!(report.receipt.kind(), "rotate");
+    // The handle that confirmed the old key is refused in the append's own transaction.
+    let err = stale.append(&stale.prepare([common::trace(96).as_bytes()]).unwrap());
+    assert!(
+        matches!(
+            err,
+            Err(Error::Store(trailseal::StoreError::KeyChanged { .. }))
+        ),
+        "{location}: {err:?}"
+    );
     append(&mut log, 12..17);
     drop(log);
 

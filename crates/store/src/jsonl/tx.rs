@@ -591,10 +591,16 @@ impl WriteTx for JsonlTx<'_> {
         } else {
             self.cache()?.first_kid
         };
-        Ok(first_line
+        let known = first_line
             .or(self.first_inserted_kid)
-            .or(self.copy_kid.map(StoredKeyId::Present))
-            .unwrap_or(StoredKeyId::Absent))
+            .or(self.copy_kid.map(StoredKeyId::Present));
+        if let Some(known) = known {
+            return Ok(known);
+        }
+        // No line names a key: a store rotated as a new segment (no record yet) is under the
+        // key its last rotation names.
+        Ok(crate::rotated_to(&self.header()?.retention)
+            .map_or(StoredKeyId::Absent, StoredKeyId::Present))
     }
 
     fn record_key_id(&mut self, key_id: &KeyId) -> Result<(), StoreError> {

@@ -99,7 +99,8 @@ pub(super) fn file_id(path: &Path) -> Option<(u64, u64)> {
 struct Recorded {
     /// The table exists and holds the schema version.
     schema_version: bool,
-    /// The key id it records (once recorded, only a copy into an empty store replaces it).
+    /// The key id it last recorded (a rotation by another handle replaces it: appends read it
+    /// in their transaction).
     key_id: Option<KeyId>,
 }
 

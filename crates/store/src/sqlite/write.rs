@@ -314,9 +314,8 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn key_id(&mut self) -> Result<StoredKeyId, StoreError> {
-        if let Some(id) = self.pending.key_id {
-            return Ok(StoredKeyId::Present(id));
-        }
+        // Read in the transaction every time (one primary-key lookup): another handle may
+        // have rotated the store to another key since this one last wrote.
         let stored = read::stored_key_id(&self.tx, self.location)?;
         if let StoredKeyId::Present(id) = stored {
             self.pending.key_id = Some(id);
