@@ -34,8 +34,10 @@ pub(crate) struct PruneArgs {
     /// Say what would be removed; change nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
-    /// First write the removed records to this JSONL file (fsynced before anything is
-    /// removed); it verifies on its own.
+    /// First write the removed records to this file (fsynced before anything is removed); it
+    /// verifies on its own. A .db/.sqlite/.sqlite3 name writes a SQLite file (weaver-kernel's
+    /// schema, so weaver-kernel verifies it too), never over an existing file; any other name
+    /// a JSONL file.
     #[arg(long, value_name = "FILE")]
     pub(crate) archive: Option<PathBuf>,
     #[command(flatten)]

@@ -25,13 +25,14 @@ pub(crate) struct RotateArgs {
     #[arg(long, value_name = "LABEL")]
     pub(crate) to: String,
     /// Rotate as a new segment: the records under the old key go to --archive (which
-    /// verifies with the old secret, also in weaver-kernel) and the store continues from
-    /// there under the new key (weaver-kernel verifies it with the new secret). The only
-    /// mode this version makes.
+    /// verifies with the old secret) and the store continues from there under the new key
+    /// (weaver-kernel verifies a SQLite store so rotated with the new secret). The only mode
+    /// this version makes.
     #[arg(long, required = true)]
     pub(crate) segment: bool,
-    /// Where the records under the old key go (a JSONL file, written and fsynced before
-    /// anything is removed). Needed when the store holds records.
+    /// Where the records under the old key go, written and fsynced before anything is
+    /// removed: a JSONL file, or with a .db/.sqlite/.sqlite3 name a SQLite file that
+    /// weaver-kernel verifies with the old secret. Needed when the store holds records.
     #[arg(long, value_name = "FILE")]
     pub(crate) archive: Option<PathBuf>,
     #[command(flatten)]
