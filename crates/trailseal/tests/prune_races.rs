@@ -11,14 +11,16 @@
     clippy::panic
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use trailseal::core::time::Offset;
 use trailseal::core::verify::{Flow, ScanItem};
 use trailseal::store::{ReadBack, Snapshot, StoreState, WriteTx};
 use trailseal::{
-    AuditLog, ChainKey, CutoffSpec, Error, OpenMode, OpenOptions, PruneRequest, Store, StoreError,
-    StoredRecord, Timestamp, TornTail, Verdict,
+    AuditLog, ChainKey, CutoffSpec, Error, OpenMode, PruneRequest, Store, StoreError, StoredRecord,
+    Timestamp, TornTail, Verdict,
 };
 
 const SECRET: &str = "prune-race-secret";
@@ -33,13 +35,7 @@ fn key() -> ChainKey {
 }
 
 fn open(path: &Path) -> AuditLog {
-    let options = OpenOptions {
-        mode: OpenMode::Write { create: true },
-        ..OpenOptions::default()
-    };
-    AuditLog::open(path.to_str().unwrap(), &options)
-        .unwrap()
-        .with_key(key())
+    common::open_with(path, SECRET)
 }
 
 /// 40 records, record n invoked at minute n of 2026-01-01.

@@ -35,7 +35,6 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension};
-use trailseal_core::KeyId;
 use trailseal_core::verify::{Flow, ScanItem};
 
 use crate::{
@@ -92,16 +91,14 @@ pub(super) fn file_id(path: &Path) -> Option<(u64, u64)> {
     }
 }
 
-/// What a handle knows is committed in `trailseal_meta`, so that an append does not write or
-/// read it again. Only a write transaction's successful `COMMIT` updates it (a transaction
+/// What a handle knows is committed in `trailseal_meta`, so that an append does not write it
+/// again. Only a write transaction's successful `COMMIT` updates it (a transaction
 /// rolled back, or a commit that failed, leaves it as it was).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Recorded {
-    /// The table exists and holds the schema version.
+    /// The table exists and holds the schema version. (The key id is not kept here: another
+    /// handle may rotate the store to another key, so appends read it in their transaction.)
     schema_version: bool,
-    /// The key id it last recorded (a rotation by another handle replaces it: appends read it
-    /// in their transaction).
-    key_id: Option<KeyId>,
 }
 
 impl SqliteStore {

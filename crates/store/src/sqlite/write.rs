@@ -316,11 +316,7 @@ impl WriteTx for SqliteTx<'_> {
     fn key_id(&mut self) -> Result<StoredKeyId, StoreError> {
         // Read in the transaction every time (one primary-key lookup): another handle may
         // have rotated the store to another key since this one last wrote.
-        let stored = read::stored_key_id(&self.tx, self.location)?;
-        if let StoredKeyId::Present(id) = stored {
-            self.pending.key_id = Some(id);
-        }
-        Ok(stored)
+        read::stored_key_id(&self.tx, self.location)
     }
 
     fn record_key_id(&mut self, key_id: &KeyId) -> Result<(), StoreError> {
@@ -331,7 +327,6 @@ impl WriteTx for SqliteTx<'_> {
                 [key_id.as_str()],
             )
             .map_err(self.err("record key id"))?;
-        self.pending.key_id = Some(*key_id);
         Ok(())
     }
 
