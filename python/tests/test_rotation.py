@@ -1,5 +1,5 @@
-"""Rotating the chain secret from Python (issue 16, segment rotation): a keyring given as
-``secrets=``, ``AuditLog.rotate``, and the verdicts with each set of keys, on every backend;
+"""Rotating the chain secret from Python (issue 16, in place and as a segment): a keyring given
+as ``secrets=``, ``AuditLog.rotate``, and the verdicts with each set of keys, on every backend;
 the rotate receipt's pinned MACs recomputed with Python's own ``hmac`` and ``json``."""
 
 from __future__ import annotations
@@ -46,6 +46,35 @@ def test_a_segment_rotation_has_its_verdicts_on_every_backend(store_location: st
         with pytest.raises(trailseal.TrailsealError) as raised:
             stale.append(trace("stale", day=8))
         assert OLD not in str(raised.value) and NEW not in str(raised.value)
+
+
+def _not_held(verdict: trailseal.Verdict) -> list[tuple[int | None, int | None]]:
+    return [
+        (c.fields.get("first_seq"), c.fields.get("last_seq"))
+        for c in verdict.caveats
+        if c.code == "keys-not-held"
+    ]
+
+
+def test_a_rotation_in_place_has_its_verdicts_on_every_backend(store_location: str) -> None:
+    with trailseal.open(store_location, OLD) as log:
+        log.append_many(trace(f"act-{i}", day=i) for i in range(5))
+    ring = {"old": OLD, "new": NEW}
+    with trailseal.open(store_location, secrets=ring, active_key="new") as log:
+        report = log.rotate("new")
+        assert (report["mode"], report["first_seq"], report["prune"]) == ("in-place", 5, None)
+        log.append_many(trace(f"after-{i}", day=10 + i) for i in range(3))
+        both = log.verify()
+        assert both.verified and both.records_checked == 8 and _not_held(both) == []
+    new_only = trailseal.verify(store_location, NEW)
+    assert new_only.verified and _not_held(new_only) == [(0, 4)]
+    old_only = trailseal.verify(store_location, OLD)
+    assert old_only.verified and _not_held(old_only) == [(5, 7)]
+    # With one key, what acts on every record is refused, naming the records it cannot check.
+    with trailseal.open(store_location, NEW) as log:
+        with pytest.raises(trailseal.TrailsealError) as raised:
+            log.prune(keep_last=1)
+        assert "records 0 to 4" in str(raised.value) and OLD not in str(raised.value)
 
 
 def test_keyring_arguments_are_checked_without_showing_a_secret(tmp_path: Path) -> None:

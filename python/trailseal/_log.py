@@ -265,11 +265,17 @@ class AuditLog:
         checkpoints: Iterable[PathLike] = (),
         witness_keys: Iterable[str] = (),
         quorum: int = 1,
+        seals: PathLike | None = None,
+        seal_public_key: PathLike | None = None,
+        now: datetime.datetime | str | None = None,
+        seal_grace: datetime.timedelta = datetime.timedelta(minutes=5),
     ) -> Verdict:
         """Verifies the whole chain on all cores, against signed anchors and tree checkpoint
         files when given (with the public key file), each checkpoint with cosignatures by
-        ``quorum`` of ``witness_keys`` (witness vkeys) when given. Never raises for what it
-        finds: the verdict says it."""
+        ``quorum`` of ``witness_keys`` (witness vkeys) when given; with ``seals`` (a seal
+        directory) and ``seal_public_key`` (its root public key file), against the
+        forward-secure seals too, an open epoch overdue at ``now`` (default: the clock) plus
+        ``seal_grace`` being tampering. Never raises for what it finds: the verdict says it."""
         notes = _anchor_notes(anchors, anchor_dir)
         cps = _read_notes(checkpoints, "checkpoint")
         if (notes or cps) and public_key is None:
@@ -278,7 +284,50 @@ class AuditLog:
         if vkeys and not cps:
             raise InvalidTraceError("witness_keys need checkpoints")
         key = None if public_key is None else os.fspath(public_key)
-        return Verdict._from_json(self._log.verify(notes, key, cps, vkeys, quorum))
+        if (seals is None) != (seal_public_key is None):
+            raise InvalidTraceError("seals and seal_public_key go together")
+        return Verdict._from_json(
+            self._log.verify(
+                notes,
+                key,
+                cps,
+                vkeys,
+                quorum,
+                seals=None if seals is None else os.fspath(seals),
+                seal_public_key=None if seal_public_key is None else os.fspath(seal_public_key),
+                now=None if now is None else _time_text("now", now),
+                seal_grace_micros=_micros("seal_grace", seal_grace),
+            )
+        )
+
+    # ── forward-secure seals ──────────────────────────────────────────────────
+
+    def seal_init(
+        self,
+        seal_dir: PathLike,
+        seal_key: PathLike,
+        *,
+        origin: str | None = None,
+        epoch_records: int = 10_000,
+        epoch_time: datetime.timedelta = datetime.timedelta(hours=1),
+    ) -> str:
+        """Starts forward-secure sealing (``trailseal seal --init``): epoch 0's key, its
+        certificate in ``seal_dir``, the state in ``seal_key``. Returns the root public key, to
+        keep where the writer's host cannot change it."""
+        seconds = int(epoch_time.total_seconds())
+        name = origin if origin is not None else f"trailseal.local/{Path(self.location).name}/seal"
+        return str(
+            self._log.seal_init(os.fspath(seal_dir), os.fspath(seal_key), name, epoch_records, seconds)
+        )
+
+    def seal(self, seal_dir: PathLike, seal_key: PathLike, *, force: bool = False) -> dict[str, Any]:
+        """Closes the open seal epoch when it is due (its records or its time reached), or
+        with ``force``: seals the verified tree and head, certifies the next epoch's new key and
+        erases the previous one. Returns ``trailseal seal --json``'s report."""
+        report: dict[str, Any] = json.loads(
+            self._log.seal(os.fspath(seal_dir), os.fspath(seal_key), force=force)
+        )
+        return report
 
     # ── retention ─────────────────────────────────────────────────────────────
 
@@ -306,10 +355,14 @@ class AuditLog:
 
     def rotate(self, to: str, *, archive: PathLike | None = None) -> dict[str, Any]:
         """Moves the store to the key labelled ``to`` of the keyring it was opened with
-        (``secrets=``), as a new segment: the records under the old key go to ``archive``
-        first (a ``.db`` archive is a SQLite file weaver-kernel verifies with the old secret),
-        then an authenticated ``rotate`` receipt MAC'd by both keys is written. Returns the
-        report as ``trailseal rotate --json`` prints it."""
+        (``secrets=``) with an authenticated ``rotate`` receipt MAC'd by both keys.
+
+        Without ``archive`` the rotation is in place: the records stay under the old key and
+        the chain continues under the new one (verifying all of it takes both secrets). With
+        ``archive`` it is a new segment: the records under the old key go to ``archive`` first
+        (a ``.db`` archive is a SQLite file weaver-kernel verifies with the old secret). Returns
+        the report as ``trailseal rotate --json`` prints it (``"mode"``: ``"in-place"`` or
+        ``"segment"``)."""
         text = self._log.rotate(to, archive=None if archive is None else os.fspath(archive))
         report: dict[str, Any] = json.loads(text)
         return report
@@ -594,6 +647,10 @@ def verify(
     checkpoints: Iterable[PathLike] = (),
     witness_keys: Iterable[str] = (),
     quorum: int = 1,
+    seals: PathLike | None = None,
+    seal_public_key: PathLike | None = None,
+    now: datetime.datetime | str | None = None,
+    seal_grace: datetime.timedelta = datetime.timedelta(minutes=5),
 ) -> Verdict:
     """Opens ``store`` read-only and verifies it (see :meth:`AuditLog.verify`)."""
     with open(
@@ -606,6 +663,10 @@ def verify(
             checkpoints=checkpoints,
             witness_keys=witness_keys,
             quorum=quorum,
+            seals=seals,
+            seal_public_key=seal_public_key,
+            now=now,
+            seal_grace=seal_grace,
         )
 
 

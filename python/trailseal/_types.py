@@ -69,9 +69,9 @@ class Verdict:
     ``"unverifiable"``. Only ``verified`` is true in a boolean context.
 
     ``kind`` (tampered) is ``content``, ``link``, ``sequence``, ``malformed``, ``metadata``,
-    ``checkpoint``, ``truncated`` or ``schema``; ``reason`` (unverifiable) is ``no secret``,
-    ``wrong secret``, ``unreadable store``, ``unknown store``, ``wrong public key`` or
-    ``anchor not checked``.
+    ``checkpoint``, ``truncated``, ``schema``, ``tree``, ``fork`` or ``seal``; ``reason``
+    (unverifiable) is ``no secret``, ``wrong secret``, ``unreadable store``, ``unknown store``,
+    ``wrong public key``, ``anchor not checked`` or ``witness quorum not met``.
     """
 
     status: str

@@ -11,7 +11,7 @@ use crate::commands::{
     anchor::AnchorArgs, append::AppendArgs, completions::CompletionsArgs, demo::DemoArgs,
     export::ExportArgs, keygen::KeygenArgs, list::ListArgs, migrate::MigrateArgs,
     policy::PolicyArgs, prune::PruneArgs, repair::RepairArgs, retention::RetentionArgs,
-    rotate::RotateArgs, show::ShowArgs, tiles::TilesArgs, verify::VerifyArgs,
+    rotate::RotateArgs, seal::SealArgs, show::ShowArgs, tiles::TilesArgs, verify::VerifyArgs,
     verify_bundle::VerifyBundleArgs,
 };
 use crate::commands::{
@@ -56,8 +56,12 @@ pub(crate) enum Command {
     /// List the retention log: prune, policy and rotate receipts.
     Retention(RetentionArgs),
     /// Move the store to another chain secret of the keyring, with a receipt MAC'd by both
-    /// (as a new segment: the old key's records go to an archive).
+    /// (in place, or as a new segment: the old key's records go to an archive).
     Rotate(RotateArgs),
+    /// Forward-secure seals: start a chain of epoch keys (--init), or close the open epoch
+    /// when it is due (by records or time): its seal is signed, the next key certified, and
+    /// the previous key erased.
+    Seal(SealArgs),
     /// Create an Ed25519 signing key (for anchors and bundles) and its public key NAME.pub,
     /// or with --secret a random chain secret.
     Keygen(KeygenArgs),

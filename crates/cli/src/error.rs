@@ -155,6 +155,9 @@ impl From<trailseal::Error> for CliError {
             trailseal::Error::WeakSecret { .. } => CliError::new(e.to_string()).hint(
                 "`trailseal keygen --secret --out FILE` writes 32 random bytes (as 43 characters of base64url, mode 0600) to use with --secret-file FILE or as WEAVER_KERNEL_SECRET",
             ),
+            trailseal::Error::KeysNotHeld { .. } => CliError::new(e.to_string()).hint(
+                "give every secret the store was written with: WEAVER_KERNEL_SECRETS='{\"old\": …, \"new\": …}' with WEAVER_KERNEL_ACTIVE_KEY, or --secret-file for each with --active-key",
+            ),
             trailseal::Error::AnchorConflict { .. } => CliError::new(e.to_string())
                 .hint("the anchor proves tampering: run `trailseal verify` with it (`--anchor FILE --public-key KEY.pub`) for the verdict; anchors are never replaced")
                 .exit(EXIT_TAMPERED),

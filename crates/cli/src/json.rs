@@ -194,12 +194,33 @@ pub fn rotated(report: &RotateReport) -> String {
     object(|o| {
         o.str("from_key_id", report.from_key.as_str())
             .str("to_key_id", report.to_key.as_str())
-            .u64("first_seq", report.first_seq);
+            .u64("first_seq", report.first_seq)
+            .str(
+                "mode",
+                if report.in_place {
+                    "in-place"
+                } else {
+                    "segment"
+                },
+            );
         match &report.prune {
             Some(prune) => o.raw("prune", pruned(prune).as_bytes()),
             None => o.null("prune"),
         };
         o.raw("receipt", report.receipt.to_json().as_bytes());
+    })
+}
+
+/// `seal --json`: what a seal run did.
+pub fn sealed(report: &trailseal::seal::SealReport) -> String {
+    object(|o| {
+        o.opt_u64("sealed", report.sealed)
+            .u64("epoch", report.epoch)
+            .u64("tree_size", report.tree_size);
+        match report.reason {
+            Some(r) => o.str("reason", r),
+            None => o.null("reason"),
+        };
     })
 }
 

@@ -869,6 +869,16 @@ fn cli_pass(via: Via) {
         None,
         2,
     );
+    // The same rotation in place, on another copy: both secrets verify all of it.
+    std::fs::copy(&db, p("stores/rot-in-place.db")).unwrap();
+    let in_place = p("stores/rot-in-place.db");
+    let mut a = vec!["rotate", "--store", in_place.as_str()];
+    a.extend_from_slice(&ring);
+    a.extend_from_slice(&["--to", next_secret.as_str(), "--json"]);
+    r.run_env(&a, b"", None, 0);
+    let mut a = vec!["verify", "--store", in_place.as_str()];
+    a.extend_from_slice(&ring);
+    r.run_env(&a, b"", None, 0);
     r.run(
         &["verify", "--store", &p("archive/a.jsonl"), "--json"],
         b"",

@@ -1,5 +1,7 @@
-//! `trailseal rotate --segment` on stores weaver-kernel 0.12.0 wrote (SQLite and JSONL), checked
-//! by weaver-kernel itself: the archive (a SQLite file) verifies with the old secret and, for
+//! `trailseal rotate` on stores weaver-kernel 0.12.0 wrote (SQLite and JSONL), checked by
+//! weaver-kernel itself. In place: trailseal verifies the whole store with both secrets and
+//! names what one leaves unchecked, and weaver-kernel (one secret) verifies it with neither. As
+//! a segment: the archive (a SQLite file) verifies with the old secret and, for
 //! SQLite, the live store with the new one, before and after trailseal and weaver-kernel append
 //! to it; neither verifies with the other secret. (weaver-kernel's JSONL reader cannot read a
 //! JSONL store that does not start at genesis, rotated or pruned: docs/format.md §6.) Then the keyring's inputs (`WEAVER_KERNEL_SECRETS`, repeated
@@ -281,6 +283,114 @@ fn a_weaver_sqlite_store_rotated_as_a_segment_verifies_in_weaver_kernel_both_hal
 #[test]
 fn a_weaver_jsonl_store_rotated_as_a_segment_leaves_an_archive_weaver_kernel_verifies() {
     rotate_and_check("jsonl");
+}
+
+/// The `keys-not-held` caveats of `verify --json` output: (first_seq, last_seq).
+fn not_held(out: &Output) -> Vec<(serde_json::Value, serde_json::Value)> {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["caveats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["code"] == "keys-not-held")
+        .map(|c| (c["first_seq"].clone(), c["last_seq"].clone()))
+        .collect()
+}
+
+/// A store weaver-kernel wrote, rotated in place by trailseal: trailseal checks it all with
+/// both secrets and names what one secret leaves unchecked; weaver-kernel, with either secret,
+/// reports the records under the other (it knows one key).
+fn rotate_in_place_and_check(backend: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = weaver_store(dir.path(), backend);
+    let s = store.to_str().unwrap();
+    let ring = secrets();
+    let keys = [("WEAVER_KERNEL_SECRETS", ring.as_str())];
+    // An archive without --segment is a usage error.
+    let out = run(
+        &["rotate", "--store", s, "--to", "new", "--archive", "x.db"],
+        &keys,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(!dir.path().join("x.db").exists());
+
+    let out = run(&["rotate", "--store", s, "--to", "new", "--json"], &keys);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    no_secret_in(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&report["mode"], &report["first_seq"], &report["prune"]),
+        (
+            &"in-place".into(),
+            &RECORDS.into(),
+            &serde_json::Value::Null
+        ),
+        "{report}"
+    );
+    let out = append(
+        &store,
+        0,
+        3,
+        &[
+            ("WEAVER_KERNEL_SECRETS", &ring),
+            ("WEAVER_KERNEL_ACTIVE_KEY", "new"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = run(&["verify", "--store", s, "--json"], &keys);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(not_held(&out).is_empty(), "{}", text(&out.stdout));
+    let out = run(
+        &["verify", "--store", s, "--json"],
+        &[("WEAVER_KERNEL_SECRET", NEW)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_eq!(
+        not_held(&out),
+        [(0.into(), (RECORDS - 1).into())],
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(
+        &["verify", "--store", s, "--json"],
+        &[("WEAVER_KERNEL_SECRET", OLD)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_eq!(
+        not_held(&out),
+        [(RECORDS.into(), (RECORDS + 2).into())],
+        "{}",
+        text(&out.stdout)
+    );
+    // One secret cannot prune: the records it cannot check are named, with a hint.
+    let out = run(
+        &["prune", "--store", s, "--keep-last", "1"],
+        &[("WEAVER_KERNEL_SECRET", NEW)],
+    );
+    assert!(!out.status.success());
+    no_secret_in(&out);
+    assert!(
+        text(&out.stderr).contains(&format!("records 0 to {}", RECORDS - 1))
+            && text(&out.stderr).contains("WEAVER_KERNEL_SECRETS"),
+        "{}",
+        text(&out.stderr)
+    );
+    // weaver-kernel knows one secret: with either, the other key's records fail.
+    for secret in [OLD, NEW] {
+        let v = weaver_verify(backend, &store, secret);
+        assert_eq!(v["ok"], false, "{v}");
+    }
+}
+
+#[test]
+fn a_weaver_sqlite_store_rotated_in_place_verifies_with_both_secrets() {
+    rotate_in_place_and_check("sqlite");
+}
+
+#[test]
+fn a_weaver_jsonl_store_rotated_in_place_verifies_with_both_secrets() {
+    rotate_in_place_and_check("jsonl");
 }
 
 #[test]

@@ -177,20 +177,22 @@ impl fmt::Display for Caveat {
                 first_seq,
                 last_seq,
             } => {
-                let records = match (first_seq, last_seq) {
-                    (Some(a), Some(b)) => format!("records {a} to {b} and "),
-                    _ => String::new(),
-                };
-                write!(
-                    f,
-                    "key id {key_id} is not held: {records}{receipts} retention receipt{} under it {} not checked",
-                    if *receipts == 1 { "" } else { "s" },
-                    if *receipts == 1 && records.is_empty() {
-                        "was"
-                    } else {
-                        "were"
-                    }
-                )
+                let plural = if *receipts == 1 { "" } else { "s" };
+                match (first_seq, last_seq, receipts) {
+                    (Some(a), Some(b), 0) => write!(
+                        f,
+                        "key id {key_id} is not held: records {a} to {b} under it were not checked (their MACs and tree leaves)"
+                    ),
+                    (Some(a), Some(b), n) => write!(
+                        f,
+                        "key id {key_id} is not held: records {a} to {b} (their MACs and tree leaves) and {n} retention receipt{plural} under it were not checked"
+                    ),
+                    (_, _, n) => write!(
+                        f,
+                        "key id {key_id} is not held: {n} retention receipt{plural} under it {} not checked",
+                        if *n == 1 { "was" } else { "were" }
+                    ),
+                }
             }
         }
     }
@@ -230,6 +232,9 @@ pub enum TamperKind {
     /// signed checkpoints of one log are not consistent with each other (a split view: the
     /// log's key signed two histories).
     Fork,
+    /// A forward-secure seal or epoch certificate does not verify from the root key, or does
+    /// not follow the one before (forged, altered, or one removed from the middle).
+    Seal,
 }
 
 impl TamperKind {
@@ -246,6 +251,7 @@ impl TamperKind {
             TamperKind::Schema => "schema",
             TamperKind::Tree => "tree",
             TamperKind::Fork => "fork",
+            TamperKind::Seal => "seal",
         }
     }
 }

@@ -105,7 +105,10 @@ impl From<Error> for Raised {
         let class = match &e {
             Error::Store(s) => return store(s, e.to_string()),
             Error::Trace { .. } => Class::InvalidTrace,
-            Error::NoSecret | Error::WrongKey { .. } | Error::WeakSecret { .. } => Class::Secret,
+            Error::NoSecret
+            | Error::WrongKey { .. }
+            | Error::WeakSecret { .. }
+            | Error::KeysNotHeld { .. } => Class::Secret,
             Error::NotVerified { .. } | Error::NotRepairable { .. } => Class::NotVerified,
             Error::Policy(_) => Class::Policy,
             Error::WritableKeyFile { .. }
@@ -121,6 +124,7 @@ impl From<Error> for Raised {
         };
         let seq = match &e {
             Error::NotVerified { verdict } => verdict.first_bad_seq(),
+            Error::KeysNotHeld { first_seq, .. } => Some(*first_seq),
             _ => None,
         };
         Raised::new(class, e.to_string()).at_seq(seq)

@@ -314,7 +314,10 @@ impl Log {
     /// Verifies the chain (against `anchors` and tree `checkpoints`, `(source, note text)`
     /// pairs, with the public key file; each checkpoint with cosignatures by `quorum` of
     /// `witness_keys` when given); returns the verdict as `verify --json` prints it.
-    #[pyo3(signature = (anchors=Vec::new(), public_key=None, checkpoints=Vec::new(), witness_keys=Vec::new(), quorum=1))]
+    /// With `seals` (a seal directory) and `seal_public_key` (its root key file), also checks
+    /// the forward-secure seals, at `now` (RFC 3339; default the clock) with `seal_grace_micros`.
+    #[pyo3(signature = (anchors=Vec::new(), public_key=None, checkpoints=Vec::new(), witness_keys=Vec::new(), quorum=1, seals=None, seal_public_key=None, now=None, seal_grace_micros=300_000_000))]
+    #[allow(clippy::too_many_arguments)]
     fn verify(
         &self,
         py: Python<'_>,
@@ -323,7 +326,32 @@ impl Log {
         checkpoints: Vec<(String, String)>,
         witness_keys: Vec<String>,
         quorum: usize,
+        seals: Option<PathBuf>,
+        seal_public_key: Option<PathBuf>,
+        now: Option<String>,
+        seal_grace_micros: i64,
     ) -> PyResult<String> {
+        let walked = match (&seals, &seal_public_key) {
+            (Some(dir), Some(root)) => {
+                let root = read_public_key(root).map_err(Raised::from)?;
+                let now = match &now {
+                    Some(t) => timestamp("now", t)?,
+                    None => trailseal::now(),
+                };
+                Some(
+                    trailseal::seal::read_seals(dir, &root, Some(now), seal_grace_micros)
+                        .map_err(Raised::from)?,
+                )
+            }
+            (None, None) => None,
+            _ => {
+                return Err(Raised::new(
+                    Class::InvalidTrace,
+                    "seals and seal_public_key go together",
+                )
+                .into());
+            }
+        };
         let public = public_key
             .as_deref()
             .map(read_public_key)
@@ -344,6 +372,9 @@ impl Log {
             }
             if !witnesses.is_empty() {
                 options = options.witness_quorum(witnesses, quorum);
+            }
+            if let Some(walked) = walked {
+                options = options.seals(walked);
             }
             log.verify_with(&mut options)
         })?;
@@ -443,6 +474,48 @@ impl Log {
             .with_log(py, |log| log.rotate(&request))?
             .map_err(Raised::from)?;
         Ok(trailseal_cli::json::rotated(&report))
+    }
+
+    /// Starts forward-secure sealing (`trailseal seal --init`); returns the root public key.
+    fn seal_init(
+        &self,
+        py: Python<'_>,
+        seal_dir: PathBuf,
+        seal_key: PathBuf,
+        origin: String,
+        epoch_records: u64,
+        epoch_seconds: u64,
+    ) -> PyResult<String> {
+        let setup = trailseal::seal::SealSetup {
+            origin,
+            policy: trailseal::core::seal::EpochPolicy {
+                max_records: epoch_records,
+                max_seconds: epoch_seconds,
+            },
+        };
+        let root = self
+            .with_log(py, |log| {
+                log.seal_init(&seal_dir, &seal_key, &setup, trailseal::now())
+            })?
+            .map_err(Raised::from)?;
+        Ok(root.to_key_string())
+    }
+
+    /// Closes the open seal epoch when due (or `force`); returns `seal --json`.
+    #[pyo3(signature = (seal_dir, seal_key, *, force=false))]
+    fn seal(
+        &self,
+        py: Python<'_>,
+        seal_dir: PathBuf,
+        seal_key: PathBuf,
+        force: bool,
+    ) -> PyResult<String> {
+        let report = self
+            .with_log(py, |log| {
+                log.seal(&seal_dir, &seal_key, trailseal::now(), force)
+            })?
+            .map_err(Raised::from)?;
+        Ok(trailseal_cli::json::sealed(&report))
     }
 
     /// The retention log: `(receipts as a JSON array, verified, min_retention_micros)`.

@@ -358,6 +358,28 @@ pub struct PrunePlan {
 /// Refuses a batch that repeats an `action_id` within itself (every backend's first check).
 /// The key the last `rotate` receipt of a stored retention log moves the chain to, if any (a
 /// claim: verification checks it).
+/// The rotations a stored retention log names, in order: each one's first seq and new key
+/// (read, not checked: for telling which `kid` a JSONL line should carry).
+pub(crate) fn rotations(retention: &[String]) -> Vec<(u64, KeyId)> {
+    retention
+        .iter()
+        .enumerate()
+        .filter_map(|(i, text)| {
+            match trailseal_core::retention::Receipt::parse(text.as_bytes(), i)
+                .ok()?
+                .body
+            {
+                trailseal_core::retention::ReceiptBody::Rotate {
+                    first_seq,
+                    new_key_id,
+                    ..
+                } => Some((first_seq, new_key_id)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn rotated_to(retention: &[String]) -> Option<KeyId> {
     retention.iter().enumerate().rev().find_map(|(i, text)| {
         match trailseal_core::retention::Receipt::parse(text.as_bytes(), i)

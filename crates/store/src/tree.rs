@@ -474,6 +474,10 @@ fn plan_chunk<S: Store + ?Sized>(
                 stopped = Some((record.seq, format!("column `{c}` differs from its payload")));
                 return Flow::Stop;
             }
+            ContentCheck::NotHeld => {
+                stopped = Some((record.seq, "its key is not held".into()));
+                return Flow::Stop;
+            }
         }
         let leaf = Leaf::for_record(
             key,

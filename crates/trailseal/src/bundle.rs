@@ -210,6 +210,7 @@ impl AuditLog {
         // The range is chosen and read on one snapshot of the store, which verifies first: the
         // bundle's tree checkpoint signs the whole tree, so every record must check.
         // Two readers at least: one scans, one reads the proofs' hashes (see below).
+        let ring = self.ring_for(&key);
         let (mut snapshot, _) = self.verified_snapshot(&key, 2)?;
         let state = snapshot.state.clone();
         let first_held = state.start.next_seq;
@@ -278,6 +279,23 @@ impl AuditLog {
                 problem: BundleProblem::EmptyRange { from, to },
             });
         }
+        // A bundle's records are under one key: the one that covers its range.
+        let keys = crate::keys::schedule(&ring, &key, &state.retention);
+        if let Some(boundary) = keys
+            .ranges()
+            .map(|r| r.first_seq)
+            .find(|at| from < *at && *at <= to)
+        {
+            return Err(Error::Bundle {
+                location,
+                problem: BundleProblem::SpansRotation {
+                    from,
+                    to,
+                    first_seq: boundary,
+                },
+            });
+        }
+        let key = keys.key_for(from).cloned().unwrap_or(key);
         let io = |source| Error::Io {
             path: location.clone(),
             action: "write the bundle",

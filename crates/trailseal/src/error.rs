@@ -49,6 +49,21 @@ pub enum Error {
     /// A rotation that cannot be made; nothing was written.
     #[error("{location}: {problem}; nothing was written")]
     Rotate { location: String, problem: String },
+    /// A forward-secure seal operation that cannot be done (its state, its directory, a note
+    /// already there); never shows a key.
+    #[error("{path}: {problem}")]
+    Seal { path: String, problem: String },
+    /// An operation that needs every record checked found records under a key the keyring
+    /// does not hold (the store was rotated in place); nothing was changed.
+    #[error(
+        "{location}: seq {first_seq}: records {first_seq} to {last_seq} are under key id {key_id}, which is not held, so they cannot be checked; nothing was changed"
+    )]
+    KeysNotHeld {
+        location: String,
+        key_id: KeyId,
+        first_seq: u64,
+        last_seq: u64,
+    },
     /// An operation that needs a verified store found one that does not verify; nothing was
     /// changed.
     #[error("refusing: the store does not verify ({}: {})", verdict.status(), verdict.detail())]
@@ -247,6 +262,12 @@ pub enum BundleProblem {
     /// The range holds no seq.
     #[error("the range seq {from} to {to} is empty")]
     EmptyRange { from: u64, to: u64 },
+    /// The range crosses a rotation in place: a bundle's records are under one chain key.
+    #[error(
+        "seq {first_seq}: the range seq {from} to {to} crosses the rotation to another key at seq {first_seq}; export seq {from} to {} and seq {first_seq} to {to} apart",
+        first_seq - 1
+    )]
+    SpansRotation { from: u64, to: u64, first_seq: u64 },
     /// The bundle format refuses what was selected.
     #[error(transparent)]
     Format(BundleError),

@@ -4,10 +4,10 @@
 //! records and the retention log with it, and a wrong choice can only make a verdict
 //! `unverifiable`, never `verified`.
 
-use trailseal_core::retention::{Receipt, ReceiptBody};
+use trailseal_core::retention::{Receipt, ReceiptBody, RetentionLog};
 use trailseal_core::start::StoredKeyId;
 use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, ScanItem};
-use trailseal_core::{ChainKey, KeyId, Keyring};
+use trailseal_core::{ChainKey, KeyId, KeySchedule, Keyring};
 use trailseal_store::Store;
 
 use crate::error::Error;
@@ -68,6 +68,16 @@ pub(crate) fn choose(store: &mut dyn Store, ring: &Keyring) -> Result<ChainKey, 
         return fallback(ring, &location);
     }
     fallback(ring, &location)
+}
+
+/// Which key covers which seqs, as the stored retention log `retention` names the rotations,
+/// with the keys of `ring` (one key, `key`, when the log names none or does not verify:
+/// callers read a snapshot that verified).
+pub(crate) fn schedule(ring: &Keyring, key: &ChainKey, retention: &[String]) -> KeySchedule {
+    match RetentionLog::check_ring(ring, retention) {
+        Ok(log) => KeySchedule::from_log(&log, ring, key),
+        Err(_) => KeySchedule::single(key.clone()),
+    }
 }
 
 /// The active key, or the only one; several keys and none active cannot choose.

@@ -41,6 +41,7 @@ mod redact;
 mod repair;
 mod retention;
 mod rotate;
+pub mod seal;
 pub mod secret;
 pub mod signing;
 pub mod tlog;

@@ -278,7 +278,8 @@ impl AuditLog {
                             }
                             .into());
                         }
-                        None => {}
+                        // A single key's check never gives it.
+                        Some(ContentCheck::NotHeld) | None => {}
                     }
                 } else if let Some(text) = state.retention.last() {
                     // Every record was pruned (a JSONL store then records no key id): the

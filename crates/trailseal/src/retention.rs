@@ -299,11 +299,12 @@ impl AuditLog {
                 .keyring(ring)
                 .observer(&mut observe),
         );
-        if !verdict.is_verified() {
+        let Verdict::Verified(verified) = &verdict else {
             return Err(Error::NotVerified {
                 verdict: Box::new(verdict),
             });
-        }
+        };
+        crate::verify::all_checked(&location, verified)?;
         let records_checked = verdict.records_checked();
         if let Some(min) = min
             && let Some(youngest) = youngest

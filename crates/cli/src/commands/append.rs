@@ -54,6 +54,13 @@ pub(crate) struct AppendArgs {
     /// The log's identity in anchors (default: trailseal.local/<store file name>).
     #[arg(long)]
     pub(crate) origin: Option<String>,
+    /// After each commit, close the open forward-secure seal epoch when it is due (see
+    /// `trailseal seal`): seals in DIR, the epoch state in --seal-key.
+    #[arg(long, value_name = "DIR", requires = "seal_key")]
+    pub(crate) seal_dir: Option<PathBuf>,
+    /// The seal state (from `trailseal seal --init`).
+    #[arg(long, value_name = "STATE", requires = "seal_dir")]
+    pub(crate) seal_key: Option<PathBuf>,
 }
 
 /// Opens the store for appending, creating it when missing, except with a secret too short to
@@ -185,6 +192,14 @@ pub(crate) fn run(args: &AppendArgs) -> Result<u8, CliError> {
             last = Some(*l);
             if let Some(a) = anchoring.as_mut() {
                 a.after_commit(log, l.seq + 1, false)?;
+            }
+            if let (Some(dir), Some(state)) = (&args.seal_dir, &args.seal_key) {
+                log.seal(dir, state, trailseal::now(), false).map_err(|e| {
+                    CliError::from(e).add_hint(format!(
+                        "the records up to seq {} are committed; the epoch was not sealed (run `trailseal seal`)",
+                        l.seq
+                    ))
+                })?;
             }
         }
         Ok(())

@@ -19,6 +19,7 @@ pub(crate) mod prune;
 pub(crate) mod repair;
 pub(crate) mod retention;
 pub(crate) mod rotate;
+pub(crate) mod seal;
 pub(crate) mod show;
 pub(crate) mod tiles;
 pub(crate) mod verify;
@@ -48,6 +49,7 @@ pub(crate) fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Policy(args) => policy::run(&args),
         Command::Retention(args) => retention::run(&args),
         Command::Rotate(args) => rotate::run(&args),
+        Command::Seal(args) => seal::run(&args),
         Command::Keygen(args) => keygen::run(&args),
         Command::Anchor(args) => anchor::run(&args),
         Command::VerifyBundle(args) => verify_bundle::run(&args),

@@ -1,4 +1,5 @@
-//! `trailseal rotate`: moves a store to another chain secret of the keyring, as a new segment.
+//! `trailseal rotate`: moves a store to another chain secret of the keyring, in place or as a
+//! new segment.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -26,14 +27,15 @@ pub(crate) struct RotateArgs {
     pub(crate) to: String,
     /// Rotate as a new segment: the records under the old key go to --archive (which
     /// verifies with the old secret) and the store continues from there under the new key
-    /// (weaver-kernel verifies a SQLite store so rotated with the new secret). The only mode
-    /// this version makes.
-    #[arg(long, required = true)]
+    /// (weaver-kernel verifies a SQLite store so rotated with the new secret). Without it the
+    /// rotation is in place: the records stay under the old key, the chain continues under
+    /// the new one, and verifying all of it takes both secrets (weaver-kernel cannot).
+    #[arg(long, requires = "archive")]
     pub(crate) segment: bool,
-    /// Where the records under the old key go, written and fsynced before anything is
-    /// removed: a JSONL file, or with a .db/.sqlite/.sqlite3 name a SQLite file that
-    /// weaver-kernel verifies with the old secret. Needed when the store holds records.
-    #[arg(long, value_name = "FILE")]
+    /// Where the records under the old key go (with --segment), written and fsynced before
+    /// anything is removed: a JSONL file, or with a .db/.sqlite/.sqlite3 name a SQLite file
+    /// that weaver-kernel verifies with the old secret.
+    #[arg(long, value_name = "FILE", requires = "segment")]
     pub(crate) archive: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) output: JsonArg,
@@ -84,10 +86,18 @@ pub(crate) fn run(args: &RotateArgs) -> Result<u8, CliError> {
             report.first_seq,
             report.receipt.index
         ));
-        t.push_str(
-            "verify the store with the new secret (weaver-kernel too: it reads the start as a pruning checkpoint); \
-             set WEAVER_KERNEL_ACTIVE_KEY to the new label (or give only the new secret) for every writer\n",
-        );
+        if !report.in_place {
+            t.push_str(
+                "verify the store with the new secret (weaver-kernel too: it reads the start as a pruning checkpoint); \
+                 set WEAVER_KERNEL_ACTIVE_KEY to the new label (or give only the new secret) for every writer\n",
+            );
+        } else {
+            t.push_str(&format!(
+                "the records before seq {} stay under the old key: verify with both secrets to check them all (with one, the other key's records are reported as not checked); \
+                 set WEAVER_KERNEL_ACTIVE_KEY to the new label for every writer\n",
+                report.first_seq
+            ));
+        }
         t
     };
     stdout().write_all(text.as_bytes()).map_err(output)?;

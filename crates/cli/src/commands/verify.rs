@@ -12,7 +12,7 @@ use trailseal::core::cosignature::WitnessKey;
 use trailseal::core::trace::TraceLimits;
 
 use super::{load_key, open_options, stdout, verdict_exit};
-use crate::cli::{OutputArgs, SecretArgs, StoreArgs};
+use crate::cli::{DurationArg, OutputArgs, SecretArgs, StoreArgs};
 use crate::error::{CliError, output};
 use crate::json;
 use crate::output::{ProgressLine, verdict_text};
@@ -49,6 +49,51 @@ pub(crate) struct VerifyArgs {
     /// The public key the anchors and checkpoints are signed with.
     #[arg(long, value_name = "KEY.pub")]
     pub(crate) public_key: Option<PathBuf>,
+    /// Also check the store against the forward-secure seals in DIR (`trailseal seal`),
+    /// walked from --seal-public-key: a forged, altered or missing seal or certificate is
+    /// tampered (kind seal); an open epoch overdue at --now is tampered (kind truncated).
+    #[arg(long, value_name = "DIR", requires = "seal_public_key")]
+    pub(crate) seals: Option<PathBuf>,
+    /// The root public key of the seals (epoch 0's, printed by `trailseal seal --init`), kept
+    /// where the writer's host cannot change it.
+    #[arg(long, value_name = "KEY.pub", requires = "seals")]
+    pub(crate) seal_public_key: Option<PathBuf>,
+    /// The verifier's time for the seals' deadline (RFC 3339; default: this machine's clock).
+    #[arg(long, value_name = "TIME", requires = "seals")]
+    pub(crate) now: Option<String>,
+    /// How long past its end an epoch may still be open (the writer's clock skew and
+    /// downtime).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5m",
+        requires = "seals"
+    )]
+    pub(crate) seal_grace: DurationArg,
+}
+
+/// The seals to check, walked from their root key at the verifier's time.
+fn seal_walk(
+    args: &VerifyArgs,
+) -> Result<
+    Option<Result<trailseal::core::seal::Walked, trailseal::core::seal::SealProblem>>,
+    CliError,
+> {
+    let (Some(dir), Some(root)) = (&args.seals, &args.seal_public_key) else {
+        return Ok(None);
+    };
+    let root = trailseal::signing::read_public_key(root)?;
+    let now = match &args.now {
+        Some(text) => trailseal::Timestamp::parse(text, trailseal::core::time::Offset::Required)
+            .map_err(|e| CliError::new(format!("--now: {e}")))?,
+        None => trailseal::now(),
+    };
+    Ok(Some(trailseal::seal::read_seals(
+        dir,
+        &root,
+        Some(now),
+        args.seal_grace.micros(),
+    )?))
 }
 
 /// The notes at `paths` (label, text); `what` names them in messages.
@@ -146,6 +191,9 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<u8, CliError> {
             }
             if !witnesses.is_empty() {
                 options = options.witness_quorum(witnesses, args.quorum);
+            }
+            if let Some(walked) = seal_walk(args)? {
+                options = options.seals(walked);
             }
             let verdict = log.verify_with(&mut options.progress(|p| progress.update(p)));
             progress.finish();

@@ -17,6 +17,9 @@ pub enum ContentCheck {
     Malformed(String),
     /// The MAC matches but an index column differs from the authenticated payload.
     ColumnMismatch(&'static str),
+    /// Not checked: the key that covers the record's seq (after a rotation in place) is not
+    /// held ([`KeySchedule::check`](crate::KeySchedule::check)).
+    NotHeld,
 }
 
 /// Checks record contents. Keeps a scratch buffer and a hint about whether this store's

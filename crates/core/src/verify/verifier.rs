@@ -2,6 +2,7 @@
 
 use crate::chain::{ChainKey, KeyId};
 use crate::retention::{Receipt, ReceiptBody, ResolvedStart, StartProblem};
+use crate::schedule::KeySchedule;
 use crate::start::{ChainStart, StartKind, StoredKeyId};
 use crate::verdict::{
     AnchorChecked, AnchorConfirmation, Caveat, TamperKind, Tampered, Unverifiable,
@@ -25,7 +26,15 @@ enum State {
 pub struct Verifier {
     start: ChainStart,
     stored_key_id: StoredKeyId,
+    /// The key id the store must record: the key of its newest seqs.
     key_id: KeyId,
+    /// Whether a record has verified yet (the store's key id is checked at the first).
+    verified_one: bool,
+    /// Which key covers which seqs, when the chain was rotated (for the `keys-not-held`
+    /// caveat's key ids).
+    schedule: Option<KeySchedule>,
+    /// The ranges of records whose key is not held (their MACs are not checked).
+    not_held: Vec<(u64, u64)>,
     expected_seq: u64,
     expected_prev: Vec<u8>,
     checked: u64,
@@ -92,6 +101,9 @@ impl Verifier {
             start,
             stored_key_id,
             key_id: key.key_id(),
+            verified_one: false,
+            schedule: None,
+            not_held: Vec::new(),
             checked: 0,
             first_seq: None,
             last_seq: None,
@@ -216,6 +228,17 @@ impl Verifier {
         v
     }
 
+    /// Checks the chain against `schedule`: the store must record its newest key, and records
+    /// under a key it does not hold are reported in the `keys-not-held` caveat (feed them as
+    /// [`ContentCheck::NotHeld`], as [`KeySchedule::check`] gives it).
+    pub fn with_schedule(mut self, schedule: KeySchedule) -> Self {
+        if let Some(id) = schedule.last_key_id() {
+            self.key_id = id;
+        }
+        self.schedule = Some(schedule);
+        self
+    }
+
     /// Records examined so far.
     pub fn records_checked(&self) -> u64 {
         self.checked
@@ -233,11 +256,20 @@ impl Verifier {
                 if self.is_done() {
                     return Flow::Stop;
                 }
-                let content = checker.check(key, record);
+                let content = match &self.schedule {
+                    Some(schedule) => schedule.check(checker, record),
+                    None => checker.check(key, record),
+                };
                 self.feed_checked(record, content)
             }
             ScanItem::Malformed(bad) => self.feed_malformed(bad),
         }
+    }
+
+    /// Whether the verdict is decided (a failure, or a wrong secret): feeding more changes
+    /// nothing.
+    pub fn is_finished(&self) -> bool {
+        self.is_done()
     }
 
     fn is_done(&self) -> bool {
@@ -347,7 +379,8 @@ impl Verifier {
                     self.state = State::Failed(first);
                     return Flow::Stop;
                 }
-                if self.checked == 1
+                let first = !std::mem::replace(&mut self.verified_one, true);
+                if first
                     && matches!(self.stored_key_id, StoredKeyId::Present(id) if id != self.key_id)
                 {
                     return self.fail(
@@ -390,6 +423,18 @@ impl Verifier {
                         TamperKind::Content,
                         format!("seq {seq}: content does not match its record_hash"),
                     );
+                }
+            }
+            ContentCheck::NotHeld => {
+                if let State::Probing(first) = std::mem::replace(&mut self.state, State::Running) {
+                    // Only a rotation leaves records under a key not held, and the rotate
+                    // receipt authenticates which key the first record is under: it is altered.
+                    self.state = State::Failed(first);
+                    return Flow::Stop;
+                }
+                match self.not_held.last_mut() {
+                    Some((_, last)) if last.checked_add(1) == Some(seq) => *last = seq,
+                    _ => self.not_held.push((seq, seq)),
                 }
             }
             ContentCheck::Malformed(problem) => {
@@ -468,6 +513,17 @@ impl Verifier {
             }),
             State::Running => {
                 let mut caveats = Vec::new();
+                for &(first, last) in &self.not_held {
+                    let key_id = self.schedule.as_ref().and_then(|s| s.key_id_for(first));
+                    if let Some(key_id) = key_id {
+                        caveats.push(Caveat::KeysNotHeld {
+                            key_id,
+                            receipts: 0,
+                            first_seq: Some(first),
+                            last_seq: Some(last),
+                        });
+                    }
+                }
                 if self.checked == 0 {
                     if let StoredKeyId::Present(id) = self.stored_key_id
                         && id != self.key_id

@@ -344,12 +344,16 @@ pub(super) fn state_in(file: &mut File, reading: &Reading<'_>) -> Result<StoreSt
         Some(h) => (h.start, h.retention, h.archive_of),
         None => (ChainStart::genesis(), Vec::new(), None),
     };
-    // The key id of the first record (weaver-kernel's lines carry none).
+    // The key the last rotation names; else the key id of the first record (weaver-kernel's
+    // lines carry none).
     let mut key_id = StoredKeyId::Absent;
-    lines_in(file, reading, 0, &mut |item| {
-        key_id = key_id_of(item);
-        Flow::Stop
-    })?;
+    match crate::rotated_to(&retention) {
+        Some(id) => key_id = StoredKeyId::Present(id),
+        None => lines_in(file, reading, 0, &mut |item| {
+            key_id = key_id_of(item);
+            Flow::Stop
+        })?,
+    }
     let last = last_line(file, reading.end, reading.max)
         .map_err(StoreError::io(reading.location, "read tail"))?;
     let head = last.and_then(|last| {
@@ -406,12 +410,26 @@ fn lock_shared(file: &File, location: &str) -> Result<(), StoreError> {
     }
 }
 
-/// What is wrong with a line's `kid`, given the first `kid` of the file (recorded here when
-/// this is the first): not a key id, or another key than the earlier lines'.
-fn kid_problem(record: &LineRecord<'_>, first: &mut Option<Vec<u8>>) -> Option<String> {
+/// What is wrong with a line's `kid`, given the rotations the header's retention log names and
+/// the first `kid` of the lines before any rotation (recorded here when this is the first):
+/// not a key id, another key than the rotation covering its seq names, or (before any
+/// rotation) another key than the earlier lines'.
+fn kid_problem(
+    record: &LineRecord<'_>,
+    rotations: &[(u64, KeyId)],
+    first: &mut Option<Vec<u8>>,
+) -> Option<String> {
     let kid = record.kid.as_deref()?;
     if KeyId::parse(kid).is_none() {
         return Some(format!("kid {} is not a key id", Shown(kid)));
+    }
+    if let Some((at, id)) = rotations.iter().rev().find(|(at, _)| *at <= record.seq) {
+        return (id.as_str().as_bytes() != kid).then(|| {
+            format!(
+                "kid {} differs from key id {id}, which the rotation at seq {at} moved the chain to",
+                Shown(kid)
+            )
+        });
     }
     match first {
         None => {
@@ -482,8 +500,10 @@ impl SnapshotReader for JsonlReader {
         // must name the same key as the first that has one, or the file was altered.
         let mut first_kid: Option<Vec<u8>> = None;
         // The record the next line must be, for telling an interrupted write from damage.
-        let start =
-            header_in(&mut self.file, &reading)?.map_or_else(ChainStart::genesis, |h| h.start);
+        let (start, rotations) = header_in(&mut self.file, &reading)?.map_or_else(
+            || (ChainStart::genesis(), Vec::new()),
+            |h| (h.start, crate::rotations(&h.retention)),
+        );
         let mut next_seq = start.next_seq;
         let mut next_prev = start.prev_hash;
         lines_in(&mut self.file, &reading, 0, &mut |item| {
@@ -491,7 +511,7 @@ impl SnapshotReader for JsonlReader {
             let kid = parsed
                 .as_ref()
                 .ok()
-                .and_then(|r| kid_problem(r, &mut first_kid));
+                .and_then(|r| kid_problem(r, &rotations, &mut first_kid));
             if let Ok(r) = &parsed {
                 next_seq = r.seq.saturating_add(1);
                 next_prev.clear();

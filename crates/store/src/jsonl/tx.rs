@@ -569,6 +569,11 @@ impl WriteTx for JsonlTx<'_> {
     }
 
     fn key_id(&mut self) -> Result<StoredKeyId, StoreError> {
+        // A rotated store is under the key its last rotation names (a rotation in place
+        // leaves the lines before it under the old key).
+        if let Some(id) = crate::rotated_to(&self.header()?.retention) {
+            return Ok(StoredKeyId::Present(id));
+        }
         let first_line = if self.drop_through().is_some() {
             let mut kid = None;
             let drop = self.drop_through();
@@ -597,10 +602,7 @@ impl WriteTx for JsonlTx<'_> {
         if let Some(known) = known {
             return Ok(known);
         }
-        // No line names a key: a store rotated as a new segment (no record yet) is under the
-        // key its last rotation names.
-        Ok(crate::rotated_to(&self.header()?.retention)
-            .map_or(StoredKeyId::Absent, StoredKeyId::Present))
+        Ok(StoredKeyId::Absent)
     }
 
     fn record_key_id(&mut self, key_id: &KeyId) -> Result<(), StoreError> {

@@ -124,6 +124,11 @@ impl<'s> VerifiedTree<'_, 's> {
         prove_record(size, index, &mut self.hashes()?).map_err(|e| tree_error(location, e))
     }
 
+    /// The snapshot's state (its retention log, start, tree).
+    pub(crate) fn state(&self) -> &trailseal_store::StoreState {
+        &self.snapshot.state
+    }
+
     /// Refuses a size beyond the tree's.
     fn within(&self, size: u64) -> Result<(), Error> {
         if size > self.head.size {

@@ -34,9 +34,15 @@ pub struct Proved {
 /// The record at `seq` of the snapshot, its MAC checked: its leaf and its canonical trace.
 fn read_leaf(
     tree: &mut VerifiedTree<'_, '_>,
-    key: &ChainKey,
+    key: Option<&ChainKey>,
     seq: u64,
 ) -> Result<(Leaf, Vec<u8>), Error> {
+    let Some(key) = key else {
+        return Err(Error::Tlog(TlogError::Record {
+            seq,
+            problem: "it is under a key that is not held".into(),
+        }));
+    };
     let mut found: Result<(Leaf, Vec<u8>), String> = Err("not stored (pruned?)".into());
     let mut checker = ContentChecker::new();
     tree.snapshot().scan(seq, &mut |item| {
@@ -88,6 +94,7 @@ impl AuditLog {
         with_trace: bool,
     ) -> Result<Proved, Error> {
         let key = self.store_key()?;
+        let ring = self.ring_for(&key);
         let checkpoint = Checkpoint::open(checkpoint_note, log_key).map_err(|source| {
             Error::Tlog(TlogError::Checkpoint {
                 what: "the checkpoint".into(),
@@ -126,7 +133,9 @@ impl AuditLog {
                 .checked_sub(head.base)
                 .filter(|i| *i < size)
                 .ok_or_else(not_in_tree)?;
-            let (leaf, trace) = read_leaf(tree, &key, seq)?;
+            let keys = crate::keys::schedule(&ring, &key, &tree.state().retention);
+            let key = keys.key_for(seq);
+            let (leaf, trace) = read_leaf(tree, key, seq)?;
             let stored_at = stored_hash_index(0, index).ok_or_else(not_in_tree)?;
             let mut stored = [MerkleHash::default()];
             tree.hashes()?.read_hashes(&[stored_at], &mut stored)?;
@@ -143,7 +152,9 @@ impl AuditLog {
             }
             let extra = ProofExtra {
                 leaf: leaf.to_bytes(),
-                salt: with_trace.then(|| salt_for(&key, seq)),
+                salt: with_trace
+                    .then(|| key.map(|key| salt_for(key, seq)))
+                    .flatten(),
                 trace: with_trace.then_some(trace),
             };
             let proof = TlogProof::new(

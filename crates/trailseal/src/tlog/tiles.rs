@@ -27,7 +27,7 @@ use trailseal_core::tree::{
     hash_tiles, push_bundle_entry, stored_hash_count, tile_data,
 };
 use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, ScanItem};
-use trailseal_core::{Caveat, ChainKey, Hash32};
+use trailseal_core::{Caveat, Hash32, KeySchedule};
 use trailseal_store::{SeqRange, SnapshotHashes, SnapshotReader, StoreError};
 
 use super::tile_dir::{Put, TileDir};
@@ -224,6 +224,7 @@ impl AuditLog {
                 Some((path, checkpoint))
             }
         };
+        let ring = self.ring_for(&key);
         let (mut snapshot, verified) = self.verified_snapshot(&key, 1)?;
         let tree = snapshot.state.tree.ok_or_else(|| TilesError::NoTree {
             location: location.clone(),
@@ -305,9 +306,10 @@ impl AuditLog {
         let first_held = verified
             .first_seq
             .map_or(size, |seq| seq.saturating_sub(tree.base).min(size));
+        let keys = crate::keys::schedule(&ring, &key, &snapshot.state.retention);
         let bundles = EntryPass {
             location: &location,
-            key: &key,
+            keys: &keys,
             base: tree.base,
             size,
             first_held,
@@ -345,7 +347,7 @@ fn reader_lost(location: &str) -> StoreError {
 /// The entry bundles of one run: the leaves recomputed from the records, streamed.
 struct EntryPass<'a> {
     location: &'a str,
-    key: &'a ChainKey,
+    keys: &'a KeySchedule,
     /// The seq of leaf 0.
     base: u64,
     /// The tree size published.
@@ -475,18 +477,15 @@ impl EntryPass<'_> {
         if record.seq != expected {
             return Err(self.record_error(expected, "not the next record the snapshot holds"));
         }
-        let check = checker.check(self.key, record);
+        let Some(key) = self.keys.key_for(record.seq) else {
+            return Err(self.record_error(expected, "is under a key that is not held"));
+        };
+        let check = checker.check(key, record);
         let hashes = Hash32::parse(record.prev_hash).zip(Hash32::parse(record.record_hash));
         let (Some((prev, rec)), ContentCheck::Ok) = (hashes, check) else {
             return Err(self.record_error(expected, "does not verify"));
         };
-        let leaf = Leaf::for_record(
-            self.key,
-            record.seq,
-            &prev,
-            &rec,
-            checker.verified_trace(record),
-        );
+        let leaf = Leaf::for_record(key, record.seq, &prev, &rec, checker.verified_trace(record));
         push_bundle_entry(&mut pending.bundle, &leaf.to_bytes())
             .map_err(|e| self.record_error(expected, e.to_string()))?;
         pending.produced.clear();

@@ -5,7 +5,9 @@ use trailseal_core::anchor::{Anchor, AnchorError};
 use trailseal_core::note::{NoteError, NoteVerifier};
 use trailseal_core::retention::ResolvedStart;
 use trailseal_core::verify::Expectation;
-use trailseal_core::{ChainKey, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict};
+use trailseal_core::{
+    KeySchedule, TamperKind, Tampered, Unverifiable, UnverifiableReason, Verdict,
+};
 
 /// A signed anchor to check the store against, already opened with its public key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,20 +42,27 @@ pub fn open_anchor(label: &str, note: &str, public: &NoteVerifier) -> Result<Anc
 /// Checks what anchors say about the store before reading records: the chain key they name,
 /// and the retention receipt they saw.
 pub(super) fn anchor_expectations(
-    key: &ChainKey,
+    schedule: &KeySchedule,
     anchors: &[AnchorCheck],
     resolved: &ResolvedStart,
 ) -> Result<Vec<Expectation>, Verdict> {
     let mut out = Vec::new();
     for a in anchors {
         let source = format!("anchor {} (signed {})", a.label, a.anchor.time);
-        if a.anchor.key_id != key.key_id() {
+        // The key of the chain's head when it was signed: any key of the schedule.
+        if !schedule.names(a.anchor.key_id) {
+            let ids: Vec<String> = schedule.ranges().map(|r| r.key_id.to_string()).collect();
+            let whose = if schedule.is_single() {
+                "this secret's key id is"
+            } else {
+                "this chain's key ids are"
+            };
             return Err(Verdict::Unverifiable(Unverifiable {
                 reason: UnverifiableReason::WrongSecret,
                 detail: format!(
-                    "{source} is for a chain keyed with key id {}, but this secret's key id is {}",
+                    "{source} is for a chain keyed with key id {}, but {whose} {}",
                     a.anchor.key_id,
-                    key.key_id()
+                    ids.join(", ")
                 ),
             }));
         }

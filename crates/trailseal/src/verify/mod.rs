@@ -19,11 +19,11 @@ mod start;
 mod stream;
 mod tree;
 
-use trailseal_core::retention::{RetentionLog, resolve_start_ring};
+use trailseal_core::retention::{Receipt, RetentionLog, resolve_start_ring};
 use trailseal_core::verify::{ContentChecker, Flow, RecordView, ScanItem, Verifier};
 use trailseal_core::{
-    Caveat, ChainKey, KeyId, Keyring, TamperKind, Tampered, Unverifiable, UnverifiableReason,
-    Verdict,
+    Caveat, ChainKey, KeyId, KeySchedule, Keyring, TamperKind, Tampered, Unverifiable,
+    UnverifiableReason, Verdict,
 };
 use trailseal_store::{SeqRange, Snapshot, Store, StoreError};
 
@@ -188,11 +188,39 @@ pub(crate) fn verified_snapshot<'s>(
     let location = store.location().to_owned();
     let mut snapshot = store.snapshot(readers_for(threads, options).max(min_readers))?;
     match verify_snapshot(&location, &mut snapshot, key, options) {
-        Verdict::Verified(verified) => Ok((snapshot, verified)),
+        Verdict::Verified(verified) => {
+            all_checked(&location, &verified)?;
+            Ok((snapshot, verified))
+        }
         other => Err(crate::Error::NotVerified {
             verdict: Box::new(other),
         }),
     }
+}
+
+/// What acts on the records (prunes, exports, rotations, signed heads) needs every record
+/// checked: [`Error::KeysNotHeld`](crate::Error::KeysNotHeld) for records under a key not held.
+pub(crate) fn all_checked(
+    location: &str,
+    verified: &trailseal_core::Verified,
+) -> Result<(), crate::Error> {
+    for c in &verified.caveats {
+        if let Caveat::KeysNotHeld {
+            key_id,
+            first_seq: Some(first_seq),
+            last_seq: Some(last_seq),
+            ..
+        } = c
+        {
+            return Err(crate::Error::KeysNotHeld {
+                location: location.to_owned(),
+                key_id: *key_id,
+                first_seq: *first_seq,
+                last_seq: *last_seq,
+            });
+        }
+    }
+    Ok(())
 }
 
 impl crate::AuditLog {
@@ -233,6 +261,33 @@ fn keys_not_held(log: &RetentionLog) -> Vec<Caveat> {
         .collect()
 }
 
+/// Adds the receipts of `receipts` (a `keys-not-held` caveat per key, from the retention log)
+/// to the caveat of the same key's records, if the verifier gave one; otherwise adds them.
+fn merge_not_held(caveats: &mut Vec<Caveat>, receipts: Vec<Caveat>) {
+    for caveat in receipts {
+        let Caveat::KeysNotHeld {
+            key_id,
+            receipts: n,
+            ..
+        } = caveat
+        else {
+            continue;
+        };
+        let same_key = caveats.iter_mut().find_map(|c| match c {
+            Caveat::KeysNotHeld {
+                key_id: id,
+                receipts,
+                ..
+            } if *id == key_id => Some(receipts),
+            _ => None,
+        });
+        match same_key {
+            Some(receipts) => *receipts += n,
+            None => caveats.push(caveat),
+        }
+    }
+}
+
 /// [`verify_snapshot`], with the error that stopped reading the store.
 fn read_and_verify(
     location: &str,
@@ -257,46 +312,22 @@ fn read_and_verify(
             return Ok(wrong_secret_of_log(ring, state).unwrap_or(Verdict::Tampered(p.into())));
         }
     };
-    // The records are under the key the last rotation moved to (a segment rotation leaves
-    // none under the keys before it); without a rotation, under the key given.
-    let key = match resolved.log.last_rotation() {
-        // Without a rotation the records are under the key of the receipts.
-        None => match resolved.log.current_key_id() {
-            Some(id) => ring.get(id).unwrap_or(key),
-            None => key,
-        },
-        Some((first, _)) if first > resolved.start.next_seq => {
-            return Ok(Verdict::Unverifiable(Unverifiable {
-                reason: UnverifiableReason::UnknownStore,
-                detail: format!(
-                    "seq {first}: the store was rotated to another key in place at seq {first}; this trailseal verifies stores rotated as a new segment only"
-                ),
-            }));
-        }
-        Some((first, id)) => match ring.get(id) {
-            Some(key) => key,
-            None => {
-                return Ok(Verdict::Unverifiable(Unverifiable {
-                    reason: UnverifiableReason::WrongSecret,
-                    detail: format!(
-                        "seq {first}: the records from seq {first} on are under key id {id}, which {} not held (the store was rotated to it)",
-                        if ring.len() == 1 {
-                            "is"
-                        } else {
-                            "the keyring has"
-                        }
-                    ),
-                }));
-            }
-        },
-    };
+    // Which key covers which seqs: the rotations the verified log names (without one, every
+    // record is under the key of the receipts, or the key given).
+    let records_key = resolved
+        .log
+        .current_key_id()
+        .and_then(|id| ring.get(id))
+        .unwrap_or(key);
+    let schedule = KeySchedule::from_log(&resolved.log, ring, records_key);
+    let newest = schedule.last_key_id().unwrap_or(key.key_id());
     // The key id the store records is not authenticated, but one the ring holds that is not
-    // the key the retention log puts the records under is a key change no rotate receipt
-    // names (a deleted rotation, records written under another key).
+    // the key the retention log puts the newest records under is a key change no rotate
+    // receipt names (a deleted rotation, records written under another key).
     if let trailseal_core::StoredKeyId::Present(stored) = state.key_id
-        && stored != key.key_id()
+        && stored != newest
         && ring.get(stored).is_some()
-        && ring.get(key.key_id()).is_some()
+        && schedule.last_key().is_some()
         && !resolved.log.receipts.is_empty()
     {
         let seq = resolved.start.next_seq;
@@ -305,27 +336,95 @@ fn read_and_verify(
             kind: TamperKind::Checkpoint,
             records_checked: 0,
             detail: format!(
-                "seq {seq}: the store's records are under key id {stored}, but its retention log puts them under key id {} and no rotate receipt names the change (a rotation was removed, or records were written under another key)",
-                key.key_id()
+                "seq {seq}: the store's records are under key id {stored}, but its retention log puts them under key id {newest} and no rotate receipt names the change (a rotation was removed, or records were written under another key)"
             ),
         }));
     }
-    let not_held = keys_not_held(&resolved.log);
-    let end = match state
+    // A rotated store none of whose records is under a held key (an empty one: whose newest
+    // key is not held): nothing of the chain can be checked.
+    let first = resolved.start.next_seq;
+    let held_record = state.head.as_ref().is_some_and(|(head, _)| {
+        schedule
+            .first_held_from(first)
+            .is_some_and(|seq| seq <= *head)
+    });
+    if !schedule.is_single()
+        && !held_record
+        && (state.head.is_some() || schedule.last_key().is_none())
+    {
+        let head = state.head.as_ref().map(|(h, _)| *h);
+        let unheld: Vec<String> = schedule
+            .ranges()
+            .filter(|r| !r.held && r.until.is_none_or(|u| u > first))
+            .filter(|r| head.is_none_or(|h| r.first_seq <= h))
+            .map(|r| {
+                let from = r.first_seq.max(first);
+                match (r.until, head) {
+                    (_, None) => format!("seqs from {from} on under key id {}", r.key_id),
+                    (Some(u), Some(h)) => {
+                        format!(
+                            "seqs {from} to {} under key id {}",
+                            (u - 1).min(h),
+                            r.key_id
+                        )
+                    }
+                    (None, Some(h)) => format!("seqs {from} to {h} under key id {}", r.key_id),
+                }
+            })
+            .collect();
+        return Ok(Verdict::Unverifiable(Unverifiable {
+            reason: UnverifiableReason::WrongSecret,
+            detail: format!(
+                "seq {first}: the store was rotated, and none of its records is under a key {} ({}): nothing of its chain could be checked",
+                if ring.len() == 1 {
+                    "this secret is"
+                } else {
+                    "the keyring holds"
+                },
+                unheld.join(", ")
+            ),
+        }));
+    }
+    let key = schedule.last_key().unwrap_or(records_key);
+    let mut not_held = keys_not_held(&resolved.log);
+    // An archive's prune receipt is under the key that covered its store's log then: a key of
+    // a rotation not held leaves the archive's end unauthenticated (a caveat), not wrong.
+    let archive_key = state
         .archive_of
         .as_deref()
-        .map(|text| sealed_end(key, text, &resolved))
-        .transpose()
-    {
-        Ok(end) => end,
-        Err(verdict) => return Ok(verdict),
+        .and_then(|text| Receipt::parse(text.as_bytes(), 0).ok())
+        .map(|r| r.key_id);
+    let end = match (state.archive_of.as_deref(), archive_key) {
+        (Some(_), Some(id))
+            if !schedule.is_single() && schedule.names(id) && ring.get(id).is_none() =>
+        {
+            not_held.push(Caveat::KeysNotHeld {
+                key_id: id,
+                receipts: 1,
+                first_seq: None,
+                last_seq: None,
+            });
+            None
+        }
+        (Some(text), id) => {
+            let key = id.and_then(|id| ring.get(id)).unwrap_or(key);
+            match sealed_end(key, text, &resolved) {
+                Ok(end) => Some(end),
+                Err(verdict) => return Ok(verdict),
+            }
+        }
+        (None, _) => None,
     };
-    let expectations = match anchor_expectations(key, &options.anchors, &resolved) {
-        Ok(e) => e,
+    let expectations = match anchor_expectations(&schedule, &options.anchors, &resolved) {
+        Ok(mut e) => {
+            e.extend(options.seal_heads.iter().cloned());
+            e
+        }
         Err(verdict) => return Ok(verdict),
     };
     let first_seq = resolved.start.next_seq;
-    let mut verifier = Verifier::from_resolved(key, resolved, state.key_id);
+    let mut verifier =
+        Verifier::from_resolved(key, resolved, state.key_id).with_schedule(schedule.clone());
     if let Some(end) = end {
         verifier.expect_end(end);
     }
@@ -359,8 +458,11 @@ fn read_and_verify(
         from: None,
         until: None,
     };
+    // Records under a key not held have leaves that cannot be recomputed: the tree check
+    // begins at the first record under a held key.
+    let tree_from = schedule.first_held_from(first_seq).unwrap_or(first_seq);
     let mut tree = match snapshot.readers.first_mut() {
-        Some(reader) => TreeCheck::begin(location, &snapshot.state, first_seq, reader.as_mut())?,
+        Some(reader) => TreeCheck::begin(location, &snapshot.state, tree_from, reader.as_mut())?,
         None => None,
     };
     let source = match (&tree, spare.take(), snapshot.readers.first()) {
@@ -383,7 +485,7 @@ fn read_and_verify(
                 location,
                 readers,
                 &snapshot.state,
-                key,
+                &schedule,
                 &mut verifier,
                 &mut tree,
                 &mut report,
@@ -396,7 +498,8 @@ fn read_and_verify(
                 Some(reader) if threads <= 1 => {
                     let mut checker = ContentChecker::new();
                     reader.scan_range(everything, &mut |item| {
-                        let flow = feed_one(key, &mut checker, &mut verifier, &mut tree, item);
+                        let flow =
+                            feed_one(&schedule, &mut checker, &mut verifier, &mut tree, item);
                         if let (Flow::Continue, ScanItem::Record(r)) = (flow, item) {
                             observe(r);
                         }
@@ -408,7 +511,7 @@ fn read_and_verify(
                 }
                 Some(reader) => verify_parallel(
                     reader.as_mut(),
-                    key,
+                    &schedule,
                     threads,
                     &mut verifier,
                     &mut tree,
@@ -432,14 +535,14 @@ fn read_and_verify(
     scanned?;
     let mut verdict = verifier.finish();
     if let Verdict::Verified(v) = &mut verdict {
-        v.caveats.extend(not_held);
+        merge_not_held(&mut v.caveats, not_held);
     }
     if let (Verdict::Verified(v), Some(tree), Some(reader)) =
         (&mut verdict, tree, snapshot.readers.first_mut())
     {
         match tree.finish(
             location,
-            key,
+            &schedule,
             reader.as_mut(),
             v.last_seq,
             v.records_checked,
@@ -467,7 +570,7 @@ fn read_and_verify(
             &snapshot.state,
             reader.as_mut(),
             &options.anchors,
-            &options.checkpoints,
+            &[options.checkpoints.as_slice(), options.seals.as_slice()].concat(),
             &checkpoints::Scanned {
                 last_seq: v.last_seq,
                 records_checked: v.records_checked,

@@ -48,6 +48,11 @@ pub struct VerifyOptions<'a> {
     /// A checkpoint that could not be opened: the verdict, whatever the store holds.
     pub(super) unusable_checkpoint: Option<Verdict>,
     pub(super) witnesses: Option<WitnessQuorum>,
+    /// Forward-secure seals: each a tree head to check (without a witness quorum) and a head
+    /// record the chain must hold.
+    pub(super) seals: Vec<CheckpointCheck>,
+    pub(super) seal_heads: Vec<trailseal_core::verify::Expectation>,
+    pub(super) unusable_seal: Option<Verdict>,
     pub(super) progress: Option<Box<dyn FnMut(Progress) + 'a>>,
     pub(super) observer: Option<Box<Observer<'a>>>,
     /// Every key to check the store with; without one, the one key given.
@@ -147,13 +152,62 @@ impl<'a> VerifyOptions<'a> {
         self
     }
 
+    /// Also checks the store against forward-secure seals, as
+    /// [`read_seals`](crate::seal::read_seals) walked them from the root key: each seal's tree
+    /// must be the store's at its size (as a checkpoint's) and its head record must still be
+    /// in the chain (as an anchor's). A walk that failed makes the verdict `tampered` whatever
+    /// the store holds: kind `seal` for a forged, altered or missing note, `truncated` for an
+    /// epoch overdue at the verifier's "now".
+    pub fn seals(
+        mut self,
+        walked: Result<trailseal_core::seal::Walked, trailseal_core::seal::SealProblem>,
+    ) -> Self {
+        use trailseal_core::seal::SealProblem;
+        match walked {
+            Ok(walked) => {
+                for s in walked.seals {
+                    let label = format!("seal {}", s.seal.epoch);
+                    if let Some((seq, hash)) = s.seal.head {
+                        self.seal_heads.push(trailseal_core::verify::Expectation {
+                            seq,
+                            record_hash: hash.as_bytes().to_vec(),
+                            source: label.clone(),
+                        });
+                    }
+                    self.seals.push(CheckpointCheck {
+                        checkpoint: s.seal.checkpoint,
+                        label,
+                        note: s.note,
+                        log: s.key,
+                    });
+                }
+            }
+            Err(problem) => {
+                let kind = match problem {
+                    SealProblem::Overdue { .. } => trailseal_core::TamperKind::Truncated,
+                    _ => trailseal_core::TamperKind::Seal,
+                };
+                let seq = problem.first_unsealed();
+                self.unusable_seal
+                    .get_or_insert(Verdict::Tampered(trailseal_core::Tampered {
+                        first_bad_seq: seq,
+                        kind,
+                        records_checked: 0,
+                        detail: format!("seq {seq}: seals: {problem}"),
+                    }));
+            }
+        }
+        self
+    }
+
     /// The verdict the options alone decide, before the store is read: an anchor or checkpoint
-    /// that cannot be used, a checkpoint without its witness quorum.
+    /// that cannot be used, a checkpoint without its witness quorum, seals that do not walk.
     pub(crate) fn unusable(&self) -> Option<Verdict> {
         if let Some(v) = self
             .unusable_anchor
             .as_ref()
             .or(self.unusable_checkpoint.as_ref())
+            .or(self.unusable_seal.as_ref())
         {
             return Some(v.clone());
         }

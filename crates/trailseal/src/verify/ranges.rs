@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 
-use trailseal_core::ChainKey;
+use trailseal_core::KeySchedule;
 use trailseal_core::tree::MerkleHash;
 use trailseal_core::verify::{
     ContentCheck, ContentChecker, Flow, MalformedRecord, ScanItem, Verifier,
@@ -81,16 +81,16 @@ struct CheckedRange {
 impl CheckedRange {
     fn push(
         &mut self,
-        key: &ChainKey,
+        keys: &KeySchedule,
         checker: &mut ContentChecker,
         with_leaves: bool,
         item: &ScanItem<'_>,
     ) {
         let entry = match item {
             ScanItem::Record(r) => {
-                let check = checker.check(key, r);
+                let check = keys.check(checker, r);
                 let leaf = if with_leaves {
-                    leaf_of(key, checker, r, &check)
+                    leaf_of(keys, checker, r, &check)
                 } else {
                     None
                 };
@@ -126,10 +126,11 @@ impl CheckedRange {
                     leaf,
                 } => {
                     let bytes = |r: Range<usize>| buf.get(r).unwrap_or_default();
+                    let not_held = check == ContentCheck::NotHeld;
                     let flow =
                         verifier.feed_hashes(seq, bytes(prev_hash), bytes(record_hash), check);
                     if let (Flow::Continue, Some(tree)) = (flow, tree.as_mut()) {
-                        tree.push(seq, leaf);
+                        tree.accept(seq, not_held, leaf);
                     }
                     flow
                 }
@@ -155,7 +156,7 @@ type RangeResult = (u64, Result<CheckedRange, StoreError>);
 fn range_worker<'s>(
     location: &str,
     mut reader: Box<dyn SnapshotReader + 's>,
-    key: &ChainKey,
+    keys: &KeySchedule,
     plan: RangePlan,
     next: &AtomicU64,
     stop: &AtomicBool,
@@ -183,7 +184,7 @@ fn range_worker<'s>(
                 if stop.load(Ordering::Relaxed) {
                     return Flow::Stop;
                 }
-                out.push(key, &mut checker, with_leaves, item);
+                out.push(keys, &mut checker, with_leaves, item);
                 Flow::Continue
             })
         }))
@@ -206,7 +207,7 @@ pub(super) fn verify_ranges<'s>(
     location: &str,
     readers: Vec<Box<dyn SnapshotReader + 's>>,
     state: &StoreState,
-    key: &ChainKey,
+    keys: &KeySchedule,
     verifier: &mut Verifier,
     tree: &mut Option<TreeCheck>,
     report: &mut dyn FnMut(u64),
@@ -230,7 +231,7 @@ pub(super) fn verify_ranges<'s>(
                     range_worker(
                         location,
                         reader,
-                        key,
+                        keys,
                         plan,
                         next,
                         stop,
@@ -298,23 +299,38 @@ pub(super) fn verify_ranges<'s>(
             from: Some(from),
             until: None,
         },
-        &mut |item| feed_one(key, &mut checker, verifier, tree, item),
+        &mut |item| feed_one(keys, &mut checker, verifier, tree, item),
     );
     (scanned, readers)
 }
 
 /// Feeds one record to the verifier on the calling thread, and its leaf to the tree check.
 pub(super) fn feed_one(
-    key: &ChainKey,
+    keys: &KeySchedule,
     checker: &mut ContentChecker,
     verifier: &mut Verifier,
     tree: &mut Option<TreeCheck>,
     item: &ScanItem<'_>,
 ) -> Flow {
-    let flow = verifier.feed(key, checker, item);
-    if let (Flow::Continue, ScanItem::Record(r), Some(tree)) = (flow, item, tree.as_mut()) {
-        // The verifier accepted the record: its content check passed.
-        tree.push(r.seq, leaf_of(key, checker, r, &ContentCheck::Ok));
+    let ScanItem::Record(r) = item else {
+        if let ScanItem::Malformed(bad) = item {
+            return verifier.feed_malformed(bad);
+        }
+        return Flow::Continue;
+    };
+    if verifier.is_finished() {
+        return Flow::Stop;
+    }
+    let check = keys.check(checker, r);
+    let not_held = check == ContentCheck::NotHeld;
+    let flow = verifier.feed_checked(r, check);
+    if let (Flow::Continue, Some(tree)) = (flow, tree.as_mut()) {
+        // The verifier accepted the record: its content check passed (or its key is not held).
+        tree.accept(
+            r.seq,
+            not_held,
+            leaf_of(keys, checker, r, &ContentCheck::Ok),
+        );
     }
     flow
 }

@@ -10,7 +10,7 @@ use std::ops::Range;
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use trailseal_core::ChainKey;
+use trailseal_core::KeySchedule;
 use trailseal_core::tree::MerkleHash;
 use trailseal_core::verify::{
     Columns, ContentCheck, ContentChecker, Flow, MalformedRecord, RecordView, ScanItem,
@@ -105,7 +105,7 @@ impl Batch {
 type Checked = (Batch, Vec<(ContentCheck, Option<MerkleHash>)>);
 
 fn worker(
-    key: &ChainKey,
+    keys: &KeySchedule,
     jobs: &Mutex<Receiver<Batch>>,
     results: &std::sync::mpsc::Sender<Checked>,
     with_leaves: bool,
@@ -122,9 +122,9 @@ fn worker(
             .iter()
             .map(|e| match batch.view(e) {
                 Some(view) => {
-                    let check = checker.check(key, &view);
+                    let check = keys.check(&mut checker, &view);
                     let leaf = if with_leaves {
-                        leaf_of(key, &checker, &view, &check)
+                        leaf_of(keys, &checker, &view, &check)
                     } else {
                         None
                     };
@@ -160,11 +160,12 @@ impl Feeder<'_, '_> {
                 for (entry, (check, leaf)) in batch.entries.iter().zip(checks) {
                     let flow = match (batch.view(entry), entry) {
                         (Some(view), _) => {
+                            let not_held = check == ContentCheck::NotHeld;
                             let flow = self.verifier.feed_checked(&view, check);
                             if flow == Flow::Continue {
                                 (self.observe)(&view);
                                 if let Some(tree) = self.tree.as_mut() {
-                                    tree.push(view.seq, leaf);
+                                    tree.accept(view.seq, not_held, leaf);
                                 }
                             }
                             flow
@@ -187,7 +188,7 @@ impl Feeder<'_, '_> {
 
 pub(super) fn verify_parallel(
     reader: &mut dyn SnapshotReader,
-    key: &ChainKey,
+    keys: &KeySchedule,
     threads: usize,
     verifier: &mut Verifier,
     tree: &mut Option<TreeCheck>,
@@ -202,7 +203,7 @@ pub(super) fn verify_parallel(
         for _ in 0..threads {
             let jobs = Arc::clone(&job_rx);
             let results = result_tx.clone();
-            scope.spawn(move || worker(key, &jobs, &results, with_leaves));
+            scope.spawn(move || worker(keys, &jobs, &results, with_leaves));
         }
         drop(result_tx);
 

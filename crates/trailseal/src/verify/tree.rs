@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use trailseal_core::leaf::Leaf;
 use trailseal_core::tree::{Frontier, MerkleHash, TreeHead, stored_hash_count, tree_hash};
 use trailseal_core::verify::{ContentCheck, ContentChecker, Flow, RecordView, ScanItem};
-use trailseal_core::{Caveat, ChainKey, Hash32, TamperKind, Tampered, Verdict};
+use trailseal_core::{Caveat, Hash32, KeySchedule, TamperKind, Tampered, Verdict};
 use trailseal_store::{
     SeqRange, SnapshotHashes, SnapshotReader, StoreError, StoreState, StoredTree, TreeHashes,
 };
@@ -37,7 +37,7 @@ const READ_CHUNK: usize = 16_384;
 
 /// The leaf hash of a record whose content check passed (`None` otherwise).
 pub(super) fn leaf_of(
-    key: &ChainKey,
+    keys: &KeySchedule,
     checker: &ContentChecker,
     record: &RecordView<'_>,
     check: &ContentCheck,
@@ -45,6 +45,7 @@ pub(super) fn leaf_of(
     if *check != ContentCheck::Ok {
         return None;
     }
+    let key = keys.key_for(record.seq)?;
     let prev = Hash32::parse(record.prev_hash)?;
     let rec = Hash32::parse(record.record_hash)?;
     Some(Leaf::for_record(key, record.seq, &prev, &rec, checker.verified_trace(record)).hash())
@@ -163,6 +164,9 @@ pub(super) struct TreeCheck {
     uncovered: Option<(u64, u64)>,
     /// A record not where the tree expects it (a gap the chain check reports).
     broken: bool,
+    /// A record under a key not held came after the first leaf: the leaves from there on
+    /// cannot be recomputed, and are not checked (the `keys-not-held` caveat says so).
+    stopped: bool,
     /// Whether the stored hashes are compared as they are produced (a read-ahead was
     /// attached) rather than through window digests.
     direct: bool,
@@ -204,6 +208,7 @@ impl TreeCheck {
             digests: Vec::new(),
             uncovered: None,
             broken: false,
+            stopped: false,
             direct: false,
             feed: None,
             found: None,
@@ -270,7 +275,7 @@ impl TreeCheck {
 
     /// The next record the verifier accepted, in chain order, with its leaf.
     pub(super) fn push(&mut self, seq: u64, leaf: Option<MerkleHash>) {
-        if self.broken {
+        if self.broken || self.stopped {
             return;
         }
         let index = self.frontier.size();
@@ -304,11 +309,32 @@ impl TreeCheck {
         }
     }
 
+    /// The next record the verifier accepted whose key is not held: its leaf cannot be
+    /// recomputed. One before the check's first leaf (it begins after such records) changes
+    /// nothing; a later one ends the check there.
+    pub(super) fn skip(&mut self, seq: u64) {
+        let before_first = self.frontier.size() == self.first_index
+            && seq < self.tree.base.saturating_add(self.first_index);
+        if !before_first {
+            self.stopped = true;
+            self.feed = None;
+        }
+    }
+
+    /// Pushes the leaf of an accepted record, or skips it when its key is not held.
+    pub(super) fn accept(&mut self, seq: u64, not_held: bool, leaf: Option<MerkleHash>) {
+        if not_held {
+            self.skip(seq);
+        } else {
+            self.push(seq, leaf);
+        }
+    }
+
     /// Compares what the records gave with the stored hashes; the tree's part of the verdict.
     pub(super) fn finish(
         mut self,
         location: &str,
-        key: &ChainKey,
+        keys: &KeySchedule,
         reader: &mut dyn SnapshotReader,
         last_seq: Option<u64>,
         records_checked: u64,
@@ -333,7 +359,7 @@ impl TreeCheck {
         let tampered = |seq, detail| tampered_as(TamperKind::Tree, seq, detail);
         let base = self.tree.base;
         // The tree covers records the chain does not hold: records removed from its end.
-        if self.size > end && (end > self.first_index || last_seq.is_some()) {
+        if !self.stopped && self.size > end && (end > self.first_index || last_seq.is_some()) {
             let seq = base.saturating_add(end);
             return Ok(tampered_as(
                 TamperKind::Truncated,
@@ -355,11 +381,11 @@ impl TreeCheck {
             let from = self.first_index + w as u64 * WINDOW;
             let to = (from + WINDOW).min(end);
             if digest_stored(reader, from, to)? != *digest {
-                let (seq, detail) = locate(location, key, reader, base, from, to)?;
+                let (seq, detail) = locate(location, keys, reader, base, from, to)?;
                 return Ok(tampered(seq, detail));
             }
         }
-        Ok(match self.uncovered {
+        Ok(match self.uncovered.filter(|_| !self.stopped) {
             Some((count, first_seq)) => {
                 TreeOutcome::Incomplete(Caveat::TreeIncomplete { count, first_seq })
             }
@@ -406,7 +432,7 @@ fn digest_stored(
 /// what the records give.
 fn locate(
     location: &str,
-    key: &ChainKey,
+    keys: &KeySchedule,
     reader: &mut dyn SnapshotReader,
     base: u64,
     from: u64,
@@ -422,8 +448,8 @@ fn locate(
     };
     reader.scan_range(range, &mut |item| {
         if let ScanItem::Record(r) = item {
-            let check = checker.check(key, r);
-            leaves.push((r.seq, leaf_of(key, &checker, r, &check)));
+            let check = keys.check(&mut checker, r);
+            leaves.push((r.seq, leaf_of(keys, &checker, r, &check)));
         }
         Flow::Continue
     })?;

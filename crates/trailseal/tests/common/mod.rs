@@ -3,6 +3,8 @@
 // Each test file uses its own part of these.
 #![allow(dead_code)]
 
+pub(crate) mod rotation;
+
 use std::path::Path;
 
 use trailseal::{AuditLog, ChainKey, OpenMode, OpenOptions};
