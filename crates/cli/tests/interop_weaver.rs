@@ -336,14 +336,28 @@ fn weaver_jsonl_stores_and_every_damage() {
     eprintln!("interop seed {seed} (TRAILSEAL_INTEROP_SEED={seed} replays)");
     let mut rng = Rng(seed ^ 0x5EED);
     let dir = tempfile::tempdir().unwrap();
-    let base = weaver_store(
-        dir.path(),
-        "jsonl",
-        seed,
-        &["--lone-surrogates", "--non-finite"],
-    );
-    assert_agree("fresh store", "jsonl", &base, SECRET);
-    assert!(verify(&base, SECRET).is_verified());
+    // Some generated stores (lone surrogates, non-finite numbers) do not verify in
+    // weaver-kernel itself (e.g. seed 263951: its writer and its reader disagree on one
+    // record). trailseal must agree with it on those; the damage rounds then need one that
+    // weaver-kernel verifies: the next seed is tried.
+    let mut base = None;
+    for attempt in 0..8u64 {
+        let sub = dir.path().join(format!("try-{attempt}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        let path = weaver_store(
+            &sub,
+            "jsonl",
+            seed + attempt,
+            &["--lone-surrogates", "--non-finite"],
+        );
+        assert_agree("fresh store", "jsonl", &path, SECRET);
+        if weaver_verify("jsonl", &path, SECRET)["ok"] == true {
+            assert!(verify(&path, SECRET).is_verified());
+            base = Some(path);
+            break;
+        }
+    }
+    let base = base.expect("eight generated stores in a row that weaver-kernel does not verify");
     assert_agree("wrong secret", "jsonl", &base, "not-the-secret");
     let original = lines(&base);
     for round in 0..3 {

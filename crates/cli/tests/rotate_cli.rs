@@ -376,10 +376,11 @@ fn rotate_in_place_and_check(backend: &str) {
         "{}",
         text(&out.stderr)
     );
-    // weaver-kernel knows one secret: with either, the other key's records fail.
+    // weaver-kernel knows one secret: with either, the other key's records fail (a JSONL
+    // store with a retention log starts with a header line, which it cannot read at all).
     for secret in [OLD, NEW] {
         let v = weaver_verify(backend, &store, secret);
-        assert_eq!(v["ok"], false, "{v}");
+        assert_ne!(v["ok"], true, "{v}");
     }
 }
 

@@ -2,7 +2,7 @@
 //! erased once its epoch is sealed, so that whoever takes the writer's host at epoch t holds
 //! only epoch t's key and can forge nothing sealed before it.
 //!
-//! Two kinds of signed note (format.md §14), both read only from the text their signature was
+//! Two kinds of signed note (format.md §13), both read only from the text their signature was
 //! verified over:
 //!
 //! - an **epoch certificate**, signed by the previous epoch's key (epoch 0's by its own key, the

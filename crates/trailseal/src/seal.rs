@@ -1,4 +1,4 @@
-//! Forward-secure seals of a store (format.md §14): the writer's epoch state, the seal
+//! Forward-secure seals of a store (format.md §13): the writer's epoch state, the seal
 //! directory, and reading that directory back for verification.
 //!
 //! The **state** file holds the open epoch's number, its private key and what closes it (mode
