@@ -88,12 +88,14 @@ pub(crate) fn run(args: &SealArgs) -> Result<u8, CliError> {
         let text = if args.output.json {
             format!("{{\"root_public_key\":\"{}\"}}\n", root.to_key_string())
         } else {
-            format!(
-                "{}\nsealing started: keep this root public key off the host (also in {}/root.pub); verify with --seals {} --seal-public-key FILE\n",
-                root.to_key_string(),
+            // The key alone on stdout (`seal --init > root.pub`), the advice on stderr.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "sealing started: keep this root public key off the host (also in {}/root.pub); verify with --seals {} --seal-public-key FILE",
                 args.seal_dir.display(),
                 args.seal_dir.display()
-            )
+            );
+            format!("{}\n", root.to_key_string())
         };
         stdout().write_all(text.as_bytes()).map_err(output)?;
         return Ok(EXIT_OK);
