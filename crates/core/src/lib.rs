@@ -30,6 +30,7 @@ pub mod strength;
 pub mod time;
 pub mod tlog_proof;
 pub mod trace;
+pub mod transition;
 pub mod tree;
 pub mod verdict;
 pub mod verify;

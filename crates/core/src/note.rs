@@ -192,6 +192,24 @@ pub(crate) fn check_body(body: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
+/// Adds `signer`'s signature to a signed note: its signature over the note's signed text,
+/// after the lines already there. A note that already carries a signature by the key is
+/// refused (which one counts must not be a question).
+pub fn add_signature(note: &str, signer: &NoteSigner) -> Result<String, NoteError> {
+    let (body, lines) = split_signed(note)?;
+    if lines
+        .iter()
+        .any(|l| l.name == signer.name && l.key_hash == signer.hash)
+    {
+        return Err(NoteError::Note(
+            "the note already holds a signature by this key".into(),
+        ));
+    }
+    let signed = signer.sign(body)?;
+    let line = signed.get(body.len() + 1..).unwrap_or_default();
+    Ok(format!("{note}{line}"))
+}
+
 /// One signature line of a note: `— <name> base64(key hash ‖ signature)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureLine<'n> {

@@ -34,6 +34,10 @@ pub enum TransitionError {
     Note(#[from] NoteError),
     #[error("transition line {line}: {why}")]
     Body { line: usize, why: String },
+    /// The note leaves another key than the one it was opened with (which signed it as the
+    /// new key of an earlier step, or not at all as the old one).
+    #[error("the transition leaves another key than the one it was opened with")]
+    LeavesAnotherKey,
     /// The note is not signed by the new key it names (or that signature fails).
     #[error("the transition is not signed by its new key {key}: {source}")]
     NotSignedByNew { key: String, source: NoteError },
@@ -98,13 +102,16 @@ impl Transition {
             return Err(bad(6, "unexpected line"));
         }
         if old != *from {
-            return Err(bad(2, "it leaves another key than the one that signed it"));
+            return Err(TransitionError::LeavesAnotherKey);
         }
         if new == old {
             return Err(bad(3, "it names the same key twice"));
         }
         if old_until < effective {
-            return Err(bad(5, "the old key's validity ends before the new key's begins"));
+            return Err(bad(
+                5,
+                "the old key's validity ends before the new key's begins",
+            ));
         }
         new.open(note)
             .map_err(|source| TransitionError::NotSignedByNew {
@@ -196,8 +203,12 @@ pub fn walk_transitions(
                     }
                     next = Some((label, t));
                 }
-                // Not signed by the current key: another step's, or no part of the history.
-                Err(TransitionError::Note(NoteError::NotSignedBy { .. })) => {}
+                // Not signed by the current key, or signed by it as the new key of the step
+                // that led to it: another step's, or no part of the history.
+                Err(
+                    TransitionError::Note(NoteError::NotSignedBy { .. })
+                    | TransitionError::LeavesAnotherKey,
+                ) => {}
                 Err(source) => {
                     return Err(TransitionProblem::Invalid {
                         label: label.clone(),
@@ -256,8 +267,14 @@ mod tests {
     fn a_history_walks_from_the_trusted_key() {
         let (a, b, c) = (key("ops-a", 1), key("ops-b", 2), key("ops-c", 3));
         let notes = vec![
-            ("b-to-c".to_owned(), transition(&b, &c, "2026-03-01T00:00:00Z", "2026-03-08T00:00:00Z")),
-            ("a-to-b".to_owned(), transition(&a, &b, "2026-01-01T00:00:00Z", "2026-01-08T00:00:00Z")),
+            (
+                "b-to-c".to_owned(),
+                transition(&b, &c, "2026-03-01T00:00:00Z", "2026-03-08T00:00:00Z"),
+            ),
+            (
+                "a-to-b".to_owned(),
+                transition(&a, &b, "2026-01-01T00:00:00Z", "2026-01-08T00:00:00Z"),
+            ),
             ("noise".to_owned(), key("x", 9).sign("unrelated\n").unwrap()),
         ];
         let keys = walk_transitions(&a.verifier(), &notes).unwrap();
@@ -289,22 +306,39 @@ mod tests {
         assert!(matches!(r, Err(TransitionProblem::Invalid { .. })), "{r:?}");
         // Signed by the new key only: not part of a's history at all.
         let note = b.sign(&only_old.body()).unwrap();
-        assert_eq!(walk_transitions(&a.verifier(), &[("t".into(), note)]).unwrap().len(), 1);
+        assert_eq!(
+            walk_transitions(&a.verifier(), &[("t".into(), note)])
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
     fn two_transitions_from_one_key_are_a_fork() {
         let (a, b, c) = (key("ops-a", 1), key("ops-b", 2), key("ops-c", 3));
         let notes = vec![
-            ("1".to_owned(), transition(&a, &b, "2026-01-01T00:00:00Z", "2026-01-08T00:00:00Z")),
-            ("2".to_owned(), transition(&a, &c, "2026-01-01T00:00:00Z", "2026-01-08T00:00:00Z")),
+            (
+                "1".to_owned(),
+                transition(&a, &b, "2026-01-01T00:00:00Z", "2026-01-08T00:00:00Z"),
+            ),
+            (
+                "2".to_owned(),
+                transition(&a, &c, "2026-01-01T00:00:00Z", "2026-01-08T00:00:00Z"),
+            ),
         ];
         let r = walk_transitions(&a.verifier(), &notes);
         assert!(matches!(r, Err(TransitionProblem::Fork { .. })), "{r:?}");
         // Back to a key the history left.
         let notes = vec![
-            ("1".to_owned(), transition(&a, &b, "2026-01-01T00:00:00Z", "2026-01-08T00:00:00Z")),
-            ("2".to_owned(), transition(&b, &a, "2026-02-01T00:00:00Z", "2026-02-08T00:00:00Z")),
+            (
+                "1".to_owned(),
+                transition(&a, &b, "2026-01-01T00:00:00Z", "2026-01-08T00:00:00Z"),
+            ),
+            (
+                "2".to_owned(),
+                transition(&b, &a, "2026-02-01T00:00:00Z", "2026-02-08T00:00:00Z"),
+            ),
         ];
         let r = walk_transitions(&a.verifier(), &notes);
         assert!(matches!(r, Err(TransitionProblem::Cycle { .. })), "{r:?}");

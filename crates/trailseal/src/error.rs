@@ -231,6 +231,9 @@ pub enum KeyError {
     /// An anchor cannot be signed (its origin, or the note format, refuses it).
     #[error(transparent)]
     Anchor(#[from] AnchorError),
+    /// A signing-key transition cannot be made or read.
+    #[error("key transition: {0}")]
+    Transition(String),
 }
 
 /// Why no bundle can be made of the selected range.

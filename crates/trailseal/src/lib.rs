@@ -45,6 +45,7 @@ pub mod seal;
 pub mod secret;
 pub mod signing;
 pub mod tlog;
+pub mod transitions;
 pub mod verify;
 pub mod witness;
 

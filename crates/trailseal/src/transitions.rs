@@ -56,11 +56,7 @@ pub fn read_transitions(dir: &Path) -> Result<Vec<(String, String)>, Error> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(io)?
         .filter_map(Result::ok)
-        .filter(|e| {
-            e.path()
-                .extension()
-                .is_some_and(|x| x == TRANSITION_EXT)
-        })
+        .filter(|e| e.path().extension().is_some_and(|x| x == TRANSITION_EXT))
         .take(MAX_FILES + 1)
         .collect();
     if entries.len() > MAX_FILES {
@@ -93,14 +89,19 @@ pub fn read_transitions(dir: &Path) -> Result<Vec<(String, String)>, Error> {
 
 /// The key history from `root` through the transitions in `dir`; a history that does not walk
 /// is an `unverifiable` verdict (wrong public key): nothing it would vouch for can be used.
-pub fn key_history(root: &NoteVerifier, dir: &Path) -> Result<Result<Vec<KeyValidity>, Verdict>, Error> {
+pub fn key_history(
+    root: &NoteVerifier,
+    dir: &Path,
+) -> Result<Result<Vec<KeyValidity>, Verdict>, Error> {
     let notes = read_transitions(dir)?;
-    Ok(walk_transitions(root, &notes).map_err(|p: TransitionProblem| {
-        Verdict::Unverifiable(Unverifiable {
-            reason: UnverifiableReason::WrongKey,
-            detail: format!("the key transitions in {}: {p}", dir.display()),
-        })
-    }))
+    Ok(
+        walk_transitions(root, &notes).map_err(|p: TransitionProblem| {
+            Verdict::Unverifiable(Unverifiable {
+                reason: UnverifiableReason::WrongKey,
+                detail: format!("the key transitions in {}: {p}", dir.display()),
+            })
+        }),
+    )
 }
 
 /// Opens an anchor with the key history: it must carry a valid signature by a key whose

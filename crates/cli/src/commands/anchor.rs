@@ -31,6 +31,10 @@ pub(crate) struct AnchorArgs {
     /// The log's identity in the anchor (default: trailseal.local/<store file name>).
     #[arg(long)]
     pub(crate) origin: Option<String>,
+    /// Also sign with this key (repeatable): during a signing-key transition's overlap, the
+    /// old key and the new one both sign (`trailseal keygen --rotate-from`).
+    #[arg(long, value_name = "KEY")]
+    pub(crate) also_signing_key: Vec<PathBuf>,
 }
 
 /// The origin of anchors and bundles when none is given: `trailseal.local/<store file name>`.
@@ -64,7 +68,12 @@ pub(crate) fn run(args: &AnchorArgs) -> Result<u8, CliError> {
         .clone()
         .unwrap_or_else(|| default_origin(&args.store.store));
     let mut log = open(&args.store, OpenMode::Read, TraceLimits::default())?.with_keyring(key);
-    let (anchor, note) = log.anchor(&signer, &origin, now(), true).map_err(refused)?;
+    let (anchor, mut note) = log.anchor(&signer, &origin, now(), true).map_err(refused)?;
+    for path in &args.also_signing_key {
+        let extra = self::signer(path)?;
+        note = trailseal::core::note::add_signature(&note, &extra)
+            .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+    }
     tree_note(&mut log, &anchor);
     match &args.out {
         Some(path) => {

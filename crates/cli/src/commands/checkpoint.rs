@@ -42,6 +42,10 @@ pub(crate) struct CheckpointArgs {
     /// verifier key (vkey).
     #[arg(long = "witness", value_name = "URL=VKEY")]
     pub(crate) witnesses: Vec<WitnessEndpoint>,
+    /// Also sign with this key (repeatable): during a signing-key transition's overlap, the
+    /// old key and the new one both sign (`trailseal keygen --rotate-from`).
+    #[arg(long, value_name = "KEY", conflicts_with = "witnesses")]
+    pub(crate) also_signing_key: Vec<PathBuf>,
     /// How many distinct witnesses must cosign.
     #[arg(long, value_name = "N", default_value_t = 1, requires = "witnesses")]
     pub(crate) quorum: usize,
@@ -197,7 +201,15 @@ pub(crate) fn run(args: &CheckpointArgs) -> Result<u8, CliError> {
     }
     // The note to publish, the witness reports, and the failure to report after writing.
     let (note, reports, failure) = match cosigning {
-        None => (Some(made.note.clone()), Vec::new(), None),
+        None => {
+            let mut note = made.note.clone();
+            for path in &args.also_signing_key {
+                let extra = super::anchor::signer(path)?;
+                note = trailseal::core::note::add_signature(&note, &extra)
+                    .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+            }
+            (Some(note), Vec::new(), None)
+        }
         Some(Ok(c)) => (Some(c.note), c.witnesses, None),
         Some(Err(CosignError::QuorumNotMet {
             count,

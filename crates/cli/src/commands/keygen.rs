@@ -23,6 +23,21 @@ pub(crate) struct KeygenArgs {
     /// (mode 0600, never printed), for --secret-file or WEAVER_KERNEL_SECRET="$(cat FILE)".
     #[arg(long, conflicts_with = "name")]
     pub(crate) secret: bool,
+    /// Make the new key the successor of this signing key: also write NAME.transition, a
+    /// note signed by both keys (for `verify --key-transitions DIR`).
+    #[arg(long, value_name = "OLD", conflicts_with = "secret")]
+    pub(crate) rotate_from: Option<PathBuf>,
+    /// When the new key takes effect (RFC 3339; default now).
+    #[arg(long, value_name = "TIME", requires = "rotate_from")]
+    pub(crate) effective: Option<String>,
+    /// How long after that the old key stays valid (both sign meanwhile).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "7d",
+        requires = "rotate_from"
+    )]
+    pub(crate) overlap: crate::cli::DurationArg,
 }
 
 /// Writes a new key file (`mode`, whatever the umask) that must not exist yet: written beside
@@ -52,7 +67,21 @@ pub(crate) fn run(args: &KeygenArgs) -> Result<u8, CliError> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
     };
-    let signer = generate_signing_key(&name)?;
+    let (signer, transition) = match &args.rotate_from {
+        None => (generate_signing_key(&name)?, None),
+        Some(old) => {
+            let old = super::anchor::signer(old)?;
+            let effective = match &args.effective {
+                Some(t) => trailseal::Timestamp::parse(t, trailseal::core::time::Offset::Required)
+                    .map_err(|e| CliError::new(format!("--effective: {e}")))?,
+                None => trailseal::now(),
+            };
+            let until = effective.saturating_add_micros(args.overlap.micros());
+            let (new, note) =
+                trailseal::transitions::rotate_signing_key(&old, &name, effective, until)?;
+            (new, Some(note))
+        }
+    };
     let public = PathBuf::from(format!("{}.pub", args.out.display()));
     // Not `exists()`: a dangling symbolic link is there too.
     if std::fs::symlink_metadata(&public).is_ok() {
@@ -61,8 +90,28 @@ pub(crate) fn run(args: &KeygenArgs) -> Result<u8, CliError> {
                 .hint("keygen never overwrites a key; choose another --out"),
         );
     }
+    let transition_path = PathBuf::from(format!(
+        "{}.{}",
+        args.out.display(),
+        trailseal::transitions::TRANSITION_EXT
+    ));
+    if transition.is_some() && std::fs::symlink_metadata(&transition_path).is_ok() {
+        return Err(
+            CliError::new(format!("{}: already exists", transition_path.display()))
+                .hint("keygen never overwrites a key; choose another --out"),
+        );
+    }
     write_file(&args.out, &(signer.to_key_string() + "\n"), PRIVATE)?;
     write_file(&public, &(signer.verifier().to_key_string() + "\n"), PUBLIC)?;
+    if let Some(note) = &transition {
+        write_file(&transition_path, note, PUBLIC)?;
+        writeln!(
+            stdout(),
+            "wrote the transition {} (signed by the old key and the new one): publish it beside the old public key; verifiers pass its folder to --key-transitions",
+            transition_path.display()
+        )
+        .map_err(output)?;
+    }
     writeln!(
         stdout(),
         "wrote the signing key {} (mode 0600; keep it off the store's host if you can: it is not the chain secret)\nand the public key {}: {}",

@@ -49,6 +49,11 @@ pub(crate) struct VerifyArgs {
     /// The public key the anchors and checkpoints are signed with.
     #[arg(long, value_name = "KEY.pub")]
     pub(crate) public_key: Option<PathBuf>,
+    /// Walk the signing-key transitions in DIR (`*.transition`, from `trailseal keygen
+    /// --rotate-from`) from --public-key: anchors must be signed by a key valid at their time,
+    /// checkpoints by any key of the history.
+    #[arg(long, value_name = "DIR", requires = "public_key")]
+    pub(crate) key_transitions: Option<PathBuf>,
     /// Also check the store against the forward-secure seals in DIR (`trailseal seal`),
     /// walked from --seal-public-key: a forged, altered or missing seal or certificate is
     /// tampered (kind seal); an open epoch overdue at --now is tampered (kind truncated).
@@ -179,15 +184,20 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<u8, CliError> {
                 .transpose()?;
             let mut progress = ProgressLine::new(!quiet);
             let mut options = trailseal::VerifyOptions::new();
-            if let Some(public) = &public
-                && !anchors.is_empty()
-            {
-                options = options.anchor_notes(&anchors, public);
-            }
-            if let Some(public) = &public
-                && !checkpoints.is_empty()
-            {
-                options = options.checkpoint_notes(&checkpoints, public);
+            match (&public, &args.key_transitions) {
+                (Some(public), Some(dir)) => {
+                    let history = trailseal::transitions::key_history(public, dir)?;
+                    options = options.notes_with_history(&anchors, &checkpoints, history);
+                }
+                (Some(public), None) => {
+                    if !anchors.is_empty() {
+                        options = options.anchor_notes(&anchors, public);
+                    }
+                    if !checkpoints.is_empty() {
+                        options = options.checkpoint_notes(&checkpoints, public);
+                    }
+                }
+                (None, _) => {}
             }
             if !witnesses.is_empty() {
                 options = options.witness_quorum(witnesses, args.quorum);

@@ -142,6 +142,43 @@ impl<'a> VerifyOptions<'a> {
         self
     }
 
+    /// [`VerifyOptions::anchor_notes`] and [`VerifyOptions::checkpoint_notes`] with a key
+    /// history ([`crate::transitions::key_history`]) instead of one key: an anchor must be
+    /// signed by a key valid at its time (else `unverifiable`, wrong public key, naming the key
+    /// and its window); a checkpoint by any key of the history. A history that did not walk
+    /// makes the verdict `unverifiable` whatever the store holds.
+    pub fn notes_with_history(
+        mut self,
+        anchors: &[(String, String)],
+        checkpoints: &[(String, String)],
+        history: Result<Vec<trailseal_core::transition::KeyValidity>, Verdict>,
+    ) -> Self {
+        let keys = match history {
+            Ok(keys) => keys,
+            Err(verdict) => {
+                self.unusable_anchor.get_or_insert(verdict);
+                return self;
+            }
+        };
+        for (label, note) in anchors {
+            match crate::transitions::open_anchor_with(label, note, &keys) {
+                Ok(check) => self.anchors.push(check),
+                Err(verdict) => {
+                    self.unusable_anchor.get_or_insert(verdict);
+                }
+            }
+        }
+        for (label, note) in checkpoints {
+            match crate::transitions::open_checkpoint_with(label, note, &keys) {
+                Ok(check) => self.checkpoints.push(check),
+                Err(verdict) => {
+                    self.unusable_checkpoint.get_or_insert(verdict);
+                }
+            }
+        }
+        self
+    }
+
     /// Every checkpoint given ([`VerifyOptions::checkpoint_notes`]) must carry valid
     /// cosignatures by at least `quorum` of the distinct `witnesses` (counted as
     /// `trailseal_core::witness::evaluate_quorum` counts), else the verdict is `unverifiable`,
