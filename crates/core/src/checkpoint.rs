@@ -179,7 +179,7 @@ fn parse_body(body: &str) -> Result<(Checkpoint, Vec<&str>), CheckpointError> {
 }
 
 /// A decimal `u64` as tlog writes it: ASCII digits, no sign, no leading zero (except `0`).
-pub(crate) fn parse_decimal(text: &str) -> Option<u64> {
+pub fn parse_decimal(text: &str) -> Option<u64> {
     let canonical = !text.is_empty()
         && text.bytes().all(|b| b.is_ascii_digit())
         && !(text.len() > 1 && text.starts_with('0'));

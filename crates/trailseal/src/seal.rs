@@ -209,14 +209,6 @@ fn json_string(s: &str) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// A decimal epoch number as trailseal names files: digits, no leading zero.
-fn epoch_of(name: &str) -> Option<u64> {
-    let canonical = !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_digit())
-        && (name == "0" || !name.starts_with('0'));
-    canonical.then(|| name.parse().ok()).flatten()
-}
-
 fn random_signer(origin: &str, epoch: u64) -> Result<NoteSigner, Error> {
     let mut seed = Zeroizing::new([0u8; 32]);
     getrandom::fill(seed.as_mut()).map_err(KeyError::Random)?;
@@ -482,7 +474,7 @@ pub fn read_seals(
         let epoch = name
             .strip_suffix(".cert")
             .or_else(|| name.strip_suffix(".seal"))
-            .and_then(epoch_of);
+            .and_then(trailseal_core::checkpoint::parse_decimal);
         if let Some(e) = epoch {
             files += 1;
             highest = highest.max(e);
