@@ -269,13 +269,17 @@ class AuditLog:
         seal_public_key: PathLike | None = None,
         now: datetime.datetime | str | None = None,
         seal_grace: datetime.timedelta = datetime.timedelta(minutes=5),
+        key_transitions: PathLike | None = None,
     ) -> Verdict:
         """Verifies the whole chain on all cores, against signed anchors and tree checkpoint
         files when given (with the public key file), each checkpoint with cosignatures by
         ``quorum`` of ``witness_keys`` (witness vkeys) when given; with ``seals`` (a seal
         directory) and ``seal_public_key`` (its root public key file), against the
         forward-secure seals too, an open epoch overdue at ``now`` (default: the clock) plus
-        ``seal_grace`` being tampering. Never raises for what it finds: the verdict says it."""
+        ``seal_grace`` being tampering. With ``key_transitions`` (a folder of the
+        ``.transition`` notes :func:`keygen` writes), the signing-key history is walked from
+        ``public_key`` and each anchor must be signed by a key valid at its time (else the
+        verdict is unverifiable). Never raises for what it finds: the verdict says it."""
         notes = _anchor_notes(anchors, anchor_dir)
         cps = _read_notes(checkpoints, "checkpoint")
         if (notes or cps) and public_key is None:
@@ -286,6 +290,8 @@ class AuditLog:
         key = None if public_key is None else os.fspath(public_key)
         if (seals is None) != (seal_public_key is None):
             raise InvalidTraceError("seals and seal_public_key go together")
+        if key_transitions is not None and public_key is None:
+            raise InvalidTraceError("key_transitions need public_key")
         return Verdict._from_json(
             self._log.verify(
                 notes,
@@ -297,6 +303,7 @@ class AuditLog:
                 seal_public_key=None if seal_public_key is None else os.fspath(seal_public_key),
                 now=None if now is None else _time_text("now", now),
                 seal_grace_micros=_micros("seal_grace", seal_grace),
+                key_transitions=None if key_transitions is None else os.fspath(key_transitions),
             )
         )
 
@@ -401,6 +408,7 @@ class AuditLog:
         quorum: int | None = None,
         witness_state: PathLike | None = None,
         witness_timeout: datetime.timedelta | None = None,
+        also_signing_keys: Iterable[PathLike] = (),
     ) -> Checkpoint:
         """Verifies the store (one snapshot), then signs a C2SP checkpoint of its Merkle tree
         with the signing key file, as ``trailseal checkpoint`` does: the tree is brought up
@@ -413,7 +421,8 @@ class AuditLog:
         a file store). With ``out`` the checkpoint is written there atomically: a new file,
         or over a checkpoint of this log that it extends (checked with a consistency proof);
         a checkpoint there the tree does not extend raises :class:`~trailseal.errors.ForkError`
-        and is left in place as evidence."""
+        and is left in place as evidence. ``also_signing_keys`` sign it too (a signing-key
+        transition's overlap; not together with witnesses)."""
         urls = [_witness_text(i, w) for i, w in enumerate(witnesses, 1)]
         timeout = None if witness_timeout is None else _micros("witness_timeout", witness_timeout)
         (origin_, size, root, base, note, written, replaced, uncovered, reports, count) = (
@@ -425,6 +434,7 @@ class AuditLog:
                 quorum=quorum,
                 witness_state=None if witness_state is None else os.fspath(witness_state),
                 witness_timeout_micros=timeout,
+                also_signing_keys=[os.fspath(k) for k in also_signing_keys],
             )
         )
         return Checkpoint(
@@ -513,13 +523,17 @@ class AuditLog:
         *,
         out: PathLike | None = None,
         origin: str | None = None,
+        also_signing_keys: Iterable[PathLike] = (),
     ) -> Anchor:
         """Verifies the chain, then signs an anchor of its head with the signing key file
-        (from :func:`keygen`). With ``out`` it is written there, write-once."""
+        (from :func:`keygen`). With ``out`` it is written there, write-once.
+        ``also_signing_keys`` sign it too: during a signing-key transition's overlap the old
+        key and the new one both sign."""
         origin_, size, head_hash, note, created = self._log.anchor(
             os.fspath(signing_key),
             origin=origin,
             out=None if out is None else os.fspath(out),
+            also_signing_keys=[os.fspath(k) for k in also_signing_keys],
         )
         return Anchor(
             origin=origin_,
@@ -651,6 +665,7 @@ def verify(
     seal_public_key: PathLike | None = None,
     now: datetime.datetime | str | None = None,
     seal_grace: datetime.timedelta = datetime.timedelta(minutes=5),
+    key_transitions: PathLike | None = None,
 ) -> Verdict:
     """Opens ``store`` read-only and verifies it (see :meth:`AuditLog.verify`)."""
     with open(
@@ -667,6 +682,7 @@ def verify(
             seal_public_key=seal_public_key,
             now=now,
             seal_grace=seal_grace,
+            key_transitions=key_transitions,
         )
 
 
@@ -737,12 +753,33 @@ def verify_proof(
     )
 
 
-def keygen(out: PathLike, name: str | None = None) -> str:
+def keygen(
+    out: PathLike,
+    name: str | None = None,
+    *,
+    rotate_from: PathLike | None = None,
+    effective: datetime.datetime | str | None = None,
+    overlap: datetime.timedelta = datetime.timedelta(days=7),
+) -> str:
     """Writes a new Ed25519 signing key to ``out`` (mode 0600) and its public key to
     ``out.pub``, neither of which may exist; returns the public key text. ``name`` is the
-    key's name in signatures (default: the file name)."""
+    key's name in signatures (default: the file name).
+
+    With ``rotate_from`` (the old signing key file) the new key is its successor, as
+    ``trailseal keygen --rotate-from`` makes it: ``out.transition`` gets a transition note
+    signed by both keys, the new key valid from ``effective`` (default now) and the old one
+    for ``overlap`` longer. Publish the note in a folder verifiers pass as
+    ``key_transitions``."""
     path = os.fspath(out)
-    return _native.keygen(path, name if name is not None else Path(path).name)
+    if rotate_from is None and effective is not None:
+        raise InvalidTraceError("effective needs rotate_from")
+    return _native.keygen(
+        path,
+        name if name is not None else Path(path).name,
+        None if rotate_from is None else os.fspath(rotate_from),
+        None if effective is None else _time_text("effective", effective),
+        _micros("overlap", overlap),
+    )
 
 
 def keygen_secret(out: PathLike) -> None:

@@ -54,6 +54,7 @@ class Log:
         seal_public_key: str | None = None,
         now: str | None = None,
         seal_grace_micros: int = ...,
+        key_transitions: str | None = None,
     ) -> str: ...
     def seal_init(
         self, seal_dir: str, seal_key: str, origin: str, epoch_records: int, epoch_seconds: int
@@ -76,7 +77,12 @@ class Log:
     def retention(self) -> tuple[str, bool, int | None]: ...
     def set_min_retention(self, min_retention_micros: int | None, *, allow_decrease: bool = False) -> str: ...
     def anchor(
-        self, signing_key: str, *, origin: str | None = None, out: str | None = None
+        self,
+        signing_key: str,
+        *,
+        origin: str | None = None,
+        out: str | None = None,
+        also_signing_keys: list[str] = ...,
     ) -> tuple[str, int, str, str, bool | None]: ...
     def export_jsonl(self, path: str) -> int: ...
     def export_bundle(
@@ -105,6 +111,7 @@ class Log:
         quorum: int | None = None,
         witness_state: str | None = None,
         witness_timeout_micros: int | None = None,
+        also_signing_keys: list[str] = ...,
     ) -> tuple[
         str,
         int,
@@ -151,7 +158,13 @@ def verify_proof(
     witness_keys: list[str] = ...,
     quorum: int = 1,
 ) -> str: ...
-def keygen(out: str, name: str) -> str: ...
+def keygen(
+    out: str,
+    name: str,
+    rotate_from: str | None = None,
+    effective: str | None = None,
+    overlap_micros: int = ...,
+) -> str: ...
 def keygen_secret(out: str) -> None: ...
 def cli_main(argv: list[str]) -> int: ...
 def canonical_json(text: bytes) -> str: ...

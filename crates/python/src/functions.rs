@@ -5,7 +5,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use pyo3::prelude::*;
-use trailseal::signing::{generate_signing_key, read_public_key};
+use trailseal::signing::{generate_signing_key, read_public_key, read_signing_key};
 use trailseal::store::atomic::{PRIVATE, PUBLIC, write_new};
 
 use crate::errors::{Class, Raised};
@@ -82,25 +82,70 @@ fn write_key_file(path: &Path, text: &str, mode: u32) -> Result<(), Raised> {
 }
 
 /// Makes a signing key named `name` in `out` (mode 0600) and its public key in `out.pub`;
-/// neither may exist. Returns the public key text.
+/// none of the files may exist. With `rotate_from` (the old signing key file), the new key is
+/// its successor: `out.transition` gets the transition note signed by both keys, the new key
+/// valid from `effective` (RFC 3339; default now), the old one `overlap_micros` longer.
+/// Returns the public key text.
 #[pyfunction]
-pub(crate) fn keygen(out: PathBuf, name: String) -> PyResult<String> {
-    let signer = generate_signing_key(&name).map_err(Raised::from)?;
+#[pyo3(signature = (out, name, rotate_from=None, effective=None, overlap_micros=7 * 86_400_000_000))]
+pub(crate) fn keygen(
+    out: PathBuf,
+    name: String,
+    rotate_from: Option<PathBuf>,
+    effective: Option<String>,
+    overlap_micros: i64,
+) -> PyResult<String> {
+    if rotate_from.is_none() && effective.is_some() {
+        return Err(Raised::new(Class::InvalidTrace, "effective needs rotate_from").into());
+    }
+    if overlap_micros < 0 {
+        return Err(Raised::new(Class::InvalidTrace, "overlap: must not be negative").into());
+    }
     let public = PathBuf::from(format!("{}.pub", out.display()));
-    if std::fs::symlink_metadata(&public).is_ok() {
-        return Err(Raised::new(
-            Class::Anchor,
-            format!(
-                "{}: already exists; keys are never overwritten",
-                public.display()
-            ),
-        )
-        .into());
+    let transition_path = PathBuf::from(format!(
+        "{}.{}",
+        out.display(),
+        trailseal::transitions::TRANSITION_EXT
+    ));
+    let (signer, transition) = match &rotate_from {
+        None => (generate_signing_key(&name).map_err(Raised::from)?, None),
+        Some(old) => {
+            let old = read_signing_key(old).map_err(Raised::from)?;
+            let effective = match &effective {
+                Some(t) => crate::log::timestamp("effective", t)?,
+                None => trailseal::now(),
+            };
+            let until = effective.saturating_add_micros(overlap_micros);
+            let (new, note) =
+                trailseal::transitions::rotate_signing_key(&old, &name, effective, until)
+                    .map_err(Raised::from)?;
+            (new, Some(note))
+        }
+    };
+    let mut taken = vec![&public];
+    if transition.is_some() {
+        taken.push(&transition_path);
+    }
+    for path in taken {
+        // Not `exists()`: a dangling symbolic link is there too.
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(Raised::new(
+                Class::Anchor,
+                format!(
+                    "{}: already exists; keys are never overwritten",
+                    path.display()
+                ),
+            )
+            .into());
+        }
     }
     let private = zeroize::Zeroizing::new(signer.to_key_string() + "\n");
     write_key_file(&out, &private, PRIVATE)?;
     let public_text = signer.verifier().to_key_string();
     write_key_file(&public, &(public_text.clone() + "\n"), PUBLIC)?;
+    if let Some(note) = &transition {
+        write_key_file(&transition_path, note, PUBLIC)?;
+    }
     Ok(public_text)
 }
 

@@ -316,7 +316,9 @@ impl Log {
     /// `witness_keys` when given); returns the verdict as `verify --json` prints it.
     /// With `seals` (a seal directory) and `seal_public_key` (its root key file), also checks
     /// the forward-secure seals, at `now` (RFC 3339; default the clock) with `seal_grace_micros`.
-    #[pyo3(signature = (anchors=Vec::new(), public_key=None, checkpoints=Vec::new(), witness_keys=Vec::new(), quorum=1, seals=None, seal_public_key=None, now=None, seal_grace_micros=300_000_000))]
+    /// With `key_transitions` (a folder of transition notes), anchors and checkpoints are
+    /// opened with the key history walked from `public_key`.
+    #[pyo3(signature = (anchors=Vec::new(), public_key=None, checkpoints=Vec::new(), witness_keys=Vec::new(), quorum=1, seals=None, seal_public_key=None, now=None, seal_grace_micros=300_000_000, key_transitions=None))]
     #[allow(clippy::too_many_arguments)]
     fn verify(
         &self,
@@ -330,6 +332,7 @@ impl Log {
         seal_public_key: Option<PathBuf>,
         now: Option<String>,
         seal_grace_micros: i64,
+        key_transitions: Option<PathBuf>,
     ) -> PyResult<String> {
         let walked = match (&seals, &seal_public_key) {
             (Some(dir), Some(root)) => {
@@ -357,18 +360,29 @@ impl Log {
             .map(read_public_key)
             .transpose()
             .map_err(Raised::from)?;
+        let history = match (&public, &key_transitions) {
+            (Some(public), Some(dir)) => {
+                Some(trailseal::transitions::key_history(public, dir).map_err(Raised::from)?)
+            }
+            (None, Some(_)) => {
+                return Err(
+                    Raised::new(Class::InvalidTrace, "key_transitions need public_key").into(),
+                );
+            }
+            _ => None,
+        };
         let witnesses = crate::tlog::witness_keys(&witness_keys)?;
         let verdict = self.read_with(py, |log| {
             let mut options = VerifyOptions::new();
-            if let Some(public) = &public
-                && !anchors.is_empty()
-            {
-                options = options.anchor_notes(&anchors, public);
-            }
-            if let Some(public) = &public
-                && !checkpoints.is_empty()
-            {
-                options = options.checkpoint_notes(&checkpoints, public);
+            if let Some(history) = history {
+                options = options.notes_with_history(&anchors, &checkpoints, history);
+            } else if let Some(public) = &public {
+                if !anchors.is_empty() {
+                    options = options.anchor_notes(&anchors, public);
+                }
+                if !checkpoints.is_empty() {
+                    options = options.checkpoint_notes(&checkpoints, public);
+                }
             }
             if !witnesses.is_empty() {
                 options = options.witness_quorum(witnesses, quorum);
@@ -549,30 +563,36 @@ impl Log {
 
     /// Verifies the chain, then signs an anchor of its head with the signing key file. With
     /// `out`, writes it there (write-once: an existing different anchor is an error). Returns
-    /// `(origin, size, head_hash, note, created)`.
-    #[pyo3(signature = (signing_key, *, origin=None, out=None))]
+    /// `(origin, size, head_hash, note, created)`. `also_signing_keys` sign it too (during a
+    /// signing-key transition's overlap, the old key and the new one both sign).
+    #[pyo3(signature = (signing_key, *, origin=None, out=None, also_signing_keys=Vec::new()))]
     fn anchor(
         &self,
         py: Python<'_>,
         signing_key: PathBuf,
         origin: Option<String>,
         out: Option<PathBuf>,
+        also_signing_keys: Vec<PathBuf>,
     ) -> PyResult<(String, u64, String, String, Option<bool>)> {
         let signer = read_signing_key(&signing_key).map_err(Raised::from)?;
-        let origin = origin.unwrap_or_else(|| default_origin(&self.shown));
-        let result = self
-            .with_log(py, |log| -> std::result::Result<_, trailseal::Error> {
-                let (anchor, note) = log.anchor(&signer, &origin, trailseal::now(), true)?;
-                let created = match &out {
-                    None => None,
-                    Some(path) => Some(
-                        trailseal::write_anchor_once(path, &anchor, &note, &signer.verifier())?
-                            == trailseal::AnchorWrite::Created,
-                    ),
-                };
-                Ok((anchor, note, created))
-            })?
+        let extra = also_signing_keys
+            .iter()
+            .map(|p| read_signing_key(p))
+            .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(Raised::from)?;
+        let origin = origin.unwrap_or_else(|| default_origin(&self.shown));
+        let result = self.with_log(py, |log| -> Result<_> {
+            let (anchor, note) = log.anchor(&signer, &origin, trailseal::now(), true)?;
+            let note = crate::tlog::add_signatures(note, &extra)?;
+            let created = match &out {
+                None => None,
+                Some(path) => Some(
+                    trailseal::write_anchor_once(path, &anchor, &note, &signer.verifier())?
+                        == trailseal::AnchorWrite::Created,
+                ),
+            };
+            Ok((anchor, note, created))
+        })??;
         let (anchor, note, created) = result;
         Ok((
             anchor.origin,
@@ -652,7 +672,8 @@ impl Log {
     /// (`URL=VKEY`), a `quorum` of which must cosign (their state in `witness_state`). With
     /// `out`, writes it there: a new file, or over a checkpoint of this log it extends; a
     /// checkpoint there that the tree does not extend raises `ForkError`.
-    #[pyo3(signature = (signing_key, *, origin=None, out=None, witnesses=Vec::new(), quorum=None, witness_state=None, witness_timeout_micros=None))]
+    /// `also_signing_keys` sign it too (not with witnesses).
+    #[pyo3(signature = (signing_key, *, origin=None, out=None, witnesses=Vec::new(), quorum=None, witness_state=None, witness_timeout_micros=None, also_signing_keys=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn checkpoint(
         &self,
@@ -664,10 +685,12 @@ impl Log {
         quorum: Option<usize>,
         witness_state: Option<PathBuf>,
         witness_timeout_micros: Option<u64>,
+        also_signing_keys: Vec<PathBuf>,
     ) -> PyResult<crate::tlog::CheckpointTuple> {
         Ok(self.make_checkpoint(
             py,
             signing_key,
+            also_signing_keys,
             origin,
             out,
             witnesses,

@@ -137,6 +137,7 @@ impl Log {
         &self,
         py: Python<'_>,
         signing_key: PathBuf,
+        also_signing_keys: Vec<PathBuf>,
         origin: Option<String>,
         out: Option<PathBuf>,
         witnesses: Vec<String>,
@@ -145,6 +146,16 @@ impl Log {
         witness_timeout_micros: Option<u64>,
     ) -> Result<CheckpointTuple> {
         let signer = read_signing_key(&signing_key)?;
+        if !also_signing_keys.is_empty() && !witnesses.is_empty() {
+            return Err(Raised::new(
+                Class::InvalidTrace,
+                "also_signing_keys cannot be combined with witnesses",
+            ));
+        }
+        let extra = also_signing_keys
+            .iter()
+            .map(|p| read_signing_key(p))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         let verifier = signer.verifier();
         let origin = origin_of(origin, self.shown())?;
         let cosign = if witnesses.is_empty() {
@@ -192,7 +203,11 @@ impl Log {
                 }
             };
             let (note, reports, count, failure) = match cosigning {
-                None => (Some(made.note.clone()), Vec::new(), None, None),
+                None => {
+                    let mut note = made.note.clone();
+                    note = add_signatures(note, &extra)?;
+                    (Some(note), Vec::new(), None, None)
+                }
                 Some(Ok(c)) => (Some(c.note), c.witnesses, Some(c.count), None),
                 Some(Err(CosignError::QuorumNotMet {
                     count,
@@ -389,4 +404,16 @@ pub(crate) fn verify_proof(
         .detach(|| verify_proof_bytes(&proof, &public, trace.as_deref(), &witnesses, quorum))
         .map_err(|e| Raised::new(Class::InvalidTrace, format!("quorum: {e}")))?;
     Ok(trailseal_cli::json::proof_verdict(&verdict))
+}
+
+/// `note` with a signature by each of `keys` added (a signing-key transition's overlap).
+pub(crate) fn add_signatures(
+    mut note: String,
+    keys: &[trailseal::core::note::NoteSigner],
+) -> Result<String> {
+    for key in keys {
+        note = trailseal::core::note::add_signature(&note, key)
+            .map_err(|e| Raised::new(Class::Anchor, format!("signing key {}: {e}", key.name())))?;
+    }
+    Ok(note)
 }
