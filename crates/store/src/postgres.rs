@@ -62,6 +62,8 @@ pub struct PgStore {
     lock_timeout: Duration,
     /// The statements every append uses, prepared once per connection when it first writes.
     statements: Option<tx::Statements>,
+    /// Whether the schema check is prepared on this connection (`schema::PREPARED`).
+    check_prepared: bool,
     /// The tree's right edge after this handle's last append.
     frontier: crate::FrontierCache,
 }

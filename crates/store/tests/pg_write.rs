@@ -272,3 +272,65 @@ fn what_is_created_on_the_tables_during_a_write_waits_for_it_or_refuses_its_comm
             .unwrap();
     }
 }
+
+/// The xid of the row at `seq`, and whether its commit record is in the WAL flushed so far
+/// (read from the WAL itself with `pg_walinspect`, from `since` on).
+fn commit_flushed(admin: &mut postgres::Client, schema: &str, seq: i64, since: &str) -> bool {
+    let xid: String = admin
+        .query_one(
+            &format!("SELECT xmin::text FROM {schema}.trailseal_traces WHERE seq = $1"),
+            &[&seq],
+        )
+        .unwrap()
+        .get(0);
+    let reached: bool = admin
+        .query_one(
+            "SELECT $1::text::pg_lsn <= pg_current_wal_flush_lsn()",
+            &[&since],
+        )
+        .unwrap()
+        .get(0);
+    if !reached {
+        return false;
+    }
+    let found: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_get_wal_records_info($1::text::pg_lsn, pg_current_wal_flush_lsn()) \
+             WHERE xid::text = $2 AND resource_manager = 'Transaction' AND record_type LIKE 'COMMIT%'",
+            &[&since, &xid],
+        )
+        .unwrap()
+        .get(0);
+    found == 1
+}
+
+/// An append commits without waiting for the WAL flush (so the chain's lock is not held
+/// through it), then waits for a later commit's flush: when it returns, its own commit record
+/// is in the flushed WAL. Also when the session's `synchronous_commit` is `off`. Read from
+/// the WAL at once, before the WAL writer (every 200 ms) would have flushed it anyway.
+#[test]
+fn an_append_returns_only_once_its_commit_record_is_flushed() {
+    let mut admin = admin();
+    admin
+        .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+        .unwrap();
+    for session in ["", "&options=-c%20synchronous_commit%3Doff"] {
+        let url = format!("{}{session}", trailseal_testkit::pg_fresh_schema_url());
+        let mut store = open(&url, None, OpenMode::Write { create: true }).unwrap();
+        let schema = schema_of(&url.replace(session, ""));
+        let key = test_key();
+        for round in 0..20u64 {
+            let since: String = admin
+                .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
+                .unwrap()
+                .get(0);
+            let batch = traces(round * 10, 1);
+            let done = store.append(&key, &batch).unwrap();
+            let seq = i64::try_from(done[0].seq).unwrap();
+            assert!(
+                commit_flushed(&mut admin, &schema, seq, &since),
+                "session {session:?}, round {round}: seq {seq} acknowledged before its commit was flushed"
+            );
+        }
+    }
+}

@@ -58,6 +58,7 @@ impl PgStore {
             lock_key: lock::chain_lock_key(&schema),
             lock_timeout,
             statements: None,
+            check_prepared: false,
             frontier: crate::FrontierCache::default(),
         };
         store.check_schema(&schema, mode)?;

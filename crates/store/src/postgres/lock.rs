@@ -36,9 +36,22 @@ impl ChainLock {
     /// bound. The wait runs in a savepoint, so that on timeout the transaction is still
     /// usable to ask who holds the lock. Numbers only: nothing here comes from input.
     pub(super) fn sql(&self) -> String {
+        format!("{}; {}", self.timeout_sql(), self.wait_sql())
+    }
+
+    /// The statement that bounds every lock wait of the open transaction by the timeout.
+    pub(super) fn timeout_sql(&self) -> String {
         format!(
-            "SET LOCAL lock_timeout = '{}ms'; SAVEPOINT trailseal_lock; SELECT pg_advisory_xact_lock({}); RELEASE SAVEPOINT trailseal_lock",
-            self.timeout.as_millis().max(1),
+            "SET LOCAL lock_timeout = '{}ms'",
+            self.timeout.as_millis().max(1)
+        )
+    }
+
+    /// The statements that wait for the lock (after [`ChainLock::timeout_sql`]), in a
+    /// savepoint (see [`ChainLock::sql`]).
+    pub(super) fn wait_sql(&self) -> String {
+        format!(
+            "SAVEPOINT trailseal_lock; SELECT pg_advisory_xact_lock({}); RELEASE SAVEPOINT trailseal_lock",
             self.key
         )
     }

@@ -67,7 +67,8 @@ pub(super) fn snapshot(store: &mut PgStore, readers: usize) -> Result<Snapshot<'
     // The transaction's first statement fixes its snapshot: the state and every record
     // the readers read come from it.
     let mut state = read_state(first.client(), &traces, &meta, &retention).map_err(&err)?;
-    state.tree = super::tree::stored_tree(first.client(), &location, tree.as_deref(), &meta)?;
+    let state_sql = tree.as_deref().map(|t| super::tree::state_sql(t, &meta));
+    state.tree = super::tree::stored_tree(first.client(), &location, state_sql.as_deref())?;
     let mut extra = Vec::new();
     if readers > 1 {
         // Best effort: a server that cannot share the snapshot is read by one reader.

@@ -100,6 +100,19 @@ pub(super) fn check_sql(schema: &str) -> String {
         .replace("$4", &array(|c| c.2))
 }
 
+/// The name of the check prepared on a connection ([`prepare_sql`]): planned once, then run
+/// by every write transaction with [`EXECUTE_SQL`] (planning the check costs some 2 ms of the
+/// server's time; running it, some 0.2 ms).
+const PREPARED: &str = "trailseal_schema_check";
+
+/// The statement that prepares the check on a connection, once.
+pub(super) fn prepare_sql(schema: &str) -> String {
+    format!("PREPARE {PREPARED} AS {}", check_sql(schema))
+}
+
+/// The statement that runs the prepared check; its answer is read with [`check_answer`].
+pub(super) const EXECUTE_SQL: &str = "EXECUTE trailseal_schema_check";
+
 /// Reads the answer of [`check_sql`], the last statement of the batch that gave `messages`.
 pub(super) fn check_answer(
     location: &str,
@@ -149,5 +162,11 @@ mod tests {
         assert!(sql.contains("n.nspname = 'tenant_7'"), "{sql}");
         assert!(sql.contains("unnest(ARRAY['trailseal_meta', "), "{sql}");
         assert_eq!(super::quote("a'b"), "'a''b'");
+    }
+
+    #[test]
+    fn the_prepared_check_is_the_one_executed() {
+        assert_eq!(super::EXECUTE_SQL, format!("EXECUTE {}", super::PREPARED));
+        assert!(super::prepare_sql("s").ends_with(&super::check_sql("s")));
     }
 }

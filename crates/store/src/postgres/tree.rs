@@ -8,28 +8,30 @@ use trailseal_core::tree::MerkleHash;
 use crate::tree::tree_error;
 use crate::{StoreError, StoredTree};
 
-/// The tree the store holds, if it has one, read in the transaction open on `client`.
-pub(super) fn stored_tree(
+/// The statement [`stored_tree`] runs: the base and the highest index, in one row.
+pub(super) fn state_sql(tree: &str, meta: &str) -> String {
+    format!(
+        "SELECT (SELECT value FROM {meta} WHERE key = 'tree_base'), (SELECT max(idx) FROM {tree})"
+    )
+}
+
+/// The statement [`append_hashes`] inserts with.
+pub(super) fn insert_sql(tree: &str) -> String {
+    format!("INSERT INTO {tree} (idx, hash) SELECT * FROM UNNEST($1::bigint[], $2::bytea[])")
+}
+
+/// The tree the store holds, if it has one, read in the transaction open on `client`, with
+/// `state` ([`state_sql`], as text or prepared).
+pub(super) fn stored_tree<S: postgres::ToStatement + ?Sized>(
     client: &mut impl GenericClient,
     location: &str,
-    tree: Option<&str>,
-    meta: &str,
+    state: Option<&S>,
 ) -> Result<Option<StoredTree>, StoreError> {
-    let Some(tree) = tree else { return Ok(None) };
+    let Some(state) = state else { return Ok(None) };
     let err = |source| StoreError::postgres(location, "read the tree", source);
-    let base: Option<String> = client
-        .query_opt(
-            &format!("SELECT value FROM {meta} WHERE key = 'tree_base'"),
-            &[],
-        )
-        .map_err(err)?
-        .map(|r| r.try_get(0))
-        .transpose()
-        .map_err(err)?;
-    let last: Option<i64> = client
-        .query_one(&format!("SELECT max(idx) FROM {tree}"), &[])
-        .and_then(|r| r.try_get(0))
-        .map_err(err)?;
+    let row = client.query_one(state, &[]).map_err(err)?;
+    let base: Option<String> = row.try_get(0).map_err(err)?;
+    let last: Option<i64> = row.try_get(1).map_err(err)?;
     // Hashes nobody can place (the base was removed): the store has no usable tree, and
     // verification says its records are not in one.
     let Some(base) = base else { return Ok(None) };
@@ -94,16 +96,17 @@ pub(super) fn read_hashes(
 /// How many hashes one `INSERT` carries.
 const ROWS_PER_STATEMENT: usize = 4096;
 
-/// Writes `hashes` at `first ..` (recording `base` when the store has no tree yet).
+/// Writes `hashes` at `first ..` (recording `base` when the store has no tree yet), with
+/// `insert` ([`insert_sql`], prepared).
 pub(super) fn append_hashes(
     client: &mut impl GenericClient,
     location: &str,
-    tree: Option<&str>,
+    insert: Option<&postgres::Statement>,
     meta: &str,
     (base, first): (u64, u64),
     hashes: &[MerkleHash],
 ) -> Result<(), StoreError> {
-    let Some(tree) = tree else {
+    let Some(insert) = insert else {
         return Err(tree_error(
             location,
             first,
@@ -138,14 +141,7 @@ pub(super) fn append_hashes(
             .map(|i| i64::try_from(start.saturating_add(i)).unwrap_or(i64::MAX))
             .collect();
         let bytes: Vec<&[u8]> = chunk.iter().map(|h| h.as_bytes().as_slice()).collect();
-        client
-            .execute(
-                &format!(
-                    "INSERT INTO {tree} (idx, hash) SELECT * FROM UNNEST($1::bigint[], $2::bytea[])"
-                ),
-                &[&idx, &bytes],
-            )
-            .map_err(err)?;
+        client.execute(insert, &[&idx, &bytes]).map_err(err)?;
     }
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! The PostgreSQL write transaction ([`WriteTx`]): one server transaction that holds the
-//! chain's lock from its first statement to its `COMMIT`, and is rolled back when dropped.
+//! chain's lock from its second round trip to its `COMMIT`, and is rolled back when dropped.
 //!
-//! Beginning one is a single round trip: `BEGIN`, the chain's lock, the tables' locks, then
-//! the schema check. `trailseal_traces` is locked `IN ROW EXCLUSIVE MODE` (what `INSERT`
+//! Beginning one takes two round trips: `BEGIN`, the lock timeout, the tables' locks and the
+//! schema check; then the chain's lock, so that the check runs before this writer holds the
+//! chain and not while others wait for it. `trailseal_traces` is locked `IN ROW EXCLUSIVE MODE` (what `INSERT`
 //! allows, so an append-only role can; it holds off triggers, rules, policies and `ALTER`
 //! until the commit) and `trailseal_meta` `IN ACCESS SHARE MODE` (against `ALTER`), both before
 //! the check, so what was checked is what the statements on them run on. A write that reads
@@ -11,6 +12,19 @@
 //! are prepared once per connection; the head, a stored `action_id` and the key id come from
 //! one of them, read once per transaction and kept while the transaction moves them itself;
 //! rows are sent 1,000 to a statement.
+//!
+//! The chain's lock is not held through the WAL flush. The transaction commits with
+//! `synchronous_commit = off` (its commit record is in the WAL, its locks released, nothing
+//! waited for), and then a second transaction that writes one WAL record of its own (a
+//! transactional logical message, `pg_logical_emit_message`, which every role may emit;
+//! a transaction that only has an xid and wrote no WAL would not wait for a flush) commits
+//! with the session's own `synchronous_commit`: its commit record comes after ours in the
+//! WAL, so when its commit returns, the WAL is flushed (and replicated, as the server's
+//! setting asks) past ours. Only then does the write return. Writers on other
+//! connections thus flush together (PostgreSQL's own group commit) instead of one after
+//! another under the lock. A record that another writer chains onto before it is flushed is
+//! safe: the WAL is replayed in order, so a crash that loses it loses everything after it,
+//! and no one was told either was stored. See docs/format.md §11 and docs/security.md.
 
 use trailseal_core::start::{ChainStart, StoredKeyId};
 use trailseal_core::{Hash32, Head, KeyId, SealedRecord};
@@ -30,6 +44,10 @@ pub(super) struct Statements {
     view: postgres::Statement,
     insert: postgres::Statement,
     read_back: postgres::Statement,
+    /// The tree's base and size ([`tree::state_sql`]), when the store has a tree table.
+    tree_state: Option<postgres::Statement>,
+    /// The tree's insert ([`tree::insert_sql`]).
+    tree_insert: Option<postgres::Statement>,
 }
 
 /// What the view statement read: the transaction's state, kept while only this transaction
@@ -97,9 +115,20 @@ impl<'a> PgTx<'a> {
     /// Begins the transaction on the store's connection (see the module documentation).
     pub(super) fn begin(store: &'a mut PgStore) -> Result<Self, StoreError> {
         let lock = store.lock();
+        if !store.check_prepared {
+            store
+                .client
+                .batch_execute(&schema::prepare_sql(&store.schema))
+                .map_err(|e| {
+                    StoreError::postgres(&store.location, "prepare the schema check", e)
+                })?;
+            store.check_prepared = true;
+        }
+        // The tables' locks and the schema check first, then the chain's lock: the check (a
+        // catalog query) runs while other writers hold the chain, not while this one does.
         let sql = format!(
-            "BEGIN; {}; LOCK TABLE {}{} IN ROW EXCLUSIVE MODE; LOCK TABLE {} IN ACCESS SHARE MODE; {}",
-            lock.sql(),
+            "BEGIN; {}; SET LOCAL synchronous_commit = off; LOCK TABLE {}{} IN ROW EXCLUSIVE MODE; LOCK TABLE {} IN ACCESS SHARE MODE; {}",
+            lock.timeout_sql(),
             store.traces,
             store
                 .tree
@@ -107,14 +136,24 @@ impl<'a> PgTx<'a> {
                 .map(|t| format!(", {t}"))
                 .unwrap_or_default(),
             store.meta,
-            schema::check_sql(&store.schema)
+            schema::EXECUTE_SQL
         );
         let begun = match store.client.simple_query(&sql) {
-            Ok(messages) => schema::check_answer(&store.location, &messages)
-                // Prepared inside the transaction, under its lock timeout.
-                .and_then(|()| statements(store)),
-            Err(e) => Err(lock.refused(&mut store.client, e, "lock the chain's tables")),
-        };
+            Ok(messages) => schema::check_answer(&store.location, &messages),
+            Err(e) => Err(StoreError::postgres(
+                &store.location,
+                "lock the chain's tables",
+                e,
+            )),
+        }
+        .and_then(|()| {
+            store
+                .client
+                .batch_execute(&lock.wait_sql())
+                .map_err(|e| lock.refused(&mut store.client, e, "take the chain's lock"))
+        })
+        // Prepared inside the transaction, under its lock timeout.
+        .and_then(|()| statements(store));
         match begun {
             Ok(statements) => Ok(Self {
                 store,
@@ -501,8 +540,12 @@ impl WriteTx for PgTx<'_> {
             return Err(aborted(&self.store.location, "read the tree"));
         }
         let s = &mut *self.store;
-        tree::stored_tree(&mut s.client, &s.location, s.tree.as_deref(), &s.meta)
-            .inspect_err(|_| self.failed = true)
+        tree::stored_tree(
+            &mut s.client,
+            &s.location,
+            self.statements.tree_state.as_ref(),
+        )
+        .inspect_err(|_| self.failed = true)
     }
 
     fn read_tree_hashes(&mut self, first: u64, out: &mut [MerkleHash]) -> Result<(), StoreError> {
@@ -533,7 +576,7 @@ impl WriteTx for PgTx<'_> {
         tree::append_hashes(
             &mut s.client,
             &s.location,
-            s.tree.as_deref(),
+            self.statements.tree_insert.as_ref(),
             &s.meta,
             (base, first),
             hashes,
@@ -556,7 +599,31 @@ impl WriteTx for PgTx<'_> {
         let err = self.store.err("commit");
         // Whatever COMMIT answers, the transaction is over.
         self.open = false;
-        self.store.client.batch_execute("COMMIT").map_err(err)
+        // COMMIT returns without waiting for the WAL flush (and releases the chain's lock);
+        // the write is durable once the transaction that follows in the same round trip,
+        // which writes WAL and whose commit record comes later, has committed with the
+        // session's synchronous_commit (see the module documentation).
+        let client = &mut self.store.client;
+        let messages = client
+            .simple_query(
+                "COMMIT; SELECT pg_logical_emit_message(true, 'trailseal', 'durable'), current_setting('synchronous_commit')",
+            )
+            .map_err(&err)?;
+        let setting = messages.iter().find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.try_get(1).ok().flatten(),
+            _ => None,
+        });
+        if setting.is_some_and(|s| s != "off") {
+            return Ok(());
+        }
+        // A session that waits for no flush (the role's or the database's setting), or an
+        // answer without the setting: wait for the local flush all the same, or the write
+        // could be acknowledged undurable.
+        client
+            .batch_execute(
+                "BEGIN; SET LOCAL synchronous_commit = local; SELECT pg_logical_emit_message(true, 'trailseal', 'durable'); COMMIT",
+            )
+            .map_err(self.store.err("wait for the commit to be durable"))
     }
 }
 
@@ -597,10 +664,19 @@ fn statements(store: &mut PgStore) -> Result<Statements, StoreError> {
          (SELECT record_hash FROM {t} WHERE seq = $2), (SELECT payload FROM {t} WHERE seq = $2)"
     );
     let client = &mut store.client;
+    let (tree_state, tree_insert) = match &store.tree {
+        Some(tree) => (
+            Some(client.prepare(&tree::state_sql(tree, m)).map_err(&err)?),
+            Some(client.prepare(&tree::insert_sql(tree)).map_err(&err)?),
+        ),
+        None => (None, None),
+    };
     let statements = Statements {
         view: client.prepare(&view).map_err(&err)?,
         insert: client.prepare(&insert).map_err(&err)?,
         read_back: client.prepare(&read_back).map_err(&err)?,
+        tree_state,
+        tree_insert,
     };
     store.statements = Some(statements.clone());
     Ok(statements)
