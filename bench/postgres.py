@@ -39,7 +39,7 @@ def trace(w: int, i: int) -> bytes:
     }, separators=(",", ":")) + "\n").encode()
 
 
-def start_cluster() -> tuple[str, callable]:
+def start_cluster(max_connections: int = 50) -> tuple[str, callable]:
     work = Path(tempfile.mkdtemp(prefix="trailseal-pg-"))
     root = os.geteuid() == 0
     def as_pg(*cmd):
@@ -52,7 +52,7 @@ def start_cluster() -> tuple[str, callable]:
     as_pg("initdb", "-A", "trust", "-E", "UTF8", "-U", "postgres", "-D", str(work / "data"))
     port = 55700 + os.getpid() % 200
     as_pg("pg_ctl", "-w", "-D", str(work / "data"), "-l", str(work / "log"), "-o",
-          f"-c listen_addresses=127.0.0.1 -p {port} -k {work} -c max_connections=50", "start")
+          f"-c listen_addresses=127.0.0.1 -p {port} -k {work} -c max_connections={max_connections}", "start")
     def stop():
         as_pg("pg_ctl", "-w", "-D", str(work / "data"), "stop", "-m", "fast")
         shutil.rmtree(work, ignore_errors=True)
