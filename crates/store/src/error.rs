@@ -62,6 +62,14 @@ pub enum StoreError {
     )]
     Moved { location: String },
 
+    /// A new JSONL store would be created where a tree file of a store that is gone still
+    /// lies (`<store>.tree`): the new chain would be checked against the old tree and read
+    /// as tampered. That file is evidence of what the removed store held; nothing was created.
+    #[error(
+        "{location}: no such store, but its tree file {tree} is there (left by a store that was removed: evidence of what it held); move that file away to start a new store here; nothing was created"
+    )]
+    OrphanTree { location: String, tree: String },
+
     /// The store is under another key than the one appended with (another handle rotated it
     /// meanwhile); nothing was written.
     #[error(

@@ -85,7 +85,7 @@ fn trace(tag: &str, i: usize) -> PreparedTrace {
 
 fn fresh(dir: &Path, name: &str) -> PathBuf {
     let path = dir.join(name);
-    for suffix in ["", "-wal", "-shm", "-journal"] {
+    for suffix in ["", "-wal", "-shm", "-journal", ".tree"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     path

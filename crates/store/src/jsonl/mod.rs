@@ -129,6 +129,14 @@ impl JsonlStore {
         if path.exists() {
             store.check_first_line()?;
         } else {
+            let tree = tree::sidecar_path(path);
+            // Not `exists()`: a dangling symbolic link there is refused too.
+            if std::fs::symlink_metadata(&tree).is_ok() {
+                return Err(StoreError::OrphanTree {
+                    location: store.location.clone(),
+                    tree: tree.display().to_string(),
+                });
+            }
             // Create the empty store now, so it exists for other handles and readers.
             let file = store.open_file(true, true)?;
             file.sync_all()

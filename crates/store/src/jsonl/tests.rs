@@ -390,3 +390,32 @@ fn a_symbolic_link_planted_at_the_tree_file_is_never_written_through() {
         );
     }
 }
+
+/// A store removed while its tree file stays: a new store is not started over the old tree
+/// (it would read as tampered, and the tree is evidence of what was removed); the error names
+/// the tree file and nothing is created. A store that exists with its tree opens as before.
+#[test]
+fn a_new_store_is_not_started_over_the_tree_of_a_removed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut store) = store_in(dir.path());
+    store.append(&test_key(), &traces(0, 3)).unwrap();
+    drop(store);
+    assert!(JsonlStore::open(&path, OpenMode::Write { create: true }).is_ok());
+    std::fs::remove_file(&path).unwrap();
+    let before = names(dir.path());
+    let err = JsonlStore::open(&path, OpenMode::Write { create: true }).unwrap_err();
+    assert!(
+        matches!(&err, crate::StoreError::OrphanTree { tree, .. } if tree.ends_with("store.jsonl.tree")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("store.jsonl.tree"), "{err}");
+    assert_eq!(names(dir.path()), before, "nothing created");
+    // Moved away, the store starts anew.
+    std::fs::rename(
+        dir.path().join("store.jsonl.tree"),
+        dir.path().join("old.tree"),
+    )
+    .unwrap();
+    let mut store = JsonlStore::open(&path, OpenMode::Write { create: true }).unwrap();
+    store.append(&test_key(), &traces(0, 1)).unwrap();
+}
