@@ -3,7 +3,6 @@
 //! ```sh
 //! cargo bench -p trailseal --bench append                  # SQLite and JSONL in target/bench-append
 //! cargo bench -p trailseal --bench append -- --dir /data --json
-//! TRAILSEAL_BENCH_PG=postgres://... cargo bench -p trailseal --features postgres --bench append
 //! ```
 //!
 //! - `fsync loop`: write one 1 KiB record to a file and `fsync` it, in a loop: the most
