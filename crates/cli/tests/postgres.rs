@@ -48,18 +48,24 @@ fn log(url: &str) -> AuditLog {
     .with_key(key())
 }
 
+/// `trailseal append` into `url`, committing every `commit_every` traces, reading a pipe.
+fn append_command(url: &str, commit_every: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailseal"));
+    cmd.args([
+        "append",
+        "--store",
+        url,
+        "--quiet",
+        "--commit-every",
+        commit_every,
+    ])
+    .env("WEAVER_KERNEL_SECRET", SECRET)
+    .stdin(Stdio::piped());
+    cmd
+}
+
 fn append_process(url: &str, commit_every: &str) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_trailseal"))
-        .args([
-            "append",
-            "--store",
-            url,
-            "--quiet",
-            "--commit-every",
-            commit_every,
-        ])
-        .env("WEAVER_KERNEL_SECRET", SECRET)
-        .stdin(Stdio::piped())
+    append_command(url, commit_every)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
@@ -767,18 +773,8 @@ fn writers_killed_among_others_lose_no_acknowledged_record() {
     let url = pg_fresh_schema_url();
     let mut children = Vec::new();
     for w in 0..WRITERS {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trailseal"))
-            .args([
-                "append",
-                "--store",
-                &url,
-                "--quiet",
-                "--commit-every",
-                "1",
-                "--progress-json",
-            ])
-            .env("WEAVER_KERNEL_SECRET", SECRET)
-            .stdin(Stdio::piped())
+        let mut child = append_command(&url, "1")
+            .arg("--progress-json")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
